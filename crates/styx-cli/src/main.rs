@@ -1,0 +1,56 @@
+//! `styx`: one binary for running stream jobs, scoring PMML models, benchmarks and
+//! event generation.
+
+mod bench;
+mod generate;
+mod run;
+mod score;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Fast data in Rust: stream jobs, windows, and PMML model scoring.
+#[derive(Parser)]
+#[command(name = "styx", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job file.
+    Run(run::Args),
+    /// Score a CSV file with a PMML model.
+    Score(score::Args),
+    /// Measure the engine.
+    #[command(subcommand)]
+    Bench(bench::Bench),
+    /// Generate realistic event streams.
+    Generate(generate::Args),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("STYX_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Score(args) => score::run(args),
+        Command::Bench(b) => bench::run(b),
+        Command::Generate(args) => generate::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("styx: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

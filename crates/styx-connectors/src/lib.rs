@@ -1,0 +1,1 @@
+//! Styx connectors: files (NDJSON), stdin and stdout, generators.

@@ -1,0 +1,1 @@
+//! Realistic event streams for Styx's use cases: payments, tweets, web clicks.

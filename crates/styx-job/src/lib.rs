@@ -1,0 +1,1 @@
+//! Styx job files: the TOML format and its compiler onto the stream runtime.

@@ -1,0 +1,1 @@
+//! Kafka sources and sinks for the Styx runtime, built on rdkafka.

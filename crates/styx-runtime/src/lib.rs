@@ -1,0 +1,1 @@
+//! The Styx stream runtime.
