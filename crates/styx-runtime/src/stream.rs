@@ -1,0 +1,519 @@
+//! The typed DataStream API: build a dataflow, then run it with [`Environment::execute`].
+//!
+//! Building is single-threaded and lazy: each [`DataStream`] is a promise of records from
+//! the instances of some operator. Stateless steps are chained onto the operator before
+//! them; `key_by` followed by a stateful step starts a new operator whose instances run on
+//! their own threads and receive records over a hash exchange.
+
+use std::cell::RefCell;
+use std::hash::Hash;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::emitter::{Discard, Emitter, FlatMapEmitter, FlatMapFn, Tee};
+use crate::error::{BoxError, RuntimeError};
+use crate::exchange::{key_hash, Channels, Envelope, ExchangeEmitter, Partitioner};
+use crate::operator::{run_operator, Operator};
+use crate::sink::{Sink, SinkOperator};
+use crate::source::{run_source, Source};
+use crate::watermark::{TimestampFn, WatermarkEmitter, WatermarkStrategy};
+
+type ConsumerFactory<T> = Box<dyn Fn(usize) -> Box<dyn Emitter<T>>>;
+
+/// The output of the instances of one operator, and the consumers that read it.
+pub(crate) struct Port<T> {
+    consumers: RefCell<Vec<ConsumerFactory<T>>>,
+}
+
+impl<T: Clone + Send + 'static> Port<T> {
+    fn new() -> Rc<Self> {
+        Rc::new(Port {
+            consumers: RefCell::new(Vec::new()),
+        })
+    }
+
+    fn add_consumer(&self, factory: ConsumerFactory<T>) {
+        self.consumers.borrow_mut().push(factory);
+    }
+
+    /// The emitter of operator instance `instance`: every consumer's input, or a discard.
+    pub(crate) fn build(&self, instance: usize) -> Box<dyn Emitter<T>> {
+        let consumers = self.consumers.borrow();
+        match consumers.len() {
+            0 => Box::new(Discard),
+            1 => consumers[0](instance),
+            _ => Box::new(Tee::new(consumers.iter().map(|f| f(instance)).collect())),
+        }
+    }
+}
+
+/// One operator's output within a stream (a union of streams has several).
+struct Part<T> {
+    port: Rc<Port<T>>,
+    parallelism: usize,
+}
+
+impl<T> Clone for Part<T> {
+    fn clone(&self) -> Self {
+        Part {
+            port: self.port.clone(),
+            parallelism: self.parallelism,
+        }
+    }
+}
+
+type Launcher = Box<dyn FnOnce() -> Vec<(String, JoinHandle<Result<(), BoxError>>)>>;
+
+struct EnvInner {
+    parallelism: usize,
+    launchers: Vec<Launcher>,
+    names: usize,
+}
+
+/// Where a dataflow is built and run.
+#[derive(Clone)]
+pub struct Environment {
+    inner: Rc<RefCell<EnvInner>>,
+}
+
+impl Default for Environment {
+    fn default() -> Self {
+        Environment::new(1)
+    }
+}
+
+impl Environment {
+    /// An environment whose stateful operators run `parallelism` instances by default.
+    pub fn new(parallelism: usize) -> Self {
+        Environment {
+            inner: Rc::new(RefCell::new(EnvInner {
+                parallelism: parallelism.max(1),
+                launchers: Vec::new(),
+                names: 0,
+            })),
+        }
+    }
+
+    /// The default parallelism.
+    pub fn parallelism(&self) -> usize {
+        self.inner.borrow().parallelism
+    }
+
+    fn add_launcher(&self, launcher: Launcher) {
+        self.inner.borrow_mut().launchers.push(launcher);
+    }
+
+    fn unique_name(&self, name: &str) -> String {
+        let mut inner = self.inner.borrow_mut();
+        inner.names += 1;
+        format!("{name}#{}", inner.names)
+    }
+
+    /// A source with `parallelism` instances; `factory(instance, parallelism)` makes each.
+    pub fn source<T, F>(&self, name: &str, parallelism: usize, factory: F) -> DataStream<T>
+    where
+        T: Clone + Send + 'static,
+        F: Fn(usize, usize) -> Result<Box<dyn Source<T>>, BoxError> + 'static,
+    {
+        let port = Port::<T>::new();
+        let launch_port = port.clone();
+        let name = name.to_string();
+        let parallelism = parallelism.max(1);
+        self.add_launcher(Box::new(move || {
+            (0..parallelism)
+                .map(|i| {
+                    let out = launch_port.build(i);
+                    let source = factory(i, parallelism);
+                    let thread_name = format!("{name}[{i}]");
+                    let handle = std::thread::Builder::new()
+                        .name(thread_name.clone())
+                        .spawn(move || {
+                            let mut out = out;
+                            let mut source = source?;
+                            run_source(source.as_mut(), out.as_mut())
+                        })
+                        .expect("spawn a source thread");
+                    (thread_name, handle)
+                })
+                .collect()
+        }));
+        DataStream {
+            env: self.clone(),
+            parts: vec![Part { port, parallelism }],
+            timestamps: None,
+        }
+    }
+
+    /// A single-instance source that reads an iterator: for tests and bounded inputs.
+    pub fn from_iter<T, I>(&self, items: I) -> DataStream<T>
+    where
+        T: Clone + Send + 'static,
+        I: IntoIterator<Item = T>,
+        I::IntoIter: Send + 'static,
+    {
+        let cell = RefCell::new(Some(items.into_iter()));
+        self.source("collection", 1, move |_, _| {
+            let iter = cell
+                .borrow_mut()
+                .take()
+                .ok_or("the collection is read once")?;
+            Ok(Box::new(crate::source::IterSource::new(iter)) as Box<dyn Source<T>>)
+        })
+    }
+
+    /// Runs the dataflow until every source has ended and every operator has finished.
+    /// The first operator failure is returned.
+    pub fn execute(self) -> Result<(), RuntimeError> {
+        let launchers = std::mem::take(&mut self.inner.borrow_mut().launchers);
+        let mut handles = Vec::new();
+        for launcher in launchers {
+            handles.extend(launcher());
+        }
+        drop(self);
+        // Each thread reports when it ends; the first failure fails the job at once, so
+        // that an operator waiting on a failed one does not hold the job up.
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        let total = handles.len();
+        for (name, handle) in handles {
+            let done_tx = done_tx.clone();
+            std::thread::spawn(move || {
+                let result = match handle.join() {
+                    Ok(r) => r.map_err(|e| RuntimeError::new(name, e)),
+                    Err(panic) => {
+                        let message = panic
+                            .downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                            .unwrap_or_else(|| "panicked".into());
+                        Err(RuntimeError::new(name, message))
+                    }
+                };
+                let _ = done_tx.send(result);
+            });
+        }
+        drop(done_tx);
+        for _ in 0..total {
+            match done_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => break,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A stream of records of type `T`.
+pub struct DataStream<T> {
+    env: Environment,
+    parts: Vec<Part<T>>,
+    timestamps: Option<TimestampFn<T>>,
+}
+
+impl<T> Clone for DataStream<T> {
+    fn clone(&self) -> Self {
+        DataStream {
+            env: self.env.clone(),
+            parts: self.parts.clone(),
+            timestamps: self.timestamps.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> DataStream<T> {
+    /// The environment the stream belongs to.
+    pub fn env(&self) -> &Environment {
+        &self.env
+    }
+
+    /// The number of upstream instances producing the stream.
+    pub fn parallelism(&self) -> usize {
+        self.parts.iter().map(|p| p.parallelism).sum()
+    }
+
+    /// The timestamp extractor assigned by
+    /// [`DataStream::assign_timestamps_and_watermarks`], if any.
+    pub fn timestamps(&self) -> Option<TimestampFn<T>> {
+        self.timestamps.clone()
+    }
+
+    /// Chains an emitter after every instance of the stream.
+    fn chain<U: Clone + Send + 'static>(
+        &self,
+        make: impl Fn(Box<dyn Emitter<U>>) -> Box<dyn Emitter<T>> + 'static,
+    ) -> DataStream<U> {
+        let make = Rc::new(make);
+        let parts = self
+            .parts
+            .iter()
+            .map(|part| {
+                let port = Port::<U>::new();
+                let next = port.clone();
+                let make = make.clone();
+                part.port
+                    .add_consumer(Box::new(move |i| make(next.build(i))));
+                Part {
+                    port,
+                    parallelism: part.parallelism,
+                }
+            })
+            .collect();
+        DataStream {
+            env: self.env.clone(),
+            parts,
+            timestamps: None,
+        }
+    }
+
+    /// Turns each record into zero or more records.
+    pub fn flat_map<U, F>(&self, f: F) -> DataStream<U>
+    where
+        U: Clone + Send + 'static,
+        F: Fn(T, &mut Vec<U>) + Send + Sync + 'static,
+    {
+        let f: FlatMapFn<T, U> = Arc::new(f);
+        self.chain(move |next| Box::new(FlatMapEmitter::new(f.clone(), next)))
+    }
+
+    /// Turns each record into another.
+    pub fn map<U, F>(&self, f: F) -> DataStream<U>
+    where
+        U: Clone + Send + 'static,
+        F: Fn(T) -> U + Send + Sync + 'static,
+    {
+        self.flat_map(move |t, out| out.push(f(t)))
+    }
+
+    /// Keeps the records for which `predicate` holds. Timestamps are kept.
+    pub fn filter<F>(&self, predicate: F) -> DataStream<T>
+    where
+        F: Fn(&T) -> bool + Send + Sync + 'static,
+    {
+        let mut s = self.flat_map(move |t, out| {
+            if predicate(&t) {
+                out.push(t)
+            }
+        });
+        s.timestamps = self.timestamps.clone();
+        s
+    }
+
+    /// Gives each record its event timestamp and generates watermarks by `strategy`.
+    pub fn assign_timestamps_and_watermarks(
+        &self,
+        strategy: WatermarkStrategy<T>,
+    ) -> DataStream<T> {
+        let timestamps = strategy.timestamp_fn();
+        let mut s = self.chain(move |next| Box::new(WatermarkEmitter::new(strategy.clone(), next)));
+        s.timestamps = Some(timestamps);
+        s
+    }
+
+    /// Merges streams of the same type.
+    pub fn union(&self, other: &DataStream<T>) -> DataStream<T> {
+        let mut parts = self.parts.clone();
+        parts.extend(other.parts.iter().cloned());
+        DataStream {
+            env: self.env.clone(),
+            parts,
+            timestamps: self.timestamps.clone().or_else(|| other.timestamps.clone()),
+        }
+    }
+
+    /// Partitions the stream by key: records with equal keys go to the same instance of
+    /// the next stateful operator.
+    pub fn key_by<K, F>(&self, key: F) -> KeyedStream<K, T>
+    where
+        K: Hash + Eq + Clone + Send + 'static,
+        F: Fn(&T) -> K + Send + Sync + 'static,
+    {
+        KeyedStream {
+            stream: self.clone(),
+            key: Arc::new(key),
+        }
+    }
+
+    /// Connects the stream to a new operator of `parallelism` instances over channels.
+    /// Returns the channels' receiving ends and the number of inputs of each instance.
+    pub(crate) fn exchange(
+        &self,
+        parallelism: usize,
+        partitioner: impl Fn() -> Partitioner<T> + 'static,
+    ) -> (Channels<T>, usize) {
+        let channels = Channels::new(parallelism);
+        let partitioner = Rc::new(partitioner);
+        let mut offset = 0;
+        for part in &self.parts {
+            let senders = channels.senders();
+            let partitioner = partitioner.clone();
+            let base = offset;
+            part.port.add_consumer(Box::new(move |i| {
+                Box::new(ExchangeEmitter::new(
+                    base + i,
+                    senders.clone(),
+                    partitioner(),
+                ))
+            }));
+            offset += part.parallelism;
+        }
+        (channels, offset)
+    }
+
+    /// Adds an operator stage: `parallelism` instances, each made by `factory(instance,
+    /// output)`, fed from this stream through `partitioner`.
+    pub fn operator<U, F, Op>(
+        &self,
+        name: &str,
+        parallelism: usize,
+        partitioner: impl Fn() -> Partitioner<T> + 'static,
+        factory: F,
+    ) -> DataStream<U>
+    where
+        U: Clone + Send + 'static,
+        Op: Operator<T> + 'static,
+        F: Fn(usize, Box<dyn Emitter<U>>) -> Op + 'static,
+    {
+        let port = Port::<U>::new();
+        self.stage(name, parallelism, partitioner, {
+            let port = port.clone();
+            move |i| factory(i, port.build(i))
+        });
+        DataStream {
+            env: self.env.clone(),
+            parts: vec![Part {
+                port,
+                parallelism: parallelism.max(1),
+            }],
+            timestamps: None,
+        }
+    }
+
+    /// Adds a stage whose instances `factory(instance)` builds; the factory builds the
+    /// instance's outputs itself (for operators with side outputs).
+    pub(crate) fn stage<Op, F>(
+        &self,
+        name: &str,
+        parallelism: usize,
+        partitioner: impl Fn() -> Partitioner<T> + 'static,
+        factory: F,
+    ) where
+        Op: Operator<T> + 'static,
+        F: Fn(usize) -> Op + 'static,
+    {
+        let parallelism = parallelism.max(1);
+        let (mut channels, inputs) = self.exchange(parallelism, partitioner);
+        let name = self.env.unique_name(name);
+        self.env.add_launcher(Box::new(move || {
+            (0..parallelism)
+                .map(|i| {
+                    let mut op = factory(i);
+                    let rx: crossbeam_channel::Receiver<Envelope<T>> = channels.take_receiver(i);
+                    let thread_name = format!("{name}[{i}]");
+                    let handle = std::thread::Builder::new()
+                        .name(thread_name.clone())
+                        .spawn(move || run_operator(&mut op, rx, inputs))
+                        .expect("spawn an operator thread");
+                    (thread_name, handle)
+                })
+                .collect()
+        }));
+    }
+
+    /// Writes the stream to a sink of `parallelism` instances made by `factory(instance)`.
+    pub fn sink<S, F>(&self, name: &str, parallelism: usize, factory: F)
+    where
+        S: Sink<T> + 'static,
+        F: Fn(usize) -> Result<S, BoxError> + 'static,
+    {
+        self.stage(
+            name,
+            parallelism,
+            || Partitioner::Forward,
+            move |i| SinkOperator::new(factory(i)),
+        );
+    }
+
+    /// A stream that an operator still to be defined will produce with `parallelism`
+    /// instances (a side output); the operator builds its emitters with
+    /// [`DataStream::port_emitter`].
+    pub(crate) fn new_port_stream(env: &Environment, parallelism: usize) -> DataStream<T> {
+        DataStream {
+            env: env.clone(),
+            parts: vec![Part {
+                port: Port::new(),
+                parallelism: parallelism.max(1),
+            }],
+            timestamps: None,
+        }
+    }
+
+    /// The emitter of instance `instance` of the operator producing a stream made by
+    /// [`DataStream::new_port_stream`].
+    pub(crate) fn port_emitter(&self, instance: usize) -> Box<dyn Emitter<T>> {
+        self.parts[0].port.build(instance)
+    }
+
+    /// Collects the stream into memory; the records can be taken after
+    /// [`Environment::execute`] returns.
+    pub fn collect(&self) -> Collected<T> {
+        let items = Arc::new(Mutex::new(Vec::new()));
+        let shared = items.clone();
+        self.sink("collect", 1, move |_| {
+            Ok(crate::sink::VecSink::new(shared.clone()))
+        });
+        Collected { items }
+    }
+}
+
+/// The records a [`DataStream::collect`] sink gathered.
+pub struct Collected<T> {
+    items: Arc<Mutex<Vec<T>>>,
+}
+
+impl<T> Collected<T> {
+    /// Takes the records gathered so far.
+    pub fn take(&self) -> Vec<T> {
+        std::mem::take(&mut *self.items.lock().expect("collect sink lock"))
+    }
+}
+
+/// A stream partitioned by key.
+pub struct KeyedStream<K, T> {
+    pub(crate) stream: DataStream<T>,
+    pub(crate) key: Arc<dyn Fn(&T) -> K + Send + Sync>,
+}
+
+impl<K, T> Clone for KeyedStream<K, T> {
+    fn clone(&self) -> Self {
+        KeyedStream {
+            stream: self.stream.clone(),
+            key: self.key.clone(),
+        }
+    }
+}
+
+impl<K, T> KeyedStream<K, T>
+where
+    K: Hash + Eq + Clone + Send + 'static,
+    T: Clone + Send + 'static,
+{
+    /// The stream before keying.
+    pub fn stream(&self) -> &DataStream<T> {
+        &self.stream
+    }
+
+    /// The key extractor.
+    pub fn key_fn(&self) -> Arc<dyn Fn(&T) -> K + Send + Sync> {
+        self.key.clone()
+    }
+
+    /// A partitioner that sends each record to the instance owning its key group.
+    pub fn partitioner(&self) -> impl Fn() -> Partitioner<T> + 'static {
+        let key = self.key.clone();
+        move || {
+            let key = key.clone();
+            Partitioner::Hash(Arc::new(move |t: &T| key_hash(&key(t))))
+        }
+    }
+}
