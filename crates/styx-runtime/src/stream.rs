@@ -434,10 +434,17 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         );
     }
 
+    /// Declares how to read the event time of records whose watermarks were generated
+    /// upstream (for example after a step that rebuilt the records but kept their time).
+    pub fn with_timestamp_fn(mut self, timestamps: TimestampFn<T>) -> Self {
+        self.timestamps = Some(timestamps);
+        self
+    }
+
     /// A stream that an operator still to be defined will produce with `parallelism`
-    /// instances (a side output); the operator builds its emitters with
-    /// [`DataStream::port_emitter`].
-    pub(crate) fn new_port_stream(env: &Environment, parallelism: usize) -> DataStream<T> {
+    /// instances (a side output, such as a source's dead letters); the operator builds
+    /// its emitters with [`DataStream::port_emitter`].
+    pub fn new_port_stream(env: &Environment, parallelism: usize) -> DataStream<T> {
         DataStream {
             env: env.clone(),
             parts: vec![Part {
@@ -450,7 +457,7 @@ impl<T: Clone + Send + 'static> DataStream<T> {
 
     /// The emitter of instance `instance` of the operator producing a stream made by
     /// [`DataStream::new_port_stream`].
-    pub(crate) fn port_emitter(&self, instance: usize) -> Box<dyn Emitter<T>> {
+    pub fn port_emitter(&self, instance: usize) -> Box<dyn Emitter<T>> {
         self.parts[0].port.build(instance)
     }
 
