@@ -1,12 +1,26 @@
-//! Not available yet.
+//! `styx run JOB.toml`: runs a job file.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Arguments.
-#[derive(clap::Args)]
-pub struct Args {}
+use styx_job::{Job, RunOptions};
 
-/// Runs the command.
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("this command is not available yet")
+/// Arguments of `styx run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The job file.
+    job: PathBuf,
+    /// Overrides `[job] parallelism`.
+    #[arg(long)]
+    parallelism: Option<usize>,
+}
+
+/// Loads, checks and runs the job.
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let job = Job::load(&args.job)?;
+    tracing::info!(job = job.name(), "starting");
+    job.run(&RunOptions {
+        parallelism: args.parallelism,
+    })?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,1 +1,20 @@
-//! Styx job files: the TOML format and its compiler onto the stream runtime.
+//! Styx job files: the TOML format ([`config`]) and its compiler onto the stream runtime
+//! ([`compile`]).
+//!
+//! A job file names its sources, transforms and sinks by id; each transform and sink reads
+//! the outputs named in its `inputs`. Besides the components' ids, a window transform
+//! `w` offers its late events as `w.late`, and a source with `dead_letter = "x"` offers
+//! the records it could not read as `x`. Paths are relative to the job file's folder.
+//!
+//! [`Job::load`] reads and checks the whole file, reporting every problem with the key it
+//! concerns; [`Job::run`] runs it until its sources end.
+
+pub mod aggregate;
+pub mod compile;
+pub mod config;
+pub mod duration;
+pub mod error;
+pub mod expr;
+
+pub use compile::{Job, RunOptions};
+pub use error::JobError;

@@ -1,0 +1,125 @@
+//! Turning raw input into events, and refused input into dead letters.
+
+use serde_json::{Map, Value};
+use styx_runtime::emitter::{Collector, Emitter};
+use styx_runtime::event::Event;
+
+/// Parses one record: a JSON object with, when `time_field` is given, an integer epoch
+/// milliseconds field of that name. The error is the reason the record was refused.
+pub fn decode_event(bytes: &[u8], time_field: Option<&str>) -> Result<Event, String> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
+    let Value::Object(event) = value else {
+        return Err(format!("not a JSON object: {}", kind_of(&value)));
+    };
+    if let Some(field) = time_field {
+        check_time(&event, field)?;
+    }
+    Ok(event)
+}
+
+/// Checks that `field` holds an integer timestamp.
+pub fn check_time(event: &Event, field: &str) -> Result<i64, String> {
+    match event.get(field) {
+        None => Err(format!("event-time field `{field}` is missing")),
+        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
+        Some(other) => Err(format!(
+            "event-time field `{field}` must be an integer of epoch milliseconds, not {}",
+            kind_of(other)
+        )),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a float",
+        Value::Number(_) => "a number out of range",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Where a source sends the records it refuses.
+pub enum DeadLetters {
+    /// The job has no dead-letter output: a refused record fails the job.
+    Fail,
+    /// Refused records go to this output, one JSON object each.
+    Output(Collector<Event>),
+}
+
+impl DeadLetters {
+    /// Sends to `output`, or fails when there is none.
+    pub fn new(output: Option<Box<dyn Emitter<Event>>>) -> Self {
+        match output {
+            Some(o) => DeadLetters::Output(Collector::new(o)),
+            None => DeadLetters::Fail,
+        }
+    }
+
+    /// Handles a refused record: `origin` names where it came from (fields such as
+    /// `path` and `line`, or `topic`, `partition` and `offset`), `reason` why it was
+    /// refused. Returns the error that fails the job when there is no dead-letter output.
+    pub fn refuse(
+        &mut self,
+        origin: Map<String, Value>,
+        reason: String,
+        payload: &[u8],
+        location: impl FnOnce() -> String,
+    ) -> Result<(), String> {
+        match self {
+            DeadLetters::Fail => Err(format!("{}: {reason}", location())),
+            DeadLetters::Output(out) => {
+                let mut record = Map::new();
+                record.insert("reason".into(), Value::String(reason));
+                record.extend(origin);
+                record.insert(
+                    "payload".into(),
+                    Value::String(String::from_utf8_lossy(payload).into_owned()),
+                );
+                out.collect(record);
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends buffered dead letters on.
+    pub fn flush(&mut self) {
+        if let DeadLetters::Output(out) = self {
+            out.flush();
+        }
+    }
+
+    /// Ends the dead-letter output.
+    pub fn end(&mut self) {
+        if let DeadLetters::Output(out) = self {
+            out.end();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_an_event() {
+        assert!(decode_event(b"{\"ts\": 1}", Some("ts")).is_ok());
+        assert!(decode_event(b"{oops", None)
+            .unwrap_err()
+            .starts_with("not valid JSON"));
+        assert_eq!(
+            decode_event(b"[1]", None).unwrap_err(),
+            "not a JSON object: an array"
+        );
+        assert_eq!(
+            decode_event(b"{\"ts\": \"x\"}", Some("ts")).unwrap_err(),
+            "event-time field `ts` must be an integer of epoch milliseconds, not a string"
+        );
+        assert_eq!(
+            decode_event(b"{}", Some("ts")).unwrap_err(),
+            "event-time field `ts` is missing"
+        );
+    }
+}

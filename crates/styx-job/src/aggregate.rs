@@ -1,0 +1,257 @@
+//! The aggregates of window transforms over JSON events: `count`, `sum(f)`, `min(f)`,
+//! `max(f)`, `avg(f)`.
+//!
+//! `count` counts events. `sum`, `min` and `max` of integer fields are integers, and
+//! floats as soon as one value is a float; `avg` is always a float. Events whose field is
+//! missing, null or not a number are left out of that aggregate.
+
+use serde_json::{Map, Number, Value};
+use styx_runtime::event::Event;
+use styx_runtime::window::AggregateFunction;
+
+/// One aggregate of a window transform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AggKind {
+    /// The number of events.
+    Count,
+    /// The sum of a field.
+    Sum(String),
+    /// The smallest value of a field.
+    Min(String),
+    /// The largest value of a field.
+    Max(String),
+    /// The mean of a field.
+    Avg(String),
+}
+
+impl AggKind {
+    /// Parses `count`, `sum(field)`, `min(field)`, `max(field)`, `avg(field)`.
+    pub fn parse(spec: &str) -> Result<AggKind, String> {
+        let spec = spec.trim();
+        if spec == "count" || spec == "count()" {
+            return Ok(AggKind::Count);
+        }
+        let bad = || {
+            format!(
+                "unknown aggregate \"{spec}\": expected count, sum(field), min(field), \
+                 max(field) or avg(field)"
+            )
+        };
+        let (name, rest) = spec.split_once('(').ok_or_else(bad)?;
+        let field = rest.strip_suffix(')').ok_or_else(bad)?.trim();
+        if field.is_empty() {
+            return Err(bad());
+        }
+        let field = field.to_string();
+        match name.trim() {
+            "sum" => Ok(AggKind::Sum(field)),
+            "min" => Ok(AggKind::Min(field)),
+            "max" => Ok(AggKind::Max(field)),
+            "avg" => Ok(AggKind::Avg(field)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+/// A number as aggregated: exact while integer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Num {
+    /// An integer.
+    Int(i128),
+    /// A float.
+    Float(f64),
+}
+
+impl Num {
+    fn of(value: Option<&Value>) -> Option<Num> {
+        match value? {
+            Value::Number(n) => {
+                if let Some(i) = n.as_i64() {
+                    Some(Num::Int(i as i128))
+                } else if let Some(u) = n.as_u64() {
+                    Some(Num::Int(u as i128))
+                } else {
+                    n.as_f64().map(Num::Float)
+                }
+            }
+            _ => None,
+        }
+    }
+
+    fn as_f64(self) -> f64 {
+        match self {
+            Num::Int(i) => i as f64,
+            Num::Float(f) => f,
+        }
+    }
+
+    fn add(self, other: Num) -> Num {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => Num::Int(a + b),
+            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
+        }
+    }
+
+    fn less(self, other: Num) -> bool {
+        match (self, other) {
+            (Num::Int(a), Num::Int(b)) => a < b,
+            (a, b) => a.as_f64() < b.as_f64(),
+        }
+    }
+
+    fn to_value(self) -> Value {
+        match self {
+            Num::Int(i) => i64::try_from(i)
+                .map(Value::from)
+                .or_else(|_| u64::try_from(i).map(Value::from))
+                .unwrap_or_else(|_| float_value(i as f64)),
+            Num::Float(f) => float_value(f),
+        }
+    }
+}
+
+fn float_value(f: f64) -> Value {
+    Number::from_f64(f)
+        .map(Value::Number)
+        .unwrap_or(Value::Null)
+}
+
+/// Folds `v` into a sum, minimum or maximum.
+fn fold(kind: &AggKind, cur: &mut Option<Num>, v: Num) {
+    *cur = Some(match (kind, *cur) {
+        (_, None) => v,
+        (AggKind::Sum(_), Some(c)) => c.add(v),
+        (AggKind::Min(_), Some(c)) if v.less(c) => v,
+        (AggKind::Max(_), Some(c)) if c.less(v) => v,
+        (_, Some(c)) => c,
+    });
+}
+
+/// The running state of one aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Slot {
+    /// Events counted.
+    Count(u64),
+    /// A sum, a minimum or a maximum so far (none before the first value).
+    Num(Option<Num>),
+    /// Sum and count of the values.
+    Avg(Num, u64),
+}
+
+/// All aggregates of a window transform, as one aggregate function over events.
+pub struct JsonAggregates {
+    specs: Vec<(String, AggKind)>,
+}
+
+impl JsonAggregates {
+    /// Aggregates named by output field.
+    pub fn new(specs: Vec<(String, AggKind)>) -> Self {
+        JsonAggregates { specs }
+    }
+
+    /// Writes the results into `out`, in declaration order.
+    pub fn write(&self, acc: &[Slot], out: &mut Map<String, Value>) {
+        for ((name, _), slot) in self.specs.iter().zip(acc) {
+            let value = match slot {
+                Slot::Count(n) => Value::from(*n),
+                Slot::Num(v) => v.map(Num::to_value).unwrap_or(Value::Null),
+                Slot::Avg(_, 0) => Value::Null,
+                Slot::Avg(sum, n) => float_value(sum.as_f64() / *n as f64),
+            };
+            out.insert(name.clone(), value);
+        }
+    }
+}
+
+impl AggregateFunction<Event> for JsonAggregates {
+    type Acc = Vec<Slot>;
+    type Out = Vec<Slot>;
+
+    fn create(&self) -> Vec<Slot> {
+        self.specs
+            .iter()
+            .map(|(_, kind)| match kind {
+                AggKind::Count => Slot::Count(0),
+                AggKind::Avg(_) => Slot::Avg(Num::Int(0), 0),
+                _ => Slot::Num(None),
+            })
+            .collect()
+    }
+
+    fn add(&self, acc: &mut Vec<Slot>, event: &Event) {
+        for ((_, kind), slot) in self.specs.iter().zip(acc.iter_mut()) {
+            match (kind, slot) {
+                (AggKind::Count, Slot::Count(n)) => *n += 1,
+                (AggKind::Avg(f), Slot::Avg(sum, n)) => {
+                    if let Some(v) = Num::of(event.get(f)) {
+                        *sum = sum.add(v);
+                        *n += 1;
+                    }
+                }
+                (AggKind::Sum(f) | AggKind::Min(f) | AggKind::Max(f), Slot::Num(cur)) => {
+                    if let Some(v) = Num::of(event.get(f)) {
+                        fold(kind, cur, v);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn merge(&self, acc: &mut Vec<Slot>, other: &Vec<Slot>) {
+        for ((_, kind), (slot, o)) in self.specs.iter().zip(acc.iter_mut().zip(other)) {
+            match (slot, o) {
+                (Slot::Count(a), Slot::Count(b)) => *a += b,
+                (Slot::Avg(s, n), Slot::Avg(s2, n2)) => {
+                    *s = s.add(*s2);
+                    *n += n2;
+                }
+                (Slot::Num(a), Slot::Num(Some(b))) => fold(kind, a, *b),
+                _ => {}
+            }
+        }
+    }
+
+    fn result(&self, acc: &Vec<Slot>) -> Vec<Slot> {
+        acc.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_specs() {
+        assert_eq!(AggKind::parse("count").unwrap(), AggKind::Count);
+        assert_eq!(
+            AggKind::parse("sum(qty)").unwrap(),
+            AggKind::Sum("qty".into())
+        );
+        assert!(AggKind::parse("median(x)").is_err());
+        assert!(AggKind::parse("sum()").is_err());
+    }
+
+    #[test]
+    fn integers_stay_integers_and_avg_is_float() {
+        let aggs = JsonAggregates::new(vec![
+            ("n".into(), AggKind::Count),
+            ("s".into(), AggKind::Sum("v".into())),
+            ("lo".into(), AggKind::Min("v".into())),
+            ("avg".into(), AggKind::Avg("v".into())),
+            ("f".into(), AggKind::Sum("f".into())),
+        ]);
+        let mut acc = aggs.create();
+        for (v, f) in [(3, 0.5), (-5, 1.0), (11, 2.0)] {
+            let e = json!({"v": v, "f": f}).as_object().unwrap().clone();
+            aggs.add(&mut acc, &e);
+        }
+        let mut out = Map::new();
+        aggs.write(&acc, &mut out);
+        assert_eq!(
+            Value::Object(out).to_string(),
+            r#"{"n":3,"s":9,"lo":-5,"avg":3.0,"f":3.5}"#
+        );
+    }
+}

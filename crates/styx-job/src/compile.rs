@@ -1,0 +1,576 @@
+//! Compiling a job file onto the stream runtime.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use styx_connectors::decode::DeadLetters;
+use styx_connectors::file::{LineSink, LineSource};
+use styx_connectors::stdio::{stdin_source, stdout_sink};
+use styx_runtime::event::{Event, KeyValue};
+use styx_runtime::source::Source;
+use styx_runtime::stream::{DataStream, Environment};
+use styx_runtime::time::{TimeDomain, TimeWindow};
+use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
+use styx_runtime::window::WindowAssigner;
+
+use crate::aggregate::{AggKind, JsonAggregates};
+use crate::config::{
+    EventTimeConfig, JobFile, SinkConfig, SourceConfig, TimeKind, TransformConfig, WatermarkMode,
+    WindowConfig, WindowSpec,
+};
+use crate::error::JobError;
+use crate::expr::Expr;
+
+/// How to run a job, beyond what its file says.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Overrides `[job] parallelism`.
+    pub parallelism: Option<usize>,
+}
+
+/// A job file, read and checked.
+pub struct Job {
+    file: PathBuf,
+    base: PathBuf,
+    config: JobFile,
+    /// Transform ids in an order where every transform comes after its inputs.
+    order: Vec<String>,
+}
+
+/// A stream of the job and whether its events carry event time.
+#[derive(Clone)]
+struct Output {
+    stream: DataStream<Event>,
+}
+
+impl Job {
+    /// Reads and checks the job file at `path`.
+    pub fn load(path: &Path) -> Result<Job, JobError> {
+        let text = std::fs::read_to_string(path).map_err(|source| JobError::Read {
+            file: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Checks the job file text `text`, read from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Job, JobError> {
+        let invalid = |problems| JobError::Invalid {
+            file: path.to_path_buf(),
+            problems,
+        };
+        let config: JobFile = toml::from_str(text).map_err(|e| {
+            invalid(vec![e
+                .to_string()
+                .trim_end()
+                .replace("TOML parse error", "error")])
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let mut job = Job {
+            file: path.to_path_buf(),
+            base,
+            config,
+            order: Vec::new(),
+        };
+        let problems = job.check();
+        if problems.is_empty() {
+            Ok(job)
+        } else {
+            Err(invalid(problems))
+        }
+    }
+
+    /// The job's name.
+    pub fn name(&self) -> &str {
+        &self.config.job.name
+    }
+
+    /// The parsed job file.
+    pub fn config(&self) -> &JobFile {
+        &self.config
+    }
+
+    /// Finds every problem the job file has: references, cycles, expressions, aggregates,
+    /// windows, input files.
+    fn check(&mut self) -> Vec<String> {
+        let mut problems = Vec::new();
+        let c = &self.config;
+        if c.job.parallelism == Some(0) {
+            problems.push("job.parallelism: must be at least 1".into());
+        }
+        // Every output id and whether it has event time.
+        let mut outputs: HashMap<String, &'static str> = HashMap::new();
+        for (id, source) in &c.sources {
+            outputs.insert(id.clone(), "source");
+            let dead = match source {
+                SourceConfig::File(f) => {
+                    let path = self.base.join(&f.path);
+                    if !path.is_file() {
+                        problems.push(format!(
+                            "sources.{id}.path: input file {} does not exist",
+                            path.display()
+                        ));
+                    }
+                    f.dead_letter.as_ref()
+                }
+                SourceConfig::Stdin(s) => s.dead_letter.as_ref(),
+                SourceConfig::Generator(_) => None,
+            };
+            if let Some(dead) = dead {
+                if outputs.insert(dead.clone(), "dead-letter output").is_some() {
+                    problems.push(format!(
+                        "sources.{id}.dead_letter: \"{dead}\" is already the id of another output"
+                    ));
+                }
+            }
+        }
+        for (id, t) in &c.transforms {
+            if outputs.insert(id.clone(), "transform").is_some() {
+                problems.push(format!(
+                    "transforms.{id}: the id \"{id}\" is already used by a source or output"
+                ));
+            }
+            if let TransformConfig::Window(_) = t {
+                outputs.insert(format!("{id}.late"), "late output");
+            }
+        }
+        let known = |input: &str| outputs.contains_key(input);
+        for (id, t) in &c.transforms {
+            if t.inputs().is_empty() {
+                problems.push(format!("transforms.{id}.inputs: names no input"));
+            }
+            for input in t.inputs() {
+                if !known(input) {
+                    problems.push(format!(
+                        "transforms.{id}.inputs: \"{input}\" does not match any source or transform"
+                    ));
+                }
+            }
+            match t {
+                TransformConfig::Filter(f) => {
+                    if let Err(e) = Expr::compile(&f.condition) {
+                        problems.push(format!("transforms.{id}.condition: {e}"));
+                    }
+                }
+                TransformConfig::Map(m) => {
+                    for (field, e) in &m.fields {
+                        if let Err(e) = Expr::compile(e) {
+                            problems.push(format!("transforms.{id}.fields.{field}: {e}"));
+                        }
+                    }
+                }
+                TransformConfig::Window(w) => problems.extend(check_window(id, w)),
+            }
+        }
+        for (id, s) in &c.sinks {
+            if s.inputs().is_empty() {
+                problems.push(format!("sinks.{id}.inputs: names no input"));
+            }
+            for input in s.inputs() {
+                if !known(input) {
+                    problems.push(format!(
+                        "sinks.{id}.inputs: \"{input}\" does not match any source or transform"
+                    ));
+                }
+            }
+        }
+        match self.topological_order() {
+            Ok(order) => self.order = order,
+            Err(cycle) => problems.push(format!(
+                "transforms.{cycle}: its inputs lead back to itself (a cycle)"
+            )),
+        }
+        if problems.is_empty() {
+            problems.extend(self.check_event_time());
+        }
+        problems
+    }
+
+    /// Orders transforms after their inputs; the error names a transform on a cycle.
+    fn topological_order(&self) -> Result<Vec<String>, String> {
+        let transforms = &self.config.transforms;
+        let producer = |input: &str| -> Option<String> {
+            let id = input.strip_suffix(".late").unwrap_or(input);
+            transforms.contains_key(id).then(|| id.to_string())
+        };
+        let mut order = Vec::new();
+        let mut done = HashSet::new();
+        let mut visiting = HashSet::new();
+        fn visit(
+            id: &str,
+            transforms: &indexmap::IndexMap<String, TransformConfig>,
+            producer: &dyn Fn(&str) -> Option<String>,
+            done: &mut HashSet<String>,
+            visiting: &mut HashSet<String>,
+            order: &mut Vec<String>,
+        ) -> Result<(), String> {
+            if done.contains(id) {
+                return Ok(());
+            }
+            if !visiting.insert(id.to_string()) {
+                return Err(id.to_string());
+            }
+            for input in transforms[id].inputs() {
+                if let Some(p) = producer(input) {
+                    visit(&p, transforms, producer, done, visiting, order)?;
+                }
+            }
+            visiting.remove(id);
+            done.insert(id.to_string());
+            order.push(id.to_string());
+            Ok(())
+        }
+        for id in transforms.keys() {
+            visit(
+                id,
+                transforms,
+                &producer,
+                &mut done,
+                &mut visiting,
+                &mut order,
+            )?;
+        }
+        Ok(order)
+    }
+
+    /// Event-time windows need inputs whose events carry event time.
+    fn check_event_time(&self) -> Vec<String> {
+        let c = &self.config;
+        let mut timed: HashMap<String, bool> = HashMap::new();
+        for (id, s) in &c.sources {
+            let has = match s {
+                SourceConfig::File(f) => f.event_time.is_some(),
+                SourceConfig::Stdin(f) => f.event_time.is_some(),
+                SourceConfig::Generator(g) => g.event_time.is_some(),
+            };
+            timed.insert(id.clone(), has);
+        }
+        let mut problems = Vec::new();
+        for id in &self.order {
+            let t = &c.transforms[id];
+            let inputs_timed = t
+                .inputs()
+                .iter()
+                .all(|i| timed.get(i.as_str()).copied().unwrap_or(false));
+            let out = match t {
+                TransformConfig::Window(w) => {
+                    if window_domain(&w.window) == Some(TimeDomain::EventTime) && !inputs_timed {
+                        problems.push(format!(
+                            "transforms.{id}.window: event-time windows need inputs with \
+                             event time (set event_time on their sources)"
+                        ));
+                    }
+                    timed.insert(format!("{id}.late"), inputs_timed);
+                    !matches!(w.window, WindowSpec::Count { .. })
+                }
+                _ => inputs_timed,
+            };
+            timed.insert(id.clone(), out);
+        }
+        problems
+    }
+
+    /// Builds the dataflow into `env`.
+    fn build(&self, env: &Environment, parallelism: usize) -> Result<(), String> {
+        let c = &self.config;
+        let mut outputs: HashMap<String, Output> = HashMap::new();
+        for (id, source) in &c.sources {
+            let (stream, dead) = self.build_source(env, id, source)?;
+            outputs.insert(id.clone(), Output { stream });
+            if let Some((dead_id, dead_stream)) = dead {
+                outputs.insert(
+                    dead_id,
+                    Output {
+                        stream: dead_stream,
+                    },
+                );
+            }
+        }
+        for id in &self.order {
+            let t = &c.transforms[id];
+            let input = union(t.inputs(), &outputs);
+            match t {
+                TransformConfig::Filter(f) => {
+                    let expr = Expr::compile(&f.condition)?;
+                    let name = id.clone();
+                    let stream = input.filter(move |e| match expr.eval_bool(e) {
+                        Ok(keep) => keep,
+                        Err(err) => {
+                            tracing::warn!(transform = %name, "event dropped: {err}");
+                            false
+                        }
+                    });
+                    outputs.insert(id.clone(), Output { stream });
+                }
+                TransformConfig::Map(m) => {
+                    let fields = m
+                        .fields
+                        .iter()
+                        .map(|(f, e)| Ok((f.clone(), Expr::compile(e)?)))
+                        .collect::<Result<Vec<_>, String>>()?;
+                    let remove = m.remove.clone();
+                    let name = id.clone();
+                    let timestamps = input.timestamps();
+                    let mut stream = input.map(move |mut e: Event| {
+                        let values: Vec<_> = fields
+                            .iter()
+                            .map(|(f, expr)| {
+                                let v = expr.eval(&e).unwrap_or_else(|err| {
+                                    tracing::warn!(transform = %name, "field {f} set to null: {err}");
+                                    Value::Null
+                                });
+                                (f.clone(), v)
+                            })
+                            .collect();
+                        for (f, v) in values {
+                            e.insert(f, v);
+                        }
+                        for f in &remove {
+                            e.shift_remove(f);
+                        }
+                        e
+                    });
+                    if let Some(ts) = timestamps {
+                        stream = stream.with_timestamp_fn(ts);
+                    }
+                    outputs.insert(id.clone(), Output { stream });
+                }
+                TransformConfig::Window(w) => {
+                    let (results, late) = build_window(&input, w, parallelism)?;
+                    outputs.insert(id.clone(), Output { stream: results });
+                    if let Some(late) = late {
+                        outputs.insert(format!("{id}.late"), Output { stream: late });
+                    }
+                }
+            }
+        }
+        for (id, sink) in &c.sinks {
+            let input = union(sink.inputs(), &outputs);
+            match sink {
+                SinkConfig::File(f) => {
+                    let path = self.base.join(&f.path);
+                    input.sink(&format!("sinks.{id}"), 1, move |_| LineSink::create(&path));
+                }
+                SinkConfig::Stdout(_) => {
+                    input.sink(&format!("sinks.{id}"), 1, |_| Ok(stdout_sink()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn build_source(
+        &self,
+        env: &Environment,
+        id: &str,
+        source: &SourceConfig,
+    ) -> Result<(DataStream<Event>, Option<(String, DataStream<Event>)>), String> {
+        let (event_time, dead_id) = match source {
+            SourceConfig::File(f) => (f.event_time.clone(), f.dead_letter.clone()),
+            SourceConfig::Stdin(s) => (s.event_time.clone(), s.dead_letter.clone()),
+            SourceConfig::Generator(g) => (g.event_time.clone(), None),
+        };
+        let dead = dead_id
+            .as_ref()
+            .map(|_| DataStream::<Event>::new_port_stream(env, 1));
+        let dead_for_source = dead.clone();
+        let time_field = event_time.as_ref().map(|t| t.field.clone());
+        let name = format!("sources.{id}");
+        let stream = match source {
+            SourceConfig::File(f) => {
+                let path = self.base.join(&f.path);
+                env.source(&name, 1, move |i, _| {
+                    let dead =
+                        DeadLetters::new(dead_for_source.as_ref().map(|d| d.port_emitter(i)));
+                    let s = LineSource::open(&path, time_field.clone(), dead)?;
+                    Ok(Box::new(s) as Box<dyn Source<Event>>)
+                })
+            }
+            SourceConfig::Stdin(_) => env.source(&name, 1, move |i, _| {
+                let dead = DeadLetters::new(dead_for_source.as_ref().map(|d| d.port_emitter(i)));
+                Ok(Box::new(stdin_source(time_field.clone(), dead)) as Box<dyn Source<Event>>)
+            }),
+            SourceConfig::Generator(g) => {
+                return Err(format!(
+                    "sources.{id}: generator \"{}\" is not available in this build",
+                    g.kind
+                ))
+            }
+        };
+        let stream = match &event_time {
+            Some(t) => stream.assign_timestamps_and_watermarks(watermark_strategy(t)),
+            None => stream,
+        };
+        Ok((stream, dead_id.zip(dead)))
+    }
+
+    /// Runs the job until its sources end.
+    pub fn run(&self, options: &RunOptions) -> Result<(), JobError> {
+        let parallelism = options
+            .parallelism
+            .or(self.config.job.parallelism)
+            .unwrap_or(1)
+            .max(1);
+        let env = Environment::new(parallelism);
+        self.build(&env, parallelism)
+            .map_err(|p| JobError::Invalid {
+                file: self.file.clone(),
+                problems: vec![p],
+            })?;
+        env.execute().map_err(|source| JobError::Run {
+            file: self.file.clone(),
+            source,
+        })
+    }
+}
+
+fn union(inputs: &[String], outputs: &HashMap<String, Output>) -> DataStream<Event> {
+    let mut streams = inputs.iter().map(|i| &outputs[i].stream);
+    let first = streams.next().expect("inputs are checked").clone();
+    streams.fold(first, |acc, s| acc.union(s))
+}
+
+fn field_time(field: &str) -> TimestampFn<Event> {
+    let field = field.to_string();
+    Arc::new(move |e: &Event| e.get(&field).and_then(Value::as_i64).unwrap_or(i64::MIN))
+}
+
+fn watermark_strategy(t: &EventTimeConfig) -> WatermarkStrategy<Event> {
+    let ts = field_time(&t.field);
+    let mut s =
+        WatermarkStrategy::bounded_out_of_orderness(t.max_out_of_orderness.0, move |e| ts(e));
+    s = match t.watermarks {
+        WatermarkMode::PerEvent => s.with_emission(Emission::PerEvent),
+        WatermarkMode::Periodic => s.with_emission(Emission::Periodic(
+            t.interval
+                .map(|i| i.0)
+                .unwrap_or(Duration::from_millis(200)),
+        )),
+    };
+    if let Some(idle) = t.idle_timeout {
+        s = s.with_idleness(idle.0);
+    }
+    s
+}
+
+fn window_domain(spec: &WindowSpec) -> Option<TimeDomain> {
+    let time = match spec {
+        WindowSpec::Tumbling { time, .. }
+        | WindowSpec::Sliding { time, .. }
+        | WindowSpec::Session { time, .. } => *time,
+        WindowSpec::Count { .. } => return None,
+    };
+    Some(match time {
+        TimeKind::Event => TimeDomain::EventTime,
+        TimeKind::Processing => TimeDomain::ProcessingTime,
+    })
+}
+
+fn check_window(id: &str, w: &WindowConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    if w.aggregates.is_empty() {
+        problems.push(format!("transforms.{id}.aggregates: names no aggregate"));
+    }
+    for (name, spec) in &w.aggregates {
+        if let Err(e) = AggKind::parse(spec) {
+            problems.push(format!("transforms.{id}.aggregates.{name}: {e}"));
+        }
+    }
+    let positive = |what: &str, d: &crate::duration::HumanDuration, problems: &mut Vec<String>| {
+        if d.millis() <= 0 {
+            problems.push(format!(
+                "transforms.{id}.window.{what}: must be at least 1ms"
+            ));
+        }
+    };
+    match &w.window {
+        WindowSpec::Tumbling { size, .. } => positive("size", size, &mut problems),
+        WindowSpec::Sliding { size, slide, .. } => {
+            positive("size", size, &mut problems);
+            positive("slide", slide, &mut problems);
+        }
+        WindowSpec::Session { gap, .. } => positive("gap", gap, &mut problems),
+        WindowSpec::Count { size, slide } => {
+            if *size == 0 || *slide == Some(0) {
+                problems.push(format!(
+                    "transforms.{id}.window: count windows need a size and slide of at least 1"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+#[allow(clippy::type_complexity)]
+fn build_window(
+    input: &DataStream<Event>,
+    w: &WindowConfig,
+    parallelism: usize,
+) -> Result<(DataStream<Event>, Option<DataStream<Event>>), String> {
+    let specs = w
+        .aggregates
+        .iter()
+        .map(|(name, spec)| Ok((name.clone(), AggKind::parse(spec)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let aggs = Arc::new(JsonAggregates::new(specs.clone()));
+    let key_field = w.key.clone();
+    let keyed = {
+        let key_field = key_field.clone();
+        input.key_by(move |e: &Event| KeyValue::of(e.get(&key_field)))
+    };
+    let assigner = match &w.window {
+        WindowSpec::Tumbling { size, .. } => WindowAssigner::tumbling(size.0),
+        WindowSpec::Sliding { size, slide, .. } => WindowAssigner::sliding(size.0, slide.0),
+        WindowSpec::Session { gap, .. } => WindowAssigner::session(gap.0),
+        WindowSpec::Count { size, slide } => {
+            let writer = aggs.clone();
+            let key_field = key_field.clone();
+            let results = keyed.sliding_count_window(
+                *size,
+                slide.unwrap_or(*size),
+                JsonAggregates::new(specs),
+                move |key: &KeyValue, acc| {
+                    let mut out = Map::new();
+                    out.insert(key_field.clone(), key.to_value());
+                    writer.write(&acc, &mut out);
+                    out
+                },
+            );
+            return Ok((results, None));
+        }
+    };
+    let domain = window_domain(&w.window).unwrap_or(TimeDomain::EventTime);
+    let writer = aggs.clone();
+    let windowed = keyed
+        .window(assigner.with_domain(domain))
+        .allowed_lateness(w.allowed_lateness.0)
+        .parallelism(parallelism)
+        .aggregate(
+            JsonAggregates::new(specs),
+            move |key: &KeyValue, window: TimeWindow, acc| {
+                let mut out = Map::new();
+                out.insert(key_field.clone(), key.to_value());
+                out.insert("window_start".into(), Value::from(window.start));
+                out.insert("window_end".into(), Value::from(window.end));
+                writer.write(&acc, &mut out);
+                out
+            },
+        );
+    let results = windowed.results.with_timestamp_fn(Arc::new(|e: &Event| {
+        e.get("window_end")
+            .and_then(Value::as_i64)
+            .map_or(i64::MIN, |end| end - 1)
+    }));
+    let late = match input.timestamps() {
+        Some(ts) => windowed.late.with_timestamp_fn(ts),
+        None => windowed.late,
+    };
+    Ok((results, Some(late)))
+}

@@ -1,0 +1,332 @@
+//! The job file format. Every table rejects keys it does not know.
+//!
+//! ```toml
+//! [job]
+//! name = "trends"
+//! parallelism = 2
+//!
+//! [sources.tweets]
+//! type = "file"                 # file | stdin | generator
+//! path = "tweets.ndjson"
+//! event_time = { field = "ts", max_out_of_orderness = "1s", watermarks = "per_event" }
+//! dead_letter = "tweets.dead"   # an output id that sinks may read
+//!
+//! [transforms.english]
+//! type = "filter"               # filter | map | window
+//! inputs = ["tweets"]
+//! condition = "lang == 'en'"
+//!
+//! [transforms.counts]
+//! type = "window"
+//! inputs = ["english"]
+//! key = "word"
+//! window = { type = "sliding", size = "1m", slide = "10s" }
+//! aggregates = { n = "count" }
+//!
+//! [sinks.out]
+//! type = "stdout"               # file | stdout
+//! inputs = ["counts"]
+//! ```
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+use crate::duration::HumanDuration;
+
+/// A whole job file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobFile {
+    /// The job's name and settings.
+    pub job: JobSection,
+    /// Where events come from, by id.
+    #[serde(default)]
+    pub sources: IndexMap<String, SourceConfig>,
+    /// Steps over the events, by id.
+    #[serde(default)]
+    pub transforms: IndexMap<String, TransformConfig>,
+    /// Where results go, by id.
+    #[serde(default)]
+    pub sinks: IndexMap<String, SinkConfig>,
+}
+
+/// The `[job]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSection {
+    /// The job's name.
+    pub name: String,
+    /// The number of instances of each keyed operator (default 1).
+    #[serde(default)]
+    pub parallelism: Option<usize>,
+    /// How often to take a checkpoint (absent: never).
+    #[serde(default)]
+    pub checkpoint_interval: Option<HumanDuration>,
+    /// Where checkpoints and savepoints live, relative to the job file.
+    #[serde(default)]
+    pub state_dir: Option<String>,
+}
+
+/// The format of records in a file or on stdin/stdout.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// One JSON object per line.
+    #[default]
+    Json,
+}
+
+/// How a source's events get their event time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventTimeConfig {
+    /// The field holding epoch milliseconds.
+    pub field: String,
+    /// How far out of order events may arrive (default 0s).
+    #[serde(default)]
+    pub max_out_of_orderness: HumanDuration,
+    /// When watermarks are emitted (default periodic).
+    #[serde(default)]
+    pub watermarks: WatermarkMode,
+    /// The interval of periodic watermarks (default 200ms).
+    #[serde(default)]
+    pub interval: Option<HumanDuration>,
+    /// Mark the source idle after this long without events, so that it does not hold
+    /// the watermark back.
+    #[serde(default)]
+    pub idle_timeout: Option<HumanDuration>,
+}
+
+/// When watermarks are emitted.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WatermarkMode {
+    /// After every event that raises the watermark: deterministic.
+    PerEvent,
+    /// On a processing-time interval.
+    #[default]
+    Periodic,
+}
+
+/// A source, by its `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SourceConfig {
+    /// An NDJSON file.
+    File(FileSourceConfig),
+    /// NDJSON on standard input.
+    Stdin(StdinSourceConfig),
+    /// A generated stream of realistic events.
+    Generator(GeneratorSourceConfig),
+}
+
+/// `type = "file"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSourceConfig {
+    /// The file, relative to the job file.
+    pub path: String,
+    /// The record format.
+    #[serde(default)]
+    pub format: Format,
+    /// Event time and watermarks.
+    #[serde(default)]
+    pub event_time: Option<EventTimeConfig>,
+    /// The output id that receives records that cannot be read.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+}
+
+/// `type = "stdin"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdinSourceConfig {
+    /// The record format.
+    #[serde(default)]
+    pub format: Format,
+    /// Event time and watermarks.
+    #[serde(default)]
+    pub event_time: Option<EventTimeConfig>,
+    /// The output id that receives records that cannot be read.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+}
+
+/// `type = "generator"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GeneratorSourceConfig {
+    /// What to generate: payments, tweets, clicks.
+    pub kind: String,
+    /// How many events (absent: without end).
+    #[serde(default)]
+    pub count: Option<u64>,
+    /// Events per second of wall-clock time (absent: as fast as possible).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// The random seed.
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// Event time and watermarks (the generated events carry `ts`).
+    #[serde(default)]
+    pub event_time: Option<EventTimeConfig>,
+}
+
+/// A transform, by its `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TransformConfig {
+    /// Keeps the events for which a CEL condition holds.
+    Filter(FilterConfig),
+    /// Sets fields to the values of CEL expressions.
+    Map(MapConfig),
+    /// Keyed windows with aggregates.
+    Window(WindowConfig),
+}
+
+impl TransformConfig {
+    /// The ids this transform reads.
+    pub fn inputs(&self) -> &[String] {
+        match self {
+            TransformConfig::Filter(c) => &c.inputs,
+            TransformConfig::Map(c) => &c.inputs,
+            TransformConfig::Window(c) => &c.inputs,
+        }
+    }
+}
+
+/// `type = "filter"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilterConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// A CEL expression over the event's fields that yields a boolean.
+    pub condition: String,
+}
+
+/// `type = "map"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// Fields to set: name = CEL expression over the event's fields.
+    #[serde(default)]
+    pub fields: IndexMap<String, String>,
+    /// Fields to remove.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// `type = "window"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The field whose value keys the windows.
+    pub key: String,
+    /// The windows.
+    pub window: WindowSpec,
+    /// How long windows accept late events after firing (default 0s).
+    #[serde(default)]
+    pub allowed_lateness: HumanDuration,
+    /// Output field = aggregate: `count`, `sum(f)`, `min(f)`, `max(f)`, `avg(f)`.
+    pub aggregates: IndexMap<String, String>,
+}
+
+/// Which clock drives a window.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeKind {
+    /// The events' own time (the default).
+    #[default]
+    Event,
+    /// The wall clock.
+    Processing,
+}
+
+/// The windows of a window transform, by `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WindowSpec {
+    /// Fixed, non-overlapping windows.
+    Tumbling {
+        /// Window length.
+        size: HumanDuration,
+        /// Which clock.
+        #[serde(default)]
+        time: TimeKind,
+    },
+    /// Fixed windows every `slide`.
+    Sliding {
+        /// Window length.
+        size: HumanDuration,
+        /// Distance between window starts.
+        slide: HumanDuration,
+        /// Which clock.
+        #[serde(default)]
+        time: TimeKind,
+    },
+    /// Sessions separated by `gap` of inactivity.
+    Session {
+        /// The inactivity gap.
+        gap: HumanDuration,
+        /// Which clock.
+        #[serde(default)]
+        time: TimeKind,
+    },
+    /// Every `size` events of a key (every `slide` events, if given).
+    Count {
+        /// Events per window.
+        size: usize,
+        /// Events between firings (default `size`).
+        #[serde(default)]
+        slide: Option<usize>,
+    },
+}
+
+/// A sink, by its `type`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SinkConfig {
+    /// An NDJSON file (replaced; parent folders are made).
+    File(FileSinkConfig),
+    /// NDJSON on standard output.
+    Stdout(StdoutSinkConfig),
+}
+
+impl SinkConfig {
+    /// The ids this sink reads.
+    pub fn inputs(&self) -> &[String] {
+        match self {
+            SinkConfig::File(c) => &c.inputs,
+            SinkConfig::Stdout(c) => &c.inputs,
+        }
+    }
+}
+
+/// `type = "file"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSinkConfig {
+    /// The ids this sink reads.
+    pub inputs: Vec<String>,
+    /// The file, relative to the job file.
+    pub path: String,
+    /// The record format.
+    #[serde(default)]
+    pub format: Format,
+}
+
+/// `type = "stdout"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdoutSinkConfig {
+    /// The ids this sink reads.
+    pub inputs: Vec<String>,
+    /// The record format.
+    #[serde(default)]
+    pub format: Format,
+}

@@ -1,0 +1,111 @@
+//! Expressions in job files: the Common Expression Language (CEL) over an event's fields.
+//!
+//! Each top-level field of the event is a variable (a missing field is `null`), and
+//! `event` is the whole event: `amount > 100.0 && country != "NL"`,
+//! `has(event.meta) ? event.meta.src : "none"`.
+
+use std::sync::Arc;
+
+use cel::{Context, Env, Program};
+use serde_json::Value;
+use styx_runtime::event::Event;
+
+/// A compiled expression.
+pub struct Expr {
+    source: String,
+    env: Arc<Env>,
+    program: Program,
+    variables: Vec<String>,
+    uses_event: bool,
+}
+
+impl Expr {
+    /// Compiles `source`; the error describes the syntax problem.
+    pub fn compile(source: &str) -> Result<Expr, String> {
+        let env = Arc::new(Env::stdlib());
+        let program = env
+            .compile(source)
+            .map_err(|e| format!("invalid expression \"{source}\": {e}"))?;
+        let mut variables: Vec<String> = program
+            .references()
+            .variables()
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        variables.sort();
+        let uses_event = variables.iter().any(|v| v == "event");
+        variables.retain(|v| v != "event");
+        Ok(Expr {
+            source: source.to_string(),
+            env,
+            program,
+            variables,
+            uses_event,
+        })
+    }
+
+    /// The expression's text.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Evaluates the expression over `event`.
+    pub fn eval(&self, event: &Event) -> Result<Value, String> {
+        let mut ctx = Context::with_env(self.env.clone());
+        for name in &self.variables {
+            let value = event.get(name).cloned().unwrap_or(Value::Null);
+            ctx.add_variable(name.as_str(), value)
+                .map_err(|e| format!("field `{name}`: {e}"))?;
+        }
+        if self.uses_event {
+            ctx.add_variable("event", Value::Object(event.clone()))
+                .map_err(|e| format!("event: {e}"))?;
+        }
+        let result = self
+            .program
+            .execute(&ctx)
+            .map_err(|e| format!("\"{}\": {e}", self.source))?;
+        result
+            .json()
+            .map_err(|e| format!("\"{}\": {e}", self.source))
+    }
+
+    /// Evaluates a condition: the result must be a boolean.
+    pub fn eval_bool(&self, event: &Event) -> Result<bool, String> {
+        match self.eval(event)? {
+            Value::Bool(b) => Ok(b),
+            other => Err(format!(
+                "\"{}\" must give a boolean, gave {other}",
+                self.source
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(v: Value) -> Event {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn reads_fields_and_the_whole_event() {
+        let e = event(json!({"amount": 150, "country": "NL", "meta": {"src": "a"}}));
+        let cond = Expr::compile("amount > 100 && country == 'NL'").unwrap();
+        assert!(cond.eval_bool(&e).unwrap());
+        let m = Expr::compile("event.meta.src + '!'").unwrap();
+        assert_eq!(m.eval(&e).unwrap(), json!("a!"));
+        let missing = Expr::compile("nothing == null").unwrap();
+        assert!(missing.eval_bool(&e).unwrap());
+    }
+
+    #[test]
+    fn reports_bad_expressions() {
+        assert!(Expr::compile("amount >").is_err());
+        let e = event(json!({"amount": 1}));
+        assert!(Expr::compile("amount + 1").unwrap().eval_bool(&e).is_err());
+    }
+}
