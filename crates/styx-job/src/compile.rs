@@ -424,9 +424,9 @@ impl Job {
                 file: self.file.clone(),
                 problems: vec![p],
             })?;
-        env.execute().map_err(|source| JobError::Run {
+        env.execute().map_err(|error| JobError::Run {
             file: self.file.clone(),
-            source,
+            error,
         })
     }
 }

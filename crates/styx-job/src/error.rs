@@ -24,12 +24,12 @@ pub enum JobError {
         problems: Vec<String>,
     },
     /// The job failed while running.
-    #[error("{}: {source}", file.display())]
+    #[error("{}: {error}", file.display())]
     Run {
         /// The job file.
         file: PathBuf,
         /// The failure.
-        source: RuntimeError,
+        error: RuntimeError,
     },
 }
 

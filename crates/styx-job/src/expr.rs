@@ -6,7 +6,9 @@
 
 use std::sync::Arc;
 
-use cel::{Context, Env, Program};
+use std::collections::HashMap;
+
+use cel::{Context, Env, Program, Value as CelValue};
 use serde_json::Value;
 use styx_runtime::event::Event;
 
@@ -53,13 +55,11 @@ impl Expr {
     pub fn eval(&self, event: &Event) -> Result<Value, String> {
         let mut ctx = Context::with_env(self.env.clone());
         for name in &self.variables {
-            let value = event.get(name).cloned().unwrap_or(Value::Null);
-            ctx.add_variable(name.as_str(), value)
-                .map_err(|e| format!("field `{name}`: {e}"))?;
+            let value = event.get(name).map_or(CelValue::Null, to_cel);
+            ctx.add_variable_from_value(name.as_str(), value);
         }
         if self.uses_event {
-            ctx.add_variable("event", Value::Object(event.clone()))
-                .map_err(|e| format!("event: {e}"))?;
+            ctx.add_variable_from_value("event", object_to_cel(event));
         }
         let result = self
             .program
@@ -82,6 +82,29 @@ impl Expr {
     }
 }
 
+/// A JSON value as CEL sees it: integers are `int` (or `uint` above `i64::MAX`), so that
+/// `amount * 100` works on an integer field.
+fn to_cel(value: &Value) -> CelValue {
+    match value {
+        Value::Null => CelValue::Null,
+        Value::Bool(b) => CelValue::Bool(*b),
+        Value::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => CelValue::Int(i),
+            (None, Some(u)) => CelValue::UInt(u),
+            _ => CelValue::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => CelValue::String(Arc::new(s.clone())),
+        Value::Array(items) => CelValue::List(Arc::new(items.iter().map(to_cel).collect())),
+        Value::Object(map) => object_to_cel(map),
+    }
+}
+
+fn object_to_cel(map: &serde_json::Map<String, Value>) -> CelValue {
+    let entries: HashMap<String, CelValue> =
+        map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect();
+    CelValue::from(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,6 +121,8 @@ mod tests {
         assert!(cond.eval_bool(&e).unwrap());
         let m = Expr::compile("event.meta.src + '!'").unwrap();
         assert_eq!(m.eval(&e).unwrap(), json!("a!"));
+        let scaled = Expr::compile("amount * 100 + 0").unwrap();
+        assert_eq!(scaled.eval(&e).unwrap(), json!(15000));
         let missing = Expr::compile("nothing == null").unwrap();
         assert!(missing.eval_bool(&e).unwrap());
     }

@@ -11,22 +11,21 @@ pub struct RuntimeError {
     /// The name of the operator that failed.
     pub operator: String,
     /// What went wrong.
-    #[source]
-    pub source: BoxError,
+    pub error: BoxError,
 }
 
 impl RuntimeError {
     /// An error of operator `operator`.
-    pub fn new(operator: impl Into<String>, source: impl Into<BoxError>) -> Self {
+    pub fn new(operator: impl Into<String>, error: impl Into<BoxError>) -> Self {
         RuntimeError {
             operator: operator.into(),
-            source: source.into(),
+            error: error.into(),
         }
     }
 }
 
 impl fmt::Display for RuntimeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.operator, self.source)
+        write!(f, "{}: {}", self.operator, self.error)
     }
 }

@@ -48,6 +48,15 @@ impl<T: Clone + Send + 'static> Port<T> {
     }
 }
 
+/// The name of one instance of an operator, as errors and thread names show it.
+fn instance_name(name: &str, instance: usize, parallelism: usize) -> String {
+    if parallelism == 1 {
+        name.to_string()
+    } else {
+        format!("{name}[{instance}]")
+    }
+}
+
 /// One operator's output within a stream (a union of streams has several).
 struct Part<T> {
     port: Rc<Port<T>>,
@@ -68,7 +77,6 @@ type Launcher = Box<dyn FnOnce() -> Vec<(String, JoinHandle<Result<(), BoxError>
 struct EnvInner {
     parallelism: usize,
     launchers: Vec<Launcher>,
-    names: usize,
 }
 
 /// Where a dataflow is built and run.
@@ -90,7 +98,6 @@ impl Environment {
             inner: Rc::new(RefCell::new(EnvInner {
                 parallelism: parallelism.max(1),
                 launchers: Vec::new(),
-                names: 0,
             })),
         }
     }
@@ -102,12 +109,6 @@ impl Environment {
 
     fn add_launcher(&self, launcher: Launcher) {
         self.inner.borrow_mut().launchers.push(launcher);
-    }
-
-    fn unique_name(&self, name: &str) -> String {
-        let mut inner = self.inner.borrow_mut();
-        inner.names += 1;
-        format!("{name}#{}", inner.names)
     }
 
     /// A source with `parallelism` instances; `factory(instance, parallelism)` makes each.
@@ -125,7 +126,7 @@ impl Environment {
                 .map(|i| {
                     let out = launch_port.build(i);
                     let source = factory(i, parallelism);
-                    let thread_name = format!("{name}[{i}]");
+                    let thread_name = instance_name(&name, i, parallelism);
                     let handle = std::thread::Builder::new()
                         .name(thread_name.clone())
                         .spawn(move || {
@@ -403,13 +404,13 @@ impl<T: Clone + Send + 'static> DataStream<T> {
     {
         let parallelism = parallelism.max(1);
         let (mut channels, inputs) = self.exchange(parallelism, partitioner);
-        let name = self.env.unique_name(name);
+        let name = name.to_string();
         self.env.add_launcher(Box::new(move || {
             (0..parallelism)
                 .map(|i| {
                     let mut op = factory(i);
                     let rx: crossbeam_channel::Receiver<Envelope<T>> = channels.take_receiver(i);
-                    let thread_name = format!("{name}[{i}]");
+                    let thread_name = instance_name(&name, i, parallelism);
                     let handle = std::thread::Builder::new()
                         .name(thread_name.clone())
                         .spawn(move || run_operator(&mut op, rx, inputs))

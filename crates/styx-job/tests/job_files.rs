@@ -1,0 +1,272 @@
+//! Job files: what they do, and the errors a bad one gets.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use styx_job::{Job, JobError, RunOptions};
+
+const EVENTS: &str = r#"{"user":"a","ts":1000,"amount":5}
+{"user":"b","ts":2000,"amount":50}
+{"user":"a","ts":3000,"amount":500}
+{"user":"a","ts":12000,"amount":7}
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write");
+}
+
+fn read(dir: &Path, name: &str) -> Vec<Value> {
+    std::fs::read_to_string(dir.join(name))
+        .expect("output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+fn job(body: &str) -> (tempfile::TempDir, Result<Job, JobError>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(dir.path(), "events.ndjson", EVENTS);
+    let text = format!("[job]\nname = \"t\"\n\n{body}");
+    write(dir.path(), "job.toml", &text);
+    let job = Job::load(&dir.path().join("job.toml"));
+    (dir, job)
+}
+
+const SOURCE: &str = r#"
+[sources.events]
+type = "file"
+path = "events.ndjson"
+event_time = { field = "ts", max_out_of_orderness = "0s", watermarks = "per_event" }
+"#;
+
+fn error_text(body: &str) -> String {
+    match job(body).1 {
+        Ok(_) => panic!("the job should be refused"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn filter_map_and_window_compose() {
+    let (dir, job) = job(&format!(
+        r#"{SOURCE}
+[transforms.big]
+type = "filter"
+inputs = ["events"]
+condition = "amount >= 50"
+
+[transforms.tagged]
+type = "map"
+inputs = ["big"]
+fields = {{ level = "amount > 100 ? 'high' : 'mid'", cents = "amount * 100" }}
+remove = ["user"]
+
+[transforms.per_level]
+type = "window"
+inputs = ["tagged"]
+key = "level"
+window = {{ type = "tumbling", size = "10s" }}
+aggregates = {{ n = "count", total = "sum(cents)" }}
+
+[sinks.tagged]
+type = "file"
+inputs = ["tagged"]
+path = "out/tagged.ndjson"
+
+[sinks.counts]
+type = "file"
+inputs = ["per_level"]
+path = "out/counts.ndjson"
+"#
+    ));
+    job.expect("valid job")
+        .run(&RunOptions::default())
+        .expect("runs");
+    assert_eq!(
+        read(dir.path(), "out/tagged.ndjson"),
+        vec![
+            json!({"ts": 2000, "amount": 50, "level": "mid", "cents": 5000}),
+            json!({"ts": 3000, "amount": 500, "level": "high", "cents": 50000}),
+        ]
+    );
+    let mut counts = read(dir.path(), "out/counts.ndjson");
+    counts.sort_by_key(|v| v["level"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        counts,
+        vec![
+            json!({"level": "high", "window_start": 0, "window_end": 10000, "n": 1, "total": 50000}),
+            json!({"level": "mid", "window_start": 0, "window_end": 10000, "n": 1, "total": 5000}),
+        ]
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let e = error_text(&format!(
+        "{SOURCE}\n[sinks.out]\ntype = \"stdout\"\ninputs = [\"events\"]\ncolour = \"red\"\n"
+    ));
+    assert!(
+        e.contains("job.toml") && e.contains("unknown field `colour`"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_durations_are_named() {
+    let e = error_text(&SOURCE.replace("\"0s\"", "\"soon\""));
+    assert!(e.contains("invalid duration \"soon\""), "{e}");
+}
+
+#[test]
+fn missing_input_files_are_named() {
+    let e = error_text(&SOURCE.replace("events.ndjson", "absent.ndjson"));
+    assert!(
+        e.contains("sources.events.path") && e.contains("absent.ndjson"),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_with_its_key() {
+    let e = error_text(&format!(
+        r#"{SOURCE}
+[transforms.f]
+type = "filter"
+inputs = ["nowhere"]
+condition = "amount >"
+
+[transforms.w]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = {{ type = "sliding", size = "10s", slide = "0s" }}
+aggregates = {{ m = "median(amount)" }}
+
+[sinks.out]
+type = "stdout"
+inputs = ["w.late", "ghost"]
+"#
+    ));
+    for needle in [
+        "transforms.f.inputs: \"nowhere\" does not match",
+        "transforms.f.condition: invalid expression",
+        "transforms.w.window.slide: must be at least 1ms",
+        "transforms.w.aggregates.m: unknown aggregate",
+        "sinks.out.inputs: \"ghost\" does not match",
+    ] {
+        assert!(e.contains(needle), "missing {needle:?} in {e}");
+    }
+}
+
+#[test]
+fn cycles_are_refused() {
+    let e = error_text(
+        r#"
+[sources.s]
+type = "stdin"
+
+[transforms.a]
+type = "filter"
+inputs = ["s", "b"]
+condition = "true"
+
+[transforms.b]
+type = "filter"
+inputs = ["a"]
+condition = "true"
+"#,
+    );
+    assert!(e.contains("cycle"), "{e}");
+}
+
+#[test]
+fn event_time_windows_need_event_time() {
+    let e = error_text(
+        r#"
+[sources.s]
+type = "stdin"
+
+[transforms.w]
+type = "window"
+inputs = ["s"]
+key = "user"
+window = { type = "tumbling", size = "1s" }
+aggregates = { n = "count" }
+"#,
+    );
+    assert!(
+        e.contains("transforms.w.window: event-time windows need"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_bad_line_fails_the_job_with_its_line_number() {
+    let (dir, job) = job(&format!(
+        "{SOURCE}\n[sinks.out]\ntype = \"file\"\ninputs = [\"events\"]\npath = \"out/o.ndjson\"\n"
+    ));
+    write(dir.path(), "events.ndjson", &format!("{EVENTS}not json\n"));
+    let e = job
+        .expect("valid")
+        .run(&RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("events.ndjson:5: not valid JSON"), "{e}");
+}
+
+#[test]
+fn bad_lines_go_to_the_dead_letter_output_and_the_job_goes_on() {
+    let (dir, job) = job(r#"
+[sources.events]
+type = "file"
+path = "events.ndjson"
+event_time = { field = "ts", watermarks = "per_event" }
+dead_letter = "events.dead"
+
+[transforms.w]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = { type = "tumbling", size = "10s" }
+aggregates = { n = "count" }
+
+[sinks.dead]
+type = "file"
+inputs = ["events.dead"]
+path = "out/dead.ndjson"
+
+[sinks.out]
+type = "file"
+inputs = ["w"]
+path = "out/w.ndjson"
+"#);
+    write(
+        dir.path(),
+        "events.ndjson",
+        &format!("{EVENTS}not json\n[1,2]\n{{\"user\":\"a\"}}\n{{\"user\":\"a\",\"ts\":\"x\"}}\n"),
+    );
+    job.expect("valid")
+        .run(&RunOptions::default())
+        .expect("runs");
+    let dead = read(dir.path(), "out/dead.ndjson");
+    assert_eq!(dead.len(), 4);
+    assert_eq!(dead[0]["line"], json!(5));
+    assert_eq!(dead[0]["payload"], json!("not json"));
+    assert!(dead[1]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("not a JSON object"));
+    assert!(dead[2]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("`ts` is missing"));
+    assert!(dead[3]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("must be an integer"));
+    let windows: u64 = read(dir.path(), "out/w.ndjson")
+        .iter()
+        .map(|w| w["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(windows, 4);
+}
