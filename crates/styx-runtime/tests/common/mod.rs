@@ -1,0 +1,142 @@
+//! Helpers shared by the runtime's integration tests.
+
+#![allow(dead_code)]
+
+pub mod model;
+
+use std::time::Duration;
+
+use styx_runtime::prelude::*;
+use styx_runtime::window::AggregateFunction;
+
+pub use model::Spec;
+
+/// A test record: a key, an event timestamp and a unique id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Rec {
+    pub key: u8,
+    pub ts: i64,
+    pub id: u32,
+}
+
+/// Collects the ids of a window's records (in arrival order; merged accumulators are
+/// concatenated).
+pub struct Ids;
+
+impl AggregateFunction<Rec> for Ids {
+    type Acc = Vec<u32>;
+    type Out = Vec<u32>;
+    fn create(&self) -> Vec<u32> {
+        Vec::new()
+    }
+    fn add(&self, acc: &mut Vec<u32>, r: &Rec) {
+        acc.push(r.id);
+    }
+    fn merge(&self, acc: &mut Vec<u32>, other: &Vec<u32>) {
+        acc.extend_from_slice(other);
+    }
+    fn result(&self, acc: &Vec<u32>) -> Vec<u32> {
+        let mut ids = acc.clone();
+        ids.sort_unstable();
+        ids
+    }
+}
+
+/// A window result: key, start, end and the sorted ids of the window's records.
+pub type Fired = (u8, i64, i64, Vec<u32>);
+
+/// The assigner of a model spec (event time).
+pub fn assigner(spec: Spec) -> WindowAssigner {
+    let ms = |v: i64| Duration::from_millis(v as u64);
+    match spec {
+        Spec::Tumbling(size) => WindowAssigner::tumbling(ms(size)),
+        Spec::Sliding(size, slide) => WindowAssigner::sliding(ms(size), ms(slide)),
+        Spec::Session(gap) => WindowAssigner::session(ms(gap)),
+    }
+}
+
+/// How the engine job of [`run_engine`] computes its window results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// An incremental aggregate.
+    Aggregate,
+    /// A full-window process function.
+    Process,
+}
+
+/// Runs `records` through a window job on the engine: one source read in order, per-event
+/// bounded-out-of-orderness watermarks, key_by(key), the window with `parallelism`
+/// instances. Returns the sorted results and the sorted ids of the late output.
+pub fn run_engine(
+    records: &[Rec],
+    spec: Spec,
+    out_of_orderness: i64,
+    lateness: i64,
+    parallelism: usize,
+    function: Function,
+) -> (Vec<Fired>, Vec<u32>) {
+    let env = Environment::new(parallelism);
+    let windowed = env
+        .from_iter(records.to_vec())
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::bounded_out_of_orderness(
+                Duration::from_millis(out_of_orderness as u64),
+                |r: &Rec| r.ts,
+            )
+            .with_emission(Emission::PerEvent),
+        )
+        .key_by(|r: &Rec| r.key)
+        .window(assigner(spec))
+        .allowed_lateness(Duration::from_millis(lateness as u64));
+    let windowed = match function {
+        Function::Aggregate => windowed.aggregate(Ids, |k, w, ids| (*k, w.start, w.end, ids)),
+        Function::Process => windowed.process(|k, w, records, out| {
+            let mut ids: Vec<u32> = records.iter().map(|r| r.id).collect();
+            ids.sort_unstable();
+            out.collect((*k, w.start, w.end, ids));
+        }),
+    };
+    let results = windowed.results.collect();
+    let late = windowed.late.collect();
+    env.execute().expect("the job runs");
+    let mut results = results.take();
+    results.sort();
+    let mut late: Vec<u32> = late.take().iter().map(|r| r.id).collect();
+    late.sort_unstable();
+    (results, late)
+}
+
+/// Runs `records` through the reference model; sorted as [`run_engine`] sorts.
+pub fn run_model(
+    records: &[Rec],
+    spec: Spec,
+    out_of_orderness: i64,
+    lateness: i64,
+) -> (Vec<Fired>, Vec<u32>) {
+    let events: Vec<(u8, i64, u32)> = records.iter().map(|r| (r.key, r.ts, r.id)).collect();
+    let (fired, late) = model::run(&events, spec, out_of_orderness, lateness);
+    let mut fired: Vec<Fired> = fired
+        .into_iter()
+        .map(|(k, (s, e), mut ids)| {
+            ids.sort_unstable();
+            (k, s, e, ids)
+        })
+        .collect();
+    fired.sort();
+    let mut late = late;
+    late.sort_unstable();
+    (fired, late)
+}
+
+/// Records from (key, timestamp) pairs, with ids in input order.
+pub fn recs(items: &[(u8, i64)]) -> Vec<Rec> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, &(key, ts))| Rec {
+            key,
+            ts,
+            id: i as u32,
+        })
+        .collect()
+}
