@@ -1,1 +1,26 @@
-//! Kafka sources and sinks for the Styx runtime, built on rdkafka.
+//! Kafka sources and sinks for the Styx runtime, built on rdkafka (librdkafka).
+//!
+//! - [`config`]: the job-file tables of Kafka sources and sinks, and the librdkafka
+//!   configuration they make;
+//! - [`consumer`]: source instances' consumers, members of a consumer group, with a
+//!   rebalance-aware context and starting offsets;
+//! - [`decode`]: records to JSON events, or to dead letters with the reason;
+//! - [`producer`]: sink instances' producers, at least once or in transactions;
+//! - [`admin`]: topic creation.
+
+pub mod admin;
+pub mod config;
+pub mod consumer;
+pub mod decode;
+pub mod error;
+pub mod producer;
+
+pub use config::{
+    Delivery, Format, KafkaSinkConfig, KafkaSourceConfig, PropertyValue, StartOffset,
+};
+pub use consumer::{
+    GroupContext, KafkaConsumer, Partition, Polled, RebalanceEvent, RevokeHandler, StartPositions,
+};
+pub use decode::{DeadLetter, Decoder, Event, RecordView};
+pub use error::{Error, Result};
+pub use producer::{DeliveryContext, KafkaProducer};
