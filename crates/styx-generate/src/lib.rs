@@ -1,1 +1,369 @@
 //! Realistic event streams for Styx's use cases: payments, tweets, web clicks.
+//!
+//! A [`Generator`] is a seeded, endless iterator of JSON objects. The same kind, seed
+//! and settings always give the same events. Every event has an integer epoch
+//! milliseconds `ts` field and a string key field ([`Kind::key_field`]); events come
+//! in event-time order unless some out-of-orderness is asked for, and then no event is
+//! more than that much older than an event before it.
+//!
+//! ```
+//! use styx_generate::{Generator, Kind};
+//!
+//! let events: Vec<_> = Generator::new(Kind::Payments, 7)
+//!     .events_per_second(100.0)
+//!     .take(1000)
+//!     .collect();
+//! assert!(events.iter().all(|e| e["ts"].is_i64() && e["account"].is_string()));
+//! let span = events[999]["ts"].as_i64().unwrap() - events[0]["ts"].as_i64().unwrap();
+//! assert!((9_000..11_000).contains(&span), "about 10 s of event time: {span}");
+//! ```
+//!
+//! The streams carry the patterns the use cases look for, with a `label` field that
+//! tells them apart from the background (`"normal"`):
+//!
+//! - [`Kind::Payments`]: bursts of small transfers (`burst`), a card test of tiny
+//!   amounts followed by a large payment (`card_test`, `large_after_test`), and card-
+//!   present payments in two continents too close in time (`impossible_travel`);
+//! - [`Kind::Tweets`]: words that trend for a few minutes (`trend`) over a steady mix;
+//! - [`Kind::Clicks`]: sessions through a shop's funnel, some stuck resubmitting a
+//!   checkout form that keeps failing (`stuck`).
+
+mod clicks;
+mod dist;
+mod payments;
+mod tweets;
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde_json::{Map, Value};
+
+/// One generated event.
+pub type Event = Map<String, Value>;
+
+/// The default start of event time: 2023-11-14T22:13:20Z.
+pub const DEFAULT_START_MS: i64 = 1_700_000_000_000;
+
+/// The default rate: events per second of event time.
+pub const DEFAULT_RATE: f64 = 1000.0;
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Card payments and transfers, with fraud patterns.
+    Payments,
+    /// Tweets, with trending words.
+    Tweets,
+    /// Web shop clicks, with sessions stuck on a form.
+    Clicks,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [Kind::Payments, Kind::Tweets, Kind::Clicks];
+
+    /// The kind's name, as in job files and on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Payments => "payments",
+            Kind::Tweets => "tweets",
+            Kind::Clicks => "clicks",
+        }
+    }
+
+    /// The field that keys the kind's events: `account`, `user` or `session`.
+    pub fn key_field(self) -> &'static str {
+        match self {
+            Kind::Payments => "account",
+            Kind::Tweets => "user",
+            Kind::Clicks => "session",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is no [`Kind`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownKind(pub String);
+
+impl fmt::Display for UnknownKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown event kind {:?}: expected payments, tweets or clicks",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownKind {}
+
+impl FromStr for Kind {
+    type Err = UnknownKind;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| UnknownKind(s.to_string()))
+    }
+}
+
+/// Events planned for later: pattern steps that unfold over event time.
+#[derive(Default)]
+pub(crate) struct Schedule {
+    heap: BinaryHeap<Planned>,
+    seq: u64,
+}
+
+struct Planned {
+    ts: i64,
+    seq: u64,
+    event: Event,
+}
+
+impl PartialEq for Planned {
+    fn eq(&self, other: &Self) -> bool {
+        (self.ts, self.seq) == (other.ts, other.seq)
+    }
+}
+impl Eq for Planned {}
+impl PartialOrd for Planned {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Planned {
+    // Reversed: the heap's top is the earliest.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.ts, other.seq).cmp(&(self.ts, self.seq))
+    }
+}
+
+impl Schedule {
+    /// Plans `event` for event time `ts` (its `ts` field is set then).
+    pub(crate) fn at(&mut self, ts: i64, event: Event) {
+        self.seq += 1;
+        self.heap.push(Planned {
+            ts,
+            seq: self.seq,
+            event,
+        });
+    }
+
+    fn pop_due(&mut self, now: i64) -> Option<(i64, Event)> {
+        if self.heap.peek().is_some_and(|p| p.ts <= now) {
+            self.heap.pop().map(|p| (p.ts, p.event))
+        } else {
+            None
+        }
+    }
+}
+
+/// A kind's model of the world.
+pub(crate) trait Model: Send {
+    /// The next background event at event time `now` (without `ts`); it may plan
+    /// pattern events for later in `schedule`.
+    fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event;
+}
+
+/// A seeded, endless stream of events of one kind.
+///
+/// Settings ([`start_ms`](Generator::start_ms), [`events_per_second`](Generator::events_per_second),
+/// [`max_out_of_orderness`](Generator::max_out_of_orderness)) are given before the
+/// first event is taken.
+pub struct Generator {
+    kind: Kind,
+    rng: ChaCha8Rng,
+    model: Box<dyn Model>,
+    schedule: Schedule,
+    /// Event time of the next background event, in fractional milliseconds.
+    clock: f64,
+    rate: f64,
+    disorder_ms: i64,
+    emitted: u64,
+}
+
+impl Generator {
+    /// A stream of `kind` events from `seed`, starting at [`DEFAULT_START_MS`] with
+    /// [`DEFAULT_RATE`] events per second of event time, in order.
+    pub fn new(kind: Kind, seed: u64) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let model: Box<dyn Model> = match kind {
+            Kind::Payments => Box::new(payments::Payments::new(&mut rng)),
+            Kind::Tweets => Box::new(tweets::Tweets::new(&mut rng)),
+            Kind::Clicks => Box::new(clicks::Clicks::new(&mut rng, DEFAULT_RATE)),
+        };
+        Generator {
+            kind,
+            rng,
+            model,
+            schedule: Schedule::default(),
+            clock: DEFAULT_START_MS as f64,
+            rate: DEFAULT_RATE,
+            disorder_ms: 0,
+            emitted: 0,
+        }
+    }
+
+    /// Event time starts at `ms` (epoch milliseconds).
+    pub fn start_ms(mut self, ms: i64) -> Self {
+        self.clock = ms as f64;
+        self
+    }
+
+    /// About `rate` events per second of event time (Poisson arrivals; pattern events
+    /// come on top). Rates that are not positive and finite are ignored.
+    pub fn events_per_second(mut self, rate: f64) -> Self {
+        if rate.is_finite() && rate > 0.0 {
+            self.rate = rate;
+            if let Kind::Clicks = self.kind {
+                self.model = Box::new(clicks::Clicks::new(&mut self.rng, rate));
+            }
+        }
+        self
+    }
+
+    /// About one event in ten arrives up to `bound` late: its `ts` is smaller than
+    /// that of events before it, by at most `bound`.
+    pub fn max_out_of_orderness(mut self, bound: Duration) -> Self {
+        self.disorder_ms = i64::try_from(bound.as_millis()).unwrap_or(i64::MAX);
+        self
+    }
+
+    /// The kind of events.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// How many events were taken so far.
+    pub fn emitted(&self) -> u64 {
+        self.emitted
+    }
+}
+
+impl Iterator for Generator {
+    type Item = Event;
+
+    fn next(&mut self) -> Option<Event> {
+        let now = self.clock.floor() as i64;
+        let (ts, mut event) = match self.schedule.pop_due(now) {
+            Some(due) => due,
+            None => {
+                let event = self.model.next(&mut self.rng, now, &mut self.schedule);
+                let gap = dist::exponential(&mut self.rng, 1000.0 / self.rate);
+                self.clock += gap;
+                (now, event)
+            }
+        };
+        let ts = if self.disorder_ms > 0 && self.rng.random_bool(0.1) {
+            ts - self.rng.random_range(0..=self.disorder_ms)
+        } else {
+            ts
+        };
+        // `ts` first, then the key, then the rest.
+        let mut out = Map::with_capacity(event.len() + 1);
+        out.insert("ts".into(), Value::from(ts));
+        let key = self.kind.key_field();
+        if let Some(k) = event.remove(key) {
+            out.insert(key.into(), k);
+        }
+        out.extend(event);
+        self.emitted += 1;
+        Some(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn take(kind: Kind, seed: u64, n: usize) -> Vec<Event> {
+        Generator::new(kind, seed).take(n).collect()
+    }
+
+    fn ts(e: &Event) -> i64 {
+        e["ts"].as_i64().unwrap()
+    }
+
+    #[test]
+    fn kinds_parse_and_print() {
+        for k in Kind::ALL {
+            assert_eq!(k.to_string().parse::<Kind>().unwrap(), k);
+        }
+        assert_eq!("Tweets".parse::<Kind>().unwrap(), Kind::Tweets);
+        let e = "trades".parse::<Kind>().unwrap_err().to_string();
+        assert!(e.contains("trades") && e.contains("payments"), "{e}");
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_events() {
+        for k in Kind::ALL {
+            assert_eq!(take(k, 42, 3000), take(k, 42, 3000), "{k}");
+            assert_ne!(take(k, 42, 200), take(k, 43, 200), "{k}");
+        }
+    }
+
+    #[test]
+    fn events_are_in_order_with_time_and_key() {
+        for k in Kind::ALL {
+            let events = take(k, 1, 20_000);
+            assert_eq!(ts(&events[0]), DEFAULT_START_MS, "{k}");
+            for w in events.windows(2) {
+                assert!(ts(&w[0]) <= ts(&w[1]), "{k}: {:?} then {:?}", w[0], w[1]);
+            }
+            for e in &events {
+                assert!(e[k.key_field()].is_string(), "{k}: {e:?}");
+                assert!(e["label"].is_string(), "{k}: {e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_rate_sets_the_event_time_span() {
+        for (rate, n) in [(1000.0, 20_000), (50.0, 2_000)] {
+            let events: Vec<_> = Generator::new(Kind::Tweets, 3)
+                .start_ms(0)
+                .events_per_second(rate)
+                .take(n)
+                .collect();
+            let span = ts(&events[n - 1]) as f64 / 1000.0;
+            let expected = n as f64 / rate;
+            assert!(
+                (span - expected).abs() < expected * 0.1,
+                "{rate}/s: {span} s"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_orderness_is_bounded_and_present() {
+        for k in Kind::ALL {
+            let events: Vec<_> = Generator::new(k, 9)
+                .max_out_of_orderness(Duration::from_millis(250))
+                .take(20_000)
+                .collect();
+            let mut max = i64::MIN;
+            let mut late = 0;
+            for e in &events {
+                let t = ts(e);
+                assert!(t >= max.saturating_sub(250), "{k}: {t} after {max}");
+                if t < max {
+                    late += 1;
+                }
+                max = max.max(t);
+            }
+            assert!(late > 100, "{k}: only {late} late events");
+        }
+    }
+}
