@@ -140,3 +140,29 @@ pub fn recs(items: &[(u8, i64)]) -> Vec<Rec> {
         })
         .collect()
 }
+
+/// A source driven by a closure: each poll calls it with the batch to fill.
+pub struct FnSource<F>(pub F);
+
+impl<T, F> Source<T> for FnSource<F>
+where
+    F: FnMut(&mut Vec<T>) -> Poll + Send,
+{
+    fn poll(&mut self, out: &mut Vec<T>, _max: usize) -> Result<Poll, BoxError> {
+        Ok((self.0)(out))
+    }
+}
+
+/// A bound on how long a test waits for something that must happen, so that a broken
+/// engine fails the test instead of hanging it. It never decides a result by itself.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// Runs `f` on a thread and fails the test if it has not returned within [`PATIENCE`].
+pub fn within_patience<R: Send + 'static>(f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(PATIENCE)
+        .expect("the job hung or its thread panicked")
+}
