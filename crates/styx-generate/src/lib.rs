@@ -275,7 +275,7 @@ impl Iterator for Generator {
         let mut out = Map::with_capacity(event.len() + 1);
         out.insert("ts".into(), Value::from(ts));
         let key = self.kind.key_field();
-        if let Some(k) = event.remove(key) {
+        if let Some(k) = event.shift_remove(key) {
             out.insert(key.into(), k);
         }
         out.extend(event);
