@@ -5,6 +5,7 @@
 //! floats as soon as one value is a float; `avg` is always a float. Events whose field is
 //! missing, null or not a number are left out of that aggregate.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 use styx_runtime::event::Event;
 use styx_runtime::window::AggregateFunction;
@@ -54,7 +55,7 @@ impl AggKind {
 }
 
 /// A number as aggregated: exact while integer.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Num {
     /// An integer.
     Int(i128),
@@ -128,7 +129,7 @@ fn fold(kind: &AggKind, cur: &mut Option<Num>, v: Num) {
 }
 
 /// The running state of one aggregate.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Slot {
     /// Events counted.
     Count(u64),

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::checkpoint::Barrier;
 use crate::time::Timestamp;
 
 /// The number of records a batch holds before it is sent on.
@@ -21,6 +22,8 @@ pub trait Emitter<T>: Send {
     /// Marks the output idle (`true`) or active again (`false`); an idle input does not
     /// hold back the watermark of the operators after it.
     fn idle(&mut self, idle: bool);
+    /// Sends buffered records on, then a checkpoint barrier.
+    fn barrier(&mut self, barrier: Barrier);
     /// Sends buffered records on without waiting for a full batch.
     fn flush(&mut self);
     /// Ends the stream; nothing follows.
@@ -36,6 +39,7 @@ impl<T> Emitter<T> for Discard {
     }
     fn watermark(&mut self, _: Timestamp) {}
     fn idle(&mut self, _: bool) {}
+    fn barrier(&mut self, _: Barrier) {}
     fn flush(&mut self) {}
     fn end(&mut self) {}
 }
@@ -70,6 +74,9 @@ impl<T: Clone + Send> Emitter<T> for Tee<T> {
     }
     fn idle(&mut self, idle: bool) {
         self.outputs.iter_mut().for_each(|o| o.idle(idle));
+    }
+    fn barrier(&mut self, barrier: Barrier) {
+        self.outputs.iter_mut().for_each(|o| o.barrier(barrier));
     }
     fn flush(&mut self) {
         self.outputs.iter_mut().for_each(|o| o.flush());
@@ -115,6 +122,9 @@ impl<T: Send, U: Send> Emitter<T> for FlatMapEmitter<T, U> {
     }
     fn idle(&mut self, idle: bool) {
         self.next.idle(idle);
+    }
+    fn barrier(&mut self, barrier: Barrier) {
+        self.next.barrier(barrier);
     }
     fn flush(&mut self) {
         self.next.flush();
@@ -165,6 +175,12 @@ impl<T: Send> Collector<T> {
     pub fn idle(&mut self, idle: bool) {
         self.send();
         self.next.idle(idle);
+    }
+
+    /// Sends what is buffered, then the barrier.
+    pub fn barrier(&mut self, barrier: Barrier) {
+        self.send();
+        self.next.barrier(barrier);
     }
 
     /// Sends what is buffered and flushes the emitter behind.

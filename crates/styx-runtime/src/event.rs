@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
 /// An event: a JSON object whose fields keep their order.
@@ -9,7 +10,7 @@ pub type Event = Map<String, Value>;
 
 /// A key taken from an event field: hashable and comparable, and written back as the same
 /// JSON value.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum KeyValue {
     /// The field is missing or null.
     Null,

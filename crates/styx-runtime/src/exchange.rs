@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::checkpoint::{Barrier, CompletedCheckpoint};
 use crate::emitter::{Emitter, BATCH_SIZE};
 use crate::time::{Timestamp, MAX_WATERMARK, MIN_WATERMARK};
 
@@ -33,7 +34,14 @@ pub enum Message<T> {
     Idle(bool),
     /// The sender has finished.
     End,
+    /// A checkpoint barrier.
+    Barrier(Barrier),
+    /// A checkpoint is complete (sent by the coordinator, from [`NOTIFY`]).
+    Complete(Arc<CompletedCheckpoint>),
 }
+
+/// The `from` of messages that come from the checkpoint coordinator, not an input.
+pub const NOTIFY: usize = usize::MAX;
 
 /// A message and the upstream instance that sent it.
 #[derive(Debug)]
@@ -115,7 +123,7 @@ pub struct ExchangeEmitter<T> {
     ended: bool,
 }
 
-impl<T: Send> ExchangeEmitter<T> {
+impl<T> ExchangeEmitter<T> {
     /// The emitter of upstream instance `from`.
     pub fn new(
         from: usize,
@@ -194,6 +202,10 @@ impl<T: Send> Emitter<T> for ExchangeEmitter<T> {
         self.broadcast(|| Message::Idle(idle));
     }
 
+    fn barrier(&mut self, barrier: Barrier) {
+        self.broadcast(|| Message::Barrier(barrier));
+    }
+
     fn flush(&mut self) {
         self.send_all_buffers();
     }
@@ -208,11 +220,13 @@ impl<T: Send> Emitter<T> for ExchangeEmitter<T> {
 
 impl<T> Drop for ExchangeEmitter<T> {
     fn drop(&mut self) {
-        // An instance that stops without ending its stream (it failed) still lets the
-        // instances after it finish instead of waiting forever.
+        // An instance that stops without ending its stream (it failed, or the job stopped
+        // at a savepoint) still lets the instances after it finish instead of waiting
+        // forever. A downstream instance that is gone makes the send fail at once.
         if !self.ended {
+            self.send_all_buffers();
             for s in &self.senders {
-                let _ = s.try_send(Envelope {
+                let _ = s.send(Envelope {
                     from: self.from,
                     message: Message::End,
                 });
@@ -330,6 +344,11 @@ impl InputGate {
     pub fn on_end(&mut self, from: usize) -> GateEvent {
         self.inputs[from].ended = true;
         self.recompute()
+    }
+
+    /// Whether input `input` has ended.
+    pub fn has_ended(&self, input: usize) -> bool {
+        self.inputs[input].ended
     }
 
     /// Whether every input has ended.

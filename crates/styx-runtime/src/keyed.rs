@@ -9,6 +9,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
+use crate::checkpoint::{
+    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey,
+    StateValue, TaskState,
+};
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
@@ -82,8 +86,8 @@ impl<K: Hash + Eq + Clone, O: Send> KeyedContext<'_, K, O> {
 
 /// Processes the records of a keyed stream one at a time, with per-key state and timers.
 pub trait KeyedProcessFunction<K, In, Out>: Send + Sync + 'static {
-    /// The state kept per key; it starts as `Default::default()`.
-    type State: Default + Send + 'static;
+    /// The state kept per key (saved in checkpoints); it starts as `Default::default()`.
+    type State: Default + StateValue;
 
     /// Handles one record.
     fn process(&self, value: In, state: &mut Self::State, ctx: &mut KeyedContext<'_, K, Out>);
@@ -166,7 +170,7 @@ pub struct KeyedProcessOperator<K, T, O, F: KeyedProcessFunction<K, T, O>> {
 
 impl<K, T, O, F> KeyedProcessOperator<K, T, O, F>
 where
-    K: Hash + Eq + Clone + Send,
+    K: StateKey,
     O: Send,
     F: KeyedProcessFunction<K, T, O>,
 {
@@ -191,7 +195,7 @@ where
 
 impl<K, T, O, F> Operator<T> for KeyedProcessOperator<K, T, O, F>
 where
-    K: Hash + Eq + Clone + Send,
+    K: StateKey,
     T: Send,
     O: Send,
     F: KeyedProcessFunction<K, T, O>,
@@ -239,15 +243,62 @@ where
         Ok(())
     }
 
+    fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        let mut timers: HashMap<K, Vec<(bool, Timestamp)>> = HashMap::new();
+        for (processing, map) in [(false, &self.timers.event), (true, &self.timers.processing)] {
+            for (&at, keys) in map {
+                for k in keys {
+                    timers.entry(k.clone()).or_default().push((processing, at));
+                }
+            }
+        }
+        let mut entries: Vec<(K, KeyedEntry<F::State>)> = self
+            .states
+            .iter()
+            .map(|(k, s)| {
+                let t = timers.remove(k).unwrap_or_default();
+                (k.clone(), (Some(s.clone()), t))
+            })
+            .collect();
+        entries.extend(timers.into_iter().map(|(k, t)| (k, (None, t))));
+        self.out.barrier(barrier);
+        Ok(Box::new(move || {
+            Ok(TaskState {
+                key_groups: encode_by_key_group(entries)?,
+                splits: Vec::new(),
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        for (key, (s, timers)) in decode_key_groups::<K, KeyedEntry<F::State>>(&state.key_groups)? {
+            for (processing, at) in timers {
+                let domain = if processing {
+                    TimeDomain::ProcessingTime
+                } else {
+                    TimeDomain::EventTime
+                };
+                self.timers.register(domain, at, &key);
+            }
+            if let Some(s) = s {
+                self.states.insert(key, s);
+            }
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), BoxError> {
         self.out.end();
         Ok(())
     }
 }
 
+/// What a checkpoint keeps per key: its state and its timers (processing time?, time).
+type KeyedEntry<S> = (Option<S>, Vec<(bool, Timestamp)>);
+
 impl<K, T> KeyedStream<K, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: StateKey,
     T: Clone + Send + 'static,
 {
     /// Runs a keyed process function over the stream.

@@ -36,6 +36,7 @@
 //! assert_eq!(total, 100);
 //! ```
 
+pub mod checkpoint;
 pub mod emitter;
 pub mod error;
 pub mod event;

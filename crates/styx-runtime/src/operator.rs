@@ -1,17 +1,21 @@
 //! Operators: the stateful steps of a dataflow, each instance on its own thread.
 //!
 //! An operator instance reads from one bounded channel (see [`crate::exchange`]) and owns
-//! its outputs. Its life: [`Operator::process`] for every batch, [`Operator::on_watermark`]
-//! whenever the combined watermark of its inputs advances, [`Operator::on_processing_time`]
-//! when a processing-time timer it asked for is due, and [`Operator::finish`] once every
-//! input has ended.
+//! its outputs. Its life: [`Operator::restore`] when the job starts from a snapshot,
+//! [`Operator::process`] for every batch, [`Operator::on_watermark`] whenever the combined
+//! watermark of its inputs advances, [`Operator::on_processing_time`] when a
+//! processing-time timer it asked for is due, [`Operator::on_barrier`] once a checkpoint
+//! barrier has come from every input, and [`Operator::finish`] once every input has ended.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
+use crate::checkpoint::coordinator::Ack;
+use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, RestoredState, SnapshotFn};
 use crate::error::BoxError;
-use crate::exchange::{Envelope, GateEvent, InputGate, Message};
+use crate::exchange::{Envelope, GateEvent, InputGate, Message, NOTIFY};
 use crate::time::{now_ms, Timestamp};
 
 /// One instance of a stateful step.
@@ -35,65 +39,198 @@ pub trait Operator<In>: Send {
         Ok(())
     }
 
+    /// A checkpoint barrier came from every input: copy the state to keep, forward the
+    /// barrier, and return the step that encodes the copy (run off this thread).
+    fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError>;
+
+    /// Starts from the state of a snapshot (before any input).
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        if state.key_groups.is_empty() && state.splits.is_empty() {
+            Ok(())
+        } else {
+            Err("this operator keeps no state, but the snapshot has state for it".into())
+        }
+    }
+
+    /// A checkpoint every instance took is complete (sinks commit here).
+    fn on_checkpoint_complete(
+        &mut self,
+        _checkpoint: &CompletedCheckpoint,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// The inputs have all ended (after a final watermark): flush and end the outputs.
     fn finish(&mut self) -> Result<(), BoxError>;
+}
+
+/// Who an instance is, and its ties to the checkpoint coordinator.
+#[derive(Clone, Default)]
+pub struct TaskContext {
+    /// The operator's name.
+    pub operator: String,
+    /// The instance index.
+    pub instance: usize,
+    /// The number of instances.
+    pub parallelism: usize,
+    /// Where acknowledgements go, when the job checkpoints.
+    pub acks: Option<Sender<Ack>>,
+}
+
+impl TaskContext {
+    /// Sends the acknowledgement of a snapshot.
+    pub fn ack_snapshot(&self, id: u64, snapshot: Result<SnapshotFn, BoxError>) {
+        if let Some(acks) = &self.acks {
+            let _ = acks.send(Ack::Snapshot {
+                id,
+                operator: self.operator.clone(),
+                instance: self.instance,
+                snapshot: snapshot.map_err(|e| e.to_string()),
+            });
+        }
+    }
+
+    /// Sends the acknowledgement of a completion.
+    pub fn ack_completed(&self, id: u64) {
+        if let Some(acks) = &self.acks {
+            let _ = acks.send(Ack::Completed { id });
+        }
+    }
 }
 
 /// How long a stage waits for input when it has no timer: long enough to cost nothing,
 /// short enough that it notices buffered output to flush.
 const IDLE_WAIT: Duration = Duration::from_millis(100);
 
+/// Aligns checkpoint barriers: while a barrier is awaited from some inputs, the messages
+/// of inputs that already sent it are held back.
+struct Alignment<T> {
+    blocked: Vec<bool>,
+    barrier: Option<Barrier>,
+    held: VecDeque<Envelope<T>>,
+    replay: VecDeque<Envelope<T>>,
+}
+
+impl<T> Alignment<T> {
+    fn new(inputs: usize) -> Self {
+        Alignment {
+            blocked: vec![false; inputs],
+            barrier: None,
+            held: VecDeque::new(),
+            replay: VecDeque::new(),
+        }
+    }
+
+    /// Whether every input that has not ended has sent the barrier.
+    fn complete(&self, gate: &InputGate) -> bool {
+        self.barrier.is_some()
+            && (0..self.blocked.len()).all(|i| self.blocked[i] || gate.has_ended(i))
+    }
+
+    fn release(&mut self) {
+        self.barrier = None;
+        self.blocked.iter_mut().for_each(|b| *b = false);
+        while let Some(e) = self.held.pop_back() {
+            self.replay.push_front(e);
+        }
+    }
+}
+
 /// Runs an operator instance until its inputs end.
 pub fn run_operator<In, Op: Operator<In> + ?Sized>(
     op: &mut Op,
     input: Receiver<Envelope<In>>,
     inputs: usize,
+    task: TaskContext,
+    restore: Option<RestoredState>,
 ) -> Result<(), BoxError> {
+    if let Some(state) = restore {
+        op.restore(state)?;
+    }
     let mut gate = InputGate::new(inputs);
+    let mut align = Alignment::<In>::new(inputs);
+    // After a stop-with-savepoint barrier the instance only waits for the job to stop.
+    let mut stopped = false;
     loop {
-        let envelope = match op.next_processing_timer() {
-            None => match input.recv_timeout(IDLE_WAIT) {
+        let envelope = if let Some(e) = align.replay.pop_front() {
+            e
+        } else {
+            let deadline = match op.next_processing_timer() {
+                Some(due) if !stopped => {
+                    let now = now_ms();
+                    if due <= now {
+                        op.on_processing_time(now)?;
+                        continue;
+                    }
+                    Instant::now() + Duration::from_millis((due - now) as u64)
+                }
+                _ => Instant::now() + IDLE_WAIT,
+            };
+            match input.recv_deadline(deadline) {
                 Ok(e) => e,
                 Err(RecvTimeoutError::Timeout) => continue,
                 Err(RecvTimeoutError::Disconnected) => break,
-            },
-            Some(due) => {
-                let now = now_ms();
-                if due <= now {
-                    op.on_processing_time(now)?;
-                    continue;
-                }
-                let wait = Duration::from_millis((due - now) as u64);
-                match input.recv_deadline(Instant::now() + wait) {
-                    Ok(e) => e,
-                    Err(RecvTimeoutError::Timeout) => continue,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                }
             }
         };
+        if envelope.from == NOTIFY {
+            if let Message::Complete(done) = &envelope.message {
+                op.on_checkpoint_complete(done)?;
+                task.ack_completed(done.id);
+            }
+            continue;
+        }
+        if align.blocked[envelope.from] {
+            align.held.push_back(envelope);
+            continue;
+        }
+        let from = envelope.from;
         let event = match envelope.message {
             Message::Data(mut batch) => {
-                op.process(&mut batch)?;
+                if !stopped {
+                    op.process(&mut batch)?;
+                }
                 GateEvent::None
             }
-            Message::Watermark(wm) => gate.on_watermark(envelope.from, wm),
-            Message::Idle(idle) => gate.on_idle(envelope.from, idle),
-            Message::End => gate.on_end(envelope.from),
+            Message::Watermark(wm) => gate.on_watermark(from, wm),
+            Message::Idle(idle) => gate.on_idle(from, idle),
+            Message::End => gate.on_end(from),
+            Message::Barrier(barrier) => {
+                if align.barrier.is_none() {
+                    align.barrier = Some(barrier);
+                }
+                align.blocked[from] = true;
+                GateEvent::None
+            }
+            Message::Complete(_) => GateEvent::None,
         };
-        match event {
-            GateEvent::None => {}
-            GateEvent::Watermark(wm) => op.on_watermark(wm)?,
-            GateEvent::Idle => op.on_idle(true)?,
-            GateEvent::Active(advanced) => {
-                op.on_idle(false)?;
-                if let Some(wm) = advanced {
-                    op.on_watermark(wm)?;
+        if !stopped {
+            match event {
+                GateEvent::None => {}
+                GateEvent::Watermark(wm) => op.on_watermark(wm)?,
+                GateEvent::Idle => op.on_idle(true)?,
+                GateEvent::Active(advanced) => {
+                    op.on_idle(false)?;
+                    if let Some(wm) = advanced {
+                        op.on_watermark(wm)?;
+                    }
                 }
             }
         }
-        if gate.all_ended() {
+        if align.complete(&gate) {
+            let barrier = align.barrier.expect("aligned on a barrier");
+            task.ack_snapshot(barrier.id, op.on_barrier(barrier));
+            if barrier.kind == BarrierKind::StopWithSavepoint {
+                stopped = true;
+            }
+            align.release();
+        }
+        if gate.all_ended() && align.barrier.is_none() && align.replay.is_empty() {
             break;
         }
+    }
+    if stopped {
+        // The job stops without draining: open windows live on in the savepoint.
+        return Ok(());
     }
     op.finish()
 }

@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use crate::checkpoint::{no_state, Barrier, CompletedCheckpoint, RestoredState, SnapshotFn};
 use crate::error::BoxError;
 use crate::operator::Operator;
 use crate::time::Timestamp;
@@ -17,6 +18,30 @@ pub trait Sink<T>: Send {
     /// The input has ended: flush and close.
     fn finish(&mut self) -> Result<(), BoxError> {
         self.flush()
+    }
+
+    /// A checkpoint barrier: make everything written so far durable (or part of the
+    /// pending transaction) and copy the state to keep.
+    fn snapshot(&mut self, _barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        self.flush()?;
+        Ok(no_state())
+    }
+
+    /// Starts from the state of a snapshot.
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        if state.key_groups.is_empty() && state.splits.is_empty() {
+            Ok(())
+        } else {
+            Err("this sink cannot resume from a snapshot".into())
+        }
+    }
+
+    /// A checkpoint is complete: commit what was written up to its barrier.
+    fn on_checkpoint_complete(
+        &mut self,
+        _checkpoint: &CompletedCheckpoint,
+    ) -> Result<(), BoxError> {
+        Ok(())
     }
 }
 
@@ -55,6 +80,15 @@ impl<T, S: Sink<T>> Operator<T> for SinkOperator<S> {
             self.sink()?.flush()?;
         }
         Ok(())
+    }
+    fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        self.sink()?.snapshot(barrier)
+    }
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        self.sink()?.restore(state)
+    }
+    fn on_checkpoint_complete(&mut self, checkpoint: &CompletedCheckpoint) -> Result<(), BoxError> {
+        self.sink()?.on_checkpoint_complete(checkpoint)
     }
     fn finish(&mut self) -> Result<(), BoxError> {
         self.sink()?.finish()

@@ -2,8 +2,15 @@
 
 use std::time::Duration;
 
+use crossbeam_channel::{Receiver, TryRecvError};
+
+use crate::checkpoint::coordinator::SourceControl;
+use crate::checkpoint::{
+    no_state, Barrier, BarrierKind, CompletedCheckpoint, RestoredState, SnapshotFn,
+};
 use crate::emitter::{Emitter, BATCH_SIZE};
 use crate::error::BoxError;
+use crate::operator::TaskContext;
 
 /// What a poll of a source found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +29,48 @@ pub trait Source<T>: Send {
     /// Adds up to `max` records to `out`. A source that can wait for input (a socket, a
     /// Kafka consumer) may block for a short while before answering [`Poll::Idle`].
     fn poll(&mut self, out: &mut Vec<T>, max: usize) -> Result<Poll, BoxError>;
+
+    /// Watermarks the source tracks itself (for example per Kafka partition), to be sent
+    /// after the records of the last poll. Sources whose watermarks are generated
+    /// downstream return `None`.
+    fn take_watermarks(&mut self, _out: &mut Vec<WatermarkMark>) {}
+
+    /// Starts from the splits of a snapshot (before the first poll).
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        if state.splits.is_empty() {
+            Ok(())
+        } else {
+            Err("this source cannot resume from a snapshot".into())
+        }
+    }
+
+    /// Copies the source's position at a barrier (every record polled so far is before it).
+    fn snapshot(&mut self, _barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        Ok(no_state())
+    }
+
+    /// A snapshot is complete (sources that commit positions elsewhere do it here).
+    fn on_checkpoint_complete(
+        &mut self,
+        _checkpoint: &CompletedCheckpoint,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Progress a source reports between its records: the watermark after the record at
+/// `after` (an index into the batch of the last poll), or an idle mark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WatermarkMark {
+    /// The watermark rises to `watermark` after the first `after` records of the batch.
+    Watermark {
+        /// How many records of the batch come before it.
+        after: usize,
+        /// The watermark.
+        watermark: crate::time::Timestamp,
+    },
+    /// The source became idle or active again (after the whole batch).
+    Idle(bool),
 }
 
 /// A source over an iterator: for tests, generators and bounded in-memory inputs.
@@ -52,14 +101,94 @@ impl<T, I: Iterator<Item = T> + Send> Source<T> for IterSource<I> {
 /// itself did not wait.
 const IDLE_SLEEP: Duration = Duration::from_millis(5);
 
-/// Runs a source instance to its end, sending its records into `out`.
-pub fn run_source<T>(source: &mut dyn Source<T>, out: &mut dyn Emitter<T>) -> Result<(), BoxError> {
-    let mut batch = Vec::with_capacity(BATCH_SIZE);
-    loop {
-        let poll = source.poll(&mut batch, BATCH_SIZE)?;
+/// Sends a polled batch on, with the watermarks the source reported between its records.
+fn emit_batch<T>(batch: &mut Vec<T>, marks: &mut Vec<WatermarkMark>, out: &mut dyn Emitter<T>) {
+    if marks.is_empty() {
         if !batch.is_empty() {
-            out.emit(&mut batch);
+            out.emit(batch);
         }
+        return;
+    }
+    let mut rest = std::mem::take(batch);
+    let mut sent = 0;
+    for mark in marks.drain(..) {
+        match mark {
+            WatermarkMark::Watermark { after, watermark } => {
+                let upto = after.clamp(sent, sent + rest.len());
+                let mut head: Vec<T> = rest.drain(..upto - sent).collect();
+                sent = upto;
+                if !head.is_empty() {
+                    out.emit(&mut head);
+                }
+                out.watermark(watermark);
+            }
+            WatermarkMark::Idle(idle) => {
+                if !rest.is_empty() {
+                    sent += rest.len();
+                    out.emit(&mut rest);
+                }
+                out.idle(idle);
+            }
+        }
+    }
+    if !rest.is_empty() {
+        out.emit(&mut rest);
+    }
+    *batch = rest;
+    batch.clear();
+}
+
+/// Runs a source instance to its end, sending its records into `out`, taking snapshots
+/// when the coordinator asks.
+pub fn run_source<T>(
+    source: &mut dyn Source<T>,
+    out: &mut dyn Emitter<T>,
+    task: &TaskContext,
+    control: Option<Receiver<SourceControl>>,
+    restore: Option<RestoredState>,
+) -> Result<(), BoxError> {
+    if let Some(state) = restore {
+        source.restore(state)?;
+    }
+    let mut batch = Vec::with_capacity(BATCH_SIZE);
+    let mut marks = Vec::new();
+    let mut stopping = false;
+    loop {
+        if let Some(control) = &control {
+            loop {
+                let message = if stopping {
+                    // Stopped at a savepoint barrier: wait for the job to stop.
+                    match control.recv() {
+                        Ok(m) => m,
+                        Err(_) => return Ok(()),
+                    }
+                } else {
+                    match control.try_recv() {
+                        Ok(m) => m,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => break,
+                    }
+                };
+                match message {
+                    SourceControl::Barrier(barrier) => {
+                        task.ack_snapshot(barrier.id, source.snapshot(barrier));
+                        out.barrier(barrier);
+                        out.flush();
+                        if barrier.kind == BarrierKind::StopWithSavepoint {
+                            stopping = true;
+                        }
+                    }
+                    SourceControl::Complete(done) => {
+                        source.on_checkpoint_complete(&done)?;
+                        task.ack_completed(done.id);
+                    }
+                    SourceControl::Stop => return Ok(()),
+                }
+            }
+        }
+        let poll = source.poll(&mut batch, BATCH_SIZE)?;
+        source.take_watermarks(&mut marks);
+        emit_batch(&mut batch, &mut marks, out);
         match poll {
             Poll::Ready => {}
             Poll::Idle => {

@@ -6,15 +6,23 @@
 //! their own threads and receive records over a hash exchange.
 
 use std::cell::RefCell;
+use std::collections::HashSet;
 use std::hash::Hash;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::checkpoint::coordinator::{
+    Ack, CheckpointConfig, Coordinator, CoordinatorHandle, TaskEndpoint,
+};
+use crate::checkpoint::store::Snapshot;
+use crate::checkpoint::RestoredState;
 use crate::emitter::{Discard, Emitter, FlatMapEmitter, FlatMapFn, Tee};
 use crate::error::{BoxError, RuntimeError};
-use crate::exchange::{key_hash, Channels, Envelope, ExchangeEmitter, Partitioner};
-use crate::operator::{run_operator, Operator};
+use crate::exchange::{
+    key_hash, Channels, Envelope, ExchangeEmitter, Message, Partitioner, NOTIFY,
+};
+use crate::operator::{run_operator, Operator, TaskContext};
 use crate::sink::{Sink, SinkOperator};
 use crate::source::{run_source, Source};
 use crate::watermark::{TimestampFn, WatermarkEmitter, WatermarkStrategy};
@@ -72,11 +80,45 @@ impl<T> Clone for Part<T> {
     }
 }
 
-type Launcher = Box<dyn FnOnce() -> Vec<(String, JoinHandle<Result<(), BoxError>>)>>;
+type Handles = Vec<(String, JoinHandle<Result<(), BoxError>>)>;
+
+/// What launching an operator's instances needs from the job: the checkpoint wiring.
+#[derive(Default)]
+pub(crate) struct Launch {
+    acks: Option<crossbeam_channel::Sender<Ack>>,
+    restore: Option<Arc<Snapshot>>,
+    endpoints: Vec<TaskEndpoint>,
+}
+
+impl Launch {
+    fn task(&self, operator: &str, instance: usize, parallelism: usize) -> TaskContext {
+        TaskContext {
+            operator: operator.to_string(),
+            instance,
+            parallelism,
+            acks: self.acks.clone(),
+        }
+    }
+
+    fn restored(
+        &self,
+        operator: &str,
+        instance: usize,
+        parallelism: usize,
+    ) -> Option<RestoredState> {
+        self.restore
+            .as_ref()
+            .map(|s| s.restored(operator, instance, parallelism))
+    }
+}
+
+type Launcher = Box<dyn FnOnce(&mut Launch) -> Handles>;
 
 struct EnvInner {
     parallelism: usize,
     launchers: Vec<Launcher>,
+    names: HashSet<String>,
+    checkpoints: Option<Coordinator>,
 }
 
 /// Where a dataflow is built and run.
@@ -98,6 +140,8 @@ impl Environment {
             inner: Rc::new(RefCell::new(EnvInner {
                 parallelism: parallelism.max(1),
                 launchers: Vec::new(),
+                names: HashSet::new(),
+                checkpoints: None,
             })),
         }
     }
@@ -111,6 +155,29 @@ impl Environment {
         self.inner.borrow_mut().launchers.push(launcher);
     }
 
+    /// A name for a new operator: `name`, or `name#2`, `name#3`... if it is taken. The
+    /// names identify operators' state in snapshots, so a job built the same way gets the
+    /// same names.
+    fn operator_name(&self, name: &str) -> String {
+        let mut inner = self.inner.borrow_mut();
+        let mut candidate = name.to_string();
+        let mut n = 1;
+        while !inner.names.insert(candidate.clone()) {
+            n += 1;
+            candidate = format!("{name}#{n}");
+        }
+        candidate
+    }
+
+    /// Takes checkpoints (periodically, and savepoints on request) as `config` says, and
+    /// starts from `config.restore` if given. Returns the handle that asks for savepoints.
+    pub fn enable_checkpointing(&self, config: CheckpointConfig) -> CoordinatorHandle {
+        let coordinator = Coordinator::new(config);
+        let handle = coordinator.handle();
+        self.inner.borrow_mut().checkpoints = Some(coordinator);
+        handle
+    }
+
     /// A source with `parallelism` instances; `factory(instance, parallelism)` makes each.
     pub fn source<T, F>(&self, name: &str, parallelism: usize, factory: F) -> DataStream<T>
     where
@@ -119,20 +186,33 @@ impl Environment {
     {
         let port = Port::<T>::new();
         let launch_port = port.clone();
-        let name = name.to_string();
+        let name = self.operator_name(name);
         let parallelism = parallelism.max(1);
-        self.add_launcher(Box::new(move || {
+        self.add_launcher(Box::new(move |launch: &mut Launch| {
             (0..parallelism)
                 .map(|i| {
                     let out = launch_port.build(i);
                     let source = factory(i, parallelism);
+                    let task = launch.task(&name, i, parallelism);
+                    let restore = launch.restored(&name, i, parallelism);
+                    let control = launch.acks.is_some().then(|| {
+                        let (tx, rx) = crossbeam_channel::unbounded();
+                        launch.endpoints.push(TaskEndpoint {
+                            operator: name.clone(),
+                            instance: i,
+                            parallelism,
+                            source: Some(tx),
+                            notify: None,
+                        });
+                        rx
+                    });
                     let thread_name = instance_name(&name, i, parallelism);
                     let handle = std::thread::Builder::new()
                         .name(thread_name.clone())
                         .spawn(move || {
                             let mut out = out;
                             let mut source = source?;
-                            run_source(source.as_mut(), out.as_mut())
+                            run_source(source.as_mut(), out.as_mut(), &task, control, restore)
                         })
                         .expect("spawn a source thread");
                     (thread_name, handle)
@@ -167,11 +247,23 @@ impl Environment {
     /// The first operator failure is returned.
     pub fn execute(self) -> Result<(), RuntimeError> {
         let launchers = std::mem::take(&mut self.inner.borrow_mut().launchers);
+        let coordinator = self.inner.borrow_mut().checkpoints.take();
+        let mut launch = Launch {
+            acks: coordinator.as_ref().map(Coordinator::ack_sender),
+            restore: coordinator.as_ref().and_then(|c| c.restore().cloned()),
+            endpoints: Vec::new(),
+        };
         let mut handles = Vec::new();
         for launcher in launchers {
-            handles.extend(launcher());
+            handles.extend(launcher(&mut launch));
         }
         drop(self);
+        // The coordinator runs until this function returns.
+        let (_shutdown, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
+        if let Some(coordinator) = coordinator {
+            coordinator.spawn(std::mem::take(&mut launch.endpoints), shutdown_rx);
+        }
+        drop(launch);
         // Each thread reports when it ends; the first failure fails the job at once, so
         // that an operator waiting on a failed one does not hold the job up.
         let (done_tx, done_rx) = crossbeam_channel::unbounded();
@@ -404,16 +496,34 @@ impl<T: Clone + Send + 'static> DataStream<T> {
     {
         let parallelism = parallelism.max(1);
         let (mut channels, inputs) = self.exchange(parallelism, partitioner);
-        let name = name.to_string();
-        self.env.add_launcher(Box::new(move || {
+        let name = self.env.operator_name(name);
+        self.env.add_launcher(Box::new(move |launch: &mut Launch| {
+            let senders = channels.senders();
             (0..parallelism)
                 .map(|i| {
                     let mut op = factory(i);
                     let rx: crossbeam_channel::Receiver<Envelope<T>> = channels.take_receiver(i);
+                    let task = launch.task(&name, i, parallelism);
+                    let restore = launch.restored(&name, i, parallelism);
+                    if launch.acks.is_some() {
+                        let tx = senders[i].clone();
+                        launch.endpoints.push(TaskEndpoint {
+                            operator: name.clone(),
+                            instance: i,
+                            parallelism,
+                            source: None,
+                            notify: Some(Box::new(move |done| {
+                                let _ = tx.send(Envelope {
+                                    from: NOTIFY,
+                                    message: Message::Complete(done),
+                                });
+                            })),
+                        });
+                    }
                     let thread_name = instance_name(&name, i, parallelism);
                     let handle = std::thread::Builder::new()
                         .name(thread_name.clone())
-                        .spawn(move || run_operator(&mut op, rx, inputs))
+                        .spawn(move || run_operator(&mut op, rx, inputs, task, restore))
                         .expect("spawn an operator thread");
                     (thread_name, handle)
                 })

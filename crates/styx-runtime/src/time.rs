@@ -29,7 +29,9 @@ pub fn now_ms() -> Timestamp {
 }
 
 /// A window of time `[start, end)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct TimeWindow {
     /// The first millisecond in the window.
     pub start: Timestamp,

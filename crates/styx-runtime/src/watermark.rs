@@ -182,6 +182,10 @@ impl<T: Send> Emitter<T> for WatermarkEmitter<T> {
         }
     }
 
+    fn barrier(&mut self, barrier: crate::checkpoint::Barrier) {
+        self.next.barrier(barrier);
+    }
+
     fn flush(&mut self) {
         self.periodic_check();
         if let Some(timeout) = self.strategy.idle_timeout {

@@ -1,10 +1,12 @@
 //! Aggregate functions: incremental aggregation of a window's records.
 
+use crate::checkpoint::StateValue;
+
 /// Folds records into an accumulator, merges accumulators (of slices or merged sessions),
 /// and turns an accumulator into a result: Flink's `AggregateFunction`.
 pub trait AggregateFunction<In>: Send + Sync + 'static {
-    /// The running state of one window and key.
-    type Acc: Clone + Send + 'static;
+    /// The running state of one window and key (saved in checkpoints).
+    type Acc: StateValue;
     /// The result of a window.
     type Out;
     /// An empty accumulator.
@@ -42,7 +44,7 @@ impl<In> AggregateFunction<In> for Count {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CollectAll;
 
-impl<In: Clone + Send + 'static> AggregateFunction<In> for CollectAll {
+impl<In: StateValue> AggregateFunction<In> for CollectAll {
     type Acc = Vec<In>;
     type Out = Vec<In>;
     fn create(&self) -> Vec<In> {

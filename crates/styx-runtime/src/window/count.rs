@@ -6,9 +6,13 @@
 //! full when the input ends does not fire.
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+
 use std::sync::Arc;
 
+use crate::checkpoint::{
+    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey,
+    StateValue, TaskState,
+};
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
@@ -40,8 +44,8 @@ pub struct CountWindowOperator<K, T, A, O, F> {
 
 impl<K, T, A, O, F> Operator<T> for CountWindowOperator<K, T, A, O, F>
 where
-    K: Hash + Eq + Clone + Send,
-    T: Send,
+    K: StateKey,
+    T: StateValue,
     A: AggregateFunction<T>,
     O: Send,
     F: Fn(&K, A::Out) -> O + Send + Sync,
@@ -83,6 +87,40 @@ where
         Ok(())
     }
 
+    fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        let entries: Vec<(K, (Vec<T>, u64))> = self
+            .keys
+            .iter()
+            .map(|(k, s)| {
+                (
+                    k.clone(),
+                    (s.recent.iter().cloned().collect(), s.since_fire),
+                )
+            })
+            .collect();
+        self.out.barrier(barrier);
+        Ok(Box::new(move || {
+            Ok(TaskState {
+                key_groups: encode_by_key_group(entries)?,
+                splits: Vec::new(),
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        for (key, (recent, since_fire)) in decode_key_groups::<K, (Vec<T>, u64)>(&state.key_groups)?
+        {
+            self.keys.insert(
+                key,
+                KeyState {
+                    recent: recent.into(),
+                    since_fire,
+                },
+            );
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), BoxError> {
         self.out.end();
         Ok(())
@@ -91,8 +129,8 @@ where
 
 impl<K, T> KeyedStream<K, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
-    T: Clone + Send + 'static,
+    K: StateKey,
+    T: StateValue,
 {
     /// Aggregates every `size` records of a key (a tumbling count window).
     pub fn count_window<A, O, F>(&self, size: usize, agg: A, result: F) -> DataStream<O>

@@ -16,7 +16,7 @@ pub mod count;
 pub mod session;
 pub mod sliced;
 
-use std::hash::Hash;
+use crate::checkpoint::StateKey;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -149,7 +149,7 @@ pub struct WindowedStream<K, T> {
 
 impl<K, T> KeyedStream<K, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: StateKey,
     T: Clone + Send + 'static,
 {
     /// Groups the keyed stream into windows.
@@ -165,7 +165,7 @@ where
 
 impl<K, T> WindowedStream<K, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: StateKey,
     T: Clone + Send + 'static,
 {
     /// Keeps windows for `lateness` after they fired; late records within it fire them again.
@@ -199,6 +199,7 @@ where
     /// `ProcessWindowFunction`); `f` may emit any number of records.
     pub fn process<O, F>(self, f: F) -> Windowed<O, T>
     where
+        T: crate::checkpoint::StateValue,
         O: Clone + Send + 'static,
         F: Fn(&K, TimeWindow, &[T], &mut Collector<O>) + Send + Sync + 'static,
     {

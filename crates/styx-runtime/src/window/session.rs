@@ -9,14 +9,24 @@
 //! and cleanup timers are, including their removal when a window is merged away.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::Hash;
 
+use crate::checkpoint::{
+    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey, TaskState,
+};
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
 use crate::stream::{DataStream, KeyedStream};
 use crate::time::{now_ms, TimeDomain, TimeWindow, Timestamp, MIN_WATERMARK};
 use crate::window::{AggregateFunction, OperatorSpec, Windowed};
+
+/// What a checkpoint keeps per key: the time windows have fired to, the key's windows
+/// and its timers.
+type SessionEntry<Acc> = (
+    Timestamp,
+    Vec<(TimeWindow, Acc)>,
+    Vec<(Timestamp, TimeWindow)>,
+);
 
 /// The session window operator instance.
 pub struct SessionWindowOperator<K, T, A: AggregateFunction<T>, O> {
@@ -33,7 +43,7 @@ pub struct SessionWindowOperator<K, T, A: AggregateFunction<T>, O> {
 
 impl<K, T, A, O> SessionWindowOperator<K, T, A, O>
 where
-    K: Hash + Eq + Clone + Send,
+    K: StateKey,
     T: Send,
     A: AggregateFunction<T>,
     O: Send,
@@ -169,7 +179,7 @@ where
 
 impl<K, T, A, O> Operator<T> for SessionWindowOperator<K, T, A, O>
 where
-    K: Hash + Eq + Clone + Send,
+    K: StateKey,
     T: Send,
     A: AggregateFunction<T>,
     O: Send,
@@ -209,6 +219,52 @@ where
         Ok(())
     }
 
+    fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        // Per key: its windows with their accumulators, and its pending timers.
+        let mut timers: HashMap<K, Vec<(Timestamp, TimeWindow)>> = HashMap::new();
+        for (&at, due) in &self.timers {
+            for (k, w) in due {
+                timers.entry(k.clone()).or_default().push((at, *w));
+            }
+        }
+        let mut entries: Vec<(K, SessionEntry<A::Acc>)> = self
+            .sessions
+            .iter()
+            .map(|(k, windows)| {
+                let t = timers.remove(k).unwrap_or_default();
+                (k.clone(), (self.watermark, windows.clone(), t))
+            })
+            .collect();
+        entries.extend(
+            timers
+                .into_iter()
+                .map(|(k, t)| (k, (self.watermark, Vec::new(), t))),
+        );
+        self.out.barrier(barrier);
+        self.late.barrier(barrier);
+        Ok(Box::new(move || {
+            Ok(TaskState {
+                key_groups: encode_by_key_group(entries)?,
+                splits: Vec::new(),
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        for (key, (watermark, windows, timers)) in
+            decode_key_groups::<K, SessionEntry<A::Acc>>(&state.key_groups)?
+        {
+            self.watermark = self.watermark.max(watermark);
+            for (at, w) in timers {
+                self.register(at, &key, w);
+            }
+            if !windows.is_empty() {
+                self.sessions.insert(key, windows);
+            }
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), BoxError> {
         if self.domain == TimeDomain::ProcessingTime {
             self.advance(Timestamp::MAX);
@@ -227,7 +283,7 @@ pub(crate) fn build<K, T, A, O>(
     spec: OperatorSpec<K, T, A, O>,
 ) -> Windowed<O, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: StateKey,
     T: Clone + Send + 'static,
     A: AggregateFunction<T>,
     O: Clone + Send + 'static,

@@ -14,8 +14,10 @@
 //! watermark`, and is otherwise dropped (it fell in a gap between windows).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::hash::Hash;
 
+use crate::checkpoint::{
+    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey, TaskState,
+};
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
@@ -81,7 +83,7 @@ pub struct SlicedWindowOperator<K, T, A: AggregateFunction<T>, O> {
 
 impl<K, T, A, O> SlicedWindowOperator<K, T, A, O>
 where
-    K: Hash + Eq + Clone + Send,
+    K: StateKey,
     T: Send,
     A: AggregateFunction<T>,
     O: Send,
@@ -224,7 +226,7 @@ where
 
 impl<K, T, A, O> Operator<T> for SlicedWindowOperator<K, T, A, O>
 where
-    K: Hash + Eq + Clone + Send,
+    K: StateKey,
     T: Send,
     A: AggregateFunction<T>,
     O: Send,
@@ -270,6 +272,46 @@ where
         Ok(())
     }
 
+    fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        // Copy now, encode later: per key, its slices and the time windows have fired to.
+        let mut by_key: HashMap<K, Vec<(Timestamp, A::Acc)>> = HashMap::new();
+        for (&slice, accs) in &self.slices {
+            for (k, acc) in accs {
+                by_key
+                    .entry(k.clone())
+                    .or_default()
+                    .push((slice, acc.clone()));
+            }
+        }
+        let fired_to = self.watermark;
+        self.out.barrier(barrier);
+        self.late.barrier(barrier);
+        Ok(Box::new(move || {
+            Ok(TaskState {
+                key_groups: encode_by_key_group(
+                    by_key
+                        .into_iter()
+                        .map(|(k, slices)| (k, (fired_to, slices))),
+                )?,
+                splits: Vec::new(),
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        type Entry<Acc> = (Timestamp, Vec<(Timestamp, Acc)>);
+        for (key, (fired_to, slices)) in decode_key_groups::<K, Entry<A::Acc>>(&state.key_groups)? {
+            self.watermark = self.watermark.max(fired_to);
+            for (slice, acc) in slices {
+                self.slices
+                    .entry(slice)
+                    .or_default()
+                    .insert(key.clone(), acc);
+            }
+        }
+        Ok(())
+    }
+
     fn finish(&mut self) -> Result<(), BoxError> {
         if self.domain == TimeDomain::ProcessingTime {
             // A bounded input ends: processing-time windows fire as Flink fires them at
@@ -292,7 +334,7 @@ pub(crate) fn build<K, T, A, O>(
     spec: OperatorSpec<K, T, A, O>,
 ) -> Windowed<O, T>
 where
-    K: Hash + Eq + Clone + Send + 'static,
+    K: StateKey,
     T: Clone + Send + 'static,
     A: AggregateFunction<T>,
     O: Clone + Send + 'static,

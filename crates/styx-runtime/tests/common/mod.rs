@@ -12,7 +12,9 @@ use styx_runtime::window::AggregateFunction;
 pub use model::Spec;
 
 /// A test record: a key, an event timestamp and a unique id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct Rec {
     pub key: u8,
     pub ts: i64,

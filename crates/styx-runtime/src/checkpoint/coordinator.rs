@@ -1,0 +1,305 @@
+//! The checkpoint coordinator: triggers snapshots, gathers acknowledgements, writes
+//! completed snapshots and tells every instance when one is complete.
+//!
+//! One snapshot is in flight at a time. Periodic checkpoints are triggered every
+//! `interval`; savepoints are asked for through a [`CoordinatorHandle`]. A stop-with-
+//! savepoint leaves the sources stopped at the barrier; once every instance has handled
+//! the completion (sinks have committed), the sources end their streams and the job ends
+//! without firing open windows.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{after, never, select, Receiver, Sender};
+
+use crate::checkpoint::store::{Snapshot, Store};
+use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, SnapshotFn, Splits, TaskState};
+
+/// How a job checkpoints.
+#[derive(Debug, Clone)]
+pub struct CheckpointConfig {
+    /// Periodic checkpoints every `interval` (none if absent; savepoints still work).
+    pub interval: Option<Duration>,
+    /// The state directory.
+    pub store: Store,
+    /// How many completed checkpoints to keep.
+    pub retain: usize,
+    /// The snapshot to start from.
+    pub restore: Option<Arc<Snapshot>>,
+}
+
+/// What the coordinator tells a source instance.
+#[derive(Debug, Clone)]
+pub enum SourceControl {
+    /// Snapshot your position and send this barrier on.
+    Barrier(Barrier),
+    /// A snapshot is complete.
+    Complete(Arc<CompletedCheckpoint>),
+    /// After a stop-with-savepoint: end the stream (without a final watermark).
+    Stop,
+}
+
+/// An instance's acknowledgement of a barrier, or of a completion.
+pub enum Ack {
+    /// The instance took its snapshot (the function encodes it).
+    Snapshot {
+        /// The checkpoint id.
+        id: u64,
+        /// The operator's name.
+        operator: String,
+        /// The instance index.
+        instance: usize,
+        /// The second step of the snapshot, or why it failed.
+        snapshot: Result<SnapshotFn, String>,
+    },
+    /// The instance handled the completion of a checkpoint.
+    Completed {
+        /// The checkpoint id.
+        id: u64,
+    },
+}
+
+/// Where the coordinator reaches one instance.
+pub struct TaskEndpoint {
+    /// The operator's name.
+    pub operator: String,
+    /// The instance index.
+    pub instance: usize,
+    /// The operator's parallelism.
+    pub parallelism: usize,
+    /// For sources: the control channel.
+    pub source: Option<Sender<SourceControl>>,
+    /// For operators: delivers a completion notice in order with its input.
+    pub notify: Option<Box<dyn Fn(Arc<CompletedCheckpoint>) + Send>>,
+}
+
+/// Where the answer to a savepoint request goes.
+type Reply = Sender<Result<PathBuf, String>>;
+
+/// A request to the coordinator.
+pub enum Request {
+    /// Take a savepoint; with `stop`, stop the job after it.
+    Savepoint {
+        /// Stop the job once the savepoint is complete.
+        stop: bool,
+        /// Where the savepoint's folder (or the failure) is sent.
+        reply: Reply,
+    },
+}
+
+/// Asks a running job's coordinator for savepoints.
+#[derive(Clone)]
+pub struct CoordinatorHandle {
+    requests: Sender<Request>,
+}
+
+impl CoordinatorHandle {
+    /// Takes a savepoint (and stops the job after it, with `stop`); waits for it and
+    /// returns its folder.
+    pub fn savepoint(&self, stop: bool) -> Result<PathBuf, String> {
+        let (reply, answer) = crossbeam_channel::bounded(1);
+        self.requests
+            .send(Request::Savepoint { stop, reply })
+            .map_err(|_| "the job is no longer running".to_string())?;
+        answer
+            .recv()
+            .map_err(|_| "the job ended before the savepoint completed".to_string())?
+    }
+}
+
+/// The channels of a coordinator, before it runs.
+pub struct Coordinator {
+    config: CheckpointConfig,
+    acks: (Sender<Ack>, Receiver<Ack>),
+    requests: (Sender<Request>, Receiver<Request>),
+}
+
+struct InFlight {
+    barrier: Barrier,
+    started: Instant,
+    states: Vec<(String, usize, usize, TaskState)>,
+    missing: usize,
+    reply: Option<Reply>,
+}
+
+impl Coordinator {
+    /// A coordinator for `config`.
+    pub fn new(config: CheckpointConfig) -> Self {
+        Coordinator {
+            config,
+            acks: crossbeam_channel::unbounded(),
+            requests: crossbeam_channel::unbounded(),
+        }
+    }
+
+    /// Where instances send acknowledgements.
+    pub fn ack_sender(&self) -> Sender<Ack> {
+        self.acks.0.clone()
+    }
+
+    /// A handle for savepoint requests.
+    pub fn handle(&self) -> CoordinatorHandle {
+        CoordinatorHandle {
+            requests: self.requests.0.clone(),
+        }
+    }
+
+    /// The snapshot the job starts from.
+    pub fn restore(&self) -> Option<&Arc<Snapshot>> {
+        self.config.restore.as_ref()
+    }
+
+    /// Runs the coordinator on its own thread, until `shutdown` is closed.
+    pub fn spawn(self, tasks: Vec<TaskEndpoint>, shutdown: Receiver<()>) {
+        std::thread::Builder::new()
+            .name("checkpoint-coordinator".into())
+            .spawn(move || self.run(tasks, shutdown))
+            .expect("spawn the checkpoint coordinator");
+    }
+
+    fn run(self, tasks: Vec<TaskEndpoint>, shutdown: Receiver<()>) {
+        let parallelism: HashMap<(String, usize), usize> = tasks
+            .iter()
+            .map(|t| ((t.operator.clone(), t.instance), t.parallelism))
+            .collect();
+        let store = self.config.store.clone();
+        let mut next_id = store
+            .last_id()
+            .max(self.config.restore.as_ref().map_or(0, |s| s.metadata.id))
+            + 1;
+        let mut in_flight: Option<InFlight> = None;
+        let mut queued: Vec<Request> = Vec::new();
+        let mut next_periodic = self.config.interval.map(|i| Instant::now() + i);
+        let mut stopping: Option<(u64, usize)> = None;
+        let (_, acks) = &self.acks;
+        let (_, requests) = &self.requests;
+        loop {
+            let tick = match (next_periodic, &in_flight) {
+                (Some(at), None) => after(at.saturating_duration_since(Instant::now())),
+                _ => never(),
+            };
+            let mut trigger: Option<(BarrierKind, Option<Reply>)> = None;
+            select! {
+                recv(shutdown) -> _ => return,
+                recv(tick) -> _ => {
+                    next_periodic = self.config.interval.map(|i| Instant::now() + i);
+                    trigger = Some((BarrierKind::Checkpoint, None));
+                }
+                recv(requests) -> r => match r {
+                    Ok(req) => queued.push(req),
+                    Err(_) => return,
+                },
+                recv(acks) -> a => match a {
+                    Err(_) => return,
+                    Ok(Ack::Completed { id }) => {
+                        if let Some((sid, left)) = &mut stopping {
+                            if *sid == id {
+                                *left -= 1;
+                                if *left == 0 {
+                                    // Every instance has handled the savepoint: the sources
+                                    // end their streams and the job stops.
+                                    for t in &tasks {
+                                        if let Some(s) = &t.source { let _ = s.send(SourceControl::Stop); }
+                                    }
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                    Ok(Ack::Snapshot { id, operator, instance, snapshot }) => {
+                        let Some(flight) = in_flight.as_mut().filter(|f| f.barrier.id == id) else {
+                            continue;
+                        };
+                        let p = parallelism.get(&(operator.clone(), instance)).copied().unwrap_or(1);
+                        match snapshot.and_then(|f| f().map_err(|e| e.to_string())) {
+                            Ok(state) => flight.states.push((operator, instance, p, state)),
+                            Err(e) => {
+                                let msg = format!("checkpoint {id} failed: {operator}[{instance}]: {e}");
+                                tracing::warn!("{msg}");
+                                if let Some(reply) = &flight.reply { let _ = reply.send(Err(msg)); }
+                                in_flight = None;
+                                continue;
+                            }
+                        }
+                        flight.missing -= 1;
+                        if flight.missing == 0 {
+                            let flight = in_flight.take().expect("in flight");
+                            let barrier = flight.barrier;
+                            let source_splits = flight.states.iter()
+                                .filter(|(_, _, _, s)| !s.splits.is_empty())
+                                .fold(Vec::<(String, Splits)>::new(), |mut acc, (op, _, _, s)| {
+                                    match acc.iter_mut().find(|(o, _)| o == op) {
+                                        Some((_, v)) => v.extend(s.splits.iter().cloned()),
+                                        None => acc.push((op.clone(), s.splits.clone())),
+                                    }
+                                    acc
+                                });
+                            match store.write(barrier.id, barrier.kind, flight.states) {
+                                Ok(path) => {
+                                    if barrier.kind == BarrierKind::Checkpoint {
+                                        store.retain(self.config.retain.max(1));
+                                    }
+                                    tracing::info!(id = barrier.id, took_ms = flight.started.elapsed().as_millis() as u64, path = %path.display(), "snapshot complete");
+                                    let done = Arc::new(CompletedCheckpoint { id: barrier.id, kind: barrier.kind, source_splits });
+                                    if barrier.kind == BarrierKind::StopWithSavepoint {
+                                        stopping = Some((barrier.id, tasks.len()));
+                                    }
+                                    for t in &tasks {
+                                        if let Some(s) = &t.source { let _ = s.send(SourceControl::Complete(done.clone())); }
+                                        if let Some(n) = &t.notify { n(done.clone()); }
+                                    }
+                                    if let Some(reply) = flight.reply { let _ = reply.send(Ok(path)); }
+                                }
+                                Err(e) => {
+                                    let msg = format!("checkpoint {} could not be written: {e}", barrier.id);
+                                    tracing::warn!("{msg}");
+                                    if let Some(reply) = flight.reply { let _ = reply.send(Err(msg)); }
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+            if trigger.is_none() && in_flight.is_none() && stopping.is_none() && !queued.is_empty()
+            {
+                let Request::Savepoint { stop, reply } = queued.remove(0);
+                let kind = if stop {
+                    BarrierKind::StopWithSavepoint
+                } else {
+                    BarrierKind::Savepoint
+                };
+                trigger = Some((kind, Some(reply)));
+            }
+            if let Some((kind, reply)) = trigger {
+                if in_flight.is_some() || stopping.is_some() {
+                    continue;
+                }
+                let barrier = Barrier { id: next_id, kind };
+                next_id += 1;
+                let mut reached = true;
+                for t in &tasks {
+                    if let Some(s) = &t.source {
+                        reached &= s.send(SourceControl::Barrier(barrier)).is_ok();
+                    }
+                }
+                if !reached {
+                    // A source has ended: the job is finishing and takes no more snapshots.
+                    if let Some(reply) = reply {
+                        let _ = reply.send(Err("the job's sources have ended".into()));
+                    }
+                    next_periodic = None;
+                    continue;
+                }
+                in_flight = Some(InFlight {
+                    barrier,
+                    started: Instant::now(),
+                    states: Vec::new(),
+                    missing: tasks.len(),
+                    reply,
+                });
+            }
+        }
+    }
+}

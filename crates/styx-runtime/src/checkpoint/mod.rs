@@ -1,0 +1,147 @@
+//! Checkpoints and savepoints: consistent snapshots of a running dataflow.
+//!
+//! A checkpoint follows Flink's aligned barriers. The [`coordinator`] asks every source
+//! instance to snapshot its position and send a [`Barrier`] downstream, in order with its
+//! records. An operator instance that has received the barrier from one input holds that
+//! input's later messages back until the barrier has come from all its inputs; then it
+//! snapshots its state and forwards the barrier. A snapshot is taken in two steps: the
+//! instance copies what it must keep while it stops processing (cheap), and the
+//! coordinator's thread encodes and writes the copy while processing goes on. Once every
+//! instance has acknowledged, the checkpoint is written to the state directory ([`store`])
+//! and every instance is told it is complete (sinks commit what they wrote up to it).
+//!
+//! Keyed state is saved per key group, so that a snapshot can be restored at another
+//! parallelism: each instance takes the key groups it owns at the new parallelism. Source
+//! state is saved per split (a file, a Kafka partition) and given to every instance of the
+//! source, which takes the splits it reads.
+
+pub mod coordinator;
+pub mod store;
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+use crate::error::BoxError;
+use crate::exchange::{instance_for_key_group, key_group, key_hash};
+
+/// Why a barrier was sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum BarrierKind {
+    /// A periodic checkpoint.
+    Checkpoint,
+    /// A savepoint asked for by the user; the job goes on.
+    Savepoint,
+    /// A savepoint after which the job stops, without firing open windows.
+    StopWithSavepoint,
+}
+
+/// A checkpoint barrier: every record before it belongs to the snapshot, none after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Barrier {
+    /// The checkpoint's id, increasing.
+    pub id: u64,
+    /// Why it was taken.
+    pub kind: BarrierKind,
+}
+
+/// Source state: one entry per split (file, partition), by split name.
+pub type Splits = Vec<(String, Vec<u8>)>;
+
+/// The state of one operator or source instance in a snapshot.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TaskState {
+    /// Keyed state, one entry per key group that holds any.
+    pub key_groups: Vec<(u16, Vec<u8>)>,
+    /// Source state, one entry per split (file, partition).
+    pub splits: Vec<(String, Vec<u8>)>,
+}
+
+impl TaskState {
+    /// Whether there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.key_groups.is_empty() && self.splits.is_empty()
+    }
+}
+
+/// The second step of a snapshot: encodes the state copied at the barrier. It runs on the
+/// coordinator's thread, while the instance goes on processing.
+pub type SnapshotFn = Box<dyn FnOnce() -> Result<TaskState, BoxError> + Send>;
+
+/// A snapshot step for an instance without state.
+pub fn no_state() -> SnapshotFn {
+    Box::new(|| Ok(TaskState::default()))
+}
+
+/// The state an instance starts from: the key groups it owns and every split of its
+/// operator.
+#[derive(Debug, Clone, Default)]
+pub struct RestoredState {
+    /// Keyed state of the key groups this instance owns.
+    pub key_groups: Vec<(u16, Vec<u8>)>,
+    /// Every split of the operator, whichever instance saved it.
+    pub splits: Vec<(String, Vec<u8>)>,
+}
+
+/// A checkpoint every instance has acknowledged.
+#[derive(Debug, Clone)]
+pub struct CompletedCheckpoint {
+    /// Its id.
+    pub id: u64,
+    /// Why it was taken.
+    pub kind: BarrierKind,
+    /// The splits of every source, by operator name: what the sources had read.
+    pub source_splits: Vec<(String, Splits)>,
+}
+
+/// Encodes a piece of state as MessagePack (versioned by the file header of [`store`]).
+pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, BoxError> {
+    rmp_serde::to_vec(value).map_err(Into::into)
+}
+
+/// Decodes a piece of state written by [`encode`].
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BoxError> {
+    rmp_serde::from_slice(bytes).map_err(|e| format!("corrupt state: {e}").into())
+}
+
+/// Splits keyed entries into key groups and encodes each group.
+pub fn encode_by_key_group<K, V, I>(entries: I) -> Result<Vec<(u16, Vec<u8>)>, BoxError>
+where
+    K: std::hash::Hash + Serialize,
+    V: Serialize,
+    I: IntoIterator<Item = (K, V)>,
+{
+    let mut groups: std::collections::BTreeMap<u16, Vec<(K, V)>> = Default::default();
+    for (k, v) in entries {
+        let g = key_group(key_hash(&k)) as u16;
+        groups.entry(g).or_default().push((k, v));
+    }
+    groups
+        .into_iter()
+        .map(|(g, entries)| Ok((g, encode(&entries)?)))
+        .collect()
+}
+
+/// Decodes the key groups written by [`encode_by_key_group`].
+pub fn decode_key_groups<K: DeserializeOwned, V: DeserializeOwned>(
+    groups: &[(u16, Vec<u8>)],
+) -> Result<Vec<(K, V)>, BoxError> {
+    let mut all = Vec::new();
+    for (_, bytes) in groups {
+        all.extend(decode::<Vec<(K, V)>>(bytes)?);
+    }
+    Ok(all)
+}
+
+/// Whether instance `instance` of `parallelism` owns key group `group`.
+pub fn owns_key_group(group: u16, instance: usize, parallelism: usize) -> bool {
+    instance_for_key_group(group as usize, parallelism) == instance
+}
+
+/// Types that can live in checkpointed state.
+pub trait StateValue: Serialize + DeserializeOwned + Clone + Send + 'static {}
+
+impl<T: Serialize + DeserializeOwned + Clone + Send + 'static> StateValue for T {}
+
+/// Types that can key checkpointed state.
+pub trait StateKey: StateValue + std::hash::Hash + Eq {}
+
+impl<T: StateValue + std::hash::Hash + Eq> StateKey for T {}

@@ -1,0 +1,201 @@
+//! Checkpoints and savepoints: a job stopped with a savepoint and resumed from it, at the
+//! same or another parallelism, gives the results of a run that was never stopped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use styx_runtime::checkpoint::coordinator::CheckpointConfig;
+use styx_runtime::checkpoint::store::{Snapshot, Store};
+use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
+use styx_runtime::prelude::*;
+
+/// Emits events `0..end` (key `i % 7`, time `i * 10`); holds at `hold` until released.
+struct Counter {
+    next: u64,
+    end: u64,
+    hold: Arc<AtomicU64>,
+    reached: Arc<AtomicU64>,
+}
+
+impl Source<(u64, i64)> for Counter {
+    fn poll(&mut self, out: &mut Vec<(u64, i64)>, max: usize) -> Result<Poll, BoxError> {
+        for _ in 0..max {
+            if self.next >= self.end {
+                return Ok(Poll::Finished);
+            }
+            if self.next >= self.hold.load(Ordering::SeqCst) {
+                self.reached.store(self.next, Ordering::SeqCst);
+                return Ok(Poll::Idle);
+            }
+            out.push((self.next % 7, self.next as i64 * 10));
+            self.next += 1;
+        }
+        Ok(Poll::Ready)
+    }
+
+    fn snapshot(&mut self, _: Barrier) -> Result<SnapshotFn, BoxError> {
+        let next = self.next;
+        Ok(Box::new(move || {
+            Ok(TaskState {
+                key_groups: Vec::new(),
+                splits: vec![("counter".into(), encode(&next)?)],
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        for (_, bytes) in state.splits {
+            self.next = decode(&bytes)?;
+        }
+        Ok(())
+    }
+}
+
+type Row = (u64, i64, u64);
+
+/// Builds the job: sessions and tumbling windows over the counter, both collected.
+fn job(
+    env: &Environment,
+    end: u64,
+    hold: Arc<AtomicU64>,
+    reached: Arc<AtomicU64>,
+) -> (styx_runtime::stream::Collected<Row>, styx_runtime::stream::Collected<Row>) {
+    let events = env
+        .source("counter", 1, move |_, _| {
+            Ok(Box::new(Counter {
+                next: 0,
+                end,
+                hold: hold.clone(),
+                reached: reached.clone(),
+            }) as Box<dyn Source<(u64, i64)>>)
+        })
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::bounded_out_of_orderness(Duration::ZERO, |e: &(u64, i64)| e.1)
+                .with_emission(Emission::PerEvent),
+        );
+    let keyed = events.key_by(|e: &(u64, i64)| e.0);
+    let tumbling = keyed
+        .window(WindowAssigner::tumbling(Duration::from_millis(1000)))
+        .aggregate(Count, |k, w, n| (*k, w.start, n))
+        .results
+        .collect();
+    let sliding = keyed
+        .window(WindowAssigner::sliding(
+            Duration::from_millis(3000),
+            Duration::from_millis(1000),
+        ))
+        .allowed_lateness(Duration::from_millis(500))
+        .aggregate(Count, |k, w, n| (*k, w.start, n))
+        .results
+        .collect();
+    (tumbling, sliding)
+}
+
+fn sorted(mut v: Vec<Row>) -> Vec<Row> {
+    v.sort();
+    v
+}
+
+fn run_through(parallelism: usize, end: u64) -> (Vec<Row>, Vec<Row>) {
+    let env = Environment::new(parallelism);
+    let (a, b) = job(
+        &env,
+        end,
+        Arc::new(AtomicU64::new(u64::MAX)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    env.execute().unwrap();
+    (sorted(a.take()), sorted(b.take()))
+}
+
+/// Runs to `stop_at`, stops with a savepoint at `p1`, resumes at `p2`.
+fn run_with_savepoint(p1: usize, p2: usize, end: u64, stop_at: u64) -> (Vec<Row>, Vec<Row>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let hold = Arc::new(AtomicU64::new(stop_at));
+    let reached = Arc::new(AtomicU64::new(0));
+    let env = Environment::new(p1);
+    let handle = env.enable_checkpointing(CheckpointConfig {
+        interval: None,
+        store: store.clone(),
+        retain: 3,
+        restore: None,
+    });
+    let (a1, b1) = job(&env, end, hold.clone(), reached.clone());
+    let taker = std::thread::spawn(move || {
+        while reached.load(Ordering::SeqCst) < stop_at {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        handle.savepoint(true)
+    });
+    env.execute().unwrap();
+    let savepoint = taker.join().unwrap().expect("savepoint");
+    let snapshot = Arc::new(Snapshot::load(&savepoint).unwrap());
+
+    let env = Environment::new(p2);
+    env.enable_checkpointing(CheckpointConfig {
+        interval: None,
+        store,
+        retain: 3,
+        restore: Some(snapshot),
+    });
+    let (a2, b2) = job(
+        &env,
+        end,
+        Arc::new(AtomicU64::new(u64::MAX)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    env.execute().unwrap();
+    let mut a = a1.take();
+    a.extend(a2.take());
+    let mut b = b1.take();
+    b.extend(b2.take());
+    (sorted(a), sorted(b))
+}
+
+#[test]
+fn stop_with_savepoint_and_resume_equals_an_uninterrupted_run() {
+    let expected = run_through(1, 2000);
+    assert!(!expected.0.is_empty() && !expected.1.is_empty());
+    for (p1, p2) in [(1, 1), (2, 1), (2, 3), (1, 4)] {
+        let got = run_with_savepoint(p1, p2, 2000, 777);
+        assert_eq!(got.0, expected.0, "tumbling, parallelism {p1} -> {p2}");
+        assert_eq!(got.1, expected.1, "sliding, parallelism {p1} -> {p2}");
+    }
+}
+
+#[test]
+fn periodic_checkpoints_are_written_and_retained() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let hold = Arc::new(AtomicU64::new(1000));
+    let reached = Arc::new(AtomicU64::new(0));
+    let env = Environment::new(2);
+    env.enable_checkpointing(CheckpointConfig {
+        interval: Some(Duration::from_millis(20)),
+        store: store.clone(),
+        retain: 2,
+        restore: None,
+    });
+    let _ = job(&env, 2000, hold.clone(), reached.clone());
+    let release = std::thread::spawn({
+        let store = store.clone();
+        move || {
+            while store.list_checkpoints().is_empty()
+                || store.list_checkpoints().last().unwrap().0 < 4
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            hold.store(u64::MAX, Ordering::SeqCst);
+        }
+    });
+    env.execute().unwrap();
+    release.join().unwrap();
+    let all = store.list_checkpoints();
+    assert!(all.len() <= 2 && !all.is_empty(), "{all:?}");
+    let snap = Snapshot::load(&all.last().unwrap().1).unwrap();
+    let counter = snap.splits("counter");
+    assert_eq!(counter.len(), 1);
+    assert_eq!(decode::<u64>(&counter[0].1).unwrap(), 1000);
+}
