@@ -297,6 +297,18 @@ mod tests {
     }
 
     #[test]
+    fn generators_move_between_threads() {
+        fn send<T: Send + Iterator<Item = Event>>(t: T) -> T {
+            t
+        }
+        let g = send(Generator::new(Kind::Clicks, 1));
+        let n = std::thread::spawn(move || g.take(10).count())
+            .join()
+            .unwrap();
+        assert_eq!(n, 10);
+    }
+
+    #[test]
     fn kinds_parse_and_print() {
         for k in Kind::ALL {
             assert_eq!(k.to_string().parse::<Kind>().unwrap(), k);
