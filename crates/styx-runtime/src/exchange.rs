@@ -86,14 +86,16 @@ impl<T> Channels<T> {
 /// The hash of a key, stable across processes so that key groups mean the same thing in
 /// every run.
 pub fn key_hash<K: Hash + ?Sized>(key: &K) -> u64 {
-    ahash::RandomState::with_seeds(
-        0x5354_5958_0000_0001,
-        0x5354_5958_0000_0002,
-        0x5354_5958_0000_0003,
-        0x5354_5958_0000_0004,
-    )
-    .hash_one(key)
+    KEY_HASHER.hash_one(key)
 }
+
+/// The fixed-seed hasher of [`key_hash`].
+static KEY_HASHER: ahash::RandomState = ahash::RandomState::with_seeds(
+    0x5354_5958_0000_0001,
+    0x5354_5958_0000_0002,
+    0x5354_5958_0000_0003,
+    0x5354_5958_0000_0004,
+);
 
 /// The key group of a key hash.
 pub fn key_group(hash: u64) -> usize {
@@ -174,6 +176,13 @@ impl<T: Send> Emitter<T> for ExchangeEmitter<T> {
     fn emit(&mut self, batch: &mut Vec<T>) {
         let n = self.senders.len();
         match &self.partitioner {
+            // With one downstream instance every record goes to it: no hashing.
+            Partitioner::Forward | Partitioner::Hash(_) if n == 1 => {
+                self.buffers[0].append(batch);
+                if self.buffers[0].len() >= BATCH_SIZE {
+                    self.send_buffer(0);
+                }
+            }
             Partitioner::Forward => {
                 let to = self.from % n;
                 self.buffers[to].append(batch);

@@ -13,7 +13,8 @@
 //! window that is not late goes to the late output if `ts + allowed_lateness <=
 //! watermark`, and is otherwise dropped (it fell in a gap between windows).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::Hash;
 
 use crate::checkpoint::{
     decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey, TaskState,
@@ -30,6 +31,96 @@ fn gcd(a: i64, b: i64) -> i64 {
         a
     } else {
         gcd(b, a % b)
+    }
+}
+
+/// The accumulators of one slice, by key.
+type SliceAccs<K, Acc> = HashMap<K, Acc, ahash::RandomState>;
+
+/// The slices in flight, ordered by start. Their accumulator maps live in a pool and are
+/// reused once their slice is dropped.
+struct Slices<K, Acc> {
+    /// Slice start -> index in `pool`.
+    index: BTreeMap<Timestamp, usize>,
+    pool: Vec<SliceAccs<K, Acc>>,
+    free: Vec<usize>,
+}
+
+/// A slice that records went to lately, with what the hot path needs to know about it.
+#[derive(Debug, Clone, Copy)]
+struct HotSlice {
+    start: Timestamp,
+    end: Timestamp,
+    /// The largest timestamp of the oldest window holding the slice.
+    oldest_max: Timestamp,
+    /// The slice's index in the pool.
+    index: usize,
+}
+
+impl<K: Hash + Eq, Acc> Slices<K, Acc> {
+    fn new() -> Self {
+        Slices {
+            index: BTreeMap::new(),
+            pool: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    /// The index in the pool of the slice starting at `start`, created if needed.
+    fn index_of(&mut self, start: Timestamp) -> usize {
+        match self.index.get(&start) {
+            Some(&i) => i,
+            None => {
+                let i = match self.free.pop() {
+                    Some(i) => i,
+                    None => {
+                        self.pool.push(HashMap::default());
+                        self.pool.len() - 1
+                    }
+                };
+                self.index.insert(start, i);
+                i
+            }
+        }
+    }
+
+    /// The accumulators of the slice starting at `start`, created if needed.
+    fn get_or_insert(&mut self, start: Timestamp) -> &mut SliceAccs<K, Acc> {
+        let i = self.index_of(start);
+        &mut self.pool[i]
+    }
+
+    /// The slices starting in `range`, in order.
+    fn range(
+        &self,
+        range: std::ops::Range<Timestamp>,
+    ) -> impl Iterator<Item = (Timestamp, &SliceAccs<K, Acc>)> + '_ {
+        self.index
+            .range(range)
+            .map(|(&start, &i)| (start, &self.pool[i]))
+    }
+
+    /// Every slice, in order.
+    fn iter(&self) -> impl Iterator<Item = (Timestamp, &SliceAccs<K, Acc>)> + '_ {
+        self.index.iter().map(|(&start, &i)| (start, &self.pool[i]))
+    }
+
+    /// The first slice starting at or after `from`.
+    fn first_from(&self, from: Timestamp) -> Option<Timestamp> {
+        self.index.range(from..).next().map(|(&s, _)| s)
+    }
+
+    /// The start of the oldest slice.
+    fn first(&self) -> Option<Timestamp> {
+        self.index.first_key_value().map(|(&s, _)| s)
+    }
+
+    /// Drops the oldest slice.
+    fn pop_first(&mut self) {
+        if let Some((_, i)) = self.index.pop_first() {
+            self.pool[i].clear();
+            self.free.push(i);
+        }
     }
 }
 
@@ -58,6 +149,20 @@ impl Geometry {
         })
     }
 
+    /// The start of the oldest window holding `ts`, or `None` if `ts` falls in a gap
+    /// between windows (size < slide).
+    #[inline]
+    fn oldest_start(&self, ts: Timestamp) -> Option<Timestamp> {
+        let last = window_start(ts, self.offset, self.slide);
+        let after = ts.saturating_sub(self.size);
+        if last <= after {
+            return None;
+        }
+        // Window starts are last - j * slide for j >= 0 while they are > ts - size.
+        Some(last - (last - after - 1) / self.slide * self.slide)
+    }
+
+    #[inline]
     fn slice_of(&self, ts: Timestamp) -> Timestamp {
         window_start(ts, self.offset, self.slice)
     }
@@ -73,10 +178,13 @@ pub struct SlicedWindowOperator<K, T, A: AggregateFunction<T>, O> {
     spec: OperatorSpec<K, T, A, O>,
     geometry: Geometry,
     domain: TimeDomain,
-    slices: BTreeMap<Timestamp, HashMap<K, A::Acc>>,
+    slices: Slices<K, A::Acc>,
+    /// The two slices records went to last, newest first (most records find their slice
+    /// here without arithmetic or a tree lookup).
+    hot: [Option<HotSlice>; 2],
     /// The time up to which windows have fired.
     watermark: Timestamp,
-    scratch: HashMap<K, A::Acc>,
+    scratch: SliceAccs<K, A::Acc>,
     out: Collector<O>,
     late: Collector<T>,
 }
@@ -98,6 +206,52 @@ where
             // Processing time: the record belongs to the windows open now.
             None => now_ms().max(self.watermark.saturating_add(1)),
         };
+        if let Some(hot) = self.hot_slice(ts) {
+            // The common case: none of the record's windows has fired yet.
+            let key = (self.spec.key)(&item);
+            let agg = &self.spec.agg;
+            let acc = self.slices.pool[hot.index]
+                .entry(key)
+                .or_insert_with(|| agg.create());
+            agg.add(acc, &item);
+            return;
+        }
+        self.add_after_firing(item, ts);
+    }
+
+    /// The slice of `ts` if none of its windows has fired yet.
+    #[inline]
+    fn hot_slice(&mut self, ts: Timestamp) -> Option<HotSlice> {
+        let hot = match self.hot {
+            [Some(h), _] if h.start <= ts && ts < h.end => h,
+            [first, Some(h)] if h.start <= ts && ts < h.end => {
+                self.hot = [Some(h), first];
+                h
+            }
+            _ => {
+                let g = self.geometry;
+                // Every window holding `ts` holds its whole slice.
+                let oldest_max = g.oldest_start(ts)?.saturating_add(g.size - 1);
+                if oldest_max <= self.watermark {
+                    return None;
+                }
+                let start = g.slice_of(ts);
+                let h = HotSlice {
+                    start,
+                    end: start.saturating_add(g.slice),
+                    oldest_max,
+                    index: self.slices.index_of(start),
+                };
+                self.hot = [Some(h), self.hot[0]];
+                h
+            }
+        };
+        (hot.oldest_max > self.watermark).then_some(hot)
+    }
+
+    /// Adds a record some of whose windows have fired (or that is in no window): windows
+    /// past their lateness ignore it, fired ones fire again for its key.
+    fn add_after_firing(&mut self, item: T, ts: Timestamp) {
         let mut in_window = false;
         let mut refire: [Option<TimeWindow>; 4] = [None; 4];
         let mut refire_more = Vec::new();
@@ -125,7 +279,7 @@ where
         let key = (self.spec.key)(&item);
         let slice = self.geometry.slice_of(ts);
         let agg = &self.spec.agg;
-        let accs = self.slices.entry(slice).or_default();
+        let accs = self.slices.get_or_insert(slice);
         match accs.get_mut(&key) {
             Some(acc) => agg.add(acc, &item),
             None => {
@@ -186,8 +340,8 @@ where
         self.scratch = merged;
     }
 
-    /// Fires every window whose end - 1 lies in (previous time, `time`], then drops the
-    /// slices no window needs any more.
+    /// Fires every window whose end - 1 lies in (previous time, `time`], oldest first,
+    /// then drops the slices no window needs any more.
     fn advance(&mut self, time: Timestamp) {
         if time <= self.watermark {
             return;
@@ -195,28 +349,44 @@ where
         let previous = self.watermark;
         self.watermark = time;
         let g = self.geometry;
-        // Windows with previous < end - 1 <= time hold slices starting in
-        // [previous + 2 - size, time + 1).
+        // Windows with previous < end - 1 <= time start in [previous + 2 - size,
+        // time + 1 - size]. Walk their starts in order, jumping over stretches without
+        // slices.
         let lo = previous.saturating_add(2).saturating_sub(g.size);
-        let hi = time.saturating_add(1);
-        let mut ends = BTreeSet::new();
-        if lo < hi {
-            for &slice in self.slices.range(lo..hi).map(|(s, _)| s) {
-                for w in g.windows(slice) {
-                    let max = w.max_timestamp();
-                    if max > previous && max <= time && w.start <= slice {
-                        ends.insert(w.end);
-                    }
+        let hi = time.saturating_add(1).saturating_sub(g.size);
+        let mut start = match self.slices.first_from(lo) {
+            // No window before the first slice's can hold anything.
+            Some(first) => {
+                let from = lo.max(first.saturating_sub(g.size - 1));
+                let start = window_start(from, g.offset, g.slide);
+                if start < from {
+                    start.saturating_add(g.slide)
+                } else {
+                    start
                 }
             }
+            None => hi.saturating_add(1),
+        };
+        while start <= hi {
+            let Some(slice) = self.slices.first_from(start) else {
+                break;
+            };
+            let end = start.saturating_add(g.size);
+            if slice < end {
+                self.fire_window(TimeWindow::new(start, end));
+                start = start.saturating_add(g.slide);
+            } else {
+                // The first window after `start` that holds `slice`.
+                let next = window_start(slice.saturating_sub(g.size), g.offset, g.slide)
+                    .saturating_add(g.slide);
+                start = next.max(start.saturating_add(g.slide));
+            }
         }
-        for end in ends {
-            self.fire_window(TimeWindow::new(end - g.size, end));
-        }
-        while let Some((&slice, _)) = self.slices.first_key_value() {
+        while let Some(slice) = self.slices.first() {
             let newest = TimeWindow::new(g.newest_end(slice) - g.size, g.newest_end(slice));
             if newest.cleanup_time(self.spec.allowed_lateness) <= time {
                 self.slices.pop_first();
+                self.hot = [None, None];
             } else {
                 break;
             }
@@ -259,7 +429,7 @@ where
         }
         let g = self.geometry;
         let lo = self.watermark.saturating_add(2).saturating_sub(g.size);
-        let (&slice, _) = self.slices.range(lo..).next()?;
+        let slice = self.slices.first_from(lo)?;
         g.windows(slice)
             .map(|w| w.max_timestamp())
             .filter(|&m| m > self.watermark)
@@ -275,7 +445,7 @@ where
     fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
         // Copy now, encode later: per key, its slices and the time windows have fired to.
         let mut by_key: HashMap<K, Vec<(Timestamp, A::Acc)>> = HashMap::new();
-        for (&slice, accs) in &self.slices {
+        for (slice, accs) in self.slices.iter() {
             for (k, acc) in accs {
                 by_key
                     .entry(k.clone())
@@ -303,12 +473,10 @@ where
         for (key, (fired_to, slices)) in decode_key_groups::<K, Entry<A::Acc>>(&state.key_groups)? {
             self.watermark = self.watermark.max(fired_to);
             for (slice, acc) in slices {
-                self.slices
-                    .entry(slice)
-                    .or_default()
-                    .insert(key.clone(), acc);
+                self.slices.get_or_insert(slice).insert(key.clone(), acc);
             }
         }
+        self.hot = [None, None];
         Ok(())
     }
 
@@ -360,9 +528,10 @@ where
             spec: spec.clone(),
             geometry,
             domain,
-            slices: BTreeMap::new(),
+            slices: Slices::new(),
+            hot: [None, None],
             watermark: MIN_WATERMARK,
-            scratch: HashMap::new(),
+            scratch: HashMap::default(),
             out: Collector::new(out),
             late: Collector::new(late_out.port_emitter(i)),
         },
