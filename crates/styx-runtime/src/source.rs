@@ -1,6 +1,8 @@
 //! Sources: where records enter a dataflow.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
@@ -55,6 +57,98 @@ pub trait Source<T>: Send {
         _checkpoint: &CompletedCheckpoint,
     ) -> Result<(), BoxError> {
         Ok(())
+    }
+
+    /// The source ends: its input is exhausted ([`Poll::Finished`]) or the job is stopping
+    /// (see [`StopHandle`]). Called once, after the last poll and before the end of the
+    /// stream is sent; watermarks reported by [`Source::take_watermarks`] afterwards still
+    /// go out. Sources release what they hold here (a consumer leaves its group).
+    fn finish(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+/// Stops a running job cleanly, as if every source had reached the end of its input: the
+/// sources end their streams (open event-time windows fire on the final watermark), the
+/// operators finish and the sinks flush. Shared by every source instance of a job; see
+/// [`crate::stream::Environment::set_stop_handle`].
+///
+/// A handle can also stop the job by itself once its sources have had no new record for a
+/// while ([`StopHandle::stop_when_idle`]).
+#[derive(Clone, Debug)]
+pub struct StopHandle {
+    inner: Arc<StopState>,
+}
+
+#[derive(Debug)]
+struct StopState {
+    stopped: AtomicBool,
+    /// Milliseconds without records after which the job stops; `u64::MAX`: never.
+    idle_limit_ms: AtomicU64,
+    epoch: Instant,
+    /// Milliseconds after `epoch` of the last record any source produced.
+    last_activity_ms: AtomicU64,
+}
+
+impl Default for StopHandle {
+    fn default() -> Self {
+        StopHandle::new()
+    }
+}
+
+impl StopHandle {
+    /// A handle that stops nothing until asked.
+    pub fn new() -> Self {
+        StopHandle {
+            inner: Arc::new(StopState {
+                stopped: AtomicBool::new(false),
+                idle_limit_ms: AtomicU64::new(u64::MAX),
+                epoch: Instant::now(),
+                last_activity_ms: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Asks the job to stop (safe from a signal handler's thread).
+    pub fn stop(&self) {
+        self.inner.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Stops the job once none of its sources has produced a record for `limit` (counted
+    /// from the start of the job at first).
+    pub fn stop_when_idle(&self, limit: Duration) {
+        let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX - 1);
+        self.inner.idle_limit_ms.store(ms, Ordering::SeqCst);
+    }
+
+    /// Whether the job was asked to stop, or has been idle for the limit.
+    pub fn is_stopped(&self) -> bool {
+        if self.inner.stopped.load(Ordering::Relaxed) {
+            return true;
+        }
+        let limit = self.inner.idle_limit_ms.load(Ordering::Relaxed);
+        if limit == u64::MAX {
+            return false;
+        }
+        let quiet = self
+            .now_ms()
+            .saturating_sub(self.inner.last_activity_ms.load(Ordering::Relaxed));
+        if quiet >= limit {
+            self.stop();
+            return true;
+        }
+        false
+    }
+
+    /// A source produced records just now.
+    pub fn record_activity(&self) {
+        self.inner
+            .last_activity_ms
+            .fetch_max(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 }
 
@@ -139,13 +233,15 @@ fn emit_batch<T>(batch: &mut Vec<T>, marks: &mut Vec<WatermarkMark>, out: &mut d
 }
 
 /// Runs a source instance to its end, sending its records into `out`, taking snapshots
-/// when the coordinator asks.
+/// when the coordinator asks. The source also ends, as at the end of its input, when
+/// `stop` says so.
 pub fn run_source<T>(
     source: &mut dyn Source<T>,
     out: &mut dyn Emitter<T>,
     task: &TaskContext,
     control: Option<Receiver<SourceControl>>,
     restore: Option<RestoredState>,
+    stop: &StopHandle,
 ) -> Result<(), BoxError> {
     if let Some(state) = restore {
         source.restore(state)?;
@@ -186,7 +282,13 @@ pub fn run_source<T>(
                 }
             }
         }
+        if !stopping && stop.is_stopped() {
+            break;
+        }
         let poll = source.poll(&mut batch, BATCH_SIZE)?;
+        if poll == Poll::Ready || !batch.is_empty() {
+            stop.record_activity();
+        }
         source.take_watermarks(&mut marks);
         emit_batch(&mut batch, &mut marks, out);
         match poll {
@@ -198,6 +300,9 @@ pub fn run_source<T>(
             Poll::Finished => break,
         }
     }
+    source.finish()?;
+    source.take_watermarks(&mut marks);
+    emit_batch(&mut batch, &mut marks, out);
     out.end();
     Ok(())
 }

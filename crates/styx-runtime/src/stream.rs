@@ -24,7 +24,7 @@ use crate::exchange::{
 };
 use crate::operator::{run_operator, Operator, TaskContext};
 use crate::sink::{Sink, SinkOperator};
-use crate::source::{run_source, Source};
+use crate::source::{run_source, Source, StopHandle};
 use crate::watermark::{TimestampFn, WatermarkEmitter, WatermarkStrategy};
 
 type ConsumerFactory<T> = Box<dyn Fn(usize) -> Box<dyn Emitter<T>>>;
@@ -88,6 +88,7 @@ pub(crate) struct Launch {
     acks: Option<crossbeam_channel::Sender<Ack>>,
     restore: Option<Arc<Snapshot>>,
     endpoints: Vec<TaskEndpoint>,
+    stop: StopHandle,
 }
 
 impl Launch {
@@ -119,6 +120,7 @@ struct EnvInner {
     launchers: Vec<Launcher>,
     names: HashSet<String>,
     checkpoints: Option<Coordinator>,
+    stop: StopHandle,
 }
 
 /// Where a dataflow is built and run.
@@ -142,6 +144,7 @@ impl Environment {
                 launchers: Vec::new(),
                 names: HashSet::new(),
                 checkpoints: None,
+                stop: StopHandle::new(),
             })),
         }
     }
@@ -178,6 +181,17 @@ impl Environment {
         handle
     }
 
+    /// The handle that stops the job cleanly (see [`StopHandle`]).
+    pub fn stop_handle(&self) -> StopHandle {
+        self.inner.borrow().stop.clone()
+    }
+
+    /// Stops the job through `handle` (for example one a signal handler holds). Sources
+    /// added before and after the call use it.
+    pub fn set_stop_handle(&self, handle: StopHandle) {
+        self.inner.borrow_mut().stop = handle;
+    }
+
     /// A source with `parallelism` instances; `factory(instance, parallelism)` makes each.
     pub fn source<T, F>(&self, name: &str, parallelism: usize, factory: F) -> DataStream<T>
     where
@@ -207,12 +221,20 @@ impl Environment {
                         rx
                     });
                     let thread_name = instance_name(&name, i, parallelism);
+                    let stop = launch.stop.clone();
                     let handle = std::thread::Builder::new()
                         .name(thread_name.clone())
                         .spawn(move || {
                             let mut out = out;
                             let mut source = source?;
-                            run_source(source.as_mut(), out.as_mut(), &task, control, restore)
+                            run_source(
+                                source.as_mut(),
+                                out.as_mut(),
+                                &task,
+                                control,
+                                restore,
+                                &stop,
+                            )
                         })
                         .expect("spawn a source thread");
                     (thread_name, handle)
@@ -248,10 +270,14 @@ impl Environment {
     pub fn execute(self) -> Result<(), RuntimeError> {
         let launchers = std::mem::take(&mut self.inner.borrow_mut().launchers);
         let coordinator = self.inner.borrow_mut().checkpoints.take();
+        let stop = self.inner.borrow().stop.clone();
+        // The sources' idle time counts from the start of the job.
+        stop.record_activity();
         let mut launch = Launch {
             acks: coordinator.as_ref().map(Coordinator::ack_sender),
             restore: coordinator.as_ref().and_then(|c| c.restore().cloned()),
             endpoints: Vec::new(),
+            stop,
         };
         let mut handles = Vec::new();
         for launcher in launchers {

@@ -74,6 +74,21 @@ impl<T> WatermarkStrategy<T> {
     pub fn timestamp_fn(&self) -> TimestampFn<T> {
         self.timestamp.clone()
     }
+
+    /// How far out of order events may be.
+    pub fn max_out_of_orderness(&self) -> Duration {
+        self.max_out_of_orderness
+    }
+
+    /// When watermarks are emitted.
+    pub fn emission(&self) -> Emission {
+        self.emission
+    }
+
+    /// After how long without records an input is marked idle, if ever.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
 }
 
 /// Chained after a source instance: tracks the largest timestamp and emits watermarks.
