@@ -1,0 +1,216 @@
+//! Scoring a CSV table with Openscoring's conventions: the delimiter (comma, semicolon or
+//! tab) is detected from the header, cells are matched to input fields by column name, an
+//! `Id` column is copied through, and the output uses the input's delimiter.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::Path;
+
+use crate::error::ScoreError;
+use crate::Model;
+
+/// What a CSV scoring job did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvSummary {
+    /// Data rows scored.
+    pub rows: u64,
+    /// The delimiter of input and output.
+    pub delimiter: u8,
+}
+
+/// Detects the delimiter from the first lines of a table: the first of `,`, `;` and tab
+/// that splits every line into the same number (more than one) of cells; `,` otherwise.
+pub fn detect_delimiter(head: &[u8]) -> u8 {
+    // Only complete lines count (the last one may be cut), at most 11.
+    let text = match head.iter().rposition(|b| *b == b'\n') {
+        Some(i) if i + 1 < head.len() => &head[..=i],
+        _ => head,
+    };
+    for d in [b',', b';', b'\t'] {
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(d)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(text);
+        let mut counts = std::collections::HashSet::new();
+        for rec in reader.records().take(11) {
+            match rec {
+                Ok(r) if !(r.len() == 1 && r[0].is_empty()) => {
+                    counts.insert(r.len());
+                }
+                Ok(_) => {}
+                Err(_) => {
+                    counts.insert(0);
+                }
+            }
+        }
+        if counts.len() == 1 && counts.iter().next().is_some_and(|c| *c > 1) {
+            return d;
+        }
+    }
+    b','
+}
+
+/// Scores every row of `input` with `model` and writes the result table to `output`.
+/// Fails on the first row the model cannot evaluate, naming the row, its line and the
+/// field. The caller decides what to do with partial output (see [`score_csv_file`]).
+pub fn score_csv<R: Read, W: Write>(
+    model: &Model,
+    input: R,
+    output: W,
+) -> Result<CsvSummary, ScoreError> {
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let head = input
+        .fill_buf()
+        .map_err(|e| ScoreError::Io(format!("reading the input: {e}")))?;
+    let delimiter = detect_delimiter(head);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| ScoreError::Csv(e.to_string()))?
+        .clone();
+    let mut mapping = Vec::new();
+    let mut id_col = None;
+    for (i, name) in header.iter().enumerate() {
+        let name = name.trim_start_matches('\u{feff}');
+        match model.input_index(name) {
+            Some(f) => mapping.push((i, f)),
+            None if id_col.is_none() && name.eq_ignore_ascii_case("id") => id_col = Some(i),
+            None => {}
+        }
+    }
+    let mut writer = csv::WriterBuilder::new()
+        .delimiter(delimiter)
+        .from_writer(BufWriter::new(output));
+    let columns = model.result_columns();
+    let mut out_header: Vec<&str> = Vec::new();
+    if let Some(i) = id_col {
+        out_header.push(&header[i]);
+    }
+    out_header.extend(columns.iter().map(|c| c.name.as_str()));
+    writer
+        .write_record(&out_header)
+        .map_err(|e| ScoreError::Io(e.to_string()))?;
+    let mut row = model.new_row();
+    let mut scratch = model.scratch();
+    let mut record = csv::StringRecord::new();
+    let mut cells: Vec<String> = vec![String::new(); columns.len() + 1];
+    let mut rows = 0u64;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(ScoreError::Csv(e.to_string())),
+        }
+        rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
+        row.clear();
+        for (col, field) in &mapping {
+            row.set_text(*field, record.get(*col).unwrap_or(""));
+        }
+        if let Err(error) = model.evaluate(&row, &mut scratch) {
+            return Err(ScoreError::Row {
+                row: rows,
+                line,
+                error,
+            });
+        }
+        let mut n = 0;
+        if let Some(i) = id_col {
+            cells[0].clear();
+            cells[0].push_str(record.get(i).unwrap_or(""));
+            n = 1;
+        }
+        for col in 0..columns.len() {
+            let c = &mut cells[n + col];
+            c.clear();
+            model.result(&scratch, col).write_to(c);
+        }
+        writer
+            .write_record(cells[..n + columns.len()].iter())
+            .map_err(|e| ScoreError::Io(e.to_string()))?;
+    }
+    writer.flush().map_err(|e| ScoreError::Io(e.to_string()))?;
+    Ok(CsvSummary { rows, delimiter })
+}
+
+/// Reads a CSV table (delimiter detected as for scoring) into input rows for `model`,
+/// matching columns to input fields by name. For benchmarks and tests that score the
+/// same rows repeatedly.
+pub fn rows_from_csv<R: Read>(model: &Model, input: R) -> Result<Vec<crate::Row>, ScoreError> {
+    let mut input = BufReader::with_capacity(1 << 16, input);
+    let head = input
+        .fill_buf()
+        .map_err(|e| ScoreError::Io(format!("reading the input: {e}")))?;
+    let delimiter = detect_delimiter(head);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| ScoreError::Csv(e.to_string()))?
+        .clone();
+    let mapping: Vec<(usize, usize)> = header
+        .iter()
+        .enumerate()
+        .filter_map(|(i, name)| model.input_index(name).map(|f| (i, f)))
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| ScoreError::Csv(e.to_string()))?;
+        let mut row = model.new_row();
+        for (col, field) in &mapping {
+            row.set_text(*field, record.get(*col).unwrap_or(""));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// Scores the CSV file `input` into the file `output`. The output is written to a
+/// temporary file beside it and renamed into place only when every row succeeded, so a
+/// failed job leaves no output.
+pub fn score_csv_file(
+    model: &Model,
+    input: &Path,
+    output: &Path,
+) -> Result<CsvSummary, ScoreError> {
+    let inp = File::open(input)
+        .map_err(|e| ScoreError::Io(format!("cannot open {}: {e}", input.display())))?;
+    let file_name = output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "out".into());
+    let tmp = output.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let out = File::create(&tmp)
+        .map_err(|e| ScoreError::Io(format!("cannot create {}: {e}", tmp.display())))?;
+    match score_csv(model, inp, out) {
+        Ok(summary) => {
+            std::fs::rename(&tmp, output)
+                .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", output.display())))?;
+            Ok(summary)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_delimiters() {
+        assert_eq!(detect_delimiter(b"a,b\n1,2\n"), b',');
+        assert_eq!(detect_delimiter(b"a;b\n1,5;2\n"), b';');
+        assert_eq!(detect_delimiter(b"a\tb\n1\t2\n"), b'\t');
+        assert_eq!(detect_delimiter(b"a;b;c\n\"x,y\";z;w\n"), b';');
+        assert_eq!(detect_delimiter(b"single\n1\n"), b',');
+    }
+}

@@ -1,0 +1,241 @@
+//! The evaluation context: the scratch buffer of one evaluator user, lazy field slots and
+//! the per-model prediction records.
+
+use crate::compile::{Compiled, SlotDef};
+use crate::error::EvalError;
+use crate::row::Row;
+use crate::types::{Val, DYN};
+
+/// Index of a field slot.
+pub(crate) type Slot = u32;
+
+/// The prediction of one model (the top-level model or a segment) for the current record.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pred {
+    /// The scratch epoch in which the model was evaluated; other values mean "not evaluated
+    /// for this record".
+    pub epoch: u32,
+    /// The predicted value (after `Targets` processing), or missing.
+    pub value: Val,
+    /// Probabilities (or affinities) per category of the model, valid when `has_probs`.
+    pub probs: Vec<f64>,
+    pub has_probs: bool,
+    /// Confidences per category, valid when `has_conf`.
+    pub conf: Vec<f64>,
+    pub has_conf: bool,
+    /// The winning entity (tree node, rule, cluster) id.
+    pub entity: Val,
+    /// Ranked entities (nearest neighbours, reason codes): the entity id.
+    pub ranked: Vec<Val>,
+    /// Order in which categories were first seen (vote aggregations); used for ties.
+    pub order: Vec<u32>,
+}
+
+impl Default for Val {
+    fn default() -> Self {
+        Val::Missing
+    }
+}
+
+/// Reusable working memory for evaluating one record at a time with one [`crate::Model`].
+/// Create it with [`crate::Model::scratch`]; keep one per thread or operator instance.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    pub(crate) vals: Vec<Val>,
+    pub(crate) state: Vec<u32>,
+    pub(crate) epoch: u32,
+    pub(crate) preds: Vec<Pred>,
+    pub(crate) dyn_strs: Vec<String>,
+    pub(crate) dyn_len: u32,
+    pub(crate) nums: Vec<f64>,
+    pub(crate) idx: Vec<u32>,
+    pub(crate) text_buf: String,
+    pub(crate) nums_mining: Vec<f64>,
+    pub(crate) frame: Vec<Val>,
+    pub(crate) frame_base: usize,
+    pub(crate) map_vals: Vec<Val>,
+}
+
+impl Scratch {
+    pub(crate) fn new(m: &Compiled) -> Scratch {
+        let preds = m
+            .models
+            .iter()
+            .map(|model| Pred {
+                epoch: 0,
+                value: Val::Missing,
+                probs: vec![0.0; model.cats.len()],
+                has_probs: false,
+                conf: vec![0.0; model.cats.len()],
+                has_conf: false,
+                entity: Val::Missing,
+                ranked: Vec::new(),
+                order: Vec::new(),
+            })
+            .collect();
+        Scratch {
+            vals: vec![Val::Missing; m.slots.len()],
+            state: vec![0; m.slots.len()],
+            epoch: 0,
+            preds,
+            dyn_strs: Vec::new(),
+            dyn_len: 0,
+            nums: Vec::new(),
+            idx: Vec::new(),
+            text_buf: String::new(),
+            nums_mining: Vec::new(),
+            frame: Vec::new(),
+            frame_base: 0,
+            map_vals: Vec::new(),
+        }
+    }
+
+    /// Starts a new record: every slot becomes "not computed" without clearing memory.
+    pub(crate) fn begin(&mut self) {
+        self.epoch = self.epoch.wrapping_add(2);
+        if self.epoch == 0 || self.epoch == u32::MAX - 1 {
+            self.state.iter_mut().for_each(|s| *s = 0);
+            self.preds.iter_mut().for_each(|p| p.epoch = 0);
+            self.epoch = 2;
+        }
+        self.dyn_len = 0;
+        self.frame.clear();
+        self.frame_base = 0;
+    }
+}
+
+/// The state of one evaluation: the compiled model, the scratch buffer and the input row.
+pub(crate) struct Ctx<'a> {
+    pub m: &'a Compiled,
+    pub s: &'a mut Scratch,
+    pub row: &'a Row,
+}
+
+impl<'a> Ctx<'a> {
+    /// The value of a field slot, computing it (once per record) when needed.
+    pub fn get(&mut self, slot: Slot) -> Result<Val, EvalError> {
+        let i = slot as usize;
+        let st = self.s.state[i];
+        if st == self.s.epoch {
+            return Ok(self.s.vals[i]);
+        }
+        if st == self.s.epoch + 1 {
+            return Err(EvalError::Evaluation(format!(
+                "field \"{}\" is defined in terms of itself",
+                self.m.slot_names[i]
+            )));
+        }
+        self.s.state[i] = self.s.epoch + 1;
+        let result = self.compute(slot);
+        match result {
+            Ok(v) => {
+                self.s.vals[i] = v;
+                self.s.state[i] = self.s.epoch;
+                Ok(v)
+            }
+            Err(e) => {
+                self.s.state[i] = 0;
+                Err(e)
+            }
+        }
+    }
+
+    fn compute(&mut self, slot: Slot) -> Result<Val, EvalError> {
+        let m = self.m;
+        match &m.slots[slot as usize] {
+            SlotDef::Input { input, prep } => {
+                let cell = self.row.cell(*input as usize);
+                prep.prepare_cell(self, cell)
+            }
+            SlotDef::Treated { src, prep } => {
+                let v = self.get(*src)?;
+                prep.treat_value(self, v)
+            }
+            SlotDef::Derived { expr, ty, .. } => {
+                let v = expr.eval(self)?;
+                crate::expr::cast(self, v, *ty)
+            }
+            SlotDef::Output { model, index } => {
+                crate::output::eval_output(self, *model as usize, *index as usize)
+            }
+            SlotDef::Unset => Ok(Val::Missing),
+        }
+    }
+
+    /// The text of a string value.
+    pub fn text(&self, id: u32) -> &str {
+        if id & DYN != 0 {
+            &self.s.dyn_strs[(id & !DYN) as usize]
+        } else {
+            &self.m.symbols.strings[id as usize]
+        }
+    }
+
+    /// A string value for `text`: the interned id when the model knows the string, else a
+    /// string in the scratch buffer (its memory is reused across records).
+    pub fn string(&mut self, text: &str) -> Val {
+        if let Some(id) = self.m.symbols.get(text) {
+            return Val::Str(id);
+        }
+        let i = self.s.dyn_len as usize;
+        if i == self.s.dyn_strs.len() {
+            self.s.dyn_strs.push(String::new());
+        }
+        let buf = &mut self.s.dyn_strs[i];
+        buf.clear();
+        buf.push_str(text);
+        self.s.dyn_len += 1;
+        Val::Str(DYN | i as u32)
+    }
+
+    /// Builds a new string value in the scratch buffer.
+    pub fn build_string(&mut self, f: impl FnOnce(&Self, &mut String)) -> Val {
+        let mut buf = std::mem::take(&mut self.s.text_buf);
+        buf.clear();
+        f(self, &mut buf);
+        let v = self.string(&buf);
+        self.s.text_buf = buf;
+        v
+    }
+
+    /// Whether two values are equal (strings compared by text).
+    pub fn equal(&self, a: Val, b: Val) -> bool {
+        match (a, b) {
+            (Val::Str(x), Val::Str(y)) => {
+                if x == y {
+                    true
+                } else if x & DYN != 0 || y & DYN != 0 {
+                    self.text(x) == self.text(y)
+                } else {
+                    false
+                }
+            }
+            (Val::Num(x), Val::Num(y)) => x == y,
+            (Val::Bool(x), Val::Bool(y)) => x == y,
+            (Val::Bool(_), Val::Num(_)) | (Val::Num(_), Val::Bool(_)) => a.num() == b.num(),
+            _ => false,
+        }
+    }
+
+    /// Orders two non-missing values: numbers numerically, strings by text.
+    pub fn compare(&self, a: Val, b: Val) -> Option<std::cmp::Ordering> {
+        match (a, b) {
+            (Val::Str(x), Val::Str(y)) => Some(self.text(x).cmp(self.text(y))),
+            _ => a.num()?.partial_cmp(&b.num()?),
+        }
+    }
+
+    /// Describes a value for error messages.
+    pub fn describe(&self, v: Val) -> String {
+        match v {
+            Val::Missing => "(missing)".into(),
+            Val::Num(x) => {
+                let mut s = String::new();
+                crate::format::write_double(x, &mut s);
+                s
+            }
+            Val::Bool(b) => b.to_string(),
+            Val::Str(id) => self.text(id).to_string(),
+        }
+    }
+}

@@ -1,0 +1,784 @@
+//! Expressions: `Constant`, `FieldRef`, `Apply` (built-in and `DefineFunction` calls),
+//! `NormContinuous`, `NormDiscrete`, `Discretize` and `MapValues`, compiled to a tree that
+//! reads fields by slot.
+
+use crate::compile::Compiler;
+use crate::error::{EvalError, PmmlError};
+use crate::eval::{Ctx, Slot};
+use crate::functions::{apply, Func};
+use crate::schema::{parse_const, Interval};
+use crate::types::{parse_double, DataType, Val};
+use crate::xml::Element;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum NormOutliers {
+    AsIs,
+    AsMissing,
+    AsExtreme,
+}
+
+/// A compiled expression.
+#[derive(Debug, Clone)]
+pub(crate) enum Expr {
+    Const(Val),
+    Field {
+        slot: Slot,
+        map_missing: Option<Val>,
+    },
+    /// A parameter of the user-defined function being evaluated.
+    Param(u32),
+    Apply {
+        f: Func,
+        args: Vec<Expr>,
+        ty: DataType,
+        map_missing: Option<Val>,
+        default: Option<Val>,
+        nan_invalid: bool,
+    },
+    Call {
+        func: u32,
+        args: Vec<Expr>,
+        map_missing: Option<Val>,
+        default: Option<Val>,
+    },
+    NormContinuous {
+        input: Box<Expr>,
+        points: Vec<(f64, f64)>,
+        outliers: NormOutliers,
+        map_missing: Option<Val>,
+    },
+    NormDiscrete {
+        input: Box<Expr>,
+        value: Val,
+        map_missing: Option<Val>,
+    },
+    Discretize {
+        input: Box<Expr>,
+        bins: Vec<(Interval, Val)>,
+        map_missing: Option<Val>,
+        default: Option<Val>,
+    },
+    MapValues {
+        inputs: Vec<Expr>,
+        rows: Vec<(Vec<Option<Val>>, Val)>,
+        map_missing: Option<Val>,
+        default: Option<Val>,
+    },
+    /// A conversion to a declared type (function parameters and results).
+    Cast(Box<Expr>, DataType),
+}
+
+/// A compiled `DefineFunction`.
+#[derive(Debug, Clone)]
+pub(crate) struct Function {
+    pub body: Expr,
+    pub params: Vec<DataType>,
+    pub ty: DataType,
+}
+
+impl Expr {
+    pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Val, EvalError> {
+        match self {
+            Expr::Const(v) => Ok(*v),
+            Expr::Field { slot, map_missing } => {
+                let v = ctx.get(*slot)?;
+                Ok(match (v, map_missing) {
+                    (Val::Missing, Some(m)) => *m,
+                    _ => v,
+                })
+            }
+            Expr::Param(i) => {
+                let base = ctx.s.frame_base;
+                Ok(ctx.s.frame[base + *i as usize])
+            }
+            Expr::Apply {
+                f,
+                args,
+                ty,
+                map_missing,
+                default,
+                nan_invalid,
+            } => {
+                let r = eval_apply(ctx, *f, args, *ty, map_missing)?;
+                let r = match r {
+                    Val::Num(x) if x.is_nan() && *nan_invalid => {
+                        return Err(EvalError::Evaluation(format!(
+                            "function {f:?} returned an invalid result"
+                        )))
+                    }
+                    Val::Num(x) if x.is_nan() => Val::Missing,
+                    v => v,
+                };
+                Ok(match (r, default) {
+                    (Val::Missing, Some(d)) => *d,
+                    _ => r,
+                })
+            }
+            Expr::Call {
+                func,
+                args,
+                map_missing,
+                default,
+            } => {
+                let start = ctx.s.frame.len();
+                for a in args {
+                    let v = a.eval(ctx)?;
+                    if v.is_missing() {
+                        if let Some(m) = map_missing {
+                            ctx.s.frame.truncate(start);
+                            return Ok(*m);
+                        }
+                    }
+                    ctx.s.frame.push(v);
+                }
+                let m = ctx.m;
+                let function = &m.functions[*func as usize];
+                for (i, t) in function.params.iter().enumerate() {
+                    let v = ctx.s.frame[start + i];
+                    ctx.s.frame[start + i] = cast(ctx, v, *t)?;
+                }
+                let saved = ctx.s.frame_base;
+                ctx.s.frame_base = start;
+                let r = function.body.eval(ctx);
+                ctx.s.frame_base = saved;
+                ctx.s.frame.truncate(start);
+                let r = cast(ctx, r?, function.ty)?;
+                Ok(match (r, default) {
+                    (Val::Missing, Some(d)) => *d,
+                    _ => r,
+                })
+            }
+            Expr::NormContinuous {
+                input,
+                points,
+                outliers,
+                map_missing,
+            } => {
+                let v = input.eval(ctx)?;
+                let Some(x) = v.num() else {
+                    return Ok(map_missing.unwrap_or(Val::Missing));
+                };
+                Ok(norm_continuous(points, *outliers, x)
+                    .map(Val::Num)
+                    .unwrap_or(Val::Missing))
+            }
+            Expr::NormDiscrete {
+                input,
+                value,
+                map_missing,
+            } => {
+                let v = input.eval(ctx)?;
+                if v.is_missing() {
+                    return Ok(map_missing.unwrap_or(Val::Missing));
+                }
+                Ok(Val::Num(if ctx.equal(v, *value) { 1.0 } else { 0.0 }))
+            }
+            Expr::Discretize {
+                input,
+                bins,
+                map_missing,
+                default,
+            } => {
+                let v = input.eval(ctx)?;
+                let Some(x) = v.num() else {
+                    return Ok(map_missing.unwrap_or(Val::Missing));
+                };
+                for (interval, bin) in bins {
+                    if interval.contains(x) {
+                        return Ok(*bin);
+                    }
+                }
+                Ok(default.unwrap_or(Val::Missing))
+            }
+            Expr::MapValues {
+                inputs,
+                rows,
+                map_missing,
+                default,
+            } => {
+                let mut vals = std::mem::take(&mut ctx.s.map_vals);
+                vals.clear();
+                for e in inputs {
+                    match e.eval(ctx) {
+                        Ok(v) => vals.push(v),
+                        Err(err) => {
+                            ctx.s.map_vals = vals;
+                            return Err(err);
+                        }
+                    }
+                }
+                let result = if vals.iter().any(|v| v.is_missing()) {
+                    map_missing.unwrap_or(Val::Missing)
+                } else {
+                    rows.iter()
+                        .find(|(keys, _)| {
+                            keys.iter()
+                                .zip(vals.iter())
+                                .all(|(k, v)| k.is_some_and(|k| ctx.equal(k, *v)))
+                        })
+                        .map(|(_, out)| *out)
+                        .unwrap_or(default.unwrap_or(Val::Missing))
+                };
+                ctx.s.map_vals = vals;
+                Ok(result)
+            }
+            Expr::Cast(e, t) => {
+                let v = e.eval(ctx)?;
+                cast(ctx, v, *t)
+            }
+        }
+    }
+}
+
+fn eval_apply(
+    ctx: &mut Ctx<'_>,
+    f: Func,
+    args: &[Expr],
+    ty: DataType,
+    map_missing: &Option<Val>,
+) -> Result<Val, EvalError> {
+    if f == Func::If {
+        let c = args[0].eval(ctx)?;
+        let c = match c {
+            Val::Missing => return Ok(map_missing.unwrap_or(Val::Missing)),
+            Val::Bool(b) => b,
+            Val::Num(x) => x != 0.0,
+            Val::Str(_) => {
+                return Err(EvalError::Evaluation(
+                    "function if: the condition is not a boolean".into(),
+                ))
+            }
+        };
+        let r = if c {
+            args[1].eval(ctx)?
+        } else if let Some(e) = args.get(2) {
+            e.eval(ctx)?
+        } else {
+            Val::Missing
+        };
+        return cast(ctx, r, ty);
+    }
+    let mut vals: [Val; 4] = [Val::Missing; 4];
+    if args.len() <= 4 {
+        for (i, a) in args.iter().enumerate() {
+            vals[i] = a.eval(ctx)?;
+        }
+        let vals = &vals[..args.len()];
+        if map_missing.is_some() && vals.iter().any(|v| v.is_missing()) {
+            return Ok(map_missing.unwrap_or(Val::Missing));
+        }
+        apply(ctx, f, vals, ty)
+    } else {
+        let mut v = Vec::with_capacity(args.len());
+        for a in args {
+            v.push(a.eval(ctx)?);
+        }
+        if map_missing.is_some() && v.iter().any(|v| v.is_missing()) {
+            return Ok(map_missing.unwrap_or(Val::Missing));
+        }
+        apply(ctx, f, &v, ty)
+    }
+}
+
+/// Piecewise-linear normalization through `(orig, norm)` points.
+pub(crate) fn norm_continuous(
+    points: &[(f64, f64)],
+    outliers: NormOutliers,
+    x: f64,
+) -> Option<f64> {
+    let n = points.len();
+    let (first, last) = (points[0], points[n - 1]);
+    let interp = |a: (f64, f64), b: (f64, f64)| a.1 + (x - a.0) / (b.0 - a.0) * (b.1 - a.1);
+    if x < first.0 {
+        return match outliers {
+            NormOutliers::AsIs => Some(interp(points[0], points[1])),
+            NormOutliers::AsMissing => None,
+            NormOutliers::AsExtreme => Some(first.1),
+        };
+    }
+    if x > last.0 {
+        return match outliers {
+            NormOutliers::AsIs => Some(interp(points[n - 2], points[n - 1])),
+            NormOutliers::AsMissing => None,
+            NormOutliers::AsExtreme => Some(last.1),
+        };
+    }
+    for w in points.windows(2) {
+        if x >= w[0].0 && x <= w[1].0 {
+            if x == w[0].0 {
+                return Some(w[0].1);
+            }
+            return Some(interp(w[0], w[1]));
+        }
+    }
+    Some(last.1)
+}
+
+/// The inverse of [`norm_continuous`] (used to denormalize neural network outputs).
+pub(crate) fn denorm_continuous(points: &[(f64, f64)], y: f64) -> f64 {
+    let n = points.len();
+    let inv: Vec<(f64, f64)> = points.iter().map(|(a, b)| (*b, *a)).collect();
+    let ascending = inv[0].0 <= inv[n - 1].0;
+    if ascending {
+        norm_continuous(&inv, NormOutliers::AsIs, y).unwrap_or(f64::NAN)
+    } else {
+        let rev: Vec<(f64, f64)> = inv.into_iter().rev().collect();
+        norm_continuous(&rev, NormOutliers::AsIs, y).unwrap_or(f64::NAN)
+    }
+}
+
+/// Converts a value to a data type (the declared type of a field or function).
+pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, EvalError> {
+    Ok(match (v, t) {
+        (Val::Missing, _) => Val::Missing,
+        (Val::Num(x), DataType::Float) => Val::Num(x as f32 as f64),
+        (Val::Num(_), DataType::Double | DataType::Integer) => v,
+        (Val::Num(x), DataType::Boolean) => {
+            if x == 0.0 {
+                Val::Bool(false)
+            } else if x == 1.0 {
+                Val::Bool(true)
+            } else {
+                return Err(EvalError::Evaluation(format!(
+                    "{} is not a boolean",
+                    ctx.describe(v)
+                )));
+            }
+        }
+        (Val::Num(x), DataType::String) => ctx.build_string(|_, s| {
+            if x.fract() == 0.0 && x.abs() < 1e15 {
+                s.push_str(&(x as i64).to_string())
+            } else {
+                crate::format::write_java_double(x, s)
+            }
+        }),
+        (Val::Bool(b), DataType::Boolean) => Val::Bool(b),
+        (Val::Bool(b), DataType::String) => ctx.string(if b { "true" } else { "false" }),
+        (Val::Bool(b), _) => Val::Num(if b { 1.0 } else { 0.0 }),
+        (Val::Str(_), DataType::String) => v,
+        (Val::Str(id), t) => {
+            let text = ctx.text(id);
+            let parsed = match t {
+                DataType::Boolean => crate::types::parse_boolean(text).map(Val::Bool),
+                t => crate::types::parse_number(t, text).map(Val::Num),
+            };
+            parsed
+                .ok_or_else(|| EvalError::Evaluation(format!("\"{text}\" is not a {}", t.name())))?
+        }
+    })
+}
+
+/// The type a `Constant` without `dataType` gets.
+fn infer_constant_type(s: &str) -> DataType {
+    if s.trim().parse::<i64>().is_ok() {
+        DataType::Integer
+    } else if parse_double(s).is_some() {
+        DataType::Double
+    } else {
+        DataType::String
+    }
+}
+
+impl Compiler<'_> {
+    fn map_missing(
+        &mut self,
+        el: &Element,
+        attr: &str,
+        ty: DataType,
+    ) -> Result<Option<Val>, PmmlError> {
+        match el.attr(attr) {
+            None => Ok(None),
+            Some(s) => {
+                let t = if ty == DataType::Boolean {
+                    DataType::Double
+                } else {
+                    ty
+                };
+                parse_const(&mut self.symbols, t, s)
+                    .or_else(|| parse_const(&mut self.symbols, DataType::String, s))
+                    .map(Some)
+                    .ok_or_else(|| {
+                        PmmlError::invalid(
+                            el.name.clone(),
+                            format!("{attr}=\"{s}\" cannot be parsed"),
+                        )
+                    })
+            }
+        }
+    }
+
+    /// Compiles the single expression child of `el` (a `DerivedField`, `OutputField`...).
+    pub(crate) fn expr_child(&mut self, el: &Element) -> Result<(Expr, DataType), PmmlError> {
+        let child = el
+            .content()
+            .find(|c| is_expression(&c.name))
+            .ok_or_else(|| {
+                PmmlError::invalid(
+                    el.name.clone(),
+                    "an expression (Constant, FieldRef, Apply, ...) is required",
+                )
+            })?;
+        self.expr(child)
+    }
+
+    /// Compiles an expression element.
+    pub(crate) fn expr(&mut self, el: &Element) -> Result<(Expr, DataType), PmmlError> {
+        match el.name.as_str() {
+            "Constant" => {
+                if el.attr("missing") == Some("true") {
+                    let ty = match el.attr("dataType") {
+                        Some(t) => DataType::parse(t, "Constant")?,
+                        None => DataType::Double,
+                    };
+                    return Ok((Expr::Const(Val::Missing), ty));
+                }
+                let text = el.text.trim();
+                let ty = match el.attr("dataType") {
+                    Some(t) => DataType::parse(t, "Constant")?,
+                    None => infer_constant_type(text),
+                };
+                let text = if ty == DataType::String {
+                    el.text.as_str()
+                } else {
+                    text
+                };
+                let v = parse_const(&mut self.symbols, ty, text).ok_or_else(|| {
+                    PmmlError::invalid("Constant", format!("\"{text}\" is not a {}", ty.name()))
+                })?;
+                Ok((Expr::Const(v), ty))
+            }
+            "FieldRef" => {
+                let name = req(el, "field")?;
+                if let Some(i) = self.param_index(name) {
+                    let ty = self.params_ty(i);
+                    return Ok((Expr::Param(i), ty));
+                }
+                let f = self.field(name, "FieldRef")?;
+                let map_missing = self.map_missing(el, "mapMissingTo", f.ty)?;
+                Ok((
+                    Expr::Field {
+                        slot: f.slot,
+                        map_missing,
+                    },
+                    f.ty,
+                ))
+            }
+            "NormContinuous" => {
+                let (input, _) = self.field_expr(req(el, "field")?, "NormContinuous")?;
+                let mut points = Vec::new();
+                for ln in el.children_named("LinearNorm") {
+                    let o = num_attr(ln, "orig")?;
+                    let n = num_attr(ln, "norm")?;
+                    points.push((o, n));
+                }
+                if points.len() < 2 {
+                    return Err(PmmlError::invalid(
+                        "NormContinuous",
+                        "at least two LinearNorm elements are required",
+                    ));
+                }
+                if points.windows(2).any(|w| w[1].0 <= w[0].0) {
+                    return Err(PmmlError::invalid(
+                        "NormContinuous",
+                        "LinearNorm orig values must increase",
+                    ));
+                }
+                let outliers = match el.attr("outliers") {
+                    None | Some("asIs") => NormOutliers::AsIs,
+                    Some("asMissingValues") => NormOutliers::AsMissing,
+                    Some("asExtremeValues") => NormOutliers::AsExtreme,
+                    Some(o) => {
+                        return Err(PmmlError::invalid(
+                            "NormContinuous",
+                            format!("unknown outliers \"{o}\""),
+                        ))
+                    }
+                };
+                let map_missing = self.map_missing(el, "mapMissingTo", DataType::Double)?;
+                Ok((
+                    Expr::NormContinuous {
+                        input: Box::new(input),
+                        points,
+                        outliers,
+                        map_missing,
+                    },
+                    DataType::Double,
+                ))
+            }
+            "NormDiscrete" => {
+                let name = req(el, "field")?;
+                let (input, ty) = self.field_expr(name, "NormDiscrete")?;
+                if let Some(m) = el.attr("method") {
+                    if m != "indicator" {
+                        return Err(PmmlError::unsupported(
+                            "NormDiscrete",
+                            format!("method=\"{m}\""),
+                        ));
+                    }
+                }
+                let text = req(el, "value")?;
+                let value = parse_const(&mut self.symbols, ty, text).ok_or_else(|| {
+                    PmmlError::invalid(
+                        "NormDiscrete",
+                        format!("value \"{text}\" is not a {}", ty.name()),
+                    )
+                })?;
+                let map_missing = self.map_missing(el, "mapMissingTo", DataType::Double)?;
+                Ok((
+                    Expr::NormDiscrete {
+                        input: Box::new(input),
+                        value,
+                        map_missing,
+                    },
+                    DataType::Double,
+                ))
+            }
+            "Discretize" => {
+                let (input, _) = self.field_expr(req(el, "field")?, "Discretize")?;
+                let ty = match el.attr("dataType") {
+                    Some(t) => DataType::parse(t, "Discretize")?,
+                    None => DataType::String,
+                };
+                let mut bins = Vec::new();
+                for b in el.children_named("DiscretizeBin") {
+                    let interval = Interval::parse(b.child("Interval").ok_or_else(|| {
+                        PmmlError::invalid("DiscretizeBin", "an Interval is required")
+                    })?)?;
+                    let text = req(b, "binValue")?;
+                    let v = parse_const(&mut self.symbols, ty, text).ok_or_else(|| {
+                        PmmlError::invalid(
+                            "DiscretizeBin",
+                            format!("binValue \"{text}\" is not a {}", ty.name()),
+                        )
+                    })?;
+                    bins.push((interval, v));
+                }
+                let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
+                let default = self.map_missing(el, "defaultValue", ty)?;
+                Ok((
+                    Expr::Discretize {
+                        input: Box::new(input),
+                        bins,
+                        map_missing,
+                        default,
+                    },
+                    ty,
+                ))
+            }
+            "MapValues" => self.map_values(el),
+            "Apply" => self.apply(el),
+            "TextIndex" | "Aggregate" | "Lag" => Err(PmmlError::unsupported(
+                el.name.clone(),
+                "this expression is not supported",
+            )),
+            other => Err(PmmlError::invalid(other, "not an expression")),
+        }
+    }
+
+    fn field_expr(&mut self, name: &str, element: &str) -> Result<(Expr, DataType), PmmlError> {
+        if let Some(i) = self.param_index(name) {
+            let ty = self.params_ty(i);
+            return Ok((Expr::Param(i), ty));
+        }
+        let f = self.field(name, element)?;
+        Ok((
+            Expr::Field {
+                slot: f.slot,
+                map_missing: None,
+            },
+            f.ty,
+        ))
+    }
+
+    fn map_values(&mut self, el: &Element) -> Result<(Expr, DataType), PmmlError> {
+        let ty = match el.attr("dataType") {
+            Some(t) => DataType::parse(t, "MapValues")?,
+            None => DataType::String,
+        };
+        let out_col = local_name(req(el, "outputColumn")?).to_string();
+        let mut inputs = Vec::new();
+        let mut cols = Vec::new();
+        for p in el.children_named("FieldColumnPair") {
+            let (e, t) = self.field_expr(req(p, "field")?, "FieldColumnPair")?;
+            inputs.push(e);
+            cols.push((local_name(req(p, "column")?).to_string(), t));
+        }
+        let table = match el.child("InlineTable") {
+            Some(t) => t,
+            None if el.child("TableLocator").is_some() => {
+                return Err(PmmlError::unsupported(
+                    "TableLocator",
+                    "external tables are not supported",
+                ))
+            }
+            None => {
+                return Err(PmmlError::invalid(
+                    "MapValues",
+                    "an InlineTable is required",
+                ))
+            }
+        };
+        let mut rows = Vec::new();
+        for row in table.children_named("row") {
+            let cell = |name: &str| {
+                row.children
+                    .iter()
+                    .find(|c| c.name == name)
+                    .map(|c| c.text.as_str())
+            };
+            let Some(out) = cell(&out_col) else { continue };
+            let out = parse_const(&mut self.symbols, ty, out).ok_or_else(|| {
+                PmmlError::invalid(
+                    "MapValues",
+                    format!("output \"{out}\" is not a {}", ty.name()),
+                )
+            })?;
+            let mut keys = Vec::new();
+            for (c, t) in &cols {
+                keys.push(cell(c).and_then(|text| parse_const(&mut self.symbols, *t, text)));
+            }
+            rows.push((keys, out));
+        }
+        let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
+        let default = self.map_missing(el, "defaultValue", ty)?;
+        Ok((
+            Expr::MapValues {
+                inputs,
+                rows,
+                map_missing,
+                default,
+            },
+            ty,
+        ))
+    }
+
+    fn apply(&mut self, el: &Element) -> Result<(Expr, DataType), PmmlError> {
+        let name = req(el, "function")?;
+        let mut args = Vec::new();
+        let mut types = Vec::new();
+        for c in el.content() {
+            let (e, t) = self.expr(c)?;
+            args.push(e);
+            types.push(t);
+        }
+        let nan_invalid = match el.attr("invalidValueTreatment") {
+            None | Some("returnInvalid") => true,
+            Some("asMissing") | Some("asIs") => false,
+            Some(o) => {
+                return Err(PmmlError::invalid(
+                    "Apply",
+                    format!("unknown invalidValueTreatment \"{o}\""),
+                ))
+            }
+        };
+        if let Some(f) = Func::by_name(name) {
+            let (lo, hi) = f.arity();
+            if args.len() < lo || args.len() > hi {
+                return Err(PmmlError::invalid(
+                    "Apply",
+                    format!(
+                        "function \"{name}\" takes {lo}..{hi} arguments, got {}",
+                        args.len()
+                    ),
+                ));
+            }
+            let ty = f.result_type(&types);
+            let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
+            let default = self.map_missing(el, "defaultValue", ty)?;
+            return Ok((
+                Expr::Apply {
+                    f,
+                    args,
+                    ty,
+                    map_missing,
+                    default,
+                    nan_invalid,
+                },
+                ty,
+            ));
+        }
+        let (func, ty, n) = self.function(name)?;
+        if n != args.len() {
+            return Err(PmmlError::invalid(
+                "Apply",
+                format!(
+                    "function \"{name}\" takes {n} arguments, got {}",
+                    args.len()
+                ),
+            ));
+        }
+        let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
+        let default = self.map_missing(el, "defaultValue", ty)?;
+        Ok((
+            Expr::Call {
+                func,
+                args,
+                map_missing,
+                default,
+            },
+            ty,
+        ))
+    }
+}
+
+pub(crate) fn is_expression(name: &str) -> bool {
+    matches!(
+        name,
+        "Constant"
+            | "FieldRef"
+            | "NormContinuous"
+            | "NormDiscrete"
+            | "Discretize"
+            | "MapValues"
+            | "TextIndex"
+            | "Apply"
+            | "Aggregate"
+            | "Lag"
+    )
+}
+
+pub(crate) fn local_name(s: &str) -> &str {
+    match s.rfind(':') {
+        Some(i) => &s[i + 1..],
+        None => s,
+    }
+}
+
+pub(crate) fn req<'e>(el: &'e Element, attr: &str) -> Result<&'e str, PmmlError> {
+    el.attr(attr)
+        .ok_or_else(|| PmmlError::invalid(el.name.clone(), format!("missing attribute {attr}")))
+}
+
+pub(crate) fn num_attr(el: &Element, attr: &str) -> Result<f64, PmmlError> {
+    let s = req(el, attr)?;
+    parse_double(s).ok_or_else(|| {
+        PmmlError::invalid(el.name.clone(), format!("{attr}=\"{s}\" is not a number"))
+    })
+}
+
+pub(crate) fn opt_num_attr(el: &Element, attr: &str) -> Result<Option<f64>, PmmlError> {
+    match el.attr(attr) {
+        None => Ok(None),
+        Some(_) => num_attr(el, attr).map(Some),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn norm_continuous_interpolates_and_treats_outliers() {
+        let pts = [(0.0, 0.0), (10.0, 1.0), (20.0, 3.0)];
+        assert_eq!(norm_continuous(&pts, NormOutliers::AsIs, 5.0), Some(0.5));
+        assert_eq!(norm_continuous(&pts, NormOutliers::AsIs, 15.0), Some(2.0));
+        assert_eq!(norm_continuous(&pts, NormOutliers::AsIs, -10.0), Some(-1.0));
+        assert_eq!(norm_continuous(&pts, NormOutliers::AsIs, 30.0), Some(5.0));
+        assert_eq!(
+            norm_continuous(&pts, NormOutliers::AsExtreme, 30.0),
+            Some(3.0)
+        );
+        assert_eq!(norm_continuous(&pts, NormOutliers::AsMissing, -1.0), None);
+        assert!((denorm_continuous(&pts, 2.0) - 15.0).abs() < 1e-12);
+    }
+}

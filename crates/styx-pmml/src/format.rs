@@ -1,0 +1,204 @@
+//! Number formatting for result cells.
+//!
+//! Doubles are written in their shortest round-trip form with the layout of Python's
+//! `repr` (fixed notation for decimal exponents -4..16, else `1.5e-05` / `1e+16`), the
+//! convention of the reference tables. Floats use the shortest digits that read back to
+//! the same 32-bit float, with the same layout.
+
+use std::fmt::Write;
+
+/// Writes `x` (a double) as the shortest round-trip decimal, Python `repr` layout.
+pub fn write_double(x: f64, out: &mut String) {
+    if !write_special(x, out) {
+        let mut buf = String::with_capacity(32);
+        let _ = write!(buf, "{x:e}");
+        layout(&buf, out);
+    }
+}
+
+/// Writes `x` (a 32-bit float) as the shortest decimal that reads back to the same float,
+/// Python `repr` layout.
+pub fn write_float(x: f32, out: &mut String) {
+    if !write_special(x as f64, out) {
+        let mut buf = String::with_capacity(32);
+        let _ = write!(buf, "{x:e}");
+        layout(&buf, out);
+    }
+}
+
+/// Writes an integral value without a decimal point, or as a double when it is not
+/// integral or too large to be held exactly.
+pub fn write_integer(x: f64, out: &mut String) {
+    if x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15 {
+        let _ = write!(out, "{}", x as i64);
+    } else {
+        write_double(x, out);
+    }
+}
+
+/// Writes a double the way Java's `Double.toString` lays out shortest digits
+/// (`1.0`, `0.001`, `1.0E-4`, `1.0E7`), used when a number is converted to a string
+/// inside an expression.
+pub fn write_java_double(x: f64, out: &mut String) {
+    if x.is_nan() {
+        out.push_str("NaN");
+        return;
+    }
+    if x.is_infinite() {
+        out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
+        return;
+    }
+    if x == 0.0 {
+        out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
+        return;
+    }
+    let mut buf = String::with_capacity(32);
+    let _ = write!(buf, "{x:e}");
+    let (neg, digits, exp) = split(&buf);
+    if neg {
+        out.push('-');
+    }
+    if (-3..7).contains(&exp) {
+        fixed(&digits, exp, out);
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        if digits.len() > 1 {
+            out.push_str(&digits[1..]);
+        } else {
+            out.push('0');
+        }
+        let _ = write!(out, "E{exp}");
+    }
+}
+
+fn write_special(x: f64, out: &mut String) -> bool {
+    if x.is_nan() {
+        out.push_str("nan");
+    } else if x.is_infinite() {
+        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+    } else if x == 0.0 {
+        out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
+    } else {
+        return false;
+    }
+    true
+}
+
+/// Splits Rust's `{:e}` output (`-1.2345e-5`) into sign, digit string and decimal exponent.
+fn split(s: &str) -> (bool, String, i32) {
+    let (neg, s) = match s.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, s),
+    };
+    let (mant, exp) = s.split_once('e').unwrap_or((s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    (neg, digits, exp)
+}
+
+fn fixed(digits: &str, exp: i32, out: &mut String) {
+    if exp < 0 {
+        out.push_str("0.");
+        for _ in 0..(-exp - 1) {
+            out.push('0');
+        }
+        out.push_str(digits);
+    } else {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.push_str(digits);
+            for _ in digits.len()..int_len {
+                out.push('0');
+            }
+            out.push_str(".0");
+        } else {
+            out.push_str(&digits[..int_len]);
+            out.push('.');
+            out.push_str(&digits[int_len..]);
+        }
+    }
+}
+
+fn layout(sci: &str, out: &mut String) {
+    let (neg, digits, exp) = split(sci);
+    if neg {
+        out.push('-');
+    }
+    if (-4..16).contains(&exp) {
+        fixed(&digits, exp, out);
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let _ = write!(out, "e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(x: f64) -> String {
+        let mut s = String::new();
+        write_double(x, &mut s);
+        s
+    }
+
+    fn f(x: f32) -> String {
+        let mut s = String::new();
+        write_float(x, &mut s);
+        s
+    }
+
+    #[test]
+    fn doubles_use_python_repr_layout() {
+        assert_eq!(d(0.1), "0.1");
+        assert_eq!(d(1.0), "1.0");
+        assert_eq!(d(-2.5), "-2.5");
+        assert_eq!(d(1e-5), "1e-05");
+        assert_eq!(d(0.0001), "0.0001");
+        assert_eq!(d(0.0003485576190657147), "0.0003485576190657147");
+        assert_eq!(d(4.035827315661417e-06), "4.035827315661417e-06");
+        assert_eq!(d(1e16), "1e+16");
+        assert_eq!(d(123456789012345.6), "123456789012345.6");
+        assert_eq!(d(1.2345678901234568e17), "1.2345678901234568e+17");
+        assert_eq!(d(100.0), "100.0");
+        assert_eq!(d(0.0), "0.0");
+        assert_eq!(d(f64::NAN), "nan");
+        assert_eq!(d(6.971055417313705e-21), "6.971055417313705e-21");
+    }
+
+    #[test]
+    fn floats_use_shortest_float32_digits() {
+        assert_eq!(f(0.015560508), "0.015560508");
+        assert_eq!(f(172.02222), "172.02222");
+        assert_eq!(f(1.0), "1.0");
+        assert_eq!(f(0.1), "0.1");
+        assert_eq!(f(1e-7), "1e-07");
+    }
+
+    #[test]
+    fn integers_and_java_layout() {
+        let mut s = String::new();
+        write_integer(4.0, &mut s);
+        assert_eq!(s, "4");
+        s.clear();
+        write_integer(-1.0, &mut s);
+        assert_eq!(s, "-1");
+        s.clear();
+        write_java_double(1e-4, &mut s);
+        assert_eq!(s, "1.0E-4");
+        s.clear();
+        write_java_double(0.001, &mut s);
+        assert_eq!(s, "0.001");
+        s.clear();
+        write_java_double(12345678.0, &mut s);
+        assert_eq!(s, "1.2345678E7");
+        s.clear();
+        write_java_double(2.0, &mut s);
+        assert_eq!(s, "2.0");
+    }
+}

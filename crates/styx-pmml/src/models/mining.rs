@@ -1,0 +1,560 @@
+//! `MiningModel` with `Segmentation`: model chains, first/all selection, sums, (weighted)
+//! averages, medians, maxima and (weighted) majority votes, as used by random forests,
+//! gradient boosting (scikit-learn, LightGBM, XGBoost), stacking and voting ensembles.
+
+use crate::compile::{Compiler, FieldInfo, MiningFunction, ModelNode};
+use crate::error::{EvalError, PmmlError};
+use crate::eval::Ctx;
+use crate::models::{cat_index, evaluate, is_classification};
+use crate::output::{argmax_label, set_classification_default, set_regression};
+use crate::predicate::Cond;
+use crate::types::{round_to, OpType, Val};
+use crate::xml::Element;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    MajorityVote,
+    WeightedMajorityVote,
+    Average,
+    WeightedAverage,
+    Median,
+    Max,
+    Sum,
+    SelectFirst,
+    SelectAll,
+    ModelChain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MissingPrediction {
+    ReturnMissing,
+    SkipSegment,
+    Continue,
+}
+
+#[derive(Debug, Clone)]
+struct Segment {
+    cond: Cond,
+    model: usize,
+    weight: f64,
+    /// Segment category index -> mining model category index.
+    cat_map: Vec<u32>,
+}
+
+/// A compiled `MiningModel`.
+#[derive(Debug, Clone)]
+pub(crate) struct Mining {
+    segments: Vec<Segment>,
+    method: Method,
+    missing: MissingPrediction,
+    threshold: f64,
+}
+
+impl Mining {
+    /// Whether the model has no typed target of its own (its result is a segment's).
+    pub(crate) fn untyped_target(&self) -> bool {
+        matches!(
+            self.method,
+            Method::SelectFirst | Method::SelectAll | Method::ModelChain
+        )
+    }
+}
+
+pub(crate) fn compile<'d>(
+    c: &mut Compiler<'d>,
+    el: &'d Element,
+    node: &mut ModelNode,
+    _index: usize,
+) -> Result<Mining, PmmlError> {
+    if el.child("Regression").is_some() || el.child("DecisionTree").is_some() {
+        return Err(PmmlError::unsupported(
+            "MiningModel",
+            "embedded models are not supported",
+        ));
+    }
+    let seg = el
+        .child("Segmentation")
+        .ok_or_else(|| PmmlError::invalid("MiningModel", "a Segmentation is required"))?;
+    if seg.child("LocalTransformations").is_some() {
+        return Err(PmmlError::unsupported(
+            "Segmentation",
+            "LocalTransformations in a Segmentation are not supported",
+        ));
+    }
+    let method = match crate::expr::req(seg, "multipleModelMethod")? {
+        "majorityVote" => Method::MajorityVote,
+        "weightedMajorityVote" => Method::WeightedMajorityVote,
+        "average" => Method::Average,
+        "weightedAverage" => Method::WeightedAverage,
+        "median" => Method::Median,
+        "max" => Method::Max,
+        "sum" => Method::Sum,
+        "selectFirst" => Method::SelectFirst,
+        "modelChain" => Method::ModelChain,
+        "selectAll" => {
+            return Err(PmmlError::unsupported(
+                "Segmentation",
+                "multipleModelMethod=\"selectAll\" returns a list per field, which has no place in a result row",
+            ))
+        }
+        m => return Err(PmmlError::unsupported("Segmentation", format!("multipleModelMethod=\"{m}\" is not supported"))),
+    };
+    let _ = Method::SelectAll;
+    let missing = match seg.attr("missingPredictionTreatment").unwrap_or("continue") {
+        "returnMissing" => MissingPrediction::ReturnMissing,
+        "skipSegment" => MissingPrediction::SkipSegment,
+        "continue" => MissingPrediction::Continue,
+        o => {
+            return Err(PmmlError::invalid(
+                "Segmentation",
+                format!("unknown missingPredictionTreatment \"{o}\""),
+            ))
+        }
+    };
+    let threshold = crate::expr::opt_num_attr(seg, "missingThreshold")?.unwrap_or(1.0);
+    match (node.function, method) {
+        (MiningFunction::Regression, Method::MajorityVote | Method::WeightedMajorityVote) => {
+            return Err(PmmlError::invalid(
+                "Segmentation",
+                "a vote for a regression",
+            ))
+        }
+        (MiningFunction::Clustering, m)
+            if !matches!(
+                m,
+                Method::MajorityVote
+                    | Method::WeightedMajorityVote
+                    | Method::SelectFirst
+                    | Method::ModelChain
+            ) =>
+        {
+            return Err(PmmlError::unsupported(
+                "Segmentation",
+                "this multipleModelMethod for clustering",
+            ))
+        }
+        (MiningFunction::Classification, Method::Sum) => {
+            return Err(PmmlError::unsupported(
+                "Segmentation",
+                "multipleModelMethod=\"sum\" for a classification",
+            ))
+        }
+        _ => {}
+    }
+    let segs: Vec<&Element> = seg.children_named("Segment").collect();
+    if segs.is_empty() {
+        return Err(PmmlError::invalid(
+            "Segmentation",
+            "at least one Segment is required",
+        ));
+    }
+    let mut segments = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        let cond = c.predicate_child(s)?;
+        let weight = crate::expr::opt_num_attr(s, "weight")?.unwrap_or(1.0);
+        let model_el = s
+            .content()
+            .find(|e| crate::compile::MODEL_ELEMENTS.contains(&e.name.as_str()))
+            .ok_or_else(|| PmmlError::invalid("Segment", "a model is required"))?;
+        let saved = c
+            .inherited_target
+            .replace((node.function, node.target.ty, node.target.optype));
+        let model = c.model(model_el);
+        c.inherited_target = saved;
+        let model = model?;
+        let seg_node = c.models[model].as_ref().expect("compiled segment");
+        if method != Method::ModelChain && seg_node.function != node.function {
+            return Err(PmmlError::invalid(
+                model_el.name.clone(),
+                "a segment's functionName differs from the MiningModel's",
+            ));
+        }
+        if method == Method::ModelChain && i == segs.len() - 1 && seg_node.function != node.function
+        {
+            return Err(PmmlError::invalid(
+                model_el.name.clone(),
+                "the last segment of a model chain must have the MiningModel's functionName",
+            ));
+        }
+        let seg_cats = seg_node.cats.clone();
+        let outputs: Vec<(String, FieldInfo)> = seg_node
+            .outputs
+            .iter()
+            .map(|o| {
+                (
+                    o.name.clone(),
+                    FieldInfo {
+                        slot: o.slot,
+                        ty: o.ty,
+                        optype: OpType::default_for(o.ty),
+                    },
+                )
+            })
+            .collect();
+        let mut cat_map = Vec::new();
+        if node.function != MiningFunction::Regression {
+            for v in seg_cats {
+                cat_map.push(cat_index(&mut node.cats, v));
+            }
+        }
+        if method == Method::ModelChain {
+            for (name, info) in outputs {
+                c.declare(&name, info);
+            }
+        }
+        segments.push(Segment {
+            cond,
+            model,
+            weight,
+            cat_map,
+        });
+    }
+    // The outputs of segments that the result may come from are results too.
+    let exposed: Vec<usize> = match method {
+        Method::SelectFirst => {
+            let end = segments
+                .iter()
+                .position(|s| matches!(s.cond, Cond::True))
+                .map(|p| p + 1)
+                .unwrap_or(segments.len());
+            (0..end).collect()
+        }
+        Method::ModelChain => {
+            let start = segments
+                .iter()
+                .rposition(|s| matches!(s.cond, Cond::True))
+                .unwrap_or(0);
+            (start..segments.len()).collect()
+        }
+        _ => vec![],
+    };
+    for i in exposed {
+        let seg_node = c.models[segments[i].model]
+            .as_ref()
+            .expect("compiled segment");
+        node.result_outputs
+            .extend(seg_node.result_outputs.iter().cloned());
+    }
+    Ok(Mining {
+        segments,
+        method,
+        missing,
+        threshold,
+    })
+}
+
+impl Mining {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+        let node = &ctx.m.models[index];
+        let float = node.float;
+        let r = |x: f64| round_to(float, x);
+        let classification = is_classification(node);
+        let clustering = node.function == MiningFunction::Clustering;
+        // Aggregation state.
+        let mut probs = std::mem::take(&mut ctx.s.preds[index].probs);
+        probs.iter_mut().for_each(|x| *x = 0.0);
+        let mut order = std::mem::take(&mut ctx.s.preds[index].order);
+        order.clear();
+        let mut values = std::mem::take(&mut ctx.s.nums_mining);
+        values.clear();
+        let mut total = 0.0;
+        let mut denominator = 0.0;
+        let mut evaluated = 0usize;
+        let mut missing_count = 0usize;
+        let mut chosen: Option<&Segment> = None;
+        let mut result: Result<(), EvalError> = Ok(());
+        let mut return_missing = false;
+        for s in &self.segments {
+            match s.cond.eval(ctx) {
+                Ok(Some(true)) => {}
+                Ok(_) => continue,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+            if let Err(e) = evaluate(ctx, s.model) {
+                result = Err(e);
+                break;
+            }
+            evaluated += 1;
+            let seg_pred = &ctx.s.preds[s.model];
+            match self.method {
+                Method::SelectFirst => {
+                    chosen = Some(s);
+                    break;
+                }
+                Method::ModelChain => {
+                    chosen = Some(s);
+                    continue;
+                }
+                _ => {}
+            }
+            let value = seg_pred.value;
+            if value.is_missing() {
+                missing_count += 1;
+                match self.missing {
+                    MissingPrediction::ReturnMissing | MissingPrediction::Continue
+                        if !matches!(
+                            self.method,
+                            Method::MajorityVote | Method::WeightedMajorityVote
+                        ) || self.missing == MissingPrediction::ReturnMissing =>
+                    {
+                        return_missing = true;
+                        break;
+                    }
+                    _ => continue,
+                }
+            }
+            match self.method {
+                Method::Sum
+                | Method::Average
+                | Method::WeightedAverage
+                | Method::Median
+                | Method::Max
+                    if !classification && !clustering =>
+                {
+                    let Some(x) = value.num() else {
+                        result = Err(EvalError::Evaluation(
+                            "a segment's prediction is not a number".into(),
+                        ));
+                        break;
+                    };
+                    match self.method {
+                        Method::Sum => total = r(total + x),
+                        Method::Average => {
+                            total = r(total + x);
+                            denominator += 1.0;
+                        }
+                        Method::WeightedAverage => {
+                            total = r(total + r(x * s.weight));
+                            denominator += s.weight;
+                        }
+                        _ => values.push(x),
+                    }
+                }
+                Method::MajorityVote | Method::WeightedMajorityVote => {
+                    let Some(i) = ctx.m.models[s.model]
+                        .cats
+                        .iter()
+                        .position(|c| ctx.equal(*c, value))
+                    else {
+                        result = Err(EvalError::Evaluation(
+                            "a segment predicted an unknown category".into(),
+                        ));
+                        break;
+                    };
+                    let pi = s.cat_map[i];
+                    if !order.contains(&pi) {
+                        order.push(pi);
+                    }
+                    probs[pi as usize] += if self.method == Method::MajorityVote {
+                        1.0
+                    } else {
+                        s.weight
+                    };
+                }
+                Method::Average | Method::WeightedAverage => {
+                    let w = if self.method == Method::Average {
+                        1.0
+                    } else {
+                        s.weight
+                    };
+                    let seg_pred = &ctx.s.preds[s.model];
+                    for (si, pi) in s.cat_map.iter().enumerate() {
+                        let p = if seg_pred.has_probs {
+                            seg_pred.probs[si]
+                        } else if ctx.m.models[s.model].cats[si] == value {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                        probs[*pi as usize] = r(probs[*pi as usize] + r(p * w));
+                    }
+                    denominator += w;
+                }
+                Method::Median | Method::Max => {
+                    // Keep every segment's distribution (flattened) for the per-category step.
+                    let seg_pred = &ctx.s.preds[s.model];
+                    let n = probs.len();
+                    let base = values.len();
+                    values.resize(base + n, 0.0);
+                    for (si, pi) in s.cat_map.iter().enumerate() {
+                        values[base + *pi as usize] = if seg_pred.has_probs {
+                            seg_pred.probs[si]
+                        } else if ctx.m.models[s.model].cats[si] == value {
+                            1.0
+                        } else {
+                            0.0
+                        };
+                    }
+                }
+                _ => {
+                    result = Err(EvalError::Evaluation("unsupported aggregation".into()));
+                    break;
+                }
+            }
+        }
+        let restore = |ctx: &mut Ctx<'_>, probs: Vec<f64>, order: Vec<u32>, values: Vec<f64>| {
+            ctx.s.preds[index].probs = probs;
+            ctx.s.preds[index].order = order;
+            ctx.s.nums_mining = values;
+        };
+        if let Err(e) = result {
+            restore(ctx, probs, order, values);
+            return Err(e);
+        }
+        if matches!(self.method, Method::SelectFirst | Method::ModelChain) {
+            restore(ctx, probs, order, values);
+            return self.copy_segment(ctx, index, chosen);
+        }
+        let too_many_missing =
+            evaluated > 0 && (missing_count as f64 / evaluated as f64) > self.threshold;
+        if return_missing || evaluated == missing_count || too_many_missing {
+            restore(ctx, probs, order, values);
+            if classification || clustering {
+                set_classification_default(ctx, index);
+            } else {
+                set_regression(ctx, index, None);
+            }
+            return Ok(());
+        }
+        if !classification && !clustering {
+            let x = match self.method {
+                Method::Sum => total,
+                Method::Average | Method::WeightedAverage => r(total / denominator),
+                Method::Median => median(&mut values),
+                _ => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            };
+            restore(ctx, probs, order, values);
+            set_regression(ctx, index, Some(x));
+            return Ok(());
+        }
+        let n = probs.len();
+        match self.method {
+            Method::MajorityVote | Method::WeightedMajorityVote => {
+                let sum: f64 = probs.iter().sum();
+                if sum > 0.0 {
+                    probs.iter_mut().for_each(|x| *x /= sum);
+                }
+            }
+            Method::Average | Method::WeightedAverage => {
+                probs.iter_mut().for_each(|x| *x = r(*x / denominator));
+            }
+            Method::Median => {
+                let k = values.len() / n.max(1);
+                let mut col = std::mem::take(&mut ctx.s.nums);
+                for (c, p) in probs.iter_mut().enumerate() {
+                    col.clear();
+                    col.extend((0..k).map(|j| values[j * n + c]));
+                    *p = median(&mut col);
+                }
+                ctx.s.nums = col;
+            }
+            _ => {
+                // Max: average the distributions of the segments that reach the highest
+                // probability.
+                let k = values.len() / n.max(1);
+                let best = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let mut count = 0.0;
+                for j in 0..k {
+                    let row = &values[j * n..(j + 1) * n];
+                    if row.contains(&best) {
+                        count += 1.0;
+                        for (c, p) in probs.iter_mut().enumerate() {
+                            *p += row[c];
+                        }
+                    }
+                }
+                probs.iter_mut().for_each(|x| *x /= count);
+            }
+        }
+        let node = &ctx.m.models[index];
+        let use_order = matches!(
+            self.method,
+            Method::MajorityVote | Method::WeightedMajorityVote
+        );
+        let label = argmax_label(
+            &node.cats,
+            &probs,
+            if use_order { Some(&order) } else { None },
+        );
+        restore(ctx, probs, order, values);
+        let epoch = ctx.s.epoch;
+        let p = &mut ctx.s.preds[index];
+        p.epoch = epoch;
+        p.value = label;
+        p.has_probs = true;
+        p.has_conf = false;
+        p.entity = Val::Missing;
+        p.ranked.clear();
+        Ok(())
+    }
+
+    /// The result of `selectFirst` and `modelChain`: the chosen segment's prediction.
+    fn copy_segment(
+        &self,
+        ctx: &mut Ctx<'_>,
+        index: usize,
+        chosen: Option<&Segment>,
+    ) -> Result<(), EvalError> {
+        let epoch = ctx.s.epoch;
+        let Some(s) = chosen else {
+            let p = &mut ctx.s.preds[index];
+            p.epoch = epoch;
+            p.value = Val::Missing;
+            p.has_probs = false;
+            p.has_conf = false;
+            p.entity = Val::Missing;
+            p.ranked.clear();
+            return Ok(());
+        };
+        let (head, tail) = if s.model > index {
+            let (a, b) = ctx.s.preds.split_at_mut(s.model);
+            (&mut a[index], &b[0])
+        } else {
+            return Err(EvalError::Evaluation("segment order".into()));
+        };
+        head.epoch = epoch;
+        head.value = tail.value;
+        head.has_probs = tail.has_probs && !s.cat_map.is_empty();
+        head.probs.iter_mut().for_each(|x| *x = 0.0);
+        if head.has_probs {
+            for (si, pi) in s.cat_map.iter().enumerate() {
+                head.probs[*pi as usize] = tail.probs[si];
+            }
+        }
+        head.has_conf = tail.has_conf && !s.cat_map.is_empty();
+        if head.has_conf {
+            for (si, pi) in s.cat_map.iter().enumerate() {
+                head.conf[*pi as usize] = tail.conf[si];
+            }
+        }
+        head.entity = tail.entity;
+        head.ranked.clear();
+        head.ranked.extend_from_slice(&tail.ranked);
+        Ok(())
+    }
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(|a, b| a.total_cmp(b));
+    let k = xs.len();
+    if k % 2 == 1 {
+        xs[k / 2]
+    } else {
+        (xs[k / 2 - 1] + xs[k / 2]) / 2.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(super::median(&mut [3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(&mut [4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}

@@ -1,0 +1,88 @@
+//! The model types: compilation dispatch and evaluation dispatch.
+
+pub(crate) mod mining;
+pub(crate) mod regression;
+pub(crate) mod tree;
+
+use crate::compile::{Compiler, MiningFunction, ModelNode};
+use crate::error::{EvalError, PmmlError};
+use crate::eval::Ctx;
+use crate::types::Val;
+use crate::xml::Element;
+
+/// A compiled model of one of the supported types.
+#[derive(Debug, Clone)]
+pub(crate) enum ModelKind {
+    /// Only during compilation.
+    Placeholder,
+    Regression(regression::Regression),
+    Tree(tree::Tree),
+    Mining(mining::Mining),
+}
+
+/// Compiles the type-specific part of a model element.
+pub(crate) fn compile<'d>(
+    c: &mut Compiler<'d>,
+    el: &'d Element,
+    node: &mut ModelNode,
+    index: usize,
+) -> Result<ModelKind, PmmlError> {
+    match el.name.as_str() {
+        "RegressionModel" => regression::compile(c, el, node).map(ModelKind::Regression),
+        "TreeModel" => tree::compile(c, el, node).map(ModelKind::Tree),
+        "MiningModel" => mining::compile(c, el, node, index).map(ModelKind::Mining),
+        other => Err(PmmlError::unsupported(
+            other,
+            "this model type is not supported",
+        )),
+    }
+}
+
+/// Evaluates model `index` for the current record, recording its prediction.
+pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    let m = ctx.m;
+    match &m.models[index].kind {
+        ModelKind::Placeholder => Err(EvalError::Evaluation("model not compiled".into())),
+        ModelKind::Regression(r) => r.evaluate(ctx, index),
+        ModelKind::Tree(t) => t.evaluate(ctx, index),
+        ModelKind::Mining(mm) => mm.evaluate(ctx, index),
+    }
+}
+
+/// Adds `v` to the category list unless present; returns its index.
+pub(crate) fn cat_index(cats: &mut Vec<Val>, v: Val) -> u32 {
+    match cats.iter().position(|x| *x == v) {
+        Some(i) => i as u32,
+        None => {
+            cats.push(v);
+            (cats.len() - 1) as u32
+        }
+    }
+}
+
+/// Records a classification: `fill` writes the probabilities (indexed like the model's
+/// categories) and returns the label, or `None` for the highest probability.
+pub(crate) fn set_distribution(
+    ctx: &mut Ctx<'_>,
+    index: usize,
+    label: Option<Val>,
+    order: Option<&[u32]>,
+) {
+    let node = &ctx.m.models[index];
+    let epoch = ctx.s.epoch;
+    let p = &mut ctx.s.preds[index];
+    p.epoch = epoch;
+    p.has_probs = true;
+    p.has_conf = false;
+    p.entity = Val::Missing;
+    p.ranked.clear();
+    p.value = match label {
+        Some(l) => l,
+        None => crate::output::argmax_label(&node.cats, &p.probs, order),
+    };
+}
+
+/// Whether a model's function is classification.
+pub(crate) fn is_classification(node: &ModelNode) -> bool {
+    node.function == MiningFunction::Classification
+}

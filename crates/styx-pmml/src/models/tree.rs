@@ -1,0 +1,348 @@
+//! `TreeModel`: decision trees with every `missingValueStrategy` JPMML implements
+//! (`none`, `nullPrediction`, `lastPrediction`, `defaultChild`) and both
+//! `noTrueChildStrategy` values.
+
+use crate::compile::{Compiler, ModelNode};
+use crate::error::{EvalError, PmmlError};
+use crate::eval::Ctx;
+use crate::expr::req;
+use crate::models::{cat_index, is_classification};
+use crate::output::set_regression;
+use crate::predicate::Cond;
+use crate::types::{round_to, Val};
+use crate::xml::Element;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MissingStrategy {
+    None,
+    NullPrediction,
+    LastPrediction,
+    DefaultChild,
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    cond: Cond,
+    children: Vec<u32>,
+    /// The score: a number (regression) or a category index (classification).
+    score: Option<f64>,
+    /// (category index, record count or probability, confidence).
+    dist: Vec<(u32, f64, Option<f64>)>,
+    dist_is_probability: bool,
+    default_child: Option<u32>,
+    id: Val,
+}
+
+/// A compiled `TreeModel`.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    nodes: Vec<Node>,
+    missing: MissingStrategy,
+    return_last: bool,
+    penalty: f64,
+}
+
+pub(crate) fn compile(
+    c: &mut Compiler<'_>,
+    el: &Element,
+    node: &mut ModelNode,
+) -> Result<Tree, PmmlError> {
+    let missing = match el.attr("missingValueStrategy").unwrap_or("none") {
+        "none" => MissingStrategy::None,
+        "nullPrediction" => MissingStrategy::NullPrediction,
+        "lastPrediction" => MissingStrategy::LastPrediction,
+        "defaultChild" => MissingStrategy::DefaultChild,
+        s @ ("weightedConfidence" | "aggregateNodes") => {
+            return Err(PmmlError::unsupported(
+                "TreeModel",
+                format!("missingValueStrategy=\"{s}\" is not supported"),
+            ))
+        }
+        s => {
+            return Err(PmmlError::invalid(
+                "TreeModel",
+                format!("unknown missingValueStrategy \"{s}\""),
+            ))
+        }
+    };
+    let return_last = match el
+        .attr("noTrueChildStrategy")
+        .unwrap_or("returnNullPrediction")
+    {
+        "returnNullPrediction" => false,
+        "returnLastPrediction" => true,
+        s => {
+            return Err(PmmlError::invalid(
+                "TreeModel",
+                format!("unknown noTrueChildStrategy \"{s}\""),
+            ))
+        }
+    };
+    if let Some(s) = el.attr("splitCharacteristic") {
+        if s != "binarySplit" && s != "multiSplit" {
+            return Err(PmmlError::invalid(
+                "TreeModel",
+                format!("unknown splitCharacteristic \"{s}\""),
+            ));
+        }
+    }
+    let penalty = crate::expr::opt_num_attr(el, "missingValuePenalty")?.unwrap_or(1.0);
+    let root = el
+        .child("Node")
+        .ok_or_else(|| PmmlError::invalid("TreeModel", "a root Node is required"))?;
+    let mut tree = Tree {
+        nodes: Vec::new(),
+        missing,
+        return_last,
+        penalty,
+    };
+    let mut ids = Vec::new();
+    add_node(c, node, &mut tree, root, &mut ids)?;
+    // Default children refer to node ids.
+    for (i, def) in ids.iter().enumerate() {
+        if let Some(d) = def {
+            let n = &tree.nodes[i];
+            let target = n.children.iter().copied().find(|ch| {
+                matches!(tree.nodes[*ch as usize].id, Val::Str(id) if &*c.symbols.strings[id as usize] == d.as_str())
+            });
+            match target {
+                Some(t) => tree.nodes[i].default_child = Some(t),
+                None => {
+                    return Err(PmmlError::invalid(
+                        "Node",
+                        format!("defaultChild \"{d}\" is not a child of the node"),
+                    ))
+                }
+            }
+        }
+    }
+    if missing == MissingStrategy::DefaultChild {
+        if let Some(n) = tree
+            .nodes
+            .iter()
+            .find(|n| !n.children.is_empty() && n.default_child.is_none())
+        {
+            let _ = n;
+            return Err(PmmlError::invalid(
+                "Node",
+                "missingValueStrategy=\"defaultChild\" needs a defaultChild on every inner node",
+            ));
+        }
+    }
+    Ok(tree)
+}
+
+fn add_node(
+    c: &mut Compiler<'_>,
+    model: &mut ModelNode,
+    tree: &mut Tree,
+    el: &Element,
+    defaults: &mut Vec<Option<String>>,
+) -> Result<u32, PmmlError> {
+    if el.child("Regression").is_some() || el.child("DecisionTree").is_some() {
+        return Err(PmmlError::unsupported(
+            "Node",
+            "embedded models in tree nodes are not supported",
+        ));
+    }
+    let cond = c.predicate_child(el)?;
+    let classification = is_classification(model);
+    let score = match el.attr("score") {
+        None => None,
+        Some(s) if classification => {
+            let v = c.constant_for(model.target.ty, s, "Node")?;
+            Some(cat_index(&mut model.cats, v) as f64)
+        }
+        Some(s) => Some(round_to(
+            model.float,
+            crate::types::parse_double(s).ok_or_else(|| {
+                PmmlError::invalid("Node", format!("score \"{s}\" is not a number"))
+            })?,
+        )),
+    };
+    let mut dist = Vec::new();
+    let mut dist_is_probability = false;
+    if classification {
+        for (k, sd) in el.children_named("ScoreDistribution").enumerate() {
+            let v = c.constant_for(model.target.ty, req(sd, "value")?, "ScoreDistribution")?;
+            let cat = cat_index(&mut model.cats, v);
+            let prob = crate::expr::opt_num_attr(sd, "probability")?;
+            if k == 0 {
+                dist_is_probability = prob.is_some();
+            }
+            let x = if dist_is_probability {
+                let p = prob.ok_or_else(|| {
+                    PmmlError::invalid(
+                        "ScoreDistribution",
+                        "probability is required on every element",
+                    )
+                })?;
+                if !(0.0..=1.0).contains(&p) {
+                    return Err(PmmlError::invalid(
+                        "ScoreDistribution",
+                        format!("probability {p} is outside [0, 1]"),
+                    ));
+                }
+                p
+            } else {
+                crate::expr::num_attr(sd, "recordCount")?
+            };
+            dist.push((cat, x, crate::expr::opt_num_attr(sd, "confidence")?));
+        }
+    }
+    let index = tree.nodes.len() as u32;
+    let id = match el.attr("id") {
+        Some(id) => Val::Str(c.symbols.intern(id)),
+        None => Val::Str(c.symbols.intern(&(index + 1).to_string())),
+    };
+    tree.nodes.push(Node {
+        cond,
+        children: vec![],
+        score,
+        dist,
+        dist_is_probability,
+        default_child: None,
+        id,
+    });
+    defaults.push(el.attr("defaultChild").map(str::to_string));
+    let mut children = Vec::new();
+    for child in el.children_named("Node") {
+        children.push(add_node(c, model, tree, child, defaults)?);
+    }
+    tree.nodes[index as usize].children = children;
+    Ok(index)
+}
+
+impl Tree {
+    /// Walks the tree: the selected node and the number of missing-value levels crossed.
+    fn select(&self, ctx: &mut Ctx<'_>) -> Result<(Option<u32>, u32), EvalError> {
+        let mut levels = 0;
+        if self.nodes[0].cond.eval(ctx)? != Some(true) {
+            return Ok((None, 0));
+        }
+        let mut current = 0u32;
+        'walk: loop {
+            let n = &self.nodes[current as usize];
+            if n.children.is_empty() {
+                return Ok((Some(current), levels));
+            }
+            for &ch in &n.children {
+                match self.nodes[ch as usize].cond.eval(ctx)? {
+                    Some(true) => {
+                        current = ch;
+                        continue 'walk;
+                    }
+                    Some(false) => {}
+                    None => match self.missing {
+                        MissingStrategy::None => {}
+                        MissingStrategy::NullPrediction => return Ok((None, levels)),
+                        MissingStrategy::LastPrediction => return Ok((Some(current), levels)),
+                        MissingStrategy::DefaultChild => {
+                            levels += 1;
+                            match n.default_child {
+                                Some(d) => {
+                                    current = d;
+                                    continue 'walk;
+                                }
+                                None => {
+                                    return Err(EvalError::Evaluation(
+                                        "a tree node has no defaultChild".into(),
+                                    ))
+                                }
+                            }
+                        }
+                    },
+                }
+            }
+            // No true child.
+            if self.return_last && n.score.is_some() {
+                return Ok((Some(current), levels));
+            }
+            return Ok((None, levels));
+        }
+    }
+
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+        let (selected, levels) = self.select(ctx)?;
+        let node = &ctx.m.models[index];
+        if !is_classification(node) {
+            let value = match selected {
+                None => None,
+                Some(s) => match self.nodes[s as usize].score {
+                    Some(x) => Some(x),
+                    None => {
+                        return Err(EvalError::Evaluation(
+                            "the selected tree node has no score".into(),
+                        ))
+                    }
+                },
+            };
+            set_regression(ctx, index, value);
+            if let Some(s) = selected {
+                ctx.s.preds[index].entity = self.nodes[s as usize].id;
+            }
+            return Ok(());
+        }
+        let Some(s) = selected else {
+            crate::output::set_classification_default(ctx, index);
+            return Ok(());
+        };
+        let n = &self.nodes[s as usize];
+        let epoch = ctx.s.epoch;
+        let float = node.float;
+        let p = &mut ctx.s.preds[index];
+        p.epoch = epoch;
+        p.entity = n.id;
+        p.ranked.clear();
+        p.probs.iter_mut().for_each(|x| *x = 0.0);
+        p.conf.iter_mut().for_each(|x| *x = 0.0);
+        p.has_conf = false;
+        if n.dist.is_empty() {
+            let Some(score) = n.score else {
+                return Err(EvalError::Evaluation(
+                    "the selected tree node has no score".into(),
+                ));
+            };
+            p.probs[score as usize] = 1.0;
+            p.has_probs = true;
+            p.value = node.cats[score as usize];
+            return Ok(());
+        }
+        let mut sum = 0.0;
+        for (cat, x, conf) in &n.dist {
+            p.probs[*cat as usize] = round_to(float, *x);
+            sum = round_to(float, sum + x);
+            if let Some(cf) = conf {
+                p.has_conf = true;
+                p.conf[*cat as usize] = cf * self.penalty.powi(levels as i32);
+            }
+        }
+        if sum != 1.0 {
+            if sum == 0.0 {
+                return Err(EvalError::Evaluation(
+                    "the score distribution of a tree node sums to zero".into(),
+                ));
+            }
+            for (cat, _, _) in &n.dist {
+                p.probs[*cat as usize] = round_to(float, p.probs[*cat as usize] / sum);
+            }
+        }
+        let _ = n.dist_is_probability;
+        p.has_probs = true;
+        p.value = match n.score {
+            Some(score) => node.cats[score as usize],
+            None => {
+                let mut best: Option<(u32, f64)> = None;
+                for (cat, _, _) in &n.dist {
+                    let v = p.probs[*cat as usize];
+                    if best.is_none_or(|(_, b)| v > b) {
+                        best = Some((*cat, v));
+                    }
+                }
+                best.map(|(c, _)| node.cats[c as usize])
+                    .unwrap_or(Val::Missing)
+            }
+        };
+        Ok(())
+    }
+}

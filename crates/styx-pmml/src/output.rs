@@ -1,0 +1,354 @@
+//! `Output`/`OutputField`: predicted values, probabilities, affinities, entity ids,
+//! transformed values and decisions; and `Targets` post-processing of predictions.
+
+use crate::compile::{
+    CastInteger, Compiler, FieldInfo, MiningFunction, ModelNode, SlotDef, TargetDef,
+};
+use crate::error::{EvalError, PmmlError};
+use crate::eval::{Ctx, Slot};
+use crate::expr::{cast, req, Expr};
+use crate::models::ModelKind;
+use crate::schema::parse_const;
+use crate::types::{round_to, DataType, OpType, Val};
+use crate::xml::Element;
+
+/// What an output field reports.
+#[derive(Debug, Clone)]
+pub(crate) enum Feature {
+    Predicted,
+    /// Probability of a category (index into the model's categories); `None`: of the
+    /// predicted category.
+    Probability(Option<u32>),
+    /// A constant 0.0 whenever there is a prediction (a category the distribution cannot
+    /// contain).
+    Zero,
+    Confidence(Option<u32>),
+    Affinity(Option<u32>),
+    /// The id of the winning entity, or of the n-th ranked one (1-based).
+    EntityId(usize),
+    Expression(Expr),
+    ReasonCode(usize),
+}
+
+/// A compiled `OutputField`.
+#[derive(Debug, Clone)]
+pub(crate) struct OutputDef {
+    pub name: String,
+    pub slot: Slot,
+    pub feature: Feature,
+    pub ty: DataType,
+    pub final_result: bool,
+}
+
+impl Compiler<'_> {
+    pub(crate) fn outputs(
+        &mut self,
+        out: &Element,
+        node: &mut ModelNode,
+        model: usize,
+    ) -> Result<(), PmmlError> {
+        let fields: Vec<&Element> = out.children_named("OutputField").collect();
+        // Declare all names first: output fields may refer to each other.
+        let mut declared = Vec::new();
+        for (i, of) in fields.iter().enumerate() {
+            let name = req(of, "name")?;
+            let ty = match of.attr("dataType") {
+                Some(t) => Some(DataType::parse(t, "OutputField")?),
+                None => None,
+            };
+            let slot = self.new_slot(
+                SlotDef::Output {
+                    model: model as u32,
+                    index: i as u32,
+                },
+                name,
+            );
+            let guess = ty.unwrap_or(DataType::Double);
+            let optype = match of.attr("optype") {
+                Some(o) => OpType::parse(o, "OutputField")?,
+                None => OpType::default_for(guess),
+            };
+            self.declare(
+                name,
+                FieldInfo {
+                    slot,
+                    ty: guess,
+                    optype,
+                },
+            );
+            declared.push((slot, ty));
+        }
+        for (of, (slot, ty)) in fields.iter().zip(declared) {
+            let name = req(of, "name")?.to_string();
+            let feature_name = of.attr("feature").unwrap_or("predictedValue");
+            if of.attr("segmentId").is_some() {
+                return Err(PmmlError::unsupported(
+                    "OutputField",
+                    format!("\"{name}\": segmentId is not supported"),
+                ));
+            }
+            if let Some(t) = of.attr("targetField") {
+                if node.target.name.as_deref() != Some(t) {
+                    return Err(PmmlError::unsupported(
+                        "OutputField",
+                        format!("\"{name}\": targetField \"{t}\""),
+                    ));
+                }
+            }
+            let classification = node.function == MiningFunction::Classification;
+            let category =
+                |c: &mut Compiler<'_>, node: &ModelNode| -> Result<Option<u32>, PmmlError> {
+                    match of.attr("value") {
+                        None => Ok(None),
+                        Some(v) => {
+                            let val = parse_const(&mut c.symbols, node.target.ty, v)
+                                .or_else(|| parse_const(&mut c.symbols, DataType::String, v));
+                            Ok(val
+                                .and_then(|val| node.cats.iter().position(|x| *x == val))
+                                .map(|i| i as u32)
+                                .or(Some(u32::MAX)))
+                        }
+                    }
+                };
+            let (feature, default_ty) = match feature_name {
+                "predictedValue" | "predictedDisplayValue" => (Feature::Predicted, node.target.ty),
+                "probability" => {
+                    if !classification {
+                        return Err(PmmlError::invalid(
+                            "OutputField",
+                            format!("\"{name}\": probability of a non-classification model"),
+                        ));
+                    }
+                    let cat = category(self, node)?;
+                    let string_keys =
+                        matches!(node.kind, ModelKind::Mining(ref m) if m.untyped_target());
+                    if string_keys
+                        && of.attr("value").is_some()
+                        && node.target.ty != DataType::String
+                    {
+                        // The segmentation has no typed target field: the category text is
+                        // looked up as a string among typed categories and never found.
+                        (Feature::Zero, DataType::Double)
+                    } else {
+                        match cat {
+                            Some(u32::MAX) => (Feature::Zero, DataType::Double),
+                            c => (Feature::Probability(c), DataType::Double),
+                        }
+                    }
+                }
+                "confidence" => {
+                    let cat = category(self, node)?;
+                    (Feature::Confidence(cat), DataType::Double)
+                }
+                "affinity" | "entityAffinity" | "clusterAffinity" => {
+                    let cat = match of.attr("value") {
+                        None => None,
+                        Some(v) => {
+                            let sym = Val::Str(self.symbols.intern(v));
+                            match node.cats.iter().position(|x| *x == sym) {
+                                Some(i) => Some(i as u32),
+                                None => {
+                                    return Err(PmmlError::invalid(
+                                        "OutputField",
+                                        format!("\"{name}\": unknown entity \"{v}\""),
+                                    ))
+                                }
+                            }
+                        }
+                    };
+                    (Feature::Affinity(cat), DataType::Double)
+                }
+                "entityId" | "clusterId" | "ruleId" => {
+                    let rank = match of.attr("rank") {
+                        None => 1,
+                        Some(r) => {
+                            r.parse::<usize>().ok().filter(|r| *r >= 1).ok_or_else(|| {
+                                PmmlError::invalid(
+                                    "OutputField",
+                                    format!("\"{name}\": invalid rank \"{r}\""),
+                                )
+                            })?
+                        }
+                    };
+                    (Feature::EntityId(rank), DataType::String)
+                }
+                "transformedValue" | "decision" => {
+                    let (e, t) = self.expr_child(of)?;
+                    (Feature::Expression(e), t)
+                }
+                "reasonCode" => {
+                    let rank = of
+                        .attr("rank")
+                        .and_then(|r| r.parse::<usize>().ok())
+                        .unwrap_or(1)
+                        .max(1);
+                    (Feature::ReasonCode(rank), DataType::String)
+                }
+                other => {
+                    return Err(PmmlError::unsupported(
+                        "OutputField",
+                        format!("\"{name}\": feature=\"{other}\" is not supported"),
+                    ))
+                }
+            };
+            let ty = ty.unwrap_or(default_ty);
+            if let Some(scope) = self.scopes.last_mut() {
+                if let Some(info) = scope.get_mut(&name) {
+                    info.ty = ty;
+                }
+            }
+            let final_result = of.attr("isFinalResult") != Some("false");
+            node.outputs.push(OutputDef {
+                name,
+                slot,
+                feature,
+                ty,
+                final_result,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Computes output field `index` of model `model` for the current record.
+pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Result<Val, EvalError> {
+    let m = ctx.m;
+    let node = &m.models[model];
+    let def = &node.outputs[index];
+    if ctx.s.preds[model].epoch != ctx.s.epoch {
+        return Ok(Val::Missing);
+    }
+    let pred = &ctx.s.preds[model];
+    let v = match &def.feature {
+        Feature::Predicted => pred.value,
+        Feature::Probability(cat) | Feature::Confidence(cat) | Feature::Affinity(cat) => {
+            if pred.value.is_missing() && !matches!(def.feature, Feature::Affinity(_)) {
+                Val::Missing
+            } else {
+                let conf = matches!(def.feature, Feature::Confidence(_));
+                let (values, ok) = if conf {
+                    (&pred.conf, pred.has_conf)
+                } else {
+                    (&pred.probs, pred.has_probs)
+                };
+                let i = match cat {
+                    Some(i) => Some(*i as usize),
+                    None => node.cats.iter().position(|c| ctx.equal(*c, pred.value)),
+                };
+                match i {
+                    Some(i) if ok && i < values.len() => Val::Num(values[i]),
+                    Some(_) if !ok => Val::Missing,
+                    _ => Val::Num(0.0),
+                }
+            }
+        }
+        Feature::Zero => {
+            if pred.value.is_missing() {
+                Val::Missing
+            } else {
+                Val::Num(0.0)
+            }
+        }
+        Feature::EntityId(rank) => {
+            if pred.ranked.is_empty() {
+                if *rank == 1 {
+                    pred.entity
+                } else {
+                    Val::Missing
+                }
+            } else {
+                pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing)
+            }
+        }
+        Feature::ReasonCode(rank) => pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing),
+        Feature::Expression(e) => e.eval(ctx)?,
+    };
+    cast(ctx, v, def.ty)
+}
+
+/// Applies the `Target` element to a regression result.
+pub(crate) fn apply_target(t: &TargetDef, float: bool, x: f64) -> f64 {
+    let mut v = round_to(float, x);
+    if t.min.is_some() || t.max.is_some() {
+        v = v.max(round_to(float, t.min.unwrap_or(f64::NEG_INFINITY)));
+        v = v.min(round_to(float, t.max.unwrap_or(f64::INFINITY)));
+    }
+    if t.rescale_factor != 1.0 {
+        v = round_to(float, v * round_to(float, t.rescale_factor));
+    }
+    if t.rescale_constant != 0.0 {
+        v = round_to(float, v + round_to(float, t.rescale_constant));
+    }
+    match t.cast_integer {
+        None => v,
+        Some(CastInteger::Round) => (v + 0.5).floor(),
+        Some(CastInteger::Ceiling) => v.ceil(),
+        Some(CastInteger::Floor) => v.floor(),
+    }
+}
+
+/// Records a regression prediction (after `Targets`) for `model`.
+pub(crate) fn set_regression(ctx: &mut Ctx<'_>, model: usize, x: Option<f64>) {
+    let node = &ctx.m.models[model];
+    let value = match x {
+        Some(x) => Val::Num(apply_target(&node.target, node.float, x)),
+        None => node
+            .target
+            .default_value
+            .map(Val::Num)
+            .unwrap_or(Val::Missing),
+    };
+    let epoch = ctx.s.epoch;
+    let p = &mut ctx.s.preds[model];
+    p.epoch = epoch;
+    p.value = value;
+    p.has_probs = false;
+    p.has_conf = false;
+    p.entity = Val::Missing;
+    p.ranked.clear();
+}
+
+/// Records a classification without a result: the prior probabilities of the `Target`
+/// element when it has them, else a missing prediction.
+pub(crate) fn set_classification_default(ctx: &mut Ctx<'_>, model: usize) {
+    let node = &ctx.m.models[model];
+    let epoch = ctx.s.epoch;
+    let p = &mut ctx.s.preds[model];
+    p.epoch = epoch;
+    p.has_conf = false;
+    p.entity = Val::Missing;
+    p.ranked.clear();
+    if node.target.priors.is_empty() {
+        p.value = Val::Missing;
+        p.has_probs = false;
+        return;
+    }
+    p.probs.iter_mut().for_each(|x| *x = 0.0);
+    for (c, pr) in &node.target.priors {
+        if let Some(i) = node.cats.iter().position(|x| x == c) {
+            p.probs[i] = *pr;
+        }
+    }
+    p.has_probs = true;
+    p.value = argmax_label(&node.cats, &p.probs, None);
+}
+
+/// The category with the highest value; ties go to the first in `order` (or in category
+/// order).
+pub(crate) fn argmax_label(cats: &[Val], values: &[f64], order: Option<&[u32]>) -> Val {
+    let mut best: Option<(usize, f64)> = None;
+    let mut consider = |i: usize| {
+        let v = values[i];
+        if v.is_nan() {
+            return;
+        }
+        if best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    };
+    match order {
+        Some(o) => o.iter().for_each(|i| consider(*i as usize)),
+        None => (0..values.len()).for_each(&mut consider),
+    }
+    best.map(|(i, _)| cats[i]).unwrap_or(Val::Missing)
+}

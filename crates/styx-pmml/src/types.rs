@@ -1,0 +1,249 @@
+//! Data types, operational types and the compact value representation used while scoring.
+
+use std::collections::HashMap;
+
+use crate::error::PmmlError;
+
+/// The data type of a field (PMML `dataType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataType {
+    /// Text.
+    String,
+    /// A 64-bit integer.
+    Integer,
+    /// A 32-bit IEEE float.
+    Float,
+    /// A 64-bit IEEE double.
+    Double,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl DataType {
+    pub(crate) fn parse(s: &str, element: &str) -> Result<DataType, PmmlError> {
+        Ok(match s {
+            "string" => DataType::String,
+            "integer" => DataType::Integer,
+            "float" => DataType::Float,
+            "double" => DataType::Double,
+            "boolean" => DataType::Boolean,
+            "date"
+            | "time"
+            | "dateTime"
+            | "dateDaysSince[0]"
+            | "dateDaysSince[1960]"
+            | "dateDaysSince[1970]"
+            | "dateDaysSince[1980]"
+            | "timeSeconds"
+            | "dateTimeSecondsSince[0]"
+            | "dateTimeSecondsSince[1960]"
+            | "dateTimeSecondsSince[1970]"
+            | "dateTimeSecondsSince[1980]" => {
+                return Err(PmmlError::unsupported(
+                    element,
+                    format!("dataType=\"{s}\" (dates and times) is not supported"),
+                ))
+            }
+            _ => {
+                return Err(PmmlError::invalid(
+                    element,
+                    format!("unknown dataType \"{s}\""),
+                ))
+            }
+        })
+    }
+
+    /// Whether values of this type are numbers.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, DataType::Integer | DataType::Float | DataType::Double)
+    }
+
+    /// The PMML name of the type.
+    pub fn name(self) -> &'static str {
+        match self {
+            DataType::String => "string",
+            DataType::Integer => "integer",
+            DataType::Float => "float",
+            DataType::Double => "double",
+            DataType::Boolean => "boolean",
+        }
+    }
+}
+
+/// The operational type of a field (PMML `optype`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OpType {
+    Categorical,
+    Ordinal,
+    Continuous,
+}
+
+impl OpType {
+    pub(crate) fn parse(s: &str, element: &str) -> Result<OpType, PmmlError> {
+        Ok(match s {
+            "categorical" => OpType::Categorical,
+            "ordinal" => OpType::Ordinal,
+            "continuous" => OpType::Continuous,
+            _ => {
+                return Err(PmmlError::invalid(
+                    element,
+                    format!("unknown optype \"{s}\""),
+                ))
+            }
+        })
+    }
+
+    pub(crate) fn default_for(t: DataType) -> OpType {
+        match t {
+            DataType::Integer | DataType::Float | DataType::Double => OpType::Continuous,
+            _ => OpType::Categorical,
+        }
+    }
+}
+
+/// Strings with the high bit set live in the scratch buffer of one evaluation; the others
+/// are interned in the compiled model.
+pub(crate) const DYN: u32 = 1 << 31;
+
+/// One value while scoring. Numbers of every numeric type are held as `f64` (float values
+/// are exactly representable; integers up to 2^53); strings are interned ids.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Val {
+    Missing,
+    Num(f64),
+    Bool(bool),
+    Str(u32),
+}
+
+impl Val {
+    pub(crate) fn is_missing(self) -> bool {
+        matches!(self, Val::Missing)
+    }
+
+    /// The numeric value of a number or boolean.
+    pub(crate) fn num(self) -> Option<f64> {
+        match self {
+            Val::Num(x) => Some(x),
+            Val::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
+            _ => None,
+        }
+    }
+}
+
+/// The interned strings of a compiled model.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Symbols {
+    pub strings: Vec<Box<str>>,
+    pub index: HashMap<Box<str>, u32>,
+}
+
+impl Symbols {
+    pub(crate) fn intern(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.index.get(s) {
+            return i;
+        }
+        let i = self.strings.len() as u32;
+        self.strings.push(s.into());
+        self.index.insert(s.into(), i);
+        i
+    }
+
+    pub(crate) fn get(&self, s: &str) -> Option<u32> {
+        self.index.get(s).copied()
+    }
+}
+
+/// Parses an integer the way PMML documents and CSV inputs write them: an optional sign
+/// and digits, or a decimal number with no fractional part (`3.0`).
+pub(crate) fn parse_integer(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(i as f64);
+    }
+    let x = parse_double(t)?;
+    if x.is_finite() && x.fract() == 0.0 {
+        Some(x)
+    } else {
+        None
+    }
+}
+
+/// Parses a double: decimal and scientific notation, `NaN`, `INF`/`Infinity` with a sign.
+pub(crate) fn parse_double(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() {
+        return None;
+    }
+    match t {
+        "NaN" | "nan" | "NAN" => return Some(f64::NAN),
+        "INF" | "Infinity" | "inf" | "+INF" | "+Infinity" => return Some(f64::INFINITY),
+        "-INF" | "-Infinity" | "-inf" => return Some(f64::NEG_INFINITY),
+        _ => {}
+    }
+    let b = t.as_bytes();
+    // Only plain decimal syntax; Rust's parser also accepts words like "infinity".
+    if !b
+        .iter()
+        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
+    {
+        return None;
+    }
+    t.parse::<f64>().ok()
+}
+
+/// Parses a float (rounded to the nearest 32-bit float), held as `f64`.
+pub(crate) fn parse_float(s: &str) -> Option<f64> {
+    let t = s.trim();
+    let x = parse_double(t)?;
+    if x.is_nan() || x.is_infinite() {
+        return Some(x);
+    }
+    // Parse directly as f32 to round once, as Java's Float.parseFloat does.
+    t.parse::<f32>().ok().map(|f| f as f64)
+}
+
+pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
+    match s.trim() {
+        "true" | "TRUE" | "True" | "1" => Some(true),
+        "false" | "FALSE" | "False" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+/// Parses a number of the given numeric type.
+pub(crate) fn parse_number(t: DataType, s: &str) -> Option<f64> {
+    match t {
+        DataType::Integer => parse_integer(s),
+        DataType::Float => parse_float(s),
+        _ => parse_double(s),
+    }
+}
+
+/// Rounds to the nearest 32-bit float when `float` is set.
+#[inline]
+pub(crate) fn round_to(float: bool, x: f64) -> f64 {
+    if float {
+        x as f32 as f64
+    } else {
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_numbers() {
+        assert_eq!(parse_integer("42"), Some(42.0));
+        assert_eq!(parse_integer("3.0"), Some(3.0));
+        assert_eq!(parse_integer("3.5"), None);
+        assert_eq!(parse_double("1E-5"), Some(1e-5));
+        assert_eq!(parse_double(" 2.5 "), Some(2.5));
+        assert_eq!(parse_double("abc"), None);
+        assert_eq!(parse_double("infinity"), None);
+        assert!(parse_double("NaN").unwrap().is_nan());
+        assert_eq!(parse_float("0.1"), Some(0.1f32 as f64));
+        assert_eq!(parse_boolean("true"), Some(true));
+    }
+}
