@@ -8,6 +8,8 @@
 //! barrier has come from every input, and [`Operator::finish`] once every input has ended.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
@@ -75,6 +77,8 @@ pub struct TaskContext {
     pub parallelism: usize,
     /// Where acknowledgements go, when the job checkpoints.
     pub acks: Option<Sender<Ack>>,
+    /// Raised when the job fails: every instance stops at once.
+    pub cancelled: Arc<AtomicBool>,
 }
 
 impl TaskContext {
@@ -88,6 +92,11 @@ impl TaskContext {
                 snapshot: snapshot.map_err(|e| e.to_string()),
             });
         }
+    }
+
+    /// Whether the job has failed and the instance should stop.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Sends the acknowledgement of a completion.
@@ -152,6 +161,10 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
     // After a stop-with-savepoint barrier the instance only waits for the job to stop.
     let mut stopped = false;
     loop {
+        if task.is_cancelled() {
+            // Another instance failed the job; its error is the one reported.
+            return Ok(());
+        }
         let envelope = if let Some(e) = align.replay.pop_front() {
             e
         } else {
@@ -172,6 +185,9 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         };
+        if task.is_cancelled() {
+            return Ok(());
+        }
         if envelope.from == NOTIFY {
             if let Message::Complete(done) = &envelope.message {
                 op.on_checkpoint_complete(done)?;
@@ -228,8 +244,9 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
             break;
         }
     }
-    if stopped {
-        // The job stops without draining: open windows live on in the savepoint.
+    if stopped || task.is_cancelled() {
+        // The job stops without draining: open windows live on in the savepoint (or the
+        // job failed).
         return Ok(());
     }
     op.finish()

@@ -250,6 +250,10 @@ pub fn run_source<T>(
     let mut marks = Vec::new();
     let mut stopping = false;
     loop {
+        if task.is_cancelled() {
+            // Another instance failed the job; its error is the one reported.
+            return Ok(());
+        }
         if let Some(control) = &control {
             loop {
                 let message = if stopping {

@@ -9,8 +9,10 @@ use std::cell::RefCell;
 use std::collections::HashSet;
 use std::hash::Hash;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::checkpoint::coordinator::{
     Ack, CheckpointConfig, Coordinator, CoordinatorHandle, TaskEndpoint,
@@ -86,6 +88,7 @@ type Handles = Vec<(String, JoinHandle<Result<(), BoxError>>)>;
 #[derive(Default)]
 pub(crate) struct Launch {
     acks: Option<crossbeam_channel::Sender<Ack>>,
+    cancelled: Arc<AtomicBool>,
     restore: Option<Arc<Snapshot>>,
     endpoints: Vec<TaskEndpoint>,
     stop: StopHandle,
@@ -98,6 +101,7 @@ impl Launch {
             instance,
             parallelism,
             acks: self.acks.clone(),
+            cancelled: self.cancelled.clone(),
         }
     }
 
@@ -226,15 +230,20 @@ impl Environment {
                         .name(thread_name.clone())
                         .spawn(move || {
                             let mut out = out;
+                            // Dropped before `out`: a failure is known before the
+                            // instances downstream see this one's output end.
+                            let failed = CancelOnFailure::new(&task.cancelled);
                             let mut source = source?;
-                            run_source(
+                            let result = run_source(
                                 source.as_mut(),
                                 out.as_mut(),
                                 &task,
                                 control,
                                 restore,
                                 &stop,
-                            )
+                            );
+                            failed.finished(result.is_ok());
+                            result
                         })
                         .expect("spawn a source thread");
                     (thread_name, handle)
@@ -273,8 +282,10 @@ impl Environment {
         let stop = self.inner.borrow().stop.clone();
         // The sources' idle time counts from the start of the job.
         stop.record_activity();
+        let cancelled = Arc::new(AtomicBool::new(false));
         let mut launch = Launch {
             acks: coordinator.as_ref().map(Coordinator::ack_sender),
+            cancelled: cancelled.clone(),
             restore: coordinator.as_ref().and_then(|c| c.restore().cloned()),
             endpoints: Vec::new(),
             stop,
@@ -312,14 +323,61 @@ impl Environment {
             });
         }
         drop(done_tx);
-        for _ in 0..total {
+        let mut failure = None;
+        for ended in 0..total {
             match done_rx.recv() {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(e),
+                Ok(Err(e)) => {
+                    // The first failure fails the job: the other instances stop, and are
+                    // given a while to do so (one blocked in user code is left behind).
+                    cancelled.store(true, Ordering::Relaxed);
+                    let deadline = Instant::now() + CANCEL_GRACE;
+                    for _ in ended + 1..total {
+                        if done_rx.recv_deadline(deadline).is_err() {
+                            break;
+                        }
+                    }
+                    failure = Some(e);
+                    break;
+                }
                 Err(_) => break,
             }
         }
-        Ok(())
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// How long a failing job waits for its other instances to stop.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// Cancels the job when an instance ends with an error or a panic (it is dropped on the
+/// instance's thread without [`CancelOnFailure::finished`] saying all went well).
+struct CancelOnFailure {
+    cancelled: Arc<AtomicBool>,
+    ok: bool,
+}
+
+impl CancelOnFailure {
+    fn new(cancelled: &Arc<AtomicBool>) -> Self {
+        CancelOnFailure {
+            cancelled: cancelled.clone(),
+            ok: false,
+        }
+    }
+
+    fn finished(mut self, ok: bool) {
+        self.ok = ok;
+    }
+}
+
+impl Drop for CancelOnFailure {
+    fn drop(&mut self) {
+        if !self.ok {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
     }
 }
 
@@ -527,7 +585,7 @@ impl<T: Clone + Send + 'static> DataStream<T> {
             let senders = channels.senders();
             (0..parallelism)
                 .map(|i| {
-                    let mut op = factory(i);
+                    let op = factory(i);
                     let rx: crossbeam_channel::Receiver<Envelope<T>> = channels.take_receiver(i);
                     let task = launch.task(&name, i, parallelism);
                     let restore = launch.restored(&name, i, parallelism);
@@ -549,7 +607,15 @@ impl<T: Clone + Send + 'static> DataStream<T> {
                     let thread_name = instance_name(&name, i, parallelism);
                     let handle = std::thread::Builder::new()
                         .name(thread_name.clone())
-                        .spawn(move || run_operator(&mut op, rx, inputs, task, restore))
+                        .spawn(move || {
+                            let mut op = op;
+                            // Dropped before `op` and its outputs: a failure is known before
+                            // the instances downstream see this one's output end.
+                            let failed = CancelOnFailure::new(&task.cancelled);
+                            let result = run_operator(&mut op, rx, inputs, task, restore);
+                            failed.finished(result.is_ok());
+                            result
+                        })
                         .expect("spawn an operator thread");
                     (thread_name, handle)
                 })
