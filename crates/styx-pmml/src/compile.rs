@@ -37,6 +37,7 @@ pub(crate) struct FieldInfo {
 
 /// An input field of the compiled model.
 #[derive(Debug, Clone)]
+#[allow(dead_code)]
 pub(crate) struct InputDef {
     pub name: String,
     pub ty: DataType,
@@ -78,6 +79,8 @@ pub(crate) struct TargetDef {
 #[derive(Debug, Clone)]
 pub(crate) struct ModelNode {
     pub kind: ModelKind,
+    /// The model element name (for diagnostics).
+    #[allow(dead_code)]
     pub element: String,
     pub function: MiningFunction,
     /// Arithmetic in 32-bit floats (`mathContext="float"`).
@@ -498,8 +501,7 @@ impl<'d> Compiler<'d> {
             }
         }
         for (c, _) in node.target.priors.clone() {
-            if !node.cats.iter().any(|x| *x == c) && node.function == MiningFunction::Classification
-            {
+            if !node.cats.contains(&c) && node.function == MiningFunction::Classification {
                 node.cats.push(c);
             }
         }

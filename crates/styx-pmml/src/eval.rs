@@ -31,12 +31,6 @@ pub(crate) struct Pred {
     pub order: Vec<u32>,
 }
 
-impl Default for Val {
-    fn default() -> Self {
-        Val::Missing
-    }
-}
-
 /// Reusable working memory for evaluating one record at a time with one [`crate::Model`].
 /// Create it with [`crate::Model::scratch`]; keep one per thread or operator instance.
 #[derive(Debug, Clone)]
@@ -54,6 +48,7 @@ pub struct Scratch {
     pub(crate) frame: Vec<Val>,
     pub(crate) frame_base: usize,
     pub(crate) map_vals: Vec<Val>,
+    pub(crate) opt_nums: Vec<Option<f64>>,
 }
 
 impl Scratch {
@@ -87,6 +82,7 @@ impl Scratch {
             frame: Vec::new(),
             frame_base: 0,
             map_vals: Vec::new(),
+            opt_nums: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ use crate::types::{parse_double, DataType, Val};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[allow(clippy::enum_variant_names)]
 pub(crate) enum NormOutliers {
     AsIs,
     AsMissing,

@@ -237,8 +237,8 @@ fn boolean(v: Val, f: Func) -> Result<Option<bool>, EvalError> {
     match v {
         Val::Missing => Ok(None),
         Val::Bool(b) => Ok(Some(b)),
-        Val::Num(x) if x == 0.0 => Ok(Some(false)),
-        Val::Num(x) if x == 1.0 => Ok(Some(true)),
+        Val::Num(0.0) => Ok(Some(false)),
+        Val::Num(1.0) => Ok(Some(true)),
         _ => Err(EvalError::Evaluation(format!(
             "function {f:?}: not a boolean argument"
         ))),

@@ -182,6 +182,7 @@ pub(crate) enum InvalidTreatment {
 }
 
 #[derive(Debug, Clone)]
+#[allow(clippy::enum_variant_names)]
 pub(crate) enum Outliers {
     AsIs,
     AsMissing(f64, f64),
@@ -435,7 +436,7 @@ impl Prep {
         }
         if !self.missing_texts.is_empty() {
             let text = ctx.describe(v);
-            if self.missing_texts.iter().any(|m| *m == text) {
+            if self.missing_texts.contains(&text) {
                 return self.missing_value();
             }
         }

@@ -107,8 +107,9 @@ pub(crate) const DYN: u32 = 1 << 31;
 
 /// One value while scoring. Numbers of every numeric type are held as `f64` (float values
 /// are exactly representable; integers up to 2^53); strings are interned ids.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub(crate) enum Val {
+    #[default]
     Missing,
     Num(f64),
     Bool(bool),

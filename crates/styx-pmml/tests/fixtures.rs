@@ -11,72 +11,10 @@ use styx_pmml::{detect_delimiter, score_csv, Model, ScoreError};
 
 /// Cases that do not match yet, each with the reason. The test fails when one of them
 /// starts to match (so the list stays honest) or when any other case fails.
-const KNOWN_FAILING: &[(&str, &str)] = &[
-    (
-        "065-xgboost-classifier-nan-make-classification",
-        "float32 rounding of the XGBoost logit differs by a few ulps",
-    ),
-    (
-        "070-mlp-classifier-iris",
-        "NeuralNetwork not implemented yet (refused at load)",
-    ),
-    (
-        "071-mlp-regressor-diabetes",
-        "NeuralNetwork not implemented yet (refused at load)",
-    ),
-    (
-        "075-gaussian-nb-wine",
-        "NaiveBayesModel not implemented yet (refused at load)",
-    ),
-    (
-        "080-svc-linear-breast-cancer",
-        "SupportVectorMachineModel not implemented yet (refused at load)",
-    ),
-    (
-        "081-svc-rbf-multiclass-iris",
-        "SupportVectorMachineModel not implemented yet (refused at load)",
-    ),
-    (
-        "082-svr-rbf-diabetes",
-        "SupportVectorMachineModel not implemented yet (refused at load)",
-    ),
-    (
-        "083-svr-linear-make-regression",
-        "SupportVectorMachineModel not implemented yet (refused at load)",
-    ),
-    (
-        "085-knn-classifier-iris",
-        "NearestNeighborModel not implemented yet (refused at load)",
-    ),
-    (
-        "086-knn-regressor-distance-diabetes",
-        "NearestNeighborModel not implemented yet (refused at load)",
-    ),
-    (
-        "090-kmeans-iris",
-        "ClusteringModel not implemented yet (refused at load)",
-    ),
-    (
-        "093-one-class-svm-make-classification",
-        "SupportVectorMachineModel not implemented yet (refused at load)",
-    ),
-    (
-        "095-ensemble-voting-soft-breast-cancer",
-        "NaiveBayesModel not implemented yet (refused at load)",
-    ),
-    (
-        "098-ruleset-iris",
-        "RuleSetModel not implemented yet (refused at load)",
-    ),
-    (
-        "112-nyoka-mlp-regressor-diabetes",
-        "NeuralNetwork not implemented yet (refused at load)",
-    ),
-    (
-        "113-nyoka-svc-rbf-breast-cancer",
-        "SupportVectorMachineModel not implemented yet (refused at load)",
-    ),
-];
+const KNOWN_FAILING: &[(&str, &str)] = &[(
+    "065-xgboost-classifier-nan-make-classification",
+    "the float32 XGBoost logit differs from JPMML's by a few float ulps on about a quarter of the rows",
+)];
 
 const REL: f64 = 1e-9;
 const ABS: f64 = 1e-12;
@@ -96,7 +34,7 @@ fn read_table(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
                 .map(str::to_string)
                 .collect::<Vec<_>>()
         })
-        .filter(|r: &Vec<String>| !r.is_empty() && !(r.len() == 1 && r[0].is_empty()))
+        .filter(|r: &Vec<String>| !(r.is_empty() || (r.len() == 1 && r[0].is_empty())))
         .collect();
     assert!(!rows.is_empty(), "empty table");
     let header = rows.remove(0);

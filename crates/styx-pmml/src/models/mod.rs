@@ -1,7 +1,13 @@
 //! The model types: compilation dispatch and evaluation dispatch.
 
+pub(crate) mod bayes;
+pub(crate) mod cluster;
+pub(crate) mod knn;
 pub(crate) mod mining;
+pub(crate) mod neural;
 pub(crate) mod regression;
+pub(crate) mod ruleset;
+pub(crate) mod svm;
 pub(crate) mod tree;
 
 use crate::compile::{Compiler, MiningFunction, ModelNode};
@@ -18,6 +24,12 @@ pub(crate) enum ModelKind {
     Regression(regression::Regression),
     Tree(tree::Tree),
     Mining(mining::Mining),
+    Neural(neural::Neural),
+    Bayes(bayes::Bayes),
+    Svm(svm::Svm),
+    Knn(knn::Knn),
+    Clustering(cluster::Clustering),
+    RuleSet(ruleset::RuleSet),
 }
 
 /// Compiles the type-specific part of a model element.
@@ -31,6 +43,12 @@ pub(crate) fn compile<'d>(
         "RegressionModel" => regression::compile(c, el, node).map(ModelKind::Regression),
         "TreeModel" => tree::compile(c, el, node).map(ModelKind::Tree),
         "MiningModel" => mining::compile(c, el, node, index).map(ModelKind::Mining),
+        "NeuralNetwork" => neural::compile(c, el, node).map(ModelKind::Neural),
+        "NaiveBayesModel" => bayes::compile(c, el, node).map(ModelKind::Bayes),
+        "SupportVectorMachineModel" => svm::compile(c, el, node).map(ModelKind::Svm),
+        "NearestNeighborModel" => knn::compile(c, el, node).map(ModelKind::Knn),
+        "ClusteringModel" => cluster::compile(c, el, node).map(ModelKind::Clustering),
+        "RuleSetModel" => ruleset::compile(c, el, node).map(ModelKind::RuleSet),
         other => Err(PmmlError::unsupported(
             other,
             "this model type is not supported",
@@ -46,6 +64,12 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError>
         ModelKind::Regression(r) => r.evaluate(ctx, index),
         ModelKind::Tree(t) => t.evaluate(ctx, index),
         ModelKind::Mining(mm) => mm.evaluate(ctx, index),
+        ModelKind::Neural(n) => n.evaluate(ctx, index),
+        ModelKind::Bayes(b) => b.evaluate(ctx, index),
+        ModelKind::Svm(s) => s.evaluate(ctx, index),
+        ModelKind::Knn(k) => k.evaluate(ctx, index),
+        ModelKind::Clustering(c) => c.evaluate(ctx, index),
+        ModelKind::RuleSet(r) => r.evaluate(ctx, index),
     }
 }
 

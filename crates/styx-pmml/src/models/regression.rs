@@ -105,18 +105,17 @@ pub(crate) struct Regression {
     ordinal: bool,
 }
 
+type Predictors = (
+    Vec<(Slot, i32, f64)>,
+    Vec<(Slot, Val, f64)>,
+    Vec<(Vec<Slot>, f64)>,
+);
+
 pub(crate) fn compile_table(
     c: &mut Compiler<'_>,
     t: &Element,
     cat: u32,
-) -> Result<
-    (
-        Vec<(Slot, i32, f64)>,
-        Vec<(Slot, Val, f64)>,
-        Vec<(Vec<Slot>, f64)>,
-    ),
-    PmmlError,
-> {
+) -> Result<Predictors, PmmlError> {
     let mut numeric = Vec::new();
     let mut categorical = Vec::new();
     let mut terms = Vec::new();
@@ -350,10 +349,10 @@ impl Regression {
         };
         if self.ordinal {
             let mut sum = 0.0;
-            for i in 0..n - 1 {
+            for (i, vi) in v.iter_mut().enumerate().take(n - 1) {
                 let mut x = match self.norm {
-                    Norm::None => r(v[i].clamp(0.0, 1.0)),
-                    other => other.apply(float, v[i]),
+                    Norm::None => r(vi.clamp(0.0, 1.0)),
+                    other => other.apply(float, *vi),
                 };
                 if i > 0 {
                     x = r(x - sum);
@@ -361,7 +360,7 @@ impl Regression {
                 } else {
                     sum = x;
                 }
-                v[i] = x;
+                *vi = x;
             }
             v[n - 1] = r(1.0 - sum);
             return;

@@ -1,0 +1,400 @@
+//! `SupportVectorMachineModel`: linear, polynomial, radial basis and sigmoid kernels;
+//! regression, one-against-one and one-against-all classification.
+
+use std::collections::HashMap;
+
+use crate::compile::{Compiler, ModelNode};
+use crate::error::{EvalError, PmmlError};
+use crate::eval::{Ctx, Slot};
+use crate::expr::{num_attr, opt_num_attr, req};
+use crate::models::{cat_index, is_classification};
+use crate::output::set_regression;
+use crate::predicate::array_numbers;
+use crate::types::Val;
+use crate::xml::Element;
+
+#[derive(Debug, Clone, Copy)]
+enum Kernel {
+    Linear,
+    Polynomial { gamma: f64, coef0: f64, degree: f64 },
+    Rbf { gamma: f64 },
+    Sigmoid { gamma: f64, coef0: f64 },
+}
+
+impl Kernel {
+    fn eval(self, x: &[f64], y: &[f64]) -> f64 {
+        let dot = || x.iter().zip(y).map(|(a, b)| a * b).sum::<f64>();
+        match self {
+            Kernel::Linear => dot(),
+            Kernel::Polynomial {
+                gamma,
+                coef0,
+                degree,
+            } => (gamma * dot() + coef0).powf(degree),
+            Kernel::Rbf { gamma } => {
+                let d: f64 = x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum();
+                (-gamma * d).exp()
+            }
+            Kernel::Sigmoid { gamma, coef0 } => (gamma * dot() + coef0).tanh(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Machine {
+    vectors: Vec<u32>,
+    coefficients: Vec<f64>,
+    b: f64,
+    target: Option<u32>,
+    alternate: Option<u32>,
+    threshold: f64,
+}
+
+/// A compiled `SupportVectorMachineModel`.
+#[derive(Debug, Clone)]
+pub(crate) struct Svm {
+    fields: Vec<Slot>,
+    names: Vec<String>,
+    vectors: Vec<Vec<f64>>,
+    kernel: Kernel,
+    machines: Vec<Machine>,
+    one_against_one: bool,
+    alternate_binary: Option<u32>,
+}
+
+pub(crate) fn compile(
+    c: &mut Compiler<'_>,
+    el: &Element,
+    node: &mut ModelNode,
+) -> Result<Svm, PmmlError> {
+    if el.attr("maxWins") == Some("true") {
+        return Err(PmmlError::unsupported(
+            "SupportVectorMachineModel",
+            "maxWins=\"true\"",
+        ));
+    }
+    if let Some(r) = el.attr("svmRepresentation") {
+        if r != "SupportVectors" {
+            return Err(PmmlError::unsupported(
+                "SupportVectorMachineModel",
+                format!("svmRepresentation=\"{r}\""),
+            ));
+        }
+    }
+    let kernel = if let Some(k) = el.child("LinearKernelType") {
+        let _ = k;
+        Kernel::Linear
+    } else if let Some(k) = el.child("PolynomialKernelType") {
+        Kernel::Polynomial {
+            gamma: opt_num_attr(k, "gamma")?.unwrap_or(1.0),
+            coef0: opt_num_attr(k, "coef0")?.unwrap_or(1.0),
+            degree: opt_num_attr(k, "degree")?.unwrap_or(1.0),
+        }
+    } else if let Some(k) = el.child("RadialBasisKernelType") {
+        Kernel::Rbf {
+            gamma: opt_num_attr(k, "gamma")?.unwrap_or(1.0),
+        }
+    } else if let Some(k) = el.child("SigmoidKernelType") {
+        Kernel::Sigmoid {
+            gamma: opt_num_attr(k, "gamma")?.unwrap_or(1.0),
+            coef0: opt_num_attr(k, "coef0")?.unwrap_or(1.0),
+        }
+    } else {
+        return Err(PmmlError::invalid(
+            "SupportVectorMachineModel",
+            "a kernel is required",
+        ));
+    };
+    let dict = el.child("VectorDictionary").ok_or_else(|| {
+        PmmlError::invalid(
+            "SupportVectorMachineModel",
+            "a VectorDictionary is required",
+        )
+    })?;
+    let vf = dict
+        .child("VectorFields")
+        .ok_or_else(|| PmmlError::invalid("VectorDictionary", "VectorFields are required"))?;
+    let mut fields = Vec::new();
+    let mut names = Vec::new();
+    for f in vf.content() {
+        match f.name.as_str() {
+            "FieldRef" => {
+                let name = req(f, "field")?;
+                fields.push(c.field(name, "FieldRef")?.slot);
+                names.push(name.to_string());
+            }
+            other => {
+                return Err(PmmlError::unsupported(
+                    "VectorFields",
+                    format!("<{other}> entries"),
+                ))
+            }
+        }
+    }
+    let n = fields.len();
+    let mut ids = HashMap::new();
+    let mut vectors = Vec::new();
+    for vi in dict.children_named("VectorInstance") {
+        let values = if let Some(a) = vi.child("Array") {
+            array_numbers(a)?
+        } else if let Some(sa) = vi.child("REAL-SparseArray") {
+            let default = opt_num_attr(sa, "defaultValue")?.unwrap_or(0.0);
+            let size = opt_num_attr(sa, "n")?.map(|x| x as usize).unwrap_or(n);
+            let mut v = vec![default; size];
+            let idx = sa
+                .child("Indices")
+                .map(array_numbers)
+                .transpose()?
+                .unwrap_or_default();
+            let ent = sa
+                .child("REAL-Entries")
+                .map(array_numbers)
+                .transpose()?
+                .unwrap_or_default();
+            if idx.len() != ent.len() {
+                return Err(PmmlError::invalid(
+                    "REAL-SparseArray",
+                    "Indices and REAL-Entries differ in length",
+                ));
+            }
+            for (i, x) in idx.iter().zip(ent) {
+                let i = *i as usize;
+                if i < 1 || i > size {
+                    return Err(PmmlError::invalid("REAL-SparseArray", "index out of range"));
+                }
+                v[i - 1] = x;
+            }
+            v
+        } else {
+            return Err(PmmlError::invalid(
+                "VectorInstance",
+                "an Array or REAL-SparseArray is required",
+            ));
+        };
+        if values.len() != n {
+            return Err(PmmlError::invalid(
+                "VectorInstance",
+                "the vector length differs from the VectorFields",
+            ));
+        }
+        ids.insert(req(vi, "id")?.to_string(), vectors.len() as u32);
+        vectors.push(values);
+    }
+    let classification = is_classification(node);
+    let model_threshold = opt_num_attr(el, "threshold")?.unwrap_or(0.0);
+    let mut machines = Vec::new();
+    for m in el.children_named("SupportVectorMachine") {
+        let mut vs = Vec::new();
+        if let Some(svs) = m.child("SupportVectors") {
+            for sv in svs.children_named("SupportVector") {
+                let id = req(sv, "vectorId")?;
+                vs.push(*ids.get(id).ok_or_else(|| {
+                    PmmlError::invalid("SupportVector", format!("unknown vector \"{id}\""))
+                })?);
+            }
+        }
+        let coefs_el = m.child("Coefficients").ok_or_else(|| {
+            PmmlError::invalid("SupportVectorMachine", "Coefficients are required")
+        })?;
+        let mut coefficients = Vec::new();
+        for co in coefs_el.children_named("Coefficient") {
+            coefficients.push(opt_num_attr(co, "value")?.unwrap_or(0.0));
+        }
+        if coefficients.len() != vs.len() {
+            return Err(PmmlError::invalid(
+                "SupportVectorMachine",
+                "the numbers of coefficients and support vectors differ",
+            ));
+        }
+        let b = opt_num_attr(coefs_el, "absoluteValue")?.unwrap_or(0.0);
+        let mut cat = |attr: &str| -> Result<Option<u32>, PmmlError> {
+            match m.attr(attr) {
+                None => Ok(None),
+                Some(t) => {
+                    let v = c.constant_for(node.target.ty, t, "SupportVectorMachine")?;
+                    Ok(Some(cat_index(&mut node.cats, v)))
+                }
+            }
+        };
+        let (target, alternate) = if classification {
+            (cat("targetCategory")?, cat("alternateTargetCategory")?)
+        } else {
+            (None, None)
+        };
+        if classification && target.is_none() {
+            return Err(PmmlError::invalid(
+                "SupportVectorMachine",
+                "missing attribute targetCategory",
+            ));
+        }
+        let threshold = opt_num_attr(m, "threshold")?.unwrap_or(model_threshold);
+        let _ = num_attr;
+        machines.push(Machine {
+            vectors: vs,
+            coefficients,
+            b,
+            target,
+            alternate,
+            threshold,
+        });
+    }
+    if machines.is_empty() {
+        return Err(PmmlError::invalid(
+            "SupportVectorMachineModel",
+            "at least one SupportVectorMachine is required",
+        ));
+    }
+    if !classification && machines.len() != 1 {
+        return Err(PmmlError::invalid(
+            "SupportVectorMachineModel",
+            "a regression needs exactly one SupportVectorMachine",
+        ));
+    }
+    let alternate_binary = match el.attr("alternateBinaryTargetCategory") {
+        Some(t) if classification => {
+            let v = c.constant_for(node.target.ty, t, "SupportVectorMachineModel")?;
+            Some(cat_index(&mut node.cats, v))
+        }
+        _ => None,
+    };
+    let one_against_one = match el.attr("classificationMethod") {
+        Some("OneAgainstOne") => true,
+        Some("OneAgainstAll") => false,
+        Some(o) => {
+            return Err(PmmlError::invalid(
+                "SupportVectorMachineModel",
+                format!("unknown classificationMethod \"{o}\""),
+            ))
+        }
+        None => alternate_binary.is_some() || machines.iter().any(|m| m.alternate.is_some()),
+    };
+    if classification
+        && one_against_one
+        && alternate_binary.is_none()
+        && machines.iter().any(|m| m.alternate.is_none())
+    {
+        return Err(PmmlError::invalid(
+            "SupportVectorMachine",
+            "missing attribute alternateTargetCategory",
+        ));
+    }
+    Ok(Svm {
+        fields,
+        names,
+        vectors,
+        kernel,
+        machines,
+        one_against_one,
+        alternate_binary,
+    })
+}
+
+impl Svm {
+    fn machine_value(&self, m: &Machine, x: &[f64]) -> f64 {
+        let mut acc = 0.0;
+        for (v, c) in m.vectors.iter().zip(&m.coefficients) {
+            acc += c * self.kernel.eval(x, &self.vectors[*v as usize]);
+        }
+        acc + m.b
+    }
+
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+        let mut x = std::mem::take(&mut ctx.s.nums_mining);
+        x.clear();
+        for (slot, name) in self.fields.iter().zip(&self.names) {
+            match ctx.get(*slot) {
+                Ok(v) => match v.num() {
+                    Some(n) => x.push(n),
+                    None => {
+                        ctx.s.nums_mining = x;
+                        return Err(EvalError::MissingValue {
+                            field: name.clone(),
+                        });
+                    }
+                },
+                Err(e) => {
+                    ctx.s.nums_mining = x;
+                    return Err(e);
+                }
+            }
+        }
+        let node = &ctx.m.models[index];
+        if !is_classification(node) {
+            let v = self.machine_value(&self.machines[0], &x);
+            ctx.s.nums_mining = x;
+            set_regression(ctx, index, Some(v));
+            return Ok(());
+        }
+        let mut probs = std::mem::take(&mut ctx.s.preds[index].probs);
+        probs.iter_mut().for_each(|p| *p = 0.0);
+        let mut order = std::mem::take(&mut ctx.s.preds[index].order);
+        order.clear();
+        let mut result = Ok(());
+        let label;
+        if self.one_against_one {
+            for m in &self.machines {
+                let v = self.machine_value(m, &x);
+                let winner = match self.alternate_binary {
+                    Some(alt) => {
+                        let r = v.round();
+                        if r == 0.0 {
+                            alt
+                        } else if r == 1.0 {
+                            m.target.expect("checked")
+                        } else {
+                            result =
+                                Err(EvalError::Evaluation(format!("expected 0 or 1, got {v}")));
+                            break;
+                        }
+                    }
+                    None => {
+                        if v < m.threshold {
+                            m.target.expect("checked")
+                        } else {
+                            m.alternate.expect("checked")
+                        }
+                    }
+                };
+                if !order.contains(&winner) {
+                    order.push(winner);
+                }
+                probs[winner as usize] += 1.0;
+            }
+            let total: f64 = probs.iter().sum();
+            let mut best: Option<(u32, f64)> = None;
+            for &i in &order {
+                if best.is_none_or(|(_, b)| probs[i as usize] > b) {
+                    best = Some((i, probs[i as usize]));
+                }
+            }
+            if total > 0.0 {
+                probs.iter_mut().for_each(|p| *p /= total);
+            }
+            label = best
+                .map(|(i, _)| node.cats[i as usize])
+                .unwrap_or(Val::Missing);
+        } else {
+            let mut best: Option<(u32, f64)> = None;
+            for m in &self.machines {
+                let v = self.machine_value(m, &x);
+                let t = m.target.expect("checked");
+                probs[t as usize] = v;
+                if best.is_none_or(|(_, b)| v < b) {
+                    best = Some((t, v));
+                }
+            }
+            label = best
+                .map(|(i, _)| node.cats[i as usize])
+                .unwrap_or(Val::Missing);
+        }
+        ctx.s.preds[index].probs = probs;
+        ctx.s.preds[index].order = order;
+        ctx.s.nums_mining = x;
+        result?;
+        crate::models::set_distribution(ctx, index, Some(label), None);
+        if !self.one_against_one {
+            ctx.s.preds[index].has_probs = false;
+        }
+        Ok(())
+    }
+}
