@@ -134,6 +134,74 @@ impl<T: Send, U: Send> Emitter<T> for FlatMapEmitter<T, U> {
     }
 }
 
+/// A function with per-instance state that turns a record into zero or more records of a
+/// main output and of a side output (see [`crate::stream::DataStream::flat_map_split`]).
+pub type SplitFn<S, T, U, V> = Arc<dyn Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync>;
+
+/// Applies a [`SplitFn`] with the instance's state, then sends the records of each output
+/// on; watermarks, idleness, barriers, flushes and the end go to both outputs.
+pub struct SplitEmitter<S, T, U, V> {
+    state: S,
+    f: SplitFn<S, T, U, V>,
+    main: Vec<U>,
+    side: Vec<V>,
+    next: Box<dyn Emitter<U>>,
+    next_side: Box<dyn Emitter<V>>,
+}
+
+impl<S, T, U, V> SplitEmitter<S, T, U, V> {
+    /// Runs `f` with `state` on each record, in front of `next` and `next_side`.
+    pub fn new(
+        state: S,
+        f: SplitFn<S, T, U, V>,
+        next: Box<dyn Emitter<U>>,
+        next_side: Box<dyn Emitter<V>>,
+    ) -> Self {
+        SplitEmitter {
+            state,
+            f,
+            main: Vec::new(),
+            side: Vec::new(),
+            next,
+            next_side,
+        }
+    }
+}
+
+impl<S: Send, T: Send, U: Send, V: Send> Emitter<T> for SplitEmitter<S, T, U, V> {
+    fn emit(&mut self, batch: &mut Vec<T>) {
+        for item in batch.drain(..) {
+            (self.f)(&mut self.state, item, &mut self.main, &mut self.side);
+        }
+        if !self.main.is_empty() {
+            self.next.emit(&mut self.main);
+        }
+        if !self.side.is_empty() {
+            self.next_side.emit(&mut self.side);
+        }
+    }
+    fn watermark(&mut self, watermark: Timestamp) {
+        self.next.watermark(watermark);
+        self.next_side.watermark(watermark);
+    }
+    fn idle(&mut self, idle: bool) {
+        self.next.idle(idle);
+        self.next_side.idle(idle);
+    }
+    fn barrier(&mut self, barrier: Barrier) {
+        self.next.barrier(barrier);
+        self.next_side.barrier(barrier);
+    }
+    fn flush(&mut self) {
+        self.next.flush();
+        self.next_side.flush();
+    }
+    fn end(&mut self) {
+        self.next.end();
+        self.next_side.end();
+    }
+}
+
 /// Collects records one at a time and sends them on in batches: the way operators that
 /// produce records one by one (windows, process functions) write their output.
 pub struct Collector<T> {

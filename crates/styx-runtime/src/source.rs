@@ -163,7 +163,8 @@ pub enum WatermarkMark {
         /// The watermark.
         watermark: crate::time::Timestamp,
     },
-    /// The source became idle or active again (after the whole batch).
+    /// The source became idle (`true`: after the rest of the batch) or active again
+    /// (`false`: before the records of the batch not sent yet).
     Idle(bool),
 }
 
@@ -217,7 +218,7 @@ fn emit_batch<T>(batch: &mut Vec<T>, marks: &mut Vec<WatermarkMark>, out: &mut d
                 out.watermark(watermark);
             }
             WatermarkMark::Idle(idle) => {
-                if !rest.is_empty() {
+                if idle && !rest.is_empty() {
                     sent += rest.len();
                     out.emit(&mut rest);
                 }

@@ -19,7 +19,7 @@ use crate::checkpoint::coordinator::{
 };
 use crate::checkpoint::store::Snapshot;
 use crate::checkpoint::RestoredState;
-use crate::emitter::{Discard, Emitter, FlatMapEmitter, FlatMapFn, Tee};
+use crate::emitter::{Discard, Emitter, FlatMapEmitter, FlatMapFn, SplitEmitter, SplitFn, Tee};
 use crate::error::{BoxError, RuntimeError};
 use crate::exchange::{
     key_hash, Channels, Envelope, ExchangeEmitter, Message, Partitioner, NOTIFY,
@@ -451,6 +451,56 @@ impl<T: Clone + Send + 'static> DataStream<T> {
     {
         let f: FlatMapFn<T, U> = Arc::new(f);
         self.chain(move |next| Box::new(FlatMapEmitter::new(f.clone(), next)))
+    }
+
+    /// Turns each record into zero or more records of a main and of a side output (for
+    /// example results and records that could not be handled), with state of each
+    /// instance's own: `init(instance)` makes it when the instance starts (a model's
+    /// scratch buffers, a parser). Timestamps are not kept: the outputs get new records.
+    pub fn flat_map_split<S, U, V, I, F>(&self, init: I, f: F) -> (DataStream<U>, DataStream<V>)
+    where
+        S: Send + 'static,
+        U: Clone + Send + 'static,
+        V: Clone + Send + 'static,
+        I: Fn(usize) -> S + 'static,
+        F: Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync + 'static,
+    {
+        let f: SplitFn<S, T, U, V> = Arc::new(f);
+        let init = Rc::new(init);
+        let mut main_parts = Vec::new();
+        let mut side_parts = Vec::new();
+        for part in &self.parts {
+            let (main, side) = (Port::<U>::new(), Port::<V>::new());
+            let (next, next_side) = (main.clone(), side.clone());
+            let (f, init) = (f.clone(), init.clone());
+            part.port.add_consumer(Box::new(move |i| {
+                Box::new(SplitEmitter::new(
+                    init(i),
+                    f.clone(),
+                    next.build(i),
+                    next_side.build(i),
+                ))
+            }));
+            main_parts.push(Part {
+                port: main,
+                parallelism: part.parallelism,
+            });
+            side_parts.push(Part {
+                port: side,
+                parallelism: part.parallelism,
+            });
+        }
+        let main = DataStream {
+            env: self.env.clone(),
+            parts: main_parts,
+            timestamps: None,
+        };
+        let side = DataStream {
+            env: self.env.clone(),
+            parts: side_parts,
+            timestamps: None,
+        };
+        (main, side)
     }
 
     /// Turns each record into another.

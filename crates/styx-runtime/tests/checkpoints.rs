@@ -60,7 +60,10 @@ fn job(
     end: u64,
     hold: Arc<AtomicU64>,
     reached: Arc<AtomicU64>,
-) -> (styx_runtime::stream::Collected<Row>, styx_runtime::stream::Collected<Row>) {
+) -> (
+    styx_runtime::stream::Collected<Row>,
+    styx_runtime::stream::Collected<Row>,
+) {
     let events = env
         .source("counter", 1, move |_, _| {
             Ok(Box::new(Counter {

@@ -145,6 +145,7 @@ pub struct WindowedStream<K, T> {
     assigner: WindowAssigner,
     allowed_lateness: i64,
     parallelism: Option<usize>,
+    name: Option<String>,
 }
 
 impl<K, T> KeyedStream<K, T>
@@ -159,6 +160,7 @@ where
             assigner,
             allowed_lateness: 0,
             parallelism: None,
+            name: None,
         }
     }
 }
@@ -171,6 +173,12 @@ where
     /// Keeps windows for `lateness` after they fired; late records within it fire them again.
     pub fn allowed_lateness(mut self, lateness: Duration) -> Self {
         self.allowed_lateness = millis(lateness);
+        self
+    }
+
+    /// Names the window operator (its state is found by this name in snapshots).
+    pub fn name(mut self, name: &str) -> Self {
+        self.name = Some(name.to_string());
         self
     }
 
@@ -222,7 +230,12 @@ where
             )),
             TimeDomain::ProcessingTime => None,
         };
+        let default_name = match self.assigner {
+            WindowAssigner::Session { .. } => "session-window",
+            _ => "window",
+        };
         let spec = OperatorSpec {
+            name: self.name.unwrap_or_else(|| default_name.to_string()),
             key: self.keyed.key_fn(),
             timestamps,
             agg,
@@ -250,6 +263,7 @@ where
 
 /// What every window operator needs, whatever its windows.
 pub(crate) struct OperatorSpec<K, T, A: AggregateFunction<T>, O> {
+    pub name: String,
     pub key: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub timestamps: Option<crate::watermark::TimestampFn<T>>,
     pub agg: Arc<A>,
@@ -260,6 +274,7 @@ pub(crate) struct OperatorSpec<K, T, A: AggregateFunction<T>, O> {
 impl<K, T, A: AggregateFunction<T>, O> Clone for OperatorSpec<K, T, A, O> {
     fn clone(&self) -> Self {
         OperatorSpec {
+            name: self.name.clone(),
             key: self.key.clone(),
             timestamps: self.timestamps.clone(),
             agg: self.agg.clone(),

@@ -290,10 +290,11 @@ where
 {
     assert!(gap > 0, "a session gap must be positive");
     let stream = keyed.stream();
+    let name = spec.name.clone();
     let late = DataStream::<T>::new_port_stream(stream.env(), parallelism);
     let late_out = late.clone();
     let results = stream.operator(
-        "session-window",
+        &name,
         parallelism,
         keyed.partitioner(),
         move |i, out: Box<dyn Emitter<O>>| SessionWindowOperator {

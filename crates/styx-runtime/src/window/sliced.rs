@@ -518,10 +518,11 @@ where
         slice: gcd(size, slide),
     };
     let stream = keyed.stream();
+    let name = spec.name.clone();
     let late_port = crate::stream::DataStream::<T>::new_port_stream(stream.env(), parallelism);
     let late_out = late_port.clone();
     let results = stream.operator(
-        "window",
+        &name,
         parallelism,
         keyed.partitioner(),
         move |i, out: Box<dyn Emitter<O>>| SlicedWindowOperator {
