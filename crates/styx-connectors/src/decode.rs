@@ -1,6 +1,7 @@
 //! Turning raw input into events, and refused input into dead letters.
 
 use serde_json::{Map, Value};
+use styx_runtime::checkpoint::Barrier;
 use styx_runtime::emitter::{Collector, Emitter};
 use styx_runtime::event::Event;
 
@@ -88,6 +89,13 @@ impl DeadLetters {
     pub fn flush(&mut self) {
         if let DeadLetters::Output(out) = self {
             out.flush();
+        }
+    }
+
+    /// Sends a checkpoint barrier down the dead-letter output.
+    pub fn barrier(&mut self, barrier: Barrier) {
+        if let DeadLetters::Output(out) = self {
+            out.barrier(barrier);
         }
     }
 
