@@ -66,7 +66,7 @@ pub struct KafkaSourceConfig<E = serde_json::Value> {
     #[serde(default)]
     pub dead_letter: Option<String>,
     /// Event time and watermarks (the job file's table).
-    #[serde(default)]
+    #[serde(default = "no_event_time")]
     pub event_time: Option<E>,
     /// A field that receives the record key (UTF-8 text) when the event lacks it.
     #[serde(default)]
@@ -79,6 +79,11 @@ pub struct KafkaSourceConfig<E = serde_json::Value> {
     /// key controls (`bootstrap.servers`, `group.id`, `auto.offset.reset`).
     #[serde(default)]
     pub properties: BTreeMap<String, PropertyValue>,
+}
+
+/// No `event_time` table (without asking `E` for a default).
+fn no_event_time<E>() -> Option<E> {
+    None
 }
 
 /// `type = "kafka"` in `[sinks.*]`.

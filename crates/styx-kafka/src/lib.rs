@@ -6,6 +6,9 @@
 //!   rebalance-aware context and starting offsets;
 //! - [`decode`]: records to JSON events, or to dead letters with the reason;
 //! - [`producer`]: sink instances' producers, at least once or in transactions;
+//! - [`source`]: the runtime's Kafka source (partitions over the group, watermarks per
+//!   partition, dead letters, offsets committed at least once);
+//! - [`sink`]: the runtime's Kafka sink (JSON records, keys, headers, at least once);
 //! - [`admin`]: topic creation.
 
 pub mod admin;
@@ -14,6 +17,8 @@ pub mod consumer;
 pub mod decode;
 pub mod error;
 pub mod producer;
+pub mod sink;
+pub mod source;
 
 pub use config::{
     Delivery, Format, KafkaSinkConfig, KafkaSourceConfig, PropertyValue, StartOffset,
@@ -24,3 +29,5 @@ pub use consumer::{
 pub use decode::{DeadLetter, Decoder, Event, RecordView};
 pub use error::{Error, Result};
 pub use producer::{DeliveryContext, KafkaProducer};
+pub use sink::KafkaSink;
+pub use source::{CommitPolicy, KafkaSource, SharedStarts, SourceOptions};
