@@ -17,6 +17,7 @@ use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
 use styx_runtime::window::WindowAssigner;
 
 use crate::aggregate::{AggKind, JsonAggregates};
+use crate::checkpointing::Checkpointing;
 use crate::config::{
     EventTimeConfig, JobFile, SinkConfig, SourceConfig, TimeKind, TransformConfig, WatermarkMode,
     WindowConfig, WindowSpec,
@@ -29,6 +30,11 @@ use crate::expr::Expr;
 pub struct RunOptions {
     /// Overrides `[job] parallelism`.
     pub parallelism: Option<usize>,
+    /// Starts from this savepoint (or checkpoint) folder.
+    pub from_savepoint: Option<PathBuf>,
+    /// Stops the job cleanly when asked (signals, `--until-idle`): sources end as at
+    /// the end of a file, open windows fire, sinks flush and commit.
+    pub stop: Option<styx_runtime::source::StopHandle>,
 }
 
 /// A job file, read and checked.
@@ -38,6 +44,8 @@ pub struct Job {
     config: JobFile,
     /// Transform ids in an order where every transform comes after its inputs.
     order: Vec<String>,
+    /// The models of score transforms, by transform id, loaded when the job is read.
+    models: HashMap<String, Arc<styx_pmml::Model>>,
 }
 
 /// A stream of the job and whether its events carry event time.
@@ -77,6 +85,7 @@ impl Job {
             base,
             config,
             order: Vec::new(),
+            models: HashMap::new(),
         };
         let problems = job.check();
         if problems.is_empty() {
@@ -104,8 +113,15 @@ impl Job {
         if c.job.parallelism == Some(0) {
             problems.push("job.parallelism: must be at least 1".into());
         }
+        if c.job.checkpoint_interval.is_some() && c.job.state_dir.is_none() {
+            problems.push("job.checkpoint_interval: checkpoints need job.state_dir".into());
+        }
+        if c.job.checkpoint_interval.is_some_and(|d| d.millis() <= 0) {
+            problems.push("job.checkpoint_interval: must be at least 1ms".into());
+        }
         // Every output id and whether it has event time.
         let mut outputs: HashMap<String, &'static str> = HashMap::new();
+        let mut models = HashMap::new();
         for (id, source) in &c.sources {
             outputs.insert(id.clone(), "source");
             let dead = match source {
@@ -121,7 +137,9 @@ impl Job {
                 }
                 SourceConfig::Stdin(s) => s.dead_letter.as_ref(),
                 SourceConfig::Generator(_) => None,
+                SourceConfig::Kafka(k) => k.dead_letter.as_ref(),
             };
+            problems.extend(crate::connectors::check_source(id, source));
             if let Some(dead) = dead {
                 if outputs.insert(dead.clone(), "dead-letter output").is_some() {
                     problems.push(format!(
@@ -138,6 +156,15 @@ impl Job {
             }
             if let TransformConfig::Window(_) = t {
                 outputs.insert(format!("{id}.late"), "late output");
+            }
+            if let TransformConfig::Score(s) = t {
+                if let Some(dead) = &s.dead_letter {
+                    if outputs.insert(dead.clone(), "dead-letter output").is_some() {
+                        problems.push(format!(
+                            "transforms.{id}.dead_letter: the id \"{dead}\" is already used"
+                        ));
+                    }
+                }
             }
         }
         let known = |input: &str| outputs.contains_key(input);
@@ -166,9 +193,25 @@ impl Job {
                     }
                 }
                 TransformConfig::Window(w) => problems.extend(check_window(id, w)),
+                TransformConfig::Score(s) => {
+                    let path = self.base.join(&s.model);
+                    match styx_pmml::Model::from_path(&path) {
+                        Ok(model) => {
+                            let model = Arc::new(model);
+                            if let Err(e) = crate::score::scorer(id, s, model.clone()) {
+                                problems.push(e);
+                            }
+                            models.insert(id.clone(), model);
+                        }
+                        Err(e) => {
+                            problems.push(format!("transforms.{id}.model: {}: {e}", path.display()))
+                        }
+                    }
+                }
             }
         }
         for (id, s) in &c.sinks {
+            problems.extend(crate::connectors::check_sink(id, s));
             if s.inputs().is_empty() {
                 problems.push(format!("sinks.{id}.inputs: names no input"));
             }
@@ -180,6 +223,7 @@ impl Job {
                 }
             }
         }
+        self.models = models;
         match self.topological_order() {
             Ok(order) => self.order = order,
             Err(cycle) => problems.push(format!(
@@ -196,8 +240,14 @@ impl Job {
     fn topological_order(&self) -> Result<Vec<String>, String> {
         let transforms = &self.config.transforms;
         let producer = |input: &str| -> Option<String> {
+            let dead_of = transforms.iter().find_map(|(id, t)| match t {
+                TransformConfig::Score(s) if s.dead_letter.as_deref() == Some(input) => {
+                    Some(id.clone())
+                }
+                _ => None,
+            });
             let id = input.strip_suffix(".late").unwrap_or(input);
-            transforms.contains_key(id).then(|| id.to_string())
+            dead_of.or_else(|| transforms.contains_key(id).then(|| id.to_string()))
         };
         let mut order = Vec::new();
         let mut done = HashSet::new();
@@ -248,6 +298,7 @@ impl Job {
                 SourceConfig::File(f) => f.event_time.is_some(),
                 SourceConfig::Stdin(f) => f.event_time.is_some(),
                 SourceConfig::Generator(g) => g.event_time.is_some(),
+                SourceConfig::Kafka(k) => k.event_time.is_some(),
             };
             timed.insert(id.clone(), has);
         }
@@ -268,6 +319,12 @@ impl Job {
                     }
                     timed.insert(format!("{id}.late"), inputs_timed);
                     !matches!(w.window, WindowSpec::Count { .. })
+                }
+                TransformConfig::Score(s) => {
+                    if let Some(dead) = &s.dead_letter {
+                        timed.insert(dead.clone(), false);
+                    }
+                    inputs_timed
                 }
                 _ => inputs_timed,
             };
@@ -341,8 +398,16 @@ impl Job {
                     }
                     outputs.insert(id.clone(), Output { stream });
                 }
+                TransformConfig::Score(s) => {
+                    let scorer = crate::score::scorer(id, s, self.models[id].clone())?;
+                    let (scored, dead) = scorer.apply_to(&input, s.dead_letter.is_some());
+                    outputs.insert(id.clone(), Output { stream: scored });
+                    if let Some(dead_id) = &s.dead_letter {
+                        outputs.insert(dead_id.clone(), Output { stream: dead });
+                    }
+                }
                 TransformConfig::Window(w) => {
-                    let (results, late) = build_window(&input, w, parallelism)?;
+                    let (results, late) = build_window(id, &input, w, parallelism)?;
                     outputs.insert(id.clone(), Output { stream: results });
                     if let Some(late) = late {
                         outputs.insert(format!("{id}.late"), Output { stream: late });
@@ -360,6 +425,9 @@ impl Job {
                 SinkConfig::Stdout(_) => {
                     input.sink(&format!("sinks.{id}"), 1, |_| Ok(stdout_sink()));
                 }
+                SinkConfig::Kafka(_) => {
+                    crate::connectors::build_sink(&input, id, sink, parallelism)?;
+                }
             }
         }
         Ok(())
@@ -372,10 +440,16 @@ impl Job {
         id: &str,
         source: &SourceConfig,
     ) -> Result<(DataStream<Event>, Option<(String, DataStream<Event>)>), String> {
+        if let Some(built) =
+            crate::connectors::build_source(env, id, source, &self.config.job, &watermark_strategy)?
+        {
+            return Ok(built);
+        }
         let (event_time, dead_id) = match source {
             SourceConfig::File(f) => (f.event_time.clone(), f.dead_letter.clone()),
             SourceConfig::Stdin(s) => (s.event_time.clone(), s.dead_letter.clone()),
             SourceConfig::Generator(g) => (g.event_time.clone(), None),
+            SourceConfig::Kafka(k) => (k.event_time.clone(), k.dead_letter.clone()),
         };
         let dead = dead_id
             .as_ref()
@@ -397,11 +471,8 @@ impl Job {
                 let dead = DeadLetters::new(dead_for_source.as_ref().map(|d| d.port_emitter(i)));
                 Ok(Box::new(stdin_source(time_field.clone(), dead)) as Box<dyn Source<Event>>)
             }),
-            SourceConfig::Generator(g) => {
-                return Err(format!(
-                    "sources.{id}: generator \"{}\" is not available in this build",
-                    g.kind
-                ))
+            SourceConfig::Generator(_) | SourceConfig::Kafka(_) => {
+                unreachable!("built by the connectors module")
             }
         };
         let stream = match &event_time {
@@ -419,15 +490,38 @@ impl Job {
             .unwrap_or(1)
             .max(1);
         let env = Environment::new(parallelism);
-        self.build(&env, parallelism)
-            .map_err(|p| JobError::Invalid {
-                file: self.file.clone(),
-                problems: vec![p],
-            })?;
+        if let Some(stop) = &options.stop {
+            env.set_stop_handle(stop.clone());
+        }
+        let invalid = |p| JobError::Invalid {
+            file: self.file.clone(),
+            problems: vec![p],
+        };
+        let checkpointing = Checkpointing::enable(
+            &env,
+            self.state_dir(),
+            self.config.job.checkpoint_interval.map(|d| d.0),
+            options.from_savepoint.as_deref(),
+        )
+        .map_err(invalid)?;
+        self.build(&env, parallelism).map_err(invalid)?;
         env.execute().map_err(|error| JobError::Run {
             file: self.file.clone(),
             error,
-        })
+        })?;
+        if let Some(c) = checkpointing {
+            c.finished();
+        }
+        Ok(())
+    }
+
+    /// The job's state directory, if it has one.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.config
+            .job
+            .state_dir
+            .as_ref()
+            .map(|d| self.base.join(d))
     }
 }
 
@@ -510,6 +604,7 @@ fn check_window(id: &str, w: &WindowConfig) -> Vec<String> {
 
 #[allow(clippy::type_complexity)]
 fn build_window(
+    id: &str,
     input: &DataStream<Event>,
     w: &WindowConfig,
     parallelism: usize,
@@ -550,6 +645,7 @@ fn build_window(
     let writer = aggs.clone();
     let windowed = keyed
         .window(assigner.with_domain(domain))
+        .name(&format!("transforms.{id}"))
         .allowed_lateness(w.allowed_lateness.0)
         .parallelism(parallelism)
         .aggregate(

@@ -6,13 +6,13 @@
 //! parallelism = 2
 //!
 //! [sources.tweets]
-//! type = "file"                 # file | stdin | generator
+//! type = "file"                 # file | stdin | generator | kafka
 //! path = "tweets.ndjson"
 //! event_time = { field = "ts", max_out_of_orderness = "1s", watermarks = "per_event" }
 //! dead_letter = "tweets.dead"   # an output id that sinks may read
 //!
 //! [transforms.english]
-//! type = "filter"               # filter | map | window
+//! type = "filter"               # filter | map | window | score
 //! inputs = ["tweets"]
 //! condition = "lang == 'en'"
 //!
@@ -24,7 +24,7 @@
 //! aggregates = { n = "count" }
 //!
 //! [sinks.out]
-//! type = "stdout"               # file | stdout
+//! type = "stdout"               # file | stdout | kafka
 //! inputs = ["counts"]
 //! ```
 
@@ -118,6 +118,9 @@ pub enum SourceConfig {
     Stdin(StdinSourceConfig),
     /// A generated stream of realistic events.
     Generator(GeneratorSourceConfig),
+    /// A Kafka topic read by a consumer group (the contract's keys; see
+    /// [`styx_kafka::config`]).
+    Kafka(styx_kafka::KafkaSourceConfig<EventTimeConfig>),
 }
 
 /// `type = "file"`.
@@ -182,6 +185,8 @@ pub enum TransformConfig {
     Map(MapConfig),
     /// Keyed windows with aggregates.
     Window(WindowConfig),
+    /// Scores events with a PMML model (see [`crate::score`]).
+    Score(ScoreConfig),
 }
 
 impl TransformConfig {
@@ -191,8 +196,29 @@ impl TransformConfig {
             TransformConfig::Filter(c) => &c.inputs,
             TransformConfig::Map(c) => &c.inputs,
             TransformConfig::Window(c) => &c.inputs,
+            TransformConfig::Score(c) => &c.inputs,
         }
     }
+}
+
+/// `type = "score"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The PMML document, relative to the job file.
+    pub model: String,
+    /// Model field = event field it reads (default: the event field of the same name).
+    #[serde(default)]
+    pub fields: IndexMap<String, String>,
+    /// Event field = result column it receives (default: every result column, under
+    /// its own name).
+    #[serde(default)]
+    pub outputs: IndexMap<String, String>,
+    /// An output id for events the model cannot score.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
 }
 
 /// `type = "filter"`.
@@ -295,6 +321,8 @@ pub enum SinkConfig {
     File(FileSinkConfig),
     /// NDJSON on standard output.
     Stdout(StdoutSinkConfig),
+    /// JSON records to a Kafka topic (see [`styx_kafka::config`]).
+    Kafka(styx_kafka::KafkaSinkConfig),
 }
 
 impl SinkConfig {
@@ -303,6 +331,7 @@ impl SinkConfig {
         match self {
             SinkConfig::File(c) => &c.inputs,
             SinkConfig::Stdout(c) => &c.inputs,
+            SinkConfig::Kafka(c) => &c.inputs,
         }
     }
 }

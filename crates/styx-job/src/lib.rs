@@ -3,18 +3,22 @@
 //!
 //! A job file names its sources, transforms and sinks by id; each transform and sink reads
 //! the outputs named in its `inputs`. Besides the components' ids, a window transform
-//! `w` offers its late events as `w.late`, and a source with `dead_letter = "x"` offers
-//! the records it could not read as `x`. Paths are relative to the job file's folder.
+//! `w` offers its late events as `w.late`, and a source or score transform with
+//! `dead_letter = "x"` offers the records it could not read or score as `x`. Paths are relative to the job file's folder.
 //!
 //! [`Job::load`] reads and checks the whole file, reporting every problem with the key it
 //! concerns; [`Job::run`] runs it until its sources end.
 
 pub mod aggregate;
+pub mod checkpointing;
 pub mod compile;
 pub mod config;
+pub mod connectors;
+pub mod control;
 pub mod duration;
 pub mod error;
 pub mod expr;
+pub mod score;
 
 pub use compile::{Job, RunOptions};
 pub use error::JobError;

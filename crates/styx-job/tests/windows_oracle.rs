@@ -76,6 +76,7 @@ fn check(parallelism: usize) {
         let job = Job::load(&work.path().join("job.toml")).expect("job loads");
         job.run(&RunOptions {
             parallelism: Some(parallelism),
+            ..RunOptions::default()
         })
         .expect("job runs");
         for file in ["results.ndjson", "late.ndjson"] {

@@ -1,0 +1,241 @@
+//! Sources and sinks of job files beyond files and standard streams: Kafka topics
+//! (`type = "kafka"`, see [`styx_kafka::source`] and [`styx_kafka::sink`]) and generated
+//! events (`type = "generator"`, see [`styx_generate`]).
+//!
+//! A Kafka source runs one instance per unit of the job's parallelism; the instances are
+//! members of the source's consumer group and share the topic's partitions (with the
+//! instances of other processes running the same job). Its events get their event time
+//! and watermarks per partition inside the source. Offsets are committed once the
+//! records are handed on, or, in a job with `checkpoint_interval`, when a checkpoint
+//! completes. A Kafka sink runs one instance per unit of parallelism and delivers at
+//! least once.
+//!
+//! A generator source is a single instance producing `count` events (without end when
+//! absent), at `rate` events per second of wall-clock time (as fast as possible when
+//! absent); with a rate, event time advances at the same rate.
+
+use std::time::{Duration, Instant};
+
+use styx_generate::{Generator, Kind};
+use styx_kafka::{
+    CommitPolicy, Delivery, KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig,
+    SharedStarts, SourceOptions, StartPositions,
+};
+use styx_runtime::error::BoxError;
+use styx_runtime::event::Event;
+use styx_runtime::source::{Poll, Source};
+use styx_runtime::stream::{DataStream, Environment};
+use styx_runtime::watermark::WatermarkStrategy;
+
+use crate::config::{EventTimeConfig, GeneratorSourceConfig, JobSection, SinkConfig, SourceConfig};
+
+/// A source's stream, and its dead-letter output (id and stream) if it has one.
+pub(crate) type BuiltSource = (DataStream<Event>, Option<(String, DataStream<Event>)>);
+
+/// The problems of a Kafka or generator source's table (other sources: none).
+pub(crate) fn check_source(id: &str, source: &SourceConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    match source {
+        SourceConfig::Kafka(k) => {
+            if let Err(e) = k.client_config() {
+                problems.push(format!("sources.{id}: {e}"));
+            }
+        }
+        SourceConfig::Generator(g) => {
+            if let Err(e) = g.kind.parse::<Kind>() {
+                problems.push(format!("sources.{id}.kind: {e}"));
+            }
+            if let Some(rate) = g.rate {
+                if !(rate.is_finite() && rate > 0.0) {
+                    problems.push(format!(
+                        "sources.{id}.rate: must be a positive number of events per second"
+                    ));
+                }
+            }
+            if let Some(t) = &g.event_time {
+                if t.field != "ts" {
+                    problems.push(format!(
+                        "sources.{id}.event_time.field: generated events carry their time \
+                         in `ts`, not `{}`",
+                        t.field
+                    ));
+                }
+            }
+        }
+        SourceConfig::File(_) | SourceConfig::Stdin(_) => {}
+    }
+    problems
+}
+
+/// The problems of a Kafka sink's table (other sinks: none).
+pub(crate) fn check_sink(id: &str, sink: &SinkConfig) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let SinkConfig::Kafka(k) = sink {
+        if k.delivery == Delivery::ExactlyOnce {
+            problems.push(format!(
+                "sinks.{id}.delivery: exactly_once is not supported yet by Kafka sinks; \
+                 use at_least_once"
+            ));
+        } else if let Err(e) = k.client_config(None) {
+            problems.push(format!("sinks.{id}: {e}"));
+        }
+    }
+    problems
+}
+
+/// Builds a Kafka or generator source into `env`; `Ok(None)` for other sources.
+/// `strategy` makes the watermark strategy of an `event_time` table.
+pub(crate) fn build_source(
+    env: &Environment,
+    id: &str,
+    source: &SourceConfig,
+    job: &JobSection,
+    strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
+) -> Result<Option<BuiltSource>, String> {
+    match source {
+        SourceConfig::Kafka(k) => Ok(Some(kafka_source(env, id, k, job, strategy))),
+        SourceConfig::Generator(g) => generator_source(env, id, g, strategy).map(Some),
+        SourceConfig::File(_) | SourceConfig::Stdin(_) => Ok(None),
+    }
+}
+
+fn kafka_source(
+    env: &Environment,
+    id: &str,
+    config: &KafkaSourceConfig<EventTimeConfig>,
+    job: &JobSection,
+    strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
+) -> BuiltSource {
+    let parallelism = env.parallelism();
+    let dead = config
+        .dead_letter
+        .as_ref()
+        .map(|_| DataStream::<Event>::new_port_stream(env, parallelism));
+    let dead_for_source = dead.clone();
+    let watermarks = config.event_time.as_ref().map(strategy);
+    let timestamps = watermarks.as_ref().map(WatermarkStrategy::timestamp_fn);
+    let time_field = config.event_time.as_ref().map(|t| t.field.clone());
+    let commit = if job.checkpoint_interval.is_some() {
+        CommitPolicy::OnCheckpoint
+    } else {
+        CommitPolicy::HandedOn
+    };
+    let shared = SharedStarts::new(StartPositions::new(config.start));
+    let name = format!("sources.{id}");
+    let table = config.clone();
+    let source_name = name.clone();
+    let stream = env.source(&name, parallelism, move |i, p| {
+        let options = SourceOptions {
+            name: if p == 1 {
+                source_name.clone()
+            } else {
+                format!("{source_name}[{i}]")
+            },
+            watermarks: watermarks.clone(),
+            commit,
+        };
+        let dead = dead_for_source.as_ref().map(|d| d.port_emitter(i));
+        let source =
+            KafkaSource::new(&table, time_field.as_deref(), shared.clone(), options, dead)?;
+        Ok(Box::new(source) as Box<dyn Source<Event>>)
+    });
+    let stream = match timestamps {
+        Some(ts) => stream.with_timestamp_fn(ts),
+        None => stream,
+    };
+    (stream, config.dead_letter.clone().zip(dead))
+}
+
+fn generator_source(
+    env: &Environment,
+    id: &str,
+    config: &GeneratorSourceConfig,
+    strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
+) -> Result<BuiltSource, String> {
+    let kind: Kind = config
+        .kind
+        .parse()
+        .map_err(|e| format!("sources.{id}.kind: {e}"))?;
+    let (count, rate, seed) = (config.count, config.rate, config.seed.unwrap_or(0));
+    let stream = env.source(&format!("sources.{id}"), 1, move |_, _| {
+        let mut generator = Generator::new(kind, seed);
+        if let Some(rate) = rate {
+            generator = generator.events_per_second(rate);
+        }
+        Ok(Box::new(GeneratorSource {
+            generator,
+            remaining: count,
+            rate,
+            started: Instant::now(),
+            emitted: 0,
+        }) as Box<dyn Source<Event>>)
+    });
+    let stream = match &config.event_time {
+        Some(t) => stream.assign_timestamps_and_watermarks(strategy(t)),
+        None => stream,
+    };
+    Ok((stream, None))
+}
+
+/// Generated events, `remaining` of them (without end when `None`), paced at `rate` per
+/// second of wall-clock time when given.
+struct GeneratorSource {
+    generator: Generator,
+    remaining: Option<u64>,
+    rate: Option<f64>,
+    started: Instant,
+    emitted: u64,
+}
+
+impl Source<Event> for GeneratorSource {
+    fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> Result<Poll, BoxError> {
+        let mut n = max as u64;
+        if let Some(remaining) = self.remaining {
+            if remaining == 0 {
+                return Ok(Poll::Finished);
+            }
+            n = n.min(remaining);
+        }
+        if let Some(rate) = self.rate {
+            let due = (self.started.elapsed().as_secs_f64() * rate) as u64;
+            n = n.min(due.saturating_sub(self.emitted));
+            if n == 0 {
+                let next = Duration::from_secs_f64((1.0 / rate).min(0.01));
+                std::thread::sleep(next);
+                return Ok(Poll::Idle);
+            }
+        }
+        for _ in 0..n {
+            match self.generator.next() {
+                Some(event) => out.push(event),
+                None => return Ok(Poll::Finished),
+            }
+        }
+        self.emitted += n;
+        if let Some(remaining) = &mut self.remaining {
+            *remaining -= n;
+            if *remaining == 0 {
+                return Ok(Poll::Finished);
+            }
+        }
+        Ok(Poll::Ready)
+    }
+}
+
+/// Builds a Kafka sink reading `input`; `Ok(false)` for other sinks.
+pub(crate) fn build_sink(
+    input: &DataStream<Event>,
+    id: &str,
+    sink: &SinkConfig,
+    parallelism: usize,
+) -> Result<bool, String> {
+    let SinkConfig::Kafka(config) = sink else {
+        return Ok(false);
+    };
+    let config: KafkaSinkConfig = config.clone();
+    // Errors are reported under the sink's id (`sinks.<id>`) by the runtime.
+    input.sink(&format!("sinks.{id}"), parallelism, move |_| {
+        KafkaSink::new(&config, "Kafka sink").map_err(Into::into)
+    });
+    Ok(true)
+}

@@ -1,0 +1,288 @@
+//! Scoring events with a PMML model: the `type = "score"` transform, and [`Scorer`], the
+//! same operator for streams built in Rust.
+//!
+//! ```toml
+//! [transforms.scored]
+//! type = "score"
+//! inputs = ["payments"]
+//! model = "models/fraud.pmml"                  # relative to the job file
+//! fields = { amount = "amount_eur" }           # model field = event field (default: same name)
+//! outputs = { fraud = "probability(1)" }       # event field = result column (default: all)
+//! dead_letter = "scored.dead"                  # events the model cannot score, with the reason
+//! ```
+//!
+//! An event goes on with the model's results added to it. Model inputs are read from
+//! the event's fields: numbers, strings and booleans as they are, `null` or an absent
+//! field as a missing value, which the model's mining schema treats. The results are
+//! the target and output fields the model declares (those `styx score` writes), under
+//! their PMML names unless `outputs` renames them; a missing result is `null`.
+//!
+//! An event the model cannot score (a value the model refuses, an array or object
+//! where a value should be) goes to the dead-letter output when there is one, as
+//! `{"reason", "transform", "event"}`; otherwise it goes on with its results `null`, and
+//! the failure is logged. Nothing is lost either way.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Map, Number, Value};
+use styx_pmml::{DataType, Model, ResultValue, Row, Scratch};
+use styx_runtime::event::Event;
+use styx_runtime::stream::DataStream;
+
+use crate::config::ScoreConfig;
+
+/// How many scoring failures an instance logs one by one before only every 1000th is.
+const LOGGED_FAILURES: u64 = 10;
+
+/// A model and how events map onto it; shared by every instance of the operator.
+pub struct Scorer {
+    name: String,
+    model: Arc<Model>,
+    /// Model input index, event field, and whether the model reads the field as text.
+    inputs: Vec<(usize, String, bool)>,
+    /// Event field, result column index.
+    outputs: Vec<(String, usize)>,
+}
+
+impl Scorer {
+    /// Scores with `model`: each model input reads the event field `fields` maps it to
+    /// (default: the field of the same name); each result column `outputs` names (event
+    /// field = column; default: every column under its own name) is written to the event.
+    /// `name` names the operator in messages.
+    pub fn new(
+        name: &str,
+        model: Arc<Model>,
+        fields: &[(String, String)],
+        outputs: &[(String, String)],
+    ) -> Result<Scorer, String> {
+        for (model_field, _) in fields {
+            if model.input_index(model_field).is_none() {
+                let known: Vec<&str> = model
+                    .input_fields()
+                    .iter()
+                    .map(|f| f.name.as_str())
+                    .collect();
+                return Err(format!(
+                    "fields.{model_field}: the model has no input field `{model_field}` \
+                     (its inputs: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+        let inputs = model
+            .input_fields()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let event_field = fields
+                    .iter()
+                    .find(|(m, _)| *m == f.name)
+                    .map_or_else(|| f.name.clone(), |(_, e)| e.clone());
+                (i, event_field, f.data_type == DataType::String)
+            })
+            .collect();
+        let columns = model.result_columns();
+        let outputs = if outputs.is_empty() {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.name.clone(), i))
+                .collect()
+        } else {
+            outputs
+                .iter()
+                .map(|(event_field, column)| {
+                    columns
+                        .iter()
+                        .position(|c| c.name == *column)
+                        .map(|i| (event_field.clone(), i))
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                columns.iter().map(|c| c.name.as_str()).collect();
+                            format!(
+                                "outputs.{event_field}: the model has no result `{column}` \
+                                 (its results: {})",
+                                known.join(", ")
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Scorer {
+            name: name.to_string(),
+            model,
+            inputs,
+            outputs,
+        })
+    }
+
+    /// Loads the model at `path` (refused documents name the element) and maps it as
+    /// [`Scorer::new`] does.
+    pub fn load(
+        name: &str,
+        path: &Path,
+        fields: &[(String, String)],
+        outputs: &[(String, String)],
+    ) -> Result<Scorer, String> {
+        let model =
+            Model::from_path(path).map_err(|e| format!("model: {}: {e}", path.display()))?;
+        Scorer::new(name, Arc::new(model), fields, outputs)
+    }
+
+    /// The buffers of one operator instance.
+    pub fn instance(&self) -> ScoreState {
+        ScoreState {
+            row: self.model.new_row(),
+            scratch: self.model.scratch(),
+            failures: 0,
+        }
+    }
+
+    /// Scores `event` in place. On failure the event is left as it was and the reason
+    /// is returned.
+    pub fn score(&self, state: &mut ScoreState, event: &mut Event) -> Result<(), String> {
+        let row = &mut state.row;
+        row.clear();
+        for (i, field, text) in &self.inputs {
+            match event.get(field) {
+                None | Some(Value::Null) => row.set_missing(*i),
+                // A category written as a number (`"zip": 10115`) is its text.
+                Some(Value::Number(n)) if *text => row.set_text(*i, &n.to_string()),
+                Some(Value::Number(n)) => match n.as_f64() {
+                    Some(x) => row.set_number(*i, x),
+                    None => row.set_missing(*i),
+                },
+                Some(Value::String(s)) => row.set_text(*i, s),
+                Some(Value::Bool(b)) => row.set_bool(*i, *b),
+                Some(other) => {
+                    return Err(format!(
+                        "field `{field}`: {} is not a value the model can read",
+                        kind(other)
+                    ))
+                }
+            }
+        }
+        self.model
+            .evaluate(row, &mut state.scratch)
+            .map_err(|e| e.to_string())?;
+        for (field, col) in &self.outputs {
+            let value = json(self.model.result(&state.scratch, *col));
+            event.insert(field.clone(), value);
+        }
+        Ok(())
+    }
+
+    /// Scores `event` for the stream operator: a scored event goes to `out`; one that
+    /// cannot be scored goes to `dead` as a dead letter, or, without a dead-letter output,
+    /// on to `out` with its results `null`.
+    fn apply(
+        &self,
+        state: &mut ScoreState,
+        mut event: Event,
+        out: &mut Vec<Event>,
+        dead: Option<&mut Vec<Event>>,
+    ) {
+        let Err(reason) = self.score(state, &mut event) else {
+            out.push(event);
+            return;
+        };
+        state.failures += 1;
+        if state.failures <= LOGGED_FAILURES || state.failures % 1000 == 0 {
+            tracing::warn!(
+                transform = %self.name,
+                "an event could not be scored ({} so far{}): {reason}",
+                state.failures,
+                if dead.is_some() { ", sent to the dead-letter output" } else { "" },
+            );
+        }
+        match dead {
+            Some(dead) => {
+                let mut letter = Map::new();
+                letter.insert("reason".into(), Value::String(reason));
+                letter.insert("transform".into(), Value::String(self.name.clone()));
+                letter.insert("event".into(), Value::Object(event));
+                dead.push(letter);
+            }
+            None => {
+                for (field, _) in &self.outputs {
+                    event.insert(field.clone(), Value::Null);
+                }
+                out.push(event);
+            }
+        }
+    }
+
+    /// The operator on a stream: scored events, and the dead letters (when `dead_letter`)
+    /// of events that could not be scored. The scored events keep their event time.
+    pub fn apply_to(
+        self,
+        input: &DataStream<Event>,
+        dead_letter: bool,
+    ) -> (DataStream<Event>, DataStream<Event>) {
+        let scorer = Arc::new(self);
+        let init = scorer.clone();
+        let (scored, dead) = input.flat_map_split(
+            move |_| init.instance(),
+            move |state, event, out, dead| {
+                scorer.apply(state, event, out, dead_letter.then_some(dead));
+            },
+        );
+        let scored = match input.timestamps() {
+            Some(ts) => scored.with_timestamp_fn(ts),
+            None => scored,
+        };
+        (scored, dead)
+    }
+}
+
+/// The buffers of one instance of a scoring operator.
+pub struct ScoreState {
+    row: Row,
+    scratch: Scratch,
+    failures: u64,
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+        _ => "a value",
+    }
+}
+
+/// A result as JSON: numbers as numbers (a 32-bit float in its shortest form, a value
+/// that is not finite as `null`), labels as strings.
+fn json(value: ResultValue<'_>) -> Value {
+    match value {
+        ResultValue::Missing => Value::Null,
+        ResultValue::Number(x) => Number::from_f64(x).map_or(Value::Null, Value::Number),
+        ResultValue::Float(x) => {
+            // The shortest text that reads back to the same f32, as a double.
+            let mut text = String::new();
+            styx_pmml::format::write_float(x, &mut text);
+            text.parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map_or(Value::Null, Value::Number)
+        }
+        ResultValue::Integer(i) => Value::from(i),
+        ResultValue::Bool(b) => Value::Bool(b),
+        ResultValue::Str(s) => Value::String(s.to_string()),
+    }
+}
+
+/// The scorer of a `type = "score"` transform with its loaded `model`; errors name the
+/// transform's key.
+pub(crate) fn scorer(id: &str, config: &ScoreConfig, model: Arc<Model>) -> Result<Scorer, String> {
+    let pairs = |m: &indexmap::IndexMap<String, String>| -> Vec<(String, String)> {
+        m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    };
+    Scorer::new(
+        &format!("transforms.{id}"),
+        model,
+        &pairs(&config.fields),
+        &pairs(&config.outputs),
+    )
+    .map_err(|e| format!("transforms.{id}.{e}"))
+}
