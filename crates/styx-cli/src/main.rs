@@ -4,6 +4,7 @@
 mod bench;
 mod generate;
 mod run;
+mod savepoint;
 mod score;
 
 use std::process::ExitCode;
@@ -22,6 +23,10 @@ struct Cli {
 enum Command {
     /// Run a job file.
     Run(run::Args),
+    /// Take a savepoint of a running job.
+    Savepoint(savepoint::SavepointArgs),
+    /// Stop a running job.
+    Stop(savepoint::StopArgs),
     /// Score a CSV file with a PMML model.
     Score(score::Args),
     /// Measure the engine.
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(args) => run::run(args),
+        Command::Savepoint(args) => savepoint::savepoint(args),
+        Command::Stop(args) => savepoint::stop(args),
         Command::Score(args) => score::run(args),
         Command::Bench(b) => bench::run(b),
         Command::Generate(args) => generate::run(args),

@@ -1,0 +1,167 @@
+//! Savepoints through the command line: a job reading stdin is stopped with
+//! `styx stop --with-savepoint` halfway through Flink's fixture input, resumed with
+//! `--from-savepoint` at another parallelism, and its output equals Flink's.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use styx_runtime::checkpoint::decode;
+use styx_runtime::checkpoint::store::Snapshot;
+
+const STYX: &str = env!("CARGO_BIN_EXE_styx");
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../styx-job/tests/fixtures/windows")
+        .join(name)
+}
+
+fn multiset(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("json");
+            v.to_string()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// The job file of a fixture with its file source replaced by stdin and a state_dir.
+fn stdin_job(dir: &Path, scenario: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(scenario.join("job.toml")).unwrap();
+    let text = text
+        .replace(
+            "type = \"file\"\npath = \"events.ndjson\"",
+            "type = \"stdin\"",
+        )
+        .replace("[job]\n", "[job]\nstate_dir = \"state\"\n");
+    assert!(
+        text.contains("type = \"stdin\""),
+        "the fixture's source is a file"
+    );
+    let job = dir.join("job.toml");
+    std::fs::write(&job, text).unwrap();
+    job
+}
+
+/// The number of input lines the savepoint's source had read.
+fn lines_read(savepoint: &Path) -> u64 {
+    let snapshot = Snapshot::load(savepoint).unwrap();
+    let splits = snapshot.splits("sources.events");
+    let (_, bytes) = splits.first().expect("the source saved its position");
+    decode::<(u64, u64)>(bytes).unwrap().1
+}
+
+fn styx(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(STYX).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn stop_and_resume(scenario: &str, p1: usize, p2: usize) {
+    let scenario = fixture(scenario);
+    let dir = tempfile::tempdir().unwrap();
+    let job = stdin_job(dir.path(), &scenario);
+    let job_arg = job.to_str().unwrap();
+    let events = std::fs::read_to_string(scenario.join("events.ndjson")).unwrap();
+    let lines: Vec<&str> = events.lines().collect();
+    let half = lines.len() / 2;
+
+    let mut first = Command::new(STYX)
+        .args(["run", job_arg, "--parallelism", &p1.to_string()])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = first.stdin.take().unwrap();
+    for l in &lines[..half] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    stdin.flush().unwrap();
+    // Savepoints until one shows every line written was read.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (ok, out, err) = styx(&["savepoint", job_arg]);
+        if ok {
+            let path = PathBuf::from(out.lines().last().unwrap().trim());
+            if lines_read(&path) == half as u64 {
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "no savepoint caught up: {err}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (ok, out, err) = styx(&["stop", job_arg, "--with-savepoint"]);
+    assert!(ok, "stop failed: {err}");
+    let savepoint = out.lines().last().unwrap().trim().to_string();
+    assert!(first.wait().unwrap().success(), "a stopped job exits 0");
+    drop(stdin);
+
+    let mut second = Command::new(STYX)
+        .args([
+            "run",
+            job_arg,
+            "--parallelism",
+            &p2.to_string(),
+            "--from-savepoint",
+            &savepoint,
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = second.stdin.take().unwrap();
+    for l in &lines[half..] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    assert!(second.wait().unwrap().success());
+
+    for file in ["results.ndjson", "late.ndjson"] {
+        assert_eq!(
+            multiset(&dir.path().join("out").join(file)),
+            multiset(&scenario.join("expected").join(file)),
+            "{file} after {p1} -> {p2}"
+        );
+    }
+    // A job that ended normally leaves no checkpoint to resume from.
+    assert!(
+        !dir.path().join("state/checkpoints").exists()
+            || std::fs::read_dir(dir.path().join("state/checkpoints"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+}
+
+#[test]
+fn tumbling_with_lateness_resumes_from_a_savepoint_at_another_parallelism() {
+    stop_and_resume("022-tumbling-mild-al5s", 2, 1);
+}
+
+#[test]
+fn sessions_resume_from_a_savepoint_at_another_parallelism() {
+    stop_and_resume("020-session-mild-al10s", 2, 3);
+}
+
+#[test]
+fn sliding_windows_resume_from_a_savepoint() {
+    stop_and_resume("025-sliding-stragglers-al5s", 1, 2);
+}
+
+#[test]
+fn savepoint_without_a_running_job_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = stdin_job(dir.path(), &fixture("001-tumbling-inorder"));
+    let (ok, _, err) = styx(&["savepoint", job.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("no job is running with state_dir"), "{err}");
+}
