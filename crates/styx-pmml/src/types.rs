@@ -230,9 +230,36 @@ pub(crate) fn round_to(float: bool, x: f64) -> f64 {
     }
 }
 
+/// `e` as JPMML-Evaluator's float math context writes it: the double literal `2.7182817`
+/// (the shortest decimal of the float nearest to `e`, but taken as a double).
+const FLOAT_E: f64 = 2.7182817;
+
+/// `exp` in the float math context (`mathContext="float"`), computed the way
+/// JPMML-Evaluator's `FloatValue.exp(float)` does: the argument is rounded to a float, raised
+/// as a power of the double `2.7182817`, and the result rounded to a float. This is not the
+/// float nearest to the true `exp(x)`: the base is about 4.7e-8 relative below `e`, so
+/// results differ by an ulp or so from `(x as f32).exp()` for larger `|x|`. Every inverse
+/// link and softmax of a float model goes through here; PMML's built-in `exp` function
+/// does not (it computes in double and rounds the result).
+#[inline]
+pub(crate) fn float_exp(x: f64) -> f64 {
+    FLOAT_E.powf(x as f32 as f64) as f32 as f64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn float_exp_follows_the_float_math_context() {
+        assert_eq!(float_exp(0.0), 1.0);
+        assert_eq!(float_exp(1.0), 2.7182817f32 as f64);
+        // Below the correctly rounded float exp for large arguments (base below e) ...
+        assert!(float_exp(7.0) < (7.0f64.exp() as f32 as f64));
+        // ... and above it for large negative ones.
+        assert!(float_exp(-7.0) > ((-7.0f64).exp() as f32 as f64));
+        assert_eq!(float_exp(-7.0), FLOAT_E.powf(-7.0) as f32 as f64);
+    }
 
     #[test]
     fn parses_numbers() {

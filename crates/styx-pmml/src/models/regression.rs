@@ -7,7 +7,7 @@ use crate::expr::{num_attr, req};
 use crate::functions::std_normal_cdf;
 use crate::models::{cat_index, is_classification, set_distribution};
 use crate::output::{set_classification_default, set_regression};
-use crate::types::{round_to, OpType, Val};
+use crate::types::{float_exp, round_to, OpType, Val};
 use crate::xml::Element;
 
 /// A normalization (link) method.
@@ -46,37 +46,47 @@ impl Norm {
     }
 
     /// The inverse link applied to one value (`softmax` of a single value is `logit`).
+    ///
+    /// In the float math context every step is a float operation, and `exp` is
+    /// [`float_exp`] (as JPMML-Evaluator's `FloatValue` computes it).
     pub(crate) fn apply(self, float: bool, x: f64) -> f64 {
         let r = |v: f64| round_to(float, v);
         let x = r(x);
+        let f = |v: f64| v as f32;
         match self {
             Norm::None | Norm::Simplemax => x,
             Norm::Softmax | Norm::Logit => {
                 if float {
-                    (1.0f32 / (1.0f32 + ((-x).exp() as f32))) as f64
+                    (1.0f32 / (1.0f32 + f(float_exp(-x)))) as f64
                 } else {
                     1.0 / (1.0 + (-x).exp())
                 }
             }
-            Norm::Exp => r(x.exp()),
+            Norm::Exp => {
+                if float {
+                    float_exp(x)
+                } else {
+                    x.exp()
+                }
+            }
             Norm::Probit => std_normal_cdf(x),
             Norm::Cloglog => {
                 if float {
-                    (1.0f32 - ((-(x.exp() as f32) as f64).exp() as f32)) as f64
+                    (1.0f32 - f(float_exp(-float_exp(x)))) as f64
                 } else {
                     1.0 - (-x.exp()).exp()
                 }
             }
             Norm::Loglog => {
                 if float {
-                    ((-((-x).exp() as f32) as f64).exp() as f32) as f64
+                    float_exp(-float_exp(-x))
                 } else {
                     (-(-x).exp()).exp()
                 }
             }
             Norm::Cauchit => {
                 if float {
-                    (0.5f32 + (1.0f32 / std::f32::consts::PI) * (x.atan() as f32)) as f64
+                    (0.5f32 + (1.0f32 / std::f32::consts::PI) * f(x.atan())) as f64
                 } else {
                     0.5 + (1.0 / std::f64::consts::PI) * x.atan()
                 }
@@ -382,7 +392,7 @@ impl Regression {
                 let mut sum = 0.0;
                 for x in v.iter_mut() {
                     if self.norm == Norm::Softmax {
-                        *x = r(x.exp());
+                        *x = if float { float_exp(*x) } else { x.exp() };
                     }
                     sum = r(sum + *x);
                 }
@@ -422,7 +432,7 @@ mod tests {
         let f = Norm::Logit.apply(true, 4.1536);
         assert_eq!(
             f,
-            (1.0f32 / (1.0f32 + ((-4.1536f32 as f64).exp() as f32))) as f64
+            (1.0f32 / (1.0f32 + (2.7182817f64.powf(-4.1536f32 as f64) as f32))) as f64
         );
     }
 
