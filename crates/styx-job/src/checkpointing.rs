@@ -19,6 +19,17 @@ use crate::control::ControlServer;
 /// How many completed checkpoints a job keeps.
 const RETAIN: usize = 3;
 
+/// Where a job with a state directory starts, unless `--from-savepoint` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// From the newest completed checkpoint, if any.
+    Latest,
+    /// From the checkpoint or savepoint with this id, which must be in the directory.
+    Snapshot(u64),
+    /// From no snapshot.
+    Afresh,
+}
+
 /// A job's checkpointing while it runs.
 pub struct Checkpointing {
     store: Store,
@@ -33,6 +44,7 @@ impl Checkpointing {
         state_dir: Option<PathBuf>,
         interval: Option<std::time::Duration>,
         from_savepoint: Option<&Path>,
+        resume: Resume,
     ) -> Result<Option<Checkpointing>, String> {
         let restore = match from_savepoint {
             Some(path) => Some(Snapshot::load(path).map_err(|e| format!("--from-savepoint: {e}"))?),
@@ -50,16 +62,25 @@ impl Checkpointing {
             (None, None) => return Ok(None),
         };
         let store = Store::new(&state_dir);
-        let restore = match restore {
-            Some(s) => Some(s),
-            None => match store.latest_checkpoint() {
-                Some(path) => {
-                    let snapshot = Snapshot::load(&path).map_err(|e| e.to_string())?;
-                    tracing::info!(checkpoint = %path.display(), "resuming from the latest checkpoint");
-                    Some(snapshot)
-                }
-                None => None,
-            },
+        let path = match (&restore, resume) {
+            (Some(_), _) | (None, Resume::Afresh) => None,
+            (None, Resume::Latest) => store.latest_checkpoint(),
+            (None, Resume::Snapshot(id)) => Some(store.snapshot_path(id).ok_or_else(|| {
+                format!(
+                    "the job's last committed Kafka transaction belongs to snapshot {id}, \
+                     which is not in state_dir {}",
+                    state_dir.display()
+                )
+            })?),
+        };
+        let restore = match (restore, path) {
+            (Some(s), _) => Some(s),
+            (None, Some(path)) => {
+                let snapshot = Snapshot::load(&path).map_err(|e| e.to_string())?;
+                tracing::info!(snapshot = %path.display(), "resuming");
+                Some(snapshot)
+            }
+            (None, None) => None,
         };
         let handle = env.enable_checkpointing(CheckpointConfig {
             interval,

@@ -17,13 +17,16 @@ use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
 use styx_runtime::window::WindowAssigner;
 
 use crate::aggregate::{AggKind, JsonAggregates};
-use crate::checkpointing::Checkpointing;
+use crate::checkpointing::{Checkpointing, Resume};
 use crate::config::{
     EventTimeConfig, JobFile, SinkConfig, SourceConfig, TimeKind, TransformConfig, WatermarkMode,
     WindowConfig, WindowSpec,
 };
+use crate::connectors::ExactlyOnce;
 use crate::error::JobError;
 use crate::expr::Expr;
+use styx_kafka::exactly_once::Marker;
+use styx_kafka::TransactionLink;
 
 /// How to run a job, beyond what its file says.
 #[derive(Debug, Clone, Default)]
@@ -210,6 +213,19 @@ impl Job {
                 }
             }
         }
+        let transactional: Vec<&String> = c
+            .sinks
+            .iter()
+            .filter(|(_, s)| crate::connectors::is_exactly_once(s))
+            .map(|(id, _)| id)
+            .collect();
+        if transactional.len() > 1 {
+            problems.push(format!(
+                "sinks.{}.delivery: a job has at most one exactly_once sink (its output \
+                 commits in one transaction with the consumed offsets); also {:?}",
+                transactional[1], transactional[0]
+            ));
+        }
         for (id, s) in &c.sinks {
             problems.extend(crate::connectors::check_sink(id, s));
             if s.inputs().is_empty() {
@@ -334,11 +350,16 @@ impl Job {
     }
 
     /// Builds the dataflow into `env`.
-    fn build(&self, env: &Environment, parallelism: usize) -> Result<(), String> {
+    fn build(
+        &self,
+        env: &Environment,
+        parallelism: usize,
+        exactly_once: Option<&ExactlyOnce>,
+    ) -> Result<(), String> {
         let c = &self.config;
         let mut outputs: HashMap<String, Output> = HashMap::new();
         for (id, source) in &c.sources {
-            let (stream, dead) = self.build_source(env, id, source)?;
+            let (stream, dead) = self.build_source(env, id, source, exactly_once)?;
             outputs.insert(id.clone(), Output { stream });
             if let Some((dead_id, dead_stream)) = dead {
                 outputs.insert(
@@ -426,7 +447,14 @@ impl Job {
                     input.sink(&format!("sinks.{id}"), 1, |_| Ok(stdout_sink()));
                 }
                 SinkConfig::Kafka(_) => {
-                    crate::connectors::build_sink(&input, id, sink, parallelism)?;
+                    crate::connectors::build_sink(
+                        &input,
+                        id,
+                        sink,
+                        parallelism,
+                        &self.config.job,
+                        exactly_once,
+                    )?;
                 }
             }
         }
@@ -439,10 +467,16 @@ impl Job {
         env: &Environment,
         id: &str,
         source: &SourceConfig,
+        exactly_once: Option<&ExactlyOnce>,
     ) -> Result<(DataStream<Event>, Option<(String, DataStream<Event>)>), String> {
-        if let Some(built) =
-            crate::connectors::build_source(env, id, source, &self.config.job, &watermark_strategy)?
-        {
+        if let Some(built) = crate::connectors::build_source(
+            env,
+            id,
+            source,
+            &self.config.job,
+            &watermark_strategy,
+            exactly_once,
+        )? {
             return Ok(built);
         }
         let (event_time, dead_id) = match source {
@@ -497,14 +531,17 @@ impl Job {
             file: self.file.clone(),
             problems: vec![p],
         };
+        let (resume, exactly_once) = self.resume().map_err(invalid)?;
         let checkpointing = Checkpointing::enable(
             &env,
             self.state_dir(),
             self.config.job.checkpoint_interval.map(|d| d.0),
             options.from_savepoint.as_deref(),
+            resume,
         )
         .map_err(invalid)?;
-        self.build(&env, parallelism).map_err(invalid)?;
+        self.build(&env, parallelism, exactly_once.as_ref())
+            .map_err(invalid)?;
         env.execute().map_err(|error| JobError::Run {
             file: self.file.clone(),
             error,
@@ -513,6 +550,36 @@ impl Job {
             c.finished();
         }
         Ok(())
+    }
+
+    /// Where the job resumes. A job with an exactly-once sink resumes from the snapshot
+    /// its last Kafka transaction committed with, or afresh after its committed offsets;
+    /// other jobs from their newest checkpoint.
+    fn resume(&self) -> Result<(Resume, Option<ExactlyOnce>), String> {
+        if !self
+            .config
+            .sinks
+            .values()
+            .any(crate::connectors::is_exactly_once)
+        {
+            return Ok((Resume::Latest, None));
+        }
+        let sources = self.config.sources.iter().filter_map(|(id, s)| match s {
+            SourceConfig::Kafka(k) => Some((id.as_str(), k)),
+            _ => None,
+        });
+        let last = crate::exactly_once::last_commit(sources)?;
+        let resume = match last.marker {
+            Marker::Checkpoint(id) => Resume::Snapshot(id),
+            Marker::End | Marker::None => Resume::Afresh,
+        };
+        tracing::info!(marker = ?last.marker, "the last committed transaction");
+        let exactly_once = ExactlyOnce {
+            link: TransactionLink::new(),
+            committed: last.committed,
+            partitions: last.partitions,
+        };
+        Ok((resume, Some(exactly_once)))
     }
 
     /// The job's state directory, if it has one.

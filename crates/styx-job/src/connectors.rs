@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 
 use styx_generate::{Generator, Kind};
 use styx_kafka::{
-    CommitPolicy, Delivery, KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig,
-    SharedStarts, SourceOptions, StartPositions,
+    CommitPolicy, Delivery, KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig, Partition,
+    SharedStarts, SourceOptions, StartPositions, TransactionLink, TransactionalSink,
 };
 use styx_runtime::error::BoxError;
 use styx_runtime::event::Event;
@@ -28,6 +28,18 @@ use styx_runtime::stream::{DataStream, Environment};
 use styx_runtime::watermark::WatermarkStrategy;
 
 use crate::config::{EventTimeConfig, GeneratorSourceConfig, JobSection, SinkConfig, SourceConfig};
+
+/// What the parts of an exactly-once job share while it is built: the link between its
+/// Kafka sources and its transactional sink, and the offsets the job had committed
+/// (where its sources go on when no checkpoint is restored).
+pub(crate) struct ExactlyOnce {
+    pub(crate) link: TransactionLink,
+    pub(crate) committed: Vec<(Partition, i64)>,
+    /// Every partition of each Kafka source's topics, by source id: an exactly-once job
+    /// spreads them over its instances itself (partition `k` to instance `k % P`), so
+    /// that a restarted process reads them at once, whatever the group's members.
+    pub(crate) partitions: std::collections::HashMap<String, Vec<Partition>>,
+}
 
 /// A source's stream, and its dead-letter output (id and stream) if it has one.
 pub(crate) type BuiltSource = (DataStream<Event>, Option<(String, DataStream<Event>)>);
@@ -71,16 +83,16 @@ pub(crate) fn check_source(id: &str, source: &SourceConfig) -> Vec<String> {
 pub(crate) fn check_sink(id: &str, sink: &SinkConfig) -> Vec<String> {
     let mut problems = Vec::new();
     if let SinkConfig::Kafka(k) = sink {
-        if k.delivery == Delivery::ExactlyOnce {
-            problems.push(format!(
-                "sinks.{id}.delivery: exactly_once is not supported yet by Kafka sinks; \
-                 use at_least_once"
-            ));
-        } else if let Err(e) = k.client_config(None) {
+        if let Err(e) = k.client_config(Some("check")) {
             problems.push(format!("sinks.{id}: {e}"));
         }
     }
     problems
+}
+
+/// Whether the sink writes exactly once (in Kafka transactions).
+pub(crate) fn is_exactly_once(sink: &SinkConfig) -> bool {
+    matches!(sink, SinkConfig::Kafka(k) if k.delivery == Delivery::ExactlyOnce)
 }
 
 /// Builds a Kafka or generator source into `env`; `Ok(None)` for other sources.
@@ -91,9 +103,10 @@ pub(crate) fn build_source(
     source: &SourceConfig,
     job: &JobSection,
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
+    exactly_once: Option<&ExactlyOnce>,
 ) -> Result<Option<BuiltSource>, String> {
     match source {
-        SourceConfig::Kafka(k) => Ok(Some(kafka_source(env, id, k, job, strategy))),
+        SourceConfig::Kafka(k) => Ok(Some(kafka_source(env, id, k, job, strategy, exactly_once))),
         SourceConfig::Generator(g) => generator_source(env, id, g, strategy).map(Some),
         SourceConfig::File(_) | SourceConfig::Stdin(_) => Ok(None),
     }
@@ -105,6 +118,7 @@ fn kafka_source(
     config: &KafkaSourceConfig<EventTimeConfig>,
     job: &JobSection,
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
+    exactly_once: Option<&ExactlyOnce>,
 ) -> BuiltSource {
     let parallelism = env.parallelism();
     let dead = config
@@ -115,13 +129,24 @@ fn kafka_source(
     let watermarks = config.event_time.as_ref().map(strategy);
     let timestamps = watermarks.as_ref().map(WatermarkStrategy::timestamp_fn);
     let time_field = config.event_time.as_ref().map(|t| t.field.clone());
-    let commit = if job.checkpoint_interval.is_some() {
+    let name = format!("sources.{id}");
+    let commit = if exactly_once.is_some() {
+        CommitPolicy::InTransaction
+    } else if job.checkpoint_interval.is_some() {
         CommitPolicy::OnCheckpoint
     } else {
         CommitPolicy::HandedOn
     };
-    let shared = SharedStarts::new(StartPositions::new(config.start));
-    let name = format!("sources.{id}");
+    let starts = StartPositions::new(config.start);
+    let link = exactly_once.map(|eos| {
+        eos.link.add_source(&name);
+        // Starting afresh, an exactly-once job goes on after what it committed.
+        starts.restore(eos.committed.iter().cloned());
+        (eos.link.clone(), name.clone())
+    });
+    let shared = SharedStarts::new(starts);
+    let own_partitions =
+        exactly_once.map(|eos| eos.partitions.get(id).cloned().unwrap_or_default());
     let table = config.clone();
     let source_name = name.clone();
     let stream = env.source(&name, parallelism, move |i, p| {
@@ -133,6 +158,14 @@ fn kafka_source(
             },
             watermarks: watermarks.clone(),
             commit,
+            link: link.clone(),
+            partitions: own_partitions.as_ref().map(|all| {
+                all.iter()
+                    .enumerate()
+                    .filter(|(k, _)| k % p == i)
+                    .map(|(_, part)| part.clone())
+                    .collect()
+            }),
         };
         let dead = dead_for_source.as_ref().map(|d| d.port_emitter(i));
         let source =
@@ -222,17 +255,29 @@ impl Source<Event> for GeneratorSource {
     }
 }
 
-/// Builds a Kafka sink reading `input`; `Ok(false)` for other sinks.
+/// Builds a Kafka sink reading `input`; `Ok(false)` for other sinks. An exactly-once
+/// sink is one instance writing in the job's transactions.
 pub(crate) fn build_sink(
     input: &DataStream<Event>,
     id: &str,
     sink: &SinkConfig,
     parallelism: usize,
+    job: &JobSection,
+    exactly_once: Option<&ExactlyOnce>,
 ) -> Result<bool, String> {
     let SinkConfig::Kafka(config) = sink else {
         return Ok(false);
     };
     let config: KafkaSinkConfig = config.clone();
+    if let (Delivery::ExactlyOnce, Some(eos)) = (config.delivery, exactly_once) {
+        let link = eos.link.clone();
+        let transactional_id = format!("styx-{}-{id}", job.name);
+        input.sink(&format!("sinks.{id}"), 1, move |_| {
+            TransactionalSink::new(&config, "Kafka sink", &transactional_id, link.clone())
+                .map_err(Into::into)
+        });
+        return Ok(true);
+    }
     // Errors are reported under the sink's id (`sinks.<id>`) by the runtime.
     input.sink(&format!("sinks.{id}"), parallelism, move |_| {
         KafkaSink::new(&config, "Kafka sink").map_err(Into::into)

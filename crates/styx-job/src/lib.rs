@@ -17,6 +17,7 @@ pub mod connectors;
 pub mod control;
 pub mod duration;
 pub mod error;
+mod exactly_once;
 pub mod expr;
 pub mod score;
 

@@ -473,8 +473,8 @@ fn garbage_records_go_to_the_dead_letter_output_and_the_job_goes_on() {
     assert_eq!(offsets, [41, 122, 203, 284, 365]);
 }
 
-/// Unknown keys of Kafka tables and `exactly_once` (not available yet) are refused
-/// when the job file is read.
+/// Unknown keys of Kafka tables, and more than one `exactly_once` sink, are refused when
+/// the job file is read.
 #[test]
 fn kafka_tables_are_checked_when_the_job_is_read() {
     let job = |extra_source: &str, extra_sink: &str| {
@@ -490,15 +490,20 @@ fn kafka_tables_are_checked_when_the_job_is_read() {
         .unwrap()
         .to_string();
     assert!(e.contains("gruop"), "{e}");
-    let e = Job::parse(
+    assert!(Job::parse(
         Path::new("job.toml"),
-        &job("", "delivery = \"exactly_once\""),
+        &job("", "delivery = \"exactly_once\"")
     )
-    .err()
-    .unwrap()
-    .to_string();
+    .is_ok());
+    let two = job("", "delivery = \"exactly_once\"")
+        + "[sinks.more]\ntype = \"kafka\"\ninputs = [\"in\"]\nbrokers = \"b:1\"\ntopic = \"v\"\n\
+           delivery = \"exactly_once\"\n";
+    let e = Job::parse(Path::new("job.toml"), &two)
+        .err()
+        .unwrap()
+        .to_string();
     assert!(
-        e.contains("sinks.out.delivery") && e.contains("not supported yet"),
+        e.contains("sinks.more.delivery") && e.contains("at most one exactly_once sink"),
         "{e}"
     );
     let e = Job::parse(

@@ -338,6 +338,40 @@ impl KafkaConsumer {
         Ok(KafkaConsumer { consumer, decoder })
     }
 
+    /// Builds a consumer that will read partitions it is given itself
+    /// ([`KafkaConsumer::assign_partitions`]), without joining its group's rebalancing
+    /// (its `group.id` still names where offsets are committed).
+    pub fn unsubscribed<E>(
+        config: &KafkaSourceConfig<E>,
+        decoder: Decoder,
+        starts: StartPositions,
+        name: &str,
+    ) -> Result<Self> {
+        let consumer: BaseConsumer<GroupContext> = config
+            .client_config()?
+            .create_with_context(GroupContext::new(name, starts))
+            .map_err(|e| Error::client("creating the Kafka consumer", e))?;
+        Ok(KafkaConsumer { consumer, decoder })
+    }
+
+    /// Reads `partitions`, each from where the start positions say; the assignment
+    /// shows as one [`RebalanceEvent::Assigned`].
+    pub fn assign_partitions(&self, partitions: &[Partition]) -> Result<()> {
+        let context = self.consumer.context();
+        let mut tpl = TopicPartitionList::with_capacity(partitions.len());
+        for p in partitions {
+            tpl.add_partition_offset(&p.topic, p.partition, context.starts.resolve(p))
+                .map_err(|e| Error::client(format!("the start of {p:?}"), e))?;
+        }
+        self.consumer
+            .assign(&tpl)
+            .map_err(|e| Error::client(format!("assigning {partitions:?}"), e))?;
+        tracing::info!(consumer = %context.name, "reading {partitions:?}");
+        lock(&context.assignment).extend(partitions.iter().cloned());
+        context.record(RebalanceEvent::Assigned(partitions.to_vec()));
+        Ok(())
+    }
+
     /// Waits up to `timeout` for the next record. `Ok(None)`: nothing came (also after
     /// a transient error, which is logged; librdkafka retries by itself). Errors are
     /// fatal ones.

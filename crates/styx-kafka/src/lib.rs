@@ -9,6 +9,7 @@
 //! - [`source`]: the runtime's Kafka source (partitions over the group, watermarks per
 //!   partition, dead letters, offsets committed at least once);
 //! - [`sink`]: the runtime's Kafka sink (JSON records, keys, headers, at least once);
+//! - [`exactly_once`]: the transactional sink and the protocol of exactly-once jobs;
 //! - [`admin`]: topic creation.
 
 pub mod admin;
@@ -16,6 +17,7 @@ pub mod config;
 pub mod consumer;
 pub mod decode;
 pub mod error;
+pub mod exactly_once;
 pub mod producer;
 pub mod sink;
 pub mod source;
@@ -28,6 +30,7 @@ pub use consumer::{
 };
 pub use decode::{DeadLetter, Decoder, Event, RecordView};
 pub use error::{Error, Result};
+pub use exactly_once::{TransactionLink, TransactionalSink};
 pub use producer::{DeliveryContext, KafkaProducer};
 pub use sink::KafkaSink;
 pub use source::{CommitPolicy, KafkaSource, SharedStarts, SourceOptions};

@@ -4,7 +4,7 @@
 //! producer, `acks=all`), and every checkpoint barrier, pause of the input and the end of
 //! the job wait until all of them are acknowledged. A failed delivery fails the job with
 //! the sink's name and the broker's error. `delivery = "exactly_once"` (records in a
-//! transaction per checkpoint) is a separate sink type; it is not available yet.
+//! transaction per checkpoint) is [`crate::exactly_once::TransactionalSink`].
 
 use std::time::Duration;
 
@@ -32,8 +32,8 @@ impl KafkaSink {
         if config.delivery == Delivery::ExactlyOnce {
             return Err(crate::Error::Config {
                 key: "delivery".into(),
-                message: "exactly_once is not supported yet by Kafka sinks; \
-                          use at_least_once"
+                message: "exactly_once is written by the transactional sink \
+                          (styx_kafka::exactly_once); this sink delivers at least once"
                     .into(),
             });
         }

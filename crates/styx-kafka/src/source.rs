@@ -57,6 +57,7 @@ use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
 use crate::config::KafkaSourceConfig;
 use crate::consumer::{KafkaConsumer, Partition, Polled, RebalanceEvent, StartPositions};
 use crate::decode::{Decoder, Event};
+use crate::exactly_once::TransactionLink;
 
 /// How long a partition may go without records before it stops holding the watermark
 /// back, when the event time sets no `idle_timeout`.
@@ -82,6 +83,10 @@ pub enum CommitPolicy {
     /// A snapshot's offsets are committed when its checkpoint is complete, and those of
     /// every record handed on when the job ends cleanly.
     OnCheckpoint,
+    /// The source commits nothing itself: a transactional sink commits its offsets
+    /// inside its transactions (see [`crate::exactly_once`]), learning of the group and
+    /// of the final positions through the options' [`TransactionLink`].
+    InTransaction,
 }
 
 /// What the instances of one Kafka source in a process share: where partitions start.
@@ -115,6 +120,12 @@ pub struct SourceOptions {
     pub watermarks: Option<WatermarkStrategy<Event>>,
     /// When offsets are committed.
     pub commit: CommitPolicy,
+    /// With [`CommitPolicy::InTransaction`]: the link to the transactional sink, and the
+    /// source operator's name in it.
+    pub link: Option<(TransactionLink, String)>,
+    /// Partitions the instance reads by itself, outside the group's rebalancing
+    /// (`None`: the group assigns them).
+    pub partitions: Option<Vec<Partition>>,
 }
 
 /// The watermark state of one partition.
@@ -150,6 +161,9 @@ pub struct KafkaSource {
     shared: SharedStarts,
     time: Option<EventTime>,
     commit: CommitPolicy,
+    link: Option<(TransactionLink, String)>,
+    /// Partitions to assign at the first poll (after a snapshot is restored).
+    to_assign: Option<Vec<Partition>>,
     partitions: HashMap<Partition, PartitionState>,
     /// The next offset of every partition after the records handed on.
     handed: BTreeMap<Partition, i64>,
@@ -187,7 +201,12 @@ impl KafkaSource {
         dead: Option<Box<dyn Emitter<Event>>>,
     ) -> crate::Result<Self> {
         let decoder = Decoder::for_source(config, time_field);
-        let consumer = KafkaConsumer::new(config, decoder, shared.starts.clone(), &options.name)?;
+        let consumer = match &options.partitions {
+            Some(_) => {
+                KafkaConsumer::unsubscribed(config, decoder, shared.starts.clone(), &options.name)?
+            }
+            None => KafkaConsumer::new(config, decoder, shared.starts.clone(), &options.name)?,
+        };
         let time = options.watermarks.map(|s| EventTime {
             timestamp: s.timestamp_fn(),
             delay: i64::try_from(s.max_out_of_orderness().as_millis()).unwrap_or(i64::MAX),
@@ -200,6 +219,8 @@ impl KafkaSource {
             shared,
             time,
             commit: options.commit,
+            link: options.link,
+            to_assign: options.partitions,
             partitions: HashMap::new(),
             handed: BTreeMap::new(),
             restored: HashMap::new(),
@@ -299,6 +320,11 @@ impl KafkaSource {
                         self.partitions.entry(p).or_insert_with(PartitionState::new);
                     }
                     self.unassigned_since = None;
+                    if let Some((link, operator)) = &self.link {
+                        if let Some(group) = self.consumer()?.group_metadata() {
+                            link.set_group(operator, group);
+                        }
+                    }
                     if self.idle && self.time.is_some() {
                         // The new partitions hold the watermark back from now on (until
                         // their records come, or their idle timeout).
@@ -475,6 +501,9 @@ pub fn parse_split(name: &str) -> Option<Partition> {
 
 impl Source<Event> for KafkaSource {
     fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> Result<Poll, BoxError> {
+        if let Some(parts) = self.to_assign.take() {
+            self.consumer()?.assign_partitions(&parts)?;
+        }
         let mut wait = POLL_WAIT;
         let mut got = 0usize;
         while got < max {
@@ -586,6 +615,12 @@ impl Source<Event> for KafkaSource {
         let result = match self.commit {
             CommitPolicy::OnCheckpoint => self.commit_positions(&positions),
             CommitPolicy::HandedOn => Ok(()),
+            CommitPolicy::InTransaction => {
+                if let Some((link, operator)) = &self.link {
+                    link.add_final_positions(operator, &positions);
+                }
+                Ok(())
+            }
         };
         // Leaving the group commits the stored offsets and hands the partitions over.
         if let Some(consumer) = self.consumer.take() {

@@ -142,6 +142,25 @@ impl Store {
         Ok(dest)
     }
 
+    /// The folder of the completed checkpoint or savepoint with `id`, if it is here.
+    pub fn snapshot_path(&self, id: u64) -> Option<PathBuf> {
+        let checkpoint = self.checkpoints().join(format!("chk-{id:08}"));
+        if checkpoint.join(METADATA).is_file() {
+            return Some(checkpoint);
+        }
+        let prefix = format!("sp-{id:08}-");
+        fs::read_dir(self.dir.join("savepoints"))
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&prefix))
+                    && p.join(METADATA).is_file()
+            })
+    }
+
     /// The completed checkpoints, oldest first.
     pub fn list_checkpoints(&self) -> Vec<(u64, PathBuf)> {
         let Ok(read) = fs::read_dir(self.checkpoints()) else {

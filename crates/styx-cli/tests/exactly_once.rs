@@ -1,0 +1,228 @@
+//! Exactly-once from Kafka to Kafka under SIGKILL: a windowed job with
+//! `delivery = "exactly_once"` is killed at random moments while its input arrives and
+//! restarted each time; a `read_committed` reader of its output must see exactly the
+//! results of the same job on a file: nothing lost, nothing twice.
+//!
+//! `STYX_KAFKA_TXN_BROKERS` names a broker whose `read_committed` hides aborted
+//! transactions (noida-db under `scripts/test`); when it is not set, the test prints a
+//! notice and passes without checking anything.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use rdkafka::producer::BaseRecord;
+use serde_json::Value;
+use styx_kafka::admin::create_topic;
+use styx_kafka::{
+    Decoder, KafkaConsumer, KafkaProducer, KafkaSinkConfig, KafkaSourceConfig, Polled,
+    StartPositions,
+};
+
+const STYX: &str = env!("CARGO_BIN_EXE_styx");
+const TIMEOUT: Duration = Duration::from_secs(10);
+const EVENTS: u64 = 6000;
+
+fn brokers() -> Option<String> {
+    match std::env::var("STYX_KAFKA_TXN_BROKERS") {
+        Ok(b) if !b.trim().is_empty() => Some(b),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping: STYX_KAFKA_TXN_BROKERS is not set (use scripts/test)"
+            );
+            None
+        }
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("styx-eos-{prefix}-{:016x}", rand::random::<u64>())
+}
+
+/// Event `n`: ten keys, time in order (so no event is late, however partitions
+/// interleave).
+fn event(n: u64) -> String {
+    format!(
+        "{{\"key\":\"k{}\",\"ts\":{},\"value\":{}}}",
+        n % 10,
+        1_000_000 + n * 7,
+        n % 97
+    )
+}
+
+fn produce(brokers: &str, topic: &str, range: std::ops::Range<u64>) {
+    let sink: KafkaSinkConfig =
+        toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
+    let producer = KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
+    for n in range {
+        let key = format!("k{}", n % 10);
+        let payload = event(n);
+        producer
+            .inner()
+            .send(BaseRecord::to(topic).key(&key).payload(&payload))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
+}
+
+/// The committed records of `topic`, read until none came for `quiet`.
+fn read_committed(brokers: &str, topic: &str, quiet: Duration) -> Vec<String> {
+    let config: KafkaSourceConfig = toml::from_str(&format!(
+        "brokers = \"{brokers}\"\ntopic = \"{topic}\"\ngroup = \"{}\"\nstart = \"earliest\"\n\
+         properties = {{ \"isolation.level\" = \"read_committed\" }}",
+        unique("reader")
+    ))
+    .unwrap();
+    let consumer = KafkaConsumer::new(
+        &config,
+        Decoder::for_source(&config, None),
+        StartPositions::new(config.start),
+        "reader",
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut polled = Vec::new();
+    let mut last = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while last.elapsed() < quiet && Instant::now() < deadline {
+        consumer
+            .poll_batch(&mut polled, 1000, Duration::from_millis(100))
+            .unwrap();
+        if !polled.is_empty() {
+            last = Instant::now();
+        }
+        for p in polled.drain(..) {
+            match p {
+                Polled::Event { event, .. } => got.push(Value::Object(event).to_string()),
+                Polled::Dead(d) => panic!("unreadable output record: {d:?}"),
+            }
+        }
+    }
+    got.sort();
+    got
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+const WINDOW: &str = "[sources.events.event_time]\nfield = \"ts\"\nmax_out_of_orderness = \"0s\"\n\
+     watermarks = \"per_event\"\n\
+     [transforms.counts]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"key\"\n\
+     window = { type = \"tumbling\", size = \"1s\" }\n\
+     aggregates = { n = \"count\", total = \"sum(value)\" }\n";
+
+#[test]
+fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
+    let Some(brokers) = brokers() else { return };
+    let work = tempfile::tempdir().unwrap();
+
+    // The oracle: the same job on a file.
+    let events: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
+    std::fs::write(work.path().join("events.ndjson"), events).unwrap();
+    std::fs::write(
+        work.path().join("file.toml"),
+        format!(
+            "[job]\nname = \"eos-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+             {WINDOW}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
+        ),
+    )
+    .unwrap();
+    let status = Command::new(STYX)
+        .args(["run", work.path().join("file.toml").to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let expected = lines(&work.path().join("out/results.ndjson"));
+    assert!(expected.len() > 100);
+
+    let (input, output) = (unique("in"), unique("out"));
+    create_topic(&brokers, &input, 2, TIMEOUT).unwrap();
+    create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
+    let job = work.path().join("kafka.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"{}\"\nparallelism = 2\ncheckpoint_interval = \"150ms\"\n\
+             state_dir = \"state\"\n\
+             [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
+             group = \"{}\"\nstart = \"earliest\"\n{WINDOW}\
+             [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
+             topic = \"{output}\"\ndelivery = \"exactly_once\"\n",
+            unique("job"),
+            unique("group")
+        ),
+    )
+    .unwrap();
+
+    // The input arrives over a few seconds while the job is killed and restarted.
+    let feeder = {
+        let (brokers, input) = (brokers.clone(), input.clone());
+        std::thread::spawn(move || {
+            for start in (0..EVENTS).step_by(300) {
+                produce(&brokers, &input, start..(start + 300).min(EVENTS));
+                std::thread::sleep(Duration::from_millis(150));
+            }
+        })
+    };
+    let mut rng = rand::rng();
+    let mut kills = 0;
+    while !feeder.is_finished() || kills < 6 {
+        let mut child = Command::new(STYX)
+            .args(["run", job.to_str().unwrap()])
+            .env("STYX_LOG", "styx_job=info,styx_kafka=warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(300..1800)));
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the job ended by itself: {status}");
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        kills += 1;
+    }
+    feeder.join().unwrap();
+    let before_last = read_committed(&brokers, &output, Duration::from_secs(2));
+    assert!(
+        !before_last.is_empty() && before_last.len() < expected.len(),
+        "the killed runs committed part of the output: {} of {}",
+        before_last.len(),
+        expected.len()
+    );
+    // The last run goes to the end of the input.
+    let status = Command::new(STYX)
+        .args(["run", job.to_str().unwrap(), "--until-idle", "3s"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the last run ends cleanly: {status}");
+
+    let got = read_committed(&brokers, &output, Duration::from_secs(3));
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|e| !got.contains(e))
+        .take(3)
+        .collect();
+    let mut twice = got.clone();
+    twice.dedup();
+    assert!(
+        got == expected,
+        "after {kills} kills: {} committed results, {} expected ({} distinct); missing e.g. \
+         {missing:?}",
+        got.len(),
+        expected.len(),
+        twice.len()
+    );
+}
