@@ -5,7 +5,9 @@
 //!
 //! `STYX_KAFKA_TXN_BROKERS` names a broker whose `read_committed` hides aborted
 //! transactions (noida-db under `scripts/test`); when it is not set, the test prints a
-//! notice and passes without checking anything.
+//! notice and passes without checking anything. Built with the `failpoints` feature
+//! (as `scripts/test` does), some runs also die at fail points between writing a
+//! checkpoint and committing its transaction, and right after the commit.
 
 use std::io::Write;
 use std::path::Path;
@@ -177,21 +179,41 @@ fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
         })
     };
     let mut rng = rand::rng();
-    let mut kills = 0;
-    while !feeder.is_finished() || kills < 6 {
-        let mut child = Command::new(STYX)
+    let (mut kills, mut aborts) = (0, 0);
+    while !feeder.is_finished() || kills + aborts < 8 {
+        let mut command = Command::new(STYX);
+        command
             .args(["run", job.to_str().unwrap()])
             .env("STYX_LOG", "styx_job=info,styx_kafka=warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.random_range(300..1800)));
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("the job ended by itself: {status}");
+            .stdout(Stdio::null());
+        // With fail points, some runs die exactly between writing a checkpoint and
+        // committing its transaction, or right after the commit.
+        let fail_point = cfg!(feature = "failpoints") && rng.random_bool(0.5);
+        if fail_point {
+            let point = if rng.random_bool(0.5) {
+                "eos-before-commit"
+            } else {
+                "eos-after-commit"
+            };
+            command.env(
+                "FAILPOINTS",
+                format!("{point}={}*off->return", rng.random_range(0..4)),
+            );
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        kills += 1;
+        let mut child = command.spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(rng.random_range(300..1800)));
+        match child.try_wait().unwrap() {
+            Some(status) if fail_point && !status.success() => aborts += 1,
+            Some(status) => panic!("the job ended by itself: {status}"),
+            None => {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                kills += 1;
+            }
+        }
+    }
+    if cfg!(feature = "failpoints") {
+        assert!(aborts > 0, "no run died at a fail point");
     }
     feeder.join().unwrap();
     let before_last = read_committed(&brokers, &output, Duration::from_secs(2));
@@ -219,7 +241,7 @@ fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
     twice.dedup();
     assert!(
         got == expected,
-        "after {kills} kills: {} committed results, {} expected ({} distinct); missing e.g. \
+        "after {kills} kills and {aborts} aborts: {} committed results, {} expected ({} distinct); missing e.g. \
          {missing:?}",
         got.len(),
         expected.len(),

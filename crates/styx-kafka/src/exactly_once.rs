@@ -318,10 +318,14 @@ impl Sink<Event> for TransactionalSink {
         if self.pending != Some(checkpoint.id) {
             return Ok(());
         }
+        // Fault injection: the process dies with the checkpoint written, uncommitted...
+        fail::fail_point!("eos-before-commit", |_| std::process::abort());
         self.commit(
             Some(checkpoint),
             &marker_text(&format!("cp:{}", checkpoint.id)),
         )?;
+        // ...or right after the commit, before the records held since the barrier go.
+        fail::fail_point!("eos-after-commit", |_| std::process::abort());
         self.pending = None;
         let held = std::mem::take(&mut self.held);
         for event in &held {
