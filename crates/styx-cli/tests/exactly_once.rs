@@ -9,40 +9,16 @@
 //! (as `scripts/test` does), some runs also die at fail points between writing a
 //! checkpoint and committing its transaction, and right after the commit.
 
-use std::io::Write;
-use std::path::Path;
+mod common;
+
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::{brokers, file_multiset, multiset, produce, read_topic, unique, STYX, TIMEOUT};
 use rand::Rng;
-use rdkafka::producer::BaseRecord;
-use serde_json::Value;
 use styx_kafka::admin::create_topic;
-use styx_kafka::{
-    Decoder, KafkaConsumer, KafkaProducer, KafkaSinkConfig, KafkaSourceConfig, Polled,
-    StartPositions,
-};
 
-const STYX: &str = env!("CARGO_BIN_EXE_styx");
-const TIMEOUT: Duration = Duration::from_secs(10);
 const EVENTS: u64 = 6000;
-
-fn brokers() -> Option<String> {
-    match std::env::var("STYX_KAFKA_TXN_BROKERS") {
-        Ok(b) if !b.trim().is_empty() => Some(b),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping: STYX_KAFKA_TXN_BROKERS is not set (use scripts/test)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("styx-eos-{prefix}-{:016x}", rand::random::<u64>())
-}
 
 /// Event `n`: ten keys, time in order (so no event is late, however partitions
 /// interleave).
@@ -55,68 +31,21 @@ fn event(n: u64) -> String {
     )
 }
 
-fn produce(brokers: &str, topic: &str, range: std::ops::Range<u64>) {
-    let sink: KafkaSinkConfig =
-        toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
-    let producer = KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
-    for n in range {
-        let key = format!("k{}", n % 10);
-        let payload = event(n);
-        producer
-            .inner()
-            .send(BaseRecord::to(topic).key(&key).payload(&payload))
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
+/// Events `range`, keyed by their key.
+fn events(range: std::ops::Range<u64>) -> impl Iterator<Item = (String, String)> {
+    range.map(|n| (format!("k{}", n % 10), event(n)))
 }
 
 /// The committed records of `topic`, read until none came for `quiet`.
 fn read_committed(brokers: &str, topic: &str, quiet: Duration) -> Vec<String> {
-    let config: KafkaSourceConfig = toml::from_str(&format!(
-        "brokers = \"{brokers}\"\ntopic = \"{topic}\"\ngroup = \"{}\"\nstart = \"earliest\"\n\
-         properties = {{ \"isolation.level\" = \"read_committed\" }}",
-        unique("reader")
-    ))
-    .unwrap();
-    let consumer = KafkaConsumer::new(
-        &config,
-        Decoder::for_source(&config, None),
-        StartPositions::new(config.start),
-        "reader",
-    )
-    .unwrap();
-    let mut got = Vec::new();
-    let mut polled = Vec::new();
-    let mut last = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while last.elapsed() < quiet && Instant::now() < deadline {
-        consumer
-            .poll_batch(&mut polled, 1000, Duration::from_millis(100))
-            .unwrap();
-        if !polled.is_empty() {
-            last = Instant::now();
-        }
-        for p in polled.drain(..) {
-            match p {
-                Polled::Event { event, .. } => got.push(Value::Object(event).to_string()),
-                Polled::Dead(d) => panic!("unreadable output record: {d:?}"),
-            }
-        }
-    }
-    got.sort();
-    got
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<Value>(l).unwrap().to_string())
-        .collect();
-    v.sort();
-    v
+    let got = read_topic(
+        brokers,
+        topic,
+        "\"isolation.level\" = \"read_committed\"",
+        quiet,
+        |_| false,
+    );
+    multiset(&got)
 }
 
 const WINDOW: &str = "[sources.events.event_time]\nfield = \"ts\"\nmax_out_of_orderness = \"0s\"\n\
@@ -127,12 +56,14 @@ const WINDOW: &str = "[sources.events.event_time]\nfield = \"ts\"\nmax_out_of_or
 
 #[test]
 fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
-    let Some(brokers) = brokers() else { return };
+    let Some(brokers) = brokers("STYX_KAFKA_TXN_BROKERS") else {
+        return;
+    };
     let work = tempfile::tempdir().unwrap();
 
     // The oracle: the same job on a file.
-    let events: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
-    std::fs::write(work.path().join("events.ndjson"), events).unwrap();
+    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
+    std::fs::write(work.path().join("events.ndjson"), lines).unwrap();
     std::fs::write(
         work.path().join("file.toml"),
         format!(
@@ -146,7 +77,7 @@ fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
         .status()
         .unwrap();
     assert!(status.success());
-    let expected = lines(&work.path().join("out/results.ndjson"));
+    let expected = file_multiset(&work.path().join("out/results.ndjson"));
     assert!(expected.len() > 100);
 
     let (input, output) = (unique("in"), unique("out"));
@@ -173,7 +104,7 @@ fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
         let (brokers, input) = (brokers.clone(), input.clone());
         std::thread::spawn(move || {
             for start in (0..EVENTS).step_by(300) {
-                produce(&brokers, &input, start..(start + 300).min(EVENTS));
+                produce(&brokers, &input, events(start..(start + 300).min(EVENTS)));
                 std::thread::sleep(Duration::from_millis(150));
             }
         })

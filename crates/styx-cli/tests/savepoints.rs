@@ -2,35 +2,21 @@
 //! `styx stop --with-savepoint` halfway through Flink's fixture input, resumed with
 //! `--from-savepoint` at another parallelism, and its output equals Flink's.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use common::{file_multiset as multiset, STYX};
 use styx_runtime::checkpoint::decode;
 use styx_runtime::checkpoint::store::Snapshot;
-
-const STYX: &str = env!("CARGO_BIN_EXE_styx");
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../styx-job/tests/fixtures/windows")
         .join(name)
-}
-
-fn multiset(path: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).expect("json");
-            v.to_string()
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// The job file of a fixture with its file source replaced by stdin and a state_dir.

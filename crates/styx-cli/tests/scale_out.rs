@@ -5,94 +5,23 @@
 //! `STYX_KAFKA_BROKERS` names a broker with consumer groups (tansu under `scripts/test`);
 //! when it is not set, the test prints a notice and passes without checking anything.
 
+mod common;
+
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use rdkafka::producer::BaseRecord;
-use serde_json::Value;
+use common::{brokers, ndjson, produce, read_topic, unique, STYX, TIMEOUT};
 use styx_kafka::admin::create_topic;
-use styx_kafka::{
-    Decoder, KafkaConsumer, KafkaProducer, KafkaSinkConfig, KafkaSourceConfig, Polled,
-    StartPositions,
-};
 
-const STYX: &str = env!("CARGO_BIN_EXE_styx");
-const TIMEOUT: Duration = Duration::from_secs(10);
-
-fn brokers() -> Option<String> {
-    match std::env::var("STYX_KAFKA_BROKERS") {
-        Ok(b) if !b.trim().is_empty() => Some(b),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping: STYX_KAFKA_BROKERS is not set (use scripts/test)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    format!("styx-cli-{prefix}-{:016x}", rand::random::<u64>())
-}
-
-/// Writes records `range` to `topic`, keyed so that they spread over the partitions.
-fn produce(brokers: &str, topic: &str, range: std::ops::Range<u64>) {
-    let sink: KafkaSinkConfig =
-        toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
-    let producer = KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
-    for n in range {
+/// Records `range`, keyed so that they spread over the partitions.
+fn numbered(range: std::ops::Range<u64>) -> impl Iterator<Item = (String, String)> {
+    range.map(|n| {
         let key = format!("k{}", n % 16);
         let payload = format!("{{\"n\":{n},\"key\":\"{key}\"}}");
-        producer
-            .inner()
-            .send(BaseRecord::to(topic).key(&key).payload(&payload))
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
-}
-
-/// Every `n` in `topic`, read from the start until `expected` distinct ones came or
-/// `patience` passed.
-fn read_numbers(brokers: &str, topic: &str, expected: usize, patience: Duration) -> BTreeSet<u64> {
-    let config: KafkaSourceConfig = toml::from_str(&format!(
-        "brokers = \"{brokers}\"\ntopic = \"{topic}\"\ngroup = \"{}\"\nstart = \"earliest\"",
-        unique("reader")
-    ))
-    .unwrap();
-    let consumer = KafkaConsumer::new(
-        &config,
-        Decoder::for_source(&config, None),
-        StartPositions::new(config.start),
-        "reader",
-    )
-    .unwrap();
-    let mut seen = BTreeSet::new();
-    let deadline = Instant::now() + patience;
-    let mut polled = Vec::new();
-    while Instant::now() < deadline && seen.len() < expected {
-        consumer
-            .poll_batch(&mut polled, 1000, Duration::from_millis(100))
-            .unwrap();
-        for p in polled.drain(..) {
-            if let Polled::Event { event, .. } = p {
-                seen.insert(event["n"].as_u64().unwrap());
-            }
-        }
-    }
-    seen
-}
-
-fn lines_of(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
+        (key, payload)
+    })
 }
 
 /// Starts `styx run` on `job` with its standard output in `stdout`.
@@ -108,7 +37,7 @@ fn start(job: &Path, stdout: &Path, until_idle: &str) -> Child {
 /// Waits until `path` has at least `n` lines, or panics after `patience`.
 fn wait_for_lines(path: &Path, n: usize, patience: Duration, what: &str) {
     let deadline = Instant::now() + patience;
-    while lines_of(path).len() < n {
+    while ndjson(path).len() < n {
         assert!(
             Instant::now() < deadline,
             "{what}: fewer than {n} lines after {patience:?}"
@@ -119,7 +48,9 @@ fn wait_for_lines(path: &Path, n: usize, patience: Duration, what: &str) {
 
 #[test]
 fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one() {
-    let Some(brokers) = brokers() else { return };
+    let Some(brokers) = brokers("STYX_KAFKA_BROKERS") else {
+        return;
+    };
     let (input, output, group) = (unique("in"), unique("out"), unique("group"));
     create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
     create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
@@ -142,15 +73,15 @@ fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one()
     }
     let (out_a, out_b) = (work.path().join("a.out"), work.path().join("b.out"));
 
-    produce(&brokers, &input, 0..2000);
+    produce(&brokers, &input, numbered(0..2000));
     let mut a = start(&dir_a.join("job.toml"), &out_a, "120s");
     wait_for_lines(&out_a, 1, Duration::from_secs(60), "the first process");
     let mut b = start(&dir_b.join("job.toml"), &out_b, "20s");
     // Records written while both run are shared between them.
     std::thread::sleep(Duration::from_secs(8));
-    produce(&brokers, &input, 2000..4000);
+    produce(&brokers, &input, numbered(2000..4000));
     wait_for_lines(&out_b, 1, Duration::from_secs(60), "the second process");
-    let seen_by_a = lines_of(&out_a).len();
+    let seen_by_a = ndjson(&out_a).len();
     assert!(
         seen_by_a < 4000,
         "the second process took some partitions: the first saw {seen_by_a} of 4000"
@@ -158,21 +89,30 @@ fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one()
 
     a.kill().unwrap();
     a.wait().unwrap();
-    produce(&brokers, &input, 4000..6000);
+    produce(&brokers, &input, numbered(4000..6000));
     let status = b.wait().unwrap();
     assert!(
         status.success(),
         "the survivor stops cleanly when idle: {status}"
     );
 
-    let seen = read_numbers(&brokers, &output, 6000, Duration::from_secs(60));
+    let seen: BTreeSet<u64> = read_topic(&brokers, &output, "", Duration::from_secs(60), |got| {
+        got.iter()
+            .filter_map(|v| v["n"].as_u64())
+            .collect::<BTreeSet<_>>()
+            .len()
+            >= 6000
+    })
+    .iter()
+    .map(|v| v["n"].as_u64().unwrap())
+    .collect();
     let missing: Vec<u64> = (0..6000).filter(|n| !seen.contains(n)).take(10).collect();
     assert!(
         missing.is_empty(),
         "{} of 6000 results missing, e.g. {missing:?}",
         6000 - seen.len()
     );
-    let by_b: BTreeSet<u64> = lines_of(&out_b)
+    let by_b: BTreeSet<u64> = ndjson(&out_b)
         .iter()
         .map(|v| v["n"].as_u64().unwrap())
         .collect();
@@ -180,7 +120,7 @@ fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one()
         (4000..6000).all(|n| by_b.contains(&n)),
         "the survivor read every partition after the other was killed"
     );
-    for v in lines_of(&out_b) {
+    for v in ndjson(&out_b) {
         assert_eq!(v["double"].as_u64(), v["n"].as_u64().map(|n| n * 2));
     }
 }

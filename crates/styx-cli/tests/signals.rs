@@ -1,25 +1,13 @@
 //! SIGTERM and SIGINT stop `styx run` cleanly: the sources end as at the end of their
 //! input, open windows fire, the sinks flush, and the process exits 0.
 
+mod common;
+
 use std::io::Write;
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
-
-const STYX: &str = env!("CARGO_BIN_EXE_styx");
-
-fn multiset(path: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<Value>(l).unwrap().to_string())
-        .collect();
-    v.sort();
-    v
-}
+use common::{file_multiset as multiset, STYX};
 
 const JOB: &str = "[job]\nname = \"signals\"\nparallelism = 2\n\
     [sources.events]\nSOURCE\n\

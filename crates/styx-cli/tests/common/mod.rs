@@ -1,0 +1,121 @@
+//! What the command-line tests share: the binary, brokers from the environment, topics
+//! written and read, and NDJSON files compared as multisets.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rdkafka::producer::BaseRecord;
+use serde_json::Value;
+use styx_kafka::{
+    Decoder, KafkaConsumer, KafkaProducer, KafkaSinkConfig, KafkaSourceConfig, Polled,
+    StartPositions,
+};
+
+/// The `styx` binary under test.
+pub const STYX: &str = env!("CARGO_BIN_EXE_styx");
+
+/// How long a broker call may take.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The broker address in `var`; `None`, with a notice, when it is not set (the test
+/// then passes without checking anything).
+pub fn brokers(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(b) if !b.trim().is_empty() => Some(b),
+        _ => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "skipping: {var} is not set (use scripts/test)"
+            );
+            None
+        }
+    }
+}
+
+/// A topic, group or job name of its own.
+pub fn unique(prefix: &str) -> String {
+    format!("styx-cli-{prefix}-{:016x}", rand::random::<u64>())
+}
+
+/// Writes `(key, payload)` records to `topic`.
+pub fn produce(brokers: &str, topic: &str, records: impl IntoIterator<Item = (String, String)>) {
+    let sink: KafkaSinkConfig =
+        toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
+    let producer = KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
+    for (key, payload) in records {
+        producer
+            .inner()
+            .send(BaseRecord::to(topic).key(&key).payload(&payload))
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
+}
+
+/// Reads `topic` from the start (with librdkafka `properties`, for example the
+/// isolation level) until `done` says so of what came, nothing came for `quiet`, or
+/// two minutes passed.
+pub fn read_topic(
+    brokers: &str,
+    topic: &str,
+    properties: &str,
+    quiet: Duration,
+    done: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let config: KafkaSourceConfig = toml::from_str(&format!(
+        "brokers = \"{brokers}\"\ntopic = \"{topic}\"\ngroup = \"{}\"\nstart = \"earliest\"\n\
+         properties = {{ {properties} }}",
+        unique("reader")
+    ))
+    .unwrap();
+    let consumer = KafkaConsumer::new(
+        &config,
+        Decoder::for_source(&config, None),
+        StartPositions::new(config.start),
+        "reader",
+    )
+    .unwrap();
+    let mut got = Vec::new();
+    let mut polled = Vec::new();
+    let mut last = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while last.elapsed() < quiet && Instant::now() < deadline && !done(&got) {
+        consumer
+            .poll_batch(&mut polled, 1000, Duration::from_millis(100))
+            .unwrap();
+        if !polled.is_empty() {
+            last = Instant::now();
+        }
+        for p in polled.drain(..) {
+            match p {
+                Polled::Event { event, .. } => got.push(Value::Object(event)),
+                Polled::Dead(d) => panic!("unreadable output record: {d:?}"),
+            }
+        }
+    }
+    got
+}
+
+/// The JSON objects of an NDJSON file (none if it is missing).
+pub fn ndjson(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Values as sorted JSON texts: a multiset that compares with `==`.
+pub fn multiset(values: &[Value]) -> Vec<String> {
+    let mut v: Vec<String> = values.iter().map(Value::to_string).collect();
+    v.sort();
+    v
+}
+
+/// The multiset of an NDJSON file's objects.
+pub fn file_multiset(path: &Path) -> Vec<String> {
+    multiset(&ndjson(path))
+}
