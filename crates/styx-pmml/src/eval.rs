@@ -4,7 +4,7 @@
 use crate::compile::{Compiled, SlotDef};
 use crate::error::EvalError;
 use crate::row::Row;
-use crate::types::{Val, DYN};
+use crate::types::{DataType, Val, DYN};
 
 /// Index of a field slot.
 pub(crate) type Slot = u32;
@@ -109,12 +109,20 @@ pub(crate) struct Ctx<'a> {
 
 impl<'a> Ctx<'a> {
     /// The value of a field slot, computing it (once per record) when needed.
+    #[inline]
     pub fn get(&mut self, slot: Slot) -> Result<Val, EvalError> {
         let i = slot as usize;
-        let st = self.s.state[i];
-        if st == self.s.epoch {
+        if self.s.state[i] == self.s.epoch {
             return Ok(self.s.vals[i]);
         }
+        self.get_slow(slot)
+    }
+
+    /// [`Ctx::get`] for a slot not yet computed for this record.
+    #[inline(never)]
+    fn get_slow(&mut self, slot: Slot) -> Result<Val, EvalError> {
+        let i = slot as usize;
+        let st = self.s.state[i];
         if st == self.s.epoch + 1 {
             return Err(EvalError::Evaluation(format!(
                 "field \"{}\" is defined in terms of itself",
@@ -149,7 +157,10 @@ impl<'a> Ctx<'a> {
             }
             SlotDef::Derived { expr, ty, .. } => {
                 let v = expr.eval(self)?;
-                crate::expr::cast(self, v, *ty)
+                match (v, ty) {
+                    (Val::Num(_), DataType::Double | DataType::Integer) => Ok(v),
+                    _ => crate::expr::cast(self, v, *ty),
+                }
             }
             SlotDef::Output { model, index } => {
                 crate::output::eval_output(self, *model as usize, *index as usize)

@@ -259,6 +259,33 @@ fn eval_apply(
         };
         return cast(ctx, r, ty);
     }
+    if let [a, b] = args {
+        // Two arguments (arithmetic on numbers in particular) without the general path.
+        let a = a.eval(ctx)?;
+        let b = b.eval(ctx)?;
+        if let (Val::Num(x), Val::Num(y)) = (a, b) {
+            let r = match f {
+                Func::Add => Some(x + y),
+                Func::Sub => Some(x - y),
+                Func::Mul => Some(x * y),
+                Func::Div => Some(x / y),
+                _ => None,
+            };
+            if let Some(r) = r {
+                return Ok(Val::Num(if ty == DataType::Float {
+                    r as f32 as f64
+                } else {
+                    r
+                }));
+            }
+        }
+        if let Some(m) = map_missing {
+            if a.is_missing() || b.is_missing() {
+                return Ok(*m);
+            }
+        }
+        return apply(ctx, f, &[a, b], ty);
+    }
     let mut vals: [Val; 4] = [Val::Missing; 4];
     if args.len() <= 4 {
         for (i, a) in args.iter().enumerate() {

@@ -59,6 +59,17 @@ impl Cond {
             Cond::False => Some(false),
             Cond::Compare { slot, op, value } => {
                 let v = ctx.get(*slot)?;
+                if let (Val::Num(x), Val::Num(y)) = (v, *value) {
+                    // Numbers: the comparison itself (false when either is NaN).
+                    return Ok(Some(match op {
+                        Op::Equal => x == y,
+                        Op::NotEqual => x != y,
+                        Op::LessThan => x < y,
+                        Op::LessOrEqual => x <= y,
+                        Op::GreaterThan => x > y,
+                        Op::GreaterOrEqual => x >= y,
+                    }));
+                }
                 if v.is_missing() {
                     return Ok(None);
                 }

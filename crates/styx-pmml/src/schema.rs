@@ -198,6 +198,11 @@ pub(crate) struct Prep {
     pub valid: Vec<Val>,
     pub invalid: Vec<Val>,
     pub missing_texts: Vec<String>,
+    /// The numbers whose text (as [`Ctx::describe`] writes it) is one of `missing_texts`,
+    /// as bit patterns: a typed value is compared with these instead of being formatted.
+    missing_num_bits: Vec<u64>,
+    /// Whether `false` / `true` (as text) are among `missing_texts`.
+    missing_bools: [bool; 2],
     pub intervals: Vec<Interval>,
     pub missing: MissingTreatment,
     pub invalid_treatment: InvalidTreatment,
@@ -218,6 +223,8 @@ impl Prep {
             valid: df.valid.clone(),
             invalid: df.invalid.clone(),
             missing_texts: df.missing_texts.clone(),
+            missing_num_bits: Vec::new(),
+            missing_bools: [false; 2],
             intervals: df.intervals.clone(),
             missing: MissingTreatment::AsIs,
             invalid_treatment: InvalidTreatment::ReturnInvalid,
@@ -225,6 +232,22 @@ impl Prep {
         };
         if let Some(mf) = mf {
             prep.apply_mining_field(mf, symbols)?;
+        }
+        for m in &prep.missing_texts {
+            // A number's text is its shortest round-trip form, so the only number that
+            // can be written as `m` is the one `m` parses to, when it writes back as `m`.
+            if let Some(y) = crate::types::parse_double(m) {
+                let mut text = String::new();
+                crate::format::write_double(y, &mut text);
+                if text == *m {
+                    prep.missing_num_bits.push(y.to_bits());
+                }
+            }
+            match m.as_str() {
+                "false" => prep.missing_bools[0] = true,
+                "true" => prep.missing_bools[1] = true,
+                _ => {}
+            }
         }
         Ok(prep)
     }
@@ -435,8 +458,16 @@ impl Prep {
             return self.missing_value();
         }
         if !self.missing_texts.is_empty() {
-            let text = ctx.describe(v);
-            if self.missing_texts.contains(&text) {
+            let is_missing = match v {
+                Val::Num(x) => self.missing_num_bits.contains(&x.to_bits()),
+                Val::Bool(b) => self.missing_bools[b as usize],
+                Val::Str(id) => {
+                    let text = ctx.text(id);
+                    self.missing_texts.iter().any(|m| m == text)
+                }
+                Val::Missing => true,
+            };
+            if is_missing {
                 return self.missing_value();
             }
         }

@@ -169,8 +169,115 @@ pub(crate) fn parse_integer(s: &str) -> Option<f64> {
     }
 }
 
+/// A plain decimal `[+-]digits[.digits][(e|E)[+-]digits]` without surrounding blanks,
+/// split into sign, an integer mantissa of at most 19 significant digits and a decimal
+/// exponent. `None` for anything else (the callers then use the general parser).
+#[inline]
+fn split_decimal(b: &[u8]) -> Option<(bool, u64, i32)> {
+    let mut i = 0;
+    let neg = match b.first() {
+        Some(b'-') => {
+            i = 1;
+            true
+        }
+        Some(b'+') => {
+            i = 1;
+            false
+        }
+        _ => false,
+    };
+    let mut mant: u64 = 0;
+    let mut sig = 0u32;
+    let mut digits = 0u32;
+    while i < b.len() && b[i].is_ascii_digit() {
+        let d = (b[i] - b'0') as u64;
+        if mant != 0 || d != 0 {
+            sig += 1;
+        }
+        mant = mant.wrapping_mul(10).wrapping_add(d);
+        digits += 1;
+        i += 1;
+    }
+    let mut exp: i32 = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        while i < b.len() && b[i].is_ascii_digit() {
+            let d = (b[i] - b'0') as u64;
+            if mant != 0 || d != 0 {
+                sig += 1;
+            }
+            mant = mant.wrapping_mul(10).wrapping_add(d);
+            digits += 1;
+            exp -= 1;
+            i += 1;
+        }
+    }
+    if digits == 0 || sig > 19 {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        let eneg = match b.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut e: i32 = 0;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 5 {
+            e = e * 10 + (b[i] - b'0') as i32;
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        exp += if eneg { -e } else { e };
+    }
+    if i != b.len() {
+        return None;
+    }
+    Some((neg, mant, exp))
+}
+
+const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+
+/// The exactly computable case of a plain decimal (a mantissa and a power of ten that are
+/// both exact doubles: one correctly rounded operation), else `None`.
+#[inline]
+fn fast_double(s: &str) -> Option<f64> {
+    let (neg, mant, exp) = split_decimal(s.as_bytes())?;
+    if mant > (1u64 << 53) || !(-22..=22).contains(&exp) {
+        return None;
+    }
+    let m = mant as f64;
+    let x = if exp >= 0 {
+        m * POW10_F64[exp as usize]
+    } else {
+        m / POW10_F64[(-exp) as usize]
+    };
+    Some(if neg { -x } else { x })
+}
+
 /// Parses a double: decimal and scientific notation, `NaN`, `INF`/`Infinity` with a sign.
 pub(crate) fn parse_double(s: &str) -> Option<f64> {
+    if let Some(x) = fast_double(s) {
+        return Some(x);
+    }
+    parse_double_slow(s)
+}
+
+fn parse_double_slow(s: &str) -> Option<f64> {
     let t = s.trim();
     if t.is_empty() {
         return None;
@@ -194,6 +301,17 @@ pub(crate) fn parse_double(s: &str) -> Option<f64> {
 
 /// Parses a float (rounded to the nearest 32-bit float), held as `f64`.
 pub(crate) fn parse_float(s: &str) -> Option<f64> {
+    if let Some((neg, mant, exp)) = split_decimal(s.as_bytes()) {
+        if mant <= (1u64 << 24) && (-10..=10).contains(&exp) {
+            let m = mant as f32;
+            let x = if exp >= 0 {
+                m * POW10_F32[exp as usize]
+            } else {
+                m / POW10_F32[(-exp) as usize]
+            };
+            return Some(if neg { -x } else { x } as f64);
+        }
+    }
     let t = s.trim();
     let x = parse_double(t)?;
     if x.is_nan() || x.is_infinite() {
@@ -259,6 +377,97 @@ mod tests {
         // ... and above it for large negative ones.
         assert!(float_exp(-7.0) > ((-7.0f64).exp() as f32 as f64));
         assert_eq!(float_exp(-7.0), FLOAT_E.powf(-7.0) as f32 as f64);
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_parser() {
+        let cases = [
+            "0",
+            "-0",
+            "+0",
+            "0.0",
+            "-0.0",
+            "1",
+            "-1",
+            "1.5",
+            ".5",
+            "5.",
+            "-.25",
+            "+3.25",
+            "0.1",
+            "0.2",
+            "0.3",
+            "123456789012345678",
+            "1234567890123456789",
+            "12345678901234567890",
+            "9007199254740993",
+            "9007199254740992",
+            "1e22",
+            "1e23",
+            "1e-22",
+            "1e-23",
+            "4.035827315661417e-06",
+            "0.0003485576190657147",
+            "1E5",
+            "2.5e+3",
+            "7e-0",
+            "0.000000000000000000001",
+            "00000123.4500000",
+            "3.4028235e38",
+            "1.17549435e-38",
+            "16777217",
+            "16777216",
+            "0.1e1",
+            "123.456",
+            "-99999.99999",
+            "1e",
+            "1e+",
+            "e5",
+            ".",
+            "-",
+            "+",
+            "1.2.3",
+            "1e99999",
+            " 1.5",
+            "1.5 ",
+            "0x10",
+        ];
+        for c in cases {
+            let general = c.trim().parse::<f64>().ok();
+            let fast = fast_double(c);
+            if let Some(x) = fast {
+                assert_eq!(Some(x.to_bits()), general.map(f64::to_bits), "{c}");
+            }
+            assert_eq!(
+                parse_double(c).map(f64::to_bits),
+                parse_double_slow(c).map(f64::to_bits),
+                "{c}"
+            );
+            let general32 = parse_double_slow(c).map(|x| {
+                if x.is_finite() {
+                    c.trim().parse::<f32>().unwrap() as f64
+                } else {
+                    x
+                }
+            });
+            assert_eq!(
+                parse_float(c).map(f64::to_bits),
+                general32.map(f64::to_bits),
+                "{c}"
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_double_matches_std(s in "[-+]?[0-9]{0,20}(\\.[0-9]{0,20})?([eE][-+]?[0-9]{1,3})?") {
+            if let Some(x) = fast_double(&s) {
+                proptest::prop_assert_eq!(Some(x.to_bits()), s.parse::<f64>().ok().map(f64::to_bits));
+            }
+            if let Some(x) = parse_float(&s) {
+                proptest::prop_assert_eq!(x.to_bits(), (s.parse::<f32>().unwrap() as f64).to_bits());
+            }
+        }
     }
 
     #[test]
