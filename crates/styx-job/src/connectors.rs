@@ -8,7 +8,10 @@
 //! and watermarks per partition inside the source. Offsets are committed once the
 //! records are handed on, or, in a job with `checkpoint_interval`, when a checkpoint
 //! completes. A Kafka sink runs one instance per unit of parallelism and delivers at
-//! least once.
+//! least once; an `exactly_once` sink is a single instance that commits the job's output
+//! in Kafka transactions together with the sources' offsets (see
+//! [`styx_kafka::exactly_once`]), and the sources of such a job read their partitions
+//! themselves instead of through the group's rebalancing.
 //!
 //! A generator source is a single instance producing `count` events (without end when
 //! absent), at `rate` events per second of wall-clock time (as fast as possible when
