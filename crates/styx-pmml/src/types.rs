@@ -188,29 +188,26 @@ fn split_decimal(b: &[u8]) -> Option<(bool, u64, i32)> {
     };
     let mut mant: u64 = 0;
     let mut sig = 0u32;
-    let mut digits = 0u32;
-    while i < b.len() && b[i].is_ascii_digit() {
-        let d = (b[i] - b'0') as u64;
-        if mant != 0 || d != 0 {
-            sig += 1;
-        }
-        mant = mant.wrapping_mul(10).wrapping_add(d);
-        digits += 1;
-        i += 1;
-    }
-    let mut exp: i32 = 0;
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        while i < b.len() && b[i].is_ascii_digit() {
-            let d = (b[i] - b'0') as u64;
+    // Appends the digits from `i` on to the mantissa; returns how many there were.
+    let mut run = |i: &mut usize| -> u32 {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            let d = (b[*i] - b'0') as u64;
             if mant != 0 || d != 0 {
                 sig += 1;
             }
             mant = mant.wrapping_mul(10).wrapping_add(d);
-            digits += 1;
-            exp -= 1;
-            i += 1;
+            *i += 1;
         }
+        (*i - start) as u32
+    };
+    let mut digits = run(&mut i);
+    let mut exp: i32 = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        let fraction = run(&mut i);
+        digits += fraction;
+        exp -= fraction as i32;
     }
     if digits == 0 || sig > 19 {
         return None;
