@@ -14,7 +14,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{brokers, file_multiset, multiset, produce, read_topic, unique, STYX, TIMEOUT};
+use common::{
+    brokers, file_multiset, multiset, produce, read_topic, run_to_end, unique, STYX, TIMEOUT,
+};
 use rand::Rng;
 use styx_kafka::admin::create_topic;
 
@@ -72,11 +74,7 @@ fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {
         ),
     )
     .unwrap();
-    let status = Command::new(STYX)
-        .args(["run", work.path().join("file.toml").to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_to_end(&work.path().join("file.toml"));
     let expected = file_multiset(&work.path().join("out/results.ndjson"));
     assert!(expected.len() > 100);
 

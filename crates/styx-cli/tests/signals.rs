@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{file_multiset as multiset, STYX};
+use common::{file_multiset as multiset, run_to_end, STYX};
 
 const JOB: &str = "[job]\nname = \"signals\"\nparallelism = 2\n\
     [sources.events]\nSOURCE\n\
@@ -28,11 +28,7 @@ fn stops_cleanly_on(signal: &str) {
         JOB.replace("SOURCE", "type = \"file\"\npath = \"events.ndjson\""),
     )
     .unwrap();
-    let status = Command::new(STYX)
-        .args(["run", work.path().join("file.toml").to_str().unwrap()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    run_to_end(&work.path().join("file.toml"));
     let expected = multiset(&work.path().join("out/results.ndjson"));
     assert!(expected.len() > 10);
 

@@ -99,6 +99,15 @@ pub fn read_topic(
     got
 }
 
+/// Runs `styx run JOB` to its end and checks that it succeeded.
+pub fn run_to_end(job: &Path) {
+    let status = std::process::Command::new(STYX)
+        .args(["run", job.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "{}: {status}", job.display());
+}
+
 /// The JSON objects of an NDJSON file (none if it is missing).
 pub fn ndjson(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)
