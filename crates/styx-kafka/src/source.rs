@@ -8,7 +8,9 @@
 //! processes running the same job with the same group). When the group takes partitions
 //! away, their watermark state is dropped and their committed offsets are where the next
 //! owner goes on; newly assigned partitions resume from the group's committed offsets
-//! (or, the first time, where `start` says, or where a restored snapshot says).
+//! (or, the first time, where `start` says, or where a restored snapshot says). With
+//! [`SourceOptions::partitions`] an instance reads the partitions it is given instead,
+//! outside the group's rebalancing (what exactly-once jobs do).
 //!
 //! # Event time and watermarks
 //!
@@ -19,8 +21,10 @@
 //! order with the records, exactly as the file source does); `periodic` emits it on an
 //! interval. A partition without records for the idle timeout (the event time's
 //! `idle_timeout`, else [`DEFAULT_PARTITION_IDLE_TIMEOUT`]) stops holding the watermark
-//! back until it has records again; an instance whose partitions are all idle, or that
-//! holds none, is marked idle. Reading one partition therefore gives exactly the records
+//! back until it has records again; an instance whose partitions are all idle is marked
+//! idle, and so is one that has held no partition for the idle timeout (until then its
+//! partitions are on their way, from joining the group or a rebalance, and it holds the
+//! watermark back so that their records do not come late). Reading one partition therefore gives exactly the records
 //! and watermarks that reading the same records from a file gives.
 //!
 //! # Dead letters
@@ -38,6 +42,8 @@
 //! is complete (and, when the job ends cleanly, those of every record handed on). A
 //! snapshot holds the next offset of each partition, one split per partition named
 //! `topic/partition`; restoring it starts those partitions there.
+//! [`CommitPolicy::InTransaction`] commits nothing: an exactly-once sink commits the
+//! offsets inside its transactions.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
