@@ -78,6 +78,16 @@ pub enum EvalError {
     Evaluation(String),
 }
 
+/// An [`EvalError`] on the scoring path, boxed so that a `Result<Val, Fail>` stays two
+/// machine words and is returned in registers.
+pub(crate) type Fail = Box<EvalError>;
+
+impl From<Box<EvalError>> for EvalError {
+    fn from(e: Box<EvalError>) -> Self {
+        *e
+    }
+}
+
 /// A failed CSV scoring job.
 #[derive(Debug, thiserror::Error)]
 pub enum ScoreError {

@@ -2,7 +2,7 @@
 //! the per-model prediction records.
 
 use crate::compile::{Compiled, SlotDef};
-use crate::error::EvalError;
+use crate::error::{EvalError, Fail};
 use crate::row::Row;
 use crate::types::{DataType, Val, DYN};
 
@@ -49,6 +49,8 @@ pub struct Scratch {
     pub(crate) frame_base: usize,
     pub(crate) map_vals: Vec<Val>,
     pub(crate) opt_nums: Vec<Option<f64>>,
+    /// Kernel values of the record with each support vector.
+    pub(crate) kernel_vals: Vec<f64>,
 }
 
 impl Scratch {
@@ -83,6 +85,7 @@ impl Scratch {
             frame_base: 0,
             map_vals: Vec::new(),
             opt_nums: Vec::new(),
+            kernel_vals: Vec::new(),
         }
     }
 
@@ -110,7 +113,7 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     /// The value of a field slot, computing it (once per record) when needed.
     #[inline]
-    pub fn get(&mut self, slot: Slot) -> Result<Val, EvalError> {
+    pub fn get(&mut self, slot: Slot) -> Result<Val, Fail> {
         let i = slot as usize;
         if self.s.state[i] == self.s.epoch {
             return Ok(self.s.vals[i]);
@@ -120,14 +123,15 @@ impl<'a> Ctx<'a> {
 
     /// [`Ctx::get`] for a slot not yet computed for this record.
     #[inline(never)]
-    fn get_slow(&mut self, slot: Slot) -> Result<Val, EvalError> {
+    fn get_slow(&mut self, slot: Slot) -> Result<Val, Fail> {
         let i = slot as usize;
         let st = self.s.state[i];
         if st == self.s.epoch + 1 {
             return Err(EvalError::Evaluation(format!(
                 "field \"{}\" is defined in terms of itself",
                 self.m.slot_names[i]
-            )));
+            ))
+            .into());
         }
         self.s.state[i] = self.s.epoch + 1;
         let result = self.compute(slot);
@@ -144,7 +148,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn compute(&mut self, slot: Slot) -> Result<Val, EvalError> {
+    fn compute(&mut self, slot: Slot) -> Result<Val, Fail> {
         let m = self.m;
         match &m.slots[slot as usize] {
             SlotDef::Input { input, prep } => {

@@ -3,7 +3,7 @@
 //! reads fields by slot.
 
 use crate::compile::Compiler;
-use crate::error::{EvalError, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::functions::{apply, Func};
 use crate::schema::{parse_const, Interval};
@@ -78,7 +78,7 @@ pub(crate) struct Function {
 }
 
 impl Expr {
-    pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Val, EvalError> {
+    pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Val, Fail> {
         match self {
             Expr::Const(v) => Ok(*v),
             Expr::Field { slot, map_missing } => {
@@ -105,7 +105,8 @@ impl Expr {
                     Val::Num(x) if x.is_nan() && *nan_invalid => {
                         return Err(EvalError::Evaluation(format!(
                             "function {f:?} returned an invalid result"
-                        )))
+                        ))
+                        .into())
                     }
                     Val::Num(x) if x.is_nan() => Val::Missing,
                     v => v,
@@ -237,7 +238,7 @@ fn eval_apply(
     args: &[Expr],
     ty: DataType,
     map_missing: &Option<Val>,
-) -> Result<Val, EvalError> {
+) -> Result<Val, Fail> {
     if f == Func::If {
         let c = args[0].eval(ctx)?;
         let c = match c {
@@ -247,7 +248,8 @@ fn eval_apply(
             Val::Str(_) => {
                 return Err(EvalError::Evaluation(
                     "function if: the condition is not a boolean".into(),
-                ))
+                )
+                .into())
             }
         };
         let r = if c {
@@ -356,7 +358,7 @@ pub(crate) fn denorm_continuous(points: &[(f64, f64)], y: f64) -> f64 {
 }
 
 /// Converts a value to a data type (the declared type of a field or function).
-pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, EvalError> {
+pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> {
     Ok(match (v, t) {
         (Val::Missing, _) => Val::Missing,
         (Val::Num(x), DataType::Float) => Val::Num(x as f32 as f64),
@@ -367,10 +369,9 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, EvalEr
             } else if x == 1.0 {
                 Val::Bool(true)
             } else {
-                return Err(EvalError::Evaluation(format!(
-                    "{} is not a boolean",
-                    ctx.describe(v)
-                )));
+                return Err(
+                    EvalError::Evaluation(format!("{} is not a boolean", ctx.describe(v))).into(),
+                );
             }
         }
         (Val::Num(x), DataType::String) => ctx.build_string(|_, s| {

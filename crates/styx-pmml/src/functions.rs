@@ -1,6 +1,6 @@
 //! PMML built-in functions (`Apply@function`).
 
-use crate::error::EvalError;
+use crate::error::{EvalError, Fail};
 use crate::eval::Ctx;
 use crate::types::{DataType, Val};
 
@@ -213,7 +213,7 @@ impl Func {
     }
 }
 
-fn num(ctx: &Ctx<'_>, v: Val, f: Func) -> Result<f64, EvalError> {
+fn num(ctx: &Ctx<'_>, v: Val, f: Func) -> Result<f64, Fail> {
     match v {
         Val::Num(x) => Ok(x),
         Val::Bool(b) => Ok(if b { 1.0 } else { 0.0 }),
@@ -226,22 +226,21 @@ fn num(ctx: &Ctx<'_>, v: Val, f: Func) -> Result<f64, EvalError> {
                 "function {f:?}: \"{}\" is not a number",
                 ctx.describe(v)
             ))
+            .into()
         }),
-        Val::Missing => Err(EvalError::Evaluation(format!(
-            "function {f:?}: missing argument"
-        ))),
+        Val::Missing => {
+            Err(EvalError::Evaluation(format!("function {f:?}: missing argument")).into())
+        }
     }
 }
 
-fn boolean(v: Val, f: Func) -> Result<Option<bool>, EvalError> {
+fn boolean(v: Val, f: Func) -> Result<Option<bool>, Fail> {
     match v {
         Val::Missing => Ok(None),
         Val::Bool(b) => Ok(Some(b)),
         Val::Num(0.0) => Ok(Some(false)),
         Val::Num(1.0) => Ok(Some(true)),
-        _ => Err(EvalError::Evaluation(format!(
-            "function {f:?}: not a boolean argument"
-        ))),
+        _ => Err(EvalError::Evaluation(format!("function {f:?}: not a boolean argument")).into()),
     }
 }
 
@@ -256,12 +255,7 @@ fn std_normal_pdf(x: f64) -> f64 {
 /// Applies a function to evaluated arguments (`If`, `And`, `Or` are evaluated lazily by the
 /// caller and do not come here). `ty` is the static result type (float results are
 /// rounded to 32 bits).
-pub(crate) fn apply(
-    ctx: &mut Ctx<'_>,
-    f: Func,
-    args: &[Val],
-    ty: DataType,
-) -> Result<Val, EvalError> {
+pub(crate) fn apply(ctx: &mut Ctx<'_>, f: Func, args: &[Val], ty: DataType) -> Result<Val, Fail> {
     use Func::*;
     if !f.takes_missing() && args.iter().any(|a| a.is_missing()) {
         return Ok(Val::Missing);
@@ -398,7 +392,8 @@ pub(crate) fn apply(
             let Val::Str(id) = args[0] else {
                 return Err(EvalError::Evaluation(format!(
                     "function {f:?}: not a string argument"
-                )));
+                ))
+                .into());
             };
             Ok(ctx.build_string(|c, s| {
                 let t = c.text(id);
@@ -413,7 +408,8 @@ pub(crate) fn apply(
             let Val::Str(id) = args[0] else {
                 return Err(EvalError::Evaluation(format!(
                     "function {f:?}: not a string argument"
-                )));
+                ))
+                .into());
             };
             Ok(Val::Num(ctx.text(id).chars().count() as f64))
         }
@@ -421,13 +417,15 @@ pub(crate) fn apply(
             let Val::Str(id) = args[0] else {
                 return Err(EvalError::Evaluation(format!(
                     "function {f:?}: not a string argument"
-                )));
+                ))
+                .into());
             };
             let (start, len) = (n(1)?, n(2)?);
             if start < 1.0 || len < 0.0 {
                 return Err(EvalError::Evaluation(
                     "function substring: invalid position or length".into(),
-                ));
+                )
+                .into());
             }
             Ok(ctx.build_string(|c, s| {
                 s.extend(

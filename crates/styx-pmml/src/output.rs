@@ -4,7 +4,7 @@
 use crate::compile::{
     CastInteger, Compiler, FieldInfo, MiningFunction, ModelNode, SlotDef, TargetDef,
 };
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{cast, req, Expr};
 use crate::models::ModelKind;
@@ -211,7 +211,7 @@ impl Compiler<'_> {
 }
 
 /// Computes output field `index` of model `model` for the current record.
-pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Result<Val, EvalError> {
+pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Result<Val, Fail> {
     let m = ctx.m;
     let node = &m.models[model];
     let def = &node.outputs[index];

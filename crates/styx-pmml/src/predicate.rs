@@ -1,7 +1,7 @@
 //! Predicates with PMML's three-valued logic (true, false, unknown).
 
 use crate::compile::Compiler;
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::req;
 use crate::schema::parse_const;
@@ -53,7 +53,7 @@ pub(crate) enum Cond {
 
 impl Cond {
     /// `Some(true)`, `Some(false)` or `None` (unknown: a needed value is missing).
-    pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Option<bool>, EvalError> {
+    pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Option<bool>, Fail> {
         Ok(match self {
             Cond::True => Some(true),
             Cond::False => Some(false),

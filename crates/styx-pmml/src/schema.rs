@@ -1,7 +1,7 @@
 //! The data dictionary and the mining schema: field types, valid/invalid/missing values,
 //! and the missing, invalid and outlier treatments applied when a value enters a model.
 
-use crate::error::{EvalError, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
 use crate::row::Cell;
 use crate::types::{parse_boolean, parse_number, DataType, OpType, Symbols, Val};
@@ -207,6 +207,9 @@ pub(crate) struct Prep {
     pub missing: MissingTreatment,
     pub invalid_treatment: InvalidTreatment,
     pub outliers: Outliers,
+    /// A number field with no value lists, intervals, missing-value texts or outlier
+    /// treatment: a number parsed from its cell is taken as it is.
+    plain_number: bool,
 }
 
 impl Prep {
@@ -229,6 +232,7 @@ impl Prep {
             missing: MissingTreatment::AsIs,
             invalid_treatment: InvalidTreatment::ReturnInvalid,
             outliers: Outliers::AsIs,
+            plain_number: false,
         };
         if let Some(mf) = mf {
             prep.apply_mining_field(mf, symbols)?;
@@ -249,6 +253,14 @@ impl Prep {
                 _ => {}
             }
         }
+        prep.plain_number = matches!(
+            prep.ty,
+            DataType::Double | DataType::Float | DataType::Integer
+        ) && prep.valid.is_empty()
+            && prep.invalid.is_empty()
+            && prep.missing_texts.is_empty()
+            && prep.intervals.is_empty()
+            && matches!(prep.outliers, Outliers::AsIs);
         Ok(prep)
     }
 
@@ -350,13 +362,14 @@ impl Prep {
         Ok(())
     }
 
-    fn missing_value(&self) -> Result<Val, EvalError> {
+    fn missing_value(&self) -> Result<Val, Fail> {
         match &self.missing {
             MissingTreatment::AsIs => Ok(Val::Missing),
             MissingTreatment::Replace(v) => Ok(*v),
             MissingTreatment::ReturnInvalid => Err(EvalError::MissingValue {
                 field: self.name.to_string(),
-            }),
+            }
+            .into()),
         }
     }
 
@@ -365,7 +378,7 @@ impl Prep {
         ctx: &mut Ctx<'_>,
         value: Option<Val>,
         text: &str,
-    ) -> Result<Val, EvalError> {
+    ) -> Result<Val, Fail> {
         match (&self.invalid_treatment, value) {
             (InvalidTreatment::AsIs, Some(v)) => Ok(v),
             (InvalidTreatment::AsIs, None) | (InvalidTreatment::ReturnInvalid, _) => {
@@ -373,7 +386,8 @@ impl Prep {
                 Err(EvalError::InvalidValue {
                     field: self.name.to_string(),
                     value: text.to_string(),
-                })
+                }
+                .into())
             }
             (InvalidTreatment::AsMissing, _) => self.missing_value(),
             (InvalidTreatment::Replace(v), _) => Ok(*v),
@@ -402,7 +416,17 @@ impl Prep {
     }
 
     /// Parses and treats an input cell.
-    pub(crate) fn prepare_cell(&self, ctx: &mut Ctx<'_>, cell: Cell<'_>) -> Result<Val, EvalError> {
+    pub(crate) fn prepare_cell(&self, ctx: &mut Ctx<'_>, cell: Cell<'_>) -> Result<Val, Fail> {
+        if self.plain_number {
+            // What the general path below gives for a number, without its checks.
+            if let Cell::Text(t) = cell {
+                if let Some(x) = parse_number(self.ty, t) {
+                    if !x.is_nan() {
+                        return Ok(Val::Num(x));
+                    }
+                }
+            }
+        }
         let parsed = match cell {
             Cell::Missing => return self.missing_value(),
             Cell::Text(t) => {
@@ -449,7 +473,7 @@ impl Prep {
     }
 
     /// Treats an already typed value (missing, invalid, outlier treatments).
-    pub(crate) fn treat_value(&self, ctx: &mut Ctx<'_>, v: Val) -> Result<Val, EvalError> {
+    pub(crate) fn treat_value(&self, ctx: &mut Ctx<'_>, v: Val) -> Result<Val, Fail> {
         let v = match v {
             Val::Num(x) if x.is_nan() => Val::Missing,
             _ => v,

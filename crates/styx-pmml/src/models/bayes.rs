@@ -2,7 +2,7 @@
 //! inputs, `BayesOutput` priors and the probability `threshold`.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{num_attr, opt_num_attr, req};
 use crate::models::{cat_index, set_distribution};
@@ -137,7 +137,7 @@ fn ln_factorial(k: f64) -> f64 {
 }
 
 impl Bayes {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut probs = std::mem::take(&mut ctx.s.preds[index].probs);
         let n = self.priors.len();
         probs.iter_mut().for_each(|p| *p = 0.0);

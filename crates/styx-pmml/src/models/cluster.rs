@@ -2,7 +2,7 @@
 //! center-based `ClusteringModel`.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{opt_num_attr, req};
 use crate::predicate::array_numbers;
@@ -167,7 +167,7 @@ pub(crate) fn compile(
 }
 
 impl Clustering {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut x: Vec<Option<f64>> = std::mem::take(&mut ctx.s.opt_nums);
         x.clear();
         for s in &self.fields {

@@ -2,7 +2,7 @@
 //! votes for classification, (weighted) averages or medians for regression.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{local_name, opt_num_attr, req};
 use crate::models::cluster::Measure;
@@ -184,7 +184,7 @@ pub(crate) fn compile(
 }
 
 impl Knn {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut x: Vec<Option<f64>> = std::mem::take(&mut ctx.s.opt_nums);
         x.clear();
         for s in &self.fields {

@@ -3,7 +3,7 @@
 //! gradient boosting (scikit-learn, LightGBM, XGBoost), stacking and voting ensembles.
 
 use crate::compile::{Compiler, FieldInfo, MiningFunction, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
 use crate::models::{cat_index, evaluate, is_classification};
 use crate::output::{argmax_label, set_classification_default, set_regression};
@@ -244,7 +244,7 @@ pub(crate) fn compile<'d>(
 }
 
 impl Mining {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let node = &ctx.m.models[index];
         let float = node.float;
         let r = |x: f64| round_to(float, x);
@@ -262,7 +262,7 @@ impl Mining {
         let mut evaluated = 0usize;
         let mut missing_count = 0usize;
         let mut chosen: Option<&Segment> = None;
-        let mut result: Result<(), EvalError> = Ok(());
+        let mut result: Result<(), Fail> = Ok(());
         let mut return_missing = false;
         for s in &self.segments {
             match s.cond.eval(ctx) {
@@ -317,7 +317,8 @@ impl Mining {
                     let Some(x) = value.num() else {
                         result = Err(EvalError::Evaluation(
                             "a segment's prediction is not a number".into(),
-                        ));
+                        )
+                        .into());
                         break;
                     };
                     match self.method {
@@ -341,7 +342,8 @@ impl Mining {
                     else {
                         result = Err(EvalError::Evaluation(
                             "a segment predicted an unknown category".into(),
-                        ));
+                        )
+                        .into());
                         break;
                     };
                     let pi = s.cat_map[i];
@@ -390,7 +392,7 @@ impl Mining {
                     }
                 }
                 _ => {
-                    result = Err(EvalError::Evaluation("unsupported aggregation".into()));
+                    result = Err(EvalError::Evaluation("unsupported aggregation".into()).into());
                     break;
                 }
             }
@@ -497,7 +499,7 @@ impl Mining {
         ctx: &mut Ctx<'_>,
         index: usize,
         chosen: Option<&Segment>,
-    ) -> Result<(), EvalError> {
+    ) -> Result<(), Fail> {
         let epoch = ctx.s.epoch;
         let Some(s) = chosen else {
             let p = &mut ctx.s.preds[index];
@@ -513,7 +515,7 @@ impl Mining {
             let (a, b) = ctx.s.preds.split_at_mut(s.model);
             (&mut a[index], &b[0])
         } else {
-            return Err(EvalError::Evaluation("segment order".into()));
+            return Err(EvalError::Evaluation("segment order".into()).into());
         };
         head.epoch = epoch;
         head.value = tail.value;

@@ -11,7 +11,7 @@ pub(crate) mod svm;
 pub(crate) mod tree;
 
 use crate::compile::{Compiler, MiningFunction, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
 use crate::types::Val;
 use crate::xml::Element;
@@ -57,10 +57,10 @@ pub(crate) fn compile<'d>(
 }
 
 /// Evaluates model `index` for the current record, recording its prediction.
-pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
     let m = ctx.m;
     match &m.models[index].kind {
-        ModelKind::Placeholder => Err(EvalError::Evaluation("model not compiled".into())),
+        ModelKind::Placeholder => Err(EvalError::Evaluation("model not compiled".into()).into()),
         ModelKind::Regression(r) => r.evaluate(ctx, index),
         ModelKind::Tree(t) => t.evaluate(ctx, index),
         ModelKind::Mining(mm) => mm.evaluate(ctx, index),

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::Ctx;
 use crate::expr::{denorm_continuous, num_attr, opt_num_attr, req, Expr};
 use crate::models::{cat_index, is_classification, set_distribution};
@@ -264,7 +264,7 @@ pub(crate) fn compile(
 }
 
 impl Neural {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut a = std::mem::take(&mut ctx.s.nums_mining);
         a.clear();
         a.resize(self.size, 0.0);

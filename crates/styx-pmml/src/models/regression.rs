@@ -1,7 +1,7 @@
 //! `RegressionModel`: linear and logistic regression with every normalization method.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{num_attr, req};
 use crate::functions::std_normal_cdf;
@@ -270,7 +270,7 @@ pub(crate) fn compile(
 }
 
 impl Table {
-    fn value(&self, ctx: &mut Ctx<'_>, float: bool) -> Result<Option<f64>, EvalError> {
+    fn value(&self, ctx: &mut Ctx<'_>, float: bool) -> Result<Option<f64>, Fail> {
         let r = |x: f64| round_to(float, x);
         let mut acc = 0.0;
         for (slot, exponent, coef) in &self.numeric {
@@ -316,7 +316,7 @@ impl Table {
 }
 
 impl Regression {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let node = &ctx.m.models[index];
         let float = node.float;
         if !is_classification(node) {

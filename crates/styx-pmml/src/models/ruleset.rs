@@ -2,7 +2,7 @@
 //! and compound rules.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{Fail, PmmlError};
 use crate::eval::Ctx;
 use crate::expr::{opt_num_attr, req};
 use crate::models::cat_index;
@@ -124,7 +124,7 @@ pub(crate) fn compile(
 }
 
 impl RuleSet {
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut conf = std::mem::take(&mut ctx.s.preds[index].conf);
         conf.iter_mut().for_each(|x| *x = 0.0);
         let mut winner: Option<(u32, Val)> = None;

@@ -3,7 +3,7 @@
 //! `noTrueChildStrategy` values.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{EvalError, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
 use crate::expr::req;
 use crate::models::{cat_index, is_classification};
@@ -215,7 +215,7 @@ fn add_node(
 
 impl Tree {
     /// Walks the tree: the selected node and the number of missing-value levels crossed.
-    fn select(&self, ctx: &mut Ctx<'_>) -> Result<(Option<u32>, u32), EvalError> {
+    fn select(&self, ctx: &mut Ctx<'_>) -> Result<(Option<u32>, u32), Fail> {
         let mut levels = 0;
         if self.nodes[0].cond.eval(ctx)? != Some(true) {
             return Ok((None, 0));
@@ -247,7 +247,8 @@ impl Tree {
                                 None => {
                                     return Err(EvalError::Evaluation(
                                         "a tree node has no defaultChild".into(),
-                                    ))
+                                    )
+                                    .into())
                                 }
                             }
                         }
@@ -262,7 +263,7 @@ impl Tree {
         }
     }
 
-    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), EvalError> {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let (selected, levels) = self.select(ctx)?;
         let node = &ctx.m.models[index];
         if !is_classification(node) {
@@ -273,7 +274,8 @@ impl Tree {
                     None => {
                         return Err(EvalError::Evaluation(
                             "the selected tree node has no score".into(),
-                        ))
+                        )
+                        .into())
                     }
                 },
             };
@@ -299,9 +301,9 @@ impl Tree {
         p.has_conf = false;
         if n.dist.is_empty() {
             let Some(score) = n.score else {
-                return Err(EvalError::Evaluation(
-                    "the selected tree node has no score".into(),
-                ));
+                return Err(
+                    EvalError::Evaluation("the selected tree node has no score".into()).into(),
+                );
             };
             p.probs[score as usize] = 1.0;
             p.has_probs = true;
@@ -321,7 +323,8 @@ impl Tree {
             if sum == 0.0 {
                 return Err(EvalError::Evaluation(
                     "the score distribution of a tree node sums to zero".into(),
-                ));
+                )
+                .into());
             }
             for (cat, _, _) in &n.dist {
                 p.probs[*cat as usize] = round_to(float, p.probs[*cat as usize] / sum);
