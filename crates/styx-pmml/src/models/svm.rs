@@ -190,8 +190,7 @@ pub(crate) fn compile(
         data: Vec::new(),
         dim: n,
     };
-    let mut count = 0u32;
-    for vi in dict.children_named("VectorInstance") {
+    for (count, vi) in dict.children_named("VectorInstance").enumerate() {
         let values = if let Some(a) = vi.child("Array") {
             array_numbers(a)?
         } else if let Some(sa) = vi.child("REAL-SparseArray") {
@@ -234,9 +233,8 @@ pub(crate) fn compile(
                 "the vector length differs from the VectorFields",
             ));
         }
-        ids.insert(req(vi, "id")?.to_string(), count);
+        ids.insert(req(vi, "id")?.to_string(), count as u32);
         vectors.data.extend_from_slice(&values);
-        count += 1;
     }
     let classification = is_classification(node);
     let model_threshold = opt_num_attr(el, "threshold")?.unwrap_or(0.0);
