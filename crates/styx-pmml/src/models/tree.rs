@@ -5,10 +5,11 @@
 use crate::compile::{Compiler, ModelNode};
 use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
+use crate::eval::Slot;
 use crate::expr::req;
 use crate::models::{cat_index, is_classification};
 use crate::output::set_regression;
-use crate::predicate::Cond;
+use crate::predicate::{Cond, Op};
 use crate::types::{round_to, Val};
 use crate::xml::Element;
 
@@ -33,10 +34,101 @@ struct Node {
     id: Val,
 }
 
+/// A node's predicate as the walk tests it: comparisons of a field with a number (nearly
+/// every split of a trained tree) inline, anything else through the node's [`Cond`].
+#[derive(Debug, Clone, Copy)]
+enum Test {
+    True,
+    Gt(Slot, f64),
+    Ge(Slot, f64),
+    Lt(Slot, f64),
+    Le(Slot, f64),
+    Eq(Slot, f64),
+    Ne(Slot, f64),
+    General,
+}
+
+impl Test {
+    fn of(cond: &Cond) -> Test {
+        match *cond {
+            Cond::True => Test::True,
+            Cond::Compare {
+                slot,
+                op,
+                value: Val::Num(y),
+            } => match op {
+                Op::GreaterThan => Test::Gt(slot, y),
+                Op::GreaterOrEqual => Test::Ge(slot, y),
+                Op::LessThan => Test::Lt(slot, y),
+                Op::LessOrEqual => Test::Le(slot, y),
+                Op::Equal => Test::Eq(slot, y),
+                Op::NotEqual => Test::Ne(slot, y),
+            },
+            _ => Test::General,
+        }
+    }
+}
+
+/// A binary split on a number: the first child's predicate compares a field with a
+/// number and the second's is its complement (or `True`). For a number `x` (not NaN) the
+/// first child is taken when `(x < y` if `strict`, else `x <= y) != flip`, the second
+/// otherwise; chosen without a branch on the data.
+#[derive(Debug, Clone, Copy)]
+struct Split {
+    slot: Slot,
+    y: f64,
+    strict: bool,
+    flip: bool,
+    first: u32,
+    second: u32,
+}
+
+impl Split {
+    fn of(tests: &[Test], children: &[u32]) -> Option<Split> {
+        let [first, second] = *children else {
+            return None;
+        };
+        let (slot, y, strict, flip, complement) = match tests[first as usize] {
+            Test::Le(s, y) => (s, y, false, false, Test::Gt(s, y)),
+            Test::Lt(s, y) => (s, y, true, false, Test::Ge(s, y)),
+            Test::Gt(s, y) => (s, y, false, true, Test::Le(s, y)),
+            Test::Ge(s, y) => (s, y, true, true, Test::Lt(s, y)),
+            _ => return None,
+        };
+        let second_ok = match (tests[second as usize], complement) {
+            (Test::True, _) => true,
+            (Test::Le(a, p), Test::Le(b, q))
+            | (Test::Lt(a, p), Test::Lt(b, q))
+            | (Test::Gt(a, p), Test::Gt(b, q))
+            | (Test::Ge(a, p), Test::Ge(b, q)) => a == b && p.to_bits() == q.to_bits(),
+            _ => false,
+        };
+        second_ok.then_some(Split {
+            slot,
+            y,
+            strict,
+            flip,
+            first,
+            second,
+        })
+    }
+}
+
+/// The part of a tree the walk reads, packed: per node its test, the range of its
+/// children in `kids` and, for binary numeric splits, the split.
+#[derive(Debug, Clone, Default)]
+struct Layout {
+    tests: Vec<Test>,
+    spans: Vec<(u32, u32)>,
+    kids: Vec<u32>,
+    splits: Vec<Option<Split>>,
+}
+
 /// A compiled `TreeModel`.
 #[derive(Debug, Clone)]
 pub(crate) struct Tree {
     nodes: Vec<Node>,
+    layout: Layout,
     missing: MissingStrategy,
     return_last: bool,
     penalty: f64,
@@ -92,6 +184,7 @@ pub(crate) fn compile(
         .ok_or_else(|| PmmlError::invalid("TreeModel", "a root Node is required"))?;
     let mut tree = Tree {
         nodes: Vec::new(),
+        layout: Layout::default(),
         missing,
         return_last,
         penalty,
@@ -128,6 +221,18 @@ pub(crate) fn compile(
                 "missingValueStrategy=\"defaultChild\" needs a defaultChild on every inner node",
             ));
         }
+    }
+    for n in &tree.nodes {
+        let start = tree.layout.kids.len() as u32;
+        tree.layout.kids.extend_from_slice(&n.children);
+        tree.layout
+            .spans
+            .push((start, tree.layout.kids.len() as u32));
+        tree.layout.tests.push(Test::of(&n.cond));
+    }
+    for n in &tree.nodes {
+        let split = Split::of(&tree.layout.tests, &n.children);
+        tree.layout.splits.push(split);
     }
     Ok(tree)
 }
@@ -214,20 +319,56 @@ fn add_node(
 }
 
 impl Tree {
+    /// The value of node `i`'s predicate for the record.
+    #[inline(always)]
+    fn test(&self, i: u32, ctx: &mut Ctx<'_>) -> Result<Option<bool>, Fail> {
+        let (slot, y) = match self.layout.tests[i as usize] {
+            Test::True => return Ok(Some(true)),
+            Test::General => return self.nodes[i as usize].cond.eval(ctx),
+            Test::Gt(slot, y)
+            | Test::Ge(slot, y)
+            | Test::Lt(slot, y)
+            | Test::Le(slot, y)
+            | Test::Eq(slot, y)
+            | Test::Ne(slot, y) => (slot, y),
+        };
+        let Val::Num(x) = ctx.get(slot)? else {
+            // Missing values, strings and booleans: the predicate's general rules.
+            return self.nodes[i as usize].cond.eval(ctx);
+        };
+        Ok(Some(match self.layout.tests[i as usize] {
+            Test::Gt(..) => x > y,
+            Test::Ge(..) => x >= y,
+            Test::Lt(..) => x < y,
+            Test::Le(..) => x <= y,
+            Test::Eq(..) => x == y,
+            _ => x != y,
+        }))
+    }
+
     /// Walks the tree: the selected node and the number of missing-value levels crossed.
     fn select(&self, ctx: &mut Ctx<'_>) -> Result<(Option<u32>, u32), Fail> {
         let mut levels = 0;
-        if self.nodes[0].cond.eval(ctx)? != Some(true) {
+        if self.test(0, ctx)? != Some(true) {
             return Ok((None, 0));
         }
         let mut current = 0u32;
         'walk: loop {
-            let n = &self.nodes[current as usize];
-            if n.children.is_empty() {
+            if let Some(sp) = self.layout.splits[current as usize] {
+                if let Val::Num(x) = ctx.get(sp.slot)? {
+                    if !x.is_nan() {
+                        let first = (if sp.strict { x < sp.y } else { x <= sp.y }) != sp.flip;
+                        current = if first { sp.first } else { sp.second };
+                        continue 'walk;
+                    }
+                }
+            }
+            let (start, end) = self.layout.spans[current as usize];
+            if start == end {
                 return Ok((Some(current), levels));
             }
-            for &ch in &n.children {
-                match self.nodes[ch as usize].cond.eval(ctx)? {
+            for &ch in &self.layout.kids[start as usize..end as usize] {
+                match self.test(ch, ctx)? {
                     Some(true) => {
                         current = ch;
                         continue 'walk;
@@ -239,7 +380,7 @@ impl Tree {
                         MissingStrategy::LastPrediction => return Ok((Some(current), levels)),
                         MissingStrategy::DefaultChild => {
                             levels += 1;
-                            match n.default_child {
+                            match self.nodes[current as usize].default_child {
                                 Some(d) => {
                                     current = d;
                                     continue 'walk;
@@ -256,7 +397,7 @@ impl Tree {
                 }
             }
             // No true child.
-            if self.return_last && n.score.is_some() {
+            if self.return_last && self.nodes[current as usize].score.is_some() {
                 return Ok((Some(current), levels));
             }
             return Ok((None, levels));
