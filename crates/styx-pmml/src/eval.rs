@@ -212,14 +212,10 @@ impl<'a> Ctx<'a> {
     /// Whether two values are equal (strings compared by text).
     pub fn equal(&self, a: Val, b: Val) -> bool {
         match (a, b) {
+            // A string built while scoring is interned when the model knows its text, so a
+            // built string can only equal another built one.
             (Val::Str(x), Val::Str(y)) => {
-                if x == y {
-                    true
-                } else if x & DYN != 0 || y & DYN != 0 {
-                    self.text(x) == self.text(y)
-                } else {
-                    false
-                }
+                x == y || (x & DYN != 0 && y & DYN != 0 && self.text(x) == self.text(y))
             }
             (Val::Num(x), Val::Num(y)) => x == y,
             (Val::Bool(x), Val::Bool(y)) => x == y,

@@ -5,7 +5,7 @@ use crate::error::{Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::req;
 use crate::schema::parse_const;
-use crate::types::{DataType, Val};
+use crate::types::{DataType, Val, DYN};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +97,13 @@ impl Cond {
                 negate,
             } => {
                 let v = ctx.get(*slot)?;
-                if v.is_missing() {
-                    return Ok(None);
-                }
-                Some(values.iter().any(|x| ctx.equal(v, *x)) != *negate)
+                let found = match v {
+                    Val::Missing => return Ok(None),
+                    // An interned string equals exactly the same id (see `Ctx::equal`).
+                    Val::Str(id) if id & DYN == 0 => values.contains(&v),
+                    _ => values.iter().any(|x| ctx.equal(v, *x)),
+                };
+                Some(found != *negate)
             }
             Cond::Compound { op, parts } => match op {
                 BoolOp::And => {

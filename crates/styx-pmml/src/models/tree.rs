@@ -34,17 +34,19 @@ struct Node {
     id: Val,
 }
 
-/// A node's predicate as the walk tests it: comparisons of a field with a number (nearly
+/// A node's predicate as the walk tests it: a comparison of a field with a number (nearly
 /// every split of a trained tree) inline, anything else through the node's [`Cond`].
 #[derive(Debug, Clone, Copy)]
 enum Test {
     True,
-    Gt(Slot, f64),
-    Ge(Slot, f64),
-    Lt(Slot, f64),
-    Le(Slot, f64),
-    Eq(Slot, f64),
-    Ne(Slot, f64),
+    /// For a number `x` (not NaN): `(x < y` if `strict`, else `x <= y) != flip`, which is
+    /// `lessOrEqual`, `lessThan`, `greaterThan` (`<=` flipped) or `greaterOrEqual`.
+    Cmp {
+        slot: Slot,
+        y: f64,
+        strict: bool,
+        flip: bool,
+    },
     General,
 }
 
@@ -56,23 +58,36 @@ impl Test {
                 slot,
                 op,
                 value: Val::Num(y),
-            } => match op {
-                Op::GreaterThan => Test::Gt(slot, y),
-                Op::GreaterOrEqual => Test::Ge(slot, y),
-                Op::LessThan => Test::Lt(slot, y),
-                Op::LessOrEqual => Test::Le(slot, y),
-                Op::Equal => Test::Eq(slot, y),
-                Op::NotEqual => Test::Ne(slot, y),
-            },
+            } => {
+                let (strict, flip) = match op {
+                    Op::LessOrEqual => (false, false),
+                    Op::LessThan => (true, false),
+                    Op::GreaterThan => (false, true),
+                    Op::GreaterOrEqual => (true, true),
+                    Op::Equal | Op::NotEqual => return Test::General,
+                };
+                Test::Cmp {
+                    slot,
+                    y,
+                    strict,
+                    flip,
+                }
+            }
             _ => Test::General,
         }
     }
 }
 
+/// The comparison of a [`Test::Cmp`].
+#[inline(always)]
+fn compare(x: f64, y: f64, strict: bool, flip: bool) -> bool {
+    (if strict { x < y } else { x <= y }) != flip
+}
+
 /// A binary split on a number: the first child's predicate compares a field with a
 /// number and the second's is its complement (or `True`). For a number `x` (not NaN) the
-/// first child is taken when `(x < y` if `strict`, else `x <= y) != flip`, the second
-/// otherwise; chosen without a branch on the data.
+/// first child is taken when the comparison holds, the second otherwise; chosen without
+/// a branch on the data.
 #[derive(Debug, Clone, Copy)]
 struct Split {
     slot: Slot,
@@ -88,22 +103,26 @@ impl Split {
         let [first, second] = *children else {
             return None;
         };
-        let (slot, y, strict, flip, complement) = match tests[first as usize] {
-            Test::Le(s, y) => (s, y, false, false, Test::Gt(s, y)),
-            Test::Lt(s, y) => (s, y, true, false, Test::Ge(s, y)),
-            Test::Gt(s, y) => (s, y, false, true, Test::Le(s, y)),
-            Test::Ge(s, y) => (s, y, true, true, Test::Lt(s, y)),
-            _ => return None,
+        let Test::Cmp {
+            slot,
+            y,
+            strict,
+            flip,
+        } = tests[first as usize]
+        else {
+            return None;
         };
-        let second_ok = match (tests[second as usize], complement) {
-            (Test::True, _) => true,
-            (Test::Le(a, p), Test::Le(b, q))
-            | (Test::Lt(a, p), Test::Lt(b, q))
-            | (Test::Gt(a, p), Test::Gt(b, q))
-            | (Test::Ge(a, p), Test::Ge(b, q)) => a == b && p.to_bits() == q.to_bits(),
-            _ => false,
+        let complement = match tests[second as usize] {
+            Test::True => true,
+            Test::Cmp {
+                slot: s2,
+                y: y2,
+                strict: strict2,
+                flip: flip2,
+            } => s2 == slot && y2.to_bits() == y.to_bits() && strict2 == strict && flip2 != flip,
+            Test::General => false,
         };
-        second_ok.then_some(Split {
+        complement.then_some(Split {
             slot,
             y,
             strict,
@@ -114,14 +133,20 @@ impl Split {
     }
 }
 
-/// The part of a tree the walk reads, packed: per node its test, the range of its
-/// children in `kids` and, for binary numeric splits, the split.
+/// What the walk reads of one node: its test, the range of its children in
+/// [`Layout::kids`] and, for a binary numeric split, the split.
+#[derive(Debug, Clone, Copy)]
+struct Hot {
+    test: Test,
+    kids: (u32, u32),
+    split: Option<Split>,
+}
+
+/// The part of a tree the walk reads, packed apart from the nodes' scores.
 #[derive(Debug, Clone, Default)]
 struct Layout {
-    tests: Vec<Test>,
-    spans: Vec<(u32, u32)>,
+    hot: Vec<Hot>,
     kids: Vec<u32>,
-    splits: Vec<Option<Split>>,
 }
 
 /// A compiled `TreeModel`.
@@ -222,17 +247,15 @@ pub(crate) fn compile(
             ));
         }
     }
-    for n in &tree.nodes {
+    let tests: Vec<Test> = tree.nodes.iter().map(|n| Test::of(&n.cond)).collect();
+    for (n, test) in tree.nodes.iter().zip(&tests) {
         let start = tree.layout.kids.len() as u32;
         tree.layout.kids.extend_from_slice(&n.children);
-        tree.layout
-            .spans
-            .push((start, tree.layout.kids.len() as u32));
-        tree.layout.tests.push(Test::of(&n.cond));
-    }
-    for n in &tree.nodes {
-        let split = Split::of(&tree.layout.tests, &n.children);
-        tree.layout.splits.push(split);
+        tree.layout.hot.push(Hot {
+            test: *test,
+            kids: (start, tree.layout.kids.len() as u32),
+            split: Split::of(&tests, &n.children),
+        });
     }
     Ok(tree)
 }
@@ -322,28 +345,20 @@ impl Tree {
     /// The value of node `i`'s predicate for the record.
     #[inline(always)]
     fn test(&self, i: u32, ctx: &mut Ctx<'_>) -> Result<Option<bool>, Fail> {
-        let (slot, y) = match self.layout.tests[i as usize] {
-            Test::True => return Ok(Some(true)),
-            Test::General => return self.nodes[i as usize].cond.eval(ctx),
-            Test::Gt(slot, y)
-            | Test::Ge(slot, y)
-            | Test::Lt(slot, y)
-            | Test::Le(slot, y)
-            | Test::Eq(slot, y)
-            | Test::Ne(slot, y) => (slot, y),
-        };
-        let Val::Num(x) = ctx.get(slot)? else {
-            // Missing values, strings and booleans: the predicate's general rules.
-            return self.nodes[i as usize].cond.eval(ctx);
-        };
-        Ok(Some(match self.layout.tests[i as usize] {
-            Test::Gt(..) => x > y,
-            Test::Ge(..) => x >= y,
-            Test::Lt(..) => x < y,
-            Test::Le(..) => x <= y,
-            Test::Eq(..) => x == y,
-            _ => x != y,
-        }))
+        match self.layout.hot[i as usize].test {
+            Test::True => Ok(Some(true)),
+            Test::Cmp {
+                slot,
+                y,
+                strict,
+                flip,
+            } => match ctx.get(slot)? {
+                Val::Num(x) if !x.is_nan() => Ok(Some(compare(x, y, strict, flip))),
+                // Missing values, strings and booleans: the predicate's general rules.
+                _ => self.nodes[i as usize].cond.eval(ctx),
+            },
+            Test::General => self.nodes[i as usize].cond.eval(ctx),
+        }
     }
 
     /// Walks the tree: the selected node and the number of missing-value levels crossed.
@@ -354,16 +369,17 @@ impl Tree {
         }
         let mut current = 0u32;
         'walk: loop {
-            if let Some(sp) = self.layout.splits[current as usize] {
+            let hot = &self.layout.hot[current as usize];
+            if let Some(sp) = hot.split {
                 if let Val::Num(x) = ctx.get(sp.slot)? {
                     if !x.is_nan() {
-                        let first = (if sp.strict { x < sp.y } else { x <= sp.y }) != sp.flip;
+                        let first = compare(x, sp.y, sp.strict, sp.flip);
                         current = if first { sp.first } else { sp.second };
                         continue 'walk;
                     }
                 }
             }
-            let (start, end) = self.layout.spans[current as usize];
+            let (start, end) = hot.kids;
             if start == end {
                 return Ok((Some(current), levels));
             }
