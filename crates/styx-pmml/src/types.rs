@@ -136,7 +136,8 @@ impl Val {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Symbols {
     pub strings: Vec<Box<str>>,
-    pub index: HashMap<Box<str>, u32>,
+    /// By text; a fast fixed hash, as every string cell of a record is looked up here.
+    pub index: HashMap<Box<str>, u32, foldhash::fast::FixedState>,
 }
 
 impl Symbols {
