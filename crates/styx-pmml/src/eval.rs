@@ -31,12 +31,19 @@ pub(crate) struct Pred {
     pub order: Vec<u32>,
 }
 
+/// A field slot's value for the current record, valid when `epoch` is the scratch's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SlotValue {
+    pub epoch: u32,
+    pub val: Val,
+}
+
 /// Reusable working memory for evaluating one record at a time with one [`crate::Model`].
 /// Create it with [`crate::Model::scratch`]; keep one per thread or operator instance.
 #[derive(Debug, Clone)]
 pub struct Scratch {
-    pub(crate) vals: Vec<Val>,
-    pub(crate) state: Vec<u32>,
+    /// Per field slot: its value and the epoch it was computed in.
+    pub(crate) slots: Vec<SlotValue>,
     pub(crate) epoch: u32,
     pub(crate) preds: Vec<Pred>,
     pub(crate) dyn_strs: Vec<String>,
@@ -71,8 +78,13 @@ impl Scratch {
             })
             .collect();
         Scratch {
-            vals: vec![Val::Missing; m.slots.len()],
-            state: vec![0; m.slots.len()],
+            slots: vec![
+                SlotValue {
+                    epoch: 0,
+                    val: Val::Missing
+                };
+                m.slots.len()
+            ],
             epoch: 0,
             preds,
             dyn_strs: Vec::new(),
@@ -93,7 +105,7 @@ impl Scratch {
     pub(crate) fn begin(&mut self) {
         self.epoch = self.epoch.wrapping_add(2);
         if self.epoch == 0 || self.epoch == u32::MAX - 1 {
-            self.state.iter_mut().for_each(|s| *s = 0);
+            self.slots.iter_mut().for_each(|s| s.epoch = 0);
             self.preds.iter_mut().for_each(|p| p.epoch = 0);
             self.epoch = 2;
         }
@@ -115,8 +127,9 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn get(&mut self, slot: Slot) -> Result<Val, Fail> {
         let i = slot as usize;
-        if self.s.state[i] == self.s.epoch {
-            return Ok(self.s.vals[i]);
+        let cell = self.s.slots[i];
+        if cell.epoch == self.s.epoch {
+            return Ok(cell.val);
         }
         self.get_slow(slot)
     }
@@ -125,7 +138,7 @@ impl<'a> Ctx<'a> {
     #[inline(never)]
     fn get_slow(&mut self, slot: Slot) -> Result<Val, Fail> {
         let i = slot as usize;
-        let st = self.s.state[i];
+        let st = self.s.slots[i].epoch;
         if st == self.s.epoch + 1 {
             return Err(EvalError::Evaluation(format!(
                 "field \"{}\" is defined in terms of itself",
@@ -133,16 +146,18 @@ impl<'a> Ctx<'a> {
             ))
             .into());
         }
-        self.s.state[i] = self.s.epoch + 1;
+        self.s.slots[i].epoch = self.s.epoch + 1;
         let result = self.compute(slot);
         match result {
             Ok(v) => {
-                self.s.vals[i] = v;
-                self.s.state[i] = self.s.epoch;
+                self.s.slots[i] = SlotValue {
+                    epoch: self.s.epoch,
+                    val: v,
+                };
                 Ok(v)
             }
             Err(e) => {
-                self.s.state[i] = 0;
+                self.s.slots[i].epoch = 0;
                 Err(e)
             }
         }

@@ -240,8 +240,9 @@ impl Model {
                 }
             }
             Some(slot) => {
-                if scratch.state[slot as usize] == scratch.epoch {
-                    scratch.vals[slot as usize]
+                let cell = scratch.slots[slot as usize];
+                if cell.epoch == scratch.epoch {
+                    cell.val
                 } else {
                     Val::Missing
                 }

@@ -265,12 +265,15 @@ impl Mining {
         let mut result: Result<(), Fail> = Ok(());
         let mut return_missing = false;
         for s in &self.segments {
-            match s.cond.eval(ctx) {
-                Ok(Some(true)) => {}
-                Ok(_) => continue,
-                Err(e) => {
-                    result = Err(e);
-                    break;
+            // Most segments (every tree of an ensemble) have a `True` predicate.
+            if !matches!(s.cond, Cond::True) {
+                match s.cond.eval(ctx) {
+                    Ok(Some(true)) => {}
+                    Ok(_) => continue,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
                 }
             }
             if let Err(e) = evaluate(ctx, s.model) {

@@ -36,15 +36,15 @@ struct Node {
 
 /// A node's predicate as the walk tests it: a comparison of a field with a number (nearly
 /// every split of a trained tree) inline, anything else through the node's [`Cond`].
+/// Comparisons are all `x <= y`, possibly negated: `x < y` is `x <= y'` with `y'` the
+/// double just below `y` (for every `x` that is not NaN).
 #[derive(Debug, Clone, Copy)]
 enum Test {
     True,
-    /// For a number `x` (not NaN): `(x < y` if `strict`, else `x <= y) != flip`, which is
-    /// `lessOrEqual`, `lessThan`, `greaterThan` (`<=` flipped) or `greaterOrEqual`.
+    /// For a number `x` (not NaN): `(x <= y) != flip`.
     Cmp {
         slot: Slot,
         y: f64,
-        strict: bool,
         flip: bool,
     },
     General,
@@ -66,12 +66,12 @@ impl Test {
                     Op::GreaterOrEqual => (true, true),
                     Op::Equal | Op::NotEqual => return Test::General,
                 };
-                Test::Cmp {
-                    slot,
-                    y,
-                    strict,
-                    flip,
+                // `x < -inf` has no `<=` form; NaN compares false either way.
+                if y.is_nan() || (strict && y == f64::NEG_INFINITY) {
+                    return Test::General;
                 }
+                let y = if strict { y.next_down() } else { y };
+                Test::Cmp { slot, y, flip }
             }
             _ => Test::General,
         }
@@ -80,8 +80,8 @@ impl Test {
 
 /// The comparison of a [`Test::Cmp`].
 #[inline(always)]
-fn compare(x: f64, y: f64, strict: bool, flip: bool) -> bool {
-    (if strict { x < y } else { x <= y }) != flip
+fn compare(x: f64, y: f64, flip: bool) -> bool {
+    (x <= y) != flip
 }
 
 /// A binary split on a number: the first child's predicate compares a field with a
@@ -92,7 +92,6 @@ fn compare(x: f64, y: f64, strict: bool, flip: bool) -> bool {
 struct Split {
     slot: Slot,
     y: f64,
-    strict: bool,
     flip: bool,
     first: u32,
     second: u32,
@@ -103,13 +102,7 @@ impl Split {
         let [first, second] = *children else {
             return None;
         };
-        let Test::Cmp {
-            slot,
-            y,
-            strict,
-            flip,
-        } = tests[first as usize]
-        else {
+        let Test::Cmp { slot, y, flip } = tests[first as usize] else {
             return None;
         };
         let complement = match tests[second as usize] {
@@ -117,15 +110,13 @@ impl Split {
             Test::Cmp {
                 slot: s2,
                 y: y2,
-                strict: strict2,
                 flip: flip2,
-            } => s2 == slot && y2.to_bits() == y.to_bits() && strict2 == strict && flip2 != flip,
+            } => s2 == slot && y2.to_bits() == y.to_bits() && flip2 != flip,
             Test::General => false,
         };
         complement.then_some(Split {
             slot,
             y,
-            strict,
             flip,
             first,
             second,
@@ -347,13 +338,8 @@ impl Tree {
     fn test(&self, i: u32, ctx: &mut Ctx<'_>) -> Result<Option<bool>, Fail> {
         match self.layout.hot[i as usize].test {
             Test::True => Ok(Some(true)),
-            Test::Cmp {
-                slot,
-                y,
-                strict,
-                flip,
-            } => match ctx.get(slot)? {
-                Val::Num(x) if !x.is_nan() => Ok(Some(compare(x, y, strict, flip))),
+            Test::Cmp { slot, y, flip } => match ctx.get(slot)? {
+                Val::Num(x) if !x.is_nan() => Ok(Some(compare(x, y, flip))),
                 // Missing values, strings and booleans: the predicate's general rules.
                 _ => self.nodes[i as usize].cond.eval(ctx),
             },
@@ -370,10 +356,10 @@ impl Tree {
         let mut current = 0u32;
         'walk: loop {
             let hot = &self.layout.hot[current as usize];
-            if let Some(sp) = hot.split {
+            if let Some(sp) = &hot.split {
                 if let Val::Num(x) = ctx.get(sp.slot)? {
                     if !x.is_nan() {
-                        let first = compare(x, sp.y, sp.strict, sp.flip);
+                        let first = compare(x, sp.y, sp.flip);
                         current = if first { sp.first } else { sp.second };
                         continue 'walk;
                     }
