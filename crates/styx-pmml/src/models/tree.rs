@@ -70,11 +70,22 @@ impl Test {
                 if y.is_nan() || (strict && y == f64::NEG_INFINITY) {
                     return Test::General;
                 }
-                let y = if strict { y.next_down() } else { y };
+                let y = if strict { next_down(y) } else { y };
                 Test::Cmp { slot, y, flip }
             }
             _ => Test::General,
         }
+    }
+}
+
+/// The largest double below `y` (finite or `+inf`; not NaN or `-inf`).
+fn next_down(y: f64) -> f64 {
+    if y == 0.0 {
+        -f64::from_bits(1)
+    } else if y > 0.0 {
+        f64::from_bits(y.to_bits() - 1)
+    } else {
+        f64::from_bits(y.to_bits() + 1)
     }
 }
 
@@ -490,5 +501,45 @@ impl Tree {
             }
         };
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_down;
+
+    #[test]
+    fn strict_comparisons_as_less_or_equal() {
+        let ys = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.5,
+            -2.5e-300,
+            1e308,
+            f64::INFINITY,
+            5e-324,
+        ];
+        let xs = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            2.5,
+            -2.5e-300,
+            1e308,
+            f64::INFINITY,
+            5e-324,
+            -5e-324,
+        ];
+        for y in ys {
+            let d = next_down(y);
+            assert!(d < y, "{y}");
+            for x in xs.iter().chain(&[d, y]) {
+                assert_eq!(*x < y, *x <= d, "x={x} y={y}");
+            }
+        }
+        assert_eq!(next_down(f64::INFINITY), f64::MAX);
     }
 }
