@@ -49,42 +49,58 @@ impl Kernel {
     }
 }
 
-/// Support vectors stored row after row: vector `i` is `data[i * dim..(i + 1) * dim]`.
+/// Support vectors, laid out for [`sums`]: whole groups of four vectors interleaved
+/// coordinate by coordinate (`v0[j], v1[j], v2[j], v3[j]` for each `j`), then the last
+/// `count % 4` vectors row after row.
 #[derive(Debug, Clone)]
 struct Vectors {
     data: Vec<f64>,
     dim: usize,
+    count: usize,
+}
+
+impl Vectors {
+    /// From vectors given row after row (`rows.len() == count * dim`).
+    fn from_rows(rows: &[f64], dim: usize, count: usize) -> Vectors {
+        let mut data = Vec::with_capacity(rows.len());
+        let whole = count / 4 * 4;
+        for group in (0..whole).step_by(4) {
+            for j in 0..dim {
+                for lane in 0..4 {
+                    data.push(rows[(group + lane) * dim + j]);
+                }
+            }
+        }
+        data.extend_from_slice(&rows[whole * dim..]);
+        Vectors { data, dim, count }
+    }
 }
 
 /// Pushes onto `out`, for every vector, the sum over the coordinates of `term(x[j], v[j])`.
 ///
 /// Each vector's terms are added in coordinate order, as a plain loop over one vector
-/// would (so every sum is the same to the last bit); four vectors are summed side by side
-/// so that their additions overlap in the processor instead of waiting on each other.
+/// would (so every sum is the same to the last bit); four vectors are summed side by side,
+/// as lanes, so that their additions overlap and the compiler can use vector instructions.
 #[inline(always)]
 fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64) -> f64) {
     let dim = vectors.dim;
     let x = &x[..dim];
     if dim == 0 {
-        out.resize(vectors.data.len(), 0.0);
+        out.resize(vectors.count, 0.0);
         return;
     }
-    let mut blocks = vectors.data.chunks_exact(4 * dim);
-    for block in &mut blocks {
-        let (v0, rest) = block.split_at(dim);
-        let (v1, rest) = rest.split_at(dim);
-        let (v2, v3) = rest.split_at(dim);
-        let (mut s0, mut s1, mut s2, mut s3) = (0.0, 0.0, 0.0, 0.0);
-        for j in 0..dim {
-            let a = x[j];
-            s0 += term(a, v0[j]);
-            s1 += term(a, v1[j]);
-            s2 += term(a, v2[j]);
-            s3 += term(a, v3[j]);
+    let (groups, rest) = vectors.data.split_at(vectors.count / 4 * 4 * dim);
+    for group in groups.chunks_exact(4 * dim) {
+        let mut s = [0.0f64; 4];
+        for (a, v) in x.iter().zip(group.chunks_exact(4)) {
+            let v: &[f64; 4] = v.try_into().expect("four lanes");
+            for lane in 0..4 {
+                s[lane] += term(*a, v[lane]);
+            }
         }
-        out.extend_from_slice(&[s0, s1, s2, s3]);
+        out.extend_from_slice(&s);
     }
-    for v in blocks.remainder().chunks_exact(dim) {
+    for v in rest.chunks_exact(dim) {
         let mut s = 0.0;
         for (a, b) in x.iter().zip(v) {
             s += term(*a, *b);
@@ -186,11 +202,9 @@ pub(crate) fn compile(
     }
     let n = fields.len();
     let mut ids = HashMap::new();
-    let mut vectors = Vectors {
-        data: Vec::new(),
-        dim: n,
-    };
-    for (count, vi) in dict.children_named("VectorInstance").enumerate() {
+    let mut rows = Vec::new();
+    let mut count = 0;
+    for vi in dict.children_named("VectorInstance") {
         let values = if let Some(a) = vi.child("Array") {
             array_numbers(a)?
         } else if let Some(sa) = vi.child("REAL-SparseArray") {
@@ -234,8 +248,10 @@ pub(crate) fn compile(
             ));
         }
         ids.insert(req(vi, "id")?.to_string(), count as u32);
-        vectors.data.extend_from_slice(&values);
+        rows.extend_from_slice(&values);
+        count += 1;
     }
+    let vectors = Vectors::from_rows(&rows, n, count);
     let classification = is_classification(node);
     let model_threshold = opt_num_attr(el, "threshold")?.unwrap_or(0.0);
     let mut machines = Vec::new();
@@ -473,7 +489,7 @@ mod tests {
             .map(|i| ((i * 37 % 101) as f64).sin() * 1e3 + 0.1)
             .collect();
         let x: Vec<f64> = (0..dim).map(|i| (i as f64 * 0.7).cos() * 17.3).collect();
-        let vectors = Vectors { data, dim };
+        let vectors = Vectors::from_rows(&data, dim, 11);
         let kernels = [
             Kernel::Linear,
             Kernel::Polynomial {
@@ -491,7 +507,7 @@ mod tests {
             let mut out = Vec::new();
             kernel.eval_all(&x, &vectors, &mut out);
             assert_eq!(out.len(), 11);
-            for (i, v) in vectors.data.chunks(dim).enumerate() {
+            for (i, v) in data.chunks(dim).enumerate() {
                 let dot = x.iter().zip(v).fold(0.0, |s, (a, b)| s + a * b);
                 let expected = match kernel {
                     Kernel::Linear => dot,
