@@ -395,6 +395,16 @@ impl Prep {
     }
 
     fn is_valid(&self, ctx: &Ctx<'_>, v: Val) -> bool {
+        if matches!(v, Val::Str(_))
+            && (self.intervals.is_empty() || self.optype != OpType::Continuous)
+        {
+            // The declared values are interned strings, which a string equals exactly when
+            // it has the same id (a string unknown to the model equals none of them).
+            if self.invalid.contains(&v) {
+                return false;
+            }
+            return self.valid.is_empty() || self.valid.contains(&v);
+        }
         if self.invalid.iter().any(|x| ctx.equal(*x, v)) {
             return false;
         }
