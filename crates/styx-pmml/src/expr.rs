@@ -67,6 +67,19 @@ pub(crate) enum Expr {
     },
     /// A conversion to a declared type (function parameters and results).
     Cast(Box<Expr>, DataType),
+    /// An arithmetic `Apply` (`+ - * /`) of an expression and a number constant (`input f c`,
+    /// or `c f input` when `const_first`), as scalers write them: computed directly when
+    /// the input is a number, else by the plain `Apply` in `general`.
+    ArithConst {
+        input: Box<Expr>,
+        f: Func,
+        c: f64,
+        const_first: bool,
+        ty: DataType,
+        nan_invalid: bool,
+        default: Option<Val>,
+        general: Box<Expr>,
+    },
 }
 
 /// A compiled `DefineFunction`.
@@ -101,20 +114,34 @@ impl Expr {
                 nan_invalid,
             } => {
                 let r = eval_apply(ctx, *f, args, *ty, map_missing)?;
-                let r = match r {
-                    Val::Num(x) if x.is_nan() && *nan_invalid => {
-                        return Err(EvalError::Evaluation(format!(
-                            "function {f:?} returned an invalid result"
-                        ))
-                        .into())
-                    }
-                    Val::Num(x) if x.is_nan() => Val::Missing,
-                    v => v,
+                finish_apply(*f, r, *nan_invalid, default)
+            }
+            Expr::ArithConst {
+                input,
+                f,
+                c,
+                const_first,
+                ty,
+                nan_invalid,
+                default,
+                general,
+            } => {
+                let Val::Num(x) = input.eval(ctx)? else {
+                    return general.eval(ctx);
                 };
-                Ok(match (r, default) {
-                    (Val::Missing, Some(d)) => *d,
-                    _ => r,
-                })
+                let (a, b) = if *const_first { (*c, x) } else { (x, *c) };
+                let r = match f {
+                    Func::Add => a + b,
+                    Func::Sub => a - b,
+                    Func::Mul => a * b,
+                    _ => a / b,
+                };
+                let r = if *ty == DataType::Float {
+                    r as f32 as f64
+                } else {
+                    r
+                };
+                finish_apply(*f, Val::Num(r), *nan_invalid, default)
             }
             Expr::Call {
                 func,
@@ -230,6 +257,25 @@ impl Expr {
             }
         }
     }
+}
+
+/// An `Apply`'s result after its treatments: NaN is invalid (an error, or missing), and a
+/// missing result becomes the `defaultValue`.
+#[inline]
+fn finish_apply(f: Func, r: Val, nan_invalid: bool, default: &Option<Val>) -> Result<Val, Fail> {
+    let r = match r {
+        Val::Num(x) if x.is_nan() && nan_invalid => {
+            return Err(
+                EvalError::Evaluation(format!("function {f:?} returned an invalid result")).into(),
+            )
+        }
+        Val::Num(x) if x.is_nan() => Val::Missing,
+        v => v,
+    };
+    Ok(match (r, default) {
+        (Val::Missing, Some(d)) => *d,
+        _ => r,
+    })
 }
 
 fn eval_apply(
@@ -714,17 +760,44 @@ impl Compiler<'_> {
             let ty = f.result_type(&types);
             let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
             let default = self.map_missing(el, "defaultValue", ty)?;
-            return Ok((
-                Expr::Apply {
-                    f,
-                    args,
-                    ty,
-                    map_missing,
-                    default,
-                    nan_invalid,
-                },
+            let arith = matches!(f, Func::Add | Func::Sub | Func::Mul | Func::Div);
+            let constant = match args.as_slice() {
+                [e, Expr::Const(Val::Num(c))] if arith && !matches!(e, Expr::Const(_)) => {
+                    Some((*c, false))
+                }
+                [Expr::Const(Val::Num(c)), e] if arith && !matches!(e, Expr::Const(_)) => {
+                    Some((*c, true))
+                }
+                _ => None,
+            };
+            let input = match constant {
+                Some((_, const_first)) => Some(args[usize::from(const_first)].clone()),
+                None => None,
+            };
+            let apply = Expr::Apply {
+                f,
+                args,
                 ty,
-            ));
+                map_missing,
+                default,
+                nan_invalid,
+            };
+            if let (Some((c, const_first)), Some(input)) = (constant, input) {
+                return Ok((
+                    Expr::ArithConst {
+                        input: Box::new(input),
+                        f,
+                        c,
+                        const_first,
+                        ty,
+                        nan_invalid,
+                        default,
+                        general: Box::new(apply),
+                    },
+                    ty,
+                ));
+            }
+            return Ok((apply, ty));
         }
         let (func, ty, n) = self.function(name)?;
         if n != args.len() {

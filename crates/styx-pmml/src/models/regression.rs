@@ -278,8 +278,11 @@ impl Table {
                 return Ok(None);
             };
             let mut p = r(x);
-            if *exponent != 1 {
-                p = r(p.powf(*exponent as f64));
+            match *exponent {
+                1 => {}
+                // The product is the correctly rounded square, which `powf` also returns.
+                2 => p = r(p * p),
+                e => p = r(p.powf(e as f64)),
             }
             acc = r(acc + r(p * r(*coef)));
         }
