@@ -770,10 +770,7 @@ impl Compiler<'_> {
                 }
                 _ => None,
             };
-            let input = match constant {
-                Some((_, const_first)) => Some(args[usize::from(const_first)].clone()),
-                None => None,
-            };
+            let input = constant.map(|(_, const_first)| args[usize::from(const_first)].clone());
             let apply = Expr::Apply {
                 f,
                 args,
