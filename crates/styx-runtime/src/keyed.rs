@@ -10,8 +10,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey,
-    StateValue, TaskState,
+    decode_key_groups, encode_by_key_group, group_by_key, Barrier, RestoredState, SnapshotFn,
+    StateKey, StateValue, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -244,25 +244,33 @@ where
     }
 
     fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
-        let mut timers: HashMap<K, Vec<(bool, Timestamp)>> = HashMap::new();
-        for (processing, map) in [(false, &self.timers.event), (true, &self.timers.processing)] {
+        // Copy now, shape and encode later: processing stops only for a flat copy of the
+        // states and of the timers; the snapshot's second step gives each key its state
+        // and timers and encodes them.
+        let mut states: Vec<(K, F::State)> = Vec::with_capacity(self.states.len());
+        states.extend(self.states.iter().map(|(k, s)| (k.clone(), s.clone())));
+        let maps = [(false, &self.timers.event), (true, &self.timers.processing)];
+        let total = maps
+            .iter()
+            .flat_map(|(_, map)| map.values())
+            .map(HashSet::len)
+            .sum();
+        let mut timers: Vec<(K, (bool, Timestamp))> = Vec::with_capacity(total);
+        for (processing, map) in maps {
             for (&at, keys) in map {
-                for k in keys {
-                    timers.entry(k.clone()).or_default().push((processing, at));
-                }
+                timers.extend(keys.iter().map(|k| (k.clone(), (processing, at))));
             }
         }
-        let mut entries: Vec<(K, KeyedEntry<F::State>)> = self
-            .states
-            .iter()
-            .map(|(k, s)| {
-                let t = timers.remove(k).unwrap_or_default();
-                (k.clone(), (Some(s.clone()), t))
-            })
-            .collect();
-        entries.extend(timers.into_iter().map(|(k, t)| (k, (None, t))));
         self.out.barrier(barrier);
         Ok(Box::new(move || {
+            let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
+            let mut entries = Vec::with_capacity(states.len() + timers.len());
+            for (k, s) in &states {
+                let t = timers.remove(k).unwrap_or_default();
+                entries.push((k, (Some(s), t)));
+            }
+            // Keys with timers but no state.
+            entries.extend(timers.into_iter().map(|(k, t)| (k, (None, t))));
             Ok(TaskState {
                 key_groups: encode_by_key_group(entries)?,
                 splits: Vec::new(),
@@ -325,5 +333,151 @@ where
                 out: Collector::new(out),
             },
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::checkpoint::decode;
+    use crate::window::testing::{finish, part, Kept, Rec, BARRIER};
+
+    /// Keeps the ids of a key's records; registers timers, and drops the state of some
+    /// keys while their timers stay.
+    struct Ids;
+
+    impl KeyedProcessFunction<u64, Rec, (u64, Timestamp, Vec<u64>)> for Ids {
+        type State = Vec<u64>;
+
+        fn process(
+            &self,
+            r: Rec,
+            ids: &mut Vec<u64>,
+            ctx: &mut KeyedContext<'_, u64, (u64, Timestamp, Vec<u64>)>,
+        ) {
+            ids.push(r.2);
+            if r.2 % 3 == 0 {
+                ctx.register_event_time_timer(r.1 + 100);
+            }
+            if r.2 % 5 == 0 {
+                ctx.register_processing_time_timer(Timestamp::MAX - r.1);
+            }
+            if r.2 % 7 == 0 {
+                ctx.clear_state();
+            }
+        }
+
+        fn on_timer(
+            &self,
+            time: Timestamp,
+            _domain: TimeDomain,
+            ids: &mut Vec<u64>,
+            ctx: &mut KeyedContext<'_, u64, (u64, Timestamp, Vec<u64>)>,
+        ) {
+            let key = *ctx.key();
+            ctx.collect((key, time, ids.clone()));
+        }
+    }
+
+    type Out = (u64, Timestamp, Vec<u64>);
+    type Op = KeyedProcessOperator<u64, Rec, Out, Ids>;
+    /// One key's entry in a snapshot, as restores read it.
+    type Entry = (u64, KeyedEntry<Vec<u64>>);
+
+    fn operator() -> (Op, Kept<Out>) {
+        let kept = Kept::default();
+        let op = KeyedProcessOperator {
+            function: Arc::new(Ids),
+            key: Arc::new(|r: &Rec| r.0),
+            timestamps: Some(Arc::new(|r: &Rec| r.1)),
+            states: HashMap::new(),
+            timers: Timers::new(),
+            watermark: MIN_WATERMARK,
+            out: Collector::new(Box::new(kept.clone())),
+        };
+        (op, kept)
+    }
+
+    /// Every key's state and every timer (processing time?, time, key).
+    type State = (BTreeMap<u64, Vec<u64>>, BTreeSet<(bool, Timestamp, u64)>);
+
+    fn state(op: &Op) -> State {
+        let states = op.states.iter().map(|(k, s)| (*k, s.clone())).collect();
+        let timers = [(false, &op.timers.event), (true, &op.timers.processing)]
+            .into_iter()
+            .flat_map(|(p, map)| {
+                map.iter()
+                    .flat_map(move |(at, keys)| keys.iter().map(move |k| (p, *at, *k)))
+            })
+            .collect();
+        (states, timers)
+    }
+
+    fn feed(op: &mut Op, records: impl Iterator<Item = Rec>, watermark: Timestamp) {
+        op.process(&mut records.collect()).unwrap();
+        op.on_watermark(watermark).unwrap();
+    }
+
+    fn records(from: i64, first_id: u64) -> Vec<Rec> {
+        (0..2000u64)
+            .map(|i| (i.wrapping_mul(7919) % 300, from + i as i64, first_id + i))
+            .collect()
+    }
+
+    /// Takes a snapshot with states, timers of both kinds and keys that only have timers,
+    /// changes all of it after the barrier before the snapshot's second step runs, and
+    /// checks that the snapshot restores, at parallelism 1 and split over 2 instances, to
+    /// the state at the barrier, and that the restored operator then gives what an
+    /// uninterrupted one gives.
+    #[test]
+    fn snapshot_restores_the_state_at_the_barrier() {
+        let (before, after) = (records(0, 0), records(1500, 10_000));
+        let (mut snapshotted, _) = operator();
+        let (mut uninterrupted, uninterrupted_out) = operator();
+        feed(&mut snapshotted, before.iter().copied(), 1000);
+        feed(&mut uninterrupted, before.iter().copied(), 1000);
+        uninterrupted_out.take();
+        let expected = state(&uninterrupted);
+        let timer_keys: BTreeSet<u64> = expected.1.iter().map(|t| t.2).collect();
+        assert!(timer_keys.iter().any(|k| !expected.0.contains_key(k)));
+        assert!(expected.1.iter().any(|t| t.0) && expected.1.iter().any(|t| !t.0));
+
+        let snapshot = snapshotted.on_barrier(BARRIER).unwrap();
+        feed(&mut snapshotted, after.iter().copied(), 3000);
+        assert_ne!(state(&snapshotted), expected);
+        let snapshot = finish(snapshot, |bytes| {
+            decode::<Vec<Entry>>(bytes)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.0)
+                .collect()
+        });
+
+        let (mut restored, restored_out) = operator();
+        restored.restore(part(&snapshot, 0, 1)).unwrap();
+        assert_eq!(state(&restored), expected);
+        let (mut states, mut timers) = (BTreeMap::new(), BTreeSet::new());
+        for instance in 0..2 {
+            let (mut op, _) = operator();
+            op.restore(part(&snapshot, instance, 2)).unwrap();
+            let (s, t) = state(&op);
+            states.extend(s);
+            timers.extend(t);
+        }
+        assert_eq!((states, timers), expected);
+
+        for op in [&mut restored, &mut uninterrupted] {
+            // The restored operator learns the watermark from its inputs again.
+            op.on_watermark(1000).unwrap();
+            feed(op, after.iter().copied(), 3000);
+        }
+        let mut got = restored_out.take();
+        got.sort();
+        assert!(!got.is_empty());
+        let mut want = uninterrupted_out.take();
+        want.sort();
+        assert_eq!(got, want);
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::checkpoint::coordinator::Ack;
+use crate::checkpoint::coordinator::{Ack, SyncTiming};
 use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, RestoredState, SnapshotFn};
 use crate::error::BoxError;
 use crate::exchange::{Envelope, GateEvent, InputGate, Message, NOTIFY};
@@ -82,14 +82,20 @@ pub struct TaskContext {
 }
 
 impl TaskContext {
-    /// Sends the acknowledgement of a snapshot.
-    pub fn ack_snapshot(&self, id: u64, snapshot: Result<SnapshotFn, BoxError>) {
+    /// Sends the acknowledgement of a snapshot, with what taking it cost the instance.
+    pub fn ack_snapshot(
+        &self,
+        id: u64,
+        snapshot: Result<SnapshotFn, BoxError>,
+        timing: SyncTiming,
+    ) {
         if let Some(acks) = &self.acks {
             let _ = acks.send(Ack::Snapshot {
                 id,
                 operator: self.operator.clone(),
                 instance: self.instance,
                 snapshot: snapshot.map_err(|e| e.to_string()),
+                timing,
             });
         }
     }
@@ -116,6 +122,8 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 struct Alignment<T> {
     blocked: Vec<bool>,
     barrier: Option<Barrier>,
+    /// When the first input sent the barrier.
+    started: Option<Instant>,
     held: VecDeque<Envelope<T>>,
     replay: VecDeque<Envelope<T>>,
 }
@@ -125,6 +133,7 @@ impl<T> Alignment<T> {
         Alignment {
             blocked: vec![false; inputs],
             barrier: None,
+            started: None,
             held: VecDeque::new(),
             replay: VecDeque::new(),
         }
@@ -138,6 +147,7 @@ impl<T> Alignment<T> {
 
     fn release(&mut self) {
         self.barrier = None;
+        self.started = None;
         self.blocked.iter_mut().for_each(|b| *b = false);
         while let Some(e) = self.held.pop_back() {
             self.replay.push_front(e);
@@ -213,6 +223,7 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
             Message::Barrier(barrier) => {
                 if align.barrier.is_none() {
                     align.barrier = Some(barrier);
+                    align.started = Some(Instant::now());
                 }
                 align.blocked[from] = true;
                 GateEvent::None
@@ -234,7 +245,17 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
         }
         if align.complete(&gate) {
             let barrier = align.barrier.expect("aligned on a barrier");
-            task.ack_snapshot(barrier.id, op.on_barrier(barrier));
+            let started = Instant::now();
+            let alignment = align
+                .started
+                .map_or(Duration::ZERO, |s| started.saturating_duration_since(s));
+            let snapshot = op.on_barrier(barrier);
+            let timing = SyncTiming {
+                started,
+                alignment,
+                sync: started.elapsed(),
+            };
+            task.ack_snapshot(barrier.id, snapshot, timing);
             if barrier.kind == BarrierKind::StopWithSavepoint {
                 stopped = true;
             }

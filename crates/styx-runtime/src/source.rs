@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
 
-use crate::checkpoint::coordinator::SourceControl;
+use crate::checkpoint::coordinator::{SourceControl, SyncTiming};
 use crate::checkpoint::{
     no_state, Barrier, BarrierKind, CompletedCheckpoint, RestoredState, SnapshotFn,
 };
@@ -272,9 +272,16 @@ pub fn run_source<T>(
                 };
                 match message {
                     SourceControl::Barrier(barrier) => {
-                        task.ack_snapshot(barrier.id, source.snapshot(barrier));
+                        let started = Instant::now();
+                        let snapshot = source.snapshot(barrier);
                         out.barrier(barrier);
                         out.flush();
+                        let timing = SyncTiming {
+                            started,
+                            alignment: Duration::ZERO,
+                            sync: started.elapsed(),
+                        };
+                        task.ack_snapshot(barrier.id, snapshot, timing);
                         if barrier.kind == BarrierKind::StopWithSavepoint {
                             stopping = true;
                         }

@@ -202,3 +202,56 @@ fn periodic_checkpoints_are_written_and_retained() {
     assert_eq!(counter.len(), 1);
     assert_eq!(decode::<u64>(&counter[0].1).unwrap(), 1000);
 }
+
+#[test]
+fn checkpoint_statistics_report_every_instance_and_the_size_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::new(dir.path());
+    let hold = Arc::new(AtomicU64::new(1000));
+    let reached = Arc::new(AtomicU64::new(0));
+    let env = Environment::new(2);
+    let handle = env.enable_checkpointing(CheckpointConfig {
+        interval: Some(Duration::from_millis(20)),
+        store: store.clone(),
+        // Every checkpoint is kept: the first one is read back.
+        retain: usize::MAX,
+        restore: None,
+    });
+    let statistics = handle.statistics();
+    let _ = job(&env, 2000, hold.clone(), reached.clone());
+    let release = std::thread::spawn(move || {
+        let first = statistics.recv().expect("a checkpoint completes");
+        hold.store(u64::MAX, Ordering::SeqCst);
+        first
+    });
+    env.execute().unwrap();
+    let stats = release.join().unwrap();
+    // The counter source, two instances of each window operator, and their collecting sinks.
+    let mut instances: Vec<(String, usize)> = stats
+        .tasks
+        .iter()
+        .map(|t| (t.operator.clone(), t.instance))
+        .collect();
+    instances.sort();
+    instances.dedup();
+    assert_eq!(instances.len(), stats.tasks.len());
+    assert!(instances.contains(&("counter".to_string(), 0)));
+    assert!(instances.contains(&("window".to_string(), 1)));
+    assert!(stats.tasks.iter().all(|t| t.timing.sync <= stats.duration));
+    assert!(stats.max_sync() <= stats.duration);
+    let window_state: u64 = stats
+        .tasks
+        .iter()
+        .filter(|t| t.operator.starts_with("window"))
+        .map(|t| t.state_bytes)
+        .sum();
+    assert!(window_state > 0);
+    let folder = store
+        .snapshot_path(stats.id)
+        .expect("the checkpoint is kept");
+    let on_disk: u64 = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    assert_eq!(stats.bytes, on_disk);
+}

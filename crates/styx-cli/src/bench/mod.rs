@@ -1,5 +1,6 @@
 //! `styx bench`: benchmarks that print one JSON object as their last line.
 
+mod checkpoint;
 mod score;
 mod window;
 
@@ -14,6 +15,8 @@ pub enum Bench {
     Window(window::Args),
     /// Scoring records one at a time with a PMML model.
     Score(score::Args),
+    /// How long checkpoints of a large keyed state pause processing.
+    Checkpoint(checkpoint::Args),
 }
 
 /// Runs one benchmark.
@@ -21,5 +24,6 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Window(args) => window::run(args),
         Bench::Score(args) => score::run(args),
+        Bench::Checkpoint(args) => checkpoint::run(args),
     }
 }

@@ -6,10 +6,15 @@
 //! savepoint leaves the sources stopped at the barrier; once every instance has handled
 //! the completion (sinks have committed), the sources end their streams and the job ends
 //! without firing open windows.
+//!
+//! For every completed snapshot the coordinator gathers statistics ([`CheckpointStats`]):
+//! how long each instance waited for barrier alignment and stopped processing to copy its
+//! state, how long encoding the copy took, and the size written;
+//! [`CoordinatorHandle::statistics`] delivers them.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, Receiver, Sender};
@@ -41,6 +46,69 @@ pub enum SourceControl {
     Stop,
 }
 
+/// What taking a snapshot cost an instance on its own thread.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncTiming {
+    /// When the instance began its snapshot (the barrier had come from every input).
+    pub started: Instant,
+    /// From the barrier's arrival at the first input until it had come from every input
+    /// (zero for sources): records of inputs that had sent it were held back meanwhile.
+    pub alignment: Duration,
+    /// How long the instance stopped processing to copy its state and forward the
+    /// barrier (the synchronous part of the snapshot).
+    pub sync: Duration,
+}
+
+/// What one instance's part of a completed snapshot cost.
+#[derive(Debug, Clone)]
+pub struct TaskStats {
+    /// The operator's name.
+    pub operator: String,
+    /// The instance index.
+    pub instance: usize,
+    /// The instance's own part: alignment and synchronous copy.
+    pub timing: SyncTiming,
+    /// From the trigger until the coordinator had the instance's acknowledgement.
+    pub acknowledged: Duration,
+    /// How long encoding the copy took on the coordinator's thread, while the instance
+    /// went on processing (the asynchronous part).
+    pub encode: Duration,
+    /// The size of the instance's encoded state in bytes.
+    pub state_bytes: u64,
+}
+
+/// What a completed checkpoint or savepoint cost (as Flink's checkpoint statistics).
+#[derive(Debug, Clone)]
+pub struct CheckpointStats {
+    /// The checkpoint's id.
+    pub id: u64,
+    /// Why it was taken.
+    pub kind: BarrierKind,
+    /// When the coordinator sent the barrier to the sources.
+    pub triggered: Instant,
+    /// From the trigger until the snapshot was written to the state directory.
+    pub duration: Duration,
+    /// The size of the snapshot's folder in the state directory, in bytes.
+    pub bytes: u64,
+    /// Every instance's part, in the order the acknowledgements came.
+    pub tasks: Vec<TaskStats>,
+}
+
+impl CheckpointStats {
+    /// The longest synchronous part of any instance: the longest that any instance
+    /// stopped processing for this snapshot.
+    pub fn max_sync(&self) -> Duration {
+        self.tasks
+            .iter()
+            .map(|t| t.timing.sync)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
+/// Where statistics of completed snapshots go.
+type Listeners = Arc<Mutex<Vec<Sender<CheckpointStats>>>>;
+
 /// An instance's acknowledgement of a barrier, or of a completion.
 pub enum Ack {
     /// The instance took its snapshot (the function encodes it).
@@ -53,6 +121,8 @@ pub enum Ack {
         instance: usize,
         /// The second step of the snapshot, or why it failed.
         snapshot: Result<SnapshotFn, String>,
+        /// What the snapshot cost the instance.
+        timing: SyncTiming,
     },
     /// The instance handled the completion of a checkpoint.
     Completed {
@@ -93,6 +163,7 @@ pub enum Request {
 #[derive(Clone)]
 pub struct CoordinatorHandle {
     requests: Sender<Request>,
+    listeners: Listeners,
 }
 
 impl CoordinatorHandle {
@@ -107,6 +178,17 @@ impl CoordinatorHandle {
             .recv()
             .map_err(|_| "the job ended before the savepoint completed".to_string())?
     }
+
+    /// The statistics of every checkpoint and savepoint completed from now on, one
+    /// message each; the channel closes when the job ends.
+    pub fn statistics(&self) -> Receiver<CheckpointStats> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        self.listeners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(tx);
+        rx
+    }
 }
 
 /// The channels of a coordinator, before it runs.
@@ -114,12 +196,14 @@ pub struct Coordinator {
     config: CheckpointConfig,
     acks: (Sender<Ack>, Receiver<Ack>),
     requests: (Sender<Request>, Receiver<Request>),
+    listeners: Listeners,
 }
 
 struct InFlight {
     barrier: Barrier,
     started: Instant,
     states: Vec<(String, usize, usize, TaskState)>,
+    stats: Vec<TaskStats>,
     missing: usize,
     reply: Option<Reply>,
 }
@@ -131,6 +215,7 @@ impl Coordinator {
             config,
             acks: crossbeam_channel::unbounded(),
             requests: crossbeam_channel::unbounded(),
+            listeners: Listeners::default(),
         }
     }
 
@@ -143,6 +228,7 @@ impl Coordinator {
     pub fn handle(&self) -> CoordinatorHandle {
         CoordinatorHandle {
             requests: self.requests.0.clone(),
+            listeners: self.listeners.clone(),
         }
     }
 
@@ -208,13 +294,25 @@ impl Coordinator {
                             }
                         }
                     }
-                    Ok(Ack::Snapshot { id, operator, instance, snapshot }) => {
+                    Ok(Ack::Snapshot { id, operator, instance, snapshot, timing }) => {
                         let Some(flight) = in_flight.as_mut().filter(|f| f.barrier.id == id) else {
                             continue;
                         };
+                        let acknowledged = flight.started.elapsed();
                         let p = parallelism.get(&(operator.clone(), instance)).copied().unwrap_or(1);
+                        let encoding = Instant::now();
                         match snapshot.and_then(|f| f().map_err(|e| e.to_string())) {
-                            Ok(state) => flight.states.push((operator, instance, p, state)),
+                            Ok(state) => {
+                                flight.stats.push(TaskStats {
+                                    operator: operator.clone(),
+                                    instance,
+                                    timing,
+                                    acknowledged,
+                                    encode: encoding.elapsed(),
+                                    state_bytes: state_bytes(&state),
+                                });
+                                flight.states.push((operator, instance, p, state));
+                            }
                             Err(e) => {
                                 let msg = format!("checkpoint {id} failed: {operator}[{instance}]: {e}");
                                 tracing::warn!("{msg}");
@@ -241,7 +339,16 @@ impl Coordinator {
                                     if barrier.kind == BarrierKind::Checkpoint {
                                         store.retain(self.config.retain.max(1));
                                     }
-                                    tracing::info!(id = barrier.id, took_ms = flight.started.elapsed().as_millis() as u64, path = %path.display(), "snapshot complete");
+                                    let stats = CheckpointStats {
+                                        id: barrier.id,
+                                        kind: barrier.kind,
+                                        triggered: flight.started,
+                                        duration: flight.started.elapsed(),
+                                        bytes: folder_bytes(&path),
+                                        tasks: flight.stats,
+                                    };
+                                    tracing::info!(id = barrier.id, took_ms = stats.duration.as_millis() as u64, max_sync_us = stats.max_sync().as_micros() as u64, bytes = stats.bytes, path = %path.display(), "snapshot complete");
+                                    self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|l| l.send(stats.clone()).is_ok());
                                     let done = Arc::new(CompletedCheckpoint { id: barrier.id, kind: barrier.kind, source_splits });
                                     if barrier.kind == BarrierKind::StopWithSavepoint {
                                         stopping = Some((barrier.id, tasks.len()));
@@ -296,10 +403,30 @@ impl Coordinator {
                     barrier,
                     started: Instant::now(),
                     states: Vec::new(),
+                    stats: Vec::new(),
                     missing: tasks.len(),
                     reply,
                 });
             }
         }
     }
+}
+
+/// The size of an instance's encoded state in bytes.
+fn state_bytes(state: &TaskState) -> u64 {
+    let groups: usize = state.key_groups.iter().map(|(_, b)| b.len()).sum();
+    let splits: usize = state.splits.iter().map(|(n, b)| n.len() + b.len()).sum();
+    (groups + splits) as u64
+}
+
+/// The size of the files in a snapshot's folder in bytes.
+fn folder_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| e.metadata().ok())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
+        .sum()
 }

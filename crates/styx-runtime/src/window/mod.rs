@@ -283,3 +283,92 @@ impl<K, T, A: AggregateFunction<T>, O> Clone for OperatorSpec<K, T, A, O> {
         }
     }
 }
+
+/// What the window operators' tests share: records, an output that keeps what it is sent,
+/// and snapshots taken, encoded and split as the coordinator and the store do.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::{Arc, Mutex};
+
+    use crate::checkpoint::{
+        owns_key_group, Barrier, BarrierKind, RestoredState, SnapshotFn, TaskState,
+    };
+    use crate::emitter::Emitter;
+    use crate::exchange::{key_group, key_hash};
+    use crate::time::Timestamp;
+
+    /// A record: key, event time, id.
+    pub type Rec = (u64, i64, u64);
+
+    /// An output that keeps every record it is sent.
+    pub struct Kept<T>(pub Arc<Mutex<Vec<T>>>);
+
+    impl<T> Clone for Kept<T> {
+        fn clone(&self) -> Self {
+            Kept(self.0.clone())
+        }
+    }
+
+    impl<T> Default for Kept<T> {
+        fn default() -> Self {
+            Kept(Arc::default())
+        }
+    }
+
+    impl<T> Kept<T> {
+        /// Everything sent so far.
+        pub fn take(&self) -> Vec<T> {
+            std::mem::take(&mut *self.0.lock().unwrap())
+        }
+    }
+
+    impl<T: Send> Emitter<T> for Kept<T> {
+        fn emit(&mut self, batch: &mut Vec<T>) {
+            self.0.lock().unwrap().append(batch);
+        }
+        fn watermark(&mut self, _: Timestamp) {}
+        fn idle(&mut self, _: bool) {}
+        fn barrier(&mut self, _: Barrier) {}
+        fn flush(&mut self) {}
+        fn end(&mut self) {}
+    }
+
+    /// A checkpoint barrier.
+    pub const BARRIER: Barrier = Barrier {
+        id: 1,
+        kind: BarrierKind::Checkpoint,
+    };
+
+    /// Runs the second step of a snapshot and checks that every key group holds only
+    /// keys of its own (`keys_of` reads the keys of an encoded group).
+    pub fn finish<K: std::hash::Hash>(
+        snapshot: SnapshotFn,
+        keys_of: impl Fn(&[u8]) -> Vec<K>,
+    ) -> TaskState {
+        let state = snapshot().unwrap();
+        assert!(!state.key_groups.is_empty());
+        for (g, bytes) in &state.key_groups {
+            for k in keys_of(bytes) {
+                assert_eq!(
+                    key_group(key_hash(&k)) as u16,
+                    *g,
+                    "a key in a foreign group"
+                );
+            }
+        }
+        state
+    }
+
+    /// The part of a snapshot that instance `instance` of `parallelism` restores.
+    pub fn part(state: &TaskState, instance: usize, parallelism: usize) -> RestoredState {
+        RestoredState {
+            key_groups: state
+                .key_groups
+                .iter()
+                .filter(|(g, _)| owns_key_group(*g, instance, parallelism))
+                .cloned()
+                .collect(),
+            splits: Vec::new(),
+        }
+    }
+}

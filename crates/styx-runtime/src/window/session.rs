@@ -10,8 +10,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use smallvec::SmallVec;
+
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey, TaskState,
+    decode_key_groups, encode_by_key_group, group_by_key, Barrier, RestoredState, SnapshotFn,
+    StateKey, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -28,13 +31,18 @@ type SessionEntry<Acc> = (
     Vec<(Timestamp, TimeWindow)>,
 );
 
+/// The windows of one key, sorted by start (never overlapping or touching). Most keys have
+/// one, kept in the map's own memory: reading every key's windows (as a snapshot does)
+/// then follows no pointer.
+type KeyWindows<Acc> = SmallVec<[(TimeWindow, Acc); 1]>;
+
 /// The session window operator instance.
 pub struct SessionWindowOperator<K, T, A: AggregateFunction<T>, O> {
     spec: OperatorSpec<K, T, A, O>,
     gap: i64,
     domain: TimeDomain,
-    /// Per key, its windows sorted by start (never overlapping or touching).
-    sessions: HashMap<K, Vec<(TimeWindow, A::Acc)>>,
+    /// Per key, its windows.
+    sessions: HashMap<K, KeyWindows<A::Acc>>,
     timers: BTreeMap<Timestamp, HashSet<(K, TimeWindow)>>,
     watermark: Timestamp,
     out: Collector<O>,
@@ -220,29 +228,40 @@ where
     }
 
     fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
-        // Per key: its windows with their accumulators, and its pending timers.
-        let mut timers: HashMap<K, Vec<(Timestamp, TimeWindow)>> = HashMap::new();
-        for (&at, due) in &self.timers {
-            for (k, w) in due {
-                timers.entry(k.clone()).or_default().push((at, *w));
-            }
+        // Copy now, shape and encode later: processing stops only for a flat copy of the
+        // windows (each key's side by side) and of the timers; the snapshot's second step
+        // gives each key its windows and timers and encodes them.
+        // Most keys have one window.
+        let mut windows: Vec<(TimeWindow, A::Acc)> = Vec::with_capacity(self.sessions.len());
+        // Each key with the end of its windows in `windows`.
+        let mut keys: Vec<(K, usize)> = Vec::with_capacity(self.sessions.len());
+        for (k, ws) in &self.sessions {
+            windows.extend(ws.iter().cloned());
+            keys.push((k.clone(), windows.len()));
         }
-        let mut entries: Vec<(K, SessionEntry<A::Acc>)> = self
-            .sessions
-            .iter()
-            .map(|(k, windows)| {
-                let t = timers.remove(k).unwrap_or_default();
-                (k.clone(), (self.watermark, windows.clone(), t))
-            })
-            .collect();
-        entries.extend(
-            timers
-                .into_iter()
-                .map(|(k, t)| (k, (self.watermark, Vec::new(), t))),
-        );
+        let total = self.timers.values().map(HashSet::len).sum();
+        let mut timers: Vec<(K, (Timestamp, TimeWindow))> = Vec::with_capacity(total);
+        for (&at, due) in &self.timers {
+            timers.extend(due.iter().map(|(k, w)| (k.clone(), (at, *w))));
+        }
+        let watermark = self.watermark;
         self.out.barrier(barrier);
         self.late.barrier(barrier);
         Ok(Box::new(move || {
+            let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
+            let mut entries = Vec::with_capacity(keys.len() + timers.len());
+            let mut start = 0;
+            for (k, end) in &keys {
+                let t = timers.remove(k).unwrap_or_default();
+                entries.push((k, (watermark, &windows[start..*end], t)));
+                start = *end;
+            }
+            // Keys with timers but no window.
+            entries.extend(
+                timers
+                    .into_iter()
+                    .map(|(k, t)| (k, (watermark, &windows[..0], t))),
+            );
             Ok(TaskState {
                 key_groups: encode_by_key_group(entries)?,
                 splits: Vec::new(),
@@ -259,7 +278,7 @@ where
                 self.register(at, &key, w);
             }
             if !windows.is_empty() {
-                self.sessions.insert(key, windows);
+                self.sessions.insert(key, SmallVec::from_vec(windows));
             }
         }
         Ok(())
@@ -309,4 +328,147 @@ where
         },
     );
     Windowed { results, late }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::checkpoint::decode;
+    use crate::emitter::Discard;
+    use crate::window::testing::{finish, part, Kept, Rec, BARRIER};
+    use crate::window::{CollectAll, EmitFn};
+
+    type Out = (u64, TimeWindow, Vec<Rec>);
+    type Op = SessionWindowOperator<u64, Rec, CollectAll, Out>;
+    /// One key's entry in a snapshot, as restores read it.
+    type Entry = (u64, SessionEntry<Vec<Rec>>);
+
+    const GAP: i64 = 100;
+    const LATENESS: i64 = 50;
+
+    fn operator() -> (Op, Kept<Out>) {
+        let kept = Kept::default();
+        let emit: EmitFn<u64, Vec<Rec>, Out> =
+            Arc::new(|k, w, acc, out| out.collect((*k, w, acc.clone())));
+        let op = SessionWindowOperator {
+            spec: OperatorSpec {
+                name: "session-window".into(),
+                key: Arc::new(|r: &Rec| r.0),
+                timestamps: Some(Arc::new(|r: &Rec| r.1)),
+                agg: Arc::new(CollectAll),
+                emit,
+                allowed_lateness: LATENESS,
+            },
+            gap: GAP,
+            domain: TimeDomain::EventTime,
+            sessions: HashMap::new(),
+            timers: BTreeMap::new(),
+            watermark: MIN_WATERMARK,
+            out: Collector::new(Box::new(kept.clone())),
+            late: Collector::new(Box::new(Discard)),
+        };
+        (op, kept)
+    }
+
+    /// The watermark, every key's windows and every timer.
+    type State = (
+        Timestamp,
+        BTreeMap<u64, Vec<(TimeWindow, Vec<Rec>)>>,
+        BTreeSet<(Timestamp, u64, TimeWindow)>,
+    );
+
+    fn state(op: &Op) -> State {
+        let sessions = op
+            .sessions
+            .iter()
+            .map(|(k, ws)| (*k, ws.to_vec()))
+            .collect();
+        let timers = op
+            .timers
+            .iter()
+            .flat_map(|(at, due)| due.iter().map(move |(k, w)| (*at, *k, *w)))
+            .collect();
+        (op.watermark, sessions, timers)
+    }
+
+    fn feed(op: &mut Op, records: impl Iterator<Item = Rec>, watermark: Timestamp) {
+        op.process(&mut records.collect()).unwrap();
+        op.on_watermark(watermark).unwrap();
+    }
+
+    fn sorted(mut out: Vec<Out>) -> Vec<Out> {
+        out.iter_mut().for_each(|(_, _, recs)| recs.sort_unstable());
+        out.sort();
+        out
+    }
+
+    /// Records of 50 keys over `[from, from + 4000)`: sessions that merge, some with a
+    /// key's next record too far off to join them, some late.
+    fn records(from: i64, first_id: u64) -> Vec<Rec> {
+        (0..2000u64)
+            .map(|i| {
+                let ts = from + 2 * i as i64 + (i as i64 * 13 % 7) * 40 - 120;
+                (i.wrapping_mul(7919) % 50, ts, first_id + i)
+            })
+            .collect()
+    }
+
+    /// Takes a snapshot with open, fired and merging sessions and their timers, changes
+    /// the state after the barrier (merges, firings, cleanups, new keys) before the
+    /// snapshot's second step runs, and checks that the snapshot restores, at parallelism
+    /// 1 and split over 2 instances, to the state at the barrier, and that the restored
+    /// operator then gives what an uninterrupted one gives.
+    #[test]
+    fn snapshot_restores_the_state_at_the_barrier() {
+        let (before, after) = (records(0, 0), records(2500, 10_000));
+        let (mut snapshotted, _) = operator();
+        let (mut uninterrupted, uninterrupted_out) = operator();
+        feed(&mut snapshotted, before.iter().copied(), 2000);
+        feed(&mut uninterrupted, before.iter().copied(), 2000);
+        uninterrupted_out.take();
+        let expected = state(&uninterrupted);
+        assert!(expected.1.values().any(|ws| ws.len() > 1));
+        assert!(expected.2.len() > expected.1.len());
+
+        let snapshot = snapshotted.on_barrier(BARRIER).unwrap();
+        feed(&mut snapshotted, after.iter().copied(), 4000);
+        feed(
+            &mut snapshotted,
+            after.iter().map(|r| (r.0 + 3, r.1, r.2)),
+            5000,
+        );
+        assert_ne!(state(&snapshotted), expected);
+        let snapshot = finish(snapshot, |bytes| {
+            decode::<Vec<Entry>>(bytes)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.0)
+                .collect()
+        });
+
+        let (mut restored, restored_out) = operator();
+        restored.restore(part(&snapshot, 0, 1)).unwrap();
+        assert_eq!(state(&restored), expected);
+        let (mut sessions, mut timers) = (BTreeMap::new(), BTreeSet::new());
+        for instance in 0..2 {
+            let (mut op, _) = operator();
+            op.restore(part(&snapshot, instance, 2)).unwrap();
+            let (watermark, s, t) = state(&op);
+            assert_eq!(watermark, expected.0);
+            sessions.extend(s);
+            timers.extend(t);
+        }
+        assert_eq!((sessions, timers), (expected.1, expected.2));
+
+        for op in [&mut restored, &mut uninterrupted] {
+            feed(op, after.iter().copied(), 4000);
+            feed(op, after.iter().copied(), Timestamp::MAX);
+        }
+        let got = sorted(restored_out.take());
+        assert!(!got.is_empty());
+        assert_eq!(got, sorted(uninterrupted_out.take()));
+    }
 }
