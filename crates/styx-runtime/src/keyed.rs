@@ -5,7 +5,9 @@
 //! Timers fire once the watermark (or the wall clock) reaches them; a timer registered
 //! twice for the same key and time fires once.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexSet;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -105,8 +107,10 @@ pub trait KeyedProcessFunction<K, In, Out>: Send + Sync + 'static {
 
 /// The timers of an operator instance.
 pub struct Timers<K> {
-    event: BTreeMap<Timestamp, HashSet<K>>,
-    processing: BTreeMap<Timestamp, HashSet<K>>,
+    // Per time, the keys with a timer then; an index set, so that taking any one of them
+    // (firing) and deleting one are both constant time.
+    event: BTreeMap<Timestamp, IndexSet<K>>,
+    processing: BTreeMap<Timestamp, IndexSet<K>>,
 }
 
 impl<K: Hash + Eq + Clone> Timers<K> {
@@ -117,7 +121,7 @@ impl<K: Hash + Eq + Clone> Timers<K> {
         }
     }
 
-    fn map(&mut self, domain: TimeDomain) -> &mut BTreeMap<Timestamp, HashSet<K>> {
+    fn map(&mut self, domain: TimeDomain) -> &mut BTreeMap<Timestamp, IndexSet<K>> {
         match domain {
             TimeDomain::EventTime => &mut self.event,
             TimeDomain::ProcessingTime => &mut self.processing,
@@ -134,7 +138,7 @@ impl<K: Hash + Eq + Clone> Timers<K> {
     fn delete(&mut self, domain: TimeDomain, time: Timestamp, key: &K) {
         let map = self.map(domain);
         if let Some(set) = map.get_mut(&time) {
-            set.remove(key);
+            set.swap_remove(key);
             if set.is_empty() {
                 map.remove(&time);
             }
@@ -148,8 +152,7 @@ impl<K: Hash + Eq + Clone> Timers<K> {
             return None;
         }
         let at = *entry.key();
-        let key = entry.get().iter().next().cloned()?;
-        entry.get_mut().remove(&key);
+        let key = entry.get_mut().pop()?;
         if entry.get().is_empty() {
             entry.remove();
         }
@@ -253,7 +256,7 @@ where
         let total = maps
             .iter()
             .flat_map(|(_, map)| map.values())
-            .map(HashSet::len)
+            .map(IndexSet::len)
             .sum();
         let mut timers: Vec<(K, (bool, Timestamp))> = Vec::with_capacity(total);
         for (processing, map) in maps {
