@@ -41,6 +41,8 @@ use styx_runtime::checkpoint::store::Store;
 use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::prelude::*;
 
+use super::CountSum;
+
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
@@ -119,28 +121,6 @@ impl Source<Ev> for Generator {
             }
         }
         Ok(())
-    }
-}
-
-/// Count and sum of the value.
-struct CountSum;
-
-impl AggregateFunction<Ev> for CountSum {
-    type Acc = (u64, u64);
-    type Out = (u64, u64);
-    fn create(&self) -> (u64, u64) {
-        (0, 0)
-    }
-    fn add(&self, acc: &mut (u64, u64), e: &Ev) {
-        acc.0 += 1;
-        acc.1 += e.2;
-    }
-    fn merge(&self, acc: &mut (u64, u64), other: &(u64, u64)) {
-        acc.0 += other.0;
-        acc.1 += other.1;
-    }
-    fn result(&self, acc: &(u64, u64)) -> (u64, u64) {
-        *acc
     }
 }
 
@@ -475,11 +455,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             keyed
                 .window(assigner)
                 .parallelism(parallelism)
-                .aggregate(CountSum, |_key, _window, count_sum| count_sum)
+                .aggregate(CountSum(|e: &Ev| e.2), |_key, _window, count_sum| count_sum)
                 .results
         }
         Stateful::Count(size, slide) => {
-            keyed.sliding_count_window(size, slide, CountSum, |_key, count_sum| count_sum)
+            keyed.sliding_count_window(size, slide, CountSum(|e: &Ev| e.2), |_key, count_sum| {
+                count_sum
+            })
         }
         Stateful::Keyed => {
             const DAY: i64 = 86_400_000;

@@ -7,6 +7,7 @@ mod window;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use styx_runtime::window::AggregateFunction;
 
 /// The benchmarks.
 #[derive(Subcommand)]
@@ -25,5 +26,31 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Window(args) => window::run(args),
         Bench::Score(args) => score::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
+    }
+}
+
+/// Count and sum of a number read from each record, the aggregate the window benchmarks
+/// compute.
+struct CountSum<F>(F);
+
+impl<In, F> AggregateFunction<In> for CountSum<F>
+where
+    F: Fn(&In) -> u64 + Send + Sync + 'static,
+{
+    type Acc = (u64, u64);
+    type Out = (u64, u64);
+    fn create(&self) -> (u64, u64) {
+        (0, 0)
+    }
+    fn add(&self, acc: &mut (u64, u64), input: &In) {
+        acc.0 += 1;
+        acc.1 += (self.0)(input);
+    }
+    fn merge(&self, acc: &mut (u64, u64), other: &(u64, u64)) {
+        acc.0 += other.0;
+        acc.1 += other.1;
+    }
+    fn result(&self, acc: &(u64, u64)) -> (u64, u64) {
+        *acc
     }
 }

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use styx_runtime::prelude::*;
 
+use super::CountSum;
+
 /// Arguments.
 #[derive(clap::Args)]
 pub struct Args {
@@ -74,28 +76,6 @@ impl Source<Ev> for Generator {
             self.next += self.step;
         }
         Ok(Poll::Ready)
-    }
-}
-
-/// Count and sum of `value`.
-struct CountSum;
-
-impl AggregateFunction<Ev> for CountSum {
-    type Acc = (u64, u64);
-    type Out = (u64, u64);
-    fn create(&self) -> (u64, u64) {
-        (0, 0)
-    }
-    fn add(&self, acc: &mut (u64, u64), e: &Ev) {
-        acc.0 += 1;
-        acc.1 += e.value;
-    }
-    fn merge(&self, acc: &mut (u64, u64), other: &(u64, u64)) {
-        acc.0 += other.0;
-        acc.1 += other.1;
-    }
-    fn result(&self, acc: &(u64, u64)) -> (u64, u64) {
-        *acc
     }
 }
 
@@ -227,7 +207,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .key_by(|e: &Ev| e.key)
     .window(assigner)
     .parallelism(parallelism)
-    .aggregate(CountSum, |_key, _window, count_sum| count_sum)
+    .aggregate(CountSum(|e: &Ev| e.value), |_key, _window, count_sum| {
+        count_sum
+    })
     .results
     .sink("tally", parallelism, move |_| {
         Ok(TallySink {
