@@ -5,7 +5,7 @@
 //! Timers fire once the watermark (or the wall clock) reaches them; a timer registered
 //! twice for the same key and time fires once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use indexmap::IndexSet;
 use std::hash::Hash;
@@ -18,6 +18,7 @@ use crate::checkpoint::{
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
+use crate::state::Table;
 use crate::stream::{DataStream, KeyedStream};
 use crate::time::{now_ms, TimeDomain, Timestamp, MIN_WATERMARK};
 
@@ -165,7 +166,7 @@ pub struct KeyedProcessOperator<K, T, O, F: KeyedProcessFunction<K, T, O>> {
     function: Arc<F>,
     key: Arc<dyn Fn(&T) -> K + Send + Sync>,
     timestamps: Option<crate::watermark::TimestampFn<T>>,
-    states: HashMap<K, F::State>,
+    states: Table<K, F::State>,
     timers: Timers<K>,
     watermark: Timestamp,
     out: Collector<O>,
@@ -177,9 +178,9 @@ where
     O: Send,
     F: KeyedProcessFunction<K, T, O>,
 {
-    fn fire(&mut self, domain: TimeDomain, time: Timestamp) {
+    fn fire(&mut self, domain: TimeDomain, time: Timestamp) -> Result<(), BoxError> {
         while let Some((at, key)) = self.timers.pop_due(domain, time) {
-            let mut state = self.states.remove(&key).unwrap_or_default();
+            let mut state = self.states.remove(&key)?.unwrap_or_default();
             let mut ctx = KeyedContext {
                 key: &key,
                 watermark: self.watermark,
@@ -190,9 +191,10 @@ where
             };
             self.function.on_timer(at, domain, &mut state, &mut ctx);
             if !ctx.clear {
-                self.states.insert(key, state);
+                self.states.insert(key, state)?;
             }
         }
+        Ok(())
     }
 }
 
@@ -207,7 +209,7 @@ where
         for item in batch.drain(..) {
             let key = (self.key)(&item);
             let timestamp = self.timestamps.as_ref().map(|f| f(&item));
-            let state = self.states.entry(key.clone()).or_default();
+            let mut slot = self.states.slot(&key, Default::default)?;
             let mut ctx = KeyedContext {
                 key: &key,
                 watermark: self.watermark,
@@ -216,9 +218,11 @@ where
                 out: &mut self.out,
                 clear: false,
             };
-            self.function.process(item, state, &mut ctx);
+            self.function.process(item, slot.value(), &mut ctx);
             if ctx.clear {
-                self.states.remove(&key);
+                slot.remove()?;
+            } else {
+                slot.keep()?;
             }
         }
         Ok(())
@@ -226,7 +230,7 @@ where
 
     fn on_watermark(&mut self, watermark: Timestamp) -> Result<(), BoxError> {
         self.watermark = watermark;
-        self.fire(TimeDomain::EventTime, watermark);
+        self.fire(TimeDomain::EventTime, watermark)?;
         self.out.watermark(watermark);
         Ok(())
     }
@@ -241,7 +245,7 @@ where
     }
 
     fn on_processing_time(&mut self, now: Timestamp) -> Result<(), BoxError> {
-        self.fire(TimeDomain::ProcessingTime, now);
+        self.fire(TimeDomain::ProcessingTime, now)?;
         self.out.flush();
         Ok(())
     }
@@ -250,8 +254,7 @@ where
         // Copy now, shape and encode later: processing stops only for a flat copy of the
         // states and of the timers; the snapshot's second step gives each key its state
         // and timers and encodes them.
-        let mut states: Vec<(K, F::State)> = Vec::with_capacity(self.states.len());
-        states.extend(self.states.iter().map(|(k, s)| (k.clone(), s.clone())));
+        let states = self.states.snapshot();
         let maps = [(false, &self.timers.event), (true, &self.timers.processing)];
         let total = maps
             .iter()
@@ -267,6 +270,7 @@ where
         self.out.barrier(barrier);
         Ok(Box::new(move || {
             let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
+            let states = states.into_entries()?;
             let mut entries = Vec::with_capacity(states.len() + timers.len());
             for (k, s) in &states {
                 let t = timers.remove(k).unwrap_or_default();
@@ -292,7 +296,7 @@ where
                 self.timers.register(domain, at, &key);
             }
             if let Some(s) = s {
-                self.states.insert(key, s);
+                self.states.insert(key, s)?;
             }
         }
         Ok(())
@@ -322,6 +326,7 @@ where
         let key = self.key_fn();
         let stream = self.stream();
         let timestamps = stream.timestamps();
+        let backend = stream.env().state_backend();
         stream.operator(
             "keyed-process",
             stream.env().parallelism(),
@@ -330,7 +335,7 @@ where
                 function: function.clone(),
                 key: key.clone(),
                 timestamps: timestamps.clone(),
-                states: HashMap::new(),
+                states: backend.table(),
                 timers: Timers::new(),
                 watermark: MIN_WATERMARK,
                 out: Collector::new(out),
@@ -395,7 +400,7 @@ mod tests {
             function: Arc::new(Ids),
             key: Arc::new(|r: &Rec| r.0),
             timestamps: Some(Arc::new(|r: &Rec| r.1)),
-            states: HashMap::new(),
+            states: Table::default(),
             timers: Timers::new(),
             watermark: MIN_WATERMARK,
             out: Collector::new(Box::new(kept.clone())),
@@ -407,7 +412,7 @@ mod tests {
     type State = (BTreeMap<u64, Vec<u64>>, BTreeSet<(bool, Timestamp, u64)>);
 
     fn state(op: &Op) -> State {
-        let states = op.states.iter().map(|(k, s)| (*k, s.clone())).collect();
+        let states = op.states.entries().unwrap().into_iter().collect();
         let timers = [(false, &op.timers.event), (true, &op.timers.processing)]
             .into_iter()
             .flat_map(|(p, map)| {

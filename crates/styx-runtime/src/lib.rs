@@ -13,6 +13,7 @@
 //! - [`keyed`] offers keyed state and timers (Flink's `KeyedProcessFunction`);
 //! - [`exchange`] moves records between operator instances in batches over bounded
 //!   channels (backpressure), hash-partitioned by key group;
+//! - [`state`] holds the state backends: in memory, or on disk in an embedded LSM tree;
 //! - [`event`] is the dynamic record of job files: a JSON object.
 //!
 //! ```
@@ -45,6 +46,7 @@ pub mod keyed;
 pub mod operator;
 pub mod sink;
 pub mod source;
+pub mod state;
 pub mod stream;
 pub mod time;
 pub mod watermark;

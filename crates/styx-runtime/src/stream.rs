@@ -27,6 +27,7 @@ use crate::exchange::{
 use crate::operator::{run_operator, Operator, TaskContext};
 use crate::sink::{Sink, SinkOperator};
 use crate::source::{run_source, Source, StopHandle};
+use crate::state::StateBackend;
 use crate::watermark::{TimestampFn, WatermarkEmitter, WatermarkStrategy};
 
 type ConsumerFactory<T> = Box<dyn Fn(usize) -> Box<dyn Emitter<T>>>;
@@ -125,6 +126,7 @@ struct EnvInner {
     names: HashSet<String>,
     checkpoints: Option<Coordinator>,
     stop: StopHandle,
+    state: StateBackend,
 }
 
 /// Where a dataflow is built and run.
@@ -149,6 +151,7 @@ impl Environment {
                 names: HashSet::new(),
                 checkpoints: None,
                 stop: StopHandle::new(),
+                state: StateBackend::Memory,
             })),
         }
     }
@@ -183,6 +186,17 @@ impl Environment {
         let handle = coordinator.handle();
         self.inner.borrow_mut().checkpoints = Some(coordinator);
         handle
+    }
+
+    /// Keeps the keyed state of the operators added from now on in `backend` (default:
+    /// in memory).
+    pub fn set_state_backend(&self, backend: StateBackend) {
+        self.inner.borrow_mut().state = backend;
+    }
+
+    /// Where operators added now keep their keyed state.
+    pub fn state_backend(&self) -> StateBackend {
+        self.inner.borrow().state.clone()
     }
 
     /// The handle that stops the job cleanly (see [`StopHandle`]).

@@ -5,9 +5,11 @@
 //! key's last `size` records. Count windows are not time windows: a window that is not
 //! full when the input ends does not fire.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{
     decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey,
@@ -16,6 +18,7 @@ use crate::checkpoint::{
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
+use crate::state::Table;
 use crate::stream::{DataStream, KeyedStream};
 use crate::time::{TimeWindow, Timestamp, MAX_WATERMARK, MIN_WATERMARK};
 use crate::window::AggregateFunction;
@@ -26,6 +29,9 @@ pub const GLOBAL_WINDOW: TimeWindow = TimeWindow {
     end: MAX_WATERMARK,
 };
 
+/// A key's records since its window last started, and how many came since it fired.
+/// Stored as a snapshot stores it: the records, then the count.
+#[derive(Clone, Serialize, Deserialize)]
 struct KeyState<T> {
     recent: VecDeque<T>,
     since_fire: u64,
@@ -38,7 +44,7 @@ pub struct CountWindowOperator<K, T, A, O, F> {
     result: Arc<F>,
     size: usize,
     slide: u64,
-    keys: HashMap<K, KeyState<T>>,
+    keys: Table<K, KeyState<T>>,
     out: Collector<O>,
 }
 
@@ -53,10 +59,12 @@ where
     fn process(&mut self, batch: &mut Vec<T>) -> Result<(), BoxError> {
         for item in batch.drain(..) {
             let key = (self.key)(&item);
-            let state = self.keys.entry(key.clone()).or_insert_with(|| KeyState {
-                recent: VecDeque::with_capacity(self.size),
+            let size = self.size;
+            let mut slot = self.keys.slot(&key, || KeyState {
+                recent: VecDeque::with_capacity(size),
                 since_fire: 0,
-            });
+            })?;
+            let state = slot.value();
             if state.recent.len() == self.size {
                 state.recent.pop_front();
             }
@@ -73,6 +81,7 @@ where
                     state.recent.clear();
                 }
             }
+            slot.keep()?;
         }
         Ok(())
     }
@@ -88,14 +97,28 @@ where
     }
 
     fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        let map = match &self.keys {
+            Table::Memory(map) => map,
+            Table::Disk(_) => {
+                // The tree keeps its version at the barrier; the second step encodes it.
+                let snapshot = self.keys.snapshot();
+                self.out.barrier(barrier);
+                return Ok(Box::new(move || {
+                    Ok(TaskState {
+                        key_groups: encode_by_key_group(snapshot.into_entries()?)?,
+                        splits: Vec::new(),
+                    })
+                }));
+            }
+        };
         // Copy now, encode later: processing stops only for a flat copy of every key's
         // recent records (side by side); the snapshot's second step encodes each key's
         // records as a list of their own.
-        let total = self.keys.values().map(|s| s.recent.len()).sum();
+        let total = map.values().map(|s| s.recent.len()).sum();
         let mut records: Vec<T> = Vec::with_capacity(total);
         // Each key with the end of its records in `records` and its count since firing.
-        let mut keys: Vec<(K, usize, u64)> = Vec::with_capacity(self.keys.len());
-        for (k, s) in &self.keys {
+        let mut keys: Vec<(K, usize, u64)> = Vec::with_capacity(map.len());
+        for (k, s) in map {
             let (front, back) = s.recent.as_slices();
             records.extend_from_slice(front);
             records.extend_from_slice(back);
@@ -125,7 +148,7 @@ where
                     recent: recent.into(),
                     since_fire,
                 },
-            );
+            )?;
         }
         Ok(())
     }
@@ -172,6 +195,7 @@ where
         let agg = Arc::new(agg);
         let result = Arc::new(result);
         let stream = self.stream();
+        let backend = stream.env().state_backend();
         stream.operator(
             "count-window",
             stream.env().parallelism(),
@@ -182,7 +206,7 @@ where
                 result: result.clone(),
                 size,
                 slide: slide as u64,
-                keys: HashMap::new(),
+                keys: backend.table(),
                 out: Collector::new(out),
             },
         )
@@ -211,7 +235,7 @@ mod tests {
             result: Arc::new(result),
             size,
             slide,
-            keys: HashMap::new(),
+            keys: Table::default(),
             out: Collector::new(Box::new(kept.clone())),
         };
         (op, kept)
@@ -220,8 +244,10 @@ mod tests {
     /// Every key's recent records and its count since it last fired.
     fn state(op: &Op) -> BTreeMap<u64, (Vec<Rec>, u64)> {
         op.keys
-            .iter()
-            .map(|(k, s)| (*k, (s.recent.iter().copied().collect(), s.since_fire)))
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|(k, s)| (k, (s.recent.into_iter().collect(), s.since_fire)))
             .collect()
     }
 

@@ -8,7 +8,7 @@
 //! at `end - 1`, drop at `end - 1 + allowed_lateness`) are kept exactly as Flink's trigger
 //! and cleanup timers are, including their removal when a window is merged away.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use smallvec::SmallVec;
 
@@ -19,6 +19,7 @@ use crate::checkpoint::{
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
+use crate::state::Table;
 use crate::stream::{DataStream, KeyedStream};
 use crate::time::{now_ms, TimeDomain, TimeWindow, Timestamp, MIN_WATERMARK};
 use crate::window::{AggregateFunction, OperatorSpec, Windowed};
@@ -42,7 +43,7 @@ pub struct SessionWindowOperator<K, T, A: AggregateFunction<T>, O> {
     gap: i64,
     domain: TimeDomain,
     /// Per key, its windows.
-    sessions: HashMap<K, KeyWindows<A::Acc>>,
+    sessions: Table<K, KeyWindows<A::Acc>>,
     timers: BTreeMap<Timestamp, HashSet<(K, TimeWindow)>>,
     watermark: Timestamp,
     out: Collector<O>,
@@ -76,7 +77,7 @@ where
         w.cleanup_time(self.spec.allowed_lateness)
     }
 
-    fn add(&mut self, item: T) {
+    fn add(&mut self, item: T) -> Result<(), BoxError> {
         let ts = match &self.spec.timestamps {
             Some(f) => f(&item),
             None => now_ms().max(self.watermark.saturating_add(1)),
@@ -84,7 +85,8 @@ where
         let key = (self.spec.key)(&item);
         let new = TimeWindow::new(ts, ts.saturating_add(self.gap));
         let wm = self.watermark;
-        let windows = self.sessions.entry(key.clone()).or_default();
+        let mut slot = self.sessions.slot(&key, KeyWindows::new)?;
+        let windows = slot.value();
         let first = windows.partition_point(|(w, _)| w.end < new.start);
         let last = windows[first..]
             .iter()
@@ -96,12 +98,14 @@ where
             // A window of its own.
             if new.cleanup_time(self.spec.allowed_lateness) <= wm {
                 if windows.is_empty() {
-                    self.sessions.remove(&key);
+                    slot.remove()?;
+                } else {
+                    slot.keep()?;
                 }
                 if ts.saturating_add(self.spec.allowed_lateness) <= wm {
                     self.late.collect(item);
                 }
-                return;
+                return Ok(());
             }
             windows.insert(first, (new, self.spec.agg.create()));
             first
@@ -126,6 +130,10 @@ where
         };
         let window = windows[index].0;
         self.spec.agg.add(&mut windows[index].1, &item);
+        if window.max_timestamp() <= wm {
+            (self.spec.emit)(&key, window, &slot.get()[index].1, &mut self.out);
+        }
+        slot.keep()?;
         if !merged_away.is_empty() {
             // Flink's trigger onMerge, then the merged windows' trigger and cleanup timers
             // are deleted.
@@ -138,21 +146,19 @@ where
                 self.delete(cleanup, &key, m);
             }
         }
-        if window.max_timestamp() <= wm {
-            let acc = &self.sessions[&key][index].1;
-            (self.spec.emit)(&key, window, acc, &mut self.out);
-        } else {
+        if window.max_timestamp() > wm {
             self.register(window.max_timestamp(), &key, window);
         }
         let cleanup = self.cleanup_time(&window);
         if cleanup != Timestamp::MAX {
             self.register(cleanup, &key, window);
         }
+        Ok(())
     }
 
-    fn advance(&mut self, time: Timestamp) {
+    fn advance(&mut self, time: Timestamp) -> Result<(), BoxError> {
         if time <= self.watermark {
-            return;
+            return Ok(());
         }
         self.watermark = time;
         while let Some(entry) = self.timers.first_entry() {
@@ -161,9 +167,10 @@ where
             }
             let (at, due) = entry.remove_entry();
             for (key, window) in due {
-                let Some(windows) = self.sessions.get_mut(&key) else {
+                let Some(mut slot) = self.sessions.existing(key)? else {
                     continue;
                 };
+                let windows = slot.get();
                 let Ok(index) = windows.binary_search_by(|(w, _)| w.start.cmp(&window.start))
                 else {
                     continue;
@@ -172,16 +179,20 @@ where
                     continue;
                 }
                 if at == window.max_timestamp() {
-                    (self.spec.emit)(&key, window, &windows[index].1, &mut self.out);
+                    (self.spec.emit)(slot.key(), window, &windows[index].1, &mut self.out);
                 }
                 if at == window.cleanup_time(self.spec.allowed_lateness) {
+                    let windows = slot.value();
                     windows.remove(index);
                     if windows.is_empty() {
-                        self.sessions.remove(&key);
+                        slot.remove()?;
+                    } else {
+                        slot.keep()?;
                     }
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -194,14 +205,14 @@ where
 {
     fn process(&mut self, batch: &mut Vec<T>) -> Result<(), BoxError> {
         for item in batch.drain(..) {
-            self.add(item);
+            self.add(item)?;
         }
         Ok(())
     }
 
     fn on_watermark(&mut self, watermark: Timestamp) -> Result<(), BoxError> {
         if self.domain == TimeDomain::EventTime {
-            self.advance(watermark);
+            self.advance(watermark)?;
         }
         self.out.watermark(watermark);
         self.late.watermark(watermark);
@@ -222,7 +233,7 @@ where
     }
 
     fn on_processing_time(&mut self, now: Timestamp) -> Result<(), BoxError> {
-        self.advance(now);
+        self.advance(now)?;
         self.out.flush();
         Ok(())
     }
@@ -231,14 +242,23 @@ where
         // Copy now, shape and encode later: processing stops only for a flat copy of the
         // windows (each key's side by side) and of the timers; the snapshot's second step
         // gives each key its windows and timers and encodes them.
-        // Most keys have one window.
-        let mut windows: Vec<(TimeWindow, A::Acc)> = Vec::with_capacity(self.sessions.len());
+        // Most keys have one window. On disk the tree keeps its version at the barrier,
+        // and the second step reads it.
+        let mut windows: Vec<(TimeWindow, A::Acc)> = Vec::new();
         // Each key with the end of its windows in `windows`.
-        let mut keys: Vec<(K, usize)> = Vec::with_capacity(self.sessions.len());
-        for (k, ws) in &self.sessions {
-            windows.extend(ws.iter().cloned());
-            keys.push((k.clone(), windows.len()));
-        }
+        let mut keys: Vec<(K, usize)> = Vec::new();
+        let on_disk = match &self.sessions {
+            Table::Memory(map) => {
+                windows.reserve(map.len());
+                keys.reserve(map.len());
+                for (k, ws) in map {
+                    windows.extend(ws.iter().cloned());
+                    keys.push((k.clone(), windows.len()));
+                }
+                None
+            }
+            Table::Disk(_) => Some(self.sessions.snapshot()),
+        };
         let total = self.timers.values().map(HashSet::len).sum();
         let mut timers: Vec<(K, (Timestamp, TimeWindow))> = Vec::with_capacity(total);
         for (&at, due) in &self.timers {
@@ -248,6 +268,12 @@ where
         self.out.barrier(barrier);
         self.late.barrier(barrier);
         Ok(Box::new(move || {
+            if let Some(snapshot) = on_disk {
+                snapshot.for_each(|k, ws| {
+                    windows.extend(ws);
+                    keys.push((k, windows.len()));
+                })?;
+            }
             let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
             let mut entries = Vec::with_capacity(keys.len() + timers.len());
             let mut start = 0;
@@ -278,7 +304,7 @@ where
                 self.register(at, &key, w);
             }
             if !windows.is_empty() {
-                self.sessions.insert(key, SmallVec::from_vec(windows));
+                self.sessions.insert(key, SmallVec::from_vec(windows))?;
             }
         }
         Ok(())
@@ -286,7 +312,7 @@ where
 
     fn finish(&mut self) -> Result<(), BoxError> {
         if self.domain == TimeDomain::ProcessingTime {
-            self.advance(Timestamp::MAX);
+            self.advance(Timestamp::MAX)?;
         }
         self.out.end();
         self.late.end();
@@ -312,6 +338,7 @@ where
     let name = spec.name.clone();
     let late = DataStream::<T>::new_port_stream(stream.env(), parallelism);
     let late_out = late.clone();
+    let backend = stream.env().state_backend();
     let results = stream.operator(
         &name,
         parallelism,
@@ -320,7 +347,7 @@ where
             spec: spec.clone(),
             gap,
             domain,
-            sessions: HashMap::new(),
+            sessions: backend.table(),
             timers: BTreeMap::new(),
             watermark: MIN_WATERMARK,
             out: Collector::new(out),
@@ -364,7 +391,7 @@ mod tests {
             },
             gap: GAP,
             domain: TimeDomain::EventTime,
-            sessions: HashMap::new(),
+            sessions: Table::default(),
             timers: BTreeMap::new(),
             watermark: MIN_WATERMARK,
             out: Collector::new(Box::new(kept.clone())),
@@ -383,8 +410,10 @@ mod tests {
     fn state(op: &Op) -> State {
         let sessions = op
             .sessions
-            .iter()
-            .map(|(k, ws)| (*k, ws.to_vec()))
+            .entries()
+            .unwrap()
+            .into_iter()
+            .map(|(k, ws)| (k, ws.to_vec()))
             .collect();
         let timers = op
             .timers

@@ -14,15 +14,15 @@
 //! watermark`, and is otherwise dropped (it fell in a gap between windows).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::Hash;
 
 use crate::checkpoint::{
     decode_key_groups, encode_by_key_group, group_by_key, Barrier, RestoredState, SnapshotFn,
-    StateKey, TaskState,
+    StateKey, StateValue, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
 use crate::operator::Operator;
+use crate::state::{StateBackend, Table};
 use crate::stream::KeyedStream;
 use crate::time::{now_ms, window_start, TimeDomain, TimeWindow, Timestamp, MIN_WATERMARK};
 use crate::window::{AggregateFunction, OperatorSpec, Windowed};
@@ -36,7 +36,10 @@ fn gcd(a: i64, b: i64) -> i64 {
 }
 
 /// The accumulators of one slice, by key.
-type SliceAccs<K, Acc> = HashMap<K, Acc, ahash::RandomState>;
+type SliceAccs<K, Acc> = Table<K, Acc>;
+
+/// Accumulators merged over the slices of a window, by key.
+type MergedAccs<K, Acc> = HashMap<K, Acc, ahash::RandomState>;
 
 /// The slices in flight, ordered by start. Their accumulator maps live in a pool and are
 /// reused once their slice is dropped.
@@ -45,6 +48,7 @@ struct Slices<K, Acc> {
     index: BTreeMap<Timestamp, usize>,
     pool: Vec<SliceAccs<K, Acc>>,
     free: Vec<usize>,
+    backend: StateBackend,
 }
 
 /// A slice that records went to lately, with what the hot path needs to know about it.
@@ -58,12 +62,13 @@ struct HotSlice {
     index: usize,
 }
 
-impl<K: Hash + Eq, Acc> Slices<K, Acc> {
-    fn new() -> Self {
+impl<K: StateKey, Acc: StateValue> Slices<K, Acc> {
+    fn new(backend: StateBackend) -> Self {
         Slices {
             index: BTreeMap::new(),
             pool: Vec::new(),
             free: Vec::new(),
+            backend,
         }
     }
 
@@ -75,7 +80,7 @@ impl<K: Hash + Eq, Acc> Slices<K, Acc> {
                 let i = match self.free.pop() {
                     Some(i) => i,
                     None => {
-                        self.pool.push(HashMap::default());
+                        self.pool.push(self.backend.table());
                         self.pool.len() - 1
                     }
                 };
@@ -117,11 +122,12 @@ impl<K: Hash + Eq, Acc> Slices<K, Acc> {
     }
 
     /// Drops the oldest slice.
-    fn pop_first(&mut self) {
+    fn pop_first(&mut self) -> Result<(), BoxError> {
         if let Some((_, i)) = self.index.pop_first() {
-            self.pool[i].clear();
+            self.pool[i].clear()?;
             self.free.push(i);
         }
+        Ok(())
     }
 }
 
@@ -185,7 +191,7 @@ pub struct SlicedWindowOperator<K, T, A: AggregateFunction<T>, O> {
     hot: [Option<HotSlice>; 2],
     /// The time up to which windows have fired.
     watermark: Timestamp,
-    scratch: SliceAccs<K, A::Acc>,
+    scratch: MergedAccs<K, A::Acc>,
     out: Collector<O>,
     late: Collector<T>,
 }
@@ -201,7 +207,7 @@ where
         w.cleanup_time(self.spec.allowed_lateness) <= self.watermark
     }
 
-    fn add(&mut self, item: T) {
+    fn add(&mut self, item: T) -> Result<(), BoxError> {
         let ts = match &self.spec.timestamps {
             Some(f) => f(&item),
             // Processing time: the record belongs to the windows open now.
@@ -211,13 +217,13 @@ where
             // The common case: none of the record's windows has fired yet.
             let key = (self.spec.key)(&item);
             let agg = &self.spec.agg;
-            let acc = self.slices.pool[hot.index]
-                .entry(key)
-                .or_insert_with(|| agg.create());
-            agg.add(acc, &item);
-            return;
+            return self.slices.pool[hot.index].upsert(
+                key,
+                || agg.create(),
+                |acc| agg.add(acc, &item),
+            );
         }
-        self.add_after_firing(item, ts);
+        self.add_after_firing(item, ts)
     }
 
     /// The slice of `ts` if none of its windows has fired yet.
@@ -252,7 +258,7 @@ where
 
     /// Adds a record some of whose windows have fired (or that is in no window): windows
     /// past their lateness ignore it, fired ones fire again for its key.
-    fn add_after_firing(&mut self, item: T, ts: Timestamp) {
+    fn add_after_firing(&mut self, item: T, ts: Timestamp) -> Result<(), BoxError> {
         let mut in_window = false;
         let mut refire: [Option<TimeWindow>; 4] = [None; 4];
         let mut refire_more = Vec::new();
@@ -275,77 +281,73 @@ where
             if ts.saturating_add(self.spec.allowed_lateness) <= self.watermark {
                 self.late.collect(item);
             }
-            return;
+            return Ok(());
         }
         let key = (self.spec.key)(&item);
         let slice = self.geometry.slice_of(ts);
         let agg = &self.spec.agg;
-        let accs = self.slices.get_or_insert(slice);
-        match accs.get_mut(&key) {
-            Some(acc) => agg.add(acc, &item),
-            None => {
-                let mut acc = agg.create();
-                agg.add(&mut acc, &item);
-                accs.insert(key.clone(), acc);
-            }
-        }
+        self.slices.get_or_insert(slice).upsert(
+            key.clone(),
+            || agg.create(),
+            |acc| agg.add(acc, &item),
+        )?;
         for w in refire.into_iter().flatten().chain(refire_more) {
-            self.fire_key(&key, w);
+            self.fire_key(&key, w)?;
         }
+        Ok(())
     }
 
     /// Fires window `w` for one key (a late firing).
-    fn fire_key(&mut self, key: &K, w: TimeWindow) {
+    fn fire_key(&mut self, key: &K, w: TimeWindow) -> Result<(), BoxError> {
         let mut merged: Option<A::Acc> = None;
+        let agg = &self.spec.agg;
         for (_, accs) in self.slices.range(w.start..w.end) {
-            if let Some(acc) = accs.get(key) {
-                match &mut merged {
-                    None => merged = Some(acc.clone()),
-                    Some(m) => self.spec.agg.merge(m, acc),
-                }
-            }
+            accs.get_with(key, |acc| match &mut merged {
+                None => merged = Some(acc.clone()),
+                Some(m) => agg.merge(m, acc),
+            })?;
         }
         if let Some(acc) = merged {
             (self.spec.emit)(key, w, &acc, &mut self.out);
         }
+        Ok(())
     }
 
     /// Fires window `w` for every key that has records in it.
-    fn fire_window(&mut self, w: TimeWindow) {
+    fn fire_window(&mut self, w: TimeWindow) -> Result<(), BoxError> {
+        let emit = &self.spec.emit;
+        let out = &mut self.out;
         let mut range = self.slices.range(w.start..w.end);
         let Some((_, first)) = range.next() else {
-            return;
+            return Ok(());
         };
         let Some((_, _)) = range.next() else {
             // One slice: emit from it directly.
-            for (k, acc) in first {
-                (self.spec.emit)(k, w, acc, &mut self.out);
-            }
-            return;
+            return first.for_each(|k, acc| emit(k, w, acc, out));
         };
         let mut merged = std::mem::take(&mut self.scratch);
+        let agg = &self.spec.agg;
         for (_, accs) in self.slices.range(w.start..w.end) {
-            for (k, acc) in accs {
-                match merged.get_mut(k) {
-                    Some(m) => self.spec.agg.merge(m, acc),
-                    None => {
-                        merged.insert(k.clone(), acc.clone());
-                    }
+            accs.for_each(|k, acc| match merged.get_mut(k) {
+                Some(m) => agg.merge(m, acc),
+                None => {
+                    merged.insert(k.clone(), acc.clone());
                 }
-            }
+            })?;
         }
         for (k, acc) in &merged {
-            (self.spec.emit)(k, w, acc, &mut self.out);
+            emit(k, w, acc, out);
         }
         merged.clear();
         self.scratch = merged;
+        Ok(())
     }
 
     /// Fires every window whose end - 1 lies in (previous time, `time`], oldest first,
     /// then drops the slices no window needs any more.
-    fn advance(&mut self, time: Timestamp) {
+    fn advance(&mut self, time: Timestamp) -> Result<(), BoxError> {
         if time <= self.watermark {
-            return;
+            return Ok(());
         }
         let previous = self.watermark;
         self.watermark = time;
@@ -374,7 +376,7 @@ where
             };
             let end = start.saturating_add(g.size);
             if slice < end {
-                self.fire_window(TimeWindow::new(start, end));
+                self.fire_window(TimeWindow::new(start, end))?;
                 start = start.saturating_add(g.slide);
             } else {
                 // The first window after `start` that holds `slice`.
@@ -386,12 +388,13 @@ where
         while let Some(slice) = self.slices.first() {
             let newest = TimeWindow::new(g.newest_end(slice) - g.size, g.newest_end(slice));
             if newest.cleanup_time(self.spec.allowed_lateness) <= time {
-                self.slices.pop_first();
+                self.slices.pop_first()?;
                 self.hot = [None, None];
             } else {
                 break;
             }
         }
+        Ok(())
     }
 }
 
@@ -404,14 +407,14 @@ where
 {
     fn process(&mut self, batch: &mut Vec<T>) -> Result<(), BoxError> {
         for item in batch.drain(..) {
-            self.add(item);
+            self.add(item)?;
         }
         Ok(())
     }
 
     fn on_watermark(&mut self, watermark: Timestamp) -> Result<(), BoxError> {
         if self.domain == TimeDomain::EventTime {
-            self.advance(watermark);
+            self.advance(watermark)?;
         }
         self.out.watermark(watermark);
         self.late.watermark(watermark);
@@ -438,7 +441,7 @@ where
     }
 
     fn on_processing_time(&mut self, now: Timestamp) -> Result<(), BoxError> {
-        self.advance(now);
+        self.advance(now)?;
         self.out.flush();
         Ok(())
     }
@@ -447,22 +450,30 @@ where
         // Copy now, shape and encode later: processing stops only for one flat copy of
         // every (key, slice, accumulator); the snapshot's second step groups the copy by
         // key (each key with its slices and the time windows have fired to) and encodes it.
+        // On disk, the tree keeps its version at the barrier and the second step reads it.
         let total = self.slices.iter().map(|(_, accs)| accs.len()).sum();
         let mut entries: Vec<(K, (Timestamp, A::Acc))> = Vec::with_capacity(total);
+        let mut on_disk = Vec::new();
         let mut slices = 0usize;
         for (slice, accs) in self.slices.iter() {
-            if !accs.is_empty() {
-                slices += 1;
-                entries.extend(
-                    accs.iter()
-                        .map(|(k, acc)| (k.clone(), (slice, acc.clone()))),
-                );
+            if accs.is_empty() {
+                continue;
+            }
+            slices += 1;
+            match accs {
+                Table::Memory(map) => {
+                    entries.extend(map.iter().map(|(k, acc)| (k.clone(), (slice, acc.clone()))))
+                }
+                Table::Disk(_) => on_disk.push((slice, accs.snapshot())),
             }
         }
         let fired_to = self.watermark;
         self.out.barrier(barrier);
         self.late.barrier(barrier);
         Ok(Box::new(move || {
+            for (slice, snapshot) in on_disk {
+                snapshot.for_each(|k, acc| entries.push((k, (slice, acc))))?;
+            }
             let key_groups = if slices <= 1 {
                 // Each key is in the copy once: its slices are that one entry.
                 encode_by_key_group(
@@ -490,7 +501,7 @@ where
         for (key, (fired_to, slices)) in decode_key_groups::<K, Entry<A::Acc>>(&state.key_groups)? {
             self.watermark = self.watermark.max(fired_to);
             for (slice, acc) in slices {
-                self.slices.get_or_insert(slice).insert(key.clone(), acc);
+                self.slices.get_or_insert(slice).insert(key.clone(), acc)?;
             }
         }
         self.hot = [None, None];
@@ -501,7 +512,7 @@ where
         if self.domain == TimeDomain::ProcessingTime {
             // A bounded input ends: processing-time windows fire as Flink fires them at
             // the end of a bounded job.
-            self.advance(Timestamp::MAX);
+            self.advance(Timestamp::MAX)?;
         }
         self.out.end();
         self.late.end();
@@ -538,6 +549,7 @@ where
     let name = spec.name.clone();
     let late_port = crate::stream::DataStream::<T>::new_port_stream(stream.env(), parallelism);
     let late_out = late_port.clone();
+    let backend = stream.env().state_backend();
     let results = stream.operator(
         &name,
         parallelism,
@@ -546,7 +558,7 @@ where
             spec: spec.clone(),
             geometry,
             domain,
-            slices: Slices::new(),
+            slices: Slices::new(backend.clone()),
             hot: [None, None],
             watermark: MIN_WATERMARK,
             scratch: HashMap::default(),
@@ -596,7 +608,7 @@ mod tests {
                 slice: gcd(size, slide),
             },
             domain: TimeDomain::EventTime,
-            slices: Slices::new(),
+            slices: Slices::new(StateBackend::Memory),
             hot: [None, None],
             watermark: MIN_WATERMARK,
             scratch: HashMap::default(),
@@ -613,7 +625,12 @@ mod tests {
         let accs = op
             .slices
             .iter()
-            .flat_map(|(s, accs)| accs.iter().map(move |(k, a)| ((s, *k), a.clone())))
+            .flat_map(|(s, accs)| {
+                accs.entries()
+                    .unwrap()
+                    .into_iter()
+                    .map(move |(k, a)| ((s, k), a))
+            })
             .collect();
         (op.watermark, accs)
     }

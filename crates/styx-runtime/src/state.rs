@@ -1,0 +1,609 @@
+//! State backends: where operators keep their keyed state while a job runs.
+//!
+//! - [`StateBackend::Memory`] (the default) keeps every key's state in hash maps on the
+//!   heap: the fastest, bounded by memory.
+//! - [`StateBackend::Disk`] keeps it in an embedded log-structured merge tree (fjall) in a
+//!   working directory, for state larger than memory, as Flink's RocksDB backend does.
+//!   Keys and values are stored as MessagePack; the tree's own block cache keeps the hot
+//!   part in memory. Timers and the bookkeeping of windows (which slices exist) stay on
+//!   the heap.
+//!
+//! The backend is the working copy only: checkpoints and savepoints are written to the
+//! state directory in the same format whichever backend took them, so a job can change
+//! its backend between runs and restore either one. The disk backend's working directory
+//! is emptied when the job starts, and a snapshot of the tree at a barrier costs no copy:
+//! the tree keeps the state as it was at the barrier while the snapshot is encoded.
+//!
+//! Operators hold their state in [`Table`]s made by the backend. A table maps keys to
+//! values; on disk each table is a range of one shared tree, told apart by a prefix.
+
+use std::collections::hash_map::{Entry, OccupiedEntry};
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::checkpoint::{StateKey, StateValue};
+use crate::error::BoxError;
+
+/// Where operators keep their keyed state. See the [module documentation](self).
+#[derive(Clone, Default)]
+pub enum StateBackend {
+    /// Hash maps on the heap.
+    #[default]
+    Memory,
+    /// An embedded log-structured merge tree in a working directory.
+    Disk(Arc<DiskStore>),
+}
+
+impl std::fmt::Debug for StateBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StateBackend::Memory => write!(f, "Memory"),
+            StateBackend::Disk(store) => write!(f, "Disk({})", store.dir.display()),
+        }
+    }
+}
+
+impl StateBackend {
+    /// A disk backend working in `dir`, which is emptied first (the state a job starts
+    /// from comes from its checkpoints, never from an earlier run's working copy).
+    pub fn disk(dir: impl AsRef<Path>) -> Result<Self, BoxError> {
+        Ok(StateBackend::Disk(Arc::new(DiskStore::open(dir.as_ref())?)))
+    }
+
+    /// A new, empty table.
+    pub fn table<K: StateKey, V: StateValue>(&self) -> Table<K, V> {
+        match self {
+            StateBackend::Memory => Table::Memory(HashMap::default()),
+            StateBackend::Disk(store) => Table::Disk(DiskTable::new(store.clone())),
+        }
+    }
+
+    /// Whether state is kept on disk.
+    pub fn is_disk(&self) -> bool {
+        matches!(self, StateBackend::Disk(_))
+    }
+}
+
+/// The working tree of the disk backend, shared by every table of a job.
+pub struct DiskStore {
+    dir: PathBuf,
+    // Declared before the keyspace: dropped first.
+    tree: fjall::PartitionHandle,
+    keyspace: fjall::Keyspace,
+    next_table: AtomicU64,
+}
+
+impl DiskStore {
+    fn open(dir: &Path) -> Result<Self, BoxError> {
+        let fail = |what: &str, e: &dyn std::fmt::Display| -> BoxError {
+            format!("state backend in {}: {what}: {e}", dir.display()).into()
+        };
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).map_err(|e| fail("cannot empty it", &e))?;
+        }
+        std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", &e))?;
+        // The tree is a working copy: nothing needs to survive a crash, so the journal
+        // is never synced.
+        let keyspace = fjall::Config::new(dir)
+            .manual_journal_persist(true)
+            .open()
+            .map_err(|e| fail("cannot open it", &e))?;
+        let tree = keyspace
+            .open_partition("state", fjall::PartitionCreateOptions::default())
+            .map_err(|e| fail("cannot open its tree", &e))?;
+        Ok(DiskStore {
+            dir: dir.to_path_buf(),
+            tree,
+            keyspace,
+            next_table: AtomicU64::new(0),
+        })
+    }
+
+    /// The working directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Bytes the tree takes on disk now.
+    pub fn disk_space(&self) -> u64 {
+        self.keyspace.disk_space()
+    }
+}
+
+fn disk_error(e: impl std::fmt::Display) -> BoxError {
+    format!("state backend: {e}").into()
+}
+
+/// Keyed state of an operator: a map from keys to values, in memory or on disk.
+///
+/// Every method that can touch the disk returns a `Result`; in memory they cannot fail.
+pub enum Table<K, V> {
+    /// A hash map on the heap.
+    Memory(HashMap<K, V, ahash::RandomState>),
+    /// A range of the disk backend's tree.
+    Disk(DiskTable<K, V>),
+}
+
+impl<K: StateKey, V: StateValue> Table<K, V> {
+    /// How many keys have a value.
+    pub fn len(&self) -> usize {
+        match self {
+            Table::Memory(map) => map.len(),
+            Table::Disk(t) => t.len,
+        }
+    }
+
+    /// Whether no key has a value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Applies `f` to the value of `key`, made by `create` first if it has none.
+    #[inline]
+    pub fn upsert<R>(
+        &mut self,
+        key: K,
+        create: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> Result<R, BoxError> {
+        match self {
+            Table::Memory(map) => Ok(f(map.entry(key).or_insert_with(create))),
+            Table::Disk(t) => {
+                t.set_key(&key)?;
+                let mut value = match t.read()? {
+                    Some(v) => v,
+                    None => {
+                        t.len += 1;
+                        create()
+                    }
+                };
+                let r = f(&mut value);
+                t.write(&value)?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// The value of `key` to change in place (made by `create` if it has none); the
+    /// change is kept by [`Slot::keep`], or the key is removed by [`Slot::remove`].
+    pub fn slot(
+        &mut self,
+        key: &K,
+        create: impl FnOnce() -> V,
+    ) -> Result<Slot<'_, K, V>, BoxError> {
+        match self {
+            Table::Memory(map) => Ok(Slot::Memory(match map.entry(key.clone()) {
+                Entry::Occupied(e) => e,
+                Entry::Vacant(e) => e.insert_entry(create()),
+            })),
+            Table::Disk(t) => {
+                t.set_key(key)?;
+                let value = match t.read()? {
+                    Some(v) => v,
+                    None => {
+                        t.len += 1;
+                        create()
+                    }
+                };
+                Ok(Slot::Disk {
+                    table: t,
+                    key: key.clone(),
+                    value,
+                })
+            }
+        }
+    }
+
+    /// The value of `key` to change in place, if it has one (see [`Table::slot`]).
+    pub fn existing(&mut self, key: K) -> Result<Option<Slot<'_, K, V>>, BoxError> {
+        match self {
+            Table::Memory(map) => Ok(match map.entry(key) {
+                Entry::Occupied(e) => Some(Slot::Memory(e)),
+                Entry::Vacant(_) => None,
+            }),
+            Table::Disk(t) => {
+                t.set_key(&key)?;
+                Ok(t.read()?.map(|value| Slot::Disk {
+                    table: t,
+                    key,
+                    value,
+                }))
+            }
+        }
+    }
+
+    /// Calls `f` with the value of `key`, if it has one.
+    pub fn get_with<R>(&self, key: &K, f: impl FnOnce(&V) -> R) -> Result<Option<R>, BoxError> {
+        match self {
+            Table::Memory(map) => Ok(map.get(key).map(f)),
+            Table::Disk(t) => {
+                let mut bytes = t.prefix.clone();
+                rmp_serde::encode::write(&mut bytes, key).map_err(disk_error)?;
+                Ok(t.read_at(&bytes)?.map(|v| f(&v)))
+            }
+        }
+    }
+
+    /// Sets the value of `key`.
+    pub fn insert(&mut self, key: K, value: V) -> Result<(), BoxError> {
+        match self {
+            Table::Memory(map) => {
+                map.insert(key, value);
+                Ok(())
+            }
+            Table::Disk(t) => {
+                t.set_key(&key)?;
+                if !t.contains()? {
+                    t.len += 1;
+                }
+                t.write(&value)
+            }
+        }
+    }
+
+    /// Removes the value of `key` and returns it.
+    pub fn remove(&mut self, key: &K) -> Result<Option<V>, BoxError> {
+        match self {
+            Table::Memory(map) => Ok(map.remove(key)),
+            Table::Disk(t) => {
+                t.set_key(key)?;
+                let value = t.read()?;
+                if value.is_some() {
+                    t.delete()?;
+                }
+                Ok(value)
+            }
+        }
+    }
+
+    /// Calls `f` with every key and value, in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(&K, &V)) -> Result<(), BoxError> {
+        match self {
+            Table::Memory(map) => {
+                for (k, v) in map {
+                    f(k, v);
+                }
+                Ok(())
+            }
+            Table::Disk(t) => {
+                for kv in t.store.tree.prefix(&t.prefix) {
+                    let (k, v) = kv.map_err(disk_error)?;
+                    let (k, v) = t.decode_entry(&k, &v)?;
+                    f(&k, &v);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Every key and value, copied, in no particular order.
+    pub fn entries(&self) -> Result<Vec<(K, V)>, BoxError> {
+        let mut all = Vec::with_capacity(self.len());
+        self.for_each(|k, v| all.push((k.clone(), v.clone())))?;
+        Ok(all)
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) -> Result<(), BoxError> {
+        match self {
+            Table::Memory(map) => {
+                map.clear();
+                Ok(())
+            }
+            Table::Disk(t) => t.clear(),
+        }
+    }
+
+    /// The table as it is now, to read later (at a checkpoint barrier). In memory the
+    /// entries are copied now, side by side; on disk nothing is copied: the tree keeps
+    /// this version until the snapshot is dropped.
+    pub fn snapshot(&self) -> TableSnapshot<K, V> {
+        match self {
+            Table::Memory(map) => {
+                let mut entries = Vec::with_capacity(map.len());
+                entries.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+                TableSnapshot::Memory(entries)
+            }
+            Table::Disk(t) => TableSnapshot::Disk {
+                snapshot: t.store.tree.snapshot(),
+                prefix: t.prefix.clone(),
+                len: t.len,
+                _types: PhantomData,
+            },
+        }
+    }
+}
+
+/// A value of a [`Table`] being changed in place.
+pub enum Slot<'a, K, V> {
+    /// In memory: the map's own entry.
+    Memory(OccupiedEntry<'a, K, V>),
+    /// On disk: a decoded copy, written back by [`Slot::keep`].
+    Disk {
+        /// The table.
+        table: &'a mut DiskTable<K, V>,
+        /// The key.
+        key: K,
+        /// The value.
+        value: V,
+    },
+}
+
+impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
+    /// The key.
+    pub fn key(&self) -> &K {
+        match self {
+            Slot::Memory(entry) => entry.key(),
+            Slot::Disk { key, .. } => key,
+        }
+    }
+
+    /// The value, to read.
+    pub fn get(&self) -> &V {
+        match self {
+            Slot::Memory(entry) => entry.get(),
+            Slot::Disk { value, .. } => value,
+        }
+    }
+
+    /// The value.
+    #[inline]
+    pub fn value(&mut self) -> &mut V {
+        match self {
+            Slot::Memory(entry) => entry.get_mut(),
+            Slot::Disk { value, .. } => value,
+        }
+    }
+
+    /// Keeps the value as changed.
+    pub fn keep(self) -> Result<(), BoxError> {
+        match self {
+            Slot::Memory(_) => Ok(()),
+            Slot::Disk { table, value, .. } => table.write(&value),
+        }
+    }
+
+    /// Removes the key.
+    pub fn remove(self) -> Result<(), BoxError> {
+        match self {
+            Slot::Memory(entry) => {
+                entry.remove();
+                Ok(())
+            }
+            Slot::Disk { table, .. } => table.delete(),
+        }
+    }
+}
+
+/// A table in the disk backend's tree: its entries are the tree's keys starting with the
+/// table's prefix (eight bytes, unique in the job), followed by the encoded key.
+pub struct DiskTable<K, V> {
+    store: Arc<DiskStore>,
+    prefix: Vec<u8>,
+    /// The tree key of the key worked on: the prefix and the encoded key.
+    key: Vec<u8>,
+    value: Vec<u8>,
+    len: usize,
+    _types: PhantomData<fn() -> (K, V)>,
+}
+
+impl<K: StateKey, V: StateValue> DiskTable<K, V> {
+    fn new(store: Arc<DiskStore>) -> Self {
+        let id = store.next_table.fetch_add(1, Ordering::Relaxed);
+        let prefix = id.to_be_bytes().to_vec();
+        DiskTable {
+            store,
+            key: prefix.clone(),
+            prefix,
+            value: Vec::new(),
+            len: 0,
+            _types: PhantomData,
+        }
+    }
+
+    fn set_key(&mut self, key: &K) -> Result<(), BoxError> {
+        self.key.truncate(self.prefix.len());
+        rmp_serde::encode::write(&mut self.key, key).map_err(disk_error)
+    }
+
+    fn read(&self) -> Result<Option<V>, BoxError> {
+        self.read_at(&self.key)
+    }
+
+    fn read_at(&self, key: &[u8]) -> Result<Option<V>, BoxError> {
+        match self.store.tree.get(key).map_err(disk_error)? {
+            Some(bytes) => Ok(Some(rmp_serde::from_slice(&bytes).map_err(disk_error)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn contains(&self) -> Result<bool, BoxError> {
+        self.store.tree.contains_key(&self.key).map_err(disk_error)
+    }
+
+    fn write(&mut self, value: &V) -> Result<(), BoxError> {
+        self.value.clear();
+        rmp_serde::encode::write(&mut self.value, value).map_err(disk_error)?;
+        self.store
+            .tree
+            .insert(self.key.as_slice(), self.value.as_slice())
+            .map_err(disk_error)
+    }
+
+    fn delete(&mut self) -> Result<(), BoxError> {
+        self.len = self.len.saturating_sub(1);
+        self.store
+            .tree
+            .remove(self.key.as_slice())
+            .map_err(disk_error)
+    }
+
+    fn clear(&mut self) -> Result<(), BoxError> {
+        for kv in self.store.tree.prefix(&self.prefix) {
+            let (key, _) = kv.map_err(disk_error)?;
+            self.store.tree.remove(key).map_err(disk_error)?;
+        }
+        self.len = 0;
+        Ok(())
+    }
+
+    fn decode_entry(&self, key: &[u8], value: &[u8]) -> Result<(K, V), BoxError> {
+        decode_entry(self.prefix.len(), key, value)
+    }
+}
+
+fn decode_entry<K: StateKey, V: StateValue>(
+    prefix: usize,
+    key: &[u8],
+    value: &[u8],
+) -> Result<(K, V), BoxError> {
+    let k = rmp_serde::from_slice(&key[prefix..]).map_err(disk_error)?;
+    let v = rmp_serde::from_slice(value).map_err(disk_error)?;
+    Ok((k, v))
+}
+
+/// A [`Table`] as it was at a barrier, read by the snapshot's second step.
+pub enum TableSnapshot<K, V> {
+    /// The entries, copied.
+    Memory(Vec<(K, V)>),
+    /// A version of the disk backend's tree.
+    Disk {
+        /// The tree at the barrier.
+        snapshot: fjall::Snapshot,
+        /// The table's prefix.
+        prefix: Vec<u8>,
+        /// How many keys the table had.
+        len: usize,
+        /// The table's types.
+        _types: PhantomData<fn() -> (K, V)>,
+    },
+}
+
+impl<K: StateKey, V: StateValue> TableSnapshot<K, V> {
+    /// How many keys the table had.
+    pub fn len(&self) -> usize {
+        match self {
+            TableSnapshot::Memory(entries) => entries.len(),
+            TableSnapshot::Disk { len, .. } => *len,
+        }
+    }
+
+    /// Whether the table was empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Calls `f` with every entry.
+    pub fn for_each(self, mut f: impl FnMut(K, V)) -> Result<(), BoxError> {
+        match self {
+            TableSnapshot::Memory(entries) => {
+                for (k, v) in entries {
+                    f(k, v);
+                }
+                Ok(())
+            }
+            TableSnapshot::Disk {
+                snapshot, prefix, ..
+            } => {
+                for kv in snapshot.prefix(&prefix) {
+                    let (k, v) = kv.map_err(disk_error)?;
+                    let (k, v) = decode_entry(prefix.len(), &k, &v)?;
+                    f(k, v);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Every entry.
+    pub fn into_entries(self) -> Result<Vec<(K, V)>, BoxError> {
+        match self {
+            TableSnapshot::Memory(entries) => Ok(entries),
+            disk => {
+                let mut entries = Vec::with_capacity(disk.len());
+                disk.for_each(|k, v| entries.push((k, v)))?;
+                Ok(entries)
+            }
+        }
+    }
+}
+
+impl<K: Hash + Eq, V> Default for Table<K, V> {
+    fn default() -> Self {
+        Table::Memory(HashMap::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backends() -> (tempfile::TempDir, Vec<StateBackend>) {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = StateBackend::disk(dir.path().join("lsm")).unwrap();
+        (dir, vec![StateBackend::Memory, disk])
+    }
+
+    #[test]
+    fn tables_keep_values_by_key_in_both_backends() {
+        let (_dir, backends) = backends();
+        for backend in backends {
+            let mut t: Table<String, u64> = backend.table();
+            let mut other: Table<String, u64> = backend.table();
+            for i in 0..100u64 {
+                t.upsert(format!("k{}", i % 10), || 0, |v| *v += i).unwrap();
+            }
+            other.insert("k1".into(), 7).unwrap();
+            assert_eq!(t.len(), 10, "{backend:?}");
+            assert_eq!(other.len(), 1);
+            let expected: u64 = (0..100).filter(|i| i % 10 == 3).sum();
+            assert_eq!(t.get_with(&"k3".into(), |v| *v).unwrap(), Some(expected));
+            let snap = t.snapshot();
+            assert_eq!(t.remove(&"k3".into()).unwrap(), Some(expected));
+            assert_eq!(t.remove(&"k3".into()).unwrap(), None);
+            let mut slot = t.slot(&"k4".into(), || 0).unwrap();
+            *slot.value() += 1000;
+            slot.keep().unwrap();
+            t.slot(&"k5".into(), || 0).unwrap().remove().unwrap();
+            assert_eq!(t.len(), 8);
+            let mut now = Vec::new();
+            t.for_each(|k, v| now.push((k.clone(), *v))).unwrap();
+            now.sort();
+            assert_eq!(now.len(), 8);
+            assert!(now.contains(&(
+                "k4".into(),
+                (0..100).filter(|i| i % 10 == 4).sum::<u64>() + 1000
+            )));
+            // The snapshot still shows the table before the changes.
+            let mut then = snap.into_entries().unwrap();
+            then.sort();
+            assert_eq!(then.len(), 10);
+            assert!(then.contains(&("k3".into(), expected)));
+            t.clear().unwrap();
+            assert!(t.is_empty());
+            let mut left = 0;
+            t.for_each(|_, _| left += 1).unwrap();
+            assert_eq!(left, 0);
+            assert_eq!(other.get_with(&"k1".into(), |v| *v).unwrap(), Some(7));
+        }
+    }
+
+    #[test]
+    fn the_disk_backend_starts_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let backend = StateBackend::disk(dir.path()).unwrap();
+            let mut t: Table<u64, u64> = backend.table();
+            t.insert(1, 1).unwrap();
+        }
+        let backend = StateBackend::disk(dir.path()).unwrap();
+        let t: Table<u64, u64> = backend.table();
+        let mut n = 0;
+        t.for_each(|_, _| n += 1).unwrap();
+        assert_eq!(n, 0);
+    }
+}
