@@ -350,7 +350,8 @@ mod tests {
 
     use super::*;
     use crate::checkpoint::decode;
-    use crate::window::testing::{finish, part, Kept, Rec, BARRIER};
+    use crate::state::StateBackend;
+    use crate::window::testing::{backends, finish, part, Kept, Rec, BARRIER};
 
     /// Keeps the ids of a key's records; registers timers, and drops the state of some
     /// keys while their timers stay.
@@ -395,12 +396,16 @@ mod tests {
     type Entry = (u64, KeyedEntry<Vec<u64>>);
 
     fn operator() -> (Op, Kept<Out>) {
+        operator_on(StateBackend::Memory)
+    }
+
+    fn operator_on(backend: StateBackend) -> (Op, Kept<Out>) {
         let kept = Kept::default();
         let op = KeyedProcessOperator {
             function: Arc::new(Ids),
             key: Arc::new(|r: &Rec| r.0),
             timestamps: Some(Arc::new(|r: &Rec| r.1)),
-            states: Table::default(),
+            states: backend.table(),
             timers: Timers::new(),
             watermark: MIN_WATERMARK,
             out: Collector::new(Box::new(kept.clone())),
@@ -441,8 +446,16 @@ mod tests {
     /// uninterrupted one gives.
     #[test]
     fn snapshot_restores_the_state_at_the_barrier() {
+        let (_dir, backends) = backends();
+        for backend in backends {
+            snapshot_on_restores_the_state_at_the_barrier(backend);
+        }
+    }
+
+    /// The snapshotted operator's state is in `backend`, the others' in memory.
+    fn snapshot_on_restores_the_state_at_the_barrier(backend: StateBackend) {
         let (before, after) = (records(0, 0), records(1500, 10_000));
-        let (mut snapshotted, _) = operator();
+        let (mut snapshotted, _) = operator_on(backend);
         let (mut uninterrupted, uninterrupted_out) = operator();
         feed(&mut snapshotted, before.iter().copied(), 1000);
         feed(&mut uninterrupted, before.iter().copied(), 1000);

@@ -15,6 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::prelude::*;
+use styx_runtime::state::StateBackend;
 
 use common::model::{self, Spec};
 
@@ -181,8 +182,9 @@ fn assigner(spec: Spec) -> WindowAssigner {
     }
 }
 
-fn run_engine(s: &Scenario) -> (Vec<Row>, Vec<Value>) {
+fn run_engine(s: &Scenario, backend: StateBackend) -> (Vec<Row>, Vec<Value>) {
     let env = Environment::new(1);
+    env.set_state_backend(backend);
     let windowed = env
         .from_iter(inputs(s))
         .assign_timestamps_and_watermarks(
@@ -250,7 +252,13 @@ fn engine_and_model_reproduce_flink() {
         let has_count = s.count_field.is_some();
         let expected = multiset(expected_rows(&s));
         let expected_late = late_multiset(s.late.clone());
-        for (who, (rows, late)) in [("engine", run_engine(&s)), ("model", run_model(&s))] {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let disk = StateBackend::disk(dir.path()).expect("a disk state backend");
+        for (who, (rows, late)) in [
+            ("engine", run_engine(&s, StateBackend::Memory)),
+            ("engine with state on disk", run_engine(&s, disk)),
+            ("model", run_model(&s)),
+        ] {
             let rows = multiset(without_counts(rows, has_count));
             if rows != expected {
                 failures.push(format!("{}: {who}'s window results differ", s.name));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{recs, run_engine, run_model, Function, Rec, Spec};
+use common::{recs, run_engine, run_engine_on, run_model, Function, Rec, Spec, StateBackend};
 use proptest::prelude::*;
 
 /// Random records: keys 0..3, timestamps that mostly advance with small disorder and now
@@ -75,6 +75,32 @@ fn check(
     Ok(())
 }
 
+/// [`check`] with the window state on disk.
+fn check_on_disk(
+    records: &[Rec],
+    spec: Spec,
+    ooo: i64,
+    lateness: i64,
+    p: usize,
+    f: Function,
+) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = StateBackend::disk(dir.path()).unwrap();
+    let expected = run_model(records, spec, ooo, lateness);
+    let actual = run_engine_on(disk, records, spec, ooo, lateness, p, f);
+    prop_assert_eq!(
+        &actual.0,
+        &expected.0,
+        "window results differ (state on disk)"
+    );
+    prop_assert_eq!(
+        &actual.1,
+        &expected.1,
+        "late output differs (state on disk)"
+    );
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
@@ -130,5 +156,26 @@ proptest! {
             let more = run_engine(&records, spec, ooo, lateness, p, Function::Aggregate);
             prop_assert_eq!(&more, &one, "parallelism {} differs from 1", p);
         }
+    }
+}
+
+proptest! {
+    // Each case opens and closes an LSM tree (a quarter of a second): fewer cases.
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn windows_on_disk_match_the_model(
+        records in records(),
+        spec in prop_oneof![
+            (1i64..60).prop_map(Spec::Tumbling),
+            sliding(),
+            (1i64..40).prop_map(Spec::Session),
+        ],
+        ooo in 0i64..40,
+        lateness in lateness(),
+        p in parallelism(),
+        f in function(),
+    ) {
+        check_on_disk(&records, spec, ooo, lateness, p, f)?;
     }
 }

@@ -219,7 +219,8 @@ mod tests {
 
     use super::*;
     use crate::checkpoint::decode;
-    use crate::window::testing::{finish, part, Kept, Rec, BARRIER};
+    use crate::state::StateBackend;
+    use crate::window::testing::{backends, finish, part, Kept, Rec, BARRIER};
     use crate::window::CollectAll;
 
     type Out = (u64, Vec<Rec>);
@@ -227,6 +228,10 @@ mod tests {
     type Op = CountWindowOperator<u64, Rec, CollectAll, Out, ResultFn>;
 
     fn operator(size: usize, slide: u64) -> (Op, Kept<Out>) {
+        operator_on(StateBackend::Memory, size, slide)
+    }
+
+    fn operator_on(backend: StateBackend, size: usize, slide: u64) -> (Op, Kept<Out>) {
         let kept = Kept::default();
         let result: ResultFn = |k, recs| (*k, recs);
         let op = CountWindowOperator {
@@ -235,7 +240,7 @@ mod tests {
             result: Arc::new(result),
             size,
             slide,
-            keys: Table::default(),
+            keys: backend.table(),
             out: Collector::new(Box::new(kept.clone())),
         };
         (op, kept)
@@ -264,8 +269,12 @@ mod tests {
     /// restored operator then gives what an uninterrupted one gives.
     #[test]
     fn snapshot_restores_the_state_at_the_barrier() {
-        for (size, slide) in [(5, 5), (5, 2), (2, 3)] {
-            let (mut snapshotted, _) = operator(size, slide);
+        let (_dir, backends) = backends();
+        for (backend, (size, slide)) in backends
+            .iter()
+            .flat_map(|b| [(5, 5), (5, 2), (2, 3)].map(|geometry| (b.clone(), geometry)))
+        {
+            let (mut snapshotted, _) = operator_on(backend, size, slide);
             let (mut uninterrupted, uninterrupted_out) = operator(size, slide);
             snapshotted.process(&mut records(0, 3000)).unwrap();
             uninterrupted.process(&mut records(0, 3000)).unwrap();

@@ -297,6 +297,14 @@ pub(crate) mod testing {
     use crate::exchange::{key_group, key_hash};
     use crate::time::Timestamp;
 
+    /// Both state backends (the disk one in a temporary folder, kept as long as the
+    /// returned folder).
+    pub fn backends() -> (tempfile::TempDir, [crate::state::StateBackend; 2]) {
+        let dir = tempfile::tempdir().unwrap();
+        let disk = crate::state::StateBackend::disk(dir.path()).unwrap();
+        (dir, [crate::state::StateBackend::Memory, disk])
+    }
+
     /// A record: key, event time, id.
     pub type Rec = (u64, i64, u64);
 

@@ -365,7 +365,8 @@ mod tests {
     use super::*;
     use crate::checkpoint::decode;
     use crate::emitter::Discard;
-    use crate::window::testing::{finish, part, Kept, Rec, BARRIER};
+    use crate::state::StateBackend;
+    use crate::window::testing::{backends, finish, part, Kept, Rec, BARRIER};
     use crate::window::{CollectAll, EmitFn};
 
     type Out = (u64, TimeWindow, Vec<Rec>);
@@ -377,6 +378,10 @@ mod tests {
     const LATENESS: i64 = 50;
 
     fn operator() -> (Op, Kept<Out>) {
+        operator_on(StateBackend::Memory)
+    }
+
+    fn operator_on(backend: StateBackend) -> (Op, Kept<Out>) {
         let kept = Kept::default();
         let emit: EmitFn<u64, Vec<Rec>, Out> =
             Arc::new(|k, w, acc, out| out.collect((*k, w, acc.clone())));
@@ -391,7 +396,7 @@ mod tests {
             },
             gap: GAP,
             domain: TimeDomain::EventTime,
-            sessions: Table::default(),
+            sessions: backend.table(),
             timers: BTreeMap::new(),
             watermark: MIN_WATERMARK,
             out: Collector::new(Box::new(kept.clone())),
@@ -452,8 +457,16 @@ mod tests {
     /// operator then gives what an uninterrupted one gives.
     #[test]
     fn snapshot_restores_the_state_at_the_barrier() {
+        let (_dir, backends) = backends();
+        for backend in backends {
+            snapshot_on_restores_the_state_at_the_barrier(backend);
+        }
+    }
+
+    /// The snapshotted operator's state is in `backend`, the others' in memory.
+    fn snapshot_on_restores_the_state_at_the_barrier(backend: StateBackend) {
         let (before, after) = (records(0, 0), records(2500, 10_000));
-        let (mut snapshotted, _) = operator();
+        let (mut snapshotted, _) = operator_on(backend);
         let (mut uninterrupted, uninterrupted_out) = operator();
         feed(&mut snapshotted, before.iter().copied(), 2000);
         feed(&mut uninterrupted, before.iter().copied(), 2000);

@@ -589,6 +589,10 @@ mod tests {
     type Entry = (u64, (Timestamp, Vec<(Timestamp, Vec<Rec>)>));
 
     fn operator(size: i64, slide: i64, lateness: i64) -> (Op, Kept<Out>) {
+        operator_on(StateBackend::Memory, size, slide, lateness)
+    }
+
+    fn operator_on(backend: StateBackend, size: i64, slide: i64, lateness: i64) -> (Op, Kept<Out>) {
         let kept = Kept::default();
         let emit: EmitFn<u64, Vec<Rec>, Out> =
             Arc::new(|k, w, acc, out| out.collect((*k, w, acc.clone())));
@@ -608,7 +612,7 @@ mod tests {
                 slice: gcd(size, slide),
             },
             domain: TimeDomain::EventTime,
-            slices: Slices::new(StateBackend::Memory),
+            slices: Slices::new(backend),
             hot: [None, None],
             watermark: MIN_WATERMARK,
             scratch: HashMap::default(),
@@ -658,7 +662,33 @@ mod tests {
         after: &[Rec],
         slices_at_barrier: usize,
     ) {
-        let (mut snapshotted, _) = operator(size, slide, lateness);
+        let dir = tempfile::tempdir().unwrap();
+        for backend in [
+            StateBackend::Memory,
+            StateBackend::disk(dir.path()).unwrap(),
+        ] {
+            snapshot_on_restores_the_state_at_the_barrier(
+                backend,
+                (size, slide, lateness),
+                before,
+                at,
+                after,
+                slices_at_barrier,
+            );
+        }
+    }
+
+    /// [`snapshot_restores_the_state_at_the_barrier`] with the snapshotted operator's
+    /// state in `backend` (the others' in memory).
+    fn snapshot_on_restores_the_state_at_the_barrier(
+        backend: StateBackend,
+        (size, slide, lateness): (i64, i64, i64),
+        before: &[Rec],
+        at: Timestamp,
+        after: &[Rec],
+        slices_at_barrier: usize,
+    ) {
+        let (mut snapshotted, _) = operator_on(backend, size, slide, lateness);
         let (mut uninterrupted, uninterrupted_out) = operator(size, slide, lateness);
         feed(&mut snapshotted, before.iter().copied(), at);
         feed(&mut uninterrupted, before.iter().copied(), at);

@@ -7,6 +7,7 @@ pub mod model;
 use std::time::Duration;
 
 use styx_runtime::prelude::*;
+pub use styx_runtime::state::StateBackend;
 use styx_runtime::window::AggregateFunction;
 
 pub use model::Spec;
@@ -77,7 +78,29 @@ pub fn run_engine(
     parallelism: usize,
     function: Function,
 ) -> (Vec<Fired>, Vec<u32>) {
+    run_engine_on(
+        StateBackend::Memory,
+        records,
+        spec,
+        out_of_orderness,
+        lateness,
+        parallelism,
+        function,
+    )
+}
+
+/// [`run_engine`] with the window state kept in `backend`.
+pub fn run_engine_on(
+    backend: StateBackend,
+    records: &[Rec],
+    spec: Spec,
+    out_of_orderness: i64,
+    lateness: i64,
+    parallelism: usize,
+    function: Function,
+) -> (Vec<Fired>, Vec<u32>) {
     let env = Environment::new(parallelism);
+    env.set_state_backend(backend);
     let windowed = env
         .from_iter(records.to_vec())
         .assign_timestamps_and_watermarks(
