@@ -54,11 +54,39 @@ fn styx(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// Where the job keeps its state while it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Memory,
+    Disk,
+}
+
+/// Sets the job file's `state_backend`.
+fn set_backend(job: &Path, backend: Backend) {
+    let text = std::fs::read_to_string(job).unwrap();
+    let mut lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with("state_backend"))
+        .collect();
+    if backend == Backend::Disk {
+        let at = lines.iter().position(|l| *l == "[job]").unwrap() + 1;
+        lines.insert(at, "state_backend = \"disk\"");
+    }
+    std::fs::write(job, lines.join("\n") + "\n").unwrap();
+}
+
 fn stop_and_resume(scenario: &str, p1: usize, p2: usize) {
+    stop_and_resume_on(scenario, (p1, Backend::Memory), (p2, Backend::Memory));
+}
+
+/// Runs the first half of a fixture's events at parallelism `p1` with state in `b1`,
+/// stops with a savepoint, and runs the rest from it at `p2` with state in `b2`.
+fn stop_and_resume_on(scenario: &str, (p1, b1): (usize, Backend), (p2, b2): (usize, Backend)) {
     let scenario = fixture(scenario);
     let dir = tempfile::tempdir().unwrap();
     let job = stdin_job(dir.path(), &scenario);
     let job_arg = job.to_str().unwrap();
+    set_backend(&job, b1);
     let events = std::fs::read_to_string(scenario.join("events.ndjson")).unwrap();
     let lines: Vec<&str> = events.lines().collect();
     let half = lines.len() / 2;
@@ -91,6 +119,11 @@ fn stop_and_resume(scenario: &str, p1: usize, p2: usize) {
     let savepoint = out.lines().last().unwrap().trim().to_string();
     assert!(first.wait().unwrap().success(), "a stopped job exits 0");
     drop(stdin);
+    assert_eq!(
+        dir.path().join("state/state-backend").is_dir(),
+        b1 == Backend::Disk
+    );
+    set_backend(&job, b2);
 
     let mut second = Command::new(STYX)
         .args([
@@ -115,7 +148,7 @@ fn stop_and_resume(scenario: &str, p1: usize, p2: usize) {
         assert_eq!(
             multiset(&dir.path().join("out").join(file)),
             multiset(&scenario.join("expected").join(file)),
-            "{file} after {p1} -> {p2}"
+            "{file} after {p1} ({b1:?}) -> {p2} ({b2:?})"
         );
     }
     // A job that ended normally leaves no checkpoint to resume from.
@@ -141,6 +174,29 @@ fn sessions_resume_from_a_savepoint_at_another_parallelism() {
 #[test]
 fn sliding_windows_resume_from_a_savepoint() {
     stop_and_resume("025-sliding-stragglers-al5s", 1, 2);
+}
+
+#[test]
+fn a_savepoint_of_state_in_memory_resumes_with_state_on_disk() {
+    stop_and_resume_on(
+        "020-session-mild-al10s",
+        (2, Backend::Memory),
+        (3, Backend::Disk),
+    );
+}
+
+#[test]
+fn a_savepoint_of_state_on_disk_resumes_on_disk_and_in_memory() {
+    stop_and_resume_on(
+        "025-sliding-stragglers-al5s",
+        (2, Backend::Disk),
+        (1, Backend::Memory),
+    );
+    stop_and_resume_on(
+        "022-tumbling-mild-al5s",
+        (1, Backend::Disk),
+        (3, Backend::Disk),
+    );
 }
 
 #[test]

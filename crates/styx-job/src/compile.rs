@@ -11,6 +11,7 @@ use styx_connectors::file::{LineSink, LineSource};
 use styx_connectors::stdio::{stdin_source, stdout_sink};
 use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::source::Source;
+use styx_runtime::state::StateBackend;
 use styx_runtime::stream::{DataStream, Environment};
 use styx_runtime::time::{TimeDomain, TimeWindow};
 use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
@@ -19,14 +20,19 @@ use styx_runtime::window::WindowAssigner;
 use crate::aggregate::{AggKind, JsonAggregates};
 use crate::checkpointing::{Checkpointing, Resume};
 use crate::config::{
-    EventTimeConfig, JobFile, SinkConfig, SourceConfig, TimeKind, TransformConfig, WatermarkMode,
-    WindowConfig, WindowSpec,
+    EventTimeConfig, JobFile, SinkConfig, SourceConfig, StateBackendKind, TimeKind,
+    TransformConfig, WatermarkMode, WindowConfig, WindowSpec,
 };
 use crate::connectors::ExactlyOnce;
 use crate::error::JobError;
 use crate::expr::Expr;
 use styx_kafka::exactly_once::Marker;
 use styx_kafka::TransactionLink;
+
+/// The folder of `state_dir` where `state_backend = "disk"` keeps the operators' state
+/// while the job runs (emptied when it starts: the state it resumes from comes from
+/// checkpoints).
+pub const STATE_BACKEND_DIR: &str = "state-backend";
 
 /// How to run a job, beyond what its file says.
 #[derive(Debug, Clone, Default)]
@@ -118,6 +124,12 @@ impl Job {
         }
         if c.job.checkpoint_interval.is_some() && c.job.state_dir.is_none() {
             problems.push("job.checkpoint_interval: checkpoints need job.state_dir".into());
+        }
+        if c.job.state_backend == StateBackendKind::Disk && c.job.state_dir.is_none() {
+            problems.push(
+                "job.state_backend: \"disk\" keeps the state in job.state_dir, which is not set"
+                    .into(),
+            );
         }
         if c.job.checkpoint_interval.is_some_and(|d| d.millis() <= 0) {
             problems.push("job.checkpoint_interval: must be at least 1ms".into());
@@ -531,6 +543,13 @@ impl Job {
             file: self.file.clone(),
             problems: vec![p],
         };
+        if let (StateBackendKind::Disk, Some(dir)) =
+            (self.config.job.state_backend, self.state_dir())
+        {
+            let backend = StateBackend::disk(dir.join(STATE_BACKEND_DIR))
+                .map_err(|e| invalid(format!("job.state_backend: {e}")))?;
+            env.set_state_backend(backend);
+        }
         let (resume, exactly_once) = self.resume().map_err(invalid)?;
         let checkpointing = Checkpointing::enable(
             &env,
@@ -583,6 +602,9 @@ impl Job {
     }
 
     /// The job's state directory, if it has one.
+    ///
+    /// With `state_backend = "disk"` the operators' working state is in its
+    /// [`STATE_BACKEND_DIR`] folder.
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.config
             .job

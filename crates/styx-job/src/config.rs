@@ -65,6 +65,20 @@ pub struct JobSection {
     /// Where checkpoints and savepoints live, relative to the job file.
     #[serde(default)]
     pub state_dir: Option<String>,
+    /// Where operators keep their keyed state while the job runs (default: in memory).
+    #[serde(default)]
+    pub state_backend: StateBackendKind,
+}
+
+/// The `state_backend` of a job.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StateBackendKind {
+    /// Hash maps on the heap: the fastest, bounded by memory.
+    #[default]
+    Memory,
+    /// An embedded LSM tree in `STATE_DIR/state-backend`, for state larger than memory.
+    Disk,
 }
 
 /// The format of records in a file or on stdin/stdout.

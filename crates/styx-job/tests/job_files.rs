@@ -270,3 +270,19 @@ path = "out/w.ndjson"
         .sum();
     assert_eq!(windows, 4);
 }
+
+#[test]
+fn state_on_disk_needs_a_state_dir_and_a_known_backend() {
+    let sink = "\n[sinks.out]\ntype = \"stdout\"\ninputs = [\"events\"]\n";
+    let e = error_text(&format!("state_backend = \"disk\"\n{SOURCE}{sink}"));
+    assert!(
+        e.contains("job.state_backend") && e.contains("job.state_dir"),
+        "{e}"
+    );
+    let e = error_text(&format!("state_backend = \"rocks\"\n{SOURCE}{sink}"));
+    assert!(e.contains("unknown variant `rocks`"), "{e}");
+    let (_dir, job) = job(&format!(
+        "state_backend = \"disk\"\nstate_dir = \"state\"\n{SOURCE}{sink}"
+    ));
+    assert!(job.is_ok());
+}

@@ -68,24 +68,56 @@ fn copy_scenario(from: &Path, to: &Path) {
     }
 }
 
+/// Keeps the job's state on disk: `state_backend = "disk"` in a state directory.
+fn use_disk_backend(job_file: &Path) {
+    let text = std::fs::read_to_string(job_file).expect("job file");
+    let text = text.replacen(
+        "[job]\n",
+        "[job]\nstate_backend = \"disk\"\nstate_dir = \"state\"\n",
+        1,
+    );
+    std::fs::write(job_file, text).expect("job file");
+}
+
 fn check(parallelism: usize) {
+    check_with(parallelism, false);
+}
+
+fn check_with(parallelism: usize, on_disk: bool) {
     let mut failures = Vec::new();
     for dir in scenarios() {
         let work = tempfile::tempdir().expect("temp dir");
         copy_scenario(&dir, work.path());
+        if on_disk {
+            use_disk_backend(&work.path().join("job.toml"));
+            assert!(std::fs::read_to_string(work.path().join("job.toml"))
+                .unwrap()
+                .contains("state_backend"));
+        }
         let job = Job::load(&work.path().join("job.toml")).expect("job loads");
         job.run(&RunOptions {
             parallelism: Some(parallelism),
             ..RunOptions::default()
         })
         .expect("job runs");
+        if on_disk {
+            let tree = work
+                .path()
+                .join("state")
+                .join(styx_job::compile::STATE_BACKEND_DIR);
+            assert!(
+                tree.is_dir(),
+                "the state backend's tree is in {}",
+                tree.display()
+            );
+        }
         for file in ["results.ndjson", "late.ndjson"] {
             let expected = read_ndjson(&dir.join("expected").join(file));
             let actual = read_ndjson(&work.path().join("out").join(file));
             let (missing, unexpected) = multiset_diff(&expected, &actual);
             if !missing.is_empty() || !unexpected.is_empty() {
                 failures.push(format!(
-                    "{} {file} (parallelism {parallelism}): missing {:?}, unexpected {:?}",
+                    "{} {file} (parallelism {parallelism}, state on disk: {on_disk}): missing {:?}, unexpected {:?}",
                     dir.file_name().unwrap().to_string_lossy(),
                     missing.iter().take(3).collect::<Vec<_>>(),
                     unexpected.iter().take(3).collect::<Vec<_>>()
@@ -109,6 +141,11 @@ fn flink_window_scenarios_match_at_parallelism_2() {
 #[test]
 fn flink_window_scenarios_match_at_parallelism_4() {
     check(4);
+}
+
+#[test]
+fn flink_window_scenarios_match_with_state_on_disk() {
+    check_with(2, true);
 }
 
 #[test]
