@@ -309,9 +309,12 @@ impl Environment {
             handles.extend(launcher(&mut launch));
         }
         drop(self);
-        // The coordinator runs until this function returns.
+        // The coordinator runs until this function returns; a failure it reports fails
+        // the job like an instance's.
         let (_shutdown, shutdown_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut coordinator_failures = crossbeam_channel::never();
         if let Some(coordinator) = coordinator {
+            coordinator_failures = coordinator.failures();
             coordinator.spawn(std::mem::take(&mut launch.endpoints), shutdown_rx);
         }
         drop(launch);
@@ -338,23 +341,35 @@ impl Environment {
         }
         drop(done_tx);
         let mut failure = None;
-        for ended in 0..total {
-            match done_rx.recv() {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    // The first failure fails the job: the other instances stop, and are
-                    // given a while to do so (one blocked in user code is left behind).
-                    cancelled.store(true, Ordering::Relaxed);
-                    let deadline = Instant::now() + CANCEL_GRACE;
-                    for _ in ended + 1..total {
-                        if done_rx.recv_deadline(deadline).is_err() {
-                            break;
-                        }
+        let mut ended = 0;
+        while ended < total {
+            let result = crossbeam_channel::select! {
+                recv(done_rx) -> r => match r {
+                    Ok(r) => {
+                        ended += 1;
+                        r
                     }
-                    failure = Some(e);
-                    break;
+                    Err(_) => break,
+                },
+                recv(coordinator_failures) -> f => match f {
+                    Ok(message) => Err(RuntimeError::new("checkpoint-coordinator", message)),
+                    Err(_) => {
+                        // The coordinator ended without a failure.
+                        coordinator_failures = crossbeam_channel::never();
+                        continue;
+                    }
+                },
+            };
+            if let Err(e) = result {
+                // The first failure fails the job: the other instances stop, and are
+                // given a while to do so (one blocked in user code is left behind).
+                cancelled.store(true, Ordering::Relaxed);
+                let deadline = Instant::now() + CANCEL_GRACE;
+                while ended < total && done_rx.recv_deadline(deadline).is_ok() {
+                    ended += 1;
                 }
-                Err(_) => break,
+                failure = Some(e);
+                break;
             }
         }
         match failure {

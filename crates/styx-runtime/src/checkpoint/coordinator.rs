@@ -7,6 +7,10 @@
 //! the completion (sinks have committed), the sources end their streams and the job ends
 //! without firing open windows.
 //!
+//! A coordinator whose state directory has been claimed by a newer incarnation of the job
+//! ([`Fenced`]) writes nothing more and reports the failure on [`Coordinator::failures`]:
+//! the job then fails.
+//!
 //! For every completed snapshot the coordinator gathers statistics ([`CheckpointStats`]):
 //! how long each instance waited for barrier alignment and stopped processing to copy its
 //! state, how long encoding the copy took, and the size written;
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, Receiver, Sender};
 
-use crate::checkpoint::store::{Snapshot, Store};
+use crate::checkpoint::store::{Fenced, Snapshot, Store};
 use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, SnapshotFn, Splits, TaskState};
 
 /// How a job checkpoints.
@@ -197,6 +201,7 @@ pub struct Coordinator {
     acks: (Sender<Ack>, Receiver<Ack>),
     requests: (Sender<Request>, Receiver<Request>),
     listeners: Listeners,
+    failures: (Sender<String>, Receiver<String>),
 }
 
 struct InFlight {
@@ -216,7 +221,14 @@ impl Coordinator {
             acks: crossbeam_channel::unbounded(),
             requests: crossbeam_channel::unbounded(),
             listeners: Listeners::default(),
+            failures: crossbeam_channel::unbounded(),
         }
+    }
+
+    /// Where the coordinator reports a failure that must fail the job (a newer
+    /// incarnation has claimed the state directory); it closes when the coordinator ends.
+    pub fn failures(&self) -> Receiver<String> {
+        self.failures.1.clone()
     }
 
     /// Where instances send acknowledgements.
@@ -349,7 +361,7 @@ impl Coordinator {
                                     };
                                     tracing::info!(id = barrier.id, took_ms = stats.duration.as_millis() as u64, max_sync_us = stats.max_sync().as_micros() as u64, bytes = stats.bytes, path = %path.display(), "snapshot complete");
                                     self.listeners.lock().unwrap_or_else(|e| e.into_inner()).retain(|l| l.send(stats.clone()).is_ok());
-                                    let done = Arc::new(CompletedCheckpoint { id: barrier.id, kind: barrier.kind, source_splits });
+                                    let done = Arc::new(CompletedCheckpoint { id: barrier.id, kind: barrier.kind, source_splits, incarnation: store.incarnation().to_string() });
                                     if barrier.kind == BarrierKind::StopWithSavepoint {
                                         stopping = Some((barrier.id, tasks.len()));
                                     }
@@ -358,6 +370,14 @@ impl Coordinator {
                                         if let Some(n) = &t.notify { n(done.clone()); }
                                     }
                                     if let Some(reply) = flight.reply { let _ = reply.send(Ok(path)); }
+                                }
+                                Err(e) if e.downcast_ref::<Fenced>().is_some() => {
+                                    // A zombie: it must neither write nor commit anything more.
+                                    let msg = format!("checkpoint {}: {e}", barrier.id);
+                                    tracing::error!("{msg}");
+                                    if let Some(reply) = flight.reply { let _ = reply.send(Err(msg.clone())); }
+                                    let _ = self.failures.0.send(msg);
+                                    return;
                                 }
                                 Err(e) => {
                                     let msg = format!("checkpoint {} could not be written: {e}", barrier.id);

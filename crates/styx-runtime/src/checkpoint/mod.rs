@@ -95,6 +95,9 @@ pub struct CompletedCheckpoint {
     pub kind: BarrierKind,
     /// The splits of every source, by operator name: what the sources had read.
     pub source_splits: Vec<(String, Splits)>,
+    /// The incarnation of the job that wrote it ([`store::Store::incarnation`]): with the
+    /// id, it names the snapshot's folder among those of other runs of the job.
+    pub incarnation: String,
 }
 
 /// Encodes a piece of state as MessagePack (versioned by the file header of [`store`]).

@@ -1,19 +1,37 @@
 //! The state directory: where checkpoints and savepoints are written and read.
 //!
 //! ```text
-//! STATE_DIR/checkpoints/chk-00000042/_metadata.json   what the snapshot holds
-//! STATE_DIR/checkpoints/chk-00000042/0003-window.2.state  one file per instance
+//! STATE_DIR/owner                                          the incarnation that owns it
+//! STATE_DIR/checkpoints/chk-00000042-3f9a1c0b7d2e/_metadata.json   what the snapshot holds
+//! STATE_DIR/checkpoints/chk-00000042-3f9a1c0b7d2e/window.2.state  one file per instance
 //! STATE_DIR/savepoints/sp-00000043-1700000000000/...
 //! ```
 //!
 //! A snapshot is written into a temporary folder and renamed into place once complete, so
 //! a folder with a `_metadata.json` is always whole. Each state file starts with a magic
 //! string and a format version.
+//!
+//! # Incarnations
+//!
+//! Every [`Store`] value is one *incarnation*: one run of a job, named by a random token
+//! ([`Store::incarnation`]). Its checkpoint folders carry the token in their names and
+//! every snapshot's metadata records it, so two runs that share a state directory (a
+//! restarted job and the earlier run it replaced, still alive as a zombie) never write
+//! into the same folder, even when their checkpoint ids coincide, and a snapshot can be
+//! found by id *and* incarnation ([`Store::find_snapshot`]). Folders of earlier versions
+//! (`chk-00000042`, no incarnation) are still listed and restored.
+//!
+//! A run that [claims](Store::claim) the directory writes its token into `owner`. From
+//! then on it writes and deletes snapshots only while `owner` still names it: once a newer
+//! incarnation has claimed the directory, [`Store::write`] fails with [`Fenced`] and
+//! [`Store::retain`] deletes nothing.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +41,7 @@ use crate::error::BoxError;
 const MAGIC: &[u8; 8] = b"STYXSNAP";
 const FORMAT: u32 = 1;
 const METADATA: &str = "_metadata.json";
+const OWNER: &str = "owner";
 
 /// What a snapshot folder holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -35,6 +54,10 @@ pub struct Metadata {
     pub kind: BarrierKind,
     /// When it was completed, in epoch milliseconds.
     pub created_ms: i64,
+    /// The incarnation (run of the job) that wrote it; absent in snapshots written by
+    /// earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incarnation: Option<String>,
     /// The instances whose state it holds.
     pub tasks: Vec<TaskEntry>,
 }
@@ -52,10 +75,72 @@ pub struct TaskEntry {
     pub file: Option<String>,
 }
 
-/// The state directory of a job.
+/// The state directory of a job, as one incarnation of the job writes it (see the
+/// [module documentation](self)). Clones are the same incarnation.
 #[derive(Debug, Clone)]
 pub struct Store {
     dir: PathBuf,
+    incarnation: String,
+    /// Whether this incarnation has claimed the directory (and so checks that it still
+    /// owns it before writing or deleting).
+    claimed: Arc<AtomicBool>,
+}
+
+/// A newer incarnation of the job has claimed the state directory: this one may no
+/// longer write or delete snapshots in it, and should stop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fenced {
+    /// The state directory.
+    pub dir: PathBuf,
+    /// This incarnation.
+    pub incarnation: String,
+    /// The incarnation that owns the directory now.
+    pub owner: String,
+}
+
+impl std::fmt::Display for Fenced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "fenced by a newer incarnation of the job: state_dir {} now belongs to \
+             incarnation {}, not to this one ({}); this incarnation writes nothing more \
+             there and stops",
+            self.dir.display(),
+            self.owner,
+            self.incarnation
+        )
+    }
+}
+
+impl std::error::Error for Fenced {}
+
+/// A token naming one incarnation: 12 hexadecimal digits, random.
+fn new_incarnation() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+/// The id and incarnation in a checkpoint folder's name: `chk-00000042-3f9a1c0b7d2e`,
+/// or `chk-00000042` (earlier versions, no incarnation).
+fn parse_checkpoint_name(name: &str) -> Option<(u64, Option<&str>)> {
+    let rest = name.strip_prefix("chk-")?;
+    let (id, incarnation) = match rest.split_once('-') {
+        Some((id, inc)) if !inc.is_empty() => (id, Some(inc)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    Some((id.parse().ok()?, incarnation))
+}
+
+fn read_metadata(folder: &Path) -> Option<Metadata> {
+    serde_json::from_slice(&fs::read(folder.join(METADATA)).ok()?).ok()
 }
 
 fn file_name(operator: &str, instance: usize) -> String {
@@ -73,9 +158,13 @@ fn file_name(operator: &str, instance: usize) -> String {
 }
 
 impl Store {
-    /// The state directory `dir` (created when first written).
+    /// The state directory `dir` (created when first written), for a new incarnation.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Store { dir: dir.into() }
+        Store {
+            dir: dir.into(),
+            incarnation: new_incarnation(),
+            claimed: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     /// The state directory.
@@ -83,20 +172,67 @@ impl Store {
         &self.dir
     }
 
+    /// The token naming this incarnation.
+    pub fn incarnation(&self) -> &str {
+        &self.incarnation
+    }
+
+    /// Makes this incarnation the owner of the directory: an earlier incarnation that
+    /// still runs is fenced from it (its next write fails with [`Fenced`]), and this one
+    /// checks before each write or deletion that no newer one has claimed it since.
+    pub fn claim(&self) -> Result<(), BoxError> {
+        fs::create_dir_all(&self.dir)
+            .map_err(|e| format!("cannot create {}: {e}", self.dir.display()))?;
+        let tmp = self.dir.join(format!(".{OWNER}.{}.tmp", self.incarnation));
+        write_synced(&tmp, format!("{}\n", self.incarnation).as_bytes())?;
+        let owner = self.dir.join(OWNER);
+        fs::rename(&tmp, &owner).map_err(|e| format!("cannot write {}: {e}", owner.display()))?;
+        self.claimed.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The incarnation that has claimed the directory last, if any did.
+    pub fn owner(&self) -> Option<String> {
+        let text = fs::read_to_string(self.dir.join(OWNER)).ok()?;
+        let owner = text.trim();
+        (!owner.is_empty()).then(|| owner.to_string())
+    }
+
+    /// Fails with [`Fenced`] when this incarnation has claimed the directory and a newer
+    /// one has claimed it since. (An incarnation that never claimed it checks nothing.)
+    pub fn check_owner(&self) -> Result<(), Fenced> {
+        if !self.claimed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        match self.owner() {
+            Some(owner) if owner != self.incarnation => Err(Fenced {
+                dir: self.dir.clone(),
+                incarnation: self.incarnation.clone(),
+                owner,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn checkpoints(&self) -> PathBuf {
         self.dir.join("checkpoints")
     }
 
-    /// Writes a snapshot; returns its folder.
+    /// Writes a snapshot; returns its folder. Fails with [`Fenced`] (boxed) when a newer
+    /// incarnation owns the directory, and never replaces an existing folder.
     pub fn write(
         &self,
         id: u64,
         kind: BarrierKind,
         tasks: Vec<(String, usize, usize, TaskState)>,
     ) -> Result<PathBuf, BoxError> {
+        self.check_owner()?;
         let created_ms = crate::time::now_ms();
         let (parent, name) = match kind {
-            BarrierKind::Checkpoint => (self.checkpoints(), format!("chk-{id:08}")),
+            BarrierKind::Checkpoint => (
+                self.checkpoints(),
+                format!("chk-{id:08}-{}", self.incarnation),
+            ),
             _ => (
                 self.dir.join("savepoints"),
                 format!("sp-{id:08}-{created_ms}"),
@@ -104,7 +240,11 @@ impl Store {
         };
         fs::create_dir_all(&parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        let tmp = parent.join(format!(".{name}.tmp"));
+        // Checkpoint folders name their incarnation already.
+        let tmp = match kind {
+            BarrierKind::Checkpoint => parent.join(format!(".{name}.tmp")),
+            _ => parent.join(format!(".{name}-{}.tmp", self.incarnation)),
+        };
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
         let mut entries = Vec::new();
@@ -132,50 +272,98 @@ impl Store {
             id,
             kind,
             created_ms,
+            incarnation: Some(self.incarnation.clone()),
             tasks: entries,
         };
         write_synced(&tmp.join(METADATA), &serde_json::to_vec_pretty(&metadata)?)?;
         let dest = parent.join(&name);
-        let _ = fs::remove_dir_all(&dest);
+        // Checked again at the last moment: a newer incarnation may have claimed the
+        // directory while the files were written.
+        if let Err(fenced) = self.check_owner() {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(fenced.into());
+        }
+        if dest.exists() {
+            let _ = fs::remove_dir_all(&tmp);
+            return Err(format!("cannot complete snapshot {}: it exists", dest.display()).into());
+        }
         fs::rename(&tmp, &dest)
             .map_err(|e| format!("cannot complete snapshot {}: {e}", dest.display()))?;
         Ok(dest)
     }
 
-    /// The folder of the completed checkpoint or savepoint with `id`, if it is here.
-    pub fn snapshot_path(&self, id: u64) -> Option<PathBuf> {
-        let checkpoint = self.checkpoints().join(format!("chk-{id:08}"));
-        if checkpoint.join(METADATA).is_file() {
-            return Some(checkpoint);
-        }
+    /// The completed checkpoints and savepoints with `id`, whatever their incarnation,
+    /// with the incarnation each names.
+    fn snapshots_with_id(&self, id: u64) -> Vec<(Option<String>, PathBuf)> {
+        let mut found: Vec<(Option<String>, PathBuf)> = self
+            .list_checkpoints_with_incarnation()
+            .into_iter()
+            .filter(|(i, _, _)| *i == id)
+            .map(|(_, inc, path)| (inc, path))
+            .collect();
         let prefix = format!("sp-{id:08}-");
-        fs::read_dir(self.dir.join("savepoints"))
-            .ok()?
+        let savepoints = fs::read_dir(self.dir.join("savepoints"))
+            .into_iter()
+            .flatten()
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .find(|p| {
+            .filter(|p| {
                 p.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.starts_with(&prefix))
-                    && p.join(METADATA).is_file()
-            })
+            });
+        for path in savepoints {
+            if let Some(metadata) = read_metadata(&path) {
+                found.push((metadata.incarnation, path));
+            }
+        }
+        found
     }
 
-    /// The completed checkpoints, oldest first.
-    pub fn list_checkpoints(&self) -> Vec<(u64, PathBuf)> {
+    /// The folder of a completed checkpoint or savepoint with `id`, if one is here (of
+    /// any incarnation; see [`Store::find_snapshot`] to name one).
+    pub fn snapshot_path(&self, id: u64) -> Option<PathBuf> {
+        self.snapshots_with_id(id).pop().map(|(_, p)| p)
+    }
+
+    /// The folder of the completed checkpoint or savepoint with `id` written by
+    /// `incarnation` (`None`: by an earlier version, which named no incarnation), if it
+    /// is here. A snapshot of another incarnation with the same id is never returned.
+    pub fn find_snapshot(&self, id: u64, incarnation: Option<&str>) -> Option<PathBuf> {
+        self.snapshots_with_id(id)
+            .into_iter()
+            .find(|(inc, _)| inc.as_deref() == incarnation)
+            .map(|(_, p)| p)
+    }
+
+    /// The completed checkpoints with the incarnation each names, oldest first.
+    fn list_checkpoints_with_incarnation(&self) -> Vec<(u64, Option<String>, PathBuf)> {
         let Ok(read) = fs::read_dir(self.checkpoints()) else {
             return Vec::new();
         };
-        let mut all: Vec<(u64, PathBuf)> = read
+        let mut all: Vec<(u64, Option<String>, PathBuf)> = read
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().into_string().ok()?;
-                let id = name.strip_prefix("chk-")?.parse().ok()?;
-                e.path().join(METADATA).is_file().then(|| (id, e.path()))
+                let (id, inc) = parse_checkpoint_name(&name)?;
+                let inc = inc.map(str::to_string);
+                e.path()
+                    .join(METADATA)
+                    .is_file()
+                    .then(|| (id, inc, e.path()))
             })
             .collect();
-        all.sort();
+        all.sort_by(|a, b| (a.0, &a.2).cmp(&(b.0, &b.2)));
         all
+    }
+
+    /// The completed checkpoints, oldest first (by id; several incarnations' checkpoints
+    /// may share one).
+    pub fn list_checkpoints(&self) -> Vec<(u64, PathBuf)> {
+        self.list_checkpoints_with_incarnation()
+            .into_iter()
+            .map(|(id, _, path)| (id, path))
+            .collect()
     }
 
     /// The newest completed checkpoint.
@@ -201,8 +389,13 @@ impl Store {
         last
     }
 
-    /// Keeps the newest `keep` checkpoints and deletes the others.
+    /// Keeps the newest `keep` checkpoints and deletes the others; deletes nothing once a
+    /// newer incarnation owns the directory.
     pub fn retain(&self, keep: usize) {
+        if let Err(fenced) = self.check_owner() {
+            tracing::warn!("{fenced}");
+            return;
+        }
         let all = self.list_checkpoints();
         if all.len() > keep {
             for (_, path) in &all[..all.len() - keep] {
@@ -343,5 +536,99 @@ mod tests {
         assert_eq!(store.list_checkpoints().len(), 1);
         assert_eq!(store.last_id(), 4);
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    fn one_task(value: u8) -> Vec<(String, usize, usize, TaskState)> {
+        let state = TaskState {
+            key_groups: vec![(0, vec![value])],
+            splits: Vec::new(),
+        };
+        vec![("op".into(), 0, 1, state)]
+    }
+
+    #[test]
+    fn incarnations_sharing_a_directory_never_share_a_folder() {
+        let dir = tempfile_dir("incarnations");
+        let (a, b) = (Store::new(&dir), Store::new(&dir));
+        assert_ne!(a.incarnation(), b.incarnation());
+        let from_a = a.write(7, BarrierKind::Checkpoint, one_task(1)).unwrap();
+        let from_b = b.write(7, BarrierKind::Checkpoint, one_task(2)).unwrap();
+        assert_ne!(from_a, from_b);
+        assert_eq!(
+            a.find_snapshot(7, Some(a.incarnation())),
+            Some(from_a.clone())
+        );
+        assert_eq!(
+            a.find_snapshot(7, Some(b.incarnation())),
+            Some(from_b.clone())
+        );
+        assert_eq!(a.find_snapshot(7, None), None);
+        assert_eq!(a.find_snapshot(7, Some("000000000000")), None);
+        let restored = Snapshot::load(&from_b).unwrap();
+        assert_eq!(
+            restored.metadata.incarnation.as_deref(),
+            Some(b.incarnation())
+        );
+        assert_eq!(restored.restored("op", 0, 1).key_groups, vec![(0, vec![2])]);
+        // A savepoint is found by its metadata's incarnation.
+        let sp = b.write(8, BarrierKind::Savepoint, one_task(3)).unwrap();
+        assert_eq!(a.find_snapshot(8, Some(b.incarnation())), Some(sp));
+        assert_eq!(a.find_snapshot(8, Some(a.incarnation())), None);
+        assert_eq!(a.last_id(), 8);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn folders_of_earlier_versions_are_listed_and_found_without_incarnation() {
+        let dir = tempfile_dir("legacy");
+        let store = Store::new(&dir);
+        let written = store
+            .write(5, BarrierKind::Checkpoint, one_task(9))
+            .unwrap();
+        // A folder as earlier versions named it, with metadata naming no incarnation.
+        let legacy = dir.join("checkpoints/chk-00000005");
+        fs::rename(&written, &legacy).unwrap();
+        let meta_path = legacy.join(METADATA);
+        let mut meta: serde_json::Value =
+            serde_json::from_slice(&fs::read(&meta_path).unwrap()).unwrap();
+        meta.as_object_mut().unwrap().remove("incarnation");
+        fs::write(&meta_path, serde_json::to_vec(&meta).unwrap()).unwrap();
+        assert_eq!(store.list_checkpoints(), vec![(5, legacy.clone())]);
+        assert_eq!(store.find_snapshot(5, None), Some(legacy.clone()));
+        assert_eq!(store.snapshot_path(5), Some(legacy.clone()));
+        assert_eq!(store.find_snapshot(5, Some(store.incarnation())), None);
+        assert_eq!(Snapshot::load(&legacy).unwrap().metadata.incarnation, None);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_newer_claim_fences_the_earlier_incarnation() {
+        let dir = tempfile_dir("fenced");
+        let a = Store::new(&dir);
+        a.claim().unwrap();
+        let kept = a.write(1, BarrierKind::Checkpoint, one_task(1)).unwrap();
+        let b = Store::new(&dir);
+        b.claim().unwrap();
+        assert_eq!(b.owner().as_deref(), Some(b.incarnation()));
+        let err = a
+            .write(2, BarrierKind::Checkpoint, one_task(2))
+            .unwrap_err();
+        let fenced = err.downcast_ref::<Fenced>().expect("fenced");
+        assert_eq!(fenced.owner, b.incarnation());
+        assert!(err.to_string().contains("fenced by a newer incarnation"));
+        let from_b = b.write(2, BarrierKind::Checkpoint, one_task(3)).unwrap();
+        // The fenced incarnation deletes nothing; the owner still does.
+        a.retain(0);
+        assert_eq!(b.list_checkpoints().len(), 2);
+        assert!(kept.is_dir() && from_b.is_dir());
+        b.retain(1);
+        assert_eq!(b.list_checkpoints(), vec![(2, from_b)]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    fn tempfile_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("styx-store-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
     }
 }
