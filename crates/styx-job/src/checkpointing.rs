@@ -6,6 +6,13 @@
 //! parallelism). A job that ends normally (its inputs ended, or it stopped with a
 //! savepoint) leaves no checkpoint behind, so that the next run starts afresh; a job that
 //! was killed leaves its checkpoints for the next run to resume from.
+//!
+//! Each run is an *incarnation* of the job (see [`styx_runtime::checkpoint::store`]): its
+//! checkpoint folders are named after it, and once it has the control socket it claims
+//! the state directory. A run started while an earlier one still holds the directory
+//! either is refused (the earlier one answers on its control socket) or takes over (it
+//! does not answer: a frozen or partitioned zombie). A zombie that wakes up again is
+//! fenced: it writes and deletes no snapshot any more, and its job fails.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,12 +27,18 @@ use crate::control::ControlServer;
 const RETAIN: usize = 3;
 
 /// Where a job with a state directory starts, unless `--from-savepoint` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resume {
     /// From the newest completed checkpoint, if any.
     Latest,
-    /// From the checkpoint or savepoint with this id, which must be in the directory.
-    Snapshot(u64),
+    /// From the checkpoint or savepoint with this id written by this incarnation (`None`:
+    /// by an earlier version, which named none), which must be in the directory.
+    Snapshot {
+        /// The snapshot's id.
+        id: u64,
+        /// The incarnation that wrote it.
+        incarnation: Option<String>,
+    },
     /// From no snapshot.
     Afresh,
 }
@@ -36,21 +49,30 @@ pub struct Checkpointing {
     _control: Option<ControlServer>,
 }
 
-impl Checkpointing {
-    /// Sets up checkpoints for the job with `state_dir` (absolute) and
-    /// `interval`, restoring from `from_savepoint` or else the newest checkpoint.
-    pub fn enable(
-        env: &Environment,
+/// A job's state directory, taken by this run before it decides where it resumes: the
+/// control socket is this run's, and so is the directory (an earlier run still holding
+/// it did not answer, and is fenced from it).
+pub struct StateDir {
+    dir: PathBuf,
+    store: Store,
+    control: ControlServer,
+    savepoint: Option<Snapshot>,
+}
+
+impl StateDir {
+    /// Takes the job's `state_dir` (absolute; with none, the folder of `from_savepoint`'s
+    /// state directory, if given): reads `from_savepoint`, takes the control socket (see
+    /// [`crate::control`]) and claims the directory for a new incarnation. `Ok(None)`:
+    /// the job has no state directory.
+    pub fn take(
         state_dir: Option<PathBuf>,
-        interval: Option<std::time::Duration>,
         from_savepoint: Option<&Path>,
-        resume: Resume,
-    ) -> Result<Option<Checkpointing>, String> {
-        let restore = match from_savepoint {
+    ) -> Result<Option<StateDir>, String> {
+        let savepoint = match from_savepoint {
             Some(path) => Some(Snapshot::load(path).map_err(|e| format!("--from-savepoint: {e}"))?),
             None => None,
         };
-        let state_dir = match (state_dir, &restore) {
+        let dir = match (state_dir, &savepoint) {
             (Some(dir), _) => dir,
             // A savepoint restored without a state_dir keeps its own folder's.
             (None, Some(s)) => s
@@ -61,19 +83,62 @@ impl Checkpointing {
                 .unwrap_or_else(|| PathBuf::from(".")),
             (None, None) => return Ok(None),
         };
-        let store = Store::new(&state_dir);
-        let path = match (&restore, resume) {
+        let control = ControlServer::start(&dir)?;
+        // Only a run that has the control socket claims the directory: a refused one
+        // leaves the running job its own.
+        let store = Store::new(&dir);
+        store
+            .claim()
+            .map_err(|e| format!("cannot claim state_dir {}: {e}", dir.display()))?;
+        tracing::info!(
+            incarnation = store.incarnation(),
+            state_dir = %dir.display(),
+            "claimed the state directory"
+        );
+        Ok(Some(StateDir {
+            dir,
+            store,
+            control,
+            savepoint,
+        }))
+    }
+
+    /// This run's incarnation.
+    pub fn incarnation(&self) -> &str {
+        self.store.incarnation()
+    }
+
+    /// Sets up checkpoints every `interval` (if set), restoring from the savepoint given
+    /// to [`StateDir::take`], or else as `resume` says.
+    pub fn enable(
+        self,
+        env: &Environment,
+        interval: Option<std::time::Duration>,
+        resume: Resume,
+    ) -> Result<Checkpointing, String> {
+        let StateDir {
+            dir,
+            store,
+            control,
+            savepoint,
+        } = self;
+        let path = match (&savepoint, resume) {
             (Some(_), _) | (None, Resume::Afresh) => None,
             (None, Resume::Latest) => store.latest_checkpoint(),
-            (None, Resume::Snapshot(id)) => Some(store.snapshot_path(id).ok_or_else(|| {
-                format!(
-                    "the job's last committed Kafka transaction belongs to snapshot {id}, \
-                     which is not in state_dir {}",
-                    state_dir.display()
-                )
-            })?),
+            (None, Resume::Snapshot { id, incarnation }) => Some(
+                store
+                    .find_snapshot(id, incarnation.as_deref())
+                    .ok_or_else(|| {
+                        format!(
+                            "the job's last committed Kafka transaction belongs to snapshot \
+                             {id} of incarnation {}, which is not in state_dir {}",
+                            incarnation.as_deref().unwrap_or("(unnamed)"),
+                            dir.display()
+                        )
+                    })?,
+            ),
         };
-        let restore = match (restore, path) {
+        let restore = match (savepoint, path) {
             (Some(s), _) => Some(s),
             (None, Some(path)) => {
                 let snapshot = Snapshot::load(&path).map_err(|e| e.to_string())?;
@@ -88,14 +153,32 @@ impl Checkpointing {
             retain: RETAIN,
             restore: restore.map(Arc::new),
         });
-        let control = ControlServer::start(&state_dir, handle)?;
-        Ok(Some(Checkpointing {
+        control.serve(handle);
+        Ok(Checkpointing {
             store,
             _control: Some(control),
-        }))
+        })
+    }
+}
+
+impl Checkpointing {
+    /// Sets up checkpoints for the job with `state_dir` (absolute) and
+    /// `interval`, restoring from `from_savepoint` or else as `resume` says: both steps
+    /// of [`StateDir`] at once.
+    pub fn enable(
+        env: &Environment,
+        state_dir: Option<PathBuf>,
+        interval: Option<std::time::Duration>,
+        from_savepoint: Option<&Path>,
+        resume: Resume,
+    ) -> Result<Option<Checkpointing>, String> {
+        StateDir::take(state_dir, from_savepoint)?
+            .map(|s| s.enable(env, interval, resume))
+            .transpose()
     }
 
-    /// The job ended normally: its checkpoints are not needed to resume it.
+    /// The job ended normally: its checkpoints are not needed to resume it. (A fenced
+    /// incarnation deletes nothing: the directory is no longer its own.)
     pub fn finished(self) {
         self.store.retain(0);
     }

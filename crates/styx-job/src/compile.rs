@@ -18,7 +18,7 @@ use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
 use styx_runtime::window::WindowAssigner;
 
 use crate::aggregate::{AggKind, JsonAggregates};
-use crate::checkpointing::{Checkpointing, Resume};
+use crate::checkpointing::{Resume, StateDir};
 use crate::config::{
     EventTimeConfig, JobFile, SinkConfig, SourceConfig, StateBackendKind, TimeKind,
     TransformConfig, WatermarkMode, WindowConfig, WindowSpec,
@@ -543,6 +543,10 @@ impl Job {
             file: self.file.clone(),
             problems: vec![p],
         };
+        // The state directory first: a job refused because another one runs there must
+        // touch neither that one's working state nor its Kafka transactions.
+        let state_dir =
+            StateDir::take(self.state_dir(), options.from_savepoint.as_deref()).map_err(invalid)?;
         if let (StateBackendKind::Disk, Some(dir)) =
             (self.config.job.state_backend, self.state_dir())
         {
@@ -551,14 +555,16 @@ impl Job {
             env.set_state_backend(backend);
         }
         let (resume, exactly_once) = self.resume().map_err(invalid)?;
-        let checkpointing = Checkpointing::enable(
-            &env,
-            self.state_dir(),
-            self.config.job.checkpoint_interval.map(|d| d.0),
-            options.from_savepoint.as_deref(),
-            resume,
-        )
-        .map_err(invalid)?;
+        let checkpointing = state_dir
+            .map(|s| {
+                s.enable(
+                    &env,
+                    self.config.job.checkpoint_interval.map(|d| d.0),
+                    resume,
+                )
+            })
+            .transpose()
+            .map_err(invalid)?;
         self.build(&env, parallelism, exactly_once.as_ref())
             .map_err(invalid)?;
         env.execute().map_err(|error| JobError::Run {
@@ -574,26 +580,32 @@ impl Job {
     /// Where the job resumes. A job with an exactly-once sink resumes from the snapshot
     /// its last Kafka transaction committed with, or afresh after its committed offsets;
     /// other jobs from their newest checkpoint.
+    ///
+    /// The exactly-once sink's producer initialises its transactions first, which fences
+    /// every earlier incarnation of the job: their open transactions are aborted and they
+    /// can commit nothing more, so the committed offsets read next are final.
     fn resume(&self) -> Result<(Resume, Option<ExactlyOnce>), String> {
-        if !self
+        let Some((sink_id, sink)) = self
             .config
             .sinks
-            .values()
-            .any(crate::connectors::is_exactly_once)
-        {
+            .iter()
+            .find(|(_, s)| crate::connectors::is_exactly_once(s))
+        else {
             return Ok((Resume::Latest, None));
-        }
+        };
+        let producer = crate::connectors::fence(sink_id, sink, &self.config.job)?;
         let sources = self.config.sources.iter().filter_map(|(id, s)| match s {
             SourceConfig::Kafka(k) => Some((id.as_str(), k)),
             _ => None,
         });
         let last = crate::exactly_once::last_commit(sources)?;
+        tracing::info!(marker = ?last.marker, "the last committed transaction");
         let resume = match last.marker {
-            Marker::Checkpoint(id) => Resume::Snapshot(id),
+            Marker::Checkpoint { id, incarnation } => Resume::Snapshot { id, incarnation },
             Marker::End | Marker::None => Resume::Afresh,
         };
-        tracing::info!(marker = ?last.marker, "the last committed transaction");
         let exactly_once = ExactlyOnce {
+            producer: std::sync::Mutex::new(producer),
             link: TransactionLink::new(),
             committed: last.committed,
             partitions: last.partitions,

@@ -20,9 +20,11 @@
 use std::time::{Duration, Instant};
 
 use styx_generate::{Generator, Kind};
+use styx_kafka::exactly_once::TRANSACTION_TIMEOUT;
 use styx_kafka::{
-    CommitPolicy, Delivery, KafkaSink, KafkaSinkConfig, KafkaSource, KafkaSourceConfig, Partition,
-    SharedStarts, SourceOptions, StartPositions, TransactionLink, TransactionalSink,
+    CommitPolicy, Delivery, KafkaProducer, KafkaSink, KafkaSinkConfig, KafkaSource,
+    KafkaSourceConfig, Partition, SharedStarts, SourceOptions, StartPositions, TransactionLink,
+    TransactionalSink,
 };
 use styx_runtime::error::BoxError;
 use styx_runtime::event::Event;
@@ -36,6 +38,9 @@ use crate::config::{EventTimeConfig, GeneratorSourceConfig, JobSection, SinkConf
 /// Kafka sources and its transactional sink, and the offsets the job had committed
 /// (where its sources go on when no checkpoint is restored).
 pub(crate) struct ExactlyOnce {
+    /// The transactional sink's producer, initialised before the job looked up its last
+    /// commit (taken by the sink when it starts).
+    pub(crate) producer: std::sync::Mutex<Option<KafkaProducer>>,
     pub(crate) link: TransactionLink,
     pub(crate) committed: Vec<(Partition, i64)>,
     /// Every partition of each Kafka source's topics, by source id: an exactly-once job
@@ -96,6 +101,33 @@ pub(crate) fn check_sink(id: &str, sink: &SinkConfig) -> Vec<String> {
 /// Whether the sink writes exactly once (in Kafka transactions).
 pub(crate) fn is_exactly_once(sink: &SinkConfig) -> bool {
     matches!(sink, SinkConfig::Kafka(k) if k.delivery == Delivery::ExactlyOnce)
+}
+
+/// The `transactional.id` of the exactly-once sink `id`: the same in every run of the job.
+fn transactional_id(job: &JobSection, id: &str) -> String {
+    format!("styx-{}-{id}", job.name)
+}
+
+/// Initialises the transactions of the exactly-once sink `id` (`Ok(None)` for another
+/// sink): from then on every earlier producer with its `transactional.id`, an earlier
+/// incarnation of the job, is fenced.
+pub(crate) fn fence(
+    id: &str,
+    sink: &SinkConfig,
+    job: &JobSection,
+) -> Result<Option<KafkaProducer>, String> {
+    match sink {
+        SinkConfig::Kafka(config) if config.delivery == Delivery::ExactlyOnce => {
+            KafkaProducer::new(
+                config,
+                Some(&transactional_id(job, id)),
+                TRANSACTION_TIMEOUT,
+            )
+            .map(Some)
+            .map_err(|e| format!("sinks.{id}: {e}"))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Builds a Kafka or generator source into `env`; `Ok(None)` for other sources.
@@ -274,10 +306,27 @@ pub(crate) fn build_sink(
     let config: KafkaSinkConfig = config.clone();
     if let (Delivery::ExactlyOnce, Some(eos)) = (config.delivery, exactly_once) {
         let link = eos.link.clone();
-        let transactional_id = format!("styx-{}-{id}", job.name);
+        let transactional_id = transactional_id(job, id);
+        let initialised = std::sync::Mutex::new(
+            eos.producer
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take(),
+        );
         input.sink(&format!("sinks.{id}"), 1, move |_| {
-            TransactionalSink::new(&config, "Kafka sink", &transactional_id, link.clone())
-                .map_err(Into::into)
+            let producer = initialised.lock().unwrap_or_else(|e| e.into_inner()).take();
+            let sink = match producer {
+                Some(producer) => TransactionalSink::with_producer(
+                    producer,
+                    "Kafka sink",
+                    &transactional_id,
+                    link.clone(),
+                ),
+                None => {
+                    TransactionalSink::new(&config, "Kafka sink", &transactional_id, link.clone())
+                }
+            };
+            sink.map_err(Into::into)
         });
         return Ok(true);
     }

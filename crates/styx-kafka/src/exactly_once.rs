@@ -12,30 +12,67 @@
 //! 2. At barrier `N` the sink flushes; records that arrive after the barrier are held in
 //!    memory, not sent: they belong to the next transaction.
 //! 3. The coordinator writes checkpoint `N` (every operator's state and the sources'
-//!    offsets) to the state directory. Only then is it complete.
+//!    offsets) to the state directory, in a folder named after the checkpoint and the
+//!    job's incarnation (`chk-<N>-<incarnation>`). Only then is it complete.
 //! 4. On completion the sink adds the sources' offsets of checkpoint `N` to the open
 //!    transaction (`send_offsets_to_transaction`, with the offset metadata
-//!    `styx:<millis>:cp:<N>`) and commits it; then it opens the next transaction and sends
-//!    what it held.
+//!    `styx:<millis>:cp:<N>:<incarnation>`) and commits it; then it opens the next
+//!    transaction and sends what it held.
 //! 5. At the end of the input (or a clean stop), the sink commits its last transaction
 //!    with the sources' final offsets and the metadata `styx:<millis>:end`; the job's
 //!    state is then empty (every window fired), and its checkpoints are discarded.
 //!
-//! On restart the job reads the group's committed offsets and their metadata (see
-//! [`committed_marker`]). If the newest marker names checkpoint `N`, the job restores
-//! checkpoint `N`: its state is exactly the one after the records the committed output
-//! reflects. If it says `end`, or there is no marker (nothing was ever committed), the
-//! job starts with empty state from the committed offsets. Checkpoints written after the
-//! last commit are ignored, and their transactions were aborted: the restarted
-//! producer, with the same `transactional.id`, fences its previous incarnation and aborts
-//! its open transaction when it initialises. Whatever moment the process is killed at,
-//! a `read_committed` reader sees the output of each input record once.
+//! Every run of the job is an *incarnation*, named by a random token
+//! (see `styx_runtime::checkpoint::store`). A run starts in this order:
 //!
-//! A zombie (an earlier incarnation that still runs) is fenced by the same mechanism:
-//! its next transactional call fails, and it stops with that error.
+//! 1. It takes the control socket of its state directory. If the job there answers, the
+//!    run is refused ("another job is running") and touches nothing: neither the state
+//!    directory nor the transactions of the running job. If a socket is there but nothing
+//!    answers within a few seconds (the process is frozen, stopped or cut off), the run
+//!    takes it over.
+//! 2. It claims the state directory: the directory's `owner` file names the new
+//!    incarnation from then on.
+//! 3. Its sink's producer initialises transactions with the job's stable
+//!    `transactional.id` (`styx-<job>-<sink>`). This fences every earlier producer with
+//!    that id: the broker aborts the transaction such a producer left open, and rejects
+//!    every later call it makes. Once this returns, no earlier incarnation can commit
+//!    anything more, so the committed offsets are final.
+//! 4. It reads the group's committed offsets and their metadata (see
+//!    [`committed_marker`]). If the newest marker names checkpoint `N` of incarnation
+//!    `I`, the job restores exactly the snapshot `N` written by `I` (a marker of an
+//!    earlier version, `cp:<N>`, names snapshot `N` of no incarnation): its state is
+//!    exactly the one after the records the committed output reflects. If it says `end`,
+//!    or there is no marker (nothing was ever committed), the job starts with empty
+//!    state from the committed offsets. Checkpoints written after the last commit are
+//!    ignored, and their transactions were aborted in step 3.
+//!
+//! Whatever moment the process is killed at, a `read_committed` reader sees the output of
+//! each input record once.
+//!
+//! # Zombies
+//!
+//! A zombie is an earlier incarnation that still runs once a newer one has taken over (a
+//! process that was frozen, in a long pause, or on a machine cut off, and wakes up). It
+//! is fenced twice, and stops with an error saying it was fenced by a newer incarnation
+//! (the process exits non-zero):
+//!
+//! - by Kafka: its next transactional call (adding offsets, committing, or a send or
+//!   flush of records) fails, because a newer producer initialised the same
+//!   `transactional.id`. What it wrote since its last commit was aborted and is never
+//!   visible to `read_committed` readers; the checkpoint it was about to commit is never
+//!   restored, since no committed marker names it.
+//! - by the state directory: before it writes a checkpoint (and again before the folder
+//!   is renamed into place) it checks that `owner` still names it. Once a newer
+//!   incarnation has claimed the directory, it writes and deletes no snapshot any more
+//!   (so it neither adds a checkpoint nor prunes the new owner's), and its job fails.
+//!
+//! Whichever call the zombie makes first fails. Its checkpoint folders never collide
+//! with the newer incarnation's, even with equal ids, because each names its
+//! incarnation; and its control socket, when it ends, is left to the newer incarnation
+//! that took it over.
 //!
 //! One transactional sink instance per job and process: the job's output goes out in
-//! one transaction per checkpoint, with one `transactional.id` (`styx-<job>-<sink>`).
+//! one transaction per checkpoint, with one `transactional.id`.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -155,8 +192,14 @@ impl TransactionLink {
 pub enum Marker {
     /// Nothing was committed by a transactional sink.
     None,
-    /// The last transaction committed checkpoint `N`.
-    Checkpoint(u64),
+    /// The last transaction committed checkpoint (or savepoint) `id`, written by the
+    /// incarnation of the job named here (`None` in markers of earlier versions).
+    Checkpoint {
+        /// The checkpoint's id.
+        id: u64,
+        /// The incarnation that wrote it.
+        incarnation: Option<String>,
+    },
     /// The last transaction was the job's final one: its state was empty.
     End,
 }
@@ -168,13 +211,24 @@ fn marker_text(kind: &str) -> String {
     format!("styx:{millis}:{kind}")
 }
 
-/// Parses `styx:<millis>:cp:<N>` or `styx:<millis>:end`.
+/// Parses `styx:<millis>:cp:<N>:<incarnation>`, `styx:<millis>:cp:<N>` (earlier
+/// versions) or `styx:<millis>:end`.
 fn parse_marker(text: &str) -> Option<(u128, Marker)> {
     let rest = text.strip_prefix("styx:")?;
     let (millis, kind) = rest.split_once(':')?;
     let millis = millis.parse().ok()?;
     let marker = match kind.strip_prefix("cp:") {
-        Some(n) => Marker::Checkpoint(n.parse().ok()?),
+        Some(cp) => {
+            let (id, incarnation) = match cp.split_once(':') {
+                Some((id, inc)) if !inc.is_empty() => (id, Some(inc.to_string())),
+                Some(_) => return None,
+                None => (cp, None),
+            };
+            Marker::Checkpoint {
+                id: id.parse().ok()?,
+                incarnation,
+            }
+        }
         None if kind == "end" => Marker::End,
         None => return None,
     };
@@ -210,16 +264,33 @@ pub fn committed_marker(
     Ok((newest.map_or(Marker::None, |(_, m)| m), offsets))
 }
 
+/// Whether a producer error says that a newer producer with the same `transactional.id`
+/// has fenced this one.
+fn is_fenced(e: &crate::Error) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    let source = match e {
+        crate::Error::Client { source, .. } | crate::Error::Delivery { source, .. } => source,
+        _ => return false,
+    };
+    matches!(
+        source.rdkafka_error_code(),
+        Some(Code::Fenced | Code::ProducerFenced | Code::InvalidProducerEpoch)
+    ) || source.to_string().to_lowercase().contains("fenced")
+}
+
 /// A sink instance writing events to a topic exactly once. See the
 /// [module documentation](self).
 pub struct TransactionalSink {
     name: String,
+    transactional_id: String,
     producer: KafkaProducer,
     link: TransactionLink,
     /// The barrier passed whose transaction is not committed yet.
     pending: Option<u64>,
     /// Records after that barrier, for the next transaction.
     held: Vec<Event>,
+    /// Records sent in the open transaction.
+    in_transaction: u64,
 }
 
 impl TransactionalSink {
@@ -231,19 +302,46 @@ impl TransactionalSink {
         transactional_id: &str,
         link: TransactionLink,
     ) -> crate::Result<Self> {
-        let mut producer = KafkaProducer::new(config, Some(transactional_id), TRANSACTION_TIMEOUT)?;
+        let producer = KafkaProducer::new(config, Some(transactional_id), TRANSACTION_TIMEOUT)?;
+        Self::with_producer(producer, name, transactional_id, link)
+    }
+
+    /// A transactional sink writing with `producer`, whose transactions (with
+    /// `transactional_id`) are initialised and none open.
+    pub fn with_producer(
+        mut producer: KafkaProducer,
+        name: &str,
+        transactional_id: &str,
+        link: TransactionLink,
+    ) -> crate::Result<Self> {
         producer.begin_transaction()?;
         Ok(TransactionalSink {
             name: name.to_string(),
+            transactional_id: transactional_id.to_string(),
             producer,
             link,
             pending: None,
             held: Vec::new(),
+            in_transaction: 0,
         })
     }
 
     fn fail(&self, e: impl std::fmt::Display) -> BoxError {
         format!("{}: {e}", self.name).into()
+    }
+
+    /// The error of a failed producer call: a clear one when the producer was fenced.
+    fn fail_kafka(&self, e: crate::Error) -> BoxError {
+        if is_fenced(&e) {
+            return self.fail(format!(
+                "fenced by a newer incarnation of the job: another producer has initialised \
+                 transactions with transactional.id `{}`, so this incarnation stops; its open \
+                 transaction is aborted and nothing it wrote since its last commit is ever \
+                 visible to read_committed readers ({e})",
+                self.transactional_id
+            ));
+        }
+        self.fail(e)
     }
 
     /// Adds the offsets to the open transaction with `marker`, commits it and opens
@@ -261,19 +359,29 @@ impl TransactionalSink {
             self.producer
                 .inner()
                 .send_offsets_to_transaction(&tpl, &group, TRANSACTION_TIMEOUT)
-                .map_err(|e| self.fail(format!("adding offsets to the transaction: {e}")))?;
+                .map_err(|e| {
+                    self.fail_kafka(crate::Error::client("adding offsets to the transaction", e))
+                })?;
         }
         self.producer
             .commit_transaction(TRANSACTION_TIMEOUT)
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail_kafka(e))?;
+        tracing::debug!(
+            records = self.in_transaction,
+            marker,
+            "transaction committed"
+        );
+        self.in_transaction = 0;
         self.producer
             .begin_transaction()
-            .map_err(|e| self.fail(e))?;
+            .map_err(|e| self.fail_kafka(e))?;
         Ok(())
     }
 
     fn send(&mut self, event: &Event) -> Result<(), BoxError> {
-        self.producer.send(event).map_err(|e| self.fail(e))
+        self.producer.send(event).map_err(|e| self.fail_kafka(e))?;
+        self.in_transaction += 1;
+        Ok(())
     }
 }
 
@@ -292,7 +400,7 @@ impl Sink<Event> for TransactionalSink {
     fn flush(&mut self) -> Result<(), BoxError> {
         self.producer
             .flush(TRANSACTION_TIMEOUT)
-            .map_err(|e| self.fail(e))
+            .map_err(|e| self.fail_kafka(e))
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
@@ -320,9 +428,14 @@ impl Sink<Event> for TransactionalSink {
         }
         // Fault injection: the process dies with the checkpoint written, uncommitted...
         fail::fail_point!("eos-before-commit", |_| std::process::abort());
+        // ...or, with records to commit, it freezes there, as in a long pause, and goes on
+        // when it is continued.
+        if self.in_transaction > 0 {
+            freeze_point();
+        }
         self.commit(
             Some(checkpoint),
-            &marker_text(&format!("cp:{}", checkpoint.id)),
+            &marker_text(&format!("cp:{}:{}", checkpoint.id, checkpoint.incarnation)),
         )?;
         // ...or right after the commit, before the records held since the barrier go.
         fail::fail_point!("eos-after-commit", |_| std::process::abort());
@@ -335,16 +448,42 @@ impl Sink<Event> for TransactionalSink {
     }
 }
 
+/// Fault injection: the process stops itself (SIGSTOP) here, as a process frozen in a long
+/// pause, and goes on once it is continued (SIGCONT).
+fn freeze_point() {
+    fail::fail_point!("eos-freeze-before-commit", |_| {
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-STOP", &pid])
+            .status();
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn markers_round_trip() {
-        let cp = marker_text("cp:12");
-        assert_eq!(parse_marker(&cp).unwrap().1, Marker::Checkpoint(12));
+        let cp = marker_text("cp:12:3f9a1c0b7d2e");
+        assert_eq!(
+            parse_marker(&cp).unwrap().1,
+            Marker::Checkpoint {
+                id: 12,
+                incarnation: Some("3f9a1c0b7d2e".into())
+            }
+        );
+        // Markers of earlier versions name no incarnation.
+        assert_eq!(
+            parse_marker(&marker_text("cp:12")).unwrap().1,
+            Marker::Checkpoint {
+                id: 12,
+                incarnation: None
+            }
+        );
         assert_eq!(parse_marker(&marker_text("end")).unwrap().1, Marker::End);
         assert_eq!(parse_marker(""), None);
         assert_eq!(parse_marker("styx:1:what"), None);
+        assert_eq!(parse_marker("styx:1:cp:12:"), None);
     }
 }
