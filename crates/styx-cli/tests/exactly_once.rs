@@ -15,46 +15,13 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    brokers, file_multiset, multiset, produce, read_topic, run_to_end, unique, STYX, TIMEOUT,
+    brokers, event, events, file_multiset, produce, read_committed, run_to_end, unique, STYX,
+    TIMEOUT, WINDOW,
 };
 use rand::Rng;
 use styx_kafka::admin::create_topic;
 
 const EVENTS: u64 = 6000;
-
-/// Event `n`: ten keys, time in order (so no event is late, however partitions
-/// interleave).
-fn event(n: u64) -> String {
-    format!(
-        "{{\"key\":\"k{}\",\"ts\":{},\"value\":{}}}",
-        n % 10,
-        1_000_000 + n * 7,
-        n % 97
-    )
-}
-
-/// Events `range`, keyed by their key.
-fn events(range: std::ops::Range<u64>) -> impl Iterator<Item = (String, String)> {
-    range.map(|n| (format!("k{}", n % 10), event(n)))
-}
-
-/// The committed records of `topic`, read until none came for `quiet`.
-fn read_committed(brokers: &str, topic: &str, quiet: Duration) -> Vec<String> {
-    let got = read_topic(
-        brokers,
-        topic,
-        "\"isolation.level\" = \"read_committed\"",
-        quiet,
-        |_| false,
-    );
-    multiset(&got)
-}
-
-const WINDOW: &str = "[sources.events.event_time]\nfield = \"ts\"\nmax_out_of_orderness = \"0s\"\n\
-     watermarks = \"per_event\"\n\
-     [transforms.counts]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"key\"\n\
-     window = { type = \"tumbling\", size = \"1s\" }\n\
-     aggregates = { n = \"count\", total = \"sum(value)\" }\n";
 
 #[test]
 fn killed_at_random_moments_the_committed_output_equals_a_run_on_a_file() {

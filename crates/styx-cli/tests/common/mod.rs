@@ -128,3 +128,40 @@ pub fn multiset(values: &[Value]) -> Vec<String> {
 pub fn file_multiset(path: &Path) -> Vec<String> {
     multiset(&ndjson(path))
 }
+
+/// Event `n` of the exactly-once tests: ten keys, time in order (so no event is late,
+/// however partitions interleave).
+pub fn event(n: u64) -> String {
+    format!(
+        "{{\"key\":\"k{}\",\"ts\":{},\"value\":{}}}",
+        n % 10,
+        1_000_000 + n * 7,
+        n % 97
+    )
+}
+
+/// Events `range`, keyed by their key.
+pub fn events(range: std::ops::Range<u64>) -> impl Iterator<Item = (String, String)> {
+    range.map(|n| (format!("k{}", n % 10), event(n)))
+}
+
+/// The committed records of `topic`, read until none came for `quiet`.
+pub fn read_committed(brokers: &str, topic: &str, quiet: Duration) -> Vec<String> {
+    let got = read_topic(
+        brokers,
+        topic,
+        "\"isolation.level\" = \"read_committed\"",
+        quiet,
+        |_| false,
+    );
+    multiset(&got)
+}
+
+/// The window of the exactly-once tests' jobs (on a source `events`): counts and sums
+/// per key and second of event time, in a transform `counts`.
+pub const WINDOW: &str =
+    "[sources.events.event_time]\nfield = \"ts\"\nmax_out_of_orderness = \"0s\"\n\
+     watermarks = \"per_event\"\n\
+     [transforms.counts]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"key\"\n\
+     window = { type = \"tumbling\", size = \"1s\" }\n\
+     aggregates = { n = \"count\", total = \"sum(value)\" }\n";
