@@ -178,13 +178,9 @@ fn checkpoints_of(state: &Path, incarnation: &str) -> BTreeSet<String> {
         .collect()
 }
 
-/// Whether the offsets committed in `group` reach the end of every partition of `topic`.
-fn committed_to_the_end(brokers: &str, topic: &str, group: &str) -> bool {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers)
-        .set("group.id", group)
-        .create()
-        .unwrap();
+/// Whether the offsets committed in `consumer`'s group reach `ends`, the end offsets of
+/// the partitions of `topic`.
+fn committed_to_the_end(consumer: &BaseConsumer, topic: &str, ends: &[i64]) -> bool {
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         tpl.add_partition(topic, p);
@@ -193,10 +189,9 @@ fn committed_to_the_end(brokers: &str, topic: &str, group: &str) -> bool {
         return false;
     };
     (0..PARTITIONS).all(|p| {
-        let (_, high) = consumer.fetch_watermarks(topic, p, TIMEOUT).unwrap();
         committed
             .find_partition(topic, p)
-            .is_some_and(|e| e.offset() == Offset::Offset(high))
+            .is_some_and(|e| e.offset() == Offset::Offset(ends[p as usize]))
     })
 }
 
@@ -376,12 +371,21 @@ fn zombie_is_fenced(freeze: Freeze) {
 
     // The rest of the input; B reads it to the end and is stopped cleanly.
     produce(&brokers, &input, events(HALF..EVENTS));
+    let in_group: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &brokers)
+        .set("group.id", &group)
+        .create()
+        .unwrap();
+    let ends: Vec<i64> = (0..PARTITIONS)
+        .map(|p| in_group.fetch_watermarks(&input, p, TIMEOUT).unwrap().1)
+        .collect();
+    assert_eq!(ends.iter().sum::<i64>(), EVENTS as i64);
     wait_until(
         "B has committed the whole input",
         Duration::from_secs(120),
         || {
             assert!(b.try_wait().unwrap().is_none(), "B ended: {}", read(&b_log));
-            committed_to_the_end(&brokers, &input, &group)
+            committed_to_the_end(&in_group, &input, &ends)
         },
     );
     signal(&b, "-TERM");

@@ -31,8 +31,8 @@ const RETAIN: usize = 3;
 pub enum Resume {
     /// From the newest completed checkpoint, if any.
     Latest,
-    /// From the checkpoint or savepoint with this id written by this incarnation (`None`:
-    /// by an earlier version, which named none), which must be in the directory.
+    /// From the checkpoint or savepoint with this id written by the incarnation named
+    /// (`None`: by an earlier version, which named none), which must be in the directory.
     Snapshot {
         /// The snapshot's id.
         id: u64,

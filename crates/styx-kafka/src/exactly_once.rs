@@ -264,18 +264,25 @@ pub fn committed_marker(
     Ok((newest.map_or(Marker::None, |(_, m)| m), offsets))
 }
 
+/// Whether an error code says that a newer producer with the same `transactional.id` has
+/// fenced this one.
+fn is_fenced_code(code: rdkafka::error::RDKafkaErrorCode) -> bool {
+    use rdkafka::error::RDKafkaErrorCode as Code;
+    matches!(
+        code,
+        Code::Fenced | Code::ProducerFenced | Code::InvalidProducerEpoch
+    )
+}
+
 /// Whether a producer error says that a newer producer with the same `transactional.id`
 /// has fenced this one.
 fn is_fenced(e: &crate::Error) -> bool {
-    use rdkafka::error::RDKafkaErrorCode as Code;
     let source = match e {
         crate::Error::Client { source, .. } | crate::Error::Delivery { source, .. } => source,
         _ => return false,
     };
-    matches!(
-        source.rdkafka_error_code(),
-        Some(Code::Fenced | Code::ProducerFenced | Code::InvalidProducerEpoch)
-    ) || source.to_string().to_lowercase().contains("fenced")
+    source.rdkafka_error_code().is_some_and(is_fenced_code)
+        || source.to_string().to_lowercase().contains("fenced")
 }
 
 /// A sink instance writing events to a topic exactly once. See the
@@ -332,7 +339,15 @@ impl TransactionalSink {
 
     /// The error of a failed producer call: a clear one when the producer was fenced.
     fn fail_kafka(&self, e: crate::Error) -> BoxError {
-        if is_fenced(&e) {
+        // Once fenced, librdkafka fails every later call (records purged from the queue,
+        // transactional calls in a fatal state) with errors of their own; its first fatal
+        // error says why.
+        let fatal = self.producer.inner().client().fatal_error();
+        if is_fenced(&e)
+            || fatal
+                .as_ref()
+                .is_some_and(|(code, _)| is_fenced_code(*code))
+        {
             return self.fail(format!(
                 "fenced by a newer incarnation of the job: another producer has initialised \
                  transactions with transactional.id `{}`, so this incarnation stops; its open \
