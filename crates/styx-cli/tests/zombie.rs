@@ -11,17 +11,19 @@
 //! A is frozen two ways:
 //! - from outside (SIGSTOP at whatever moment A is at once it has committed output);
 //! - with the `failpoints` feature, by itself at the worst moment: checkpoint `K` is
-//!   written but its transaction, which holds results, not yet committed. B then resumes from checkpoint
-//!   `K - 1` (A's last commit), never from A's `K`, and A's first call once continued,
-//!   committing `K`, must fail.
+//!   written but its transaction, which holds results, not yet committed. B then resumes
+//!   from checkpoint `K - 1` (A's last commit), never from A's `K`, and A's first call
+//!   once continued, committing `K`, must fail.
 //!
-//! Why the test fails without fencing: in the second case, were A's producer not fenced
-//! by B's (say, were the `transactional.id` another in each run), A's commit of `K` would
-//! succeed, and the results between `K - 1` and `K`, which B computes again from `K - 1`,
-//! would be committed twice; the comparison with the run on a file would see them twice.
-//! Were A not fenced from the state directory either, it would go on checkpointing and
-//! committing next to B, duplicating more. In the first case, A wakes up wherever it was
-//! frozen; without either fence it would commit its open transaction and go on.
+//! Why the tests fail without fencing:
+//! - without the Kafka fence (were the `transactional.id` another in each run), A's
+//!   commit of `K` in the second case succeeds, and the results between `K - 1` and `K`,
+//!   which B computes again from `K - 1`, are committed twice: the comparison with the
+//!   run on a file sees them twice, and A's error does not name the `transactional.id`;
+//! - without the state directory's fence, A, continued, writes one more checkpoint (and
+//!   prunes older ones by id, whoever wrote them) before its commit fails: the check
+//!   that A writes no checkpoint once continued fails (in the first case, where A's
+//!   first call is not a commit).
 //!
 //! `STYX_KAFKA_TXN_BROKERS` names a broker whose `read_committed` hides aborted
 //! transactions and that fences producers (noida-db under `scripts/test`); when it is not
