@@ -61,7 +61,7 @@ enum Freeze {
 
 #[test]
 fn a_zombie_frozen_from_outside_is_fenced_and_the_output_is_exact() {
-    zombie_is_fenced(Freeze::FromOutside);
+    zombie_is_fenced(Freeze::FromOutside, "memory");
 }
 
 #[test]
@@ -70,7 +70,14 @@ fn a_zombie_frozen_before_its_commit_is_fenced_and_the_output_is_exact() {
         eprintln!("skipping: needs the failpoints feature (use scripts/test)");
         return;
     }
-    zombie_is_fenced(Freeze::BeforeCommit);
+    zombie_is_fenced(Freeze::BeforeCommit, "memory");
+}
+
+/// With its state on disk, each incarnation has a tree of its own: the zombie never
+/// writes into the one of the run that took over (which removes the zombie's).
+#[test]
+fn a_zombie_with_its_state_on_disk_is_fenced_and_the_output_is_exact() {
+    zombie_is_fenced(Freeze::FromOutside, "disk");
 }
 
 /// Polls `condition` until it holds; fails after `timeout`, saying `what` was awaited.
@@ -197,7 +204,17 @@ fn committed_to_the_end(consumer: &BaseConsumer, topic: &str, ends: &[i64]) -> b
     })
 }
 
-fn zombie_is_fenced(freeze: Freeze) {
+/// The folders of the disk state backend's working trees.
+fn trees(state: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(state.join("state-backend"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .collect()
+}
+
+fn zombie_is_fenced(freeze: Freeze, backend: &str) {
     let Some(brokers) = brokers("STYX_KAFKA_TXN_BROKERS") else {
         return;
     };
@@ -227,7 +244,7 @@ fn zombie_is_fenced(freeze: Freeze) {
         &job,
         format!(
             "[job]\nname = \"{}\"\nparallelism = 2\ncheckpoint_interval = \"150ms\"\n\
-             state_dir = \"state\"\n\
+             state_dir = \"state\"\nstate_backend = \"{backend}\"\n\
              [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
              group = \"{group}\"\nstart = \"earliest\"\n{WINDOW}\
              [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
@@ -351,6 +368,13 @@ fn zombie_is_fenced(freeze: Freeze) {
         state.join("control.sock").exists(),
         "A, ending, left B's control socket"
     );
+    if backend == "disk" {
+        assert_eq!(
+            trees(&state),
+            BTreeSet::from([b_incarnation.clone()]),
+            "B's working tree is its own, A's is gone"
+        );
+    }
 
     // A third run while B answers is refused, and does not fence B.
     let mut c = start(&job, &c_log, &[]);

@@ -177,6 +177,12 @@ impl Checkpointing {
             .transpose()
     }
 
+    /// Whether a newer incarnation of the job has claimed the state directory since this
+    /// one did: this one is a zombie, fenced.
+    pub fn fenced(&self) -> Option<styx_runtime::checkpoint::store::Fenced> {
+        self.store.check_owner().err()
+    }
+
     /// The job ended normally: its checkpoints are not needed to resume it. (A fenced
     /// incarnation deletes nothing: the directory is no longer its own.)
     pub fn finished(self) {

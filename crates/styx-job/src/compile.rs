@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use styx_connectors::decode::DeadLetters;
 use styx_connectors::file::{LineSink, LineSource};
 use styx_connectors::stdio::{stdin_source, stdout_sink};
+use styx_runtime::error::RuntimeError;
 use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::source::Source;
 use styx_runtime::state::StateBackend;
@@ -18,7 +19,7 @@ use styx_runtime::watermark::{Emission, TimestampFn, WatermarkStrategy};
 use styx_runtime::window::WindowAssigner;
 
 use crate::aggregate::{AggKind, JsonAggregates};
-use crate::checkpointing::{Resume, StateDir};
+use crate::checkpointing::{Checkpointing, Resume, StateDir};
 use crate::config::{
     EventTimeConfig, JobFile, SinkConfig, SourceConfig, StateBackendKind, TimeKind,
     TransformConfig, WatermarkMode, WindowConfig, WindowSpec,
@@ -30,8 +31,10 @@ use styx_kafka::exactly_once::Marker;
 use styx_kafka::TransactionLink;
 
 /// The folder of `state_dir` where `state_backend = "disk"` keeps the operators' state
-/// while the job runs (emptied when it starts: the state it resumes from comes from
-/// checkpoints).
+/// while the job runs, in a folder per incarnation (see [`crate::checkpointing`]): a run
+/// starts with an empty one and removes those of earlier runs (the state it resumes from
+/// comes from checkpoints), and an earlier run still alive, a zombie, never writes into
+/// the tree of the run that took over from it.
 pub const STATE_BACKEND_DIR: &str = "state-backend";
 
 /// How to run a job, beyond what its file says.
@@ -547,10 +550,17 @@ impl Job {
         // touch neither that one's working state nor its Kafka transactions.
         let state_dir =
             StateDir::take(self.state_dir(), options.from_savepoint.as_deref()).map_err(invalid)?;
-        if let (StateBackendKind::Disk, Some(dir)) =
-            (self.config.job.state_backend, self.state_dir())
+        if let (StateBackendKind::Disk, Some(dir), Some(taken)) =
+            (self.config.job.state_backend, self.state_dir(), &state_dir)
         {
-            let backend = StateBackend::disk(dir.join(STATE_BACKEND_DIR))
+            let trees = dir.join(STATE_BACKEND_DIR);
+            for stale in std::fs::read_dir(&trees).into_iter().flatten().flatten() {
+                if stale.file_name().to_str() != Some(taken.incarnation()) {
+                    let path = stale.path();
+                    let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+                }
+            }
+            let backend = StateBackend::disk(trees.join(taken.incarnation()))
                 .map_err(|e| invalid(format!("job.state_backend: {e}")))?;
             env.set_state_backend(backend);
         }
@@ -567,9 +577,21 @@ impl Job {
             .map_err(invalid)?;
         self.build(&env, parallelism, exactly_once.as_ref())
             .map_err(invalid)?;
-        env.execute().map_err(|error| JobError::Run {
-            file: self.file.clone(),
-            error,
+        env.execute().map_err(|error| {
+            // A zombie fails on whatever it touches first once continued (a fenced
+            // producer, its removed working tree); the cause is that it was fenced.
+            let fenced = checkpointing.as_ref().and_then(Checkpointing::fenced);
+            let error = match fenced {
+                Some(f) if !error.error.to_string().contains("fenced") => RuntimeError::new(
+                    error.operator,
+                    format!("{f} (what failed: {})", error.error),
+                ),
+                _ => error,
+            };
+            JobError::Run {
+                file: self.file.clone(),
+                error,
+            }
         })?;
         if let Some(c) = checkpointing {
             c.finished();
