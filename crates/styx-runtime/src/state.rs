@@ -20,7 +20,6 @@
 use std::collections::hash_map::{Entry, OccupiedEntry};
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -152,19 +151,7 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
     ) -> Result<R, BoxError> {
         match self {
             Table::Memory(map) => Ok(f(map.entry(key).or_insert_with(create))),
-            Table::Disk(t) => {
-                t.set_key(&key)?;
-                let mut value = match t.read()? {
-                    Some(v) => v,
-                    None => {
-                        t.len += 1;
-                        create()
-                    }
-                };
-                let r = f(&mut value);
-                t.write(&value)?;
-                Ok(r)
-            }
+            Table::Disk(t) => t.upsert(key, create, f),
         }
     }
 
@@ -181,19 +168,18 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
                 Entry::Vacant(e) => e.insert_entry(create()),
             })),
             Table::Disk(t) => {
-                t.set_key(key)?;
-                let value = match t.read()? {
+                let value = match t.take(key)? {
                     Some(v) => v,
                     None => {
                         t.len += 1;
                         create()
                     }
                 };
-                Ok(Slot::Disk {
+                Ok(Slot::Disk(DiskSlot {
                     table: t,
                     key: key.clone(),
-                    value,
-                })
+                    value: Some(value),
+                }))
             }
         }
     }
@@ -205,14 +191,13 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
                 Entry::Occupied(e) => Some(Slot::Memory(e)),
                 Entry::Vacant(_) => None,
             }),
-            Table::Disk(t) => {
-                t.set_key(&key)?;
-                Ok(t.read()?.map(|value| Slot::Disk {
+            Table::Disk(t) => Ok(t.take(&key)?.map(|value| {
+                Slot::Disk(DiskSlot {
                     table: t,
                     key,
-                    value,
-                }))
-            }
+                    value: Some(value),
+                })
+            })),
         }
     }
 
@@ -221,6 +206,9 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
         match self {
             Table::Memory(map) => Ok(map.get(key).map(f)),
             Table::Disk(t) => {
+                if let Some(c) = t.cache.get(key) {
+                    return Ok(Some(f(&c.value)));
+                }
                 let mut bytes = t.prefix.clone();
                 rmp_serde::encode::write(&mut bytes, key).map_err(disk_error)?;
                 Ok(t.read_at(&bytes)?.map(|v| f(&v)))
@@ -236,11 +224,10 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
                 Ok(())
             }
             Table::Disk(t) => {
-                t.set_key(&key)?;
-                if !t.contains()? {
+                if t.take(&key)?.is_none() {
                     t.len += 1;
                 }
-                t.write(&value)
+                t.put(key, value)
             }
         }
     }
@@ -250,10 +237,9 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
         match self {
             Table::Memory(map) => Ok(map.remove(key)),
             Table::Disk(t) => {
-                t.set_key(key)?;
-                let value = t.read()?;
+                let value = t.take(key)?;
                 if value.is_some() {
-                    t.delete()?;
+                    t.delete(key)?;
                 }
                 Ok(value)
             }
@@ -270,10 +256,15 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
                 Ok(())
             }
             Table::Disk(t) => {
+                for (k, c) in &t.cache {
+                    f(k, &c.value);
+                }
                 for kv in t.store.tree.prefix(&t.prefix) {
                     let (k, v) = kv.map_err(disk_error)?;
-                    let (k, v) = t.decode_entry(&k, &v)?;
-                    f(&k, &v);
+                    let k: K = decode_key(t.prefix.len(), &k)?;
+                    if !t.cache.contains_key(&k) {
+                        f(&k, &decode_value(&v)?);
+                    }
                 }
                 Ok(())
             }
@@ -299,8 +290,9 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
     }
 
     /// The table as it is now, to read later (at a checkpoint barrier). In memory the
-    /// entries are copied now, side by side; on disk nothing is copied: the tree keeps
-    /// this version until the snapshot is dropped.
+    /// entries are copied now, side by side; on disk only the entries changed in the
+    /// table's cache since they were last written are copied, and the tree keeps its
+    /// version of the rest until the snapshot is dropped.
     pub fn snapshot(&self) -> TableSnapshot<K, V> {
         match self {
             Table::Memory(map) => {
@@ -312,25 +304,45 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
                 snapshot: t.store.tree.snapshot(),
                 prefix: t.prefix.clone(),
                 len: t.len,
-                _types: PhantomData,
+                changed: t
+                    .cache
+                    .iter()
+                    .filter(|(_, c)| c.dirty)
+                    .map(|(k, c)| (k.clone(), c.value.clone()))
+                    .collect(),
             },
         }
     }
 }
 
 /// A value of a [`Table`] being changed in place.
-pub enum Slot<'a, K, V> {
+pub enum Slot<'a, K: StateKey, V: StateValue> {
     /// In memory: the map's own entry.
     Memory(OccupiedEntry<'a, K, V>),
-    /// On disk: a decoded copy, written back by [`Slot::keep`].
-    Disk {
-        /// The table.
-        table: &'a mut DiskTable<K, V>,
-        /// The key.
-        key: K,
-        /// The value.
-        value: V,
-    },
+    /// On disk: the value taken out of the table, put back by [`Slot::keep`] (or when
+    /// the slot is dropped).
+    Disk(DiskSlot<'a, K, V>),
+}
+
+/// A value taken out of a disk table to be changed. Dropped without [`Slot::keep`] or
+/// [`Slot::remove`], it goes back to the table's cache as it is.
+pub struct DiskSlot<'a, K: StateKey, V: StateValue> {
+    table: &'a mut DiskTable<K, V>,
+    key: K,
+    /// `None` once kept or removed.
+    value: Option<V>,
+}
+
+impl<K: StateKey, V: StateValue> Drop for DiskSlot<'_, K, V> {
+    fn drop(&mut self) {
+        if let Some(value) = self.value.take() {
+            // Back where it was taken from: the cache (which may go over its size until
+            // the next entry comes in).
+            self.table
+                .cache
+                .insert(self.key.clone(), Cached { value, dirty: true });
+        }
+    }
 }
 
 impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
@@ -338,7 +350,7 @@ impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
     pub fn key(&self) -> &K {
         match self {
             Slot::Memory(entry) => entry.key(),
-            Slot::Disk { key, .. } => key,
+            Slot::Disk(d) => &d.key,
         }
     }
 
@@ -346,7 +358,7 @@ impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
     pub fn get(&self) -> &V {
         match self {
             Slot::Memory(entry) => entry.get(),
-            Slot::Disk { value, .. } => value,
+            Slot::Disk(d) => d.value.as_ref().expect("a slot holds its value"),
         }
     }
 
@@ -355,7 +367,7 @@ impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
     pub fn value(&mut self) -> &mut V {
         match self {
             Slot::Memory(entry) => entry.get_mut(),
-            Slot::Disk { value, .. } => value,
+            Slot::Disk(d) => d.value.as_mut().expect("a slot holds its value"),
         }
     }
 
@@ -363,7 +375,13 @@ impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
     pub fn keep(self) -> Result<(), BoxError> {
         match self {
             Slot::Memory(_) => Ok(()),
-            Slot::Disk { table, value, .. } => table.write(&value),
+            Slot::Disk(mut d) => match d.value.take() {
+                Some(value) => {
+                    let key = d.key.clone();
+                    d.table.put(key, value)
+                }
+                None => Ok(()),
+            },
         }
     }
 
@@ -374,21 +392,38 @@ impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
                 entry.remove();
                 Ok(())
             }
-            Slot::Disk { table, .. } => table.delete(),
+            Slot::Disk(mut d) => {
+                d.value = None;
+                let key = d.key.clone();
+                d.table.delete(&key)
+            }
         }
     }
 }
 
+/// How many entries a disk table keeps decoded in memory. Changes to them are written to
+/// the tree when the cache is full (all at once), so a key updated by many records in a
+/// row costs one write.
+const CACHE_ENTRIES: usize = 1 << 14;
+
+/// A value in a disk table's cache.
+struct Cached<V> {
+    value: V,
+    /// Whether it differs from the tree's.
+    dirty: bool,
+}
+
 /// A table in the disk backend's tree: its entries are the tree's keys starting with the
-/// table's prefix (eight bytes, unique in the job), followed by the encoded key.
+/// table's prefix (eight bytes, unique in the job), followed by the encoded key, in front
+/// of a cache of recently used entries.
 pub struct DiskTable<K, V> {
     store: Arc<DiskStore>,
     prefix: Vec<u8>,
-    /// The tree key of the key worked on: the prefix and the encoded key.
+    /// The tree key worked on: the prefix and an encoded key.
     key: Vec<u8>,
     value: Vec<u8>,
     len: usize,
-    _types: PhantomData<fn() -> (K, V)>,
+    cache: HashMap<K, Cached<V>, ahash::RandomState>,
 }
 
 impl<K: StateKey, V: StateValue> DiskTable<K, V> {
@@ -401,41 +436,85 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
             prefix,
             value: Vec::new(),
             len: 0,
-            _types: PhantomData,
+            cache: HashMap::default(),
         }
     }
 
-    fn set_key(&mut self, key: &K) -> Result<(), BoxError> {
-        self.key.truncate(self.prefix.len());
-        rmp_serde::encode::write(&mut self.key, key).map_err(disk_error)
+    fn upsert<R>(
+        &mut self,
+        key: K,
+        create: impl FnOnce() -> V,
+        f: impl FnOnce(&mut V) -> R,
+    ) -> Result<R, BoxError> {
+        if let Some(c) = self.cache.get_mut(&key) {
+            c.dirty = true;
+            return Ok(f(&mut c.value));
+        }
+        let mut value = match self.load(&key)? {
+            Some(v) => v,
+            None => {
+                self.len += 1;
+                create()
+            }
+        };
+        let r = f(&mut value);
+        self.put(key, value)?;
+        Ok(r)
     }
 
-    fn read(&self) -> Result<Option<V>, BoxError> {
+    /// The value of `key`, taken out of the cache or read from the tree.
+    fn take(&mut self, key: &K) -> Result<Option<V>, BoxError> {
+        match self.cache.remove(key) {
+            Some(c) => Ok(Some(c.value)),
+            None => self.load(key),
+        }
+    }
+
+    /// Reads the value of `key` from the tree.
+    fn load(&mut self, key: &K) -> Result<Option<V>, BoxError> {
+        self.key.truncate(self.prefix.len());
+        rmp_serde::encode::write(&mut self.key, key).map_err(disk_error)?;
         self.read_at(&self.key)
     }
 
     fn read_at(&self, key: &[u8]) -> Result<Option<V>, BoxError> {
         match self.store.tree.get(key).map_err(disk_error)? {
-            Some(bytes) => Ok(Some(rmp_serde::from_slice(&bytes).map_err(disk_error)?)),
+            Some(bytes) => Ok(Some(decode_value(&bytes)?)),
             None => Ok(None),
         }
     }
 
-    fn contains(&self) -> Result<bool, BoxError> {
-        self.store.tree.contains_key(&self.key).map_err(disk_error)
+    /// Keeps `value` as the value of `key` (not in the cache now), in the cache.
+    fn put(&mut self, key: K, value: V) -> Result<(), BoxError> {
+        if self.cache.len() >= CACHE_ENTRIES {
+            self.write_back()?;
+            self.cache.clear();
+        }
+        self.cache.insert(key, Cached { value, dirty: true });
+        Ok(())
     }
 
-    fn write(&mut self, value: &V) -> Result<(), BoxError> {
-        self.value.clear();
-        rmp_serde::encode::write(&mut self.value, value).map_err(disk_error)?;
-        self.store
-            .tree
-            .insert(self.key.as_slice(), self.value.as_slice())
-            .map_err(disk_error)
+    /// Writes the cache's changed entries to the tree.
+    fn write_back(&mut self) -> Result<(), BoxError> {
+        for (k, c) in self.cache.iter_mut().filter(|(_, c)| c.dirty) {
+            self.key.truncate(self.prefix.len());
+            rmp_serde::encode::write(&mut self.key, k).map_err(disk_error)?;
+            self.value.clear();
+            rmp_serde::encode::write(&mut self.value, &c.value).map_err(disk_error)?;
+            self.store
+                .tree
+                .insert(self.key.as_slice(), self.value.as_slice())
+                .map_err(disk_error)?;
+            c.dirty = false;
+        }
+        Ok(())
     }
 
-    fn delete(&mut self) -> Result<(), BoxError> {
+    /// Removes `key` (not in the cache now) from the tree.
+    fn delete(&mut self, key: &K) -> Result<(), BoxError> {
         self.len = self.len.saturating_sub(1);
+        self.key.truncate(self.prefix.len());
+        rmp_serde::encode::write(&mut self.key, key).map_err(disk_error)?;
         self.store
             .tree
             .remove(self.key.as_slice())
@@ -443,6 +522,7 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
     }
 
     fn clear(&mut self) -> Result<(), BoxError> {
+        self.cache.clear();
         for kv in self.store.tree.prefix(&self.prefix) {
             let (key, _) = kv.map_err(disk_error)?;
             self.store.tree.remove(key).map_err(disk_error)?;
@@ -450,27 +530,21 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
         self.len = 0;
         Ok(())
     }
-
-    fn decode_entry(&self, key: &[u8], value: &[u8]) -> Result<(K, V), BoxError> {
-        decode_entry(self.prefix.len(), key, value)
-    }
 }
 
-fn decode_entry<K: StateKey, V: StateValue>(
-    prefix: usize,
-    key: &[u8],
-    value: &[u8],
-) -> Result<(K, V), BoxError> {
-    let k = rmp_serde::from_slice(&key[prefix..]).map_err(disk_error)?;
-    let v = rmp_serde::from_slice(value).map_err(disk_error)?;
-    Ok((k, v))
+fn decode_key<K: StateKey>(prefix: usize, key: &[u8]) -> Result<K, BoxError> {
+    rmp_serde::from_slice(&key[prefix..]).map_err(disk_error)
+}
+
+fn decode_value<V: StateValue>(value: &[u8]) -> Result<V, BoxError> {
+    rmp_serde::from_slice(value).map_err(disk_error)
 }
 
 /// A [`Table`] as it was at a barrier, read by the snapshot's second step.
 pub enum TableSnapshot<K, V> {
     /// The entries, copied.
     Memory(Vec<(K, V)>),
-    /// A version of the disk backend's tree.
+    /// A version of the disk backend's tree, and the entries that differed from it.
     Disk {
         /// The tree at the barrier.
         snapshot: fjall::Snapshot,
@@ -478,8 +552,8 @@ pub enum TableSnapshot<K, V> {
         prefix: Vec<u8>,
         /// How many keys the table had.
         len: usize,
-        /// The table's types.
-        _types: PhantomData<fn() -> (K, V)>,
+        /// The entries of the table's cache that were newer than the tree's.
+        changed: Vec<(K, V)>,
     },
 }
 
@@ -507,11 +581,21 @@ impl<K: StateKey, V: StateValue> TableSnapshot<K, V> {
                 Ok(())
             }
             TableSnapshot::Disk {
-                snapshot, prefix, ..
+                snapshot,
+                prefix,
+                changed,
+                ..
             } => {
+                let mut changed: HashMap<K, V, ahash::RandomState> = changed.into_iter().collect();
                 for kv in snapshot.prefix(&prefix) {
                     let (k, v) = kv.map_err(disk_error)?;
-                    let (k, v) = decode_entry(prefix.len(), &k, &v)?;
+                    let k: K = decode_key(prefix.len(), &k)?;
+                    match changed.remove(&k) {
+                        Some(newer) => f(k, newer),
+                        None => f(k, decode_value(&v)?),
+                    }
+                }
+                for (k, v) in changed {
                     f(k, v);
                 }
                 Ok(())
@@ -590,6 +674,40 @@ mod tests {
             assert_eq!(left, 0);
             assert_eq!(other.get_with(&"k1".into(), |v| *v).unwrap(), Some(7));
         }
+    }
+
+    #[test]
+    fn disk_tables_larger_than_their_cache_keep_every_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let backend = StateBackend::disk(dir.path()).unwrap();
+        let mut t: Table<u64, u64> = backend.table();
+        let n = 3 * CACHE_ENTRIES as u64 + 17;
+        for round in 0..3u64 {
+            for k in 0..n {
+                t.upsert(k, || 0, |v| *v += k + round).unwrap();
+            }
+        }
+        assert_eq!(t.len(), n as usize);
+        let before = t.snapshot();
+        // A slot dropped without keep or remove leaves the value as it was.
+        drop(t.existing(5).unwrap().unwrap());
+        assert_eq!(t.get_with(&5, |v| *v).unwrap(), Some(3 * 5 + 3));
+        for k in (0..n).step_by(3) {
+            assert_eq!(t.remove(&k).unwrap(), Some(3 * k + 3));
+        }
+        t.upsert(n + 1, || 1, |_| ()).unwrap();
+        let mut now = t.entries().unwrap();
+        now.sort_unstable();
+        let expected: Vec<(u64, u64)> = (0..n)
+            .filter(|k| k % 3 != 0)
+            .map(|k| (k, 3 * k + 3))
+            .chain([(n + 1, 1)])
+            .collect();
+        assert_eq!(now, expected);
+        assert_eq!(t.len(), expected.len());
+        let mut then = before.into_entries().unwrap();
+        then.sort_unstable();
+        assert_eq!(then, (0..n).map(|k| (k, 3 * k + 3)).collect::<Vec<_>>());
     }
 
     #[test]

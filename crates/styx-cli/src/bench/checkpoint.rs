@@ -41,7 +41,7 @@ use styx_runtime::checkpoint::store::Store;
 use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::prelude::*;
 
-use super::CountSum;
+use super::{state_backend, BackendArg, CountSum};
 
 /// Arguments.
 #[derive(clap::Args)]
@@ -68,6 +68,9 @@ pub struct Args {
     /// deleted afterwards).
     #[arg(long)]
     state_dir: Option<PathBuf>,
+    /// Where the stateful operator keeps its state.
+    #[arg(long, value_enum, default_value_t = BackendArg::Memory)]
+    state_backend: BackendArg,
 }
 
 /// One generated event: key, event time, value.
@@ -418,6 +421,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
 
     let env = Environment::new(parallelism);
+    let (backend, _backend_dir) = state_backend(args.state_backend)?;
+    env.set_state_backend(backend);
     let handle = env.enable_checkpointing(CheckpointConfig {
         interval: Some(interval),
         store: Store::new(&state_dir.path),
@@ -609,6 +614,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "running_s": running,
         "running_events_per_s": generated_by_stop as f64 / running,
         "state_dir": state_dir.path.display().to_string(),
+        "state_backend": format!("{:?}", args.state_backend).to_lowercase(),
         "peak_rss_bytes": peak_rss_bytes(),
     });
     println!("{report}");

@@ -29,6 +29,34 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Where a benchmark job keeps its state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+enum BackendArg {
+    /// Hash maps on the heap.
+    #[default]
+    Memory,
+    /// The embedded LSM tree, in a temporary folder.
+    Disk,
+}
+
+/// A state backend as `arg` says, and the temporary folder of a disk backend (deleted
+/// when it is dropped, after the job).
+fn state_backend(
+    arg: BackendArg,
+) -> anyhow::Result<(styx_runtime::state::StateBackend, Option<tempfile::TempDir>)> {
+    match arg {
+        BackendArg::Memory => Ok((styx_runtime::state::StateBackend::Memory, None)),
+        BackendArg::Disk => {
+            let dir = tempfile::Builder::new()
+                .prefix("styx-bench-state-")
+                .tempdir()?;
+            let backend = styx_runtime::state::StateBackend::disk(dir.path())
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok((backend, Some(dir)))
+        }
+    }
+}
+
 /// Count and sum of a number read from each record, the aggregate the window benchmarks
 /// compute.
 struct CountSum<F>(F);

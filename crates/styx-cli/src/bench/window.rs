@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use styx_runtime::prelude::*;
 
-use super::CountSum;
+use super::{state_backend, BackendArg, CountSum};
 
 /// Arguments.
 #[derive(clap::Args)]
@@ -33,6 +33,9 @@ pub struct Args {
     /// The parallelism of the source and of the window operator.
     #[arg(long, default_value_t = 1)]
     parallelism: usize,
+    /// Where the window operator keeps its state.
+    #[arg(long, value_enum, default_value_t = BackendArg::Memory)]
+    state_backend: BackendArg,
 }
 
 /// One generated event.
@@ -189,6 +192,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (n, keys) = (args.events, args.keys);
 
     let env = Environment::new(parallelism);
+    let (backend, _state_dir) = state_backend(args.state_backend)?;
+    env.set_state_backend(backend);
     let totals = Arc::new(Totals::default());
     let sink_totals = totals.clone();
     let step = parallelism as u64;
@@ -237,6 +242,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "window": args.window,
         "keys": keys,
         "parallelism": parallelism,
+        "state_backend": format!("{:?}", args.state_backend).to_lowercase(),
         "expected_counted": expected,
         "counted_ok": ok,
         "peak_rss_bytes": peak_rss_bytes(),
