@@ -12,8 +12,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, group_by_key, Barrier, RestoredState, SnapshotFn,
-    StateKey, StateValue, TaskState,
+    decode_key_groups, group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn, StateKey,
+    StateValue, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -270,16 +270,17 @@ where
         self.out.barrier(barrier);
         Ok(Box::new(move || {
             let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
-            let states = states.into_entries()?;
-            let mut entries = Vec::with_capacity(states.len() + timers.len());
-            for (k, s) in &states {
-                let t = timers.remove(k).unwrap_or_default();
-                entries.push((k, (Some(s), t)));
-            }
+            let mut groups = KeyGroupWriter::new();
+            states.try_for_each(|k, s| {
+                let t = timers.remove(&k).unwrap_or_default();
+                groups.add(&k, &(Some(&s), t))
+            })?;
             // Keys with timers but no state.
-            entries.extend(timers.into_iter().map(|(k, t)| (k, (None, t))));
+            for (k, t) in timers {
+                groups.add(k, &(None::<&F::State>, t))?;
+            }
             Ok(TaskState {
-                key_groups: encode_by_key_group(entries)?,
+                key_groups: groups.finish(),
                 splits: Vec::new(),
             })
         }))

@@ -573,13 +573,19 @@ impl<K: StateKey, V: StateValue> TableSnapshot<K, V> {
 
     /// Calls `f` with every entry.
     pub fn for_each(self, mut f: impl FnMut(K, V)) -> Result<(), BoxError> {
+        self.try_for_each(|k, v| {
+            f(k, v);
+            Ok(())
+        })
+    }
+
+    /// Calls `f` with every entry, until it fails.
+    pub fn try_for_each(
+        self,
+        mut f: impl FnMut(K, V) -> Result<(), BoxError>,
+    ) -> Result<(), BoxError> {
         match self {
-            TableSnapshot::Memory(entries) => {
-                for (k, v) in entries {
-                    f(k, v);
-                }
-                Ok(())
-            }
+            TableSnapshot::Memory(entries) => entries.into_iter().try_for_each(|(k, v)| f(k, v)),
             TableSnapshot::Disk {
                 snapshot,
                 prefix,
@@ -591,14 +597,11 @@ impl<K: StateKey, V: StateValue> TableSnapshot<K, V> {
                     let (k, v) = kv.map_err(disk_error)?;
                     let k: K = decode_key(prefix.len(), &k)?;
                     match changed.remove(&k) {
-                        Some(newer) => f(k, newer),
-                        None => f(k, decode_value(&v)?),
+                        Some(newer) => f(k, newer)?,
+                        None => f(k, decode_value(&v)?)?,
                     }
                 }
-                for (k, v) in changed {
-                    f(k, v);
-                }
-                Ok(())
+                changed.into_iter().try_for_each(|(k, v)| f(k, v))
             }
         }
     }

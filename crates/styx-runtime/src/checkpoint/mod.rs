@@ -117,15 +117,54 @@ where
     V: Serialize,
     I: IntoIterator<Item = (K, V)>,
 {
-    let mut groups: std::collections::BTreeMap<u16, Vec<(K, V)>> = Default::default();
+    let mut writer = KeyGroupWriter::new();
     for (k, v) in entries {
-        let g = key_group(key_hash(&k)) as u16;
-        groups.entry(g).or_default().push((k, v));
+        writer.add(&k, &v)?;
     }
-    groups
-        .into_iter()
-        .map(|(g, entries)| Ok((g, encode(&entries)?)))
-        .collect()
+    Ok(writer.finish())
+}
+
+/// Encodes keyed entries into their key groups as they come, so that no copy of the
+/// entries themselves is kept: each group is the encoding of a list of `(key, value)`
+/// pairs, as [`decode_key_groups`] reads it.
+#[derive(Default)]
+pub struct KeyGroupWriter {
+    /// Per key group: how many entries, and their encodings one after the other.
+    groups: std::collections::BTreeMap<u16, (u32, Vec<u8>)>,
+}
+
+impl KeyGroupWriter {
+    /// A writer with no entries.
+    pub fn new() -> Self {
+        KeyGroupWriter::default()
+    }
+
+    /// Adds the entry of `key`.
+    pub fn add<K, V>(&mut self, key: &K, value: &V) -> Result<(), BoxError>
+    where
+        K: std::hash::Hash + Serialize + ?Sized,
+        V: Serialize + ?Sized,
+    {
+        let g = key_group(key_hash(key)) as u16;
+        // Room for the list's header, written by `finish`.
+        let (count, bytes) = self.groups.entry(g).or_insert_with(|| (0, vec![0; 5]));
+        *count += 1;
+        rmp_serde::encode::write(bytes, &(key, value)).map_err(|e| -> BoxError { e.into() })
+    }
+
+    /// The encoded groups, in order.
+    pub fn finish(self) -> Vec<(u16, Vec<u8>)> {
+        self.groups
+            .into_iter()
+            .map(|(g, (count, mut bytes))| {
+                // A MessagePack array of `count` elements (the 32-bit form, whatever the
+                // count), then the elements.
+                bytes[0] = 0xdd;
+                bytes[1..5].copy_from_slice(&count.to_be_bytes());
+                (g, bytes)
+            })
+            .collect()
+    }
 }
 
 /// Groups values by key, in the order they come (each key's values keep their order).

@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{decode, encode, owns_key_group, BarrierKind, RestoredState, TaskState};
+use crate::checkpoint::{decode, owns_key_group, BarrierKind, RestoredState, TaskState};
 use crate::error::BoxError;
 
 const MAGIC: &[u8; 8] = b"STYXSNAP";
@@ -253,11 +253,7 @@ impl Store {
                 None
             } else {
                 let file = file_name(&operator, instance);
-                let mut bytes = Vec::with_capacity(64);
-                bytes.extend_from_slice(MAGIC);
-                bytes.extend_from_slice(&FORMAT.to_le_bytes());
-                bytes.extend_from_slice(&encode(&state)?);
-                write_synced(&tmp.join(&file), &bytes)?;
+                write_task(&tmp.join(&file), &state)?;
                 Some(file)
             };
             entries.push(TaskEntry {
@@ -403,6 +399,21 @@ impl Store {
             }
         }
     }
+}
+
+/// Writes one instance's state: the header, then the state encoded straight into the
+/// file (no copy of it in memory).
+fn write_task(path: &Path, state: &TaskState) -> Result<(), BoxError> {
+    let fail = |e: &dyn std::fmt::Display| -> BoxError {
+        format!("cannot write {}: {e}", path.display()).into()
+    };
+    let file = fs::File::create(path).map_err(|e| fail(&e))?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
+    w.write_all(MAGIC).map_err(|e| fail(&e))?;
+    w.write_all(&FORMAT.to_le_bytes()).map_err(|e| fail(&e))?;
+    rmp_serde::encode::write(&mut w, state).map_err(|e| fail(&e))?;
+    let file = w.into_inner().map_err(|e| fail(&e))?;
+    file.sync_all().map_err(|e| fail(&e))
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BoxError> {

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, Barrier, RestoredState, SnapshotFn, StateKey,
-    StateValue, TaskState,
+    decode_key_groups, encode_by_key_group, Barrier, KeyGroupWriter, RestoredState, SnapshotFn,
+    StateKey, StateValue, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -104,8 +104,10 @@ where
                 let snapshot = self.keys.snapshot();
                 self.out.barrier(barrier);
                 return Ok(Box::new(move || {
+                    let mut groups = KeyGroupWriter::new();
+                    snapshot.try_for_each(|k, state| groups.add(&k, &state))?;
                     Ok(TaskState {
-                        key_groups: encode_by_key_group(snapshot.into_entries()?)?,
+                        key_groups: groups.finish(),
                         splits: Vec::new(),
                     })
                 }));

@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashSet};
 use smallvec::SmallVec;
 
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, group_by_key, Barrier, RestoredState, SnapshotFn,
-    StateKey, TaskState,
+    decode_key_groups, group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn, StateKey,
+    TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -268,28 +268,28 @@ where
         self.out.barrier(barrier);
         self.late.barrier(barrier);
         Ok(Box::new(move || {
-            if let Some(snapshot) = on_disk {
-                snapshot.for_each(|k, ws| {
-                    windows.extend(ws);
-                    keys.push((k, windows.len()));
-                })?;
-            }
             let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
-            let mut entries = Vec::with_capacity(keys.len() + timers.len());
-            let mut start = 0;
-            for (k, end) in &keys {
-                let t = timers.remove(k).unwrap_or_default();
-                entries.push((k, (watermark, &windows[start..*end], t)));
-                start = *end;
+            let mut groups = KeyGroupWriter::new();
+            match on_disk {
+                Some(snapshot) => snapshot.try_for_each(|k, ws| {
+                    let t = timers.remove(&k).unwrap_or_default();
+                    groups.add(&k, &(watermark, &ws[..], t))
+                })?,
+                None => {
+                    let mut start = 0;
+                    for (k, end) in &keys {
+                        let t = timers.remove(k).unwrap_or_default();
+                        groups.add(k, &(watermark, &windows[start..*end], t))?;
+                        start = *end;
+                    }
+                }
             }
             // Keys with timers but no window.
-            entries.extend(
-                timers
-                    .into_iter()
-                    .map(|(k, t)| (k, (watermark, &windows[..0], t))),
-            );
+            for (k, t) in timers {
+                groups.add(k, &(watermark, &windows[..0], t))?;
+            }
             Ok(TaskState {
-                key_groups: encode_by_key_group(entries)?,
+                key_groups: groups.finish(),
                 splits: Vec::new(),
             })
         }))

@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, group_by_key, Barrier, RestoredState, SnapshotFn,
-    StateKey, StateValue, TaskState,
+    decode_key_groups, encode_by_key_group, group_by_key, Barrier, KeyGroupWriter, RestoredState,
+    SnapshotFn, StateKey, StateValue, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -471,6 +471,19 @@ where
         self.out.barrier(barrier);
         self.late.barrier(barrier);
         Ok(Box::new(move || {
+            if slices == 1 && entries.is_empty() {
+                if let Some((slice, snapshot)) = on_disk.pop() {
+                    // One slice on disk: each key's entry is encoded as it is read.
+                    let mut groups = KeyGroupWriter::new();
+                    snapshot.try_for_each(|k, acc| {
+                        groups.add(&k, &(fired_to, std::slice::from_ref(&(slice, acc))))
+                    })?;
+                    return Ok(TaskState {
+                        key_groups: groups.finish(),
+                        splits: Vec::new(),
+                    });
+                }
+            }
             for (slice, snapshot) in on_disk {
                 snapshot.for_each(|k, acc| entries.push((k, (slice, acc))))?;
             }
