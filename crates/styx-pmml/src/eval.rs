@@ -58,6 +58,8 @@ pub struct Scratch {
     pub(crate) opt_nums: Vec<Option<f64>>,
     /// Kernel values of the record with each support vector.
     pub(crate) kernel_vals: Vec<f64>,
+    /// The features of a sum of trees.
+    pub(crate) tree_record: crate::models::tree::Record,
 }
 
 impl Scratch {
@@ -98,6 +100,7 @@ impl Scratch {
             map_vals: Vec::new(),
             opt_nums: Vec::new(),
             kernel_vals: Vec::new(),
+            tree_record: Default::default(),
         }
     }
 

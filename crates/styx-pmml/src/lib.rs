@@ -268,6 +268,29 @@ impl Model {
 }
 
 #[cfg(test)]
+impl Model {
+    /// The number of mining models whose segments are evaluated as one sum of trees.
+    pub(crate) fn tree_sums(&self) -> usize {
+        self.c
+            .models
+            .iter()
+            .filter(|m| matches!(&m.kind, models::ModelKind::Mining(mm) if mm.has_tree_sum()))
+            .count()
+    }
+
+    /// The same model with every segment evaluated as its own model.
+    pub(crate) fn without_tree_sums(&self) -> Model {
+        let mut m = self.clone();
+        for node in &mut m.c.models {
+            if let models::ModelKind::Mining(mm) = &mut node.kind {
+                mm.drop_tree_sum();
+            }
+        }
+        m
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

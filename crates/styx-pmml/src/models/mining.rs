@@ -2,10 +2,11 @@
 //! averages, medians, maxima and (weighted) majority votes, as used by random forests,
 //! gradient boosting (scikit-learn, LightGBM, XGBoost), stacking and voting ensembles.
 
-use crate::compile::{Compiler, FieldInfo, MiningFunction, ModelNode};
+use crate::compile::{Compiler, FieldInfo, MiningFunction, ModelNode, SlotDef};
 use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
-use crate::models::{cat_index, evaluate, is_classification};
+use crate::models::tree::{Record, TreeSum};
+use crate::models::{cat_index, evaluate, is_classification, ModelKind};
 use crate::output::{argmax_label, set_classification_default, set_regression};
 use crate::predicate::Cond;
 use crate::types::{round_to, OpType, Val};
@@ -48,9 +49,23 @@ pub(crate) struct Mining {
     method: Method,
     missing: MissingPrediction,
     threshold: f64,
+    /// A sum of regression trees, compiled together.
+    tree_sum: Option<TreeSum>,
 }
 
 impl Mining {
+    /// Whether the segments are evaluated as one [`TreeSum`].
+    #[cfg(test)]
+    pub(crate) fn has_tree_sum(&self) -> bool {
+        self.tree_sum.is_some()
+    }
+
+    /// Evaluates every segment as its own model.
+    #[cfg(test)]
+    pub(crate) fn drop_tree_sum(&mut self) {
+        self.tree_sum = None;
+    }
+
     /// Whether the model has no typed target of its own (its result is a segment's).
     pub(crate) fn untyped_target(&self) -> bool {
         matches!(
@@ -235,16 +250,51 @@ pub(crate) fn compile<'d>(
         node.result_outputs
             .extend(seg_node.result_outputs.iter().cloned());
     }
+    let tree_sum = tree_sum(c, node, method, &segments);
     Ok(Mining {
         segments,
         method,
         missing,
         threshold,
+        tree_sum,
     })
+}
+
+/// Compiles a regression `sum` whose segments are all regression trees that always apply
+/// and have no output fields into one [`TreeSum`]; `None` for any other segmentation.
+fn tree_sum(
+    c: &Compiler<'_>,
+    node: &ModelNode,
+    method: Method,
+    segments: &[Segment],
+) -> Option<TreeSum> {
+    if method != Method::Sum || node.function != MiningFunction::Regression {
+        return None;
+    }
+    let usable = |slot: u32| matches!(&c.slots[slot as usize], SlotDef::Input { input, .. } if *input != u32::MAX);
+    let mut sum = TreeSum::default();
+    for s in segments {
+        let seg = c.models[s.model].as_ref()?;
+        let ModelKind::Tree(tree) = &seg.kind else {
+            return None;
+        };
+        if !matches!(s.cond, Cond::True)
+            || seg.function != MiningFunction::Regression
+            || !seg.outputs.is_empty()
+        {
+            return None;
+        }
+        let leaf = |x: f64| crate::output::apply_target(&seg.target, seg.float, x);
+        sum.push(tree, s.model, leaf, usable);
+    }
+    Some(sum)
 }
 
 impl Mining {
     pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
+        if let Some(sum) = &self.tree_sum {
+            return self.evaluate_tree_sum(sum, ctx, index);
+        }
         let node = &ctx.m.models[index];
         let float = node.float;
         let r = |x: f64| round_to(float, x);
@@ -494,6 +544,65 @@ impl Mining {
         p.entity = Val::Missing;
         p.ranked.clear();
         Ok(())
+    }
+
+    /// A regression `sum` of trees: each tree walked in the [`TreeSum`] when it can be,
+    /// evaluated as a segment otherwise, aggregated as [`Mining::evaluate`] does.
+    fn evaluate_tree_sum(
+        &self,
+        sum: &TreeSum,
+        ctx: &mut Ctx<'_>,
+        index: usize,
+    ) -> Result<(), Fail> {
+        let float = ctx.m.models[index].float;
+        let mut record = std::mem::take(&mut ctx.s.tree_record);
+        let result = self.sum_trees(sum, ctx, &mut record, float);
+        ctx.s.tree_record = record;
+        set_regression(ctx, index, result?);
+        Ok(())
+    }
+
+    /// The sum of the trees' predictions, or `None` when it is missing.
+    fn sum_trees(
+        &self,
+        sum: &TreeSum,
+        ctx: &mut Ctx<'_>,
+        record: &mut Record,
+        float: bool,
+    ) -> Result<Option<f64>, Fail> {
+        sum.load(ctx, record)?;
+        let mut total = 0.0;
+        let mut evaluated = 0usize;
+        let mut missing_count = 0usize;
+        for member in sum.members() {
+            let value = match sum.walk(member, record) {
+                Some(x) => Val::Num(x),
+                None => {
+                    evaluate(ctx, member.model)?;
+                    ctx.s.preds[member.model].value
+                }
+            };
+            evaluated += 1;
+            if value.is_missing() {
+                missing_count += 1;
+                if self.missing == MissingPrediction::SkipSegment {
+                    continue;
+                }
+                return Ok(None);
+            }
+            let Some(x) = value.num() else {
+                return Err(
+                    EvalError::Evaluation("a segment's prediction is not a number".into()).into(),
+                );
+            };
+            total = round_to(float, total + x);
+        }
+        let too_many_missing =
+            evaluated > 0 && (missing_count as f64 / evaluated as f64) > self.threshold;
+        if evaluated == missing_count || too_many_missing {
+            return Ok(None);
+        }
+        Ok(Some(total))
     }
 
     /// The result of `selectFirst` and `modelChain`: the chosen segment's prediction.

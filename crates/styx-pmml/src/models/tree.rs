@@ -13,6 +13,10 @@ use crate::predicate::{Cond, Op};
 use crate::types::{round_to, Val};
 use crate::xml::Element;
 
+mod flat;
+
+pub(crate) use flat::{Record, TreeSum};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MissingStrategy {
     None,
