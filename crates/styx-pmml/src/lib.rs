@@ -121,8 +121,17 @@ pub struct Model {
     c: Compiled,
     inputs: Vec<InputField>,
     columns: Vec<ResultColumn>,
-    /// Slots of the input fields, to prepare them all for each record.
-    input_slots: Vec<u32>,
+    /// The input fields' slots, to prepare them all for each record.
+    input_slots: Vec<InputSlot>,
+}
+
+/// An input field's slot and how its cells are prepared.
+#[derive(Debug, Clone, Copy)]
+struct InputSlot {
+    slot: u32,
+    input: u32,
+    /// A number field whose parsed text is its value (see [`schema::Prep::plain_number`]).
+    plain: Option<DataType>,
 }
 
 impl std::str::FromStr for Model {
@@ -158,10 +167,14 @@ impl Model {
             .slots
             .iter()
             .enumerate()
-            .filter(
-                |(_, s)| matches!(s, compile::SlotDef::Input { input, .. } if *input != u32::MAX),
-            )
-            .map(|(i, _)| i as u32)
+            .filter_map(|(i, s)| match s {
+                compile::SlotDef::Input { input, prep } if *input != u32::MAX => Some(InputSlot {
+                    slot: i as u32,
+                    input: *input,
+                    plain: prep.plain_number(),
+                }),
+                _ => None,
+            })
             .collect();
         let _ = types::OpType::Continuous;
         Ok(Model {
@@ -215,8 +228,21 @@ impl Model {
             s: scratch,
             row,
         };
-        for slot in &self.input_slots {
-            ctx.get(*slot)?;
+        let epoch = ctx.s.epoch;
+        for s in &self.input_slots {
+            // A number as text: parsed here, as `Prep::prepare_cell` would.
+            if let (Some(ty), Cell::Text(t)) = (s.plain, row.cell(s.input as usize)) {
+                if let Some(x) = types::parse_number(ty, t) {
+                    if !x.is_nan() {
+                        ctx.s.slots[s.slot as usize] = eval::SlotValue {
+                            epoch,
+                            val: Val::Num(x),
+                        };
+                        continue;
+                    }
+                }
+            }
+            ctx.get(s.slot)?;
         }
         models::evaluate(&mut ctx, self.c.top)?;
         for col in &self.c.columns {

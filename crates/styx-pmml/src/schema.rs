@@ -264,6 +264,12 @@ impl Prep {
         Ok(prep)
     }
 
+    /// The type of a number field whose parsed cells are taken as they are (see
+    /// [`Prep::prepare_cell`]), or `None`.
+    pub(crate) fn plain_number(&self) -> Option<DataType> {
+        self.plain_number.then_some(self.ty)
+    }
+
     /// Whether a `MiningField` asks for anything beyond the defaults.
     pub(crate) fn is_default_mining_field(mf: &Element) -> bool {
         mf.attr("missingValueReplacement").is_none()

@@ -221,6 +221,20 @@ fn split_decimal(b: &[u8]) -> Option<(bool, u64, i32)> {
                 .wrapping_add(parse_eight_digits(v));
             i += 8;
         }
+        // The last one to seven digits, at once when they end the text.
+        let r = n - i;
+        if (1..8).contains(&r) && n >= 8 {
+            let v = u64::from_le_bytes(b[n - 8..].try_into().expect("eight bytes"));
+            // The bytes before the digits (the low ones) become zeros.
+            let low = (1u64 << (8 * (8 - r))) - 1;
+            let v = (v & !low) | (0x3030_3030_3030_3030 & low);
+            if eight_digits(v) {
+                mant = mant
+                    .wrapping_mul(POW10_U64[r])
+                    .wrapping_add(parse_eight_digits(v));
+                i = n;
+            }
+        }
         while i < n {
             let d = b[i].wrapping_sub(b'0');
             if d > 9 {
@@ -287,6 +301,8 @@ fn parse_eight_digits(v: u64) -> u64 {
     v = v * 10 + (v >> 8);
     ((v & MASK).wrapping_mul(MUL1) + ((v >> 16) & MASK).wrapping_mul(MUL2)) >> 32
 }
+
+const POW10_U64: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
 
 const POW10_F64: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -373,6 +389,7 @@ pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
 }
 
 /// Parses a number of the given numeric type.
+#[inline]
 pub(crate) fn parse_number(t: DataType, s: &str) -> Option<f64> {
     match t {
         DataType::Integer => parse_integer(s),
@@ -470,6 +487,13 @@ mod tests {
             "-",
             "+",
             "1.2.3",
+            "-0.0454725",
+            "0.00121528",
+            "12.3456789",
+            "1234567.8",
+            "-1.2345678e5",
+            "0.1234567e1",
+            "1.5e-10000",
             "1e99999",
             " 1.5",
             "1.5 ",
