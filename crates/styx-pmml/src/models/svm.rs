@@ -49,9 +49,12 @@ impl Kernel {
     }
 }
 
-/// Support vectors, laid out for [`sums`]: whole groups of four vectors interleaved
-/// coordinate by coordinate (`v0[j], v1[j], v2[j], v3[j]` for each `j`), then the last
-/// `count % 4` vectors row after row.
+/// How many vectors [`sums`] sums side by side.
+const LANES: usize = 8;
+
+/// Support vectors, laid out for [`sums`]: whole groups of [`LANES`] vectors interleaved
+/// coordinate by coordinate (`v0[j], v1[j], ..., v7[j]` for each `j`), then the last
+/// `count % LANES` vectors row after row.
 #[derive(Debug, Clone)]
 struct Vectors {
     data: Vec<f64>,
@@ -63,10 +66,10 @@ impl Vectors {
     /// From vectors given row after row (`rows.len() == count * dim`).
     fn from_rows(rows: &[f64], dim: usize, count: usize) -> Vectors {
         let mut data = Vec::with_capacity(rows.len());
-        let whole = count / 4 * 4;
-        for group in (0..whole).step_by(4) {
+        let whole = count / LANES * LANES;
+        for group in (0..whole).step_by(LANES) {
             for j in 0..dim {
-                for lane in 0..4 {
+                for lane in 0..LANES {
                     data.push(rows[(group + lane) * dim + j]);
                 }
             }
@@ -79,7 +82,7 @@ impl Vectors {
 /// Pushes onto `out`, for every vector, the sum over the coordinates of `term(x[j], v[j])`.
 ///
 /// Each vector's terms are added in coordinate order, as a plain loop over one vector
-/// would (so every sum is the same to the last bit); four vectors are summed side by side,
+/// would (so every sum is the same to the last bit); [`LANES`] vectors are summed side by side,
 /// as lanes, so that their additions overlap and the compiler can use vector instructions.
 #[inline(always)]
 fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64) -> f64) {
@@ -89,12 +92,12 @@ fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64
         out.resize(vectors.count, 0.0);
         return;
     }
-    let (groups, rest) = vectors.data.split_at(vectors.count / 4 * 4 * dim);
-    for group in groups.chunks_exact(4 * dim) {
-        let mut s = [0.0f64; 4];
-        for (a, v) in x.iter().zip(group.chunks_exact(4)) {
-            let v: &[f64; 4] = v.try_into().expect("four lanes");
-            for lane in 0..4 {
+    let (groups, rest) = vectors.data.split_at(vectors.count / LANES * LANES * dim);
+    for group in groups.chunks_exact(LANES * dim) {
+        let mut s = [0.0f64; LANES];
+        for (a, v) in x.iter().zip(group.chunks_exact(LANES)) {
+            let v: &[f64; LANES] = v.try_into().expect("a group of lanes");
+            for lane in 0..LANES {
                 s[lane] += term(*a, v[lane]);
             }
         }
@@ -112,6 +115,8 @@ fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64
 #[derive(Debug, Clone)]
 struct Machine {
     vectors: Vec<u32>,
+    /// `vectors` is every vector of the dictionary, in order.
+    all_vectors: bool,
     coefficients: Vec<f64>,
     b: f64,
     target: Option<u32>,
@@ -302,6 +307,8 @@ pub(crate) fn compile(
         let threshold = opt_num_attr(m, "threshold")?.unwrap_or(model_threshold);
         let _ = num_attr;
         machines.push(Machine {
+            all_vectors: vs.len() == vectors.count
+                && vs.iter().enumerate().all(|(i, v)| *v as usize == i),
             vectors: vs,
             coefficients,
             b,
@@ -365,8 +372,14 @@ impl Svm {
     /// The decision value of one machine from the kernel values of the record.
     fn machine_value(m: &Machine, kernel: &[f64]) -> f64 {
         let mut acc = 0.0;
-        for (v, c) in m.vectors.iter().zip(&m.coefficients) {
-            acc += c * kernel[*v as usize];
+        if m.all_vectors {
+            for (k, c) in kernel.iter().zip(&m.coefficients) {
+                acc += c * k;
+            }
+        } else {
+            for (v, c) in m.vectors.iter().zip(&m.coefficients) {
+                acc += c * kernel[*v as usize];
+            }
         }
         acc + m.b
     }
