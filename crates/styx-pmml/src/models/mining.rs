@@ -562,7 +562,9 @@ impl Mining {
         Ok(())
     }
 
-    /// The sum of the trees' predictions, or `None` when it is missing.
+    /// The sum of the trees' predictions, or `None` when it is missing. (Compiled on its
+    /// own, with the walk inlined, however the callers are inlined.)
+    #[inline(never)]
     fn sum_trees(
         &self,
         sum: &TreeSum,
