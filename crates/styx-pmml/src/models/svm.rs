@@ -22,29 +22,40 @@ enum Kernel {
 }
 
 impl Kernel {
-    /// The kernel values of `x` with every support vector of `vectors`, into `out`.
-    fn eval_all(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
+    /// The sums over the coordinates of `x` and of every support vector of `vectors`
+    /// (products, or squared differences for the radial basis), into `out`: the kernel
+    /// values before [`Kernel::finish`].
+    fn sums_all(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
         out.clear();
         match self {
-            Kernel::Linear => sums(x, vectors, out, |a, b| a * b),
+            // `(v - x)^2` is `(x - v)^2` to the bit; subtracting from the vector's value
+            // spares a copy of `x` per term.
+            Kernel::Rbf { .. } => sums(x, vectors, out, |a, b| (b - a) * (b - a)),
+            _ => sums(x, vectors, out, |a, b| a * b),
+        }
+    }
+
+    /// The kernel value from its sum.
+    #[inline(always)]
+    fn finish(self, k: f64) -> f64 {
+        match self {
+            Kernel::Linear => k,
             Kernel::Polynomial {
                 gamma,
                 coef0,
                 degree,
-            } => {
-                sums(x, vectors, out, |a, b| a * b);
-                out.iter_mut()
-                    .for_each(|k| *k = (gamma * *k + coef0).powf(degree));
-            }
-            Kernel::Rbf { gamma } => {
-                sums(x, vectors, out, |a, b| (a - b) * (a - b));
-                out.iter_mut().for_each(|k| *k = (-gamma * *k).exp());
-            }
-            Kernel::Sigmoid { gamma, coef0 } => {
-                sums(x, vectors, out, |a, b| a * b);
-                out.iter_mut()
-                    .for_each(|k| *k = (gamma * *k + coef0).tanh());
-            }
+            } => (gamma * k + coef0).powf(degree),
+            Kernel::Rbf { gamma } => (-gamma * k).exp(),
+            Kernel::Sigmoid { gamma, coef0 } => (gamma * k + coef0).tanh(),
+        }
+    }
+
+    /// The kernel values of `x` with every support vector of `vectors`, into `out`.
+    fn eval_all(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
+        self.sums_all(x, vectors, out);
+        match self {
+            Kernel::Linear => {}
+            _ => out.iter_mut().for_each(|k| *k = self.finish(*k)),
         }
     }
 }
@@ -110,6 +121,23 @@ fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64
         }
         out.push(s);
     }
+}
+
+/// [`Svm::machine_value`] of a machine over every vector, each kernel value added to the
+/// machine's sum as it is computed (in the same order, so to the same bit).
+fn all_vectors_value(
+    kernel: Kernel,
+    vectors: &Vectors,
+    m: &Machine,
+    x: &[f64],
+    sums: &mut Vec<f64>,
+) -> f64 {
+    kernel.sums_all(x, vectors, sums);
+    let mut acc = 0.0;
+    for (s, c) in sums.iter().zip(&m.coefficients) {
+        acc += c * kernel.finish(*s);
+    }
+    acc + m.b
 }
 
 #[derive(Debug, Clone)]
@@ -406,15 +434,22 @@ impl Svm {
             }
         }
         let mut k = std::mem::take(&mut ctx.s.kernel_vals);
-        self.kernel.eval_all(&x, &self.vectors, &mut k);
-        ctx.s.nums_mining = x;
         let node = &ctx.m.models[index];
         if !is_classification(node) {
-            let v = Self::machine_value(&self.machines[0], &k);
+            let m = &self.machines[0];
+            let v = if m.all_vectors {
+                all_vectors_value(self.kernel, &self.vectors, m, &x, &mut k)
+            } else {
+                self.kernel.eval_all(&x, &self.vectors, &mut k);
+                Self::machine_value(m, &k)
+            };
+            ctx.s.nums_mining = x;
             ctx.s.kernel_vals = k;
             set_regression(ctx, index, Some(v));
             return Ok(());
         }
+        self.kernel.eval_all(&x, &self.vectors, &mut k);
+        ctx.s.nums_mining = x;
         let mut probs = std::mem::take(&mut ctx.s.preds[index].probs);
         probs.iter_mut().for_each(|p| *p = 0.0);
         let mut order = std::mem::take(&mut ctx.s.preds[index].order);
@@ -497,12 +532,22 @@ mod tests {
     #[test]
     fn kernel_values_equal_one_vector_at_a_time_to_the_bit() {
         let dim = 7;
-        // 11 vectors: two blocks of four and a remainder of three.
-        let data: Vec<f64> = (0..11 * dim)
+        // 19 vectors: two blocks of eight and a remainder of three.
+        let count = 19;
+        let data: Vec<f64> = (0..count * dim)
             .map(|i| ((i * 37 % 101) as f64).sin() * 1e3 + 0.1)
             .collect();
         let x: Vec<f64> = (0..dim).map(|i| (i as f64 * 0.7).cos() * 17.3).collect();
-        let vectors = Vectors::from_rows(&data, dim, 11);
+        let vectors = Vectors::from_rows(&data, dim, count);
+        let machine = Machine {
+            vectors: (0..count as u32).collect(),
+            all_vectors: true,
+            coefficients: (0..count).map(|i| (i as f64 * 1.3).sin() * 4.0).collect(),
+            b: 0.25,
+            target: None,
+            alternate: None,
+            threshold: 0.0,
+        };
         let kernels = [
             Kernel::Linear,
             Kernel::Polynomial {
@@ -519,7 +564,13 @@ mod tests {
         for kernel in kernels {
             let mut out = Vec::new();
             kernel.eval_all(&x, &vectors, &mut out);
-            assert_eq!(out.len(), 11);
+            assert_eq!(out.len(), count);
+            let mut sums = Vec::new();
+            assert_eq!(
+                all_vectors_value(kernel, &vectors, &machine, &x, &mut sums).to_bits(),
+                Svm::machine_value(&machine, &out).to_bits(),
+                "{kernel:?}"
+            );
             for (i, v) in data.chunks(dim).enumerate() {
                 let dot = x.iter().zip(v).fold(0.0, |s, (a, b)| s + a * b);
                 let expected = match kernel {
