@@ -126,7 +126,15 @@ impl Expr {
                 default,
                 general,
             } => {
-                let Val::Num(x) = input.eval(ctx)? else {
+                // A field (the usual input of a scaler) read without another call.
+                let v = match &**input {
+                    Expr::Field {
+                        slot,
+                        map_missing: None,
+                    } => ctx.get(*slot)?,
+                    e => e.eval(ctx)?,
+                };
+                let Val::Num(x) = v else {
                     return general.eval(ctx);
                 };
                 let (a, b) = if *const_first { (*c, x) } else { (x, *c) };
