@@ -104,15 +104,16 @@ fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64
         return;
     }
     let (groups, rest) = vectors.data.split_at(vectors.count / LANES * LANES * dim);
-    for group in groups.chunks_exact(LANES * dim) {
-        let mut s = [0.0f64; LANES];
-        for (a, v) in x.iter().zip(group.chunks_exact(LANES)) {
-            let v: &[f64; LANES] = v.try_into().expect("a group of lanes");
-            for lane in 0..LANES {
-                s[lane] += term(*a, v[lane]);
-            }
+    // Each coordinate of `x` twice, as a pair of lanes reads it (a vector load rather
+    // than a load and a shuffle per coordinate).
+    let mut pairs = [[0.0f64; 2]; 32];
+    if dim <= pairs.len() {
+        for (p, a) in pairs.iter_mut().zip(x) {
+            *p = [*a, *a];
         }
-        out.extend_from_slice(&s);
+        group_sums(&pairs[..dim], groups, out, &term, |a, lane| a[lane % 2]);
+    } else {
+        group_sums(x, groups, out, &term, |a, _| *a);
     }
     for v in rest.chunks_exact(dim) {
         let mut s = 0.0;
@@ -120,6 +121,28 @@ fn sums(x: &[f64], vectors: &Vectors, out: &mut Vec<f64>, term: impl Fn(f64, f64
             s += term(*a, *b);
         }
         out.push(s);
+    }
+}
+
+/// The sums of [`sums`] for the whole groups of [`LANES`] vectors; `coordinate(xs[j],
+/// lane)` is `x[j]`.
+#[inline(always)]
+fn group_sums<A>(
+    xs: &[A],
+    groups: &[f64],
+    out: &mut Vec<f64>,
+    term: &impl Fn(f64, f64) -> f64,
+    coordinate: impl Fn(&A, usize) -> f64,
+) {
+    for group in groups.chunks_exact(LANES * xs.len()) {
+        let mut s = [0.0f64; LANES];
+        for (a, v) in xs.iter().zip(group.chunks_exact(LANES)) {
+            let v: &[f64; LANES] = v.try_into().expect("a group of lanes");
+            for lane in 0..LANES {
+                s[lane] += term(coordinate(a, lane), v[lane]);
+            }
+        }
+        out.extend_from_slice(&s);
     }
 }
 
@@ -531,66 +554,68 @@ mod tests {
 
     #[test]
     fn kernel_values_equal_one_vector_at_a_time_to_the_bit() {
-        let dim = 7;
-        // 19 vectors: two blocks of eight and a remainder of three.
-        let count = 19;
-        let data: Vec<f64> = (0..count * dim)
-            .map(|i| ((i * 37 % 101) as f64).sin() * 1e3 + 0.1)
-            .collect();
-        let x: Vec<f64> = (0..dim).map(|i| (i as f64 * 0.7).cos() * 17.3).collect();
-        let vectors = Vectors::from_rows(&data, dim, count);
-        let machine = Machine {
-            vectors: (0..count as u32).collect(),
-            all_vectors: true,
-            coefficients: (0..count).map(|i| (i as f64 * 1.3).sin() * 4.0).collect(),
-            b: 0.25,
-            target: None,
-            alternate: None,
-            threshold: 0.0,
-        };
-        let kernels = [
-            Kernel::Linear,
-            Kernel::Polynomial {
-                gamma: 0.3,
-                coef0: 1.5,
-                degree: 3.0,
-            },
-            Kernel::Rbf { gamma: 1e-6 },
-            Kernel::Sigmoid {
-                gamma: 1e-7,
-                coef0: 0.2,
-            },
-        ];
-        for kernel in kernels {
-            let mut out = Vec::new();
-            kernel.eval_all(&x, &vectors, &mut out);
-            assert_eq!(out.len(), count);
-            let mut sums = Vec::new();
-            assert_eq!(
-                all_vectors_value(kernel, &vectors, &machine, &x, &mut sums).to_bits(),
-                Svm::machine_value(&machine, &out).to_bits(),
-                "{kernel:?}"
-            );
-            for (i, v) in data.chunks(dim).enumerate() {
-                let dot = x.iter().zip(v).fold(0.0, |s, (a, b)| s + a * b);
-                let expected = match kernel {
-                    Kernel::Linear => dot,
-                    Kernel::Polynomial {
-                        gamma,
-                        coef0,
-                        degree,
-                    } => (gamma * dot + coef0).powf(degree),
-                    Kernel::Rbf { gamma } => {
-                        let d = x.iter().zip(v).fold(0.0, |s, (a, b)| s + (a - b) * (a - b));
-                        (-gamma * d).exp()
-                    }
-                    Kernel::Sigmoid { gamma, coef0 } => (gamma * dot + coef0).tanh(),
-                };
+        // Coordinates in pairs (up to 32) and one at a time (more).
+        for dim in [7, 40] {
+            // 19 vectors: two blocks of eight and a remainder of three.
+            let count = 19;
+            let data: Vec<f64> = (0..count * dim)
+                .map(|i| ((i * 37 % 101) as f64).sin() * 1e3 + 0.1)
+                .collect();
+            let x: Vec<f64> = (0..dim).map(|i| (i as f64 * 0.7).cos() * 17.3).collect();
+            let vectors = Vectors::from_rows(&data, dim, count);
+            let machine = Machine {
+                vectors: (0..count as u32).collect(),
+                all_vectors: true,
+                coefficients: (0..count).map(|i| (i as f64 * 1.3).sin() * 4.0).collect(),
+                b: 0.25,
+                target: None,
+                alternate: None,
+                threshold: 0.0,
+            };
+            let kernels = [
+                Kernel::Linear,
+                Kernel::Polynomial {
+                    gamma: 0.3,
+                    coef0: 1.5,
+                    degree: 3.0,
+                },
+                Kernel::Rbf { gamma: 1e-6 },
+                Kernel::Sigmoid {
+                    gamma: 1e-7,
+                    coef0: 0.2,
+                },
+            ];
+            for kernel in kernels {
+                let mut out = Vec::new();
+                kernel.eval_all(&x, &vectors, &mut out);
+                assert_eq!(out.len(), count);
+                let mut sums = Vec::new();
                 assert_eq!(
-                    out[i].to_bits(),
-                    expected.to_bits(),
-                    "{kernel:?} vector {i}"
+                    all_vectors_value(kernel, &vectors, &machine, &x, &mut sums).to_bits(),
+                    Svm::machine_value(&machine, &out).to_bits(),
+                    "{kernel:?}"
                 );
+                for (i, v) in data.chunks(dim).enumerate() {
+                    let dot = x.iter().zip(v).fold(0.0, |s, (a, b)| s + a * b);
+                    let expected = match kernel {
+                        Kernel::Linear => dot,
+                        Kernel::Polynomial {
+                            gamma,
+                            coef0,
+                            degree,
+                        } => (gamma * dot + coef0).powf(degree),
+                        Kernel::Rbf { gamma } => {
+                            let d = x.iter().zip(v).fold(0.0, |s, (a, b)| s + (a - b) * (a - b));
+                            (-gamma * d).exp()
+                        }
+                        Kernel::Sigmoid { gamma, coef0 } => (gamma * dot + coef0).tanh(),
+                    };
+                    assert_eq!(
+                        out[i].to_bits(),
+                        expected.to_bits(),
+                        "{kernel:?} vector {i}"
+                    );
+                }
             }
         }
     }
