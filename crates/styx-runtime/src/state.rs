@@ -406,6 +406,22 @@ impl<K: StateKey, V: StateValue> Slot<'_, K, V> {
 /// row costs one write.
 const CACHE_ENTRIES: usize = 1 << 14;
 
+/// How many keys a disk table removes per pass when it is cleared.
+const CLEAR_CHUNK: usize = 4096;
+
+/// The first key after every key that starts with `prefix` (the table prefixes are ids
+/// below `u64::MAX`, so one of their bytes can always be raised).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![u8::MAX; prefix.len() + 1]
+}
+
 /// A value in a disk table's cache.
 struct Cached<V> {
     value: V,
@@ -523,9 +539,32 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
 
     fn clear(&mut self) -> Result<(), BoxError> {
         self.cache.clear();
-        for kv in self.store.tree.prefix(&self.prefix) {
-            let (key, _) = kv.map_err(disk_error)?;
-            self.store.tree.remove(key).map_err(disk_error)?;
+        // In chunks: an open iterator keeps the tree's memory tables alive, and with them
+        // every removal written while it is open.
+        let mut from = self.prefix.clone();
+        let end = prefix_end(&self.prefix);
+        loop {
+            let keys: Vec<fjall::Slice> = self
+                .store
+                .tree
+                .range(from.clone()..end.clone())
+                .take(CLEAR_CHUNK)
+                .map(|kv| kv.map(|(k, _)| k))
+                .collect::<Result<_, _>>()
+                .map_err(disk_error)?;
+            let Some(last) = keys.last() else {
+                break;
+            };
+            // The next chunk starts just after the last key.
+            from = last.to_vec();
+            from.push(0);
+            let done = keys.len() < CLEAR_CHUNK;
+            for key in keys {
+                self.store.tree.remove(key).map_err(disk_error)?;
+            }
+            if done {
+                break;
+            }
         }
         self.len = 0;
         Ok(())
@@ -711,6 +750,13 @@ mod tests {
         let mut then = before.into_entries().unwrap();
         then.sort_unstable();
         assert_eq!(then, (0..n).map(|k| (k, 3 * k + 3)).collect::<Vec<_>>());
+        // Clearing (in several chunks) leaves the other tables alone.
+        let mut other: Table<u64, u64> = backend.table();
+        other.insert(1, 1).unwrap();
+        t.clear().unwrap();
+        assert!(t.is_empty());
+        assert!(t.entries().unwrap().is_empty());
+        assert_eq!(other.entries().unwrap(), vec![(1, 1)]);
     }
 
     #[test]
