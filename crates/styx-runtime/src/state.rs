@@ -86,13 +86,19 @@ impl DiskStore {
         }
         std::fs::create_dir_all(dir).map_err(|e| fail("cannot create it", &e))?;
         // The tree is a working copy: nothing needs to survive a crash, so the journal
-        // is never synced.
+        // is never synced. Its memory is bounded: a block cache of 8 MiB and at most
+        // 16 MiB of memory tables (4 MiB each) waiting to be written out.
         let keyspace = fjall::Config::new(dir)
             .manual_journal_persist(true)
+            .cache_size(8 << 20)
+            .max_write_buffer_size(16 << 20)
             .open()
             .map_err(|e| fail("cannot open it", &e))?;
         let tree = keyspace
-            .open_partition("state", fjall::PartitionCreateOptions::default())
+            .open_partition(
+                "state",
+                fjall::PartitionCreateOptions::default().max_memtable_size(4 << 20),
+            )
             .map_err(|e| fail("cannot open its tree", &e))?;
         Ok(DiskStore {
             dir: dir.to_path_buf(),
