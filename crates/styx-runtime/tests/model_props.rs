@@ -68,11 +68,7 @@ fn check(
     p: usize,
     f: Function,
 ) -> Result<(), TestCaseError> {
-    let expected = run_model(records, spec, ooo, lateness);
-    let actual = run_engine(records, spec, ooo, lateness, p, f);
-    prop_assert_eq!(&actual.0, &expected.0, "window results differ");
-    prop_assert_eq!(&actual.1, &expected.1, "late output differs");
-    Ok(())
+    check_on(StateBackend::Memory, records, spec, ooo, lateness, p, f)
 }
 
 /// [`check`] with the window state on disk.
@@ -86,18 +82,24 @@ fn check_on_disk(
 ) -> Result<(), TestCaseError> {
     let dir = tempfile::tempdir().unwrap();
     let disk = StateBackend::disk(dir.path()).unwrap();
+    check_on(disk, records, spec, ooo, lateness, p, f)
+}
+
+/// The engine with its window state in `backend` against the model.
+fn check_on(
+    backend: StateBackend,
+    records: &[Rec],
+    spec: Spec,
+    ooo: i64,
+    lateness: i64,
+    p: usize,
+    f: Function,
+) -> Result<(), TestCaseError> {
+    let which = format!("{backend:?}");
     let expected = run_model(records, spec, ooo, lateness);
-    let actual = run_engine_on(disk, records, spec, ooo, lateness, p, f);
-    prop_assert_eq!(
-        &actual.0,
-        &expected.0,
-        "window results differ (state on disk)"
-    );
-    prop_assert_eq!(
-        &actual.1,
-        &expected.1,
-        "late output differs (state on disk)"
-    );
+    let actual = run_engine_on(backend, records, spec, ooo, lateness, p, f);
+    prop_assert_eq!(&actual.0, &expected.0, "window results differ ({})", which);
+    prop_assert_eq!(&actual.1, &expected.1, "late output differs ({})", which);
     Ok(())
 }
 
