@@ -60,11 +60,6 @@ impl StateBackend {
             StateBackend::Disk(store) => Table::Disk(DiskTable::new(store.clone())),
         }
     }
-
-    /// Whether state is kept on disk.
-    pub fn is_disk(&self) -> bool {
-        matches!(self, StateBackend::Disk(_))
-    }
 }
 
 /// The working tree of the disk backend, shared by every table of a job.
@@ -72,7 +67,8 @@ pub struct DiskStore {
     dir: PathBuf,
     // Declared before the keyspace: dropped first.
     tree: fjall::PartitionHandle,
-    keyspace: fjall::Keyspace,
+    /// Kept open for as long as the tree is used (its journal and background work).
+    _keyspace: fjall::Keyspace,
     next_table: AtomicU64,
 }
 
@@ -103,20 +99,17 @@ impl DiskStore {
         Ok(DiskStore {
             dir: dir.to_path_buf(),
             tree,
-            keyspace,
+            _keyspace: keyspace,
             next_table: AtomicU64::new(0),
         })
     }
+}
 
-    /// The working directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Bytes the tree takes on disk now.
-    pub fn disk_space(&self) -> u64 {
-        self.keyspace.disk_space()
-    }
+/// Sets `buf` to a table's tree key for `key`: the first `prefix` bytes (the table's
+/// prefix, already there) and the encoded key.
+fn set_tree_key<K: StateKey>(buf: &mut Vec<u8>, prefix: usize, key: &K) -> Result<(), BoxError> {
+    buf.truncate(prefix);
+    rmp_serde::encode::write(buf, key).map_err(disk_error)
 }
 
 fn disk_error(e: impl std::fmt::Display) -> BoxError {
@@ -216,7 +209,7 @@ impl<K: StateKey, V: StateValue> Table<K, V> {
                     return Ok(Some(f(&c.value)));
                 }
                 let mut bytes = t.prefix.clone();
-                rmp_serde::encode::write(&mut bytes, key).map_err(disk_error)?;
+                set_tree_key(&mut bytes, t.prefix.len(), key)?;
                 Ok(t.read_at(&bytes)?.map(|v| f(&v)))
             }
         }
@@ -494,8 +487,7 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
 
     /// Reads the value of `key` from the tree.
     fn load(&mut self, key: &K) -> Result<Option<V>, BoxError> {
-        self.key.truncate(self.prefix.len());
-        rmp_serde::encode::write(&mut self.key, key).map_err(disk_error)?;
+        set_tree_key(&mut self.key, self.prefix.len(), key)?;
         self.read_at(&self.key)
     }
 
@@ -519,8 +511,7 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
     /// Writes the cache's changed entries to the tree.
     fn write_back(&mut self) -> Result<(), BoxError> {
         for (k, c) in self.cache.iter_mut().filter(|(_, c)| c.dirty) {
-            self.key.truncate(self.prefix.len());
-            rmp_serde::encode::write(&mut self.key, k).map_err(disk_error)?;
+            set_tree_key(&mut self.key, self.prefix.len(), k)?;
             self.value.clear();
             rmp_serde::encode::write(&mut self.value, &c.value).map_err(disk_error)?;
             self.store
@@ -535,8 +526,7 @@ impl<K: StateKey, V: StateValue> DiskTable<K, V> {
     /// Removes `key` (not in the cache now) from the tree.
     fn delete(&mut self, key: &K) -> Result<(), BoxError> {
         self.len = self.len.saturating_sub(1);
-        self.key.truncate(self.prefix.len());
-        rmp_serde::encode::write(&mut self.key, key).map_err(disk_error)?;
+        set_tree_key(&mut self.key, self.prefix.len(), key)?;
         self.store
             .tree
             .remove(self.key.as_slice())
