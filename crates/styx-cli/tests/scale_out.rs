@@ -1,6 +1,7 @@
 //! Scale-out through Kafka's consumer groups: two `styx run` processes of one job share
 //! a topic's partitions; when one is killed (SIGKILL), the other takes its partitions
-//! over and nothing of the input is lost.
+//! over and nothing of the input is lost, and a windowed job's results are complete:
+//! every window of a run on a file, with the same values.
 //!
 //! `STYX_KAFKA_BROKERS` names a broker with consumer groups (tansu under `scripts/test`);
 //! when it is not set, the test prints a notice and passes without checking anything.
@@ -12,7 +13,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{brokers, ndjson, produce, read_topic, unique, STYX, TIMEOUT};
+use common::{
+    brokers, event, file_multiset, ndjson, produce, read_topic, run_to_end, unique, STYX, TIMEOUT,
+    WINDOW,
+};
+use rdkafka::producer::BaseRecord;
 use styx_kafka::admin::create_topic;
 
 /// Records `range`, keyed so that they spread over the partitions.
@@ -123,4 +128,121 @@ fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one()
     for v in ndjson(&out_b) {
         assert_eq!(v["double"].as_u64(), v["n"].as_u64().map(|n| n * 2));
     }
+}
+
+/// Writes events `range` (see [`event`]) to `topic`, each key always to the same one of
+/// its `partitions`.
+fn produce_events(brokers: &str, topic: &str, partitions: i32, range: std::ops::Range<u64>) {
+    let sink: styx_kafka::KafkaSinkConfig =
+        toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
+    let producer = styx_kafka::KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
+    for n in range {
+        let (key, payload) = (format!("k{}", n % 10), event(n));
+        let partition = (n % 10) as i32 % partitions;
+        producer
+            .inner()
+            .send(
+                BaseRecord::to(topic)
+                    .key(&key)
+                    .payload(&payload)
+                    .partition(partition),
+            )
+            .map_err(|(e, _)| e)
+            .unwrap();
+    }
+    rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
+}
+
+#[test]
+fn the_survivor_rebuilds_the_open_windows_of_a_killed_process() {
+    let Some(brokers) = brokers("STYX_KAFKA_BROKERS") else {
+        return;
+    };
+    let (input, output, group) = (unique("win-in"), unique("win-out"), unique("win-group"));
+    create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
+    create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
+    let work = tempfile::tempdir().unwrap();
+    // Partitions stay active between the bursts of records below, so that none of them
+    // is late whatever the partitions' interleaving.
+    let window = WINDOW.replace(
+        "watermarks = \"per_event\"\n",
+        "watermarks = \"per_event\"\nidle_timeout = \"120s\"\n",
+    );
+    let (bursts, total) = ([0..3000, 3000..6000, 6000..9000], 9000);
+
+    // The results of a run on a file.
+    let file_dir = work.path().join("file");
+    std::fs::create_dir_all(&file_dir).unwrap();
+    let lines: String = (0..total).map(|n| event(n) + "\n").collect();
+    std::fs::write(file_dir.join("events.ndjson"), lines).unwrap();
+    std::fs::write(
+        file_dir.join("job.toml"),
+        format!(
+            "[job]\nname = \"windows\"\n\
+             [sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n{window}\
+             [sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out.ndjson\"\n"
+        ),
+    )
+    .unwrap();
+    run_to_end(&file_dir.join("job.toml"));
+    let expected: BTreeSet<String> = file_multiset(&file_dir.join("out.ndjson"))
+        .into_iter()
+        .collect();
+    assert!(expected.len() > 100, "{} windows", expected.len());
+
+    let job = format!(
+        "[job]\nname = \"windows\"\n\
+         [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
+         group = \"{group}\"\nstart = \"earliest\"\n{window}\
+         [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
+         topic = \"{output}\"\n\
+         [sinks.log]\ntype = \"stdout\"\ninputs = [\"counts\"]\n"
+    );
+    let (dir_a, dir_b) = (work.path().join("a"), work.path().join("b"));
+    for dir in [&dir_a, &dir_b] {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("job.toml"), &job).unwrap();
+    }
+    let (out_a, out_b) = (work.path().join("a.out"), work.path().join("b.out"));
+
+    produce_events(&brokers, &input, 4, bursts[0].clone());
+    let mut a = start(&dir_a.join("job.toml"), &out_a, "180s");
+    wait_for_lines(&out_a, 1, Duration::from_secs(60), "the first process");
+    // A few commit rounds of the first process alone.
+    std::thread::sleep(Duration::from_secs(3));
+    let mut b = start(&dir_b.join("job.toml"), &out_b, "25s");
+    std::thread::sleep(Duration::from_secs(10));
+    produce_events(&brokers, &input, 4, bursts[1].clone());
+    wait_for_lines(&out_b, 1, Duration::from_secs(60), "the second process");
+    std::thread::sleep(Duration::from_secs(3));
+
+    // Killed with windows open, some of them past its last commit.
+    a.kill().unwrap();
+    a.wait().unwrap();
+    produce_events(&brokers, &input, 4, bursts[2].clone());
+    let status = b.wait().unwrap();
+    assert!(
+        status.success(),
+        "the survivor stops cleanly when idle: {status}"
+    );
+
+    let got: BTreeSet<String> = read_topic(&brokers, &output, "", Duration::from_secs(15), |got| {
+        got.len() >= expected.len() * 3
+    })
+    .iter()
+    .map(serde_json::Value::to_string)
+    .collect();
+    // At least once: a window may come more than once, but always whole.
+    let wrong: Vec<&String> = got.difference(&expected).take(5).collect();
+    assert!(
+        wrong.is_empty(),
+        "results no run on the file gives: {wrong:?}"
+    );
+    let missing: Vec<&String> = expected.difference(&got).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} windows missing, e.g. {missing:?}",
+        expected.difference(&got).count(),
+        expected.len()
+    );
 }

@@ -27,6 +27,7 @@ use crate::config::{
 use crate::connectors::ExactlyOnce;
 use crate::error::JobError;
 use crate::expr::Expr;
+use crate::group::{GroupRun, Groups};
 use styx_kafka::exactly_once::Marker;
 use styx_kafka::TransactionLink;
 
@@ -370,11 +371,12 @@ impl Job {
         env: &Environment,
         parallelism: usize,
         exactly_once: Option<&ExactlyOnce>,
+        group: Option<&GroupRun>,
     ) -> Result<(), String> {
         let c = &self.config;
         let mut outputs: HashMap<String, Output> = HashMap::new();
         for (id, source) in &c.sources {
-            let (stream, dead) = self.build_source(env, id, source, exactly_once)?;
+            let (stream, dead) = self.build_source(env, id, source, exactly_once, group)?;
             outputs.insert(id.clone(), Output { stream });
             if let Some((dead_id, dead_stream)) = dead {
                 outputs.insert(
@@ -483,6 +485,7 @@ impl Job {
         id: &str,
         source: &SourceConfig,
         exactly_once: Option<&ExactlyOnce>,
+        group: Option<&GroupRun>,
     ) -> Result<(DataStream<Event>, Option<(String, DataStream<Event>)>), String> {
         if let Some(built) = crate::connectors::build_source(
             env,
@@ -491,6 +494,7 @@ impl Job {
             &self.config.job,
             &watermark_strategy,
             exactly_once,
+            group,
         )? {
             return Ok(built);
         }
@@ -538,14 +542,17 @@ impl Job {
             .or(self.config.job.parallelism)
             .unwrap_or(1)
             .max(1);
-        let env = Environment::new(parallelism);
-        if let Some(stop) = &options.stop {
-            env.set_stop_handle(stop.clone());
-        }
         let invalid = |p| JobError::Invalid {
             file: self.file.clone(),
             problems: vec![p],
         };
+        if let Some(groups) = Groups::join(&self.config, &self.order).map_err(invalid)? {
+            return self.run_in_groups(&groups, parallelism, options);
+        }
+        let env = Environment::new(parallelism);
+        if let Some(stop) = &options.stop {
+            env.set_stop_handle(stop.clone());
+        }
         // The state directory first: a job refused because another one runs there must
         // touch neither that one's working state nor its Kafka transactions.
         let state_dir =
@@ -575,7 +582,7 @@ impl Job {
             })
             .transpose()
             .map_err(invalid)?;
-        self.build(&env, parallelism, exactly_once.as_ref())
+        self.build(&env, parallelism, exactly_once.as_ref(), None)
             .map_err(invalid)?;
         env.execute().map_err(|error| {
             // A zombie fails on whatever it touches first once continued (a fenced
@@ -597,6 +604,44 @@ impl Job {
             c.finished();
         }
         Ok(())
+    }
+
+    /// Runs a job that reads through its process's group memberships (see
+    /// [`crate::group`]): each time the groups move partitions, the dataflow starts again
+    /// on the new assignment from the committed offsets.
+    fn run_in_groups(
+        &self,
+        groups: &Groups,
+        parallelism: usize,
+        options: &RunOptions,
+    ) -> Result<(), JobError> {
+        let invalid = |p| JobError::Invalid {
+            file: self.file.clone(),
+            problems: vec![p],
+        };
+        loop {
+            let run = groups.plan(parallelism).map_err(invalid)?;
+            let env = Environment::new(parallelism);
+            if let Some(stop) = &options.stop {
+                env.set_stop_handle(stop.clone());
+            }
+            self.build(&env, parallelism, None, Some(&run))
+                .map_err(invalid)?;
+            match env.execute() {
+                Ok(()) => return Ok(()),
+                Err(_) if groups.reassigned(&run) => {
+                    tracing::info!(
+                        "the group moved partitions: reading again from the committed offsets"
+                    );
+                }
+                Err(error) => {
+                    return Err(JobError::Run {
+                        file: self.file.clone(),
+                        error,
+                    })
+                }
+            }
+        }
     }
 
     /// Where the job resumes. A job with an exactly-once sink resumes from the snapshot

@@ -2,12 +2,18 @@
 //! (`type = "kafka"`, see [`styx_kafka::source`] and [`styx_kafka::sink`]) and generated
 //! events (`type = "generator"`, see [`styx_generate`]).
 //!
-//! A Kafka source runs one instance per unit of the job's parallelism; the instances are
-//! members of the source's consumer group and share the topic's partitions (with the
-//! instances of other processes running the same job). Its events get their event time
-//! and watermarks per partition inside the source. Offsets are committed once the
-//! records are handed on, or, in a job with `checkpoint_interval`, when a checkpoint
-//! completes. A Kafka sink runs one instance per unit of parallelism and delivers at
+//! A Kafka source runs one instance per unit of the job's parallelism. Its events get
+//! their event time and watermarks per partition inside the source. In a job without a
+//! `state_dir` whose sinks deliver at least once, the process is one member of the
+//! source's consumer group ([`crate::group`]): the instances read the partitions the
+//! group gives the process (sharing the topic with other processes running the same job),
+//! commit offsets held back to the oldest record an open window may still need, and
+//! start again from the committed offsets whenever the group moves partitions, so that a
+//! process taking over the partitions of one that died rebuilds its open windows. There,
+//! `start` applies to partitions the group has no committed offset for. In a job with a
+//! `state_dir`, the instances are members of the group themselves, and offsets are
+//! committed when the records are handed on, or, with `checkpoint_interval`, when a
+//! checkpoint completes. A Kafka sink runs one instance per unit of parallelism and delivers at
 //! least once; an `exactly_once` sink is a single instance that commits the job's output
 //! in Kafka transactions together with the sources' offsets (see
 //! [`styx_kafka::exactly_once`]), and the sources of such a job read their partitions
@@ -21,6 +27,8 @@ use std::time::{Duration, Instant};
 
 use styx_generate::{Generator, Kind};
 use styx_kafka::exactly_once::TRANSACTION_TIMEOUT;
+use styx_kafka::group::WatermarkBoard;
+use styx_kafka::source::GroupReading;
 use styx_kafka::{
     CommitPolicy, Delivery, KafkaProducer, KafkaSink, KafkaSinkConfig, KafkaSource,
     KafkaSourceConfig, Partition, SharedStarts, SourceOptions, StartPositions, TransactionLink,
@@ -33,6 +41,7 @@ use styx_runtime::stream::{DataStream, Environment};
 use styx_runtime::watermark::WatermarkStrategy;
 
 use crate::config::{EventTimeConfig, GeneratorSourceConfig, JobSection, SinkConfig, SourceConfig};
+use crate::group::{GroupRun, SourceRun};
 
 /// What the parts of an exactly-once job share while it is built: the link between its
 /// Kafka sources and its transactional sink, and the offsets the job had committed
@@ -139,12 +148,27 @@ pub(crate) fn build_source(
     job: &JobSection,
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
     exactly_once: Option<&ExactlyOnce>,
+    group: Option<&GroupRun>,
 ) -> Result<Option<BuiltSource>, String> {
     match source {
-        SourceConfig::Kafka(k) => Ok(Some(kafka_source(env, id, k, job, strategy, exactly_once))),
+        SourceConfig::Kafka(k) => {
+            let reading = Reading {
+                exactly_once,
+                group: group.and_then(|g| g.source(id)),
+            };
+            Ok(Some(kafka_source(env, id, k, job, strategy, reading)))
+        }
         SourceConfig::Generator(g) => generator_source(env, id, g, strategy).map(Some),
         SourceConfig::File(_) | SourceConfig::Stdin(_) => Ok(None),
     }
+}
+
+/// How a Kafka source's instances get their partitions: in an exactly-once job, every
+/// partition; in a job reading through its process's group membership, those of the
+/// run's plan; else from the group, each instance a member.
+struct Reading<'a> {
+    exactly_once: Option<&'a ExactlyOnce>,
+    group: Option<(&'a SourceRun, &'a WatermarkBoard)>,
 }
 
 fn kafka_source(
@@ -153,8 +177,9 @@ fn kafka_source(
     config: &KafkaSourceConfig<EventTimeConfig>,
     job: &JobSection,
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
-    exactly_once: Option<&ExactlyOnce>,
+    reading: Reading<'_>,
 ) -> BuiltSource {
+    let exactly_once = reading.exactly_once;
     let parallelism = env.parallelism();
     let dead = config
         .dead_letter
@@ -179,9 +204,31 @@ fn kafka_source(
         starts.restore(eos.committed.iter().cloned());
         (eos.link.clone(), name.clone())
     });
+    let group = reading.group.map(|(run, board)| {
+        starts.restore(
+            run.plan
+                .offsets
+                .iter()
+                .filter_map(|(p, o)| o.map(|o| (p.clone(), o))),
+        );
+        let template = GroupReading {
+            member: run.member.clone(),
+            epoch: run.epoch,
+            horizon: run.horizon,
+            board: board.clone(),
+            slot: run.first_slot,
+            floor: run.plan.watermark,
+        };
+        let all: Vec<Partition> = run.plan.offsets.iter().map(|(p, _)| p.clone()).collect();
+        (template, all)
+    });
     let shared = SharedStarts::new(starts);
-    let own_partitions =
-        exactly_once.map(|eos| eos.partitions.get(id).cloned().unwrap_or_default());
+    let own_partitions = match (&group, exactly_once) {
+        (Some((_, all)), _) => Some(all.clone()),
+        (None, Some(eos)) => Some(eos.partitions.get(id).cloned().unwrap_or_default()),
+        (None, None) => None,
+    };
+    let group = group.map(|(template, _)| template);
     let table = config.clone();
     let source_name = name.clone();
     let stream = env.source(&name, parallelism, move |i, p| {
@@ -200,6 +247,10 @@ fn kafka_source(
                     .filter(|(k, _)| k % p == i)
                     .map(|(_, part)| part.clone())
                     .collect()
+            }),
+            group: group.as_ref().map(|g| GroupReading {
+                slot: g.slot + i,
+                ..g.clone()
             }),
         };
         let dead = dead_for_source.as_ref().map(|d| d.port_emitter(i));

@@ -19,6 +19,7 @@ pub mod duration;
 pub mod error;
 mod exactly_once;
 pub mod expr;
+mod group;
 pub mod score;
 
 pub use compile::{Job, RunOptions};

@@ -10,6 +10,7 @@
 //!   partition, dead letters, offsets committed at least once);
 //! - [`sink`]: the runtime's Kafka sink (JSON records, keys, headers, at least once);
 //! - [`exactly_once`]: the transactional sink and the protocol of exactly-once jobs;
+//! - [`group`]: one membership of a consumer group per process, and held-back commits;
 //! - [`admin`]: topic creation.
 
 pub mod admin;
@@ -18,6 +19,7 @@ pub mod consumer;
 pub mod decode;
 pub mod error;
 pub mod exactly_once;
+pub mod group;
 pub mod producer;
 pub mod sink;
 pub mod source;

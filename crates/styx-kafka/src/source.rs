@@ -44,6 +44,16 @@
 //! `topic/partition`; restoring it starts those partitions there.
 //! [`CommitPolicy::InTransaction`] commits nothing: an exactly-once sink commits the
 //! offsets inside its transactions.
+//!
+//! # Reading a process's group membership
+//!
+//! With [`SourceOptions::group`] the instance reads partitions a process-wide
+//! [`GroupMember`](crate::group::GroupMember) holds, starting at the plan's offsets and
+//! watermark, and commits through the member every [`COMMIT_INTERVAL`], held back to the
+//! oldest record a window may still need (see [`crate::group`]). Each round commits what
+//! the round before found, so that the results of the records it covers have had a round
+//! to reach the sinks. When the member's assignment changes, the instance fails with
+//! [`Reassigned`]: the process starts its dataflow again on the new assignment.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -64,10 +74,17 @@ use crate::config::KafkaSourceConfig;
 use crate::consumer::{KafkaConsumer, Partition, Polled, RebalanceEvent, StartPositions};
 use crate::decode::{Decoder, Event};
 use crate::exactly_once::TransactionLink;
+use crate::group::{CommitPoint, GroupHandle, Horizon, Reassigned, WatermarkBoard};
 
 /// How long a partition may go without records before it stops holding the watermark
 /// back, when the event time sets no `idle_timeout`.
 pub const DEFAULT_PARTITION_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often an instance reading a process's group membership commits.
+pub const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How many commit points an instance keeps per partition before it thins them out.
+const MAX_POINTS: usize = 1024;
 
 /// How long a poll waits for the first record before it reports that nothing came.
 const POLL_WAIT: Duration = Duration::from_millis(100);
@@ -132,12 +149,78 @@ pub struct SourceOptions {
     /// Partitions the instance reads by itself, outside the group's rebalancing
     /// (`None`: the group assigns them).
     pub partitions: Option<Vec<Partition>>,
+    /// The process's group membership whose partitions the instance reads (given in
+    /// `partitions`), and how it commits through it.
+    pub group: Option<GroupReading>,
+}
+
+/// How an instance reads partitions of a process's group membership.
+#[derive(Clone)]
+pub struct GroupReading {
+    /// The member, through which the instance commits.
+    pub member: GroupHandle,
+    /// The member's epoch the partitions belong to.
+    pub epoch: u64,
+    /// How far behind the job's watermark records may still be needed.
+    pub horizon: Horizon,
+    /// The watermarks of the job's group-reading instances.
+    pub board: WatermarkBoard,
+    /// This instance's slot on the board.
+    pub slot: usize,
+    /// The watermark the dataflow starts at.
+    pub floor: Timestamp,
+}
+
+/// Where a partition's records are done: after each poll that read some, the next
+/// offset and the highest timestamp before it, oldest first.
+#[derive(Debug, Default)]
+struct CommitPoints {
+    points: std::collections::VecDeque<(i64, Timestamp)>,
+}
+
+impl CommitPoints {
+    fn push(&mut self, next: i64, max_ts: Timestamp) {
+        if self.points.back().is_some_and(|(o, _)| *o == next) {
+            return;
+        }
+        self.points.push_back((next, max_ts));
+        if self.points.len() > MAX_POINTS {
+            // Every other point goes: commits get coarser, never wrong.
+            let mut keep = false;
+            let last = self.points.len() - 1;
+            let mut i = 0;
+            self.points.retain(|_| {
+                keep = !keep || i == last;
+                i += 1;
+                keep
+            });
+        }
+    }
+
+    /// The last point before which every record is older than `threshold` (its offset
+    /// and newest time); the points before it go.
+    fn done_before(&mut self, threshold: Timestamp) -> Option<(i64, Timestamp)> {
+        let n = self
+            .points
+            .iter()
+            .take_while(|(_, ts)| *ts < threshold)
+            .count();
+        if n == 0 {
+            return None;
+        }
+        self.points.drain(..n - 1);
+        self.points.front().copied()
+    }
 }
 
 /// The watermark state of one partition.
 #[derive(Debug)]
 struct PartitionState {
     max_ts: Timestamp,
+    /// Whether the last record read holds `max_ts` (a commit point of a group reading
+    /// is only taken after such a record, so that its next owner learns from that record
+    /// which windows are whole after it).
+    last_is_max: bool,
     last_record: Instant,
     idle: bool,
 }
@@ -146,6 +229,7 @@ impl PartitionState {
     fn new() -> Self {
         PartitionState {
             max_ts: MIN_WATERMARK,
+            last_is_max: false,
             last_record: Instant::now(),
             idle: false,
         }
@@ -193,6 +277,11 @@ pub struct KafkaSource {
     /// idle timeout it still holds the watermark back: partitions are on their way
     /// (joining the group, a rebalance), and their records must not come late.
     unassigned_since: Option<Instant>,
+    group: Option<GroupReading>,
+    points: HashMap<Partition, CommitPoints>,
+    /// What the last commit round found, for the next to commit.
+    pending: Vec<CommitPoint>,
+    last_round: Instant,
 }
 
 impl KafkaSource {
@@ -219,6 +308,16 @@ impl KafkaSource {
             emission: s.emission(),
             idle_timeout: s.idle_timeout().unwrap_or(DEFAULT_PARTITION_IDLE_TIMEOUT),
         });
+        let floor = options.group.as_ref().map_or(MIN_WATERMARK, |g| g.floor);
+        let mut marks = Vec::new();
+        let floor = if time.is_some() { floor } else { MIN_WATERMARK };
+        if floor > MIN_WATERMARK {
+            // Windows that had fired before the plan's commits stay closed.
+            marks.push(WatermarkMark::Watermark {
+                after: 0,
+                watermark: floor,
+            });
+        }
         Ok(KafkaSource {
             name: options.name,
             consumer: Some(consumer),
@@ -231,17 +330,22 @@ impl KafkaSource {
             handed: BTreeMap::new(),
             restored: HashMap::new(),
             snapshots: BTreeMap::new(),
-            emitted: MIN_WATERMARK,
+            emitted: floor,
             last_emit: Instant::now(),
             idle: false,
-            marks: Vec::new(),
+            marks,
             dead: dead.map(Collector::new),
             refused: 0,
             finished: false,
             touched: Vec::new(),
-            joined: false,
+            // A group member's partitions are known from the start.
+            joined: options.group.is_some(),
             created: Instant::now(),
             unassigned_since: Some(Instant::now()),
+            group: options.group,
+            points: HashMap::new(),
+            pending: Vec::new(),
+            last_round: Instant::now(),
         })
     }
 
@@ -378,6 +482,7 @@ impl KafkaSource {
                     .or_insert_with(PartitionState::new);
                 state.last_record = Instant::now();
                 state.idle = false;
+                state.last_is_max = ts.is_some_and(|ts| ts >= state.max_ts);
                 out.push(event);
                 if let Some(ts) = ts {
                     if ts > state.max_ts {
@@ -393,6 +498,9 @@ impl KafkaSource {
                 }
             }
             Polled::Dead(dead) => {
+                if let Some(state) = self.partitions.get_mut(&partition) {
+                    state.last_is_max = false;
+                }
                 self.refused += 1;
                 if self.refused <= LOGGED_DEAD_LETTERS || self.refused % 1000 == 0 {
                     tracing::warn!(
@@ -418,14 +526,26 @@ impl KafkaSource {
     /// Records that the record at `offset` was handed on.
     fn hand_on(&mut self, partition: Partition, offset: i64) {
         self.restored.remove(&partition);
-        if self.commit == CommitPolicy::HandedOn && !self.touched.contains(&partition) {
+        let tracked = self.commit == CommitPolicy::HandedOn || self.group.is_some();
+        if tracked && !self.touched.contains(&partition) {
             self.touched.push(partition.clone());
         }
         self.handed.insert(partition, offset + 1);
     }
 
-    /// Stores the offsets of the records this poll handed on, for the consumer to commit.
+    /// Stores the offsets of the records this poll handed on, for the consumer to commit
+    /// (or, reading a group membership, notes them as commit points).
     fn store_touched(&mut self) {
+        if self.group.is_some() {
+            for p in self.touched.drain(..) {
+                if let (Some(next), Some(state)) = (self.handed.get(&p), self.partitions.get(&p)) {
+                    if state.last_is_max {
+                        self.points.entry(p).or_default().push(*next, state.max_ts);
+                    }
+                }
+            }
+            return;
+        }
         let Some(consumer) = &self.consumer else {
             return;
         };
@@ -479,6 +599,55 @@ impl KafkaSource {
         positions.into_iter().collect()
     }
 
+    /// A commit round of an instance reading a group membership: commits what the last
+    /// round found, and finds what the next commits.
+    fn commit_round(&mut self) {
+        let Some(group) = &self.group else {
+            return;
+        };
+        if self.last_round.elapsed() < COMMIT_INTERVAL {
+            return;
+        }
+        self.last_round = Instant::now();
+        group.board.set(group.slot, self.emitted, self.idle);
+        if !self.pending.is_empty() {
+            tracing::debug!(source = %self.name, points = ?self.pending, "committing");
+            if let Err(e) = group.member.commit_held(group.epoch, &self.pending) {
+                tracing::warn!(source = %self.name, "{e}");
+            }
+        }
+        let watermark = group.board.watermark().unwrap_or(MIN_WATERMARK);
+        self.pending = match group.horizon {
+            Horizon::Unbounded => Vec::new(),
+            Horizon::Stateless => self
+                .positions()
+                .into_iter()
+                .map(|(partition, offset)| CommitPoint {
+                    partition,
+                    offset,
+                    floor: MIN_WATERMARK,
+                })
+                .collect(),
+            Horizon::Bounded(_) if watermark == MIN_WATERMARK => Vec::new(),
+            Horizon::Bounded(h) => {
+                let threshold = watermark.saturating_sub(h);
+                let held = &self.partitions;
+                self.points
+                    .iter_mut()
+                    .filter(|(p, _)| held.contains_key(*p))
+                    .filter_map(|(p, points)| {
+                        let (offset, newest) = points.done_before(threshold)?;
+                        Some(CommitPoint {
+                            partition: p.clone(),
+                            offset,
+                            floor: newest.saturating_add(h),
+                        })
+                    })
+                    .collect()
+            }
+        };
+    }
+
     fn commit_positions(&self, positions: &[(Partition, i64)]) -> Result<(), BoxError> {
         let held: Vec<(Partition, i64)> = positions
             .iter()
@@ -507,6 +676,14 @@ pub fn parse_split(name: &str) -> Option<Partition> {
 
 impl Source<Event> for KafkaSource {
     fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> Result<Poll, BoxError> {
+        if let Some(group) = &self.group {
+            if group.member.epoch() != group.epoch {
+                return Err(Reassigned {
+                    member: group.member.name().to_string(),
+                }
+                .into());
+            }
+        }
         if let Some(parts) = self.to_assign.take() {
             self.consumer()?.assign_partitions(&parts)?;
         }
@@ -530,6 +707,7 @@ impl Source<Event> for KafkaSource {
         }
         self.store_touched();
         self.check_time(out.len());
+        self.commit_round();
         if got > 0 {
             return Ok(Poll::Ready);
         }
@@ -619,6 +797,12 @@ impl Source<Event> for KafkaSource {
         }
         let positions = self.positions();
         let result = match self.commit {
+            _ if self.group.is_some() => self.group.as_ref().map_or(Ok(()), |g| {
+                // Every window has fired: everything read is done.
+                g.member
+                    .commit_end(g.epoch, &positions)
+                    .map_err(|e| format!("committing offsets at the end: {e}").into())
+            }),
             CommitPolicy::OnCheckpoint => self.commit_positions(&positions),
             CommitPolicy::HandedOn => Ok(()),
             CommitPolicy::InTransaction => {
@@ -635,5 +819,39 @@ impl Source<Event> for KafkaSource {
                 .map_err(|e| format!("committing offsets on leaving the group: {e}"))?;
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_point_is_the_last_before_the_threshold() {
+        let mut points = CommitPoints::default();
+        for (offset, newest) in [(10, 5), (20, 15), (20, 16), (30, 25)] {
+            points.push(offset, newest);
+        }
+        assert_eq!(points.done_before(5), None);
+        assert_eq!(points.done_before(16), Some((20, 15)));
+        assert_eq!(points.done_before(100), Some((30, 25)));
+        assert_eq!(points.points.len(), 1);
+    }
+
+    #[test]
+    fn thinned_commit_points_keep_the_newest() {
+        let mut points = CommitPoints::default();
+        for n in 0..(MAX_POINTS as i64 + 1) {
+            points.push(n, n);
+        }
+        assert!(points.points.len() <= MAX_POINTS / 2 + 1);
+        assert_eq!(
+            points.points.back(),
+            Some(&(MAX_POINTS as i64, MAX_POINTS as i64))
+        );
+        assert_eq!(
+            points.done_before(MAX_POINTS as i64 + 1).map(|p| p.0),
+            Some(MAX_POINTS as i64)
+        );
     }
 }
