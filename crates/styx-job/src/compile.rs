@@ -243,7 +243,7 @@ impl Job {
             ));
         }
         for (id, s) in &c.sinks {
-            problems.extend(crate::connectors::check_sink(id, s));
+            problems.extend(crate::connectors::check_sink(id, s, &self.config.job));
             if s.inputs().is_empty() {
                 problems.push(format!("sinks.{id}.inputs: names no input"));
             }

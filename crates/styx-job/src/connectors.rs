@@ -97,10 +97,11 @@ pub(crate) fn check_source(id: &str, source: &SourceConfig) -> Vec<String> {
 }
 
 /// The problems of a Kafka sink's table (other sinks: none).
-pub(crate) fn check_sink(id: &str, sink: &SinkConfig) -> Vec<String> {
+pub(crate) fn check_sink(id: &str, sink: &SinkConfig, job: &JobSection) -> Vec<String> {
     let mut problems = Vec::new();
     if let SinkConfig::Kafka(k) = sink {
-        if let Err(e) = k.client_config(Some("check")) {
+        // Checked with the transactional id the sink will have.
+        if let Err(e) = k.client_config(Some(&transactional_id(job, id))) {
             problems.push(format!("sinks.{id}: {e}"));
         }
     }
