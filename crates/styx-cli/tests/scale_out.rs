@@ -190,8 +190,9 @@ fn the_survivor_rebuilds_the_open_windows_of_a_killed_process() {
         .collect();
     assert!(expected.len() > 100, "{} windows", expected.len());
 
+    // Two instances of each operator in each process.
     let job = format!(
-        "[job]\nname = \"windows\"\n\
+        "[job]\nname = \"windows\"\nparallelism = 2\n\
          [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
          group = \"{group}\"\nstart = \"earliest\"\n{window}\
          [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\

@@ -625,6 +625,11 @@ impl Job {
             if let Some(stop) = &options.stop {
                 env.set_stop_handle(stop.clone());
             }
+            // Windows that fired before the commits the run starts from stay closed, from
+            // the first record on, whichever instance it comes through.
+            if let Some(start) = run.start_watermark() {
+                env.set_start_watermark(start);
+            }
             self.build(&env, parallelism, None, Some(&run))
                 .map_err(invalid)?;
             match env.execute() {

@@ -144,6 +144,11 @@ impl Groups {
 }
 
 impl GroupRun {
+    /// The watermark the dataflow starts at: the lowest of its sources' plans.
+    pub(crate) fn start_watermark(&self) -> Option<styx_runtime::time::Timestamp> {
+        self.sources.values().map(|s| s.plan.watermark).min()
+    }
+
     /// What source `id` reads in this run, with the job's watermark board.
     pub(crate) fn source(&self, id: &str) -> Option<(&SourceRun, &WatermarkBoard)> {
         self.sources.get(id).map(|s| (s, &self.board))

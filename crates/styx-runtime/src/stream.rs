@@ -127,6 +127,7 @@ struct EnvInner {
     checkpoints: Option<Coordinator>,
     stop: StopHandle,
     state: StateBackend,
+    start_watermark: crate::time::Timestamp,
 }
 
 /// Where a dataflow is built and run.
@@ -152,6 +153,7 @@ impl Environment {
                 checkpoints: None,
                 stop: StopHandle::new(),
                 state: StateBackend::Memory,
+                start_watermark: crate::time::MIN_WATERMARK,
             })),
         }
     }
@@ -197,6 +199,19 @@ impl Environment {
     /// Where operators added now keep their keyed state.
     pub fn state_backend(&self) -> StateBackend {
         self.inner.borrow().state.clone()
+    }
+
+    /// Starts the event-time windows added from now on at `watermark` instead of before
+    /// all time: windows that end at or before it count as fired already, and their
+    /// records as late. A dataflow that replays input whose earlier windows have fired
+    /// (another run emitted them) starts there.
+    pub fn set_start_watermark(&self, watermark: crate::time::Timestamp) {
+        self.inner.borrow_mut().start_watermark = watermark;
+    }
+
+    /// The watermark event-time windows added now start at.
+    pub fn start_watermark(&self) -> crate::time::Timestamp {
+        self.inner.borrow().start_watermark
     }
 
     /// The handle that stops the job cleanly (see [`StopHandle`]).

@@ -377,3 +377,42 @@ fn window_results_are_counted_once_per_window_with_many_keys() {
     assert_eq!(total, n as usize * 10);
     assert!(late.is_empty());
 }
+
+#[test]
+fn windows_that_end_by_the_start_watermark_count_as_fired_from_the_first_record_on() {
+    // Started at watermark 19 (a replay of input whose windows up to 19 had fired):
+    // [0,10) and [10,20) are closed, so their records are late whichever instance they
+    // come through, before any watermark has passed; [20,30) and later fire as usual.
+    for spec in [Spec::Tumbling(10), Spec::Sliding(10, 5), Spec::Session(5)] {
+        let env = Environment::new(2);
+        env.set_start_watermark(19);
+        let input = recs(&[(0, 3), (1, 15), (0, 25), (1, 26), (0, 17)]);
+        let windowed = env
+            .from_iter(input)
+            .assign_timestamps_and_watermarks(WatermarkStrategy::bounded_out_of_orderness(
+                Duration::from_millis(100),
+                |r: &Rec| r.ts,
+            ))
+            .key_by(|r: &Rec| r.key)
+            .window(common::assigner(spec))
+            .aggregate(common::Ids, |k, w, ids| (*k, w.start, w.end, ids));
+        let (results, late) = (windowed.results.collect(), windowed.late.collect());
+        env.execute().unwrap();
+        let mut late: Vec<u32> = late.take().iter().map(|r| r.id).collect();
+        late.sort_unstable();
+        let expected_late: &[u32] = match spec {
+            // [15,25) is open: records 1 and 4 (ts 15, 17) count there.
+            Spec::Sliding(..) => &[0],
+            // Record 4 (ts 17) opens the session [17,22).
+            Spec::Session(_) => &[0, 1],
+            Spec::Tumbling(_) => &[0, 1, 4],
+        };
+        assert_eq!(late, expected_late, "{spec:?}");
+        let results = results.take();
+        assert!(
+            results.iter().all(|(_, _, end, _)| *end > 20),
+            "{spec:?}: {results:?}"
+        );
+        assert!(!results.is_empty(), "{spec:?}");
+    }
+}

@@ -21,7 +21,7 @@ use crate::error::BoxError;
 use crate::operator::Operator;
 use crate::state::Table;
 use crate::stream::{DataStream, KeyedStream};
-use crate::time::{now_ms, TimeDomain, TimeWindow, Timestamp, MIN_WATERMARK};
+use crate::time::{now_ms, TimeDomain, TimeWindow, Timestamp};
 use crate::window::{AggregateFunction, OperatorSpec, Windowed};
 
 /// What a checkpoint keeps per key: the time windows have fired to, the key's windows
@@ -339,6 +339,7 @@ where
     let late = DataStream::<T>::new_port_stream(stream.env(), parallelism);
     let late_out = late.clone();
     let backend = stream.env().state_backend();
+    let start = stream.env().start_watermark();
     let results = stream.operator(
         &name,
         parallelism,
@@ -349,7 +350,7 @@ where
             domain,
             sessions: backend.table(),
             timers: BTreeMap::new(),
-            watermark: MIN_WATERMARK,
+            watermark: start,
             out: Collector::new(out),
             late: Collector::new(late_out.port_emitter(i)),
         },
@@ -366,6 +367,7 @@ mod tests {
     use crate::checkpoint::decode;
     use crate::emitter::Discard;
     use crate::state::StateBackend;
+    use crate::time::MIN_WATERMARK;
     use crate::window::testing::{backends, finish, part, Kept, Rec, BARRIER};
     use crate::window::{CollectAll, EmitFn};
 

@@ -24,7 +24,7 @@ use crate::error::BoxError;
 use crate::operator::Operator;
 use crate::state::{StateBackend, Table};
 use crate::stream::KeyedStream;
-use crate::time::{now_ms, window_start, TimeDomain, TimeWindow, Timestamp, MIN_WATERMARK};
+use crate::time::{now_ms, window_start, TimeDomain, TimeWindow, Timestamp};
 use crate::window::{AggregateFunction, OperatorSpec, Windowed};
 
 fn gcd(a: i64, b: i64) -> i64 {
@@ -563,6 +563,7 @@ where
     let late_port = crate::stream::DataStream::<T>::new_port_stream(stream.env(), parallelism);
     let late_out = late_port.clone();
     let backend = stream.env().state_backend();
+    let start = stream.env().start_watermark();
     let results = stream.operator(
         &name,
         parallelism,
@@ -573,7 +574,7 @@ where
             domain,
             slices: Slices::new(backend.clone()),
             hot: [None, None],
-            watermark: MIN_WATERMARK,
+            watermark: start,
             scratch: HashMap::default(),
             out: Collector::new(out),
             late: Collector::new(late_out.port_emitter(i)),
@@ -593,6 +594,7 @@ mod tests {
     use super::*;
     use crate::checkpoint::decode;
     use crate::emitter::Discard;
+    use crate::time::MIN_WATERMARK;
     use crate::window::testing::{finish, part, Kept, Rec, BARRIER};
     use crate::window::{CollectAll, EmitFn};
 
