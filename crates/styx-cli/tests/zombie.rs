@@ -125,7 +125,7 @@ fn start(job: &Path, log: &Path, env: &[(&str, &str)]) -> Child {
         .args(["run", job.to_str().unwrap()])
         .env(
             "STYX_LOG",
-            "styx_job=info,styx_runtime=warn,styx_kafka=warn",
+            "styx_job=info,styx_runtime::checkpoint=info,styx_runtime=warn,styx_kafka::exactly_once=debug,styx_kafka=warn",
         )
         .env_remove("FAILPOINTS")
         .stdout(Stdio::null())
@@ -333,8 +333,11 @@ fn zombie_is_fenced(freeze: Freeze, backend: &str) {
     if freeze == Freeze::BeforeCommit {
         let uncommitted = a_folders.iter().next_back().unwrap();
         assert_ne!(
-            restored, uncommitted,
-            "B does not resume from the checkpoint A wrote but never committed"
+            restored,
+            uncommitted,
+            "B does not resume from the checkpoint A wrote but never committed ({a_folders:?}); \
+             A says: {}\nB says: {b_says}",
+            read(&a_log)
         );
     }
 
