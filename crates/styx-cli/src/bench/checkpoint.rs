@@ -382,8 +382,18 @@ fn max(v: &[f64]) -> Option<f64> {
 
 /// The peak resident set size of this process in bytes, where the system tells it.
 fn peak_rss_bytes() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// The peak size of this process's address space in bytes, where the system tells it.
+fn peak_virtual_bytes() -> Option<u64> {
+    status_bytes("VmPeak:")
+}
+
+/// A size in the process status (`/proc/self/status`), in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -638,6 +648,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "state_dir": state_dir.path.display().to_string(),
         "state_backend": format!("{:?}", args.state_backend).to_lowercase(),
         "peak_rss_bytes": peak_rss_bytes(),
+        "peak_virtual_bytes": peak_virtual_bytes(),
     });
     println!("{report}");
     Ok(if all.len() == wanted {

@@ -1,6 +1,11 @@
 //! The checkpoint coordinator: triggers snapshots, gathers acknowledgements, writes
 //! completed snapshots and tells every instance when one is complete.
 //!
+//! With an instance's acknowledgement comes the second step of its snapshot; the
+//! coordinator runs it at once, and it writes the instance's state file into the
+//! snapshot's temporary folder as it encodes the state ([`Store::begin`]). Once every
+//! instance has acknowledged, the metadata is written and the folder renamed into place.
+//!
 //! One snapshot is in flight at a time. Periodic checkpoints are triggered every
 //! `interval`; savepoints are asked for through a [`CoordinatorHandle`]. A stop-with-
 //! savepoint leaves the sources stopped at the barrier; once every instance has handled

@@ -106,11 +106,6 @@ impl StateTarget {
         self.spill_bytes
     }
 
-    /// The bytes of entries written so far.
-    pub fn bytes(&self) -> u64 {
-        self.chunks.iter().map(|c| u64::from(c.len)).sum()
-    }
-
     fn out(&mut self) -> Result<&mut BufWriter<File>, BoxError> {
         if self.out.is_none() {
             let file = File::create(&self.path).map_err(|e| io_error(&self.path, &e))?;

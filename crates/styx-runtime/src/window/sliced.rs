@@ -451,7 +451,13 @@ where
         // every (key, slice, accumulator); the snapshot's second step groups the copy by
         // key (each key with its slices and the time windows have fired to) and encodes it.
         // On disk, the tree keeps its version at the barrier and the second step reads it.
-        let total = self.slices.iter().map(|(_, accs)| accs.len()).sum();
+        // Room for the slices in memory only: those on disk are read by the second step.
+        let total = self
+            .slices
+            .iter()
+            .filter(|(_, accs)| matches!(accs, Table::Memory(_)))
+            .map(|(_, accs)| accs.len())
+            .sum();
         let mut entries: Vec<(K, (Timestamp, A::Acc))> = Vec::with_capacity(total);
         let mut on_disk = Vec::new();
         let mut slices = 0usize;
