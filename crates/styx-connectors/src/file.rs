@@ -214,9 +214,8 @@ impl Source<Event> for LineSource {
     fn snapshot(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
         self.dead.barrier(barrier);
         let split = (self.split(), encode(&(self.offset, self.line_number))?);
-        Ok(Box::new(move || {
+        Ok(Box::new(move |_| {
             Ok(TaskState {
-                key_groups: Vec::new(),
                 splits: vec![split],
             })
         }))
@@ -363,12 +362,7 @@ impl Sink<Event> for LineSink {
             Some(_) => vec![(self.split(), encode(&self.written)?)],
             None => Vec::new(),
         };
-        Ok(Box::new(move || {
-            Ok(TaskState {
-                key_groups: Vec::new(),
-                splits,
-            })
-        }))
+        Ok(Box::new(move |_| Ok(TaskState { splits })))
     }
 
     fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {

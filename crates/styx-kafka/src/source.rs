@@ -751,15 +751,12 @@ impl Source<Event> for KafkaSource {
         if self.commit == CommitPolicy::OnCheckpoint {
             self.snapshots.insert(barrier.id, positions.clone());
         }
-        Ok(Box::new(move || {
+        Ok(Box::new(move |_| {
             let splits = positions
                 .iter()
                 .map(|(p, offset)| Ok((split_name(p), encode_state(offset)?)))
                 .collect::<Result<Vec<_>, BoxError>>()?;
-            Ok(TaskState {
-                key_groups: Vec::new(),
-                splits,
-            })
+            Ok(TaskState { splits })
         }))
     }
 

@@ -12,8 +12,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use crate::checkpoint::{
-    decode_key_groups, group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn, StateKey,
-    StateValue, TaskState,
+    group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn, StateKey, StateValue,
+    TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -268,9 +268,9 @@ where
             }
         }
         self.out.barrier(barrier);
-        Ok(Box::new(move || {
+        Ok(Box::new(move |target| {
             let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
-            let mut groups = KeyGroupWriter::new();
+            let mut groups = KeyGroupWriter::new(target);
             states.try_for_each(|k, s| {
                 let t = timers.remove(&k).unwrap_or_default();
                 groups.add(&k, &(Some(&s), t))
@@ -279,28 +279,28 @@ where
             for (k, t) in timers {
                 groups.add(k, &(None::<&F::State>, t))?;
             }
-            Ok(TaskState {
-                key_groups: groups.finish(),
-                splits: Vec::new(),
-            })
+            groups.finish()?;
+            Ok(TaskState::default())
         }))
     }
 
     fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
-        for (key, (s, timers)) in decode_key_groups::<K, KeyedEntry<F::State>>(&state.key_groups)? {
-            for (processing, at) in timers {
-                let domain = if processing {
-                    TimeDomain::ProcessingTime
-                } else {
-                    TimeDomain::EventTime
-                };
-                self.timers.register(domain, at, &key);
-            }
-            if let Some(s) = s {
-                self.states.insert(key, s)?;
-            }
-        }
-        Ok(())
+        state
+            .key_groups
+            .for_each(|key: K, (s, timers): KeyedEntry<F::State>| {
+                for (processing, at) in timers {
+                    let domain = if processing {
+                        TimeDomain::ProcessingTime
+                    } else {
+                        TimeDomain::EventTime
+                    };
+                    self.timers.register(domain, at, &key);
+                }
+                if let Some(s) = s {
+                    self.states.insert(key, s)?;
+                }
+                Ok(())
+            })
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
@@ -480,15 +480,17 @@ mod tests {
         let (mut restored, restored_out) = operator();
         restored.restore(part(&snapshot, 0, 1)).unwrap();
         assert_eq!(state(&restored), expected);
-        let (mut states, mut timers) = (BTreeMap::new(), BTreeSet::new());
-        for instance in 0..2 {
-            let (mut op, _) = operator();
-            op.restore(part(&snapshot, instance, 2)).unwrap();
-            let (s, t) = state(&op);
-            states.extend(s);
-            timers.extend(t);
+        for parallelism in 2..=3 {
+            let (mut states, mut timers) = (BTreeMap::new(), BTreeSet::new());
+            for instance in 0..parallelism {
+                let (mut op, _) = operator();
+                op.restore(part(&snapshot, instance, parallelism)).unwrap();
+                let (s, t) = state(&op);
+                states.extend(s);
+                timers.extend(t);
+            }
+            assert_eq!((states, timers), expected);
         }
-        assert_eq!((states, timers), expected);
 
         for op in [&mut restored, &mut uninterrupted] {
             // The restored operator learns the watermark from its inputs again.

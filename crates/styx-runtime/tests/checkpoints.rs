@@ -36,9 +36,8 @@ impl Source<(u64, i64)> for Counter {
 
     fn snapshot(&mut self, _: Barrier) -> Result<SnapshotFn, BoxError> {
         let next = self.next;
-        Ok(Box::new(move || {
+        Ok(Box::new(move |_| {
             Ok(TaskState {
-                key_groups: Vec::new(),
                 splits: vec![("counter".into(), encode(&next)?)],
             })
         }))

@@ -26,6 +26,11 @@
 //! - events per second over the whole run (`events_per_s`, up to the end of the job, with
 //!   the final firing) and while it ran before the stop (`running_events_per_s`).
 //!
+//! With `--restore`, the job starts from a checkpoint or savepoint folder of an earlier run
+//! (its sources go on from where they were): `restored_events` tells how many events the
+//! restored state had counted, so that a run whose state was restored right has
+//! `counted == restored_events + events`.
+//!
 //! The last line printed is one JSON object.
 
 use std::cell::Cell;
@@ -37,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use styx_runtime::checkpoint::coordinator::{CheckpointConfig, CheckpointStats};
-use styx_runtime::checkpoint::store::Store;
+use styx_runtime::checkpoint::store::{Snapshot, Store};
 use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::prelude::*;
 
@@ -71,6 +76,10 @@ pub struct Args {
     /// Where the stateful operator keeps its state.
     #[arg(long, value_enum, default_value_t = BackendArg::Memory)]
     state_backend: BackendArg,
+    /// A checkpoint or savepoint folder of an earlier run to start from (with the same
+    /// `--keys`, `--operator` and `--parallelism`).
+    #[arg(long)]
+    restore: Option<PathBuf>,
 }
 
 /// One generated event: key, event time, value.
@@ -94,6 +103,8 @@ struct Generator {
     keys: u64,
     instance: usize,
     generated: Arc<AtomicU64>,
+    /// The events the sources had generated before the snapshot they restored.
+    restored: Arc<AtomicU64>,
 }
 
 impl Source<Ev> for Generator {
@@ -108,9 +119,8 @@ impl Source<Ev> for Generator {
 
     fn snapshot(&mut self, _: Barrier) -> Result<SnapshotFn, BoxError> {
         let (split, next) = (format!("generator-{}", self.instance), self.next);
-        Ok(Box::new(move || {
+        Ok(Box::new(move |_| {
             Ok(TaskState {
-                key_groups: Vec::new(),
                 splits: vec![(split, encode(&next)?)],
             })
         }))
@@ -121,6 +131,8 @@ impl Source<Ev> for Generator {
         for (name, bytes) in state.splits {
             if name == split {
                 self.next = decode(&bytes)?;
+                let before = (self.next - self.instance as u64) / self.step;
+                self.restored.fetch_add(before, Ordering::Relaxed);
             }
         }
         Ok(())
@@ -370,8 +382,18 @@ fn max(v: &[f64]) -> Option<f64> {
 
 /// The peak resident set size of this process in bytes, where the system tells it.
 fn peak_rss_bytes() -> Option<u64> {
+    status_bytes("VmHWM:")
+}
+
+/// The peak size of this process's address space in bytes, where the system tells it.
+fn peak_virtual_bytes() -> Option<u64> {
+    status_bytes("VmPeak:")
+}
+
+/// A size in the process status (`/proc/self/status`), in bytes.
+fn status_bytes(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -423,17 +445,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let env = Environment::new(parallelism);
     let (backend, _backend_dir) = state_backend(args.state_backend)?;
     env.set_state_backend(backend);
+    let restore = match &args.restore {
+        Some(path) => Some(Arc::new(
+            Snapshot::load(path).map_err(|e| anyhow::anyhow!("--restore: {e}"))?,
+        )),
+        None => None,
+    };
     let handle = env.enable_checkpointing(CheckpointConfig {
         interval: Some(interval),
         store: Store::new(&state_dir.path),
         retain: 2,
-        restore: None,
+        restore,
     });
     let statistics = handle.statistics();
     drop(handle);
 
     let generated = Arc::new(AtomicU64::new(0));
     let source_generated = generated.clone();
+    let restored = Arc::new(AtomicU64::new(0));
+    let source_restored = restored.clone();
     let step = parallelism as u64;
     let events = env
         .source("generator", parallelism, move |instance, _| {
@@ -443,6 +473,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 keys,
                 instance,
                 generated: source_generated.clone(),
+                restored: source_restored.clone(),
             }) as Box<dyn Source<Ev>>)
         })
         .assign_timestamps_and_watermarks(WatermarkStrategy::bounded_out_of_orderness(
@@ -587,6 +618,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let events = generated.load(Ordering::Relaxed);
     let report = serde_json::json!({
         "events": events,
+        "restored_events": restored.load(Ordering::Relaxed),
         "keys": keys,
         "operator": args.operator,
         "parallelism": parallelism,
@@ -616,6 +648,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         "state_dir": state_dir.path.display().to_string(),
         "state_backend": format!("{:?}", args.state_backend).to_lowercase(),
         "peak_rss_bytes": peak_rss_bytes(),
+        "peak_virtual_bytes": peak_virtual_bytes(),
     });
     println!("{report}");
     Ok(if all.len() == wanted {

@@ -1,6 +1,11 @@
 //! The checkpoint coordinator: triggers snapshots, gathers acknowledgements, writes
 //! completed snapshots and tells every instance when one is complete.
 //!
+//! With an instance's acknowledgement comes the second step of its snapshot; the
+//! coordinator runs it at once, and it writes the instance's state file into the
+//! snapshot's temporary folder as it encodes the state ([`Store::begin`]). Once every
+//! instance has acknowledged, the metadata is written and the folder renamed into place.
+//!
 //! One snapshot is in flight at a time. Periodic checkpoints are triggered every
 //! `interval`; savepoints are asked for through a [`CoordinatorHandle`]. A stop-with-
 //! savepoint leaves the sources stopped at the barrier; once every instance has handled
@@ -23,8 +28,8 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{after, never, select, Receiver, Sender};
 
-use crate::checkpoint::store::{Fenced, Snapshot, Store};
-use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, SnapshotFn, Splits, TaskState};
+use crate::checkpoint::store::{Fenced, PendingSnapshot, Snapshot, Store};
+use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, SnapshotFn, Splits};
 
 /// How a job checkpoints.
 #[derive(Debug, Clone)]
@@ -74,10 +79,10 @@ pub struct TaskStats {
     pub timing: SyncTiming,
     /// From the trigger until the coordinator had the instance's acknowledgement.
     pub acknowledged: Duration,
-    /// How long encoding the copy took on the coordinator's thread, while the instance
-    /// went on processing (the asynchronous part).
+    /// How long encoding the copy and writing it took on the coordinator's thread, while
+    /// the instance went on processing (the asynchronous part).
     pub encode: Duration,
-    /// The size of the instance's encoded state in bytes.
+    /// The size of the instance's state file in bytes.
     pub state_bytes: u64,
 }
 
@@ -207,7 +212,10 @@ pub struct Coordinator {
 struct InFlight {
     barrier: Barrier,
     started: Instant,
-    states: Vec<(String, usize, usize, TaskState)>,
+    /// The snapshot's folder, begun with the first acknowledgement.
+    pending: Option<PendingSnapshot>,
+    /// The splits of every instance that has any.
+    splits: Vec<(String, Splits)>,
     stats: Vec<TaskStats>,
     missing: usize,
     reply: Option<Reply>,
@@ -313,17 +321,52 @@ impl Coordinator {
                         let acknowledged = flight.started.elapsed();
                         let p = parallelism.get(&(operator.clone(), instance)).copied().unwrap_or(1);
                         let encoding = Instant::now();
-                        match snapshot.and_then(|f| f().map_err(|e| e.to_string())) {
-                            Ok(state) => {
+                        let pending = match flight.pending.take() {
+                            Some(pending) => Ok(pending),
+                            None => store.begin(id, flight.barrier.kind),
+                        };
+                        let mut pending = match pending {
+                            Ok(pending) => pending,
+                            Err(e) if e.downcast_ref::<Fenced>().is_some() => {
+                                // A zombie: it must neither write nor commit anything more.
+                                let msg = format!("checkpoint {id}: {e}");
+                                tracing::error!("{msg}");
+                                if let Some(reply) = &flight.reply { let _ = reply.send(Err(msg.clone())); }
+                                let _ = self.failures.0.send(msg);
+                                return;
+                            }
+                            Err(e) => {
+                                let msg = format!("checkpoint {id} could not be written: {e}");
+                                tracing::warn!("{msg}");
+                                if let Some(reply) = &flight.reply { let _ = reply.send(Err(msg)); }
+                                in_flight = None;
+                                continue;
+                            }
+                        };
+                        let mut target = pending.target(&operator, instance);
+                        let written = snapshot
+                            .and_then(|f| f(&mut target).map_err(|e| e.to_string()))
+                            .and_then(|state| {
+                                let splits = state.splits.clone();
+                                pending
+                                    .add(operator.clone(), instance, p, target, state)
+                                    .map(|bytes| (bytes, splits))
+                                    .map_err(|e| e.to_string())
+                            });
+                        flight.pending = Some(pending);
+                        match written {
+                            Ok((bytes, splits)) => {
                                 flight.stats.push(TaskStats {
                                     operator: operator.clone(),
                                     instance,
                                     timing,
                                     acknowledged,
                                     encode: encoding.elapsed(),
-                                    state_bytes: state_bytes(&state),
+                                    state_bytes: bytes,
                                 });
-                                flight.states.push((operator, instance, p, state));
+                                if !splits.is_empty() {
+                                    flight.splits.push((operator, splits));
+                                }
                             }
                             Err(e) => {
                                 let msg = format!("checkpoint {id} failed: {operator}[{instance}]: {e}");
@@ -337,16 +380,20 @@ impl Coordinator {
                         if flight.missing == 0 {
                             let flight = in_flight.take().expect("in flight");
                             let barrier = flight.barrier;
-                            let source_splits = flight.states.iter()
-                                .filter(|(_, _, _, s)| !s.splits.is_empty())
-                                .fold(Vec::<(String, Splits)>::new(), |mut acc, (op, _, _, s)| {
-                                    match acc.iter_mut().find(|(o, _)| o == op) {
-                                        Some((_, v)) => v.extend(s.splits.iter().cloned()),
-                                        None => acc.push((op.clone(), s.splits.clone())),
+                            let source_splits = flight.splits.into_iter()
+                                .fold(Vec::<(String, Splits)>::new(), |mut acc, (op, splits)| {
+                                    match acc.iter_mut().find(|(o, _)| *o == op) {
+                                        Some((_, v)) => v.extend(splits),
+                                        None => acc.push((op, splits)),
                                     }
                                     acc
                                 });
-                            match store.write(barrier.id, barrier.kind, flight.states) {
+                            let written = match flight.pending {
+                                Some(pending) => pending.write(),
+                                // No instance at all: an empty snapshot.
+                                None => store.begin(barrier.id, barrier.kind).and_then(PendingSnapshot::write),
+                            };
+                            match written {
                                 Ok(path) => {
                                     if barrier.kind == BarrierKind::Checkpoint {
                                         store.retain(self.config.retain.max(1));
@@ -422,7 +469,8 @@ impl Coordinator {
                 in_flight = Some(InFlight {
                     barrier,
                     started: Instant::now(),
-                    states: Vec::new(),
+                    pending: None,
+                    splits: Vec::new(),
                     stats: Vec::new(),
                     missing: tasks.len(),
                     reply,
@@ -430,13 +478,6 @@ impl Coordinator {
             }
         }
     }
-}
-
-/// The size of an instance's encoded state in bytes.
-fn state_bytes(state: &TaskState) -> u64 {
-    let groups: usize = state.key_groups.iter().map(|(_, b)| b.len()).sum();
-    let splits: usize = state.splits.iter().map(|(n, b)| n.len() + b.len()).sum();
-    (groups + splits) as u64
 }
 
 /// The size of the files in a snapshot's folder in bytes.

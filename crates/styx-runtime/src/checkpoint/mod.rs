@@ -8,7 +8,8 @@
 //! instance copies what it must keep while it stops processing (cheap: window operators and
 //! keyed state copy their entries side by side into flat vectors, a time proportional to
 //! the bytes of state), and the coordinator's thread gives the copy its per-key shape,
-//! encodes and writes it while processing goes on.
+//! encodes it and writes it into the instance's state file as it goes, while processing
+//! goes on ([`KeyGroupWriter`] keeps a bounded part of the encoding in memory).
 //! What each step cost is reported in [`coordinator::CheckpointStats`]. Once every
 //! instance has acknowledged, the checkpoint is written to the state directory ([`store`])
 //! and every instance is told it is complete (sinks commit what they wrote up to it).
@@ -16,17 +17,24 @@
 //! Keyed state is saved per key group, so that a snapshot can be restored at another
 //! parallelism: each instance takes the key groups it owns at the new parallelism. Source
 //! state is saved per split (a file, a Kafka partition) and given to every instance of the
-//! source, which takes the splits it reads.
+//! source, which takes the splits it reads. A restore reads the keyed state from the
+//! files only as the operator decodes it ([`KeyGroups`]), so neither writing nor reading
+//! a snapshot holds the whole state in memory.
 
 pub mod coordinator;
+mod key_groups;
+pub(crate) mod state_file;
 pub mod store;
+
+pub use key_groups::{encode_by_key_group, KeyGroupWriter, KeyGroups};
+pub use state_file::{StateTarget, SPILL_BYTES};
 
 use std::collections::HashMap;
 
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 use crate::error::BoxError;
-use crate::exchange::{instance_for_key_group, key_group, key_hash};
+use crate::exchange::instance_for_key_group;
 
 /// Why a barrier was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,37 +59,30 @@ pub struct Barrier {
 /// Source state: one entry per split (file, partition), by split name.
 pub type Splits = Vec<(String, Vec<u8>)>;
 
-/// The state of one operator or source instance in a snapshot.
+/// What the second step of an instance's snapshot returns besides the keyed state, which
+/// it writes into its [`StateTarget`] as it encodes it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct TaskState {
-    /// Keyed state, one entry per key group that holds any.
-    pub key_groups: Vec<(u16, Vec<u8>)>,
     /// Source state, one entry per split (file, partition).
     pub splits: Vec<(String, Vec<u8>)>,
 }
 
-impl TaskState {
-    /// Whether there is nothing in it.
-    pub fn is_empty(&self) -> bool {
-        self.key_groups.is_empty() && self.splits.is_empty()
-    }
-}
-
-/// The second step of a snapshot: encodes the state copied at the barrier. It runs on the
+/// The second step of a snapshot: encodes the state copied at the barrier, writing its
+/// keyed state into the target (with a [`KeyGroupWriter`]) as it goes. It runs on the
 /// coordinator's thread, while the instance goes on processing.
-pub type SnapshotFn = Box<dyn FnOnce() -> Result<TaskState, BoxError> + Send>;
+pub type SnapshotFn = Box<dyn FnOnce(&mut StateTarget) -> Result<TaskState, BoxError> + Send>;
 
 /// A snapshot step for an instance without state.
 pub fn no_state() -> SnapshotFn {
-    Box::new(|| Ok(TaskState::default()))
+    Box::new(|_| Ok(TaskState::default()))
 }
 
 /// The state an instance starts from: the key groups it owns and every split of its
 /// operator.
 #[derive(Debug, Clone, Default)]
 pub struct RestoredState {
-    /// Keyed state of the key groups this instance owns.
-    pub key_groups: Vec<(u16, Vec<u8>)>,
+    /// Keyed state of the key groups this instance owns, read as it is decoded.
+    pub key_groups: KeyGroups,
     /// Every split of the operator, whichever instance saved it.
     pub splits: Vec<(String, Vec<u8>)>,
 }
@@ -110,63 +111,6 @@ pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BoxError> {
     rmp_serde::from_slice(bytes).map_err(|e| format!("corrupt state: {e}").into())
 }
 
-/// Splits keyed entries into key groups and encodes each group.
-pub fn encode_by_key_group<K, V, I>(entries: I) -> Result<Vec<(u16, Vec<u8>)>, BoxError>
-where
-    K: std::hash::Hash + Serialize,
-    V: Serialize,
-    I: IntoIterator<Item = (K, V)>,
-{
-    let mut writer = KeyGroupWriter::new();
-    for (k, v) in entries {
-        writer.add(&k, &v)?;
-    }
-    Ok(writer.finish())
-}
-
-/// Encodes keyed entries into their key groups as they come, so that no copy of the
-/// entries themselves is kept: each group is the encoding of a list of `(key, value)`
-/// pairs, as [`decode_key_groups`] reads it.
-#[derive(Default)]
-pub struct KeyGroupWriter {
-    /// Per key group: how many entries, and their encodings one after the other.
-    groups: std::collections::BTreeMap<u16, (u32, Vec<u8>)>,
-}
-
-impl KeyGroupWriter {
-    /// A writer with no entries.
-    pub fn new() -> Self {
-        KeyGroupWriter::default()
-    }
-
-    /// Adds the entry of `key`.
-    pub fn add<K, V>(&mut self, key: &K, value: &V) -> Result<(), BoxError>
-    where
-        K: std::hash::Hash + Serialize + ?Sized,
-        V: Serialize + ?Sized,
-    {
-        let g = key_group(key_hash(key)) as u16;
-        // Room for the list's header, written by `finish`.
-        let (count, bytes) = self.groups.entry(g).or_insert_with(|| (0, vec![0; 5]));
-        *count += 1;
-        rmp_serde::encode::write(bytes, &(key, value)).map_err(|e| -> BoxError { e.into() })
-    }
-
-    /// The encoded groups, in order.
-    pub fn finish(self) -> Vec<(u16, Vec<u8>)> {
-        self.groups
-            .into_iter()
-            .map(|(g, (count, mut bytes))| {
-                // A MessagePack array of `count` elements (the 32-bit form, whatever the
-                // count), then the elements.
-                bytes[0] = 0xdd;
-                bytes[1..5].copy_from_slice(&count.to_be_bytes());
-                (g, bytes)
-            })
-            .collect()
-    }
-}
-
 /// Groups values by key, in the order they come (each key's values keep their order).
 ///
 /// Operators copy their state flat at a barrier, which is cheap, and give it the per-key
@@ -181,17 +125,6 @@ where
         groups.entry(k).or_default().push(v);
     }
     groups
-}
-
-/// Decodes the key groups written by [`encode_by_key_group`].
-pub fn decode_key_groups<K: DeserializeOwned, V: DeserializeOwned>(
-    groups: &[(u16, Vec<u8>)],
-) -> Result<Vec<(K, V)>, BoxError> {
-    let mut all = Vec::new();
-    for (_, bytes) in groups {
-        all.extend(decode::<Vec<(K, V)>>(bytes)?);
-    }
-    Ok(all)
 }
 
 /// Whether instance `instance` of `parallelism` owns key group `group`.

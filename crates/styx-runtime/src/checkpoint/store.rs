@@ -7,9 +7,10 @@
 //! STATE_DIR/savepoints/sp-00000043-1700000000000/...
 //! ```
 //!
-//! A snapshot is written into a temporary folder and renamed into place once complete, so
-//! a folder with a `_metadata.json` is always whole. Each state file starts with a magic
-//! string and a format version.
+//! A snapshot is written into a temporary folder ([`Store::begin`]), each instance's state
+//! file as the instance's state is encoded, and renamed into place once complete
+//! ([`PendingSnapshot::write`]), so a folder with a `_metadata.json` is always whole. Each
+//! state file starts with a magic string and a format version.
 //!
 //! # Incarnations
 //!
@@ -23,8 +24,8 @@
 //!
 //! A run that [claims](Store::claim) the directory writes its token into `owner`. From
 //! then on it writes and deletes snapshots only while `owner` still names it: once a newer
-//! incarnation has claimed the directory, [`Store::write`] fails with [`Fenced`] and
-//! [`Store::retain`] deletes nothing.
+//! incarnation has claimed the directory, [`Store::begin`] and [`PendingSnapshot::write`]
+//! fail with [`Fenced`] and [`Store::retain`] deletes nothing.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -35,11 +36,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{decode, owns_key_group, BarrierKind, RestoredState, TaskState};
+use crate::checkpoint::state_file::{self, TaskGroups};
+use crate::checkpoint::{BarrierKind, RestoredState, Splits, StateTarget, TaskState};
 use crate::error::BoxError;
 
-const MAGIC: &[u8; 8] = b"STYXSNAP";
-const FORMAT: u32 = 1;
+/// The format of snapshot folders written now: their state files are of format 2 (see
+/// the state file module). Folders of format 1 are still read.
+const FORMAT: u32 = 2;
 const METADATA: &str = "_metadata.json";
 const OWNER: &str = "owner";
 
@@ -218,74 +221,36 @@ impl Store {
         self.dir.join("checkpoints")
     }
 
-    /// Writes a snapshot; returns its folder. Fails with [`Fenced`] (boxed) when a newer
-    /// incarnation owns the directory, and never replaces an existing folder.
-    pub fn write(
-        &self,
-        id: u64,
-        kind: BarrierKind,
-        tasks: Vec<(String, usize, usize, TaskState)>,
-    ) -> Result<PathBuf, BoxError> {
+    /// Begins writing snapshot `id`: creates its temporary folder, into which every
+    /// instance's state file is written as it is encoded ([`PendingSnapshot::target`]).
+    /// Fails with [`Fenced`] (boxed) when a newer incarnation owns the directory.
+    pub fn begin(&self, id: u64, kind: BarrierKind) -> Result<PendingSnapshot, BoxError> {
         self.check_owner()?;
-        let created_ms = crate::time::now_ms();
-        let (parent, name) = match kind {
-            BarrierKind::Checkpoint => (
-                self.checkpoints(),
-                format!("chk-{id:08}-{}", self.incarnation),
-            ),
-            _ => (
-                self.dir.join("savepoints"),
-                format!("sp-{id:08}-{created_ms}"),
-            ),
+        let parent = match kind {
+            BarrierKind::Checkpoint => self.checkpoints(),
+            _ => self.dir.join("savepoints"),
         };
         fs::create_dir_all(&parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        // Checkpoint folders name their incarnation already.
+        // Checkpoint folders name their incarnation already; a savepoint's name has the
+        // time it completes.
         let tmp = match kind {
-            BarrierKind::Checkpoint => parent.join(format!(".{name}.tmp")),
-            _ => parent.join(format!(".{name}-{}.tmp", self.incarnation)),
+            BarrierKind::Checkpoint => {
+                parent.join(format!(".chk-{id:08}-{}.tmp", self.incarnation))
+            }
+            _ => parent.join(format!(".sp-{id:08}-{}.tmp", self.incarnation)),
         };
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(&tmp).map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-        let mut entries = Vec::new();
-        for (operator, instance, parallelism, state) in tasks {
-            let file = if state.is_empty() {
-                None
-            } else {
-                let file = file_name(&operator, instance);
-                write_task(&tmp.join(&file), &state)?;
-                Some(file)
-            };
-            entries.push(TaskEntry {
-                operator,
-                instance,
-                parallelism,
-                file,
-            });
-        }
-        let metadata = Metadata {
-            format: FORMAT,
+        Ok(PendingSnapshot {
+            store: self.clone(),
             id,
             kind,
-            created_ms,
-            incarnation: Some(self.incarnation.clone()),
-            tasks: entries,
-        };
-        write_synced(&tmp.join(METADATA), &serde_json::to_vec_pretty(&metadata)?)?;
-        let dest = parent.join(&name);
-        // Checked again at the last moment: a newer incarnation may have claimed the
-        // directory while the files were written.
-        if let Err(fenced) = self.check_owner() {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(fenced.into());
-        }
-        if dest.exists() {
-            let _ = fs::remove_dir_all(&tmp);
-            return Err(format!("cannot complete snapshot {}: it exists", dest.display()).into());
-        }
-        fs::rename(&tmp, &dest)
-            .map_err(|e| format!("cannot complete snapshot {}: {e}", dest.display()))?;
-        Ok(dest)
+            parent,
+            tmp,
+            entries: Vec::new(),
+            done: false,
+        })
     }
 
     /// The completed checkpoints and savepoints with `id`, whatever their incarnation,
@@ -401,19 +366,94 @@ impl Store {
     }
 }
 
-/// Writes one instance's state: the header, then the state encoded straight into the
-/// file (no copy of it in memory).
-fn write_task(path: &Path, state: &TaskState) -> Result<(), BoxError> {
-    let fail = |e: &dyn std::fmt::Display| -> BoxError {
-        format!("cannot write {}: {e}", path.display()).into()
-    };
-    let file = fs::File::create(path).map_err(|e| fail(&e))?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    w.write_all(MAGIC).map_err(|e| fail(&e))?;
-    w.write_all(&FORMAT.to_le_bytes()).map_err(|e| fail(&e))?;
-    rmp_serde::encode::write(&mut w, state).map_err(|e| fail(&e))?;
-    let file = w.into_inner().map_err(|e| fail(&e))?;
-    file.sync_all().map_err(|e| fail(&e))
+/// A snapshot being written: its temporary folder receives the instances' state files;
+/// [`PendingSnapshot::write`] completes it. Dropped before, it is deleted.
+#[derive(Debug)]
+pub struct PendingSnapshot {
+    store: Store,
+    id: u64,
+    kind: BarrierKind,
+    parent: PathBuf,
+    tmp: PathBuf,
+    entries: Vec<TaskEntry>,
+    done: bool,
+}
+
+impl PendingSnapshot {
+    /// Where instance `instance` of `operator` writes its state.
+    pub fn target(&self, operator: &str, instance: usize) -> StateTarget {
+        StateTarget::new(self.tmp.join(file_name(operator, instance)))
+    }
+
+    /// Completes the state file of instance `instance` of `operator` (of `parallelism`
+    /// instances), written into `target`, with the instance's `state`; returns its size in
+    /// bytes (0 for an instance without state, which has no file).
+    pub fn add(
+        &mut self,
+        operator: String,
+        instance: usize,
+        parallelism: usize,
+        target: StateTarget,
+        state: TaskState,
+    ) -> Result<u64, BoxError> {
+        let file = target
+            .path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_string);
+        let size = target.finish(&state.splits)?;
+        self.entries.push(TaskEntry {
+            operator,
+            instance,
+            parallelism,
+            file: size.and(file),
+        });
+        Ok(size.unwrap_or(0))
+    }
+
+    /// Writes the metadata and renames the folder into place; returns its folder. Fails
+    /// with [`Fenced`] (boxed) when a newer incarnation has claimed the directory since,
+    /// and never replaces an existing folder.
+    pub fn write(mut self) -> Result<PathBuf, BoxError> {
+        let store = self.store.clone();
+        store.check_owner()?;
+        let created_ms = crate::time::now_ms();
+        let name = match self.kind {
+            BarrierKind::Checkpoint => format!("chk-{:08}-{}", self.id, store.incarnation),
+            _ => format!("sp-{:08}-{created_ms}", self.id),
+        };
+        let metadata = Metadata {
+            format: FORMAT,
+            id: self.id,
+            kind: self.kind,
+            created_ms,
+            incarnation: Some(store.incarnation.clone()),
+            tasks: std::mem::take(&mut self.entries),
+        };
+        write_synced(
+            &self.tmp.join(METADATA),
+            &serde_json::to_vec_pretty(&metadata)?,
+        )?;
+        let dest = self.parent.join(&name);
+        // Checked again at the last moment: a newer incarnation may have claimed the
+        // directory while the files were written.
+        store.check_owner()?;
+        if dest.exists() {
+            return Err(format!("cannot complete snapshot {}: it exists", dest.display()).into());
+        }
+        fs::rename(&self.tmp, &dest)
+            .map_err(|e| format!("cannot complete snapshot {}: {e}", dest.display()))?;
+        self.done = true;
+        Ok(dest)
+    }
+}
+
+impl Drop for PendingSnapshot {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = fs::remove_dir_all(&self.tmp);
+        }
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BoxError> {
@@ -424,58 +464,44 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot write {}: {e}", path.display()).into())
 }
 
-/// A snapshot read back from its folder.
+/// A snapshot read back from its folder: its metadata and splits; the keyed state stays
+/// in the files until an instance restores it.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     /// Its folder.
     pub path: PathBuf,
     /// What it holds.
     pub metadata: Metadata,
-    states: BTreeMap<String, Vec<(usize, TaskState)>>,
+    states: BTreeMap<String, Vec<(usize, TaskGroups, Splits)>>,
 }
 
 impl Snapshot {
-    /// Reads the snapshot in folder `path`.
+    /// Reads the snapshot in folder `path` (the metadata, and the splits and index of
+    /// each state file).
     pub fn load(path: &Path) -> Result<Snapshot, BoxError> {
         let meta_path = path.join(METADATA);
         let text = fs::read(&meta_path)
             .map_err(|e| format!("{} is not a snapshot: {e}", path.display()))?;
         let metadata: Metadata =
             serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", meta_path.display()))?;
-        if metadata.format != FORMAT {
+        if !(1..=FORMAT).contains(&metadata.format) {
             return Err(format!(
-                "{}: snapshot format {} is not supported (this build reads {FORMAT})",
+                "{}: snapshot format {} is not supported (this build reads 1 to {FORMAT})",
                 path.display(),
                 metadata.format
             )
             .into());
         }
-        let mut states: BTreeMap<String, Vec<(usize, TaskState)>> = BTreeMap::new();
+        let mut states: BTreeMap<String, Vec<(usize, TaskGroups, Splits)>> = BTreeMap::new();
         for task in &metadata.tasks {
-            let state = match &task.file {
-                None => TaskState::default(),
-                Some(file) => {
-                    let p = path.join(file);
-                    let bytes =
-                        fs::read(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-                    if bytes.len() < 12 || &bytes[..8] != MAGIC {
-                        return Err(format!("{} is not a state file", p.display()).into());
-                    }
-                    let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
-                    if version != FORMAT {
-                        return Err(format!(
-                            "{}: state format {version} is not supported",
-                            p.display()
-                        )
-                        .into());
-                    }
-                    decode(&bytes[12..]).map_err(|e| format!("{}: {e}", p.display()))?
-                }
+            let (groups, splits) = match &task.file {
+                None => (TaskGroups::None, Splits::new()),
+                Some(file) => state_file::read(&path.join(file))?,
             };
             states
                 .entry(task.operator.clone())
                 .or_default()
-                .push((task.instance, state));
+                .push((task.instance, groups, splits));
         }
         Ok(Snapshot {
             path: path.to_path_buf(),
@@ -487,15 +513,9 @@ impl Snapshot {
     /// The state instance `instance` of `operator` starts from at `parallelism`.
     pub fn restored(&self, operator: &str, instance: usize, parallelism: usize) -> RestoredState {
         let mut restored = RestoredState::default();
-        for (_, state) in self.states.get(operator).into_iter().flatten() {
-            restored.key_groups.extend(
-                state
-                    .key_groups
-                    .iter()
-                    .filter(|(g, _)| owns_key_group(*g, instance, parallelism))
-                    .cloned(),
-            );
-            restored.splits.extend(state.splits.iter().cloned());
+        for (_, groups, splits) in self.states.get(operator).into_iter().flatten() {
+            restored.key_groups.add_owned(groups, instance, parallelism);
+            restored.splits.extend(splits.iter().cloned());
         }
         restored
     }
@@ -506,7 +526,7 @@ impl Snapshot {
             .get(operator)
             .into_iter()
             .flatten()
-            .flat_map(|(_, s)| s.splits.iter().cloned())
+            .flat_map(|(_, _, splits)| splits.iter().cloned())
             .collect()
     }
 
@@ -519,42 +539,84 @@ impl Snapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::checkpoint::{encode_by_key_group, KeyGroupWriter, StateTarget};
+
+    /// One instance's state: operator, instance, parallelism, keyed entries, splits.
+    type Task = (String, usize, usize, Vec<(u64, u64)>, Splits);
+
+    /// Writes a snapshot as the coordinator does.
+    fn write(
+        store: &Store,
+        id: u64,
+        kind: BarrierKind,
+        tasks: Vec<Task>,
+    ) -> Result<PathBuf, BoxError> {
+        let mut pending = store.begin(id, kind)?;
+        for (operator, instance, parallelism, entries, splits) in tasks {
+            let mut target = pending.target(&operator, instance);
+            encode_by_key_group(&mut target, entries)?;
+            pending.add(
+                operator,
+                instance,
+                parallelism,
+                target,
+                TaskState { splits },
+            )?;
+        }
+        pending.write()
+    }
+
+    /// The keyed entries of a restored state, sorted.
+    fn entries(state: &RestoredState) -> Vec<(u64, u64)> {
+        let mut all = Vec::new();
+        state
+            .key_groups
+            .for_each(|k: u64, v: u64| {
+                all.push((k, v));
+                Ok(())
+            })
+            .unwrap();
+        all.sort_unstable();
+        all
+    }
 
     #[test]
     fn snapshots_round_trip_and_split_by_key_group() {
         let dir = std::env::temp_dir().join(format!("styx-store-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         let store = Store::new(&dir);
-        let state = TaskState {
-            key_groups: (0..128u16).map(|g| (g, vec![g as u8])).collect(),
-            splits: vec![("file".into(), vec![7])],
-        };
-        let path = store
-            .write(
-                3,
-                BarrierKind::Checkpoint,
-                vec![("win dow".into(), 0, 1, state)],
-            )
-            .unwrap();
+        let keyed: Vec<(u64, u64)> = (0..1000).map(|k| (k, k * 3)).collect();
+        let task = (
+            "win dow".to_string(),
+            0,
+            1,
+            keyed.clone(),
+            vec![("file".to_string(), vec![7])],
+        );
+        let path = write(&store, 3, BarrierKind::Checkpoint, vec![task]).unwrap();
         assert_eq!(store.latest_checkpoint(), Some(path.clone()));
         let snap = Snapshot::load(&path).unwrap();
         let a = snap.restored("win dow", 0, 2);
         let b = snap.restored("win dow", 1, 2);
-        assert_eq!(a.key_groups.len() + b.key_groups.len(), 128);
+        assert_eq!(
+            a.key_groups.groups().len() + b.key_groups.groups().len(),
+            128
+        );
+        let mut both = entries(&a);
+        both.extend(entries(&b));
+        both.sort_unstable();
+        assert_eq!(both, keyed);
+        assert_eq!(entries(&snap.restored("win dow", 0, 1)), keyed);
         assert_eq!(a.splits, vec![("file".to_string(), vec![7])]);
-        store.write(4, BarrierKind::Checkpoint, vec![]).unwrap();
+        write(&store, 4, BarrierKind::Checkpoint, vec![]).unwrap();
         store.retain(1);
         assert_eq!(store.list_checkpoints().len(), 1);
         assert_eq!(store.last_id(), 4);
         let _ = fs::remove_dir_all(&dir);
     }
 
-    fn one_task(value: u8) -> Vec<(String, usize, usize, TaskState)> {
-        let state = TaskState {
-            key_groups: vec![(0, vec![value])],
-            splits: Vec::new(),
-        };
-        vec![("op".into(), 0, 1, state)]
+    fn one_task(value: u64) -> Vec<Task> {
+        vec![("op".into(), 0, 1, vec![(0, value)], Vec::new())]
     }
 
     #[test]
@@ -562,8 +624,8 @@ mod tests {
         let dir = tempfile_dir("incarnations");
         let (a, b) = (Store::new(&dir), Store::new(&dir));
         assert_ne!(a.incarnation(), b.incarnation());
-        let from_a = a.write(7, BarrierKind::Checkpoint, one_task(1)).unwrap();
-        let from_b = b.write(7, BarrierKind::Checkpoint, one_task(2)).unwrap();
+        let from_a = write(&a, 7, BarrierKind::Checkpoint, one_task(1)).unwrap();
+        let from_b = write(&b, 7, BarrierKind::Checkpoint, one_task(2)).unwrap();
         assert_ne!(from_a, from_b);
         assert_eq!(
             a.find_snapshot(7, Some(a.incarnation())),
@@ -580,9 +642,9 @@ mod tests {
             restored.metadata.incarnation.as_deref(),
             Some(b.incarnation())
         );
-        assert_eq!(restored.restored("op", 0, 1).key_groups, vec![(0, vec![2])]);
+        assert_eq!(entries(&restored.restored("op", 0, 1)), vec![(0, 2)]);
         // A savepoint is found by its metadata's incarnation.
-        let sp = b.write(8, BarrierKind::Savepoint, one_task(3)).unwrap();
+        let sp = write(&b, 8, BarrierKind::Savepoint, one_task(3)).unwrap();
         assert_eq!(a.find_snapshot(8, Some(b.incarnation())), Some(sp));
         assert_eq!(a.find_snapshot(8, Some(a.incarnation())), None);
         assert_eq!(a.last_id(), 8);
@@ -593,9 +655,7 @@ mod tests {
     fn folders_of_earlier_versions_are_listed_and_found_without_incarnation() {
         let dir = tempfile_dir("legacy");
         let store = Store::new(&dir);
-        let written = store
-            .write(5, BarrierKind::Checkpoint, one_task(9))
-            .unwrap();
+        let written = write(&store, 5, BarrierKind::Checkpoint, one_task(9)).unwrap();
         // A folder as earlier versions named it, with metadata naming no incarnation.
         let legacy = dir.join("checkpoints/chk-00000005");
         fs::rename(&written, &legacy).unwrap();
@@ -617,23 +677,207 @@ mod tests {
         let dir = tempfile_dir("fenced");
         let a = Store::new(&dir);
         a.claim().unwrap();
-        let kept = a.write(1, BarrierKind::Checkpoint, one_task(1)).unwrap();
+        let kept = write(&a, 1, BarrierKind::Checkpoint, one_task(1)).unwrap();
         let b = Store::new(&dir);
         b.claim().unwrap();
         assert_eq!(b.owner().as_deref(), Some(b.incarnation()));
-        let err = a
-            .write(2, BarrierKind::Checkpoint, one_task(2))
-            .unwrap_err();
+        let err = write(&a, 2, BarrierKind::Checkpoint, one_task(2)).unwrap_err();
         let fenced = err.downcast_ref::<Fenced>().expect("fenced");
         assert_eq!(fenced.owner, b.incarnation());
         assert!(err.to_string().contains("fenced by a newer incarnation"));
-        let from_b = b.write(2, BarrierKind::Checkpoint, one_task(3)).unwrap();
+        let from_b = write(&b, 2, BarrierKind::Checkpoint, one_task(3)).unwrap();
         // The fenced incarnation deletes nothing; the owner still does.
         a.retain(0);
         assert_eq!(b.list_checkpoints().len(), 2);
         assert!(kept.is_dir() && from_b.is_dir());
         b.retain(1);
         assert_eq!(b.list_checkpoints(), vec![(2, from_b)]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// Keyed entries of many keys with values of different sizes.
+    fn many_entries(keys: u64) -> Vec<(u64, Vec<u64>)> {
+        (0..keys).map(|k| (k, (0..k % 7).collect())).collect()
+    }
+
+    /// The entries each instance of `parallelism` restores, checked to be of its own key
+    /// groups, all together and sorted.
+    fn restored_by_all(
+        snap: &Snapshot,
+        operator: &str,
+        parallelism: usize,
+    ) -> Vec<(u64, Vec<u64>)> {
+        let mut all = Vec::new();
+        for instance in 0..parallelism {
+            let state = snap.restored(operator, instance, parallelism);
+            state
+                .key_groups
+                .for_each(|k: u64, v: Vec<u64>| {
+                    let g = crate::exchange::key_group(crate::exchange::key_hash(&k)) as u16;
+                    assert!(crate::checkpoint::owns_key_group(g, instance, parallelism));
+                    all.push((k, v));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        all.sort_unstable();
+        all
+    }
+
+    #[test]
+    fn a_state_written_in_many_chunks_restores_at_any_parallelism() {
+        let dir = tempfile_dir("chunks");
+        let store = Store::new(&dir);
+        let keyed = many_entries(20_000);
+        let mut pending = store.begin(1, BarrierKind::Checkpoint).unwrap();
+        let path = pending.tmp.join(file_name("op", 0));
+        // A tiny bound: every group is written in many chunks.
+        let mut target = StateTarget::with_spill_bytes(path, 4096);
+        let mut writer = KeyGroupWriter::new(&mut target);
+        for (k, v) in &keyed {
+            writer.add(k, v).unwrap();
+        }
+        writer.finish().unwrap();
+        let splits = vec![("split".to_string(), vec![1, 2])];
+        let bytes = pending
+            .add(
+                "op".into(),
+                0,
+                1,
+                target,
+                TaskState {
+                    splits: splits.clone(),
+                },
+            )
+            .unwrap();
+        assert!(bytes > 0);
+        let folder = pending.write().unwrap();
+        let snap = Snapshot::load(&folder).unwrap();
+        let Some((_, TaskGroups::Chunks { chunks, .. }, _)) =
+            snap.states.get("op").and_then(|s| s.first())
+        else {
+            panic!("no chunks");
+        };
+        // Every group in several chunks.
+        assert!(chunks.len() > 128 * 10, "{} chunks", chunks.len());
+        for parallelism in 1..=3 {
+            assert_eq!(
+                restored_by_all(&snap, "op", parallelism),
+                keyed,
+                "at {parallelism}"
+            );
+            assert_eq!(
+                snap.restored("op", parallelism - 1, parallelism).splits,
+                splits
+            );
+        }
+        // A key's entries come in the order they were written.
+        let mut pending = store.begin(2, BarrierKind::Checkpoint).unwrap();
+        let mut target = StateTarget::with_spill_bytes(pending.tmp.join("op.0.state"), 64);
+        let mut writer = KeyGroupWriter::new(&mut target);
+        for i in 0..5000u64 {
+            writer.add(&(i % 10), &i).unwrap();
+        }
+        writer.finish().unwrap();
+        pending
+            .add("op".into(), 0, 1, target, TaskState::default())
+            .unwrap();
+        let snap = Snapshot::load(&pending.write().unwrap()).unwrap();
+        let mut last: std::collections::HashMap<u64, u64> = Default::default();
+        snap.restored("op", 0, 1)
+            .key_groups
+            .for_each(|k: u64, i: u64| {
+                assert!(last.insert(k, i).is_none_or(|before| before < i));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(last.len(), 10);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_instance_without_state_has_no_file_and_a_pending_snapshot_is_deleted_when_dropped() {
+        let dir = tempfile_dir("empty");
+        let store = Store::new(&dir);
+        let mut pending = store.begin(1, BarrierKind::Savepoint).unwrap();
+        let target = pending.target("op", 0);
+        assert_eq!(
+            pending
+                .add("op".into(), 0, 1, target, TaskState::default())
+                .unwrap(),
+            0
+        );
+        let tmp = pending.tmp.clone();
+        assert!(tmp.is_dir());
+        drop(pending);
+        assert!(!tmp.exists());
+        let path = write(
+            &store,
+            2,
+            BarrierKind::Savepoint,
+            vec![("op".into(), 0, 1, vec![], vec![])],
+        )
+        .unwrap();
+        let snap = Snapshot::load(&path).unwrap();
+        assert_eq!(snap.metadata.tasks[0].file, None);
+        assert!(snap.restored("op", 0, 1).key_groups.is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn snapshots_of_format_1_are_read() {
+        let dir = tempfile_dir("format-1");
+        let folder = dir.join("savepoints/sp-00000003-1700000000000");
+        fs::create_dir_all(&folder).unwrap();
+        let keyed = many_entries(3000);
+        // As format 1 wrote them: each group one encoded list of entries.
+        let mut by_group: BTreeMap<u16, Vec<(u64, Vec<u64>)>> = BTreeMap::new();
+        for (k, v) in &keyed {
+            let g = crate::exchange::key_group(crate::exchange::key_hash(k)) as u16;
+            by_group.entry(g).or_default().push((*k, v.clone()));
+        }
+        let groups = by_group
+            .into_iter()
+            .map(|(g, entries)| (g, crate::checkpoint::encode(&entries).unwrap()))
+            .collect();
+        let splits = vec![("file".to_string(), vec![9])];
+        state_file::write_v1(&folder.join("win_dow.0.state"), groups, splits.clone()).unwrap();
+        let metadata = serde_json::json!({
+            "format": 1,
+            "id": 3,
+            "kind": "Savepoint",
+            "created_ms": 1_700_000_000_000i64,
+            "tasks": [
+                {"operator": "win dow", "instance": 0, "parallelism": 1, "file": "win_dow.0.state"},
+                {"operator": "sink", "instance": 0, "parallelism": 1, "file": null}
+            ]
+        });
+        fs::write(
+            folder.join(METADATA),
+            serde_json::to_vec(&metadata).unwrap(),
+        )
+        .unwrap();
+        let snap = Snapshot::load(&folder).unwrap();
+        assert_eq!(snap.metadata.format, 1);
+        for parallelism in 1..=3 {
+            assert_eq!(restored_by_all(&snap, "win dow", parallelism), keyed);
+        }
+        assert_eq!(snap.splits("win dow"), splits);
+        assert!(snap.restored("sink", 0, 1).key_groups.is_empty());
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_incomplete_state_file_is_an_error() {
+        let dir = tempfile_dir("incomplete");
+        let store = Store::new(&dir);
+        let task = ("op".to_string(), 0, 1, vec![(1, 2), (3, 4)], Vec::new());
+        let path = write(&store, 1, BarrierKind::Checkpoint, vec![task]).unwrap();
+        let file = path.join(file_name("op", 0));
+        let bytes = fs::read(&file).unwrap();
+        fs::write(&file, &bytes[..bytes.len() - 3]).unwrap();
+        let err = Snapshot::load(&path).unwrap_err().to_string();
+        assert!(err.contains("corrupt state file"), "{err}");
         let _ = fs::remove_dir_all(&dir);
     }
 

@@ -290,8 +290,9 @@ impl<K, T, A: AggregateFunction<T>, O> Clone for OperatorSpec<K, T, A, O> {
 pub(crate) mod testing {
     use std::sync::{Arc, Mutex};
 
+    use crate::checkpoint::state_file::{self, TaskGroups};
     use crate::checkpoint::{
-        owns_key_group, Barrier, BarrierKind, RestoredState, SnapshotFn, TaskState,
+        Barrier, BarrierKind, KeyGroups, RestoredState, SnapshotFn, StateTarget,
     };
     use crate::emitter::Emitter;
     use crate::exchange::{key_group, key_hash};
@@ -347,35 +348,52 @@ pub(crate) mod testing {
         kind: BarrierKind::Checkpoint,
     };
 
-    /// Runs the second step of a snapshot and checks that every key group holds only
-    /// keys of its own (`keys_of` reads the keys of an encoded group).
+    /// A snapshot's state file, as the coordinator writes it (kept as long as the value).
+    pub struct Written {
+        _dir: tempfile::TempDir,
+        groups: TaskGroups,
+    }
+
+    /// Runs the second step of a snapshot into a state file whose writer spills often (so
+    /// that key groups span many chunks), and checks that every chunk holds only keys of
+    /// its own group (`keys_of` reads the keys of a group's entries encoded as a list).
     pub fn finish<K: std::hash::Hash>(
         snapshot: SnapshotFn,
         keys_of: impl Fn(&[u8]) -> Vec<K>,
-    ) -> TaskState {
-        let state = snapshot().unwrap();
-        assert!(!state.key_groups.is_empty());
-        for (g, bytes) in &state.key_groups {
-            for k in keys_of(bytes) {
+    ) -> Written {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("op.0.state");
+        let mut target = StateTarget::with_spill_bytes(&path, 512);
+        let state = snapshot(&mut target).unwrap();
+        target.finish(&state.splits).unwrap().expect("a state file");
+        let (groups, _) = state_file::read(&path).unwrap();
+        let TaskGroups::Chunks { chunks, .. } = &groups else {
+            panic!("no keyed state");
+        };
+        let mut file = std::fs::File::open(&path).unwrap();
+        let mut buf = Vec::new();
+        for chunk in chunks {
+            state_file::read_chunk(&mut file, &path, chunk, &mut buf).unwrap();
+            let mut list = vec![0xdd];
+            list.extend_from_slice(&chunk.entries.to_be_bytes());
+            list.extend_from_slice(&buf);
+            for k in keys_of(&list) {
                 assert_eq!(
                     key_group(key_hash(&k)) as u16,
-                    *g,
+                    chunk.group,
                     "a key in a foreign group"
                 );
             }
         }
-        state
+        Written { _dir: dir, groups }
     }
 
     /// The part of a snapshot that instance `instance` of `parallelism` restores.
-    pub fn part(state: &TaskState, instance: usize, parallelism: usize) -> RestoredState {
+    pub fn part(state: &Written, instance: usize, parallelism: usize) -> RestoredState {
+        let mut key_groups = KeyGroups::default();
+        key_groups.add_owned(&state.groups, instance, parallelism);
         RestoredState {
-            key_groups: state
-                .key_groups
-                .iter()
-                .filter(|(g, _)| owns_key_group(*g, instance, parallelism))
-                .cloned()
-                .collect(),
+            key_groups,
             splits: Vec::new(),
         }
     }

@@ -13,8 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use smallvec::SmallVec;
 
 use crate::checkpoint::{
-    decode_key_groups, group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn, StateKey,
-    TaskState,
+    group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn, StateKey, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -267,9 +266,9 @@ where
         let watermark = self.watermark;
         self.out.barrier(barrier);
         self.late.barrier(barrier);
-        Ok(Box::new(move || {
+        Ok(Box::new(move |target| {
             let mut timers = group_by_key(timers.iter().map(|(k, t)| (k, t)));
-            let mut groups = KeyGroupWriter::new();
+            let mut groups = KeyGroupWriter::new(target);
             match on_disk {
                 Some(snapshot) => snapshot.try_for_each(|k, ws| {
                     let t = timers.remove(&k).unwrap_or_default();
@@ -288,26 +287,24 @@ where
             for (k, t) in timers {
                 groups.add(k, &(watermark, &windows[..0], t))?;
             }
-            Ok(TaskState {
-                key_groups: groups.finish(),
-                splits: Vec::new(),
-            })
+            groups.finish()?;
+            Ok(TaskState::default())
         }))
     }
 
     fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
-        for (key, (watermark, windows, timers)) in
-            decode_key_groups::<K, SessionEntry<A::Acc>>(&state.key_groups)?
-        {
-            self.watermark = self.watermark.max(watermark);
-            for (at, w) in timers {
-                self.register(at, &key, w);
-            }
-            if !windows.is_empty() {
-                self.sessions.insert(key, SmallVec::from_vec(windows))?;
-            }
-        }
-        Ok(())
+        state.key_groups.for_each(
+            |key: K, (watermark, windows, timers): SessionEntry<A::Acc>| {
+                self.watermark = self.watermark.max(watermark);
+                for (at, w) in timers {
+                    self.register(at, &key, w);
+                }
+                if !windows.is_empty() {
+                    self.sessions.insert(key, SmallVec::from_vec(windows))?;
+                }
+                Ok(())
+            },
+        )
     }
 
     fn finish(&mut self) -> Result<(), BoxError> {
@@ -496,16 +493,18 @@ mod tests {
         let (mut restored, restored_out) = operator();
         restored.restore(part(&snapshot, 0, 1)).unwrap();
         assert_eq!(state(&restored), expected);
-        let (mut sessions, mut timers) = (BTreeMap::new(), BTreeSet::new());
-        for instance in 0..2 {
-            let (mut op, _) = operator();
-            op.restore(part(&snapshot, instance, 2)).unwrap();
-            let (watermark, s, t) = state(&op);
-            assert_eq!(watermark, expected.0);
-            sessions.extend(s);
-            timers.extend(t);
+        for parallelism in 2..=3 {
+            let (mut sessions, mut timers) = (BTreeMap::new(), BTreeSet::new());
+            for instance in 0..parallelism {
+                let (mut op, _) = operator();
+                op.restore(part(&snapshot, instance, parallelism)).unwrap();
+                let (watermark, s, t) = state(&op);
+                assert_eq!(watermark, expected.0);
+                sessions.extend(s);
+                timers.extend(t);
+            }
+            assert_eq!((sessions, timers), (expected.1.clone(), expected.2.clone()));
         }
-        assert_eq!((sessions, timers), (expected.1, expected.2));
 
         for op in [&mut restored, &mut uninterrupted] {
             feed(op, after.iter().copied(), 4000);

@@ -16,8 +16,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::checkpoint::{
-    decode_key_groups, encode_by_key_group, group_by_key, Barrier, KeyGroupWriter, RestoredState,
-    SnapshotFn, StateKey, StateValue, TaskState,
+    encode_by_key_group, group_by_key, Barrier, KeyGroupWriter, RestoredState, SnapshotFn,
+    StateKey, StateValue, TaskState,
 };
 use crate::emitter::{Collector, Emitter};
 use crate::error::BoxError;
@@ -451,7 +451,13 @@ where
         // every (key, slice, accumulator); the snapshot's second step groups the copy by
         // key (each key with its slices and the time windows have fired to) and encodes it.
         // On disk, the tree keeps its version at the barrier and the second step reads it.
-        let total = self.slices.iter().map(|(_, accs)| accs.len()).sum();
+        // Room for the slices in memory only: those on disk are read by the second step.
+        let total = self
+            .slices
+            .iter()
+            .filter(|(_, accs)| matches!(accs, Table::Memory(_)))
+            .map(|(_, accs)| accs.len())
+            .sum();
         let mut entries: Vec<(K, (Timestamp, A::Acc))> = Vec::with_capacity(total);
         let mut on_disk = Vec::new();
         let mut slices = 0usize;
@@ -470,53 +476,53 @@ where
         let fired_to = self.watermark;
         self.out.barrier(barrier);
         self.late.barrier(barrier);
-        Ok(Box::new(move || {
+        Ok(Box::new(move |target| {
             if slices == 1 && entries.is_empty() {
                 if let Some((slice, snapshot)) = on_disk.pop() {
                     // One slice on disk: each key's entry is encoded as it is read.
-                    let mut groups = KeyGroupWriter::new();
+                    let mut groups = KeyGroupWriter::new(target);
                     snapshot.try_for_each(|k, acc| {
                         groups.add(&k, &(fired_to, std::slice::from_ref(&(slice, acc))))
                     })?;
-                    return Ok(TaskState {
-                        key_groups: groups.finish(),
-                        splits: Vec::new(),
-                    });
+                    groups.finish()?;
+                    return Ok(TaskState::default());
                 }
             }
             for (slice, snapshot) in on_disk {
                 snapshot.for_each(|k, acc| entries.push((k, (slice, acc))))?;
             }
-            let key_groups = if slices <= 1 {
+            if slices <= 1 {
                 // Each key is in the copy once: its slices are that one entry.
                 encode_by_key_group(
+                    target,
                     entries
                         .iter()
                         .map(|(k, slice)| (k, (fired_to, std::slice::from_ref(slice)))),
-                )?
+                )?;
             } else {
                 let by_key = group_by_key(entries.iter().map(|(k, slice)| (k, slice)));
                 encode_by_key_group(
+                    target,
                     by_key
                         .into_iter()
                         .map(|(k, slices)| (k, (fired_to, slices))),
-                )?
-            };
-            Ok(TaskState {
-                key_groups,
-                splits: Vec::new(),
-            })
+                )?;
+            }
+            Ok(TaskState::default())
         }))
     }
 
     fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
         type Entry<Acc> = (Timestamp, Vec<(Timestamp, Acc)>);
-        for (key, (fired_to, slices)) in decode_key_groups::<K, Entry<A::Acc>>(&state.key_groups)? {
-            self.watermark = self.watermark.max(fired_to);
-            for (slice, acc) in slices {
-                self.slices.get_or_insert(slice).insert(key.clone(), acc)?;
-            }
-        }
+        state
+            .key_groups
+            .for_each(|key: K, (fired_to, slices): Entry<A::Acc>| {
+                self.watermark = self.watermark.max(fired_to);
+                for (slice, acc) in slices {
+                    self.slices.get_or_insert(slice).insert(key.clone(), acc)?;
+                }
+                Ok(())
+            })?;
         self.hot = [None, None];
         Ok(())
     }
@@ -737,15 +743,17 @@ mod tests {
         let (mut restored, restored_out) = operator(size, slide, lateness);
         restored.restore(part(&snapshot, 0, 1)).unwrap();
         assert_eq!(state(&restored), expected);
-        let mut split = BTreeMap::new();
-        for instance in 0..2 {
-            let (mut op, _) = operator(size, slide, lateness);
-            op.restore(part(&snapshot, instance, 2)).unwrap();
-            let (watermark, accs) = state(&op);
-            assert_eq!(watermark, expected.0);
-            split.extend(accs);
+        for parallelism in 2..=3 {
+            let mut split = BTreeMap::new();
+            for instance in 0..parallelism {
+                let (mut op, _) = operator(size, slide, lateness);
+                op.restore(part(&snapshot, instance, parallelism)).unwrap();
+                let (watermark, accs) = state(&op);
+                assert_eq!(watermark, expected.0);
+                split.extend(accs);
+            }
+            assert_eq!(split, expected.1);
         }
-        assert_eq!(split, expected.1);
 
         for op in [&mut restored, &mut uninterrupted] {
             feed(op, after.iter().copied(), at + 1500);
