@@ -477,19 +477,20 @@ where
         self.out.barrier(barrier);
         self.late.barrier(barrier);
         Ok(Box::new(move |target| {
-            if slices == 1 && entries.is_empty() {
-                if let Some((slice, snapshot)) = on_disk.pop() {
-                    // One slice on disk: each key's entry is encoded as it is read.
-                    let mut groups = KeyGroupWriter::new(target);
+            if !on_disk.is_empty() {
+                // On disk, each (key, slice) is encoded as it is read, one entry each (a
+                // restore adds a key's entries up), so that no copy of the state is made.
+                let mut groups = KeyGroupWriter::new(target);
+                for (k, slice) in &entries {
+                    groups.add(k, &(fired_to, std::slice::from_ref(slice)))?;
+                }
+                for (slice, snapshot) in on_disk {
                     snapshot.try_for_each(|k, acc| {
                         groups.add(&k, &(fired_to, std::slice::from_ref(&(slice, acc))))
                     })?;
-                    groups.finish()?;
-                    return Ok(TaskState::default());
                 }
-            }
-            for (slice, snapshot) in on_disk {
-                snapshot.for_each(|k, acc| entries.push((k, (slice, acc))))?;
+                groups.finish()?;
+                return Ok(TaskState::default());
             }
             if slices <= 1 {
                 // Each key is in the copy once: its slices are that one entry.
