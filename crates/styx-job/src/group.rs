@@ -210,19 +210,20 @@ fn millis(d: Duration) -> i64 {
 
 /// The horizon of two branches: the longer.
 fn wider(a: Horizon, b: Horizon) -> Horizon {
-    match (a, b) {
-        (Horizon::Unbounded, _) | (_, Horizon::Unbounded) => Horizon::Unbounded,
-        (Horizon::Bounded(x), Horizon::Bounded(y)) => Horizon::Bounded(x.max(y)),
-        (Horizon::Bounded(x), _) | (_, Horizon::Bounded(x)) => Horizon::Bounded(x),
-        _ => Horizon::Stateless,
-    }
+    combine(a, b, i64::max)
 }
 
 /// The horizon of a window followed by what comes after it.
 fn chain(own: Horizon, after: Horizon) -> Horizon {
-    match (own, after) {
+    combine(own, after, i64::saturating_add)
+}
+
+/// Two horizons in one: unbounded if either is, `bounded` of two bounded ones, else the
+/// bounded one (stateless adds nothing).
+fn combine(a: Horizon, b: Horizon, bounded: fn(i64, i64) -> i64) -> Horizon {
+    match (a, b) {
         (Horizon::Unbounded, _) | (_, Horizon::Unbounded) => Horizon::Unbounded,
-        (Horizon::Bounded(x), Horizon::Bounded(y)) => Horizon::Bounded(x.saturating_add(y)),
+        (Horizon::Bounded(x), Horizon::Bounded(y)) => Horizon::Bounded(bounded(x, y)),
         (Horizon::Bounded(x), _) | (_, Horizon::Bounded(x)) => Horizon::Bounded(x),
         _ => Horizon::Stateless,
     }

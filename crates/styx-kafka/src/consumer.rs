@@ -453,16 +453,7 @@ impl KafkaConsumer {
             .consumer
             .committed(timeout)
             .map_err(|e| Error::client("fetching committed offsets", e))?;
-        Ok(tpl
-            .elements()
-            .iter()
-            .map(|e| {
-                (
-                    Partition::new(e.topic(), e.partition()),
-                    e.offset().to_raw().filter(|o| *o >= 0),
-                )
-            })
-            .collect())
+        Ok(committed_positions(&tpl))
     }
 
     /// The group's metadata, for committing offsets inside a producer's transaction.
@@ -492,6 +483,20 @@ impl KafkaConsumer {
         drop(self.consumer);
         result
     }
+}
+
+/// The committed offsets of a list librdkafka filled in (the next record to read; `None`
+/// where nothing was committed).
+pub(crate) fn committed_positions(tpl: &TopicPartitionList) -> Vec<(Partition, Option<i64>)> {
+    tpl.elements()
+        .iter()
+        .map(|e| {
+            (
+                Partition::new(e.topic(), e.partition()),
+                e.offset().to_raw().filter(|o| *o >= 0),
+            )
+        })
+        .collect()
 }
 
 /// A list of partitions with offsets, as librdkafka wants it.

@@ -42,7 +42,9 @@ use rdkafka::ClientContext;
 use styx_runtime::time::{Timestamp, MIN_WATERMARK};
 
 use crate::config::KafkaSourceConfig;
-use crate::consumer::{offset_list, KafkaConsumer, Partition, Polled, StartPositions};
+use crate::consumer::{
+    committed_positions, offset_list, KafkaConsumer, Partition, Polled, StartPositions,
+};
 use crate::decode::Decoder;
 use crate::error::{Error, Result};
 
@@ -503,16 +505,7 @@ impl GroupHandle {
             .consumer
             .committed_offsets(tpl, timeout)
             .map_err(|e| Error::client("fetching committed offsets", e))?;
-        Ok(got
-            .elements()
-            .iter()
-            .map(|e| {
-                (
-                    Partition::new(e.topic(), e.partition()),
-                    e.offset().to_raw().filter(|o| *o >= 0),
-                )
-            })
-            .collect())
+        Ok(committed_positions(&got))
     }
 }
 
