@@ -623,6 +623,9 @@ impl Job {
             let run = groups.plan(parallelism).map_err(invalid)?;
             let env = Environment::new(parallelism);
             if let Some(stop) = &options.stop {
+                // Waiting for the group is not idleness of the input: `--until-idle`
+                // counts from the start of each run of the dataflow.
+                stop.record_activity();
                 env.set_stop_handle(stop.clone());
             }
             // Windows that fired before the commits the run starts from stay closed, from
