@@ -14,10 +14,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    brokers, event, file_multiset, ndjson, produce, read_topic, run_to_end, unique, STYX, TIMEOUT,
-    WINDOW,
+    brokers, event, file_multiset, ndjson, produce, produce_to, read_topic, run_to_end, unique,
+    STYX, TIMEOUT, WINDOW,
 };
-use rdkafka::producer::BaseRecord;
 use styx_kafka::admin::create_topic;
 
 /// Records `range`, keyed so that they spread over the partitions.
@@ -133,24 +132,11 @@ fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one()
 /// Writes events `range` (see [`event`]) to `topic`, each key always to the same one of
 /// its `partitions`.
 fn produce_events(brokers: &str, topic: &str, partitions: i32, range: std::ops::Range<u64>) {
-    let sink: styx_kafka::KafkaSinkConfig =
-        toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
-    let producer = styx_kafka::KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
-    for n in range {
-        let (key, payload) = (format!("k{}", n % 10), event(n));
+    let records = range.map(|n| {
         let partition = (n % 10) as i32 % partitions;
-        producer
-            .inner()
-            .send(
-                BaseRecord::to(topic)
-                    .key(&key)
-                    .payload(&payload)
-                    .partition(partition),
-            )
-            .map_err(|(e, _)| e)
-            .unwrap();
-    }
-    rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
+        (format!("k{}", n % 10), event(n), Some(partition))
+    });
+    produce_to(brokers, topic, records);
 }
 
 #[test]

@@ -152,15 +152,51 @@ impl GroupContext {
     }
 }
 
-fn partitions(tpl: &TopicPartitionList) -> Vec<Partition> {
+/// The partitions of a list.
+pub(crate) fn partitions(tpl: &TopicPartitionList) -> Vec<Partition> {
     tpl.elements()
         .iter()
         .map(|e| Partition::new(e.topic(), e.partition()))
         .collect()
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, also after a panic of another holder.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the consumer's group rebalances incrementally (cooperative protocol).
+pub(crate) fn is_cooperative<C: ConsumerContext>(consumer: &BaseConsumer<C>) -> bool {
+    matches!(
+        consumer.rebalance_protocol(),
+        RebalanceProtocol::Cooperative
+    )
+}
+
+/// Takes the partitions of `tpl` the group gave, as the rebalance protocol wants.
+pub(crate) fn take_assigned<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    tpl: &TopicPartitionList,
+    cooperative: bool,
+) -> rdkafka::error::KafkaResult<()> {
+    if cooperative {
+        consumer.incremental_assign(tpl)
+    } else {
+        consumer.assign(tpl)
+    }
+}
+
+/// Gives up the partitions of `tpl` the group takes away (all of them when eager).
+pub(crate) fn release_revoked<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    tpl: &TopicPartitionList,
+    cooperative: bool,
+) -> rdkafka::error::KafkaResult<()> {
+    if cooperative {
+        consumer.incremental_unassign(tpl)
+    } else {
+        consumer.unassign()
+    }
 }
 
 impl ClientContext for GroupContext {}
@@ -173,10 +209,7 @@ impl ConsumerContext for GroupContext {
         tpl: &mut TopicPartitionList,
     ) {
         use rdkafka::types::RDKafkaRespErr::*;
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
+        let cooperative = is_cooperative(consumer);
         match err {
             RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 let parts = partitions(tpl);
@@ -186,12 +219,7 @@ impl ConsumerContext for GroupContext {
                         tracing::warn!(consumer = %self.name, "cannot set start of {p:?}: {e}");
                     }
                 }
-                let result = if cooperative {
-                    consumer.incremental_assign(tpl)
-                } else {
-                    consumer.assign(tpl)
-                };
-                if let Err(e) = result {
+                if let Err(e) = take_assigned(consumer, tpl, cooperative) {
                     tracing::error!(consumer = %self.name, "assigning {parts:?} failed: {e}");
                 }
                 tracing::info!(consumer = %self.name, "assigned {parts:?}");
@@ -210,12 +238,7 @@ impl ConsumerContext for GroupContext {
                     Some(handler) => handler(consumer, &parts),
                     None => commit_stored(consumer, &self.name),
                 }
-                let result = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
-                if let Err(e) = result {
+                if let Err(e) = release_revoked(consumer, tpl, cooperative) {
                     tracing::error!(consumer = %self.name, "unassigning {parts:?} failed: {e}");
                 }
                 let mut assignment = lock(&self.assignment);
@@ -228,11 +251,7 @@ impl ConsumerContext for GroupContext {
             other => {
                 let code: RDKafkaErrorCode = other.into();
                 tracing::error!(consumer = %self.name, "rebalance failed: {code}");
-                let _ = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
+                let _ = release_revoked(consumer, tpl, cooperative);
                 lock(&self.assignment).clear();
                 self.record(RebalanceEvent::Failed(code.to_string()));
             }

@@ -32,18 +32,19 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::ClientContext;
 use styx_runtime::time::{Timestamp, MIN_WATERMARK};
 
 use crate::config::KafkaSourceConfig;
 use crate::consumer::{
-    committed_positions, offset_list, KafkaConsumer, Partition, Polled, StartPositions,
+    committed_positions, is_cooperative, lock, offset_list, partitions, release_revoked,
+    take_assigned, KafkaConsumer, Partition, Polled, StartPositions,
 };
 use crate::decode::Decoder;
 use crate::error::{Error, Result};
@@ -188,17 +189,6 @@ struct Assignment {
     settled: bool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn partitions(tpl: &TopicPartitionList) -> Vec<Partition> {
-    tpl.elements()
-        .iter()
-        .map(|e| Partition::new(e.topic(), e.partition()))
-        .collect()
-}
-
 impl ClientContext for MemberContext {}
 
 impl ConsumerContext for MemberContext {
@@ -209,21 +199,14 @@ impl ConsumerContext for MemberContext {
         tpl: &mut TopicPartitionList,
     ) {
         use rdkafka::types::RDKafkaRespErr::*;
-        let cooperative = matches!(
-            consumer.rebalance_protocol(),
-            RebalanceProtocol::Cooperative
-        );
+        let cooperative = is_cooperative(consumer);
         let parts = partitions(tpl);
         let mut state = lock(&self.state);
         match err {
             RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
-                let result = if cooperative {
-                    consumer.incremental_assign(tpl)
-                } else {
-                    consumer.assign(tpl)
-                };
                 // The member holds its partitions; the source instances read them.
-                let result = result.and_then(|_| consumer.pause(tpl));
+                let result =
+                    take_assigned(consumer, tpl, cooperative).and_then(|_| consumer.pause(tpl));
                 if let Err(e) = result {
                     tracing::error!(member = %self.name, "assigning {parts:?} failed: {e}");
                 }
@@ -236,12 +219,7 @@ impl ConsumerContext for MemberContext {
             }
             RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 tracing::info!(member = %self.name, "the group takes {parts:?} away");
-                let result = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
-                if let Err(e) = result {
+                if let Err(e) = release_revoked(consumer, tpl, cooperative) {
                     tracing::error!(member = %self.name, "unassigning {parts:?} failed: {e}");
                 }
                 for p in &parts {
@@ -253,11 +231,7 @@ impl ConsumerContext for MemberContext {
             other => {
                 let code: rdkafka::error::RDKafkaErrorCode = other.into();
                 tracing::error!(member = %self.name, "rebalance failed: {code}");
-                let _ = if cooperative {
-                    consumer.incremental_unassign(tpl)
-                } else {
-                    consumer.unassign()
-                };
+                let _ = release_revoked(consumer, tpl, cooperative);
                 state.partitions.clear();
                 state.settled = false;
             }

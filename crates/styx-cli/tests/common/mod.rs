@@ -42,15 +42,29 @@ pub fn unique(prefix: &str) -> String {
 
 /// Writes `(key, payload)` records to `topic`.
 pub fn produce(brokers: &str, topic: &str, records: impl IntoIterator<Item = (String, String)>) {
+    produce_to(
+        brokers,
+        topic,
+        records.into_iter().map(|(k, p)| (k, p, None)),
+    );
+}
+
+/// Writes `(key, payload, partition)` records to `topic` (`None`: the partition the key
+/// hashes to).
+pub fn produce_to(
+    brokers: &str,
+    topic: &str,
+    records: impl IntoIterator<Item = (String, String, Option<i32>)>,
+) {
     let sink: KafkaSinkConfig =
         toml::from_str(&format!("brokers = \"{brokers}\"\ntopic = \"{topic}\"")).unwrap();
     let producer = KafkaProducer::new(&sink, None, TIMEOUT).unwrap();
-    for (key, payload) in records {
-        producer
-            .inner()
-            .send(BaseRecord::to(topic).key(&key).payload(&payload))
-            .map_err(|(e, _)| e)
-            .unwrap();
+    for (key, payload, partition) in records {
+        let mut record = BaseRecord::to(topic).key(&key).payload(&payload);
+        if let Some(p) = partition {
+            record = record.partition(p);
+        }
+        producer.inner().send(record).map_err(|(e, _)| e).unwrap();
     }
     rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
 }
