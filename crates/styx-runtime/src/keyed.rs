@@ -323,13 +323,22 @@ where
         O: Clone + Send + 'static,
         F: KeyedProcessFunction<K, T, O>,
     {
+        self.process_named("keyed-process", function)
+    }
+
+    /// Runs a keyed process function over the stream as the operator `name`.
+    pub fn process_named<O, F>(&self, name: &str, function: F) -> DataStream<O>
+    where
+        O: Clone + Send + 'static,
+        F: KeyedProcessFunction<K, T, O>,
+    {
         let function = Arc::new(function);
         let key = self.key_fn();
         let stream = self.stream();
         let timestamps = stream.timestamps();
         let backend = stream.env().state_backend();
         stream.operator(
-            "keyed-process",
+            name,
             stream.env().parallelism(),
             self.partitioner(),
             move |_, out: Box<dyn Emitter<O>>| KeyedProcessOperator {

@@ -10,6 +10,7 @@
 //! - [`window`] holds tumbling, sliding, session and count windows over event or
 //!   processing time, with incremental aggregation, full-window functions, allowed
 //!   lateness and a side output of late events;
+//! - [`cep`] matches patterns of events per key, as FlinkCEP does;
 //! - [`keyed`] offers keyed state and timers (Flink's `KeyedProcessFunction`);
 //! - [`exchange`] moves records between operator instances in batches over bounded
 //!   channels (backpressure), hash-partitioned by key group;
@@ -37,6 +38,7 @@
 //! assert_eq!(total, 100);
 //! ```
 
+pub mod cep;
 pub mod checkpoint;
 pub mod emitter;
 pub mod error;

@@ -1,0 +1,286 @@
+//! The pattern operator: FlinkCEP's `CepOperator` as a keyed process function.
+//!
+//! In event time, an event after the watermark is buffered under its timestamp with a
+//! timer there; when the watermark reaches the timer, the key's buffered events up to the
+//! watermark are matched in timestamp order (after advancing time to each, so that runs
+//! time out before a later event could extend them), then time advances to the
+//! watermark. A run that starts sets a timer at its start plus `within`, so that it times
+//! out even when its key sees no more events.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::compiler::Nfa;
+use super::nfa::{Found, Matcher};
+use super::{Match, Pattern, PatternError};
+use crate::checkpoint::{StateKey, StateValue};
+use crate::keyed::{KeyedContext, KeyedProcessFunction};
+use crate::stream::{DataStream, KeyedStream};
+use crate::time::{TimeDomain, Timestamp};
+
+/// What a pattern produces: matches, timed-out partial matches and late events.
+pub struct PatternStreams<O, T> {
+    /// One record per match.
+    pub matches: DataStream<O>,
+    /// One record per partial match whose `within` ran out.
+    pub timed_out: DataStream<O>,
+    /// The events that came after the watermark had passed them, unchanged.
+    pub late: DataStream<T>,
+}
+
+/// A key's state: its matcher and the events waiting for the watermark.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
+pub(crate) struct KeyState<T> {
+    waiting: BTreeMap<Timestamp, Vec<T>>,
+    matcher: Option<Matcher<T>>,
+}
+
+impl<T> Default for KeyState<T> {
+    fn default() -> Self {
+        KeyState {
+            waiting: BTreeMap::new(),
+            matcher: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+enum Output<O, T> {
+    Match(O),
+    TimedOut(O),
+    Late(T),
+}
+
+type SelectFn<K, T, O> = Arc<dyn Fn(&K, Match<T>) -> O + Send + Sync>;
+
+struct PatternFunction<K, T, O> {
+    nfa: Nfa<T>,
+    select: SelectFn<K, T, O>,
+    domain: TimeDomain,
+}
+
+impl<K, T, O> PatternFunction<K, T, O>
+where
+    K: StateKey,
+    T: StateValue,
+    O: Clone + Send + 'static,
+{
+    fn matcher<'s>(&self, state: &'s mut KeyState<T>) -> &'s mut Matcher<T> {
+        state.matcher.get_or_insert_with(|| Matcher::new(&self.nfa))
+    }
+
+    fn emit(
+        &self,
+        found: Vec<Found<T>>,
+        timed_out: bool,
+        ctx: &mut KeyedContext<'_, K, Output<O, T>>,
+    ) {
+        for f in found {
+            let mut start = Timestamp::MAX;
+            let mut end = Timestamp::MIN;
+            let stages = f
+                .stages
+                .into_iter()
+                .map(|(stage, events)| {
+                    let events = events
+                        .into_iter()
+                        .map(|(ts, e)| {
+                            start = start.min(ts);
+                            end = end.max(ts);
+                            e
+                        })
+                        .collect();
+                    (self.nfa.stages[stage as usize].clone(), events)
+                })
+                .collect();
+            let m = Match {
+                stages,
+                start,
+                end,
+                timed_out_at: f.timed_out_at,
+            };
+            let out = (self.select)(ctx.key(), m);
+            ctx.collect(if timed_out {
+                Output::TimedOut(out)
+            } else {
+                Output::Match(out)
+            });
+        }
+    }
+
+    /// Advances the key's time to `ts`, emitting what completes or times out.
+    fn advance(
+        &self,
+        state: &mut KeyState<T>,
+        ts: Timestamp,
+        ctx: &mut KeyedContext<'_, K, Output<O, T>>,
+    ) {
+        let (mut matches, mut timed_out) = (Vec::new(), Vec::new());
+        self.matcher(state)
+            .advance_time(&self.nfa, ts, &mut matches, Some(&mut timed_out));
+        self.emit(matches, false, ctx);
+        self.emit(timed_out, true, ctx);
+    }
+
+    /// Matches one event at `ts`.
+    fn match_event(
+        &self,
+        state: &mut KeyState<T>,
+        event: &T,
+        ts: Timestamp,
+        ctx: &mut KeyedContext<'_, K, Output<O, T>>,
+    ) {
+        let mut matches = Vec::new();
+        let matcher = self.matcher(state);
+        matcher.process(&self.nfa, event, ts, &mut matches);
+        if self.nfa.window_time > 0 && matcher.new_start {
+            let due = ts.saturating_add(self.nfa.window_time);
+            match self.domain {
+                TimeDomain::EventTime => ctx.register_event_time_timer(due),
+                TimeDomain::ProcessingTime => ctx.register_processing_time_timer(due + 1),
+            }
+        }
+        self.emit(matches, false, ctx);
+    }
+
+    /// Stores the key's state, or drops it when it is as a new key's is.
+    fn store(&self, state: &mut KeyState<T>, ctx: &mut KeyedContext<'_, K, Output<O, T>>) {
+        if let Some(m) = &mut state.matcher {
+            m.stored();
+        }
+        let idle =
+            state.waiting.is_empty() && state.matcher.as_ref().is_none_or(|m| m.is_idle(&self.nfa));
+        if idle {
+            ctx.clear_state();
+        }
+    }
+}
+
+impl<K, T, O> KeyedProcessFunction<K, T, Output<O, T>> for PatternFunction<K, T, O>
+where
+    K: StateKey,
+    T: StateValue,
+    O: Clone + Send + 'static,
+{
+    type State = KeyState<T>;
+
+    fn process(
+        &self,
+        event: T,
+        state: &mut KeyState<T>,
+        ctx: &mut KeyedContext<'_, K, Output<O, T>>,
+    ) {
+        match self.domain {
+            TimeDomain::EventTime => {
+                let ts = ctx.timestamp().unwrap_or(Timestamp::MIN);
+                if ts > ctx.watermark() {
+                    let waiting = state.waiting.entry(ts).or_default();
+                    if waiting.is_empty() {
+                        ctx.register_event_time_timer(ts);
+                    }
+                    waiting.push(event);
+                } else {
+                    ctx.collect(Output::Late(event));
+                    self.store(state, ctx);
+                }
+            }
+            TimeDomain::ProcessingTime => {
+                let now = ctx.processing_time();
+                self.advance(state, now, ctx);
+                self.match_event(state, &event, now, ctx);
+                self.store(state, ctx);
+            }
+        }
+    }
+
+    fn on_timer(
+        &self,
+        _time: Timestamp,
+        domain: TimeDomain,
+        state: &mut KeyState<T>,
+        ctx: &mut KeyedContext<'_, K, Output<O, T>>,
+    ) {
+        let now = match domain {
+            TimeDomain::EventTime => ctx.watermark(),
+            TimeDomain::ProcessingTime => ctx.processing_time(),
+        };
+        while let Some(entry) = state.waiting.first_entry() {
+            if *entry.key() > now {
+                break;
+            }
+            let (ts, events) = entry.remove_entry();
+            self.advance(state, ts, ctx);
+            for event in &events {
+                self.match_event(state, event, ts, ctx);
+            }
+        }
+        self.advance(state, now, ctx);
+        self.store(state, ctx);
+    }
+}
+
+impl<K, T> KeyedStream<K, T>
+where
+    K: StateKey,
+    T: StateValue,
+{
+    /// Matches `pattern` on each key of the stream, in event time (the stream needs
+    /// timestamps) unless the pattern runs in processing time. `select` makes the output
+    /// record of a match or timed-out partial match from its key and events. The operator
+    /// is named `name` (names tie checkpointed state to operators).
+    pub fn pattern<O, F>(
+        &self,
+        name: &str,
+        pattern: &Pattern<T>,
+        select: F,
+    ) -> Result<PatternStreams<O, T>, Vec<PatternError>>
+    where
+        O: Clone + Send + 'static,
+        F: Fn(&K, Match<T>) -> O + Send + Sync + 'static,
+    {
+        let nfa = Nfa::compile(pattern)?;
+        let domain = pattern.time_domain;
+        if domain == TimeDomain::EventTime && self.stream().timestamps().is_none() {
+            return Err(vec![PatternError {
+                stage: None,
+                setting: "time",
+                message: "an event-time pattern needs a stream with timestamps \
+                          (assign_timestamps_and_watermarks)"
+                    .into(),
+            }]);
+        }
+        let function = PatternFunction {
+            nfa,
+            select: Arc::new(select),
+            domain,
+        };
+        let all = self.process_named(name, function);
+        let (matches, rest) = all.flat_map_split(
+            |_| (),
+            |_, out: Output<O, T>, matches: &mut Vec<O>, rest: &mut Vec<Output<O, T>>| match out {
+                Output::Match(m) => matches.push(m),
+                other => rest.push(other),
+            },
+        );
+        let (timed_out, late) = rest.flat_map_split(
+            |_| (),
+            |_, out: Output<O, T>, timed_out: &mut Vec<O>, late: &mut Vec<T>| match out {
+                Output::TimedOut(m) => timed_out.push(m),
+                Output::Late(e) => late.push(e),
+                Output::Match(_) => {}
+            },
+        );
+        let late = match self.stream().timestamps() {
+            Some(ts) => late.with_timestamp_fn(ts),
+            None => late,
+        };
+        Ok(PatternStreams {
+            matches,
+            timed_out,
+            late,
+        })
+    }
+}
