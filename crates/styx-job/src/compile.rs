@@ -176,6 +176,11 @@ impl Job {
             if let TransformConfig::Window(_) = t {
                 outputs.insert(format!("{id}.late"), "late output");
             }
+            if let TransformConfig::Pattern(_) = t {
+                for side in crate::pattern::SIDE_OUTPUTS {
+                    outputs.insert(format!("{id}.{side}"), "pattern side output");
+                }
+            }
             if let TransformConfig::Score(s) = t {
                 if let Some(dead) = &s.dead_letter {
                     if outputs.insert(dead.clone(), "dead-letter output").is_some() {
@@ -212,6 +217,7 @@ impl Job {
                     }
                 }
                 TransformConfig::Window(w) => problems.extend(check_window(id, w)),
+                TransformConfig::Pattern(p) => problems.extend(crate::pattern::check(id, p)),
                 TransformConfig::Score(s) => {
                     let path = self.base.join(&s.model);
                     match styx_pmml::Model::from_path(&path) {
@@ -278,7 +284,10 @@ impl Job {
                 }
                 _ => None,
             });
-            let id = input.strip_suffix(".late").unwrap_or(input);
+            let id = input
+                .strip_suffix(".late")
+                .or_else(|| input.strip_suffix(".timed_out"))
+                .unwrap_or(input);
             dead_of.or_else(|| transforms.contains_key(id).then(|| id.to_string()))
         };
         let mut order = Vec::new();
@@ -357,6 +366,20 @@ impl Job {
                         timed.insert(dead.clone(), false);
                     }
                     inputs_timed
+                }
+                TransformConfig::Pattern(p) => {
+                    let event_time = p.time == TimeKind::Event;
+                    if event_time && !inputs_timed {
+                        problems.push(format!(
+                            "transforms.{id}: an event-time pattern needs inputs with event \
+                             time (set event_time on their sources, or time = \"processing\")"
+                        ));
+                    }
+                    for side in crate::pattern::SIDE_OUTPUTS {
+                        timed.insert(format!("{id}.{side}"), inputs_timed && event_time);
+                    }
+                    timed.insert(format!("{id}.late"), inputs_timed);
+                    inputs_timed && event_time
                 }
                 _ => inputs_timed,
             };
@@ -443,6 +466,17 @@ impl Job {
                     if let Some(dead_id) = &s.dead_letter {
                         outputs.insert(dead_id.clone(), Output { stream: dead });
                     }
+                }
+                TransformConfig::Pattern(p) => {
+                    let found = crate::pattern::build(id, &input, p)?;
+                    outputs.insert(id.clone(), Output { stream: found.matches });
+                    outputs.insert(
+                        format!("{id}.timed_out"),
+                        Output {
+                            stream: found.timed_out,
+                        },
+                    );
+                    outputs.insert(format!("{id}.late"), Output { stream: found.late });
                 }
                 TransformConfig::Window(w) => {
                     let (results, late) = build_window(id, &input, w, parallelism)?;

@@ -12,7 +12,7 @@
 //! dead_letter = "tweets.dead"   # an output id that sinks may read
 //!
 //! [transforms.english]
-//! type = "filter"               # filter | map | window | score
+//! type = "filter"               # filter | map | window | score | pattern
 //! inputs = ["tweets"]
 //! condition = "lang == 'en'"
 //!
@@ -201,6 +201,8 @@ pub enum TransformConfig {
     Window(WindowConfig),
     /// Scores events with a PMML model (see [`crate::score`]).
     Score(ScoreConfig),
+    /// Finds sequences of events, per key, as FlinkCEP does (see [`crate::pattern`]).
+    Pattern(PatternConfig),
 }
 
 impl TransformConfig {
@@ -211,6 +213,7 @@ impl TransformConfig {
             TransformConfig::Map(c) => &c.inputs,
             TransformConfig::Window(c) => &c.inputs,
             TransformConfig::Score(c) => &c.inputs,
+            TransformConfig::Pattern(c) => &c.inputs,
         }
     }
 }
@@ -372,4 +375,156 @@ pub struct StdoutSinkConfig {
     /// The record format.
     #[serde(default)]
     pub format: Format,
+}
+
+/// `type = "pattern"`: stages matched in sequence, per key.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The field whose value keys the matching (absent: one sequence of all events).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// A match spans less than this much time.
+    #[serde(default)]
+    pub within: Option<HumanDuration>,
+    /// Between which events `within` is measured.
+    #[serde(default)]
+    pub within_between: WithinBetween,
+    /// What a match does to the other partial matches.
+    #[serde(default)]
+    pub after_match: AfterMatchConfig,
+    /// Event time (the default: events matched in timestamp order once the watermark
+    /// passes them) or processing time (as they arrive).
+    #[serde(default)]
+    pub time: TimeKind,
+    /// The stages, in order.
+    pub stages: Vec<StageConfig>,
+}
+
+/// `within_between` of a pattern.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WithinBetween {
+    /// The first and the last event of a match.
+    #[default]
+    FirstAndLast,
+    /// Each event of the last stage and the event before it.
+    PreviousAndCurrent,
+}
+
+/// `after_match` of a pattern: a strategy's name, or a table naming the stage to skip to.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum AfterMatchConfig {
+    /// `no_skip`, `skip_to_next` or `skip_past_last_event`.
+    Named(SkipName),
+    /// `{ skip_to_first = "STAGE" }` or `{ skip_to_last = "STAGE" }`.
+    ToStage(SkipToStage),
+}
+
+impl Default for AfterMatchConfig {
+    fn default() -> Self {
+        AfterMatchConfig::Named(SkipName::NoSkip)
+    }
+}
+
+/// The after-match strategies that name no stage.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipName {
+    /// Every match is emitted.
+    NoSkip,
+    /// Partial matches that started with the match's first event are dropped.
+    SkipToNext,
+    /// Partial matches that started within the match are dropped.
+    SkipPastLastEvent,
+}
+
+/// The after-match strategies that skip to a stage.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SkipToStage {
+    /// Drops partial matches that started before this stage's first event.
+    #[serde(default)]
+    pub skip_to_first: Option<String>,
+    /// Drops partial matches that started before this stage's last event.
+    #[serde(default)]
+    pub skip_to_last: Option<String>,
+}
+
+/// `[[transforms.ID.stages]]`: one stage of a pattern.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageConfig {
+    /// The stage's name, unique in the pattern: the key of its events in the output.
+    pub name: String,
+    /// How the stage follows the one before (not for the first stage).
+    #[serde(default)]
+    pub follows: Option<FollowsKind>,
+    /// A CEL condition on the event; `match.STAGE` lists the events taken so far.
+    pub condition: String,
+    /// Further conditions, any of which also accepts the event.
+    #[serde(default)]
+    pub or: Vec<String>,
+    /// Exactly N events, or `[FROM, TO]` events.
+    #[serde(default)]
+    pub times: Option<TimesConfig>,
+    /// N or more events.
+    #[serde(default)]
+    pub times_or_more: Option<i64>,
+    /// One or more events.
+    #[serde(default)]
+    pub one_or_more: bool,
+    /// The stage may be skipped.
+    #[serde(default)]
+    pub optional: bool,
+    /// A quantified stage takes as many events as it can.
+    #[serde(default)]
+    pub greedy: bool,
+    /// Contiguity between the events of a quantified stage.
+    #[serde(default)]
+    pub inner: Option<InnerKind>,
+    /// A CEL condition that ends a looping stage.
+    #[serde(default)]
+    pub until: Option<String>,
+}
+
+/// `follows` of a stage.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FollowsKind {
+    /// The very next event.
+    Next,
+    /// The next matching event.
+    FollowedBy,
+    /// Any later matching event.
+    FollowedByAny,
+    /// The very next event must not match.
+    NotNext,
+    /// No matching event before the next stage (or within `within`, at the end).
+    NotFollowedBy,
+}
+
+/// `times` of a stage.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum TimesConfig {
+    /// Exactly N.
+    Exactly(i64),
+    /// From FROM to TO.
+    Range([i64; 2]),
+}
+
+/// `inner` of a quantified stage.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InnerKind {
+    /// Other events may come between (the default).
+    Relaxed,
+    /// The events are contiguous.
+    Consecutive,
+    /// Any combination of the matching events.
+    Combinations,
 }

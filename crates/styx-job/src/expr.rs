@@ -53,6 +53,31 @@ impl Expr {
 
     /// Evaluates the expression over `event`.
     pub fn eval(&self, event: &Event) -> Result<Value, String> {
+        self.eval_with(event, None)
+    }
+
+    /// Whether the expression reads `match` (a pattern stage's partial match).
+    pub fn uses_match(&self) -> bool {
+        self.variables.iter().any(|v| v == "match")
+    }
+
+    /// Evaluates a pattern stage's condition over `event`, with `match` bound to the
+    /// events the partial match took, by stage.
+    pub fn eval_bool_with_match<'a>(
+        &self,
+        event: &Event,
+        stages: impl Iterator<Item = (&'a str, &'a [Event])>,
+    ) -> Result<bool, String> {
+        let matched: HashMap<String, CelValue> = stages
+            .map(|(name, events)| {
+                let list: Vec<CelValue> = events.iter().map(object_to_cel).collect();
+                (name.to_string(), CelValue::List(Arc::new(list)))
+            })
+            .collect();
+        boolean(&self.source, self.eval_with(event, Some(CelValue::from(matched)))?)
+    }
+
+    fn eval_with(&self, event: &Event, matched: Option<CelValue>) -> Result<Value, String> {
         let mut ctx = Context::with_env(self.env.clone());
         for name in &self.variables {
             let value = event.get(name).map_or(CelValue::Null, to_cel);
@@ -60,6 +85,9 @@ impl Expr {
         }
         if self.uses_event {
             ctx.add_variable_from_value("event", object_to_cel(event));
+        }
+        if let Some(matched) = matched {
+            ctx.add_variable_from_value("match", matched);
         }
         let result = self
             .program
@@ -72,13 +100,14 @@ impl Expr {
 
     /// Evaluates a condition: the result must be a boolean.
     pub fn eval_bool(&self, event: &Event) -> Result<bool, String> {
-        match self.eval(event)? {
-            Value::Bool(b) => Ok(b),
-            other => Err(format!(
-                "\"{}\" must give a boolean, gave {other}",
-                self.source
-            )),
-        }
+        boolean(&self.source, self.eval(event)?)
+    }
+}
+
+fn boolean(source: &str, value: Value) -> Result<bool, String> {
+    match value {
+        Value::Bool(b) => Ok(b),
+        other => Err(format!("\"{source}\" must give a boolean, gave {other}")),
     }
 }
 

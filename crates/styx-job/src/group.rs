@@ -20,7 +20,7 @@ use styx_kafka::group::{
 use styx_kafka::{KafkaSourceConfig, Partition};
 
 use crate::config::{
-    EventTimeConfig, JobFile, SourceConfig, TimeKind, TransformConfig, WindowSpec,
+    EventTimeConfig, JobFile, SourceConfig, TimeKind, TransformConfig, WindowSpec, WithinBetween,
 };
 
 /// How long a process waits for the group to give it its partitions.
@@ -198,6 +198,22 @@ fn horizon(config: &JobFile, order: &[String], id: &str) -> Horizon {
                 wider(horizon(config, order, t_id), dead)
             }
             TransformConfig::Filter(_) | TransformConfig::Map(_) => horizon(config, order, t_id),
+            TransformConfig::Pattern(p) => {
+                // A partial match holds its events for `within` (first to last event);
+                // without it, or measured between neighbours, for ever.
+                let own = match (p.time, p.within, p.within_between) {
+                    (TimeKind::Processing, ..) => Horizon::Stateless,
+                    (TimeKind::Event, Some(within), WithinBetween::FirstAndLast) => {
+                        Horizon::Bounded(millis(within.0))
+                    }
+                    (TimeKind::Event, ..) => Horizon::Unbounded,
+                };
+                let sides = crate::pattern::SIDE_OUTPUTS
+                    .iter()
+                    .map(|side| horizon(config, order, &format!("{t_id}.{side}")))
+                    .fold(horizon(config, order, t_id), wider);
+                chain(own, sides)
+            }
         };
         downstream = wider(downstream, after);
     }

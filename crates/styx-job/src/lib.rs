@@ -3,7 +3,8 @@
 //!
 //! A job file names its sources, transforms and sinks by id; each transform and sink reads
 //! the outputs named in its `inputs`. Besides the components' ids, a window transform
-//! `w` offers its late events as `w.late`, and a source or score transform with
+//! `w` offers its late events as `w.late`, a pattern transform `p` its timed-out partial
+//! matches as `p.timed_out` and its late events as `p.late`, and a source or score transform with
 //! `dead_letter = "x"` offers the records it could not read or score as `x`. Paths are relative to the job file's folder.
 //!
 //! [`Job::load`] reads and checks the whole file, reporting every problem with the key it
@@ -20,6 +21,7 @@ pub mod error;
 mod exactly_once;
 pub mod expr;
 mod group;
+mod pattern;
 pub mod score;
 
 pub use compile::{Job, RunOptions};

@@ -1,0 +1,340 @@
+//! Pattern transforms: stages of CEL conditions compiled onto the runtime's CEP
+//! operator (`styx_runtime::cep`), with FlinkCEP's semantics.
+//!
+//! A pattern `p` offers three outputs: `p` (one object per match: the key field, each
+//! stage's events, `match_start` and `match_end`), `p.timed_out` (partial matches whose
+//! `within` ran out, with `timed_out_at`) and `p.late` (events that came after the
+//! watermark had passed them, unchanged). A condition that fails to evaluate (a missing
+//! field, a wrong type) is false for that event; such failures are counted and reported
+//! in a summary at most every ten seconds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use styx_runtime::cep::{AfterMatchSkip, Context, Follows, Match, Pattern, WithinType};
+use styx_runtime::event::{Event, KeyValue};
+use styx_runtime::stream::DataStream;
+
+use crate::config::{
+    AfterMatchConfig, FollowsKind, InnerKind, PatternConfig, SkipName, SkipToStage, TimeKind,
+    TimesConfig, WithinBetween,
+};
+use crate::expr::Expr;
+
+/// The outputs of a pattern transform: matches, timed-out partial matches, late events.
+pub(crate) struct PatternOutputs {
+    pub matches: DataStream<Event>,
+    pub timed_out: DataStream<Event>,
+    pub late: DataStream<Event>,
+}
+
+/// The suffixes of a pattern's side outputs.
+pub(crate) const SIDE_OUTPUTS: [&str; 2] = ["timed_out", "late"];
+
+/// Every problem of pattern transform `id`, each naming its key.
+pub(crate) fn check(id: &str, config: &PatternConfig) -> Vec<String> {
+    match pattern(id, config, &Failures::new(id)) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    }
+}
+
+/// Builds pattern transform `id` over `input`.
+pub(crate) fn build(
+    id: &str,
+    input: &DataStream<Event>,
+    config: &PatternConfig,
+) -> Result<PatternOutputs, String> {
+    let failures = Failures::new(id);
+    let pattern = pattern(id, config, &failures).map_err(|p| p.join("; "))?;
+    let key_field = config.key.clone();
+    let keyed = {
+        let key_field = key_field.clone();
+        input.key_by(move |e: &Event| match &key_field {
+            Some(f) => KeyValue::of(e.get(f)),
+            None => KeyValue::Null,
+        })
+    };
+    let streams = keyed
+        .pattern(
+            &format!("transforms.{id}"),
+            &pattern,
+            move |key: &KeyValue, m: Match<Event>| output(key_field.as_deref(), key, m),
+        )
+        .map_err(|problems| {
+            problems
+                .iter()
+                .map(|p| format!("transforms.{id}: {p}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    // Output timestamps: when the output became known.
+    let absence = pattern
+        .ends_with_absence()
+        .then(|| pattern.window().map_or(0, |w| w.0));
+    let matches = streams.matches.with_timestamp_fn(Arc::new(move |e: &Event| {
+        let field = |f: &str| e.get(f).and_then(Value::as_i64).unwrap_or(i64::MIN);
+        match absence {
+            Some(within) => field("match_start").saturating_add(within),
+            None => field("match_end"),
+        }
+    }));
+    let timed_out = streams.timed_out.with_timestamp_fn(Arc::new(|e: &Event| {
+        e.get("timed_out_at")
+            .and_then(Value::as_i64)
+            .unwrap_or(i64::MIN)
+    }));
+    Ok(PatternOutputs {
+        matches,
+        timed_out,
+        late: streams.late,
+    })
+}
+
+/// A match as the contract writes it.
+fn output(key_field: Option<&str>, key: &KeyValue, m: Match<Event>) -> Event {
+    let mut out = Map::new();
+    if let Some(field) = key_field {
+        out.insert(field.to_string(), key.to_value());
+    }
+    for (stage, events) in m.stages {
+        let events = events.into_iter().map(Value::Object).collect();
+        out.insert(stage, Value::Array(events));
+    }
+    out.insert("match_start".into(), Value::from(m.start));
+    out.insert("match_end".into(), Value::from(m.end));
+    if let Some(at) = m.timed_out_at {
+        out.insert("timed_out_at".into(), Value::from(at));
+    }
+    out
+}
+
+/// The runtime pattern of a pattern transform; the error lists every problem, each
+/// naming its key.
+fn pattern(
+    id: &str,
+    config: &PatternConfig,
+    failures: &Arc<Failures>,
+) -> Result<Pattern<Event>, Vec<String>> {
+    let mut problems = Vec::new();
+    let Some(first) = config.stages.first() else {
+        return Err(vec![format!("transforms.{id}.stages: names no stage")]);
+    };
+    let at = |i: usize, key: &str| format!("transforms.{id}.stages[{i}].{key}");
+    let mut compile = |i: usize, key: &str, source: &str| match Expr::compile(source) {
+        Ok(e) => Some(Arc::new(e)),
+        Err(e) => {
+            problems.push(format!("{}: {e}", at(i, key)));
+            None
+        }
+    };
+    // Every condition first, so that all bad ones are reported.
+    let mut conditions = Vec::new();
+    for (i, stage) in config.stages.iter().enumerate() {
+        let condition = compile(i, "condition", &stage.condition);
+        let or: Vec<_> = stage
+            .or
+            .iter()
+            .enumerate()
+            .map(|(j, c)| compile(i, &format!("or[{j}]"), c))
+            .collect();
+        let until = stage.until.as_ref().map(|u| compile(i, "until", u));
+        conditions.push((condition, or, until));
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+    let condition = |expr: &Arc<Expr>| cel_condition(expr.clone(), failures.clone());
+    let mut pattern = Pattern::begin(&first.name);
+    for (i, (stage, (cond, or, until))) in config.stages.iter().zip(conditions).enumerate() {
+        if i == 0 {
+            if stage.follows.is_some() {
+                problems.push(format!(
+                    "{}: the first stage follows nothing",
+                    at(i, "follows")
+                ));
+            }
+        } else {
+            let follows = match stage.follows.unwrap_or(FollowsKind::FollowedBy) {
+                FollowsKind::Next => Follows::Next,
+                FollowsKind::FollowedBy => Follows::FollowedBy,
+                FollowsKind::FollowedByAny => Follows::FollowedByAny,
+                FollowsKind::NotNext => Follows::NotNext,
+                FollowsKind::NotFollowedBy => Follows::NotFollowedBy,
+            };
+            pattern = pattern.then(follows, &stage.name);
+        }
+        if config.key.as_deref() == Some(stage.name.as_str()) {
+            problems.push(format!(
+                "{}: \"{}\" is also the key field, which the output holds",
+                at(i, "name"),
+                stage.name
+            ));
+        }
+        if ["match_start", "match_end", "timed_out_at"].contains(&stage.name.as_str()) {
+            problems.push(format!(
+                "{}: \"{}\" is a field of the output",
+                at(i, "name"),
+                stage.name
+            ));
+        }
+        let cond = cond.expect("compiled");
+        pattern = pattern.condition(condition(&cond));
+        for c in or {
+            pattern = pattern.or(condition(&c.expect("compiled")));
+        }
+        let quantifiers = [
+            stage.times.is_some(),
+            stage.times_or_more.is_some(),
+            stage.one_or_more,
+        ];
+        if quantifiers.iter().filter(|q| **q).count() > 1 {
+            problems.push(format!(
+                "{}: times, times_or_more and one_or_more exclude each other",
+                at(i, "times")
+            ));
+        }
+        let count = |n: i64, key: &str, problems: &mut Vec<String>| {
+            u32::try_from(n).unwrap_or_else(|_| {
+                problems.push(format!("{}: {n} is not a count", at(i, key)));
+                1
+            })
+        };
+        if let Some(times) = stage.times {
+            pattern = match times {
+                TimesConfig::Exactly(n) => pattern.times(count(n, "times", &mut problems)),
+                TimesConfig::Range([from, to]) => pattern.times_range(
+                    count(from, "times", &mut problems),
+                    count(to, "times", &mut problems),
+                ),
+            };
+        } else if let Some(n) = stage.times_or_more {
+            pattern = pattern.times_or_more(count(n, "times_or_more", &mut problems));
+        } else if stage.one_or_more {
+            pattern = pattern.one_or_more();
+        }
+        match stage.inner {
+            None | Some(InnerKind::Relaxed) => {}
+            Some(InnerKind::Consecutive) => pattern = pattern.consecutive(),
+            Some(InnerKind::Combinations) => pattern = pattern.allow_combinations(),
+        }
+        if stage.optional {
+            pattern = pattern.optional();
+        }
+        if stage.greedy {
+            pattern = pattern.greedy();
+        }
+        if let Some(until) = until {
+            pattern = pattern.until(condition(&until.expect("compiled")));
+        }
+    }
+    if let Some(within) = config.within {
+        let between = match config.within_between {
+            WithinBetween::FirstAndLast => WithinType::FirstAndLast,
+            WithinBetween::PreviousAndCurrent => WithinType::PreviousAndCurrent,
+        };
+        pattern = pattern.within_between(within.0, between);
+    }
+    pattern = pattern.after_match(match &config.after_match {
+        AfterMatchConfig::Named(SkipName::NoSkip) => AfterMatchSkip::NoSkip,
+        AfterMatchConfig::Named(SkipName::SkipToNext) => AfterMatchSkip::SkipToNext,
+        AfterMatchConfig::Named(SkipName::SkipPastLastEvent) => AfterMatchSkip::SkipPastLastEvent,
+        AfterMatchConfig::ToStage(SkipToStage {
+            skip_to_first: Some(stage),
+            skip_to_last: None,
+        }) => AfterMatchSkip::SkipToFirst(stage.clone()),
+        AfterMatchConfig::ToStage(SkipToStage {
+            skip_to_first: None,
+            skip_to_last: Some(stage),
+        }) => AfterMatchSkip::SkipToLast(stage.clone()),
+        AfterMatchConfig::ToStage(_) => {
+            problems.push(format!(
+                "transforms.{id}.after_match: give one of skip_to_first or skip_to_last"
+            ));
+            AfterMatchSkip::NoSkip
+        }
+    });
+    if config.time == TimeKind::Processing {
+        pattern = pattern.in_processing_time();
+    }
+    for p in pattern.problems() {
+        problems.push(match p.stage {
+            Some(i) => format!("{}: {}", at(i, p.setting), p.message),
+            None => format!("transforms.{id}.{}: {}", p.setting, p.message),
+        });
+    }
+    if problems.is_empty() {
+        Ok(pattern)
+    } else {
+        Err(problems)
+    }
+}
+
+/// A stage condition from a CEL expression: an evaluation error is false, and counted.
+fn cel_condition(
+    expr: Arc<Expr>,
+    failures: Arc<Failures>,
+) -> impl Fn(&Event, &Context<'_, Event>) -> bool + Send + Sync + 'static {
+    move |event, ctx| {
+        let result = if expr.uses_match() {
+            expr.eval_bool_with_match(event, ctx.stages())
+        } else {
+            expr.eval_bool(event)
+        };
+        result.unwrap_or_else(|e| {
+            failures.record(&e);
+            false
+        })
+    }
+}
+
+/// Conditions of a pattern that failed to evaluate: counted, reported in a summary at
+/// most every ten seconds (and when the job ends).
+pub(crate) struct Failures {
+    transform: String,
+    count: AtomicU64,
+    reported: Mutex<(u64, Option<Instant>, String)>,
+}
+
+const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+impl Failures {
+    fn new(id: &str) -> Arc<Self> {
+        Arc::new(Failures {
+            transform: format!("transforms.{id}"),
+            count: AtomicU64::new(0),
+            reported: Mutex::new((0, None, String::new())),
+        })
+    }
+
+    fn record(&self, error: &str) {
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        reported.2 = error.to_string();
+        if reported.1.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
+            self.report(count, &mut reported);
+        }
+    }
+
+    fn report(&self, count: u64, reported: &mut (u64, Option<Instant>, String)) {
+        tracing::warn!(
+            transform = %self.transform,
+            "{} condition evaluations failed and counted as false ({count} in all); the last: {}",
+            count - reported.0,
+            reported.2
+        );
+        *reported = (count, Some(Instant::now()), std::mem::take(&mut reported.2));
+    }
+}
+
+impl Drop for Failures {
+    fn drop(&mut self) {
+        let count = self.count.load(Ordering::Relaxed);
+        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
+        if count > reported.0 {
+            self.report(count, &mut reported);
+        }
+    }
+}
