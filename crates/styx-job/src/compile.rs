@@ -469,7 +469,12 @@ impl Job {
                 }
                 TransformConfig::Pattern(p) => {
                     let found = crate::pattern::build(id, &input, p)?;
-                    outputs.insert(id.clone(), Output { stream: found.matches });
+                    outputs.insert(
+                        id.clone(),
+                        Output {
+                            stream: found.matches,
+                        },
+                    );
                     outputs.insert(
                         format!("{id}.timed_out"),
                         Output {

@@ -74,7 +74,10 @@ impl Expr {
                 (name.to_string(), CelValue::List(Arc::new(list)))
             })
             .collect();
-        boolean(&self.source, self.eval_with(event, Some(CelValue::from(matched)))?)
+        boolean(
+            &self.source,
+            self.eval_with(event, Some(CelValue::from(matched)))?,
+        )
     }
 
     fn eval_with(&self, event: &Event, matched: Option<CelValue>) -> Result<Value, String> {

@@ -74,13 +74,15 @@ pub(crate) fn build(
     let absence = pattern
         .ends_with_absence()
         .then(|| pattern.window().map_or(0, |w| w.0));
-    let matches = streams.matches.with_timestamp_fn(Arc::new(move |e: &Event| {
-        let field = |f: &str| e.get(f).and_then(Value::as_i64).unwrap_or(i64::MIN);
-        match absence {
-            Some(within) => field("match_start").saturating_add(within),
-            None => field("match_end"),
-        }
-    }));
+    let matches = streams
+        .matches
+        .with_timestamp_fn(Arc::new(move |e: &Event| {
+            let field = |f: &str| e.get(f).and_then(Value::as_i64).unwrap_or(i64::MIN);
+            match absence {
+                Some(within) => field("match_start").saturating_add(within),
+                None => field("match_end"),
+            }
+        }));
     let timed_out = streams.timed_out.with_timestamp_fn(Arc::new(|e: &Event| {
         e.get("timed_out_at")
             .and_then(Value::as_i64)
