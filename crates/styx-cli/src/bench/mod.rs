@@ -1,5 +1,6 @@
 //! `styx bench`: benchmarks that print one JSON object as their last line.
 
+mod cep;
 mod checkpoint;
 mod score;
 mod window;
@@ -14,6 +15,8 @@ use styx_runtime::window::AggregateFunction;
 pub enum Bench {
     /// A windowed aggregation job on the engine.
     Window(window::Args),
+    /// A pattern (complex event processing) job on the engine.
+    Cep(cep::Args),
     /// Scoring records one at a time with a PMML model.
     Score(score::Args),
     /// How long checkpoints of a large keyed state pause processing.
@@ -24,6 +27,7 @@ pub enum Bench {
 pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Window(args) => window::run(args),
+        Bench::Cep(args) => cep::run(args),
         Bench::Score(args) => score::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
     }

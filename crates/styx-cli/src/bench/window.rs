@@ -39,17 +39,17 @@ pub struct Args {
 }
 
 /// One generated event.
-#[derive(Debug, Clone, Copy)]
-struct Ev {
-    key: u64,
-    ts: i64,
-    value: u64,
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub(super) struct Ev {
+    pub key: u64,
+    pub ts: i64,
+    pub value: u64,
 }
 
 const BASE_TS: u64 = 1_700_000_000_000;
 
 /// Event `i` of the contract.
-fn event(i: u64, keys: u64) -> Ev {
+pub(super) fn event(i: u64, keys: u64) -> Ev {
     let key = i.wrapping_mul(2_654_435_761) % keys;
     let ts = BASE_TS
         .wrapping_add(i / 10)
@@ -62,11 +62,11 @@ fn event(i: u64, keys: u64) -> Ev {
 }
 
 /// Generates the events `i` with `i mod step == first`, in order.
-struct Generator {
-    next: u64,
-    step: u64,
-    end: u64,
-    keys: u64,
+pub(super) struct Generator {
+    pub next: u64,
+    pub step: u64,
+    pub end: u64,
+    pub keys: u64,
 }
 
 impl Source<Ev> for Generator {
@@ -119,7 +119,7 @@ impl Sink<(u64, u64)> for TallySink {
     }
 }
 
-fn parse_duration(text: &str) -> anyhow::Result<Duration> {
+pub(super) fn parse_duration(text: &str) -> anyhow::Result<Duration> {
     humantime::parse_duration(text.trim()).with_context(|| format!("bad duration {text:?}"))
 }
 
@@ -155,7 +155,7 @@ fn parse_window(spec: &str) -> anyhow::Result<(WindowAssigner, u64, u64)> {
 }
 
 /// The peak resident set size of this process in bytes, where the system tells it.
-fn peak_rss_bytes() -> Option<u64> {
+pub(super) fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

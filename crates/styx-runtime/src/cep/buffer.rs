@@ -10,6 +10,8 @@
 
 use std::collections::HashMap;
 
+use smallvec::SmallVec;
+
 use serde::{Deserialize, Serialize};
 
 use super::dewey::Dewey;
@@ -71,15 +73,15 @@ pub(crate) type Path = Vec<(u16, Vec<EventId>)>;
 /// The events and nodes of one key's partial matches.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct SharedBuffer<T> {
-    events: HashMap<EventId, (T, Count)>,
-    nodes: HashMap<NodeId, Node>,
+    events: HashMap<EventId, (T, Count), ahash::RandomState>,
+    nodes: HashMap<NodeId, Node, ahash::RandomState>,
 }
 
 impl<T> Default for SharedBuffer<T> {
     fn default() -> Self {
         SharedBuffer {
-            events: HashMap::new(),
-            nodes: HashMap::new(),
+            events: HashMap::default(),
+            nodes: HashMap::default(),
         }
     }
 }
@@ -194,14 +196,7 @@ impl<T: Clone> SharedBuffer<T> {
             vec![(Some(node), version.clone(), Vec::new())];
         while let Some((at, version, mut path)) = stack.pop() {
             let Some(at) = at else {
-                let mut complete: Path = Vec::new();
-                for n in path.iter().rev() {
-                    match complete.iter_mut().find(|(s, _)| *s == n.stage) {
-                        Some((_, events)) => events.push(n.event),
-                        None => complete.push((n.stage, vec![n.event])),
-                    }
-                }
-                paths.push(complete);
+                paths.push(group_by_stage(path.iter().rev()));
                 continue;
             };
             path.push(at);
@@ -220,6 +215,33 @@ impl<T: Clone> SharedBuffer<T> {
         paths
     }
 
+    /// The first path [`SharedBuffer::extract`] finds, without the search when the
+    /// run's edges form one chain (the usual case).
+    pub(crate) fn extract_first(&self, node: NodeId, version: &Dewey) -> Option<Path> {
+        let mut chain: SmallVec<[NodeId; 16]> = SmallVec::new();
+        let (mut at, mut at_version) = (node, version);
+        loop {
+            let Some(entry) = self.nodes.get(&at) else {
+                return self.extract(node, version).into_iter().next();
+            };
+            chain.push(at);
+            // The search follows the last compatible edge first.
+            let Some(edge) = entry
+                .edges
+                .iter()
+                .rev()
+                .find(|e| at_version.is_compatible_with(&e.version))
+            else {
+                return self.extract(node, version).into_iter().next();
+            };
+            match edge.target {
+                Some(target) => (at, at_version) = (target, &edge.version),
+                None => break,
+            }
+        }
+        Some(group_by_stage(chain.iter().rev()))
+    }
+
     /// The events of a path, by stage.
     pub(crate) fn materialize(&self, path: &Path) -> Vec<(u16, Vec<T>)> {
         path.iter()
@@ -232,6 +254,18 @@ impl<T: Clone> SharedBuffer<T> {
             })
             .collect()
     }
+}
+
+/// The events of nodes in match order, grouped by stage in the order stages first appear.
+fn group_by_stage<'a>(nodes: impl Iterator<Item = &'a NodeId>) -> Path {
+    let mut path: Path = Vec::new();
+    for n in nodes {
+        match path.iter_mut().find(|(s, _)| *s == n.stage) {
+            Some((_, events)) => events.push(n.event),
+            None => path.push((n.stage, vec![n.event])),
+        }
+    }
+    path
 }
 
 #[cfg(test)]
@@ -268,6 +302,7 @@ mod tests {
         b.release_event(id(2));
         let paths = b.extract(b2, &v110);
         assert_eq!(paths, vec![vec![(0, vec![id(0)]), (1, vec![id(2)])]]);
+        assert_eq!(b.extract_first(b2, &v110).as_ref(), paths.first());
         assert_eq!(
             b.materialize(&paths[0]),
             vec![(0, vec!["a"]), (1, vec!["c"])]

@@ -81,9 +81,8 @@ impl<'a, T: Clone> Context<'a, T> {
     fn partial(&self) -> &[(u16, Vec<T>)] {
         self.partial.get_or_init(|| match self.source {
             Some((buffer, Some(node), version)) => buffer
-                .extract(node, version)
-                .first()
-                .map(|p| buffer.materialize(p))
+                .extract_first(node, version)
+                .map(|p| buffer.materialize(&p))
                 .unwrap_or_default(),
             _ => Vec::new(),
         })

@@ -10,9 +10,10 @@
 use std::cell::OnceCell;
 
 use serde::{Deserialize, Serialize};
+use smallvec::SmallVec;
 
 use super::buffer::{EventId, NodeId, Path, SharedBuffer};
-use super::compiler::{Action, Nfa, Skip, StateId, StateKind};
+use super::compiler::{Action, Nfa, Skip, StateId, StateKind, Transition};
 use super::dewey::Dewey;
 use super::queue::RunQueue;
 use super::Context;
@@ -53,9 +54,6 @@ pub(crate) struct Matcher<T> {
     buffer: SharedBuffer<T>,
     /// The next event's place among the key's events.
     seq: u64,
-    changed: bool,
-    /// A run started since the state was last stored (its `within` needs a timer).
-    pub new_start: bool,
 }
 
 impl<T> Default for Matcher<T> {
@@ -65,8 +63,6 @@ impl<T> Default for Matcher<T> {
             completed: RunQueue::new(),
             buffer: SharedBuffer::default(),
             seq: 0,
-            changed: false,
-            new_start: false,
         }
     }
 }
@@ -104,22 +100,15 @@ impl<T: Clone> Matcher<T> {
                 .all(|r| nfa.state(r.state).kind == StateKind::Start)
     }
 
-    /// Marks the state stored (FlinkCEP's `updateNFA`).
-    pub(crate) fn stored(&mut self) {
-        if self.changed {
-            self.changed = false;
-            self.new_start = false;
-        }
-    }
-
-    /// Matches `event`, at `ts`, against every run.
+    /// Matches `event`, at `ts`, against every run; whether the event started a run.
     pub(crate) fn process(
         &mut self,
         nfa: &Nfa<T>,
         event: &T,
         ts: Timestamp,
         out: &mut Vec<Found<T>>,
-    ) {
+    ) -> bool {
+        let mut started = false;
         let mut current = Current {
             event,
             ts,
@@ -130,15 +119,12 @@ impl<T: Clone> Matcher<T> {
         let partial = std::mem::take(&mut self.partial);
         for run in partial.iter() {
             let next = self.next_runs(nfa, run, &mut current);
-            if next.len() != 1 || next[0] != *run {
-                self.changed = true;
-            }
             let from_start = nfa.state(run.state).kind == StateKind::Start;
-            let mut retained = Vec::new();
+            let mut retained: SmallVec<[Run; 4]> = SmallVec::new();
             let mut discard = false;
             for n in next {
                 if from_start && n.start_ts > 0 {
-                    self.new_start = true;
+                    started = true;
                 }
                 match nfa.state(n.state).kind {
                     StateKind::Final => potential.add(n),
@@ -159,14 +145,12 @@ impl<T: Clone> Matcher<T> {
                 }
             }
         }
-        if !potential.is_empty() {
-            self.changed = true;
-        }
         self.release_matches(nfa, potential, &mut next_partial, out);
         self.partial = next_partial;
         if let Some(id) = current.id {
             self.buffer.release_event(id);
         }
+        started
     }
 
     /// No event before `ts` will come: times out the runs whose `within` ran out (pending
@@ -197,7 +181,6 @@ impl<T: Clone> Matcher<T> {
                 next_partial.add(run.clone());
                 continue;
             }
-            self.changed = true;
             if state.kind == StateKind::Pending {
                 potential.add(run.clone());
                 continue;
@@ -237,7 +220,6 @@ impl<T: Clone> Matcher<T> {
                     }
                 }
             }
-            self.changed = true;
             let earliest = self.completed.poll().expect("peeked");
             let paths = match earliest.previous {
                 Some(node) => self.buffer.extract(node, &earliest.version),
@@ -274,13 +256,18 @@ impl<T: Clone> Matcher<T> {
     }
 
     /// The runs `run` moves to on the current event.
-    fn next_runs(&mut self, nfa: &Nfa<T>, run: &Run, current: &mut Current<'_, T>) -> Vec<Run> {
+    fn next_runs(
+        &mut self,
+        nfa: &Nfa<T>,
+        run: &Run,
+        current: &mut Current<'_, T>,
+    ) -> SmallVec<[Run; 4]> {
         let partial = OnceCell::new();
         let run_state = nfa.state(run.state);
         let from_start = run_state.kind == StateKind::Start;
 
         // Every transition the event takes, through the epsilon moves.
-        let mut edges = Vec::new();
+        let mut edges: SmallVec<[&Transition<T>; 8]> = SmallVec::new();
         let (mut takes, mut ignores) = (0i32, 0i32);
         {
             let ctx = self.context(nfa, run, current.ts, &partial);
@@ -310,7 +297,7 @@ impl<T: Clone> Matcher<T> {
         let mut take_to_visit = (takes - 1).max(0);
         let mut ignore_to_visit = ignores;
         let take_to_skip = (takes - 1).max(0);
-        let mut next = Vec::new();
+        let mut next = SmallVec::new();
         for edge in edges {
             match edge.action {
                 Action::Ignore => {
@@ -395,7 +382,7 @@ impl<T: Clone> Matcher<T> {
         next
     }
 
-    fn add_run(&mut self, runs: &mut Vec<Run>, run: Run) {
+    fn add_run(&mut self, runs: &mut SmallVec<[Run; 4]>, run: Run) {
         if let Some(node) = run.previous {
             self.buffer.lock_node(node, &run.version);
         }
@@ -420,12 +407,11 @@ impl<T: Clone> Matcher<T> {
 
     /// The events of `run` so far.
     fn current_match(&self, run: &Run) -> Found<T> {
-        let paths = match run.previous {
-            Some(node) => self.buffer.extract(node, &run.version),
-            None => Vec::new(),
-        };
-        match paths.first() {
-            Some(path) => self.found(path),
+        let path = run
+            .previous
+            .and_then(|node| self.buffer.extract_first(node, &run.version));
+        match path {
+            Some(path) => self.found(&path),
             None => Found {
                 stages: Vec::new(),
                 timed_out_at: None,

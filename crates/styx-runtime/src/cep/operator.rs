@@ -1,13 +1,12 @@
 //! The pattern operator: FlinkCEP's `CepOperator` as a keyed process function.
 //!
-//! In event time, an event after the watermark is buffered under its timestamp with a
-//! timer there; when the watermark reaches the timer, the key's buffered events up to the
+//! In event time, an event after the watermark is buffered under its timestamp, with a
+//! timer at the key's earliest buffered timestamp; when the watermark reaches the timer, the key's buffered events up to the
 //! watermark are matched in timestamp order (after advancing time to each, so that runs
 //! time out before a later event could extend them), then time advances to the
 //! watermark. A run that starts sets a timer at its start plus `within`, so that it times
 //! out even when its key sees no more events.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -34,14 +33,18 @@ pub struct PatternStreams<O, T> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct KeyState<T> {
-    waiting: BTreeMap<Timestamp, Vec<T>>,
+    /// Events waiting for the watermark, in arrival order.
+    waiting: Vec<(Timestamp, T)>,
+    /// The earliest timestamp waiting (it has a timer).
+    earliest: Option<Timestamp>,
     matcher: Option<Matcher<T>>,
 }
 
 impl<T> Default for KeyState<T> {
     fn default() -> Self {
         KeyState {
-            waiting: BTreeMap::new(),
+            waiting: Vec::new(),
+            earliest: None,
             matcher: None,
         }
     }
@@ -134,9 +137,13 @@ where
         ctx: &mut KeyedContext<'_, K, Output<O, T>>,
     ) {
         let mut matches = Vec::new();
-        let matcher = self.matcher(state);
-        matcher.process(&self.nfa, event, ts, &mut matches);
-        if self.nfa.window_time > 0 && matcher.new_start {
+        let started = self
+            .matcher(state)
+            .process(&self.nfa, event, ts, &mut matches);
+        // Each run times out at its start plus `within` even if its key sees no more
+        // events. (Flink also sets this timer for the key's later events of the same
+        // firing; those fire between events and find nothing new to time out.)
+        if self.nfa.window_time > 0 && started {
             let due = ts.saturating_add(self.nfa.window_time);
             match self.domain {
                 TimeDomain::EventTime => ctx.register_event_time_timer(due),
@@ -148,9 +155,6 @@ where
 
     /// Stores the key's state, or drops it when it is as a new key's is.
     fn store(&self, state: &mut KeyState<T>, ctx: &mut KeyedContext<'_, K, Output<O, T>>) {
-        if let Some(m) = &mut state.matcher {
-            m.stored();
-        }
         let idle =
             state.waiting.is_empty() && state.matcher.as_ref().is_none_or(|m| m.is_idle(&self.nfa));
         if idle {
@@ -177,11 +181,15 @@ where
             TimeDomain::EventTime => {
                 let ts = ctx.timestamp().unwrap_or(Timestamp::MIN);
                 if ts > ctx.watermark() {
-                    let waiting = state.waiting.entry(ts).or_default();
-                    if waiting.is_empty() {
+                    // A timer at the earliest waiting timestamp is enough: when it fires,
+                    // every event the watermark passed is matched, and the next earliest
+                    // gets its timer (Flink sets one per timestamp; the extra ones fire in
+                    // the same watermark and find nothing to do).
+                    if state.earliest.is_none_or(|first| ts < first) {
                         ctx.register_event_time_timer(ts);
+                        state.earliest = Some(ts);
                     }
-                    waiting.push(event);
+                    state.waiting.push((ts, event));
                 } else {
                     ctx.collect(Output::Late(event));
                     self.store(state, ctx);
@@ -207,14 +215,23 @@ where
             TimeDomain::EventTime => ctx.watermark(),
             TimeDomain::ProcessingTime => ctx.processing_time(),
         };
-        while let Some(entry) = state.waiting.first_entry() {
-            if *entry.key() > now {
-                break;
+        if state.earliest.is_some_and(|first| first <= now) {
+            // Timestamp order; equal timestamps in arrival order (the sort is stable).
+            state.waiting.sort_by_key(|(ts, _)| *ts);
+            let due = state.waiting.partition_point(|(ts, _)| *ts <= now);
+            let rest = state.waiting.split_off(due);
+            let due = std::mem::replace(&mut state.waiting, rest);
+            let mut last = None;
+            for (ts, event) in &due {
+                if last != Some(*ts) {
+                    self.advance(state, *ts, ctx);
+                    last = Some(*ts);
+                }
+                self.match_event(state, event, *ts, ctx);
             }
-            let (ts, events) = entry.remove_entry();
-            self.advance(state, ts, ctx);
-            for event in &events {
-                self.match_event(state, event, ts, ctx);
+            state.earliest = state.waiting.first().map(|(ts, _)| *ts);
+            if let Some(next) = state.earliest {
+                ctx.register_event_time_timer(next);
             }
         }
         self.advance(state, now, ctx);
