@@ -200,10 +200,10 @@ fn run_with_savepoint(
     on_disk: bool,
 ) -> Found {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::new(&dir.path().join("checkpoints"));
+    let store = Store::new(dir.path().join("checkpoints"));
     let backend = |name: &str| {
         if on_disk {
-            StateBackend::disk(&dir.path().join(name)).unwrap()
+            StateBackend::disk(dir.path().join(name)).unwrap()
         } else {
             StateBackend::Memory
         }
