@@ -179,3 +179,16 @@ pub const WINDOW: &str =
      [transforms.counts]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"key\"\n\
      window = { type = \"tumbling\", size = \"1s\" }\n\
      aggregates = { n = \"count\", total = \"sum(value)\" }\n";
+
+/// The pattern of the exactly-once tests' jobs (on a source `events`), in a transform
+/// `counts`: per key, a low value, then one or more high ones, then a low one again,
+/// within two seconds, skipping past each match.
+pub const PATTERN: &str =
+    "[sources.events.event_time]\nfield = \"ts\"\nmax_out_of_orderness = \"0s\"\n\
+     watermarks = \"per_event\"\n\
+     [transforms.counts]\ntype = \"pattern\"\ninputs = [\"events\"]\nkey = \"key\"\n\
+     within = \"2s\"\nafter_match = \"skip_past_last_event\"\n\
+     [[transforms.counts.stages]]\nname = \"low\"\ncondition = \"value < 10\"\n\
+     [[transforms.counts.stages]]\nname = \"high\"\none_or_more = true\n\
+     condition = \"value > 80 && value > match.low[0].value + 70\"\n\
+     [[transforms.counts.stages]]\nname = \"back\"\ncondition = \"value < 20\"\n";
