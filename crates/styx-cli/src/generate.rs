@@ -15,7 +15,7 @@ use styx_kafka::{Delivery, Format, KafkaProducer, KafkaSinkConfig};
 /// Arguments of `styx generate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// What to generate: payments, tweets or clicks.
+    /// What to generate: payments, tweets, clicks, games or vitals.
     kind: Kind,
     /// How many events (default: without end).
     #[arg(long, short = 'n')]
@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long, short = 'o', conflicts_with = "topic")]
     output: Option<PathBuf>,
     /// Write to this Kafka topic instead of standard output (keyed by the kind's key
-    /// field: account, user or session).
+    /// field: account, user, session, player or patient).
     #[arg(long)]
     topic: Option<String>,
     /// Kafka bootstrap servers (default: $STYX_KAFKA_BROKERS).

@@ -1,4 +1,5 @@
-//! Realistic event streams for Styx's use cases: payments, tweets, web clicks.
+//! Realistic event streams for Styx's use cases: payments, tweets, web clicks, game
+//! button presses, patients' vital signs.
 //!
 //! A [`Generator`] is a seeded, endless iterator of JSON objects. The same kind, seed
 //! and settings always give the same events. Every event has an integer epoch
@@ -26,12 +27,18 @@
 //!   present payments in two continents too close in time (`impossible_travel`);
 //! - [`Kind::Tweets`]: words that trend for a few minutes (`trend`) over a steady mix;
 //! - [`Kind::Clicks`]: sessions through a shop's funnel, some stuck resubmitting a
-//!   checkout form that keeps failing (`stuck`).
+//!   checkout form that keeps failing (`stuck`);
+//! - [`Kind::Games`]: players' button presses, with key combos (`combo`: down, forward,
+//!   punch within 300 ms);
+//! - [`Kind::Vitals`]: patients' heart rate and saturation, with episodes of a heart
+//!   rate rising reading after reading (`rising`).
 
 mod clicks;
 mod dist;
+mod games;
 mod payments;
 mod tweets;
+mod vitals;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -61,11 +68,21 @@ pub enum Kind {
     Tweets,
     /// Web shop clicks, with sessions stuck on a form.
     Clicks,
+    /// Game button presses, with key combos.
+    Games,
+    /// Patients' vital signs, with rising heart rates.
+    Vitals,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 3] = [Kind::Payments, Kind::Tweets, Kind::Clicks];
+    pub const ALL: [Kind; 5] = [
+        Kind::Payments,
+        Kind::Tweets,
+        Kind::Clicks,
+        Kind::Games,
+        Kind::Vitals,
+    ];
 
     /// The kind's name, as in job files and on the command line.
     pub fn name(self) -> &'static str {
@@ -73,15 +90,20 @@ impl Kind {
             Kind::Payments => "payments",
             Kind::Tweets => "tweets",
             Kind::Clicks => "clicks",
+            Kind::Games => "games",
+            Kind::Vitals => "vitals",
         }
     }
 
-    /// The field that keys the kind's events: `account`, `user` or `session`.
+    /// The field that keys the kind's events: `account`, `user`, `session`, `player`
+    /// or `patient`.
     pub fn key_field(self) -> &'static str {
         match self {
             Kind::Payments => "account",
             Kind::Tweets => "user",
             Kind::Clicks => "session",
+            Kind::Games => "player",
+            Kind::Vitals => "patient",
         }
     }
 }
@@ -100,7 +122,7 @@ impl fmt::Display for UnknownKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown event kind {:?}: expected payments, tweets or clicks",
+            "unknown event kind {:?}: expected payments, tweets, clicks, games or vitals",
             self.0
         )
     }
@@ -203,6 +225,8 @@ impl Generator {
             Kind::Payments => Box::new(payments::Payments::new(&mut rng)),
             Kind::Tweets => Box::new(tweets::Tweets::new(&mut rng)),
             Kind::Clicks => Box::new(clicks::Clicks::new(&mut rng, DEFAULT_RATE)),
+            Kind::Games => Box::new(games::Games::new()),
+            Kind::Vitals => Box::new(vitals::Vitals::new(&mut rng, DEFAULT_RATE)),
         };
         Generator {
             kind,
@@ -227,8 +251,12 @@ impl Generator {
     pub fn events_per_second(mut self, rate: f64) -> Self {
         if rate.is_finite() && rate > 0.0 {
             self.rate = rate;
-            if let Kind::Clicks = self.kind {
-                self.model = Box::new(clicks::Clicks::new(&mut self.rng, rate));
+            // Models of entities that act at a pace of their own have as many of them
+            // as the rate asks for.
+            match self.kind {
+                Kind::Clicks => self.model = Box::new(clicks::Clicks::new(&mut self.rng, rate)),
+                Kind::Vitals => self.model = Box::new(vitals::Vitals::new(&mut self.rng, rate)),
+                Kind::Payments | Kind::Tweets | Kind::Games => {}
             }
         }
         self

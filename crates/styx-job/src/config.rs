@@ -173,7 +173,7 @@ pub struct StdinSourceConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorSourceConfig {
-    /// What to generate: payments, tweets, clicks.
+    /// What to generate: payments, tweets, clicks, games, vitals.
     pub kind: String,
     /// How many events (absent: without end).
     #[serde(default)]
