@@ -135,3 +135,46 @@ fn malformed_patterns_are_refused_with_the_setting() {
     let p = Pattern::<Ev>::begin("a").after_match(AfterMatchSkip::SkipToLast("z".into()));
     assert_eq!(p.problems()[0].setting, "after_match");
 }
+
+#[test]
+fn processing_time_matches_events_as_they_arrive() {
+    let env = Environment::new(2);
+    // Out of event-time order, and no timestamps: arrival order decides.
+    let events: Vec<Ev> = vec![
+        (1, 'b', 0, 5),
+        (1, 'a', 0, 9),
+        (1, 'b', 0, 1),
+        (2, 'a', 0, 3),
+    ];
+    let pattern = Pattern::begin("a")
+        .condition(kind('a'))
+        .followed_by("b")
+        .condition(kind('b'))
+        .in_processing_time();
+    let found = env
+        .from_iter(events)
+        .key_by(|e: &Ev| e.0)
+        .pattern("p", &pattern, |key, m: Match<Ev>| {
+            let values: Vec<i64> = m
+                .stages
+                .iter()
+                .flat_map(|(_, es)| es.iter().map(|e| e.3))
+                .collect();
+            (*key, values)
+        })
+        .unwrap();
+    let matches = found.matches.collect();
+    env.execute().unwrap();
+    assert_eq!(matches.take(), vec![(1, vec![9, 1])]);
+}
+
+#[test]
+fn an_event_time_pattern_needs_timestamps() {
+    let env = Environment::new(1);
+    let pattern = Pattern::<Ev>::begin("a").condition(kind('a'));
+    let result = env
+        .from_iter(Vec::<Ev>::new())
+        .key_by(|e: &Ev| e.0)
+        .pattern("p", &pattern, |_, _| ());
+    assert_eq!(result.err().unwrap()[0].setting, "time");
+}
