@@ -138,11 +138,19 @@ impl Job {
         if c.job.checkpoint_interval.is_some_and(|d| d.millis() <= 0) {
             problems.push("job.checkpoint_interval: must be at least 1ms".into());
         }
-        // Every output id and whether it has event time.
+        // Every output id, and what it is.
         let mut outputs: HashMap<String, &'static str> = HashMap::new();
+        let mut claim =
+            |id: String, what: &'static str, key: String, problems: &mut Vec<String>| {
+                if let Some(other) = outputs.insert(id.clone(), what) {
+                    problems.push(format!(
+                        "{key}: \"{id}\" is already the id of a {other}; output ids must be unique"
+                    ));
+                }
+            };
         let mut models = HashMap::new();
         for (id, source) in &c.sources {
-            outputs.insert(id.clone(), "source");
+            claim(id.clone(), "source", format!("sources.{id}"), &mut problems);
             let dead = match source {
                 SourceConfig::File(f) => {
                     let path = self.base.join(&f.path);
@@ -160,35 +168,52 @@ impl Job {
             };
             problems.extend(crate::connectors::check_source(id, source));
             if let Some(dead) = dead {
-                if outputs.insert(dead.clone(), "dead-letter output").is_some() {
-                    problems.push(format!(
-                        "sources.{id}.dead_letter: \"{dead}\" is already the id of another output"
-                    ));
-                }
+                claim(
+                    dead.clone(),
+                    "dead-letter output",
+                    format!("sources.{id}.dead_letter"),
+                    &mut problems,
+                );
             }
         }
         for (id, t) in &c.transforms {
-            if outputs.insert(id.clone(), "transform").is_some() {
-                problems.push(format!(
-                    "transforms.{id}: the id \"{id}\" is already used by a source or output"
-                ));
-            }
-            if let TransformConfig::Window(_) = t {
-                outputs.insert(format!("{id}.late"), "late output");
-            }
-            if let TransformConfig::Pattern(_) = t {
-                for side in crate::pattern::SIDE_OUTPUTS {
-                    outputs.insert(format!("{id}.{side}"), "pattern side output");
+            claim(
+                id.clone(),
+                "transform",
+                format!("transforms.{id}"),
+                &mut problems,
+            );
+            match t {
+                // Count windows have no late events.
+                TransformConfig::Window(w) if !matches!(w.window, WindowSpec::Count { .. }) => {
+                    claim(
+                        format!("{id}.late"),
+                        "late output",
+                        format!("transforms.{id}"),
+                        &mut problems,
+                    );
                 }
-            }
-            if let TransformConfig::Score(s) = t {
-                if let Some(dead) = &s.dead_letter {
-                    if outputs.insert(dead.clone(), "dead-letter output").is_some() {
-                        problems.push(format!(
-                            "transforms.{id}.dead_letter: the id \"{dead}\" is already used"
-                        ));
+                TransformConfig::Pattern(_) => {
+                    for side in crate::pattern::SIDE_OUTPUTS {
+                        claim(
+                            format!("{id}.{side}"),
+                            "pattern side output",
+                            format!("transforms.{id}"),
+                            &mut problems,
+                        );
                     }
                 }
+                TransformConfig::Score(s) => {
+                    if let Some(dead) = &s.dead_letter {
+                        claim(
+                            dead.clone(),
+                            "dead-letter output",
+                            format!("transforms.{id}.dead_letter"),
+                            &mut problems,
+                        );
+                    }
+                }
+                _ => {}
             }
         }
         let known = |input: &str| outputs.contains_key(input);

@@ -292,7 +292,7 @@ pub enum TimeKind {
 
 /// The windows of a window transform, by `type`.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum WindowSpec {
     /// Fixed, non-overlapping windows.
     Tumbling {

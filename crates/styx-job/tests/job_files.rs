@@ -286,3 +286,68 @@ fn state_on_disk_needs_a_state_dir_and_a_known_backend() {
     ));
     assert!(job.is_ok());
 }
+
+#[test]
+fn unknown_window_keys_are_named() {
+    let e = error_text(&format!(
+        "{SOURCE}\n[transforms.w]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"user\"\n\
+         window = {{ type = \"tumbling\", size = \"10s\", slide = \"1s\" }}\n\
+         aggregates = {{ n = \"count\" }}\n\
+         [sinks.out]\ntype = \"stdout\"\ninputs = [\"w\"]\n"
+    ));
+    assert!(e.contains("unknown field `slide`"), "{e}");
+}
+
+#[test]
+fn count_windows_have_no_late_output_and_ids_are_unique() {
+    let e = error_text(&format!(
+        "{SOURCE}\n[transforms.w]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"user\"\n\
+         window = {{ type = \"count\", size = 2 }}\naggregates = {{ n = \"count\" }}\n\
+         [sinks.out]\ntype = \"stdout\"\ninputs = [\"w.late\"]\n"
+    ));
+    assert!(
+        e.contains("sinks.out.inputs") && e.contains("\"w.late\" does not match"),
+        "{e}"
+    );
+    let e = error_text(&format!(
+        "{}\n[transforms.p]\ntype = \"pattern\"\ninputs = [\"events\"]\n\
+         [[transforms.p.stages]]\nname = \"a\"\ncondition = \"amount > 10\"\n\
+         [sinks.out]\ntype = \"stdout\"\ninputs = [\"p\"]\n",
+        SOURCE.replace(
+            "type = \"file\"",
+            "type = \"file\"\ndead_letter = \"p.late\""
+        )
+    ));
+    assert!(
+        e.contains("transforms.p")
+            && e.contains("\"p.late\" is already the id of a dead-letter output"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_pattern_finds_its_matches_and_names_its_problems() {
+    let body = format!(
+        "{SOURCE}\n[transforms.p]\ntype = \"pattern\"\ninputs = [\"events\"]\nkey = \"user\"\n\
+         [[transforms.p.stages]]\nname = \"small\"\ncondition = \"amount < 10\"\n\
+         [[transforms.p.stages]]\nname = \"large\"\ncondition = \"amount > match.small[0].amount * 50\"\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"p\"]\npath = \"out.ndjson\"\n"
+    );
+    let (dir, loaded) = job(&body);
+    loaded.unwrap().run(&RunOptions::default()).unwrap();
+    let small = json!({"user":"a","ts":1000,"amount":5});
+    let large = json!({"user":"a","ts":3000,"amount":500});
+    assert_eq!(
+        read(dir.path(), "out.ndjson"),
+        vec![
+            json!({"user":"a","small":[small],"large":[large],"match_start":1000,"match_end":3000})
+        ]
+    );
+    let e = error_text(&body.replace("name = \"large\"", "name = \"large\"\nuntil = \"x >\""));
+    assert!(
+        e.contains("transforms.p.stages[1].until: invalid expression"),
+        "{e}"
+    );
+    let e = error_text(&body.replace("name = \"large\"", "name = \"large\"\nfollows = \"after\""));
+    assert!(e.contains("unknown variant `after`"), "{e}");
+}

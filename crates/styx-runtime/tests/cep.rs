@@ -10,9 +10,12 @@ use proptest::prelude::*;
 use styx_runtime::cep::{AfterMatchSkip, Context, Match, Pattern, WithinType};
 use styx_runtime::checkpoint::coordinator::CheckpointConfig;
 use styx_runtime::checkpoint::store::{Snapshot, Store};
-use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::prelude::*;
 use styx_runtime::state::StateBackend;
+
+mod common;
+
+use common::Held;
 
 /// (key, kind, value, ts)
 type Ev = (u8, u8, i64, i64);
@@ -78,47 +81,6 @@ fn patterns() -> Vec<Pattern<Ev>> {
     ]
 }
 
-/// Emits its events in order; holds at `hold` until released; its position is its state.
-struct Events {
-    events: Arc<Vec<Ev>>,
-    next: u64,
-    hold: Arc<AtomicU64>,
-    reached: Arc<AtomicU64>,
-}
-
-impl Source<Ev> for Events {
-    fn poll(&mut self, out: &mut Vec<Ev>, max: usize) -> Result<Poll, BoxError> {
-        for _ in 0..max {
-            let Some(e) = self.events.get(self.next as usize) else {
-                return Ok(Poll::Finished);
-            };
-            if self.next >= self.hold.load(Ordering::SeqCst) {
-                self.reached.store(self.next, Ordering::SeqCst);
-                return Ok(Poll::Idle);
-            }
-            out.push(*e);
-            self.next += 1;
-        }
-        Ok(Poll::Ready)
-    }
-
-    fn snapshot(&mut self, _: Barrier) -> Result<SnapshotFn, BoxError> {
-        let next = self.next;
-        Ok(Box::new(move |_| {
-            Ok(TaskState {
-                splits: vec![("events".into(), encode(&next)?)],
-            })
-        }))
-    }
-
-    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
-        for (_, bytes) in state.splits {
-            self.next = decode(&bytes)?;
-        }
-        Ok(())
-    }
-}
-
 fn describe(key: &u8, m: Match<Ev>) -> String {
     let stages: Vec<String> = m
         .stages
@@ -138,7 +100,7 @@ type Collected = (
     styx_runtime::stream::Collected<Ev>,
 );
 
-fn job(env: &Environment, pattern: &Pattern<Ev>, source: Events) -> Collected {
+fn job(env: &Environment, pattern: &Pattern<Ev>, source: Held<Ev>) -> Collected {
     let source = std::sync::Mutex::new(Some(source));
     let streams = env
         .source("events", 1, move |_, _| {
@@ -159,15 +121,6 @@ fn job(env: &Environment, pattern: &Pattern<Ev>, source: Events) -> Collected {
     )
 }
 
-fn events_source(events: &Arc<Vec<Ev>>, hold: u64, reached: &Arc<AtomicU64>) -> Events {
-    Events {
-        events: events.clone(),
-        next: 0,
-        hold: Arc::new(AtomicU64::new(hold)),
-        reached: reached.clone(),
-    }
-}
-
 fn take(c: Collected, into: &mut Found) {
     into.0.extend(c.0.take());
     into.1.extend(c.1.take());
@@ -184,7 +137,7 @@ fn sorted(mut f: Found) -> Found {
 fn run_through(pattern: &Pattern<Ev>, events: &Arc<Vec<Ev>>, parallelism: usize) -> Found {
     let env = Environment::new(parallelism);
     let reached = Arc::new(AtomicU64::new(0));
-    let c = job(&env, pattern, events_source(events, u64::MAX, &reached));
+    let c = job(&env, pattern, Held::new(events, u64::MAX, &reached));
     env.execute().unwrap();
     let mut found = Found::default();
     take(c, &mut found);
@@ -217,7 +170,7 @@ fn run_with_savepoint(
         retain: 3,
         restore: None,
     });
-    let first = job(&env, pattern, events_source(events, stop_at, &reached));
+    let first = job(&env, pattern, Held::new(events, stop_at, &reached));
     let watcher = reached.clone();
     let taker = std::thread::spawn(move || {
         while watcher.load(Ordering::SeqCst) < stop_at {
@@ -237,7 +190,7 @@ fn run_with_savepoint(
         retain: 3,
         restore: Some(snapshot),
     });
-    let second = job(&env, pattern, events_source(events, u64::MAX, &reached));
+    let second = job(&env, pattern, Held::new(events, u64::MAX, &reached));
     env.execute().unwrap();
     let mut found = Found::default();
     take(first, &mut found);

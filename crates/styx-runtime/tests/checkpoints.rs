@@ -6,50 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use styx_runtime::checkpoint::coordinator::CheckpointConfig;
+use styx_runtime::checkpoint::decode;
 use styx_runtime::checkpoint::store::{Snapshot, Store};
-use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::prelude::*;
 
-/// Emits events `0..end` (key `i % 7`, time `i * 10`); holds at `hold` until released.
-struct Counter {
-    next: u64,
-    end: u64,
-    hold: Arc<AtomicU64>,
-    reached: Arc<AtomicU64>,
-}
+mod common;
 
-impl Source<(u64, i64)> for Counter {
-    fn poll(&mut self, out: &mut Vec<(u64, i64)>, max: usize) -> Result<Poll, BoxError> {
-        for _ in 0..max {
-            if self.next >= self.end {
-                return Ok(Poll::Finished);
-            }
-            if self.next >= self.hold.load(Ordering::SeqCst) {
-                self.reached.store(self.next, Ordering::SeqCst);
-                return Ok(Poll::Idle);
-            }
-            out.push((self.next % 7, self.next as i64 * 10));
-            self.next += 1;
-        }
-        Ok(Poll::Ready)
-    }
-
-    fn snapshot(&mut self, _: Barrier) -> Result<SnapshotFn, BoxError> {
-        let next = self.next;
-        Ok(Box::new(move |_| {
-            Ok(TaskState {
-                splits: vec![("counter".into(), encode(&next)?)],
-            })
-        }))
-    }
-
-    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
-        for (_, bytes) in state.splits {
-            self.next = decode(&bytes)?;
-        }
-        Ok(())
-    }
-}
+use common::Held;
 
 type Row = (u64, i64, u64);
 
@@ -63,11 +26,13 @@ fn job(
     styx_runtime::stream::Collected<Row>,
     styx_runtime::stream::Collected<Row>,
 ) {
+    // Events `0..end`: key `i % 7`, time `i * 10`.
+    let items: Arc<Vec<(u64, i64)>> = Arc::new((0..end).map(|i| (i % 7, i as i64 * 10)).collect());
     let events = env
         .source("counter", 1, move |_, _| {
-            Ok(Box::new(Counter {
+            Ok(Box::new(Held {
+                items: items.clone(),
                 next: 0,
-                end,
                 hold: hold.clone(),
                 reached: reached.clone(),
             }) as Box<dyn Source<(u64, i64)>>)

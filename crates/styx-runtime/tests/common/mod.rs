@@ -4,8 +4,11 @@
 
 pub mod model;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::prelude::*;
 pub use styx_runtime::state::StateBackend;
 use styx_runtime::window::AggregateFunction;
@@ -175,6 +178,61 @@ where
 {
     fn poll(&mut self, out: &mut Vec<T>, _max: usize) -> Result<Poll, BoxError> {
         Ok((self.0)(out))
+    }
+}
+
+/// Emits `items` in order and holds at item `hold` until it is raised (telling in
+/// `reached` where it holds); its position is its checkpointed state, so that a job
+/// stopped with a savepoint resumes reading where it stopped.
+pub struct Held<T> {
+    pub items: Arc<Vec<T>>,
+    pub next: u64,
+    pub hold: Arc<AtomicU64>,
+    pub reached: Arc<AtomicU64>,
+}
+
+impl<T> Held<T> {
+    /// Reads `items` from the first, holding at `hold`.
+    pub fn new(items: &Arc<Vec<T>>, hold: u64, reached: &Arc<AtomicU64>) -> Self {
+        Held {
+            items: items.clone(),
+            next: 0,
+            hold: Arc::new(AtomicU64::new(hold)),
+            reached: reached.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + Sync> Source<T> for Held<T> {
+    fn poll(&mut self, out: &mut Vec<T>, max: usize) -> Result<Poll, BoxError> {
+        for _ in 0..max {
+            let Some(item) = self.items.get(self.next as usize) else {
+                return Ok(Poll::Finished);
+            };
+            if self.next >= self.hold.load(Ordering::SeqCst) {
+                self.reached.store(self.next, Ordering::SeqCst);
+                return Ok(Poll::Idle);
+            }
+            out.push(item.clone());
+            self.next += 1;
+        }
+        Ok(Poll::Ready)
+    }
+
+    fn snapshot(&mut self, _: Barrier) -> Result<SnapshotFn, BoxError> {
+        let next = self.next;
+        Ok(Box::new(move |_| {
+            Ok(TaskState {
+                splits: vec![("held".into(), encode(&next)?)],
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        for (_, bytes) in state.splits {
+            self.next = decode(&bytes)?;
+        }
+        Ok(())
     }
 }
 
