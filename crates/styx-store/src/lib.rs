@@ -109,6 +109,9 @@ pub struct Rule {
     pub attributes: BTreeMap<String, String>,
 }
 
+/// A row of reference data: named columns.
+pub type Row = Map<String, Value>;
+
 /// A store, on one of its backends.
 pub struct Store {
     url: String,
@@ -261,14 +264,14 @@ impl Store {
     }
 
     /// Upserts rows of reference table `table`, each under its key; how many.
-    pub fn load_rows(&self, table: &str, rows: &[(String, Map<String, Value>)]) -> Result<usize> {
+    pub fn load_rows(&self, table: &str, rows: &[(String, Row)]) -> Result<usize> {
         match &self.backend {
             Backend::Sqlite(s) => self.wrap(s.load_rows(table, rows)),
         }
     }
 
     /// The rows of `table` under `keys` (absent keys are left out).
-    pub fn rows(&self, table: &str, keys: &[&str]) -> Result<Vec<(String, Map<String, Value>)>> {
+    pub fn rows(&self, table: &str, keys: &[&str]) -> Result<Vec<(String, Row)>> {
         match &self.backend {
             Backend::Sqlite(s) => self.wrap(s.rows(table, keys)),
         }

@@ -9,9 +9,9 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::{now_ms, Kind, Rule, Version};
+use crate::{now_ms, Kind, Row, Rule, Version};
 
 /// How long a change waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -242,11 +242,7 @@ impl Sqlite {
         .collect()
     }
 
-    pub(crate) fn load_rows(
-        &self,
-        table: &str,
-        rows: &[(String, Map<String, Value>)],
-    ) -> Result<usize, String> {
+    pub(crate) fn load_rows(&self, table: &str, rows: &[(String, Row)]) -> Result<usize, String> {
         let encoded: Vec<(&str, String)> = rows
             .iter()
             .map(|(k, row)| Ok((k.as_str(), serde_json::to_string(row).map_err(err)?)))
@@ -263,11 +259,7 @@ impl Sqlite {
         })
     }
 
-    pub(crate) fn rows(
-        &self,
-        table: &str,
-        keys: &[&str],
-    ) -> Result<Vec<(String, Map<String, Value>)>, String> {
+    pub(crate) fn rows(&self, table: &str, keys: &[&str]) -> Result<Vec<(String, Row)>, String> {
         let conn = self.conn();
         let mut stmt = conn
             .prepare_cached("SELECT row FROM rows WHERE table_name = ?1 AND key = ?2")
