@@ -6,6 +6,7 @@ mod generate;
 mod run;
 mod savepoint;
 mod score;
+mod store;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,21 @@ enum Command {
     Bench(bench::Bench),
     /// Generate realistic event streams.
     Generate(generate::Args),
+    /// Deploy, list and delete the models of the store.
+    #[command(subcommand)]
+    Models(store::Models),
+    /// Put, list and delete the rules of the store.
+    #[command(subcommand)]
+    Rules(store::Rules),
+    /// Put and list the patterns of the store.
+    #[command(subcommand)]
+    Patterns(store::Patterns),
+    /// Set and get the configuration values of the store.
+    #[command(subcommand)]
+    Config(store::Config),
+    /// Load reference data into the store.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +70,11 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Bench(b) => bench::run(b),
         Command::Generate(args) => generate::run(args),
+        Command::Models(c) => store::models(c),
+        Command::Rules(c) => store::rules(c),
+        Command::Patterns(c) => store::patterns(c),
+        Command::Config(c) => store::config(c),
+        Command::Store(c) => store::store(c),
     };
     match result {
         Ok(code) => code,

@@ -400,6 +400,32 @@ pub struct PatternConfig {
     #[serde(default)]
     pub time: TimeKind,
     /// The stages, in order.
+    #[serde(default)]
+    pub stages: Vec<StageConfig>,
+    /// `store:ID`: the stages and options of pattern `ID` in the store, instead of
+    /// `stages` and the options here.
+    #[serde(default)]
+    pub pattern: Option<String>,
+}
+
+/// The stages and options of a pattern as the store keeps them (`styx patterns put`):
+/// a pattern transform without `inputs`, `key` and `pattern`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternSpec {
+    /// A match spans less than this much time.
+    #[serde(default)]
+    pub within: Option<HumanDuration>,
+    /// Between which events `within` is measured.
+    #[serde(default)]
+    pub within_between: WithinBetween,
+    /// What a match does to the other partial matches.
+    #[serde(default)]
+    pub after_match: AfterMatchConfig,
+    /// Event time or processing time.
+    #[serde(default)]
+    pub time: TimeKind,
+    /// The stages, in order.
     pub stages: Vec<StageConfig>,
 }
 
@@ -455,7 +481,7 @@ pub struct SkipToStage {
 }
 
 /// `[[transforms.ID.stages]]`: one stage of a pattern.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StageConfig {
     /// The stage's name, unique in the pattern: the key of its events in the output.

@@ -23,6 +23,7 @@ pub mod expr;
 mod group;
 mod pattern;
 pub mod score;
+pub mod store;
 
 pub use compile::{Job, RunOptions};
 pub use error::JobError;

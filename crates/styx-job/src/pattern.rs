@@ -18,8 +18,8 @@ use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::stream::DataStream;
 
 use crate::config::{
-    AfterMatchConfig, FollowsKind, InnerKind, PatternConfig, SkipName, SkipToStage, TimeKind,
-    TimesConfig, WithinBetween,
+    AfterMatchConfig, FollowsKind, InnerKind, PatternConfig, PatternSpec, SkipName, SkipToStage,
+    TimeKind, TimesConfig, WithinBetween,
 };
 use crate::expr::Expr;
 
@@ -33,9 +33,36 @@ pub(crate) struct PatternOutputs {
 /// The suffixes of a pattern's side outputs.
 pub(crate) const SIDE_OUTPUTS: [&str; 2] = ["timed_out", "late"];
 
+/// Every problem of the stored pattern `id`.
+pub(crate) fn check_spec(id: &str, spec: &PatternSpec) -> Vec<String> {
+    let config = from_spec(Vec::new(), None, spec);
+    match pattern(&format!("pattern {id}"), &config, &Failures::new(id)) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    }
+}
+
+/// A pattern transform with the stages and options of a stored pattern.
+pub(crate) fn from_spec(
+    inputs: Vec<String>,
+    key: Option<String>,
+    spec: &PatternSpec,
+) -> PatternConfig {
+    PatternConfig {
+        inputs,
+        key,
+        within: spec.within,
+        within_between: spec.within_between,
+        after_match: spec.after_match.clone(),
+        time: spec.time,
+        stages: spec.stages.clone(),
+        pattern: None,
+    }
+}
+
 /// Every problem of pattern transform `id`, each naming its key.
 pub(crate) fn check(id: &str, config: &PatternConfig) -> Vec<String> {
-    match pattern(id, config, &Failures::new(id)) {
+    match pattern(&format!("transforms.{id}"), config, &Failures::new(id)) {
         Ok(_) => Vec::new(),
         Err(problems) => problems,
     }
@@ -48,7 +75,8 @@ pub(crate) fn build(
     config: &PatternConfig,
 ) -> Result<PatternOutputs, String> {
     let failures = Failures::new(id);
-    let pattern = pattern(id, config, &failures).map_err(|p| p.join("; "))?;
+    let pattern =
+        pattern(&format!("transforms.{id}"), config, &failures).map_err(|p| p.join("; "))?;
     let key_field = config.key.clone();
     let keyed = {
         let key_field = key_field.clone();
@@ -116,15 +144,15 @@ fn output(key_field: Option<&str>, key: &KeyValue, m: Match<Event>) -> Event {
 /// The runtime pattern of a pattern transform; the error lists every problem, each
 /// naming its key.
 fn pattern(
-    id: &str,
+    at_key: &str,
     config: &PatternConfig,
     failures: &Arc<Failures>,
 ) -> Result<Pattern<Event>, Vec<String>> {
     let mut problems = Vec::new();
     let Some(first) = config.stages.first() else {
-        return Err(vec![format!("transforms.{id}.stages: names no stage")]);
+        return Err(vec![format!("{at_key}.stages: names no stage")]);
     };
-    let at = |i: usize, key: &str| format!("transforms.{id}.stages[{i}].{key}");
+    let at = |i: usize, key: &str| format!("{at_key}.stages[{i}].{key}");
     let mut compile = |i: usize, key: &str, source: &str| match Expr::compile(source) {
         Ok(e) => Some(Arc::new(e)),
         Err(e) => {
@@ -253,7 +281,7 @@ fn pattern(
         }) => AfterMatchSkip::SkipToLast(stage.clone()),
         AfterMatchConfig::ToStage(_) => {
             problems.push(format!(
-                "transforms.{id}.after_match: give one of skip_to_first or skip_to_last"
+                "{at_key}.after_match: give one of skip_to_first or skip_to_last"
             ));
             AfterMatchSkip::NoSkip
         }
@@ -264,7 +292,7 @@ fn pattern(
     for p in pattern.problems() {
         problems.push(match p.stage {
             Some(i) => format!("{}: {}", at(i, p.setting), p.message),
-            None => format!("transforms.{id}.{}: {}", p.setting, p.message),
+            None => format!("{at_key}.{}: {}", p.setting, p.message),
         });
     }
     if problems.is_empty() {
