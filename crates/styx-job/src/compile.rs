@@ -28,6 +28,7 @@ use crate::connectors::ExactlyOnce;
 use crate::error::JobError;
 use crate::expr::Expr;
 use crate::group::{GroupRun, Groups};
+use crate::live::Live;
 use styx_kafka::exactly_once::Marker;
 use styx_kafka::TransactionLink;
 
@@ -59,6 +60,11 @@ pub struct Job {
     order: Vec<String>,
     /// The models of score transforms, by transform id, loaded when the job is read.
     models: HashMap<String, Arc<styx_pmml::Model>>,
+    /// The store's address and how often the running job looks for changes.
+    store_url: String,
+    refresh: Duration,
+    /// Pattern transforms whose stages and options come from the store, by id.
+    stored_patterns: HashMap<String, crate::config::PatternConfig>,
 }
 
 /// A stream of the job and whether its events carry event time.
@@ -99,7 +105,16 @@ impl Job {
             config,
             order: Vec::new(),
             models: HashMap::new(),
+            store_url: String::new(),
+            refresh: Duration::from_secs(1),
+            stored_patterns: HashMap::new(),
         };
+        let section = job.config.store.clone();
+        job.store_url =
+            crate::store::resolve_url(section.as_ref().and_then(|s| s.url.as_deref()), &job.base);
+        if let Some(s) = &section {
+            job.refresh = s.refresh.0.max(Duration::from_millis(10));
+        }
         let problems = job.check();
         if problems.is_empty() {
             Ok(job)
@@ -213,10 +228,21 @@ impl Job {
                         );
                     }
                 }
+                TransformConfig::Lookup(l) if !["keep", "drop"].contains(&l.missing.as_str()) => {
+                    claim(
+                        l.missing.clone(),
+                        "dead-letter output",
+                        format!("transforms.{id}.missing"),
+                        &mut problems,
+                    );
+                }
                 _ => {}
             }
         }
         let known = |input: &str| outputs.contains_key(input);
+        // The store, opened when a transform needs it to be checked.
+        let mut store: Option<styx_store::Store> = None;
+        let mut stored_patterns = HashMap::new();
         for (id, t) in &c.transforms {
             if t.inputs().is_empty() {
                 problems.push(format!("transforms.{id}.inputs: names no input"));
@@ -242,7 +268,37 @@ impl Job {
                     }
                 }
                 TransformConfig::Window(w) => problems.extend(check_window(id, w)),
-                TransformConfig::Pattern(p) => problems.extend(crate::pattern::check(id, p)),
+                TransformConfig::Pattern(p) => match &p.pattern {
+                    None => problems.extend(crate::pattern::check(id, p)),
+                    Some(reference) => match self.stored_pattern(id, p, reference, &mut store) {
+                        Ok(resolved) => {
+                            problems.extend(crate::pattern::check(id, &resolved));
+                            stored_patterns.insert(id.clone(), resolved);
+                        }
+                        Err(e) => problems.push(e),
+                    },
+                },
+                TransformConfig::Lookup(l) => {
+                    if l.table.is_empty() || l.key.is_empty() {
+                        problems.push(format!("transforms.{id}: table and key must not be empty"));
+                    }
+                }
+                TransformConfig::Rules(r) => {
+                    if r.ruleset.is_empty() {
+                        problems.push(format!("transforms.{id}.ruleset: must not be empty"));
+                    }
+                }
+                TransformConfig::Score(s) if s.model.starts_with(crate::enrich::STORE_PREFIX) => {
+                    let model_id = &s.model[crate::enrich::STORE_PREFIX.len()..];
+                    match self.open_store(&mut store) {
+                        Ok(st) => {
+                            if let Err(e) = crate::enrich::stored_scorer(id, model_id, s, st) {
+                                problems.push(e);
+                            }
+                        }
+                        Err(e) => problems.push(format!("transforms.{id}.model: {e}")),
+                    }
+                }
                 TransformConfig::Score(s) => {
                     let path = self.base.join(&s.model);
                     match styx_pmml::Model::from_path(&path) {
@@ -287,6 +343,7 @@ impl Job {
             }
         }
         self.models = models;
+        self.stored_patterns = stored_patterns;
         match self.topological_order() {
             Ok(order) => self.order = order,
             Err(cycle) => problems.push(format!(
@@ -307,6 +364,7 @@ impl Job {
                 TransformConfig::Score(s) if s.dead_letter.as_deref() == Some(input) => {
                     Some(id.clone())
                 }
+                TransformConfig::Lookup(l) if l.missing == input => Some(id.clone()),
                 _ => None,
             });
             let id = input
@@ -392,7 +450,12 @@ impl Job {
                     }
                     inputs_timed
                 }
+                TransformConfig::Lookup(l) => {
+                    timed.insert(l.missing.clone(), false);
+                    inputs_timed
+                }
                 TransformConfig::Pattern(p) => {
+                    let p = self.stored_patterns.get(id).unwrap_or(p);
                     let event_time = p.time == TimeKind::Event;
                     if event_time && !inputs_timed {
                         problems.push(format!(
@@ -420,7 +483,15 @@ impl Job {
         parallelism: usize,
         exactly_once: Option<&ExactlyOnce>,
         group: Option<&GroupRun>,
+        live: Option<&Live>,
     ) -> Result<(), String> {
+        let with_config = |e: Expr| match live {
+            Some(live) => e.with_config(live.config()),
+            None => e,
+        };
+        let need_live = |what: &str| {
+            live.ok_or_else(|| format!("{what} needs the store, which the job did not open"))
+        };
         let c = &self.config;
         let mut outputs: HashMap<String, Output> = HashMap::new();
         for (id, source) in &c.sources {
@@ -440,7 +511,7 @@ impl Job {
             let input = union(t.inputs(), &outputs);
             match t {
                 TransformConfig::Filter(f) => {
-                    let expr = Expr::compile(&f.condition)?;
+                    let expr = with_config(Expr::compile(&f.condition)?);
                     let name = id.clone();
                     let stream = input.filter(move |e| match expr.eval_bool(e) {
                         Ok(keep) => keep,
@@ -455,7 +526,7 @@ impl Job {
                     let fields = m
                         .fields
                         .iter()
-                        .map(|(f, e)| Ok((f.clone(), Expr::compile(e)?)))
+                        .map(|(f, e)| Ok((f.clone(), with_config(Expr::compile(e)?))))
                         .collect::<Result<Vec<_>, String>>()?;
                     let remove = m.remove.clone();
                     let name = id.clone();
@@ -484,6 +555,29 @@ impl Job {
                     }
                     outputs.insert(id.clone(), Output { stream });
                 }
+                TransformConfig::Score(s) if s.model.starts_with(crate::enrich::STORE_PREFIX) => {
+                    let model_id = &s.model[crate::enrich::STORE_PREFIX.len()..];
+                    let live = need_live(&format!("transforms.{id}"))?;
+                    let (scored, dead) =
+                        crate::enrich::stored_score(id, model_id, &input, s, live)?;
+                    outputs.insert(id.clone(), Output { stream: scored });
+                    if let Some(dead_id) = &s.dead_letter {
+                        outputs.insert(dead_id.clone(), Output { stream: dead });
+                    }
+                }
+                TransformConfig::Lookup(l) => {
+                    let live = need_live(&format!("transforms.{id}"))?;
+                    let (found, dead) = crate::enrich::lookup(id, &input, l, live);
+                    outputs.insert(id.clone(), Output { stream: found });
+                    if !["keep", "drop"].contains(&l.missing.as_str()) {
+                        outputs.insert(l.missing.clone(), Output { stream: dead });
+                    }
+                }
+                TransformConfig::Rules(r) => {
+                    let live = need_live(&format!("transforms.{id}"))?;
+                    let matched = crate::enrich::rules(id, &input, r, live)?;
+                    outputs.insert(id.clone(), Output { stream: matched });
+                }
                 TransformConfig::Score(s) => {
                     let scorer = crate::score::scorer(id, s, self.models[id].clone())?;
                     let (scored, dead) = scorer.apply_to(&input, s.dead_letter.is_some());
@@ -493,7 +587,8 @@ impl Job {
                     }
                 }
                 TransformConfig::Pattern(p) => {
-                    let found = crate::pattern::build(id, &input, p)?;
+                    let p = self.stored_patterns.get(id).unwrap_or(p);
+                    let found = crate::pattern::build(id, &input, p, live.map(Live::config))?;
                     outputs.insert(
                         id.clone(),
                         Output {
@@ -599,6 +694,80 @@ impl Job {
         Ok((stream, dead_id.zip(dead)))
     }
 
+    /// Whether the job reads the store: lookups, rules, stored models or patterns, or
+    /// `config` in an expression.
+    fn uses_store(&self) -> bool {
+        let uses_config = |e: &str| Expr::compile(e).is_ok_and(|e| e.uses_config());
+        self.config.store.is_some()
+            || self.config.transforms.values().any(|t| match t {
+                TransformConfig::Lookup(_) | TransformConfig::Rules(_) => true,
+                TransformConfig::Score(s) => s.model.starts_with(crate::enrich::STORE_PREFIX),
+                TransformConfig::Pattern(p) => {
+                    p.pattern.is_some()
+                        || p.stages.iter().any(|s| {
+                            uses_config(&s.condition)
+                                || s.or.iter().any(|c| uses_config(c))
+                                || s.until.as_deref().is_some_and(uses_config)
+                        })
+                }
+                TransformConfig::Filter(f) => uses_config(&f.condition),
+                TransformConfig::Map(m) => m.fields.values().any(|e| uses_config(e)),
+                TransformConfig::Window(_) => false,
+            })
+    }
+
+    /// The job's view of the store, when it uses one.
+    fn live(&self) -> Result<Option<Live>, String> {
+        if !self.uses_store() {
+            return Ok(None);
+        }
+        Live::open(&self.store_url, self.refresh)
+            .map(Some)
+            .map_err(|e| format!("store: {e}"))
+    }
+
+    fn open_store<'s>(
+        &self,
+        store: &'s mut Option<styx_store::Store>,
+    ) -> Result<&'s styx_store::Store, String> {
+        if store.is_none() {
+            *store = Some(styx_store::Store::open(&self.store_url).map_err(|e| e.to_string())?);
+        }
+        Ok(store.as_ref().expect("opened above"))
+    }
+
+    /// Pattern transform `id` with the stages and options of the stored pattern
+    /// `reference` names.
+    fn stored_pattern(
+        &self,
+        id: &str,
+        p: &crate::config::PatternConfig,
+        reference: &str,
+        store: &mut Option<styx_store::Store>,
+    ) -> Result<crate::config::PatternConfig, String> {
+        let key = format!("transforms.{id}.pattern");
+        let Some(pattern_id) = reference.strip_prefix(crate::enrich::STORE_PREFIX) else {
+            return Err(format!("{key}: expected store:ID, not \"{reference}\""));
+        };
+        if !p.stages.is_empty() {
+            return Err(format!(
+                "{key}: a pattern from the store has no stages of its own"
+            ));
+        }
+        let store = self.open_store(store).map_err(|e| format!("{key}: {e}"))?;
+        let (_, text) = store
+            .pattern(pattern_id)
+            .map_err(|e| format!("{key}: {e}"))?
+            .ok_or_else(|| format!("{key}: the store has no pattern {pattern_id}"))?;
+        let spec =
+            crate::store::parse_pattern(pattern_id, &text).map_err(|e| format!("{key}: {e}"))?;
+        Ok(crate::pattern::from_spec(
+            p.inputs.clone(),
+            p.key.clone(),
+            &spec,
+        ))
+    }
+
     /// Runs the job until its sources end.
     pub fn run(&self, options: &RunOptions) -> Result<(), JobError> {
         let parallelism = options
@@ -646,8 +815,18 @@ impl Job {
             })
             .transpose()
             .map_err(invalid)?;
-        self.build(&env, parallelism, exactly_once.as_ref(), None)
-            .map_err(invalid)?;
+        let live = self.live().map_err(invalid)?;
+        self.build(
+            &env,
+            parallelism,
+            exactly_once.as_ref(),
+            None,
+            live.as_ref(),
+        )
+        .map_err(invalid)?;
+        if let Some(live) = &live {
+            live.start();
+        }
         env.execute().map_err(|error| {
             // A zombie fails on whatever it touches first once continued (a fenced
             // producer, its removed working tree); the cause is that it was fenced.
@@ -697,8 +876,12 @@ impl Job {
             if let Some(start) = run.start_watermark() {
                 env.set_start_watermark(start);
             }
-            self.build(&env, parallelism, None, Some(&run))
+            let live = self.live().map_err(invalid)?;
+            self.build(&env, parallelism, None, Some(&run), live.as_ref())
                 .map_err(invalid)?;
+            if let Some(live) = &live {
+                live.start();
+            }
             match env.execute() {
                 Ok(()) => return Ok(()),
                 Err(_) if groups.reassigned(&run) => {

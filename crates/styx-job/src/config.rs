@@ -48,6 +48,26 @@ pub struct JobFile {
     /// Where results go, by id.
     #[serde(default)]
     pub sinks: IndexMap<String, SinkConfig>,
+    /// The store of models, rules, patterns, configuration and reference data.
+    #[serde(default)]
+    pub store: Option<StoreSection>,
+}
+
+/// The `[store]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// `sqlite:PATH` or `cassandra://HOST:PORT/KEYSPACE` (default: `$STYX_STORE`, else
+    /// `sqlite:styx.db` beside the job file).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// How often the running job looks for changes (default 1s).
+    #[serde(default = "default_refresh")]
+    pub refresh: HumanDuration,
+}
+
+fn default_refresh() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(1))
 }
 
 /// The `[job]` table.
@@ -203,6 +223,10 @@ pub enum TransformConfig {
     Score(ScoreConfig),
     /// Finds sequences of events, per key, as FlinkCEP does (see [`crate::pattern`]).
     Pattern(PatternConfig),
+    /// Adds a row of a reference table of the store to each event.
+    Lookup(LookupConfig),
+    /// Applies the enabled rules of a ruleset of the store.
+    Rules(RulesConfig),
 }
 
 impl TransformConfig {
@@ -214,6 +238,8 @@ impl TransformConfig {
             TransformConfig::Window(c) => &c.inputs,
             TransformConfig::Score(c) => &c.inputs,
             TransformConfig::Pattern(c) => &c.inputs,
+            TransformConfig::Lookup(c) => &c.inputs,
+            TransformConfig::Rules(c) => &c.inputs,
         }
     }
 }
@@ -553,4 +579,63 @@ pub enum InnerKind {
     Consecutive,
     /// Any combination of the matching events.
     Combinations,
+}
+
+/// `type = "lookup"`: each event enriched with the row of a reference table under the
+/// value of one of its fields.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The store's table.
+    pub table: String,
+    /// The event field whose value is looked up.
+    pub key: String,
+    /// The table's key column (default `id`).
+    #[serde(default = "default_key_column")]
+    pub key_column: String,
+    /// Event field = column (default: every column under its own name).
+    #[serde(default)]
+    pub fields: IndexMap<String, String>,
+    /// What happens to an event whose key has no row: `keep` (the default: the fields
+    /// stay absent), `drop`, or the id of a dead-letter output.
+    #[serde(default = "default_missing")]
+    pub missing: String,
+}
+
+fn default_key_column() -> String {
+    "id".into()
+}
+
+fn default_missing() -> String {
+    "keep".into()
+}
+
+/// `type = "rules"`: the enabled rules of a ruleset, as they are in the store now.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RulesConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The ruleset.
+    pub ruleset: String,
+    /// `each` (the default: one event per matching rule, with `rule` and the rule's
+    /// attributes), `first` (the highest-priority matching rule only) or `all` (the event
+    /// once, with `rules`, the ids of the matching rules).
+    #[serde(default)]
+    pub emit: EmitKind,
+}
+
+/// `emit` of a rules transform.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EmitKind {
+    /// One event per matching rule.
+    #[default]
+    Each,
+    /// The highest-priority matching rule only.
+    First,
+    /// The event once, with the ids of every matching rule.
+    All,
 }

@@ -2,7 +2,8 @@
 //!
 //! Each top-level field of the event is a variable (a missing field is `null`), and
 //! `event` is the whole event: `amount > 100.0 && country != "NL"`,
-//! `has(event.meta) ? event.meta.src : "none"`.
+//! `has(event.meta) ? event.meta.src : "none"`. `config` is the store's configuration
+//! as the job sees it now (`config.fraud.threshold` reads key `fraud.threshold`).
 
 use std::sync::Arc;
 
@@ -19,6 +20,43 @@ pub struct Expr {
     program: Program,
     variables: Vec<String>,
     uses_event: bool,
+    config: Option<ConfigSource>,
+}
+
+/// The store's configuration as CEL's `config` sees it, swapped whole when it changes.
+pub type ConfigSource = Arc<arc_swap::ArcSwap<CelValue>>;
+
+/// The configuration values by key as one CEL map: keys split at dots into nested maps
+/// (`fraud.threshold` is `config.fraud.threshold`).
+pub fn config_value(values: &[(String, Value)]) -> CelValue {
+    fn insert(map: &mut serde_json::Map<String, Value>, path: &[&str], value: &Value) {
+        match path {
+            [] => {}
+            [last] => {
+                map.insert(last.to_string(), value.clone());
+            }
+            [first, rest @ ..] => {
+                let entry = map
+                    .entry(first.to_string())
+                    .or_insert_with(|| Value::Object(Default::default()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Default::default());
+                }
+                if let Value::Object(inner) = entry {
+                    insert(inner, rest, value);
+                }
+            }
+        }
+    }
+    let mut root = serde_json::Map::new();
+    // Shorter keys first, so that `a.b` refines `a` rather than being lost under it.
+    let mut sorted: Vec<&(String, Value)> = values.iter().collect();
+    sorted.sort_by_key(|(k, _)| k.matches('.').count());
+    for (key, value) in sorted {
+        let path: Vec<&str> = key.split('.').collect();
+        insert(&mut root, &path, value);
+    }
+    object_to_cel(&root)
 }
 
 impl Expr {
@@ -43,6 +81,7 @@ impl Expr {
             program,
             variables,
             uses_event,
+            config: None,
         })
     }
 
@@ -54,6 +93,19 @@ impl Expr {
     /// Evaluates the expression over `event`.
     pub fn eval(&self, event: &Event) -> Result<Value, String> {
         self.eval_with(event, None)
+    }
+
+    /// Whether the expression reads `config`, the store's configuration.
+    pub fn uses_config(&self) -> bool {
+        self.variables.iter().any(|v| v == "config")
+    }
+
+    /// Reads `config` from `source` at each evaluation.
+    pub fn with_config(mut self, source: ConfigSource) -> Self {
+        if self.uses_config() {
+            self.config = Some(source);
+        }
+        self
     }
 
     /// Whether the expression reads `match` (a pattern stage's partial match).
@@ -85,6 +137,9 @@ impl Expr {
         for name in &self.variables {
             let value = event.get(name).map_or(CelValue::Null, to_cel);
             ctx.add_variable_from_value(name.as_str(), value);
+        }
+        if let Some(config) = &self.config {
+            ctx.add_variable_from_value("config", (**config.load()).clone());
         }
         if self.uses_event {
             ctx.add_variable_from_value("event", object_to_cel(event));

@@ -197,7 +197,13 @@ fn horizon(config: &JobFile, order: &[String], id: &str) -> Horizon {
                     .map_or(Horizon::Stateless, |d| horizon(config, order, d));
                 wider(horizon(config, order, t_id), dead)
             }
-            TransformConfig::Filter(_) | TransformConfig::Map(_) => horizon(config, order, t_id),
+            TransformConfig::Filter(_) | TransformConfig::Map(_) | TransformConfig::Rules(_) => {
+                horizon(config, order, t_id)
+            }
+            TransformConfig::Lookup(l) => wider(
+                horizon(config, order, t_id),
+                horizon(config, order, &l.missing),
+            ),
             TransformConfig::Pattern(p) => {
                 // A partial match holds its events for `within` (first to last event);
                 // without it, or measured between neighbours, for ever.

@@ -6,11 +6,9 @@
 //! `within` ran out, with `timed_out_at`) and `p.late` (events that came after the
 //! watermark had passed them, unchanged). A condition that fails to evaluate (a missing
 //! field, a wrong type) is false for that event; such failures are counted and reported
-//! in a summary at most every ten seconds.
+//! in a summary at most every ten seconds (see [`Failures`]).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use styx_runtime::cep::{AfterMatchSkip, Context, Follows, Match, Pattern, WithinType};
@@ -21,7 +19,8 @@ use crate::config::{
     AfterMatchConfig, FollowsKind, InnerKind, PatternConfig, PatternSpec, SkipName, SkipToStage,
     TimeKind, TimesConfig, WithinBetween,
 };
-use crate::expr::Expr;
+use crate::expr::{ConfigSource, Expr};
+use crate::failures::Failures;
 
 /// The outputs of a pattern transform: matches, timed-out partial matches, late events.
 pub(crate) struct PatternOutputs {
@@ -73,10 +72,15 @@ pub(crate) fn build(
     id: &str,
     input: &DataStream<Event>,
     config: &PatternConfig,
+    store_config: Option<ConfigSource>,
 ) -> Result<PatternOutputs, String> {
     let failures = Failures::new(id);
+    let mut how = Conditions {
+        failures: failures.clone(),
+        config: store_config,
+    };
     let pattern =
-        pattern(&format!("transforms.{id}"), config, &failures).map_err(|p| p.join("; "))?;
+        pattern_with(&format!("transforms.{id}"), config, &mut how).map_err(|p| p.join("; "))?;
     let key_field = config.key.clone();
     let keyed = {
         let key_field = key_field.clone();
@@ -141,12 +145,30 @@ fn output(key_field: Option<&str>, key: &KeyValue, m: Match<Event>) -> Event {
     out
 }
 
-/// The runtime pattern of a pattern transform; the error lists every problem, each
-/// naming its key.
+/// How a pattern's CEL conditions are evaluated: failures counted, `config` read from.
+struct Conditions {
+    failures: Arc<Failures>,
+    config: Option<ConfigSource>,
+}
+
+/// The runtime pattern of a pattern transform, to be checked; the error lists every
+/// problem, each naming its key.
 fn pattern(
     at_key: &str,
     config: &PatternConfig,
     failures: &Arc<Failures>,
+) -> Result<Pattern<Event>, Vec<String>> {
+    let mut conditions = Conditions {
+        failures: failures.clone(),
+        config: None,
+    };
+    pattern_with(at_key, config, &mut conditions)
+}
+
+fn pattern_with(
+    at_key: &str,
+    config: &PatternConfig,
+    how: &mut Conditions,
 ) -> Result<Pattern<Event>, Vec<String>> {
     let mut problems = Vec::new();
     let Some(first) = config.stages.first() else {
@@ -154,7 +176,10 @@ fn pattern(
     };
     let at = |i: usize, key: &str| format!("{at_key}.stages[{i}].{key}");
     let mut compile = |i: usize, key: &str, source: &str| match Expr::compile(source) {
-        Ok(e) => Some(Arc::new(e)),
+        Ok(e) => Some(Arc::new(match &how.config {
+            Some(config) => e.with_config(config.clone()),
+            None => e,
+        })),
         Err(e) => {
             problems.push(format!("{}: {e}", at(i, key)));
             None
@@ -176,7 +201,7 @@ fn pattern(
     if !problems.is_empty() {
         return Err(problems);
     }
-    let condition = |expr: &Arc<Expr>| cel_condition(expr.clone(), failures.clone());
+    let condition = |expr: &Arc<Expr>| cel_condition(expr.clone(), how.failures.clone());
     let mut pattern = Pattern::begin(&first.name);
     for (i, (stage, (cond, or, until))) in config.stages.iter().zip(conditions).enumerate() {
         if i == 0 {
@@ -317,54 +342,5 @@ fn cel_condition(
             failures.record(&e);
             false
         })
-    }
-}
-
-/// Conditions of a pattern that failed to evaluate: counted, reported in a summary at
-/// most every ten seconds (and when the job ends).
-pub(crate) struct Failures {
-    transform: String,
-    count: AtomicU64,
-    reported: Mutex<(u64, Option<Instant>, String)>,
-}
-
-const REPORT_EVERY: Duration = Duration::from_secs(10);
-
-impl Failures {
-    fn new(id: &str) -> Arc<Self> {
-        Arc::new(Failures {
-            transform: format!("transforms.{id}"),
-            count: AtomicU64::new(0),
-            reported: Mutex::new((0, None, String::new())),
-        })
-    }
-
-    fn record(&self, error: &str) {
-        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
-        reported.2 = error.to_string();
-        if reported.1.is_none_or(|at| at.elapsed() >= REPORT_EVERY) {
-            self.report(count, &mut reported);
-        }
-    }
-
-    fn report(&self, count: u64, reported: &mut (u64, Option<Instant>, String)) {
-        tracing::warn!(
-            transform = %self.transform,
-            "{} condition evaluations failed and counted as false ({count} in all); the last: {}",
-            count - reported.0,
-            reported.2
-        );
-        *reported = (count, Some(Instant::now()), std::mem::take(&mut reported.2));
-    }
-}
-
-impl Drop for Failures {
-    fn drop(&mut self) {
-        let count = self.count.load(Ordering::Relaxed);
-        let mut reported = self.reported.lock().unwrap_or_else(|e| e.into_inner());
-        if count > reported.0 {
-            self.report(count, &mut reported);
-        }
     }
 }

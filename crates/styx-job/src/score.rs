@@ -176,7 +176,7 @@ impl Scorer {
     /// Scores `event` for the stream operator: a scored event goes to `out`; one that
     /// cannot be scored goes to `dead` as a dead letter, or, without a dead-letter output,
     /// on to `out` with its results `null`.
-    fn apply(
+    pub(crate) fn apply(
         &self,
         state: &mut ScoreState,
         mut event: Event,

@@ -1,0 +1,256 @@
+//! Transforms that read the store while the job runs: `lookup` (a row of a reference
+//! table added to each event), `rules` (the enabled rules of a ruleset, as they are
+//! now) and `score` with `model = "store:ID"` (the active version of a stored model).
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use serde_json::{Map, Value};
+use styx_pmml::Model;
+use styx_runtime::event::Event;
+use styx_runtime::stream::DataStream;
+use styx_store::{Kind, Store};
+
+use crate::config::{EmitKind, LookupConfig, RulesConfig, ScoreConfig};
+use crate::failures::Failures;
+use crate::live::{key_text, Live, RowCache};
+use crate::score::{ScoreState, Scorer};
+
+/// The prefix of a reference to the store in `model` and `pattern`.
+pub const STORE_PREFIX: &str = "store:";
+
+/// A lookup transform: its events with the row's fields, and (with a dead-letter id as
+/// `missing`) the events whose key has no row.
+pub(crate) fn lookup(
+    id: &str,
+    input: &DataStream<Event>,
+    config: &LookupConfig,
+    live: &Live,
+) -> (DataStream<Event>, DataStream<Event>) {
+    let (store, max_age) = (live.store().clone(), live.refresh());
+    let table = config.table.clone();
+    let key = config.key.clone();
+    let fields: Vec<(String, String)> = config
+        .fields
+        .iter()
+        .map(|(f, c)| (f.clone(), c.clone()))
+        .collect();
+    let missing = config.missing.clone();
+    let name = format!("transforms.{id}");
+    let (out, dead) = input.flat_map_split(
+        move |_| RowCache::new(store.clone(), &table, max_age),
+        move |cache, mut event: Event, out, dead| {
+            let row = key_text(event.get(&key)).and_then(|k| cache.get(&k));
+            match row {
+                Some(row) if fields.is_empty() => {
+                    for (column, value) in row {
+                        event.insert(column.clone(), value.clone());
+                    }
+                    out.push(event);
+                }
+                Some(row) => {
+                    for (field, column) in &fields {
+                        if let Some(value) = row.get(column) {
+                            event.insert(field.clone(), value.clone());
+                        }
+                    }
+                    out.push(event);
+                }
+                None => match missing.as_str() {
+                    "keep" => out.push(event),
+                    "drop" => {}
+                    _ => {
+                        let mut letter = Map::new();
+                        letter.insert("reason".into(), Value::String(format!("no row for {key}")));
+                        letter.insert("transform".into(), Value::String(name.clone()));
+                        letter.insert("event".into(), Value::Object(event));
+                        dead.push(letter);
+                    }
+                },
+            }
+        },
+    );
+    let out = match input.timestamps() {
+        Some(ts) => out.with_timestamp_fn(ts),
+        None => out,
+    };
+    (out, dead)
+}
+
+/// A rules transform: per event, the enabled rules of the ruleset that match, as
+/// `emit` says. A rule whose condition fails to evaluate does not match; failures are
+/// counted and summarized.
+pub(crate) fn rules(
+    id: &str,
+    input: &DataStream<Event>,
+    config: &RulesConfig,
+    live: &Live,
+) -> Result<DataStream<Event>, String> {
+    let ruleset = live
+        .ruleset(&config.ruleset)
+        .map_err(|e| format!("transforms.{id}.ruleset: {e}"))?;
+    let failures = Failures::new(id);
+    let emit = config.emit;
+    let out = input.flat_map(move |event: Event, out: &mut Vec<Event>| {
+        let rules = ruleset.load();
+        let mut matched = Vec::new();
+        for (rule, condition) in rules.rules() {
+            match condition.eval_bool(&event) {
+                Ok(true) => {
+                    matched.push(rule);
+                    if emit == EmitKind::First {
+                        break;
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => failures.record(&format!("rule {}: {e}", rule.id)),
+            }
+        }
+        match emit {
+            EmitKind::Each | EmitKind::First => {
+                for rule in matched {
+                    let mut e = event.clone();
+                    e.insert("rule".into(), Value::String(rule.id.clone()));
+                    for (k, v) in &rule.attributes {
+                        e.insert(k.clone(), Value::String(v.clone()));
+                    }
+                    out.push(e);
+                }
+            }
+            EmitKind::All if !matched.is_empty() => {
+                let ids = matched
+                    .iter()
+                    .map(|r| Value::String(r.id.clone()))
+                    .collect();
+                let mut e = event;
+                e.insert("rules".into(), Value::Array(ids));
+                out.push(e);
+            }
+            EmitKind::All => {}
+        }
+    });
+    Ok(match input.timestamps() {
+        Some(ts) => out.with_timestamp_fn(ts),
+        None => out,
+    })
+}
+
+/// A scorer of a stored model's version.
+pub(crate) struct Versioned {
+    version: u32,
+    scorer: Scorer,
+    /// Event fields that receive the version (`outputs` naming `model_version`).
+    version_fields: Vec<String>,
+}
+
+/// What `outputs` asks for besides the model's results: fields for `model_version`.
+fn split_outputs(config: &ScoreConfig) -> (Vec<(String, String)>, Vec<String>) {
+    let mut results = Vec::new();
+    let mut versions = Vec::new();
+    for (field, column) in &config.outputs {
+        if column == "model_version" {
+            versions.push(field.clone());
+        } else {
+            results.push((field.clone(), column.clone()));
+        }
+    }
+    (results, versions)
+}
+
+/// The active version of stored model `model_id` as a scorer of score transform `id`.
+pub(crate) fn stored_scorer(
+    id: &str,
+    model_id: &str,
+    config: &ScoreConfig,
+    store: &Store,
+) -> Result<Versioned, String> {
+    let (version, pmml) = store
+        .model(model_id)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("transforms.{id}.model: the store has no model {model_id}"))?;
+    let model = Model::parse(&pmml)
+        .map_err(|e| format!("transforms.{id}.model: {model_id} version {version}: {e}"))?;
+    let fields: Vec<(String, String)> = config
+        .fields
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let (outputs, version_fields) = split_outputs(config);
+    let scorer = Scorer::new(
+        &format!("transforms.{id}"),
+        Arc::new(model),
+        &fields,
+        &outputs,
+    )
+    .map_err(|e| format!("transforms.{id}.{e} (model {model_id} version {version})"))?;
+    Ok(Versioned {
+        version,
+        scorer,
+        version_fields,
+    })
+}
+
+/// A score transform on the active version of stored model `model_id`, which a new
+/// version replaces while the job runs.
+pub(crate) fn stored_score(
+    id: &str,
+    model_id: &str,
+    input: &DataStream<Event>,
+    config: &ScoreConfig,
+    live: &Live,
+) -> Result<(DataStream<Event>, DataStream<Event>), String> {
+    let first = stored_scorer(id, model_id, config, live.store())?;
+    let current = Arc::new(ArcSwap::from_pointee(first));
+    {
+        let (current, id, model_id) = (current.clone(), id.to_string(), model_id.to_string());
+        let fields = config.fields.clone();
+        let outputs = config.outputs.clone();
+        live.watch(Kind::Models, move |store| {
+            let active = store.model(&model_id).map_err(|e| e.to_string())?;
+            if active.map(|(v, _)| v) == Some(current.load().version) {
+                return Ok(());
+            }
+            let config = ScoreConfig {
+                inputs: Vec::new(),
+                model: String::new(),
+                fields: fields.clone(),
+                outputs: outputs.clone(),
+                dead_letter: None,
+            };
+            let next = stored_scorer(&id, &model_id, &config, store)?;
+            tracing::info!(transform = %id, model = %model_id, version = next.version, "the model changed");
+            current.store(Arc::new(next));
+            Ok(())
+        });
+    }
+    let dead_letter = config.dead_letter.is_some();
+    let init = current.clone();
+    let (scored, dead) = input.flat_map_split(
+        move |_| {
+            let v = init.load_full();
+            let state = v.scorer.instance();
+            (v, state)
+        },
+        move |(used, state): &mut (Arc<Versioned>, ScoreState), event, out, dead| {
+            // The whole event by one version: the one current when it comes.
+            let now = current.load();
+            if !Arc::ptr_eq(&now, used) {
+                *used = now.clone();
+                *state = used.scorer.instance();
+            }
+            let start = out.len();
+            used.scorer
+                .apply(state, event, out, dead_letter.then_some(dead));
+            for e in &mut out[start..] {
+                for field in &used.version_fields {
+                    e.insert(field.clone(), Value::from(used.version));
+                }
+            }
+        },
+    );
+    let scored = match input.timestamps() {
+        Some(ts) => scored.with_timestamp_fn(ts),
+        None => scored,
+    };
+    Ok((scored, dead))
+}
