@@ -1,0 +1,226 @@
+//! The store through the `styx` commands: what they accept and refuse, two processes
+//! writing one SQLite file, and a running job that picks up models, rules and
+//! configuration changed while it runs.
+
+mod common;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::STYX;
+use serde_json::Value;
+
+const IRIS: &str = "../styx-pmml/tests/fixtures/011-logreg-multinomial-iris/model.pmml";
+
+fn fixture(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn styx(dir: &Path, args: &[&str]) -> Output {
+    Command::new(STYX)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("STYX_STORE")
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = styx(dir, args);
+    assert!(
+        out.status.success(),
+        "styx {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn refused(dir: &Path, args: &[&str], says: &str) {
+    let out = styx(dir, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "styx {args:?} was accepted");
+    assert!(err.contains(says), "styx {args:?}: {err}");
+}
+
+fn lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn bad_input_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let iris = fixture(IRIS);
+    assert_eq!(
+        ok(d, &["models", "deploy", "iris", iris.to_str().unwrap()]).trim(),
+        "1"
+    );
+    ok(
+        d,
+        &[
+            "rules",
+            "put",
+            "fraud",
+            "big",
+            "--condition",
+            "amount > 1000.0",
+        ],
+    );
+    ok(d, &["config", "set", "fraud.threshold", "0.9"]);
+    std::fs::write(d.join("bad.pmml"), "<PMML version=\"4.4\"><Header/>").unwrap();
+    std::fs::write(d.join("rows.ndjson"), "{\"id\":\"a\",\"n\":1}\n{\"n\":2}\n").unwrap();
+    std::fs::write(
+        d.join("p.toml"),
+        "[[stages]]\nname = \"a\"\ncondition = \"x >\"\n",
+    )
+    .unwrap();
+    let before = (
+        ok(d, &["models", "list"]),
+        ok(d, &["rules", "list"]),
+        ok(d, &["config", "get"]),
+    );
+    refused(d, &["models", "deploy", "iris", "bad.pmml"], "model iris");
+    refused(
+        d,
+        &["rules", "put", "fraud", "big", "--condition", "amount >"],
+        "rule big",
+    );
+    refused(d, &["config", "set", "fraud.threshold", "high"], "not JSON");
+    refused(
+        d,
+        &["store", "load", "t", "rows.ndjson", "--key", "id"],
+        "rows.ndjson:2",
+    );
+    refused(
+        d,
+        &["patterns", "put", "p", "p.toml"],
+        "stages[0].condition",
+    );
+    refused(d, &["models", "delete", "nothing"], "no model nothing");
+    let after = (
+        ok(d, &["models", "list"]),
+        ok(d, &["rules", "list"]),
+        ok(d, &["config", "get"]),
+    );
+    assert_eq!(before, after);
+    assert_eq!(lines(&after.0)[0]["version"], 1);
+    assert_eq!(lines(&after.2)[0]["value"], 0.9);
+    assert!(ok(d, &["patterns", "list"]).is_empty());
+}
+
+#[test]
+fn two_processes_write_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let d = d.to_path_buf();
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let key = format!("w{w}.k{i}");
+                    ok(&d, &["config", "set", &key, &i.to_string()]);
+                    ok(&d, &["rules", "put", "rs", &key, "--condition", "true"]);
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    assert_eq!(lines(&ok(d, &["config", "get"])).len(), 30);
+    assert_eq!(lines(&ok(d, &["rules", "list", "rs"])).len(), 30);
+}
+
+/// A job reads events from stdin; between two batches the model, a rule and a config
+/// value change. The first batch is handled entirely by the old versions, the second,
+/// written more than the refresh interval plus one second later, by the new ones.
+#[test]
+fn a_running_job_picks_up_models_rules_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["models", "deploy", "iris", fixture(IRIS).to_str().unwrap()],
+    );
+    ok(
+        d,
+        &["rules", "put", "checks", "always", "--condition", "true"],
+    );
+    ok(d, &["config", "set", "limit", "1"]);
+    std::fs::write(
+        d.join("job.toml"),
+        "[job]\nname = \"live\"\n[store]\nrefresh = \"200ms\"\n\
+         [sources.events]\ntype = \"stdin\"\n\
+         [transforms.scored]\ntype = \"score\"\ninputs = [\"events\"]\nmodel = \"store:iris\"\n\
+         outputs = { species = \"species\", version = \"model_version\" }\n\
+         [transforms.limited]\ntype = \"map\"\ninputs = [\"scored\"]\nfields = { limit = \"config.limit\" }\n\
+         [transforms.flagged]\ntype = \"rules\"\ninputs = [\"limited\"]\nruleset = \"checks\"\nemit = \"all\"\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"flagged\"]\npath = \"out.ndjson\"\n",
+    )
+    .unwrap();
+    let mut job = Command::new(STYX)
+        .args(["run", "job.toml"])
+        .current_dir(d)
+        .env_remove("STYX_STORE")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = job.stdin.take().unwrap();
+    let event = |n: usize| {
+        format!(
+            "{{\"n\":{n},\"sepal length (cm)\":6.9,\"sepal width (cm)\":3.1,\
+             \"petal length (cm)\":5.5,\"petal width (cm)\":2.2}}\n"
+        )
+    };
+    for n in 0..5 {
+        stdin.write_all(event(n).as_bytes()).unwrap();
+    }
+    stdin.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    ok(
+        d,
+        &["models", "deploy", "iris", fixture(IRIS).to_str().unwrap()],
+    );
+    ok(
+        d,
+        &[
+            "rules",
+            "put",
+            "checks",
+            "virginica",
+            "--condition",
+            "species == 'virginica'",
+        ],
+    );
+    ok(d, &["config", "set", "limit", "2"]);
+    std::thread::sleep(Duration::from_millis(1200 + 200));
+    for n in 5..10 {
+        stdin.write_all(event(n).as_bytes()).unwrap();
+    }
+    drop(stdin);
+    assert!(job.wait().unwrap().success());
+    let out = lines(&std::fs::read_to_string(d.join("out.ndjson")).unwrap());
+    assert_eq!(out.len(), 10, "{out:?}");
+    for e in &out {
+        let later = e["n"].as_u64().unwrap() >= 5;
+        assert_eq!(e["species"], "virginica", "{e}");
+        assert_eq!(e["version"], if later { 2 } else { 1 }, "{e}");
+        assert_eq!(e["limit"], if later { 2 } else { 1 }, "{e}");
+        let rules: Vec<&str> = e["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if later {
+            &["always", "virginica"]
+        } else {
+            &["always"]
+        };
+        assert_eq!(rules, expected, "{e}");
+    }
+}
