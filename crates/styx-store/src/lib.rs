@@ -12,6 +12,7 @@
 //! invalid gets in. Every write bumps the [revision](Store::revision) of its kind, which
 //! running jobs poll to learn that something changed.
 
+mod cassandra;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -120,6 +121,17 @@ pub struct Store {
 
 enum Backend {
     Sqlite(sqlite::Sqlite),
+    Cassandra(cassandra::Cassandra),
+}
+
+/// Calls the same method on whichever backend the store has.
+macro_rules! on_backend {
+    ($store:expr, $b:ident => $call:expr) => {
+        match &$store.backend {
+            Backend::Sqlite($b) => $store.wrap($call),
+            Backend::Cassandra($b) => $store.wrap($call),
+        }
+    };
 }
 
 /// Where the store is when nothing says: `styx.db` in `dir`.
@@ -143,11 +155,26 @@ impl Store {
                     message: e,
                 }
             })?)
-        } else if url.starts_with("cassandra://") {
-            return Err(StoreError::Url {
-                url: url.into(),
-                reason: "this build of styx has no Cassandra backend".into(),
-            });
+        } else if let Some(rest) = url.strip_prefix("cassandra://") {
+            let Some((hosts, keyspace)) = rest.split_once('/') else {
+                return Err(StoreError::Url {
+                    url: url.into(),
+                    reason: "expected cassandra://HOST:PORT[,HOST:PORT...]/KEYSPACE".into(),
+                });
+            };
+            let hosts: Vec<&str> = hosts.split(',').filter(|h| !h.is_empty()).collect();
+            if hosts.is_empty() {
+                return Err(StoreError::Url {
+                    url: url.into(),
+                    reason: "no host".into(),
+                });
+            }
+            Backend::Cassandra(cassandra::Cassandra::open(&hosts, keyspace).map_err(|e| {
+                StoreError::Backend {
+                    url: url.into(),
+                    message: e,
+                }
+            })?)
         } else {
             return Err(StoreError::Url {
                 url: url.into(),
@@ -174,107 +201,77 @@ impl Store {
 
     /// A number that changes whenever something of `kind` changes.
     pub fn revision(&self, kind: Kind) -> Result<i64> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.revision(kind)),
-        }
+        on_backend!(self, s => s.revision(kind))
     }
 
     /// Stores a new version of model `id` (checked by the caller); its version.
     pub fn deploy_model(&self, id: &str, pmml: &str) -> Result<u32> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.put_versioned(Kind::Models, id, pmml)),
-        }
+        on_backend!(self, s => s.put_versioned(Kind::Models, id, pmml))
     }
 
     /// The active (newest) version of model `id` and its document.
     pub fn model(&self, id: &str) -> Result<Option<(u32, String)>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.latest(Kind::Models, id)),
-        }
+        on_backend!(self, s => s.latest(Kind::Models, id))
     }
 
     /// The active version of every model.
     pub fn models(&self) -> Result<Vec<Version>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.versions(Kind::Models)),
-        }
+        on_backend!(self, s => s.versions(Kind::Models))
     }
 
     /// Deletes every version of model `id`; whether there was one.
     pub fn delete_model(&self, id: &str) -> Result<bool> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.delete_versioned(Kind::Models, id)),
-        }
+        on_backend!(self, s => s.delete_versioned(Kind::Models, id))
     }
 
     /// Stores a new version of pattern `id` (checked by the caller); its version.
     pub fn put_pattern(&self, id: &str, spec: &str) -> Result<u32> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.put_versioned(Kind::Patterns, id, spec)),
-        }
+        on_backend!(self, s => s.put_versioned(Kind::Patterns, id, spec))
     }
 
     /// The newest version of pattern `id` and its stages and options.
     pub fn pattern(&self, id: &str) -> Result<Option<(u32, String)>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.latest(Kind::Patterns, id)),
-        }
+        on_backend!(self, s => s.latest(Kind::Patterns, id))
     }
 
     /// The newest version of every pattern.
     pub fn patterns(&self) -> Result<Vec<Version>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.versions(Kind::Patterns)),
-        }
+        on_backend!(self, s => s.versions(Kind::Patterns))
     }
 
     /// Adds or replaces a rule (checked by the caller).
     pub fn put_rule(&self, rule: &Rule) -> Result<()> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.put_rule(rule)),
-        }
+        on_backend!(self, s => s.put_rule(rule))
     }
 
     /// The rules of `ruleset`, or of every ruleset, by ruleset and id.
     pub fn rules(&self, ruleset: Option<&str>) -> Result<Vec<Rule>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.rules(ruleset)),
-        }
+        on_backend!(self, s => s.rules(ruleset))
     }
 
     /// Deletes a rule; whether there was one.
     pub fn delete_rule(&self, ruleset: &str, id: &str) -> Result<bool> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.delete_rule(ruleset, id)),
-        }
+        on_backend!(self, s => s.delete_rule(ruleset, id))
     }
 
     /// Sets configuration value `key`.
     pub fn set_config(&self, key: &str, value: &Value) -> Result<()> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.set_config(key, value)),
-        }
+        on_backend!(self, s => s.set_config(key, value))
     }
 
     /// Configuration value `key`, or every value, by key.
     pub fn config(&self, key: Option<&str>) -> Result<Vec<(String, Value)>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.config(key)),
-        }
+        on_backend!(self, s => s.config(key))
     }
 
     /// Upserts rows of reference table `table`, each under its key; how many.
     pub fn load_rows(&self, table: &str, rows: &[(String, Row)]) -> Result<usize> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.load_rows(table, rows)),
-        }
+        on_backend!(self, s => s.load_rows(table, rows))
     }
 
     /// The rows of `table` under `keys` (absent keys are left out).
     pub fn rows(&self, table: &str, keys: &[&str]) -> Result<Vec<(String, Row)>> {
-        match &self.backend {
-            Backend::Sqlite(s) => self.wrap(s.rows(table, keys)),
-        }
+        on_backend!(self, s => s.rows(table, keys))
     }
 }
 
