@@ -93,9 +93,10 @@ pub(crate) fn rules(
     let emit = config.emit;
     let out = input.flat_map(move |event: Event, out: &mut Vec<Event>| {
         let rules = ruleset.load();
+        let scope = rules.reads().scope(&event);
         let mut matched = Vec::new();
         for (rule, condition) in rules.rules() {
-            match condition.eval_bool(&event) {
+            match condition.eval_bool_in(&scope) {
                 Ok(true) => {
                     matched.push(rule);
                     if emit == EmitKind::First {

@@ -160,6 +160,75 @@ impl Expr {
     pub fn eval_bool(&self, event: &Event) -> Result<bool, String> {
         boolean(&self.source, self.eval(event)?)
     }
+
+    /// Evaluates a condition in `scope`, which binds what this expression reads (see
+    /// [`Scope`]).
+    pub fn eval_bool_in(&self, scope: &Scope) -> Result<bool, String> {
+        match self.program.execute(&scope.ctx) {
+            Ok(CelValue::Bool(b)) => Ok(b),
+            Ok(other) => Err(format!(
+                "\"{}\" must give a boolean, gave {other:?}",
+                self.source
+            )),
+            Err(e) => Err(format!("\"{}\": {e}", self.source)),
+        }
+    }
+}
+
+/// The variables of several expressions over one event, bound once: evaluating many
+/// conditions on an event (a ruleset) converts each field it reads once, not once per
+/// condition.
+pub struct Scope {
+    ctx: Context<'static, 'static>,
+}
+
+/// What a set of expressions reads: the fields, the whole event, `config`.
+#[derive(Clone)]
+pub struct Reads {
+    env: Arc<Env>,
+    variables: Vec<String>,
+    uses_event: bool,
+    config: Option<ConfigSource>,
+}
+
+impl Reads {
+    /// What `exprs` read, together.
+    pub fn of<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Reads {
+        let mut reads = Reads {
+            env: Arc::new(Env::stdlib()),
+            variables: Vec::new(),
+            uses_event: false,
+            config: None,
+        };
+        for e in exprs {
+            for v in &e.variables {
+                if !reads.variables.contains(v) && v != "config" {
+                    reads.variables.push(v.clone());
+                }
+            }
+            reads.uses_event |= e.uses_event;
+            if reads.config.is_none() {
+                reads.config = e.config.clone();
+            }
+        }
+        reads
+    }
+
+    /// The scope of `event` for the expressions.
+    pub fn scope(&self, event: &Event) -> Scope {
+        let mut ctx = Context::with_env(self.env.clone());
+        for name in &self.variables {
+            let value = event.get(name).map_or(CelValue::Null, to_cel);
+            ctx.add_variable_from_value(name.as_str(), value);
+        }
+        if self.uses_event {
+            ctx.add_variable_from_value("event", object_to_cel(event));
+        }
+        if let Some(config) = &self.config {
+            ctx.add_variable_from_value("config", (**config.load()).clone());
+        }
+        Scope { ctx }
+    }
 }
 
 fn boolean(source: &str, value: Value) -> Result<bool, String> {

@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use serde_json::Value;
 use styx_store::{Kind, Row, Rule, Store};
 
-use crate::expr::{config_value, ConfigSource, Expr};
+use crate::expr::{config_value, ConfigSource, Expr, Reads};
 
 /// Reloads something the job uses from the store; `Err` keeps the previous version.
 type Watcher = Box<dyn FnMut(&Store) -> Result<(), String> + Send>;
@@ -209,6 +209,7 @@ fn refresh_loop(
 pub(crate) struct Ruleset {
     rules: Vec<Rule>,
     compiled: Vec<Expr>,
+    reads: Reads,
 }
 
 impl Ruleset {
@@ -222,8 +223,18 @@ impl Ruleset {
                     .map(|e| e.with_config(config.clone()))
                     .map_err(|e| format!("rule {}: {e}", r.id))
             })
-            .collect::<Result<_, _>>()?;
-        Ok(Ruleset { rules, compiled })
+            .collect::<Result<Vec<_>, _>>()?;
+        let reads = Reads::of(&compiled);
+        Ok(Ruleset {
+            rules,
+            compiled,
+            reads,
+        })
+    }
+
+    /// What the rules read of an event, bound once per event.
+    pub(crate) fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The rules, with their conditions.

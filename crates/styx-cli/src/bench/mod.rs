@@ -2,6 +2,7 @@
 
 mod cep;
 mod checkpoint;
+mod lookup;
 mod score;
 mod window;
 
@@ -17,6 +18,8 @@ pub enum Bench {
     Window(window::Args),
     /// A pattern (complex event processing) job on the engine.
     Cep(cep::Args),
+    /// Enriching events from the store and applying its rules.
+    Lookup(lookup::Args),
     /// Scoring records one at a time with a PMML model.
     Score(score::Args),
     /// How long checkpoints of a large keyed state pause processing.
@@ -28,6 +31,7 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
     match bench {
         Bench::Window(args) => window::run(args),
         Bench::Cep(args) => cep::run(args),
+        Bench::Lookup(args) => lookup::run(args),
         Bench::Score(args) => score::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
     }
