@@ -27,6 +27,7 @@ use crate::config::{
 use crate::connectors::ExactlyOnce;
 use crate::error::JobError;
 use crate::expr::Expr;
+use crate::failures::Failures;
 use crate::group::{GroupRun, Groups};
 use crate::live::Live;
 use styx_kafka::exactly_once::Marker;
@@ -512,11 +513,11 @@ impl Job {
             match t {
                 TransformConfig::Filter(f) => {
                     let expr = with_config(Expr::compile(&f.condition)?);
-                    let name = id.clone();
+                    let failures = Failures::new(id);
                     let stream = input.filter(move |e| match expr.eval_bool(e) {
                         Ok(keep) => keep,
                         Err(err) => {
-                            tracing::warn!(transform = %name, "event dropped: {err}");
+                            failures.record(&format!("event dropped: {err}"));
                             false
                         }
                     });
@@ -529,14 +530,14 @@ impl Job {
                         .map(|(f, e)| Ok((f.clone(), with_config(Expr::compile(e)?))))
                         .collect::<Result<Vec<_>, String>>()?;
                     let remove = m.remove.clone();
-                    let name = id.clone();
+                    let failures = Failures::new(id);
                     let timestamps = input.timestamps();
                     let mut stream = input.map(move |mut e: Event| {
                         let values: Vec<_> = fields
                             .iter()
                             .map(|(f, expr)| {
                                 let v = expr.eval(&e).unwrap_or_else(|err| {
-                                    tracing::warn!(transform = %name, "field {f} set to null: {err}");
+                                    failures.record(&format!("field {f} set to null: {err}"));
                                     Value::Null
                                 });
                                 (f.clone(), v)
