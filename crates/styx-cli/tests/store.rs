@@ -224,3 +224,70 @@ fn a_running_job_picks_up_models_rules_and_config() {
         assert_eq!(rules, expected, "{e}");
     }
 }
+
+/// A job whose pattern comes from the store matches later events with a new version.
+#[test]
+fn a_running_job_picks_up_a_new_version_of_its_pattern() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pattern = |second: &str| {
+        format!(
+            "time = \"processing\"\n[[stages]]\nname = \"a\"\ncondition = \"kind == 'a'\"\n\
+             [[stages]]\nname = \"{second}\"\ncondition = \"kind == '{second}'\"\n"
+        )
+    };
+    std::fs::write(d.join("v1.toml"), pattern("b")).unwrap();
+    std::fs::write(d.join("v2.toml"), pattern("c")).unwrap();
+    assert_eq!(ok(d, &["patterns", "put", "p", "v1.toml"]).trim(), "1");
+    std::fs::write(
+        d.join("job.toml"),
+        "[job]\nname = \"live-pattern\"\n[store]\nrefresh = \"200ms\"\n\
+         [sources.events]\ntype = \"stdin\"\n\
+         [transforms.found]\ntype = \"pattern\"\ninputs = [\"events\"]\nkey = \"user\"\npattern = \"store:p\"\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"found\"]\npath = \"out.ndjson\"\n",
+    )
+    .unwrap();
+    let mut job = Command::new(STYX)
+        .args(["run", "job.toml"])
+        .current_dir(d)
+        .env_remove("STYX_STORE")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = job.stdin.take().unwrap();
+    let mut send = |kinds: &[&str], from: usize| {
+        for (i, k) in kinds.iter().enumerate() {
+            let line = format!("{{\"user\":\"u\",\"n\":{},\"kind\":\"{k}\"}}\n", from + i);
+            stdin.write_all(line.as_bytes()).unwrap();
+        }
+        stdin.flush().unwrap();
+    };
+    send(&["a", "b", "a"], 0);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(ok(d, &["patterns", "put", "p", "v2.toml"]).trim(), "2");
+    std::thread::sleep(Duration::from_millis(1400));
+    send(&["b", "a", "c"], 3);
+    drop(send);
+    drop(stdin);
+    assert!(job.wait().unwrap().success());
+    let out = lines(&std::fs::read_to_string(d.join("out.ndjson")).unwrap());
+    let found: Vec<Vec<u64>> = out
+        .iter()
+        .map(|m| {
+            ["a", "b", "c"]
+                .iter()
+                .filter_map(|s| m.get(*s))
+                .flat_map(|events| {
+                    events
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["n"].as_u64().unwrap())
+                })
+                .collect()
+        })
+        .collect();
+    // Version 1 matched a0 b1; its partial match a2 was dropped with it (b3 matches
+    // nothing); version 2 matched a4 c5.
+    assert_eq!(found, vec![vec![0, 1], vec![4, 5]], "{out:?}");
+}

@@ -65,7 +65,7 @@ pub struct Job {
     store_url: String,
     refresh: Duration,
     /// Pattern transforms whose stages and options come from the store, by id.
-    stored_patterns: HashMap<String, crate::config::PatternConfig>,
+    stored_patterns: HashMap<String, (crate::config::PatternConfig, crate::pattern::StoredPattern)>,
 }
 
 /// A stream of the job and whether its events carry event time.
@@ -273,7 +273,7 @@ impl Job {
                     None => problems.extend(crate::pattern::check(id, p)),
                     Some(reference) => match self.stored_pattern(id, p, reference, &mut store) {
                         Ok(resolved) => {
-                            problems.extend(crate::pattern::check(id, &resolved));
+                            problems.extend(crate::pattern::check(id, &resolved.0));
                             stored_patterns.insert(id.clone(), resolved);
                         }
                         Err(e) => problems.push(e),
@@ -456,7 +456,7 @@ impl Job {
                     inputs_timed
                 }
                 TransformConfig::Pattern(p) => {
-                    let p = self.stored_patterns.get(id).unwrap_or(p);
+                    let p = self.stored_patterns.get(id).map_or(p, |s| &s.0);
                     let event_time = p.time == TimeKind::Event;
                     if event_time && !inputs_timed {
                         problems.push(format!(
@@ -588,8 +588,9 @@ impl Job {
                     }
                 }
                 TransformConfig::Pattern(p) => {
-                    let p = self.stored_patterns.get(id).unwrap_or(p);
-                    let found = crate::pattern::build(id, &input, p, live.map(Live::config))?;
+                    let stored = self.stored_patterns.get(id);
+                    let p = stored.map_or(p, |s| &s.0);
+                    let found = crate::pattern::build(id, &input, p, live, stored.map(|s| &s.1))?;
                     outputs.insert(
                         id.clone(),
                         Output {
@@ -745,7 +746,7 @@ impl Job {
         p: &crate::config::PatternConfig,
         reference: &str,
         store: &mut Option<styx_store::Store>,
-    ) -> Result<crate::config::PatternConfig, String> {
+    ) -> Result<(crate::config::PatternConfig, crate::pattern::StoredPattern), String> {
         let key = format!("transforms.{id}.pattern");
         let Some(pattern_id) = reference.strip_prefix(crate::enrich::STORE_PREFIX) else {
             return Err(format!("{key}: expected store:ID, not \"{reference}\""));
@@ -756,16 +757,18 @@ impl Job {
             ));
         }
         let store = self.open_store(store).map_err(|e| format!("{key}: {e}"))?;
-        let (_, text) = store
+        let (version, text) = store
             .pattern(pattern_id)
             .map_err(|e| format!("{key}: {e}"))?
             .ok_or_else(|| format!("{key}: the store has no pattern {pattern_id}"))?;
         let spec =
             crate::store::parse_pattern(pattern_id, &text).map_err(|e| format!("{key}: {e}"))?;
-        Ok(crate::pattern::from_spec(
-            p.inputs.clone(),
-            p.key.clone(),
-            &spec,
+        Ok((
+            crate::pattern::from_spec(p.inputs.clone(), p.key.clone(), &spec),
+            crate::pattern::StoredPattern {
+                id: pattern_id.to_string(),
+                version,
+            },
         ))
     }
 

@@ -11,9 +11,12 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use styx_runtime::cep::{AfterMatchSkip, Context, Follows, Match, Pattern, WithinType};
+use styx_runtime::cep::{
+    AfterMatchSkip, Context, Follows, LivePattern, Match, Pattern, WithinType,
+};
 use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::stream::DataStream;
+use styx_store::Kind;
 
 use crate::config::{
     AfterMatchConfig, FollowsKind, InnerKind, PatternConfig, PatternSpec, SkipName, SkipToStage,
@@ -21,12 +24,21 @@ use crate::config::{
 };
 use crate::expr::{ConfigSource, Expr};
 use crate::failures::Failures;
+use crate::live::Live;
 
 /// The outputs of a pattern transform: matches, timed-out partial matches, late events.
 pub(crate) struct PatternOutputs {
     pub matches: DataStream<Event>,
     pub timed_out: DataStream<Event>,
     pub late: DataStream<Event>,
+}
+
+/// A pattern transform's stages and options from the store: which pattern, which
+/// version.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredPattern {
+    pub id: String,
+    pub version: u32,
 }
 
 /// The suffixes of a pattern's side outputs.
@@ -72,15 +84,49 @@ pub(crate) fn build(
     id: &str,
     input: &DataStream<Event>,
     config: &PatternConfig,
-    store_config: Option<ConfigSource>,
+    live: Option<&Live>,
+    stored: Option<&StoredPattern>,
 ) -> Result<PatternOutputs, String> {
     let failures = Failures::new(id);
     let mut how = Conditions {
         failures: failures.clone(),
-        config: store_config,
+        config: live.map(Live::config),
     };
     let pattern =
         pattern_with(&format!("transforms.{id}"), config, &mut how).map_err(|p| p.join("; "))?;
+    let at_key = |p: Vec<styx_runtime::cep::PatternError>| {
+        p.iter()
+            .map(|p| format!("transforms.{id}: {p}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let current =
+        LivePattern::new(&pattern, stored.map_or(0, |s| u64::from(s.version))).map_err(at_key)?;
+    if let (Some(live), Some(stored)) = (live, stored) {
+        // A new version of the stored pattern replaces this one for later events.
+        let (current, id, stored) = (current.clone(), id.to_string(), stored.clone());
+        let (inputs, key) = (config.inputs.clone(), config.key.clone());
+        live.watch(Kind::Patterns, move |store| {
+            let Some((version, text)) = store.pattern(&stored.id).map_err(|e| e.to_string())?
+            else {
+                return Err(format!("the store has no pattern {} any more", stored.id));
+            };
+            if u64::from(version) == current.version() {
+                return Ok(());
+            }
+            let spec = crate::store::parse_pattern(&stored.id, &text)?;
+            let config = from_spec(inputs.clone(), key.clone(), &spec);
+            let pattern = pattern_with(&format!("transforms.{id}"), &config, &mut how)
+                .map_err(|p| p.join("; "))?;
+            current
+                .replace(&pattern, u64::from(version))
+                .map_err(|p| format!("pattern {}: {p:?}", stored.id))?;
+            tracing::info!(transform = %id, pattern = %stored.id, version, "the pattern changed");
+            Ok(())
+        });
+    }
+    let pattern_for_times = pattern;
+    let pattern = &pattern_for_times;
     let key_field = config.key.clone();
     let keyed = {
         let key_field = key_field.clone();
@@ -90,18 +136,12 @@ pub(crate) fn build(
         })
     };
     let streams = keyed
-        .pattern(
+        .live_pattern(
             &format!("transforms.{id}"),
-            &pattern,
+            &current,
             move |key: &KeyValue, m: Match<Event>| output(key_field.as_deref(), key, m),
         )
-        .map_err(|problems| {
-            problems
-                .iter()
-                .map(|p| format!("transforms.{id}: {p}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })?;
+        .map_err(at_key)?;
     // Output timestamps: when the output became known.
     let absence = pattern
         .ends_with_absence()

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use styx_runtime::cep::{AfterMatchSkip, Context, Match, Pattern, WithinType};
+use styx_runtime::cep::{AfterMatchSkip, Context, LivePattern, Match, Pattern, WithinType};
 use styx_runtime::checkpoint::coordinator::CheckpointConfig;
 use styx_runtime::checkpoint::store::{Snapshot, Store};
 use styx_runtime::prelude::*;
@@ -272,4 +272,61 @@ fn stop_with_savepoint_and_resume_equals_an_uninterrupted_run() {
             );
         }
     }
+}
+
+/// A pattern replaced while the job runs matches the later events; the partial matches
+/// of the old version are dropped.
+#[test]
+fn a_replaced_pattern_matches_the_later_events() {
+    let followed = |second: u8, name: &str| {
+        Pattern::begin("a")
+            .condition(kind(0))
+            .followed_by(name)
+            .condition(kind(second))
+    };
+    let live = LivePattern::new(&followed(1, "b"), 1).unwrap();
+    let events: Arc<Vec<Ev>> = Arc::new(vec![
+        (1, 0, 0, 1),
+        (1, 1, 0, 2),
+        (1, 0, 0, 3),
+        (1, 4, 0, 4),
+        (1, 1, 0, 5),
+        (1, 2, 0, 6),
+        (1, 0, 0, 7),
+        (1, 2, 0, 8),
+    ]);
+    let reached = Arc::new(AtomicU64::new(0));
+    let env = Environment::new(2);
+    let source = std::sync::Mutex::new(Some(Held::new(&events, 4, &reached)));
+    let hold = source.lock().unwrap().as_ref().unwrap().hold.clone();
+    let found = env
+        .source("events", 1, move |_, _| {
+            let s = source.lock().unwrap().take().expect("one source instance");
+            Ok(Box::new(s) as Box<dyn Source<Ev>>)
+        })
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::bounded_out_of_orderness(Duration::ZERO, |e: &Ev| e.3)
+                .with_emission(Emission::PerEvent),
+        )
+        .key_by(|e: &Ev| e.0)
+        .live_pattern("pattern", &live, describe)
+        .unwrap();
+    let matches = found.matches.collect();
+    let replacer = {
+        let live = live.clone();
+        std::thread::spawn(move || {
+            while reached.load(Ordering::SeqCst) < 4 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(Duration::from_millis(300));
+            live.replace(&followed(2, "c"), 2).unwrap();
+            hold.store(u64::MAX, Ordering::SeqCst);
+        })
+    };
+    env.execute().unwrap();
+    replacer.join().unwrap();
+    let mut got = matches.take();
+    got.sort();
+    assert_eq!(got, vec!["1:a=1 b=2", "1:a=7 c=8"]);
+    assert_eq!(live.version(), 2);
 }

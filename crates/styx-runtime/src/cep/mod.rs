@@ -55,7 +55,7 @@ pub(crate) mod queue;
 
 use std::cell::OnceCell;
 
-pub use operator::PatternStreams;
+pub use operator::{LivePattern, PatternStreams};
 pub use pattern::{AfterMatchSkip, ConditionFn, Follows, Pattern, PatternError, WithinType};
 
 use crate::time::Timestamp;

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use arc_swap::ArcSwap;
 use serde::{Deserialize, Serialize};
 
 use super::compiler::Nfa;
@@ -33,6 +34,9 @@ pub struct PatternStreams<O, T> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(bound(serialize = "T: Serialize", deserialize = "T: Deserialize<'de>"))]
 pub(crate) struct KeyState<T> {
+    /// The version of the pattern the matcher runs (see [`LivePattern`]).
+    #[serde(default)]
+    version: u64,
     /// Events waiting for the watermark, in arrival order.
     waiting: Vec<(Timestamp, T)>,
     /// The earliest timestamp waiting (it has a timer).
@@ -43,6 +47,7 @@ pub(crate) struct KeyState<T> {
 impl<T> Default for KeyState<T> {
     fn default() -> Self {
         KeyState {
+            version: 0,
             waiting: Vec::new(),
             earliest: None,
             matcher: None,
@@ -59,8 +64,68 @@ enum Output<O, T> {
 
 type SelectFn<K, T, O> = Arc<dyn Fn(&K, Match<T>) -> O + Send + Sync>;
 
-struct PatternFunction<K, T, O> {
+/// A pattern that can be replaced while the job runs: events matched after
+/// [`LivePattern::replace`] are matched by the new version, and each key's partial
+/// matches of the old version are dropped. Its version is part of each key's state, so
+/// that a job restored with the same version keeps its partial matches.
+pub struct LivePattern<T> {
+    current: Arc<ArcSwap<Versioned<T>>>,
+}
+
+struct Versioned<T> {
+    version: u64,
     nfa: Nfa<T>,
+    domain: TimeDomain,
+}
+
+impl<T> Clone for LivePattern<T> {
+    fn clone(&self) -> Self {
+        LivePattern {
+            current: self.current.clone(),
+        }
+    }
+}
+
+impl<T> LivePattern<T> {
+    /// Version `version` of a pattern, to be replaced later.
+    pub fn new(pattern: &Pattern<T>, version: u64) -> Result<Self, Vec<PatternError>> {
+        let nfa = Nfa::compile(pattern)?;
+        Ok(LivePattern {
+            current: Arc::new(ArcSwap::from_pointee(Versioned {
+                version,
+                nfa,
+                domain: pattern.time_domain,
+            })),
+        })
+    }
+
+    /// Replaces the pattern by version `version` of another; refused (the pattern stays
+    /// as it is) when it does not compile or changes the time domain.
+    pub fn replace(&self, pattern: &Pattern<T>, version: u64) -> Result<(), Vec<PatternError>> {
+        let nfa = Nfa::compile(pattern)?;
+        if pattern.time_domain != self.current.load().domain {
+            return Err(vec![PatternError {
+                stage: None,
+                setting: "time",
+                message: "a running pattern keeps its time domain".into(),
+            }]);
+        }
+        self.current.store(Arc::new(Versioned {
+            version,
+            nfa,
+            domain: pattern.time_domain,
+        }));
+        Ok(())
+    }
+
+    /// The current version.
+    pub fn version(&self) -> u64 {
+        self.current.load().version
+    }
+}
+
+struct PatternFunction<K, T, O> {
+    live: LivePattern<T>,
     select: SelectFn<K, T, O>,
     domain: TimeDomain,
 }
@@ -71,12 +136,23 @@ where
     T: StateValue,
     O: Clone + Send + 'static,
 {
-    fn matcher<'s>(&self, state: &'s mut KeyState<T>) -> &'s mut Matcher<T> {
-        state.matcher.get_or_insert_with(|| Matcher::new(&self.nfa))
+    fn matcher<'s>(&self, nfa: &Nfa<T>, state: &'s mut KeyState<T>) -> &'s mut Matcher<T> {
+        state.matcher.get_or_insert_with(|| Matcher::new(nfa))
+    }
+
+    /// The current pattern; a key whose matcher runs another version starts afresh.
+    fn current(&self, state: &mut KeyState<T>) -> Arc<Versioned<T>> {
+        let current = self.live.current.load_full();
+        if state.version != current.version {
+            state.matcher = None;
+            state.version = current.version;
+        }
+        current
     }
 
     fn emit(
         &self,
+        nfa: &Nfa<T>,
         found: Vec<Found<T>>,
         timed_out: bool,
         ctx: &mut KeyedContext<'_, K, Output<O, T>>,
@@ -96,7 +172,7 @@ where
                             e
                         })
                         .collect();
-                    (self.nfa.stages[stage as usize].clone(), events)
+                    (nfa.stages[stage as usize].clone(), events)
                 })
                 .collect();
             let m = Match {
@@ -117,20 +193,22 @@ where
     /// Advances the key's time to `ts`, emitting what completes or times out.
     fn advance(
         &self,
+        nfa: &Nfa<T>,
         state: &mut KeyState<T>,
         ts: Timestamp,
         ctx: &mut KeyedContext<'_, K, Output<O, T>>,
     ) {
         let (mut matches, mut timed_out) = (Vec::new(), Vec::new());
-        self.matcher(state)
-            .advance_time(&self.nfa, ts, &mut matches, Some(&mut timed_out));
-        self.emit(matches, false, ctx);
-        self.emit(timed_out, true, ctx);
+        self.matcher(nfa, state)
+            .advance_time(nfa, ts, &mut matches, Some(&mut timed_out));
+        self.emit(nfa, matches, false, ctx);
+        self.emit(nfa, timed_out, true, ctx);
     }
 
     /// Matches one event at `ts`.
     fn match_event(
         &self,
+        nfa: &Nfa<T>,
         state: &mut KeyState<T>,
         event: &T,
         ts: Timestamp,
@@ -138,25 +216,30 @@ where
     ) {
         let mut matches = Vec::new();
         let started = self
-            .matcher(state)
-            .process(&self.nfa, event, ts, &mut matches);
+            .matcher(nfa, state)
+            .process(nfa, event, ts, &mut matches);
         // Each run times out at its start plus `within` even if its key sees no more
         // events. (Flink also sets this timer for the key's later events of the same
         // firing; those fire between events and find nothing new to time out.)
-        if self.nfa.window_time > 0 && started {
-            let due = ts.saturating_add(self.nfa.window_time);
+        if nfa.window_time > 0 && started {
+            let due = ts.saturating_add(nfa.window_time);
             match self.domain {
                 TimeDomain::EventTime => ctx.register_event_time_timer(due),
                 TimeDomain::ProcessingTime => ctx.register_processing_time_timer(due + 1),
             }
         }
-        self.emit(matches, false, ctx);
+        self.emit(nfa, matches, false, ctx);
     }
 
     /// Stores the key's state, or drops it when it is as a new key's is.
-    fn store(&self, state: &mut KeyState<T>, ctx: &mut KeyedContext<'_, K, Output<O, T>>) {
+    fn store(
+        &self,
+        nfa: &Nfa<T>,
+        state: &mut KeyState<T>,
+        ctx: &mut KeyedContext<'_, K, Output<O, T>>,
+    ) {
         let idle =
-            state.waiting.is_empty() && state.matcher.as_ref().is_none_or(|m| m.is_idle(&self.nfa));
+            state.waiting.is_empty() && state.matcher.as_ref().is_none_or(|m| m.is_idle(nfa));
         if idle {
             ctx.clear_state();
         }
@@ -177,6 +260,8 @@ where
         state: &mut KeyState<T>,
         ctx: &mut KeyedContext<'_, K, Output<O, T>>,
     ) {
+        let current = self.current(state);
+        let nfa = &current.nfa;
         match self.domain {
             TimeDomain::EventTime => {
                 let ts = ctx.timestamp().unwrap_or(Timestamp::MIN);
@@ -192,14 +277,14 @@ where
                     state.waiting.push((ts, event));
                 } else {
                     ctx.collect(Output::Late(event));
-                    self.store(state, ctx);
+                    self.store(nfa, state, ctx);
                 }
             }
             TimeDomain::ProcessingTime => {
                 let now = ctx.processing_time();
-                self.advance(state, now, ctx);
-                self.match_event(state, &event, now, ctx);
-                self.store(state, ctx);
+                self.advance(nfa, state, now, ctx);
+                self.match_event(nfa, state, &event, now, ctx);
+                self.store(nfa, state, ctx);
             }
         }
     }
@@ -211,6 +296,8 @@ where
         state: &mut KeyState<T>,
         ctx: &mut KeyedContext<'_, K, Output<O, T>>,
     ) {
+        let current = self.current(state);
+        let nfa = &current.nfa;
         let now = match domain {
             TimeDomain::EventTime => ctx.watermark(),
             TimeDomain::ProcessingTime => ctx.processing_time(),
@@ -224,18 +311,18 @@ where
             let mut last = None;
             for (ts, event) in &due {
                 if last != Some(*ts) {
-                    self.advance(state, *ts, ctx);
+                    self.advance(nfa, state, *ts, ctx);
                     last = Some(*ts);
                 }
-                self.match_event(state, event, *ts, ctx);
+                self.match_event(nfa, state, event, *ts, ctx);
             }
             state.earliest = state.waiting.first().map(|(ts, _)| *ts);
             if let Some(next) = state.earliest {
                 ctx.register_event_time_timer(next);
             }
         }
-        self.advance(state, now, ctx);
-        self.store(state, ctx);
+        self.advance(nfa, state, now, ctx);
+        self.store(nfa, state, ctx);
     }
 }
 
@@ -258,8 +345,21 @@ where
         O: Clone + Send + 'static,
         F: Fn(&K, Match<T>) -> O + Send + Sync + 'static,
     {
-        let nfa = Nfa::compile(pattern)?;
-        let domain = pattern.time_domain;
+        self.live_pattern(name, &LivePattern::new(pattern, 0)?, select)
+    }
+
+    /// Matches a pattern that may be replaced while the job runs (see [`LivePattern`]).
+    pub fn live_pattern<O, F>(
+        &self,
+        name: &str,
+        live: &LivePattern<T>,
+        select: F,
+    ) -> Result<PatternStreams<O, T>, Vec<PatternError>>
+    where
+        O: Clone + Send + 'static,
+        F: Fn(&K, Match<T>) -> O + Send + Sync + 'static,
+    {
+        let domain = live.current.load().domain;
         if domain == TimeDomain::EventTime && self.stream().timestamps().is_none() {
             return Err(vec![PatternError {
                 stage: None,
@@ -270,7 +370,7 @@ where
             }]);
         }
         let function = PatternFunction {
-            nfa,
+            live: live.clone(),
             select: Arc::new(select),
             domain,
         };
