@@ -267,7 +267,6 @@ fn a_running_job_picks_up_a_new_version_of_its_pattern() {
     assert_eq!(ok(d, &["patterns", "put", "p", "v2.toml"]).trim(), "2");
     std::thread::sleep(Duration::from_millis(1400));
     send(&["b", "a", "c"], 3);
-    drop(send);
     drop(stdin);
     assert!(job.wait().unwrap().success());
     let out = lines(&std::fs::read_to_string(d.join("out.ndjson")).unwrap());
