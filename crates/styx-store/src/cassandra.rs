@@ -10,7 +10,8 @@
 //!   `heads ((kind, id))` the newest version of each; a new version is the head's plus
 //!   one (two writers deploying the same id at the same moment can both take it; the
 //!   later write wins);
-//! - `rules ((ruleset, id))`, `config ((key))`, `rows ((table_name, key))`;
+//! - `rules ((ruleset, id))` (`enabled` as an int), `config ((key))`,
+//!   `rows ((table_name, key))`;
 //! - `revisions ((kind))`: a fresh number per change (the writer's clock in
 //!   microseconds, made unique), which readers only compare.
 
@@ -38,7 +39,7 @@ const TABLES: &[&str] = &[
      stored_ms bigint, PRIMARY KEY ((kind, id, version)))",
     "CREATE TABLE IF NOT EXISTS heads (kind text, id text, version int, stored_ms bigint, \
      PRIMARY KEY ((kind, id)))",
-    "CREATE TABLE IF NOT EXISTS rules (ruleset text, id text, condition text, enabled boolean, \
+    "CREATE TABLE IF NOT EXISTS rules (ruleset text, id text, condition text, enabled int, \
      priority bigint, attributes text, PRIMARY KEY ((ruleset, id)))",
     "CREATE TABLE IF NOT EXISTS config (key text, value text, PRIMARY KEY ((key)))",
     "CREATE TABLE IF NOT EXISTS rows (table_name text, key text, row text, \
@@ -267,7 +268,7 @@ impl Cassandra {
                 &rule.ruleset,
                 &rule.id,
                 &rule.condition,
-                rule.enabled,
+                i32::from(rule.enabled),
                 rule.priority,
                 attributes,
             ),
@@ -276,7 +277,7 @@ impl Cassandra {
     }
 
     pub(crate) fn rules(&self, ruleset: Option<&str>) -> Result<Vec<Rule>, String> {
-        let rows: Vec<(String, String, String, bool, i64, String)> = self.scan(
+        let rows: Vec<(String, String, String, i32, i64, String)> = self.scan(
             "SELECT ruleset, id, condition, enabled, priority, attributes FROM rules",
             (),
         )?;
@@ -288,7 +289,7 @@ impl Cassandra {
                     ruleset,
                     id,
                     condition,
-                    enabled,
+                    enabled: enabled != 0,
                     priority,
                     attributes: serde_json::from_str::<BTreeMap<String, String>>(&attributes)
                         .unwrap_or_default(),

@@ -13,10 +13,13 @@ fn stores() -> Vec<(tempfile::TempDir, Store)> {
     let mut all = vec![(dir, Store::open(&url).unwrap())];
     match std::env::var("STYX_CASSANDRA") {
         Ok(hosts) if !hosts.is_empty() => {
+            // Tests run at once: each gets a keyspace of its own.
+            static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let keyspace = format!(
-                "styx_test_{}_{}",
+                "styx_test_{}_{}_{n}",
                 std::process::id(),
-                now_ms() % 1_000_000_000
+                now_ms() % 1_000_000
             );
             let url = format!("cassandra://{hosts}/{keyspace}");
             let store = Store::open(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
