@@ -290,3 +290,137 @@ fn a_running_job_picks_up_a_new_version_of_its_pattern() {
     // nothing); version 2 matched a4 c5.
     assert_eq!(found, vec![vec![0, 1], vec![4, 5]], "{out:?}");
 }
+
+/// A CQL server of the project's own (`styx-cql-server`, built beside `styx`) on a free
+/// port, keeping its state in `data`; its address.
+fn start_cql_server(data: &Path, port: u16) -> (std::process::Child, String) {
+    let bin = Path::new(STYX).with_file_name("styx-cql-server");
+    assert!(bin.is_file(), "{} is not built", bin.display());
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(bin)
+        .args([
+            "--listen",
+            &listen,
+            "--data",
+            data.to_str().unwrap(),
+            "--save-every-ms",
+            "100",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    (child, addr)
+}
+
+fn stop_cql_server(mut server: std::process::Child) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
+    server.wait().unwrap();
+}
+
+/// A job on a Cassandra store goes on while the store is stopped, and picks up a rule
+/// added once the store is back.
+#[test]
+fn a_job_goes_on_while_the_cassandra_store_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let data = d.join("cql.ron");
+    let (server, addr) = start_cql_server(&data, port);
+    let store = format!("cassandra://{addr}/live");
+    ok(
+        d,
+        &[
+            "rules",
+            "put",
+            "checks",
+            "always",
+            "--condition",
+            "true",
+            "--store",
+            &store,
+        ],
+    );
+    std::fs::write(
+        d.join("job.toml"),
+        format!(
+            "[job]\nname = \"down\"\n[store]\nurl = \"{store}\"\nrefresh = \"200ms\"\n\
+             [sources.events]\ntype = \"stdin\"\n\
+             [transforms.flagged]\ntype = \"rules\"\ninputs = [\"events\"]\nruleset = \"checks\"\nemit = \"all\"\n\
+             [sinks.out]\ntype = \"file\"\ninputs = [\"flagged\"]\npath = \"out.ndjson\"\n"
+        ),
+    )
+    .unwrap();
+    let mut job = Command::new(STYX)
+        .args(["run", "job.toml"])
+        .current_dir(d)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = job.stdin.take().unwrap();
+    let mut send = |from: usize| {
+        for n in from..from + 3 {
+            stdin
+                .write_all(format!("{{\"n\":{n}}}\n").as_bytes())
+                .unwrap();
+        }
+        stdin.flush().unwrap();
+    };
+    send(0);
+    std::thread::sleep(Duration::from_millis(800));
+    stop_cql_server(server);
+    std::thread::sleep(Duration::from_millis(800));
+    send(3);
+    std::thread::sleep(Duration::from_millis(500));
+    let (server, _) = start_cql_server(&data, port);
+    ok(
+        d,
+        &[
+            "rules",
+            "put",
+            "checks",
+            "later",
+            "--condition",
+            "n >= 6",
+            "--store",
+            &store,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    send(6);
+    drop(stdin);
+    assert!(job.wait().unwrap().success());
+    stop_cql_server(server);
+    let out = lines(&std::fs::read_to_string(d.join("out.ndjson")).unwrap());
+    assert_eq!(out.len(), 9, "{out:?}");
+    for e in &out {
+        let rules: Vec<&str> = e["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap())
+            .collect();
+        let expected: &[&str] = if e["n"].as_u64().unwrap() >= 6 {
+            &["always", "later"]
+        } else {
+            &["always"]
+        };
+        assert_eq!(rules, expected, "{e}");
+    }
+}
