@@ -153,7 +153,8 @@ fn a_running_job_picks_up_models_rules_and_config() {
     ok(d, &["config", "set", "limit", "1"]);
     std::fs::write(
         d.join("job.toml"),
-        "[job]\nname = \"live\"\n[store]\nrefresh = \"200ms\"\n\
+        "[job]\nname = \"live\"\nstate_dir = \"state\"\ncheckpoint_interval = \"100ms\"\n\
+         [store]\nrefresh = \"200ms\"\n\
          [sources.events]\ntype = \"stdin\"\n\
          [transforms.scored]\ntype = \"score\"\ninputs = [\"events\"]\nmodel = \"store:iris\"\n\
          outputs = { species = \"species\", version = \"model_version\" }\n\
@@ -201,6 +202,33 @@ fn a_running_job_picks_up_models_rules_and_config() {
     for n in 5..10 {
         stdin.write_all(event(n).as_bytes()).unwrap();
     }
+    stdin.flush().unwrap();
+    // The checkpoints record the versions in use.
+    std::thread::sleep(Duration::from_millis(600));
+    let newest = std::fs::read_dir(d.join("state/checkpoints"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("chk-"))
+        .max()
+        .expect("a checkpoint");
+    let metadata: Value =
+        serde_json::from_slice(&std::fs::read(newest.join("_metadata.json")).unwrap()).unwrap();
+    let annotations = &metadata["annotations"];
+    assert_eq!(
+        annotations["transforms.scored.model_version"], 2,
+        "{metadata}"
+    );
+    assert!(
+        annotations["store.url"]
+            .as_str()
+            .unwrap()
+            .starts_with("sqlite:"),
+        "{metadata}"
+    );
+    assert!(
+        annotations["store.revisions"]["rules"].as_i64().unwrap() >= 2,
+        "{metadata}"
+    );
     drop(stdin);
     assert!(job.wait().unwrap().success());
     let out = lines(&std::fs::read_to_string(d.join("out.ndjson")).unwrap());

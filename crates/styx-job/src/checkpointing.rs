@@ -177,6 +177,12 @@ impl Checkpointing {
             .transpose()
     }
 
+    /// Has every snapshot record what `annotator` gives (see
+    /// [`styx_runtime::checkpoint::store::Store::annotate`]).
+    pub fn annotate(&self, annotator: styx_runtime::checkpoint::store::Annotator) {
+        self.store.annotate(annotator);
+    }
+
     /// Whether a newer incarnation of the job has claimed the state directory since this
     /// one did: this one is a zombie, fenced.
     pub fn fenced(&self) -> Option<styx_runtime::checkpoint::store::Fenced> {

@@ -820,6 +820,15 @@ impl Job {
             .transpose()
             .map_err(invalid)?;
         let live = self.live().map_err(invalid)?;
+        if let (Some(live), Some(checkpointing)) = (&live, &checkpointing) {
+            // Checkpoints record the versions the job used (a restored job reads the
+            // store's current ones).
+            let in_use = live.in_use();
+            checkpointing.annotate(Arc::new(move || {
+                let in_use = in_use.lock().unwrap_or_else(|e| e.into_inner());
+                in_use.clone()
+            }));
+        }
         self.build(
             &env,
             parallelism,

@@ -201,9 +201,12 @@ pub(crate) fn stored_score(
     live: &Live,
 ) -> Result<(DataStream<Event>, DataStream<Event>), String> {
     let first = stored_scorer(id, model_id, config, live.store())?;
+    let version_key = format!("transforms.{id}.model_version");
+    live.record(&version_key, Value::from(first.version));
     let current = Arc::new(ArcSwap::from_pointee(first));
     {
         let (current, id, model_id) = (current.clone(), id.to_string(), model_id.to_string());
+        let in_use = live.in_use();
         let fields = config.fields.clone();
         let outputs = config.outputs.clone();
         live.watch(Kind::Models, move |store| {
@@ -220,6 +223,10 @@ pub(crate) fn stored_score(
             };
             let next = stored_scorer(&id, &model_id, &config, store)?;
             tracing::info!(transform = %id, model = %model_id, version = next.version, "the model changed");
+            in_use
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(version_key.clone(), Value::from(next.version));
             current.store(Arc::new(next));
             Ok(())
         });

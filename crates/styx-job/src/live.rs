@@ -11,7 +11,7 @@
 //! logged once; the job goes on with what it has and picks the changes up when the store
 //! is back.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +32,9 @@ pub(crate) struct Live {
     refresh: Duration,
     config: ConfigSource,
     watchers: Arc<Mutex<Vec<(Kind, Watcher)>>>,
+    /// What the job uses now, by name: the store, its revisions, model and pattern
+    /// versions (recorded in checkpoints).
+    in_use: Arc<Mutex<BTreeMap<String, Value>>>,
     stop: Arc<AtomicBool>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -46,9 +49,11 @@ impl Live {
             refresh,
             config: Arc::new(ArcSwap::from_pointee(config_value(&config))),
             watchers: Arc::new(Mutex::new(Vec::new())),
+            in_use: Arc::new(Mutex::new(BTreeMap::new())),
             stop: Arc::new(AtomicBool::new(false)),
             thread: Mutex::new(None),
         };
+        live.record("store.url", Value::String(url.to_string()));
         let config = live.config.clone();
         live.watch(Kind::Config, move |store| {
             let values = store.config(None).map_err(|e| e.to_string())?;
@@ -73,6 +78,16 @@ impl Live {
         self.config.clone()
     }
 
+    /// Records what the job uses under `name` (see [`Live::in_use`]).
+    pub(crate) fn record(&self, name: &str, value: Value) {
+        lock(&self.in_use).insert(name.to_string(), value);
+    }
+
+    /// What the job uses now, by name; recorded in its checkpoints.
+    pub(crate) fn in_use(&self) -> Arc<Mutex<BTreeMap<String, Value>>> {
+        self.in_use.clone()
+    }
+
     /// Calls `reload` whenever something of `kind` changed.
     pub(crate) fn watch(
         &self,
@@ -84,15 +99,16 @@ impl Live {
 
     /// Starts looking for changes.
     pub(crate) fn start(&self) {
-        let (store, watchers, stop, refresh) = (
+        let (store, watchers, stop, refresh, in_use) = (
             self.store.clone(),
             self.watchers.clone(),
             self.stop.clone(),
             self.refresh,
+            self.in_use.clone(),
         );
         let handle = std::thread::Builder::new()
             .name("store-refresh".into())
-            .spawn(move || refresh_loop(&store, &watchers, &stop, refresh))
+            .spawn(move || refresh_loop(&store, &watchers, &stop, refresh, &in_use))
             .expect("spawn the store's refresh thread");
         *lock(&self.thread) = Some(handle);
     }
@@ -140,6 +156,7 @@ fn refresh_loop(
     watchers: &Mutex<Vec<(Kind, Watcher)>>,
     stop: &AtomicBool,
     refresh: Duration,
+    in_use: &Mutex<BTreeMap<String, Value>>,
 ) {
     let mut seen: HashMap<Kind, i64> = HashMap::new();
     for kind in Kind::ALL {
@@ -147,6 +164,14 @@ fn refresh_loop(
             seen.insert(kind, r);
         }
     }
+    let record = |seen: &HashMap<Kind, i64>| {
+        let revisions: serde_json::Map<String, Value> = seen
+            .iter()
+            .map(|(k, r)| (k.name().to_string(), Value::from(*r)))
+            .collect();
+        lock(in_use).insert("store.revisions".into(), Value::Object(revisions));
+    };
+    record(&seen);
     let mut unreachable = false;
     // A failed reload is logged once, until it succeeds or fails differently.
     let mut refused: HashMap<usize, String> = HashMap::new();
@@ -182,6 +207,9 @@ fn refresh_loop(
                 unreachable = false;
             }
             (None, false) => {}
+        }
+        if !changed.is_empty() {
+            record(&seen);
         }
         let mut watchers = lock(watchers);
         for (i, (kind, reload)) in watchers.iter_mut().enumerate() {

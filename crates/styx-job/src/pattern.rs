@@ -104,6 +104,9 @@ pub(crate) fn build(
         LivePattern::new(&pattern, stored.map_or(0, |s| u64::from(s.version))).map_err(at_key)?;
     if let (Some(live), Some(stored)) = (live, stored) {
         // A new version of the stored pattern replaces this one for later events.
+        let version_key = format!("transforms.{id}.pattern_version");
+        live.record(&version_key, serde_json::Value::from(stored.version));
+        let in_use = live.in_use();
         let (current, id, stored) = (current.clone(), id.to_string(), stored.clone());
         let (inputs, key) = (config.inputs.clone(), config.key.clone());
         live.watch(Kind::Patterns, move |store| {
@@ -122,6 +125,10 @@ pub(crate) fn build(
                 .replace(&pattern, u64::from(version))
                 .map_err(|p| format!("pattern {}: {p:?}", stored.id))?;
             tracing::info!(transform = %id, pattern = %stored.id, version, "the pattern changed");
+            in_use
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(version_key.clone(), serde_json::Value::from(version));
             Ok(())
         });
     }

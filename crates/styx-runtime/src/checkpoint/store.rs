@@ -63,7 +63,14 @@ pub struct Metadata {
     pub incarnation: Option<String>,
     /// The instances whose state it holds.
     pub tasks: Vec<TaskEntry>,
+    /// What the job says of itself at the checkpoint (for example the versions of the
+    /// models and rules it used), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, serde_json::Value>,
 }
+
+/// Gives the annotations of a snapshot when it is written (see [`Store::annotate`]).
+pub type Annotator = Arc<dyn Fn() -> BTreeMap<String, serde_json::Value> + Send + Sync>;
 
 /// One instance's state file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -80,13 +87,24 @@ pub struct TaskEntry {
 
 /// The state directory of a job, as one incarnation of the job writes it (see the
 /// [module documentation](self)). Clones are the same incarnation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Store {
     dir: PathBuf,
     incarnation: String,
     /// Whether this incarnation has claimed the directory (and so checks that it still
     /// owns it before writing or deleting).
     claimed: Arc<AtomicBool>,
+    /// What every snapshot's metadata says of the job, shared by the clones.
+    annotator: Arc<std::sync::Mutex<Option<Annotator>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dir", &self.dir)
+            .field("incarnation", &self.incarnation)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A newer incarnation of the job has claimed the state directory: this one may no
@@ -167,7 +185,14 @@ impl Store {
             dir: dir.into(),
             incarnation: new_incarnation(),
             claimed: Arc::new(AtomicBool::new(false)),
+            annotator: Arc::default(),
         }
+    }
+
+    /// Has every snapshot written from now on carry what `annotator` gives as its
+    /// metadata's `annotations`.
+    pub fn annotate(&self, annotator: Annotator) {
+        *self.annotator.lock().unwrap_or_else(|e| e.into_inner()) = Some(annotator);
     }
 
     /// The state directory.
@@ -422,6 +447,13 @@ impl PendingSnapshot {
             BarrierKind::Checkpoint => format!("chk-{:08}-{}", self.id, store.incarnation),
             _ => format!("sp-{:08}-{created_ms}", self.id),
         };
+        let annotations = store
+            .annotator
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .map(|f| f())
+            .unwrap_or_default();
         let metadata = Metadata {
             format: FORMAT,
             id: self.id,
@@ -429,6 +461,7 @@ impl PendingSnapshot {
             created_ms,
             incarnation: Some(store.incarnation.clone()),
             tasks: std::mem::take(&mut self.entries),
+            annotations,
         };
         write_synced(
             &self.tmp.join(METADATA),
