@@ -37,8 +37,17 @@ pub(crate) fn lookup(
         .collect();
     let missing = config.missing.clone();
     let name = format!("transforms.{id}");
-    let (out, dead) = input.flat_map_split(
+    let batch_key = key.clone();
+    let (out, dead) = input.flat_map_split_batched(
         move |_| RowCache::new(store.clone(), &table, max_age),
+        // The rows a batch of events needs, read at once.
+        move |cache, events: &[Event]| {
+            let keys: Vec<String> = events
+                .iter()
+                .filter_map(|e| key_text(e.get(&batch_key)))
+                .collect();
+            cache.prefetch(&keys);
+        },
         move |cache, mut event: Event, out, dead| {
             let row = key_text(event.get(&key)).and_then(|k| cache.get(&k));
             match row {

@@ -295,6 +295,48 @@ impl RowCache {
         }
     }
 
+    /// Reads the rows of `keys` that are not cached (or too old) in one request.
+    pub(crate) fn prefetch(&mut self, keys: &[String]) {
+        let mut missing: Vec<&str> = keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| {
+                self.rows
+                    .get(*k)
+                    .is_none_or(|(at, _)| at.elapsed() >= self.max_age)
+            })
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return;
+        }
+        match self.store.rows(&self.table, &missing) {
+            Ok(found) => {
+                if self.unreachable {
+                    tracing::warn!(table = %self.table, "the store can be read again");
+                    self.unreachable = false;
+                }
+                if self.rows.len() + missing.len() > CACHE_ROWS {
+                    self.rows.clear();
+                }
+                let now = Instant::now();
+                for key in &missing {
+                    self.rows.insert(key.to_string(), (now, None));
+                }
+                for (key, row) in found {
+                    self.rows.insert(key, (now, Some(row)));
+                }
+            }
+            Err(e) => {
+                if !self.unreachable {
+                    tracing::warn!(table = %self.table, "the store cannot be read; lookups use what is cached: {e}");
+                    self.unreachable = true;
+                }
+            }
+        }
+    }
+
     /// The row under `key`, if the table has one.
     pub(crate) fn get(&mut self, key: &str) -> Option<&Row> {
         let fresh = self

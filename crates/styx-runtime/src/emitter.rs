@@ -138,10 +138,15 @@ impl<T: Send, U: Send> Emitter<T> for FlatMapEmitter<T, U> {
 /// main output and of a side output (see [`crate::stream::DataStream::flat_map_split`]).
 pub type SplitFn<S, T, U, V> = Arc<dyn Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync>;
 
+/// A function that sees a whole batch before its records are handled one by one (to
+/// look up what the batch needs at once).
+pub type BatchFn<S, T> = Arc<dyn Fn(&mut S, &[T]) + Send + Sync>;
+
 /// Applies a [`SplitFn`] with the instance's state, then sends the records of each output
 /// on; watermarks, idleness, barriers, flushes and the end go to both outputs.
 pub struct SplitEmitter<S, T, U, V> {
     state: S,
+    before: Option<BatchFn<S, T>>,
     f: SplitFn<S, T, U, V>,
     main: Vec<U>,
     side: Vec<V>,
@@ -159,6 +164,7 @@ impl<S, T, U, V> SplitEmitter<S, T, U, V> {
     ) -> Self {
         SplitEmitter {
             state,
+            before: None,
             f,
             main: Vec::new(),
             side: Vec::new(),
@@ -168,8 +174,19 @@ impl<S, T, U, V> SplitEmitter<S, T, U, V> {
     }
 }
 
+impl<S, T, U, V> SplitEmitter<S, T, U, V> {
+    /// Calls `before` with each whole batch first.
+    pub fn with_batches(mut self, before: BatchFn<S, T>) -> Self {
+        self.before = Some(before);
+        self
+    }
+}
+
 impl<S: Send, T: Send, U: Send, V: Send> Emitter<T> for SplitEmitter<S, T, U, V> {
     fn emit(&mut self, batch: &mut Vec<T>) {
+        if let Some(before) = &self.before {
+            before(&mut self.state, batch);
+        }
         for item in batch.drain(..) {
             (self.f)(&mut self.state, item, &mut self.main, &mut self.side);
         }

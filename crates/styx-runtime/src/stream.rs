@@ -19,7 +19,9 @@ use crate::checkpoint::coordinator::{
 };
 use crate::checkpoint::store::Snapshot;
 use crate::checkpoint::RestoredState;
-use crate::emitter::{Discard, Emitter, FlatMapEmitter, FlatMapFn, SplitEmitter, SplitFn, Tee};
+use crate::emitter::{
+    BatchFn, Discard, Emitter, FlatMapEmitter, FlatMapFn, SplitEmitter, SplitFn, Tee,
+};
 use crate::error::{BoxError, RuntimeError};
 use crate::exchange::{
     key_hash, Channels, Envelope, ExchangeEmitter, Message, Partitioner, NOTIFY,
@@ -509,21 +511,55 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         I: Fn(usize) -> S + 'static,
         F: Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync + 'static,
     {
-        let f: SplitFn<S, T, U, V> = Arc::new(f);
+        self.split_with(init, None, Arc::new(f))
+    }
+
+    /// [`DataStream::flat_map_split`] where `before` sees each batch of records first,
+    /// with the instance's state (to fetch what the batch needs in one request, as
+    /// Flink's async I/O batches lookups).
+    pub fn flat_map_split_batched<S, U, V, I, B, F>(
+        &self,
+        init: I,
+        before: B,
+        f: F,
+    ) -> (DataStream<U>, DataStream<V>)
+    where
+        S: Send + 'static,
+        U: Clone + Send + 'static,
+        V: Clone + Send + 'static,
+        I: Fn(usize) -> S + 'static,
+        B: Fn(&mut S, &[T]) + Send + Sync + 'static,
+        F: Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync + 'static,
+    {
+        self.split_with(init, Some(Arc::new(before)), Arc::new(f))
+    }
+
+    fn split_with<S, U, V, I>(
+        &self,
+        init: I,
+        before: Option<BatchFn<S, T>>,
+        f: SplitFn<S, T, U, V>,
+    ) -> (DataStream<U>, DataStream<V>)
+    where
+        S: Send + 'static,
+        U: Clone + Send + 'static,
+        V: Clone + Send + 'static,
+        I: Fn(usize) -> S + 'static,
+    {
         let init = Rc::new(init);
         let mut main_parts = Vec::new();
         let mut side_parts = Vec::new();
         for part in &self.parts {
             let (main, side) = (Port::<U>::new(), Port::<V>::new());
             let (next, next_side) = (main.clone(), side.clone());
-            let (f, init) = (f.clone(), init.clone());
+            let (f, init, before) = (f.clone(), init.clone(), before.clone());
             part.port.add_consumer(Box::new(move |i| {
-                Box::new(SplitEmitter::new(
-                    init(i),
-                    f.clone(),
-                    next.build(i),
-                    next_side.build(i),
-                ))
+                let emitter =
+                    SplitEmitter::new(init(i), f.clone(), next.build(i), next_side.build(i));
+                Box::new(match &before {
+                    Some(before) => emitter.with_batches(before.clone()),
+                    None => emitter,
+                })
             }));
             main_parts.push(Part {
                 port: main,

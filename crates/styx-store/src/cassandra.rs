@@ -368,18 +368,41 @@ impl Cassandra {
         Ok(n)
     }
 
+    /// The rows under `keys`, read concurrently (one partition each).
     pub(crate) fn rows(&self, table: &str, keys: &[&str]) -> Result<Vec<(String, Row)>, String> {
-        let mut out = Vec::new();
-        for key in keys {
-            let row: Option<(String,)> = self.one(
+        let session = self.session.clone();
+        let texts: Vec<(String, Option<String>)> = self.runtime.block_on(async {
+            let prepared = Self::prepare(
+                &session,
                 "SELECT row FROM rows WHERE table_name = ? AND key = ?",
-                (table, *key),
-            )?;
-            if let Some((text,)) = row {
+            )
+            .await?;
+            let reads = keys.iter().map(|key| {
+                let (session, prepared) = (&session, &prepared);
+                async move {
+                    let result = session
+                        .execute_unpaged(prepared, (table, *key))
+                        .await
+                        .map_err(err)?;
+                    let rows = result.into_rows_result().map_err(err)?;
+                    let row = rows
+                        .rows::<(String,)>()
+                        .map_err(err)?
+                        .next()
+                        .transpose()
+                        .map_err(err)?;
+                    Ok::<_, String>((key.to_string(), row.map(|r| r.0)))
+                }
+            });
+            futures::future::try_join_all(reads).await
+        })?;
+        texts
+            .into_iter()
+            .filter_map(|(key, text)| text.map(|t| (key, t)))
+            .map(|(key, text)| {
                 let row = serde_json::from_str(&text).map_err(|e| format!("{table} {key}: {e}"))?;
-                out.push((key.to_string(), row));
-            }
-        }
-        Ok(out)
+                Ok((key, row))
+            })
+            .collect()
     }
 }
