@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use common::STYX;
+use common::{brokers, produce, unique, STYX, TIMEOUT};
 use serde_json::Value;
 
 const IRIS: &str = "../styx-pmml/tests/fixtures/011-logreg-multinomial-iris/model.pmml";
@@ -450,5 +450,69 @@ fn a_job_goes_on_while_the_cassandra_store_is_down() {
             &["always"]
         };
         assert_eq!(rules, expected, "{e}");
+    }
+}
+
+/// A job reading a Kafka topic scores with the model version in force when each event is
+/// processed: a version deployed while it runs scores the events produced after it, and
+/// no event is lost or scored twice.
+#[test]
+fn a_model_deployed_while_a_job_reads_kafka_scores_the_later_events() {
+    let Some(brokers) = brokers("STYX_KAFKA_BROKERS") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["models", "deploy", "iris", fixture(IRIS).to_str().unwrap()],
+    );
+    let topic = unique("iris");
+    styx_kafka::admin::create_topic(&brokers, &topic, 2, TIMEOUT).unwrap();
+    std::fs::write(
+        d.join("job.toml"),
+        format!(
+            "[job]\nname = \"kafka-live\"\n[store]\nrefresh = \"200ms\"\n\
+             [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{topic}\"\n\
+             group = \"{}\"\nstart = \"earliest\"\n\
+             [transforms.scored]\ntype = \"score\"\ninputs = [\"events\"]\nmodel = \"store:iris\"\n\
+             outputs = {{ species = \"species\", version = \"model_version\" }}\n\
+             [sinks.out]\ntype = \"file\"\ninputs = [\"scored\"]\npath = \"out.ndjson\"\n",
+            unique("group")
+        ),
+    )
+    .unwrap();
+    let event = |n: u64| {
+        (
+            format!("k{}", n % 4),
+            format!(
+                "{{\"n\":{n},\"sepal length (cm)\":6.9,\"sepal width (cm)\":3.1,\
+                 \"petal length (cm)\":5.5,\"petal width (cm)\":2.2}}"
+            ),
+        )
+    };
+    let mut job = Command::new(STYX)
+        .args(["run", "job.toml", "--until-idle", "4s"])
+        .current_dir(d)
+        .env_remove("STYX_STORE")
+        .spawn()
+        .unwrap();
+    produce(&brokers, &topic, (0..50).map(event));
+    std::thread::sleep(Duration::from_millis(2500));
+    ok(
+        d,
+        &["models", "deploy", "iris", fixture(IRIS).to_str().unwrap()],
+    );
+    std::thread::sleep(Duration::from_millis(1400));
+    produce(&brokers, &topic, (50..100).map(event));
+    assert!(job.wait().unwrap().success());
+    let out = lines(&std::fs::read_to_string(d.join("out.ndjson")).unwrap());
+    let mut seen: Vec<u64> = out.iter().map(|e| e["n"].as_u64().unwrap()).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..100).collect::<Vec<_>>(), "every event once");
+    for e in &out {
+        let later = e["n"].as_u64().unwrap() >= 50;
+        assert_eq!(e["version"], if later { 2 } else { 1 }, "{e}");
+        assert_eq!(e["species"], "virginica", "{e}");
     }
 }
