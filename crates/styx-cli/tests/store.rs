@@ -135,8 +135,8 @@ fn two_processes_write_one_file() {
     assert_eq!(lines(&ok(d, &["rules", "list", "rs"])).len(), 30);
 }
 
-/// A job reads events from stdin; between two batches the model, a rule and a config
-/// value change. The first batch is handled entirely by the old versions, the second,
+/// A job reads events from stdin; between two batches the model changes, a rule is
+/// added, one changed and one disabled, and a config value changes. The first batch is handled entirely by the old versions, the second,
 /// written more than the refresh interval plus one second later, by the new ones.
 #[test]
 fn a_running_job_picks_up_models_rules_and_config() {
@@ -149,6 +149,14 @@ fn a_running_job_picks_up_models_rules_and_config() {
     ok(
         d,
         &["rules", "put", "checks", "always", "--condition", "true"],
+    );
+    ok(
+        d,
+        &["rules", "put", "checks", "changed", "--condition", "n >= 0"],
+    );
+    ok(
+        d,
+        &["rules", "put", "checks", "gone", "--condition", "true"],
     );
     ok(d, &["config", "set", "limit", "1"]);
     std::fs::write(
@@ -195,6 +203,22 @@ fn a_running_job_picks_up_models_rules_and_config() {
             "virginica",
             "--condition",
             "species == 'virginica'",
+        ],
+    );
+    ok(
+        d,
+        &["rules", "put", "checks", "changed", "--condition", "n < 0"],
+    );
+    ok(
+        d,
+        &[
+            "rules",
+            "put",
+            "checks",
+            "gone",
+            "--condition",
+            "true",
+            "--disabled",
         ],
     );
     ok(d, &["config", "set", "limit", "2"]);
@@ -247,7 +271,7 @@ fn a_running_job_picks_up_models_rules_and_config() {
         let expected: &[&str] = if later {
             &["always", "virginica"]
         } else {
-            &["always"]
+            &["always", "changed", "gone"]
         };
         assert_eq!(rules, expected, "{e}");
     }
