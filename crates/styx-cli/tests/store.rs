@@ -540,3 +540,98 @@ fn a_model_deployed_while_a_job_reads_kafka_scores_the_later_events() {
         assert_eq!(e["species"], "virginica", "{e}");
     }
 }
+
+/// Two processes of one job share a Kafka topic's partitions; both score with the
+/// version in force when each event is processed.
+#[test]
+fn two_processes_of_a_job_see_the_same_change() {
+    let Some(brokers) = brokers("STYX_KAFKA_BROKERS") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let store = format!("sqlite:{}", d.join("shared.db").display());
+    ok(
+        d,
+        &[
+            "models",
+            "deploy",
+            "iris",
+            fixture(IRIS).to_str().unwrap(),
+            "--store",
+            &store,
+        ],
+    );
+    let topic = unique("iris2");
+    styx_kafka::admin::create_topic(&brokers, &topic, 2, TIMEOUT).unwrap();
+    let group = unique("group");
+    let processes: Vec<_> = (0..2)
+        .map(|p| {
+            let work = d.join(format!("p{p}"));
+            std::fs::create_dir_all(&work).unwrap();
+            std::fs::write(
+                work.join("job.toml"),
+                format!(
+                    "[job]\nname = \"two\"\n[store]\nurl = \"{store}\"\nrefresh = \"200ms\"\n\
+                     [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{topic}\"\n\
+                     group = \"{group}\"\nstart = \"earliest\"\n\
+                     [transforms.scored]\ntype = \"score\"\ninputs = [\"events\"]\nmodel = \"store:iris\"\n\
+                     outputs = {{ version = \"model_version\" }}\n\
+                     [sinks.out]\ntype = \"file\"\ninputs = [\"scored\"]\npath = \"out.ndjson\"\n"
+                ),
+            )
+            .unwrap();
+            let child = Command::new(STYX)
+                .args(["run", "job.toml", "--until-idle", "5s"])
+                .current_dir(&work)
+                .env_remove("STYX_STORE")
+                .spawn()
+                .unwrap();
+            (work, child)
+        })
+        .collect();
+    let event = |n: u64| {
+        (
+            format!("k{n}"),
+            format!(
+                "{{\"n\":{n},\"sepal length (cm)\":6.9,\"sepal width (cm)\":3.1,\
+                 \"petal length (cm)\":5.5,\"petal width (cm)\":2.2}}"
+            ),
+        )
+    };
+    // Both processes join the group first.
+    std::thread::sleep(Duration::from_millis(3000));
+    produce(&brokers, &topic, (0..40).map(event));
+    std::thread::sleep(Duration::from_millis(2500));
+    ok(
+        d,
+        &[
+            "models",
+            "deploy",
+            "iris",
+            fixture(IRIS).to_str().unwrap(),
+            "--store",
+            &store,
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(1400));
+    produce(&brokers, &topic, (40..80).map(event));
+    let mut out = Vec::new();
+    let mut writers = 0;
+    for (work, mut child) in processes {
+        assert!(child.wait().unwrap().success());
+        let text = std::fs::read_to_string(work.join("out.ndjson")).unwrap_or_default();
+        let found = lines(&text);
+        writers += usize::from(!found.is_empty());
+        out.extend(found);
+    }
+    assert_eq!(writers, 2, "both processes read part of the topic");
+    let mut seen: Vec<u64> = out.iter().map(|e| e["n"].as_u64().unwrap()).collect();
+    seen.sort_unstable();
+    seen.dedup();
+    assert_eq!(seen, (0..80).collect::<Vec<_>>(), "every event");
+    for e in &out {
+        let later = e["n"].as_u64().unwrap() >= 40;
+        assert_eq!(e["version"], if later { 2 } else { 1 }, "{e}");
+    }
+}
