@@ -435,10 +435,20 @@ pub struct PatternConfig {
 }
 
 /// The stages and options of a pattern as the store keeps them (`styx patterns put`):
-/// a pattern transform without `inputs`, `key` and `pattern`.
+/// a pattern transform's keys but `pattern`. `inputs` and `type` may be there (a table
+/// copied from a job file) and are not used; `key` is used by jobs that give none.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatternSpec {
+    /// `"pattern"`, if given.
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// Not used: a job's transform names its inputs.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// The key field, for jobs whose transform has no `key`.
+    #[serde(default)]
+    pub key: Option<String>,
     /// A match spans less than this much time.
     #[serde(default)]
     pub within: Option<HumanDuration>,

@@ -46,6 +46,9 @@ pub(crate) const SIDE_OUTPUTS: [&str; 2] = ["timed_out", "late"];
 
 /// Every problem of the stored pattern `id`.
 pub(crate) fn check_spec(id: &str, spec: &PatternSpec) -> Vec<String> {
+    if spec.kind.as_deref().is_some_and(|k| k != "pattern") {
+        return vec![format!("pattern {id}.type: must be \"pattern\" when given")];
+    }
     let config = from_spec(Vec::new(), None, spec);
     match pattern(&format!("pattern {id}"), &config, &Failures::new(id)) {
         Ok(_) => Vec::new(),
@@ -61,7 +64,7 @@ pub(crate) fn from_spec(
 ) -> PatternConfig {
     PatternConfig {
         inputs,
-        key,
+        key: key.or_else(|| spec.key.clone()),
         within: spec.within,
         within_between: spec.within_between,
         after_match: spec.after_match.clone(),

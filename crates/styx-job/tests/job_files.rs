@@ -351,3 +351,33 @@ fn a_pattern_finds_its_matches_and_names_its_problems() {
     let e = error_text(&body.replace("name = \"large\"", "name = \"large\"\nfollows = \"after\""));
     assert!(e.contains("unknown variant `after`"), "{e}");
 }
+
+#[test]
+fn a_stored_pattern_brings_its_key_when_the_job_gives_none() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite:{}", dir.path().join("store.db").display());
+    let store = styx_store::Store::open(&url).unwrap();
+    let spec = "type = \"pattern\"\ninputs = [\"ignored\"]\nkey = \"user\"\n\
+                [[stages]]\nname = \"small\"\ncondition = \"amount < 10\"\n\
+                [[stages]]\nname = \"large\"\ncondition = \"amount > 100\"\n";
+    assert_eq!(styx_job::store::put_pattern(&store, "p", spec).unwrap(), 1);
+    let bad = spec.replace("type = \"pattern\"", "type = \"window\"");
+    assert!(styx_job::store::put_pattern(&store, "p", &bad).is_err());
+    write(dir.path(), "events.ndjson", EVENTS);
+    write(
+        dir.path(),
+        "job.toml",
+        &format!(
+            "[job]\nname = \"t\"\n[store]\nurl = \"{url}\"\n{SOURCE}\n\
+             [transforms.p]\ntype = \"pattern\"\ninputs = [\"events\"]\npattern = \"store:p\"\n\
+             [sinks.out]\ntype = \"file\"\ninputs = [\"p\"]\npath = \"out.ndjson\"\n"
+        ),
+    );
+    let job = Job::load(&dir.path().join("job.toml")).unwrap();
+    job.run(&RunOptions::default()).unwrap();
+    let out = read(dir.path(), "out.ndjson");
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0]["user"], "a");
+    assert_eq!(out[0]["small"][0]["amount"], 5);
+    assert_eq!(out[0]["large"][0]["amount"], 500);
+}
