@@ -46,7 +46,7 @@ pub(crate) fn lookup(
                 .iter()
                 .filter_map(|e| key_text(e.get(&batch_key)))
                 .collect();
-            cache.prefetch(&keys);
+            cache.prefetch(keys.iter().map(String::as_str));
         },
         move |cache, mut event: Event, out, dead| {
             let row = key_text(event.get(&key)).and_then(|k| cache.get(&k));

@@ -296,10 +296,8 @@ impl RowCache {
     }
 
     /// Reads the rows of `keys` that are not cached (or too old) in one request.
-    pub(crate) fn prefetch(&mut self, keys: &[String]) {
+    pub(crate) fn prefetch<'k>(&mut self, keys: impl Iterator<Item = &'k str>) {
         let mut missing: Vec<&str> = keys
-            .iter()
-            .map(String::as_str)
             .filter(|k| {
                 self.rows
                     .get(*k)
@@ -339,31 +337,8 @@ impl RowCache {
 
     /// The row under `key`, if the table has one.
     pub(crate) fn get(&mut self, key: &str) -> Option<&Row> {
-        let fresh = self
-            .rows
-            .get(key)
-            .is_some_and(|(at, _)| at.elapsed() < self.max_age);
-        if !fresh {
-            match self.store.rows(&self.table, &[key]) {
-                Ok(mut found) => {
-                    if self.unreachable {
-                        tracing::warn!(table = %self.table, "the store can be read again");
-                        self.unreachable = false;
-                    }
-                    if self.rows.len() >= CACHE_ROWS {
-                        self.rows.clear();
-                    }
-                    let row = found.pop().map(|(_, row)| row);
-                    self.rows.insert(key.to_string(), (Instant::now(), row));
-                }
-                Err(e) => {
-                    if !self.unreachable {
-                        tracing::warn!(table = %self.table, "the store cannot be read; lookups use what is cached: {e}");
-                        self.unreachable = true;
-                    }
-                }
-            }
-        }
+        // A key the batch's prefetch did not bring (or that aged since) is read alone.
+        self.prefetch(std::iter::once(key));
         self.rows.get(key).and_then(|(_, row)| row.as_ref())
     }
 }

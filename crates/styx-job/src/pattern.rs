@@ -135,8 +135,6 @@ pub(crate) fn build(
             Ok(())
         });
     }
-    let pattern_for_times = pattern;
-    let pattern = &pattern_for_times;
     let key_field = config.key.clone();
     let keyed = {
         let key_field = key_field.clone();
