@@ -4,12 +4,15 @@
 //! `event` is the whole event: `amount > 100.0 && country != "NL"`,
 //! `has(event.meta) ? event.meta.src : "none"`. `config` is the store's configuration
 //! as the job sees it now (`config.fraud.threshold` reads key `fraud.threshold`).
+//! Arithmetic mixes integers and floats (see [`numbers`]).
+
+mod numbers;
 
 use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use cel::{Context, Env, Program, Value as CelValue};
+use cel::{Context, Env, IdedExpr, Value as CelValue};
 use serde_json::Value;
 use styx_runtime::event::Event;
 
@@ -17,7 +20,8 @@ use styx_runtime::event::Event;
 pub struct Expr {
     source: String,
     env: Arc<Env>,
-    program: Program,
+    /// The compiled expression, its arithmetic on mixed numbers.
+    expression: IdedExpr,
     variables: Vec<String>,
     uses_event: bool,
     config: Option<ConfigSource>,
@@ -62,7 +66,7 @@ pub fn config_value(values: &[(String, Value)]) -> CelValue {
 impl Expr {
     /// Compiles `source`; the error describes the syntax problem.
     pub fn compile(source: &str) -> Result<Expr, String> {
-        let env = Arc::new(Env::stdlib());
+        let env = numbers::env();
         let program = env
             .compile(source)
             .map_err(|e| format!("invalid expression \"{source}\": {e}"))?;
@@ -78,7 +82,7 @@ impl Expr {
         Ok(Expr {
             source: source.to_string(),
             env,
-            program,
+            expression: numbers::promote(program.expression().clone()),
             variables,
             uses_event,
             config: None,
@@ -147,9 +151,7 @@ impl Expr {
         if let Some(matched) = matched {
             ctx.add_variable_from_value("match", matched);
         }
-        let result = self
-            .program
-            .execute(&ctx)
+        let result = CelValue::resolve(&self.expression, &ctx)
             .map_err(|e| format!("\"{}\": {e}", self.source))?;
         result
             .json()
@@ -164,7 +166,7 @@ impl Expr {
     /// Evaluates a condition in `scope`, which binds what this expression reads (see
     /// [`Scope`]).
     pub fn eval_bool_in(&self, scope: &Scope) -> Result<bool, String> {
-        match self.program.execute(&scope.ctx) {
+        match CelValue::resolve(&self.expression, &scope.ctx) {
             Ok(CelValue::Bool(b)) => Ok(b),
             Ok(other) => Err(format!(
                 "\"{}\" must give a boolean, gave {other:?}",
@@ -195,7 +197,7 @@ impl Reads {
     /// What `exprs` read, together.
     pub fn of<'e>(exprs: impl IntoIterator<Item = &'e Expr>) -> Reads {
         let mut reads = Reads {
-            env: Arc::new(Env::stdlib()),
+            env: numbers::env(),
             variables: Vec::new(),
             uses_event: false,
             config: None,
@@ -281,6 +283,36 @@ mod tests {
         assert_eq!(scaled.eval(&e).unwrap(), json!(15000));
         let missing = Expr::compile("nothing == null").unwrap();
         assert!(missing.eval_bool(&e).unwrap());
+    }
+
+    #[test]
+    fn integers_and_floats_are_both_numbers() {
+        let eval = |source: &str, e: Value| Expr::compile(source).unwrap().eval(&event(e));
+        assert_eq!(eval("amount * 2.0", json!({"amount": 12})), Ok(json!(24.0)));
+        assert_eq!(eval("amount * 2", json!({"amount": 12.5})), Ok(json!(25.0)));
+        assert_eq!(eval("amount * 2", json!({"amount": 12})), Ok(json!(24)));
+        assert_eq!(eval("a + b - 1", json!({"a": 1, "b": 0.5})), Ok(json!(0.5)));
+        assert_eq!(eval("a / b", json!({"a": 7, "b": 2})), Ok(json!(3)));
+        assert_eq!(eval("a / b", json!({"a": 7, "b": 2.0})), Ok(json!(3.5)));
+        assert_eq!(eval("a + 1u", json!({"a": -3})), Ok(json!(-2)));
+        let big = json!({"a": u64::MAX});
+        assert_eq!(eval("a - 1", big.clone()), Ok(json!(u64::MAX - 1)));
+        // Everything else keeps CEL's meaning.
+        assert_eq!(eval("s + '!'", json!({"s": "a"})), Ok(json!("a!")));
+        assert_eq!(eval("[1] + [2.5]", json!({})), Ok(json!([1, 2.5])));
+        assert_eq!(
+            eval("xs.map(x, x * 1.5)", json!({"xs": [1, 2.0]})),
+            Ok(json!([1.5, 3.0]))
+        );
+        assert!(eval("a / 0", json!({"a": 1})).is_err());
+        assert!(eval("a * 2", json!({"a": i64::MAX})).is_err());
+        assert!(eval("s * 2", json!({"s": "a"})).is_err());
+        assert!(eval("missing * 2", json!({})).is_err());
+        // Comparisons mix numbers too.
+        assert_eq!(
+            eval("a > 100.0 && b == 2", json!({"a": 150, "b": 2.0})),
+            Ok(json!(true))
+        );
     }
 
     #[test]
