@@ -21,13 +21,13 @@ use styx_runtime::window::WindowAssigner;
 use crate::aggregate::{AggKind, JsonAggregates};
 use crate::checkpointing::{Checkpointing, Resume, StateDir};
 use crate::config::{
-    EventTimeConfig, JobFile, SinkConfig, SourceConfig, StateBackendKind, TimeKind,
+    EventTimeConfig, JobFile, OnError, SinkConfig, SourceConfig, StateBackendKind, TimeKind,
     TransformConfig, WatermarkMode, WindowConfig, WindowSpec,
 };
 use crate::connectors::ExactlyOnce;
 use crate::error::JobError;
 use crate::expr::Expr;
-use crate::failures::Failures;
+use crate::failures::{Failures, Policy};
 use crate::group::{GroupRun, Groups};
 use crate::live::Live;
 use styx_kafka::exactly_once::Marker;
@@ -72,6 +72,17 @@ pub struct Job {
 #[derive(Clone)]
 struct Output {
     stream: DataStream<Event>,
+}
+
+impl Output {
+    /// `stream`, made of `input`'s events one by one: it carries their event time.
+    fn timed_as(stream: DataStream<Event>, input: &DataStream<Event>) -> Output {
+        let stream = match input.timestamps() {
+            Some(ts) => stream.with_timestamp_fn(ts),
+            None => stream,
+        };
+        Output { stream }
+    }
 }
 
 impl Job {
@@ -219,25 +230,15 @@ impl Job {
                         );
                     }
                 }
-                TransformConfig::Score(s) => {
-                    if let Some(dead) = &s.dead_letter {
-                        claim(
-                            dead.clone(),
-                            "dead-letter output",
-                            format!("transforms.{id}.dead_letter"),
-                            &mut problems,
-                        );
-                    }
-                }
-                TransformConfig::Lookup(l) if !["keep", "drop"].contains(&l.missing.as_str()) => {
-                    claim(
-                        l.missing.clone(),
-                        "dead-letter output",
-                        format!("transforms.{id}.missing"),
-                        &mut problems,
-                    );
-                }
                 _ => {}
+            }
+            if let Some((dead, key)) = t.dead_letter() {
+                claim(
+                    dead.to_string(),
+                    "dead-letter output",
+                    format!("transforms.{id}.{key}"),
+                    &mut problems,
+                );
             }
         }
         let known = |input: &str| outputs.contains_key(input);
@@ -361,13 +362,10 @@ impl Job {
     fn topological_order(&self) -> Result<Vec<String>, String> {
         let transforms = &self.config.transforms;
         let producer = |input: &str| -> Option<String> {
-            let dead_of = transforms.iter().find_map(|(id, t)| match t {
-                TransformConfig::Score(s) if s.dead_letter.as_deref() == Some(input) => {
-                    Some(id.clone())
-                }
-                TransformConfig::Lookup(l) if l.missing == input => Some(id.clone()),
-                _ => None,
-            });
+            let dead_of = transforms
+                .iter()
+                .find(|(_, t)| t.dead_letter().is_some_and(|(d, _)| d == input))
+                .map(|(id, _)| id.clone());
             let id = input
                 .strip_suffix(".late")
                 .or_else(|| input.strip_suffix(".timed_out"))
@@ -434,6 +432,9 @@ impl Job {
                 .inputs()
                 .iter()
                 .all(|i| timed.get(i.as_str()).copied().unwrap_or(false));
+            if let Some((dead, _)) = t.dead_letter() {
+                timed.insert(dead.to_string(), false);
+            }
             let out = match t {
                 TransformConfig::Window(w) => {
                     if window_domain(&w.window) == Some(TimeDomain::EventTime) && !inputs_timed {
@@ -444,16 +445,6 @@ impl Job {
                     }
                     timed.insert(format!("{id}.late"), inputs_timed);
                     !matches!(w.window, WindowSpec::Count { .. })
-                }
-                TransformConfig::Score(s) => {
-                    if let Some(dead) = &s.dead_letter {
-                        timed.insert(dead.clone(), false);
-                    }
-                    inputs_timed
-                }
-                TransformConfig::Lookup(l) => {
-                    timed.insert(l.missing.clone(), false);
-                    inputs_timed
                 }
                 TransformConfig::Pattern(p) => {
                     let p = self.stored_patterns.get(id).map_or(p, |s| &s.0);
@@ -494,6 +485,10 @@ impl Job {
             live.ok_or_else(|| format!("{what} needs the store, which the job did not open"))
         };
         let c = &self.config;
+        let policy = match c.job.on_error {
+            OnError::Continue => Policy::count(),
+            OnError::Fail => Policy::fail(env.fail_handle()),
+        };
         let mut outputs: HashMap<String, Output> = HashMap::new();
         for (id, source) in &c.sources {
             let (stream, dead) = self.build_source(env, id, source, exactly_once, group)?;
@@ -513,15 +508,25 @@ impl Job {
             match t {
                 TransformConfig::Filter(f) => {
                     let expr = with_config(Expr::compile(&f.condition)?);
-                    let failures = Failures::new(id);
-                    let stream = input.filter(move |e| match expr.eval_bool(e) {
-                        Ok(keep) => keep,
-                        Err(err) => {
-                            failures.record(&format!("event dropped: {err}"));
-                            false
-                        }
-                    });
-                    outputs.insert(id.clone(), Output { stream });
+                    let failures = Failures::new(id, &policy);
+                    let to_dead = f.dead_letter.is_some();
+                    let (kept, dead) = input.flat_map_split(
+                        |_| (),
+                        move |_, e: Event, out, dead| {
+                            if failures.job_failed() {
+                                return;
+                            }
+                            match expr.eval_bool(&e) {
+                                Ok(true) => out.push(e),
+                                Ok(false) => {}
+                                Err(err) => failures.event(&err, e, to_dead.then_some(dead)),
+                            }
+                        },
+                    );
+                    outputs.insert(id.clone(), Output::timed_as(kept, &input));
+                    if let Some(dead_id) = &f.dead_letter {
+                        outputs.insert(dead_id.clone(), Output { stream: dead });
+                    }
                 }
                 TransformConfig::Map(m) => {
                     let fields = m
@@ -530,37 +535,44 @@ impl Job {
                         .map(|(f, e)| Ok((f.clone(), with_config(Expr::compile(e)?))))
                         .collect::<Result<Vec<_>, String>>()?;
                     let remove = m.remove.clone();
-                    let failures = Failures::new(id);
-                    let timestamps = input.timestamps();
-                    let mut stream = input.map(move |mut e: Event| {
-                        let values: Vec<_> = fields
-                            .iter()
-                            .map(|(f, expr)| {
-                                let v = expr.eval(&e).unwrap_or_else(|err| {
-                                    failures.record(&format!("field {f} set to null: {err}"));
-                                    Value::Null
-                                });
-                                (f.clone(), v)
-                            })
-                            .collect();
-                        for (f, v) in values {
-                            e.insert(f, v);
-                        }
-                        for f in &remove {
-                            e.shift_remove(f);
-                        }
-                        e
-                    });
-                    if let Some(ts) = timestamps {
-                        stream = stream.with_timestamp_fn(ts);
+                    let failures = Failures::new(id, &policy);
+                    let to_dead = m.dead_letter.is_some();
+                    let (mapped, dead) = input.flat_map_split(
+                        |_| Vec::new(),
+                        move |values: &mut Vec<Value>, mut e: Event, out, dead| {
+                            if failures.job_failed() {
+                                return;
+                            }
+                            values.clear();
+                            for (f, expr) in &fields {
+                                match expr.eval(&e) {
+                                    Ok(v) => values.push(v),
+                                    Err(err) => {
+                                        let reason = format!("field {f}: {err}");
+                                        failures.event(&reason, e, to_dead.then_some(dead));
+                                        return;
+                                    }
+                                }
+                            }
+                            for ((f, _), v) in fields.iter().zip(values.drain(..)) {
+                                e.insert(f.clone(), v);
+                            }
+                            for f in &remove {
+                                e.shift_remove(f);
+                            }
+                            out.push(e);
+                        },
+                    );
+                    outputs.insert(id.clone(), Output::timed_as(mapped, &input));
+                    if let Some(dead_id) = &m.dead_letter {
+                        outputs.insert(dead_id.clone(), Output { stream: dead });
                     }
-                    outputs.insert(id.clone(), Output { stream });
                 }
                 TransformConfig::Score(s) if s.model.starts_with(crate::enrich::STORE_PREFIX) => {
                     let model_id = &s.model[crate::enrich::STORE_PREFIX.len()..];
                     let live = need_live(&format!("transforms.{id}"))?;
                     let (scored, dead) =
-                        crate::enrich::stored_score(id, model_id, &input, s, live)?;
+                        crate::enrich::stored_score(id, model_id, &input, s, live, &policy)?;
                     outputs.insert(id.clone(), Output { stream: scored });
                     if let Some(dead_id) = &s.dead_letter {
                         outputs.insert(dead_id.clone(), Output { stream: dead });
@@ -576,11 +588,12 @@ impl Job {
                 }
                 TransformConfig::Rules(r) => {
                     let live = need_live(&format!("transforms.{id}"))?;
-                    let matched = crate::enrich::rules(id, &input, r, live)?;
+                    let matched = crate::enrich::rules(id, &input, r, live, &policy)?;
                     outputs.insert(id.clone(), Output { stream: matched });
                 }
                 TransformConfig::Score(s) => {
-                    let scorer = crate::score::scorer(id, s, self.models[id].clone())?;
+                    let scorer = crate::score::scorer(id, s, self.models[id].clone())?
+                        .with_failures(Failures::new(id, &policy));
                     let (scored, dead) = scorer.apply_to(&input, s.dead_letter.is_some());
                     outputs.insert(id.clone(), Output { stream: scored });
                     if let Some(dead_id) = &s.dead_letter {
@@ -590,7 +603,8 @@ impl Job {
                 TransformConfig::Pattern(p) => {
                     let stored = self.stored_patterns.get(id);
                     let p = stored.map_or(p, |s| &s.0);
-                    let found = crate::pattern::build(id, &input, p, live, stored.map(|s| &s.1))?;
+                    let found =
+                        crate::pattern::build(id, &input, p, live, stored.map(|s| &s.1), &policy)?;
                     outputs.insert(
                         id.clone(),
                         Output {
@@ -606,10 +620,18 @@ impl Job {
                     outputs.insert(format!("{id}.late"), Output { stream: found.late });
                 }
                 TransformConfig::Window(w) => {
-                    let (results, late) = build_window(id, &input, w, parallelism)?;
-                    outputs.insert(id.clone(), Output { stream: results });
-                    if let Some(late) = late {
+                    let built = build_window(id, &input, w, parallelism, &policy)?;
+                    outputs.insert(
+                        id.clone(),
+                        Output {
+                            stream: built.results,
+                        },
+                    );
+                    if let Some(late) = built.late {
                         outputs.insert(format!("{id}.late"), Output { stream: late });
+                    }
+                    if let Some(dead_id) = &w.dead_letter {
+                        outputs.insert(dead_id.clone(), Output { stream: built.dead });
                     }
                 }
             }
@@ -1039,12 +1061,21 @@ fn check_window(id: &str, w: &WindowConfig) -> Vec<String> {
 }
 
 #[allow(clippy::type_complexity)]
+/// The outputs of a window transform: results, late events (time windows), events
+/// left out.
+struct WindowOutputs {
+    results: DataStream<Event>,
+    late: Option<DataStream<Event>>,
+    dead: DataStream<Event>,
+}
+
 fn build_window(
     id: &str,
     input: &DataStream<Event>,
     w: &WindowConfig,
     parallelism: usize,
-) -> Result<(DataStream<Event>, Option<DataStream<Event>>), String> {
+    policy: &Policy,
+) -> Result<WindowOutputs, String> {
     let specs = w
         .aggregates
         .iter()
@@ -1052,6 +1083,8 @@ fn build_window(
         .collect::<Result<Vec<_>, String>>()?;
     let aggs = Arc::new(JsonAggregates::new(specs.clone()));
     let key_field = w.key.clone();
+    let (input, dead) = window_inputs(id, input, w, &specs, policy);
+    let input = &input;
     let keyed = {
         let key_field = key_field.clone();
         input.key_by(move |e: &Event| KeyValue::of(e.get(&key_field)))
@@ -1074,7 +1107,11 @@ fn build_window(
                     out
                 },
             );
-            return Ok((results, None));
+            return Ok(WindowOutputs {
+                results,
+                late: None,
+                dead,
+            });
         }
     };
     let domain = window_domain(&w.window).unwrap_or(TimeDomain::EventTime);
@@ -1104,5 +1141,75 @@ fn build_window(
         Some(ts) => windowed.late.with_timestamp_fn(ts),
         None => windowed.late,
     };
-    Ok((results, Some(late)))
+    Ok(WindowOutputs {
+        results,
+        late: Some(late),
+        dead,
+    })
+}
+
+/// The events a window transform can aggregate, and those it cannot: without a key, or
+/// with an aggregated field that holds something else than a number (numeric text
+/// included). Those go to the dead-letter output or are reported as failures. An
+/// aggregated field that is missing or null leaves the event out of that field's
+/// aggregates only, as SQL aggregates skip nulls; such events are counted and
+/// summarised in the log.
+fn window_inputs(
+    id: &str,
+    input: &DataStream<Event>,
+    w: &WindowConfig,
+    specs: &[(String, AggKind)],
+    policy: &Policy,
+) -> (DataStream<Event>, DataStream<Event>) {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (_, kind) in specs {
+        let (f, name) = match kind {
+            AggKind::Count => continue,
+            AggKind::Sum(f) => (f, "sum"),
+            AggKind::Min(f) => (f, "min"),
+            AggKind::Max(f) => (f, "max"),
+            AggKind::Avg(f) => (f, "avg"),
+        };
+        if !fields.iter().any(|(known, _)| known == f) {
+            fields.push((f.clone(), format!("{name}({f})")));
+        }
+    }
+    let key = w.key.clone();
+    let failures = Failures::new(id, policy);
+    let missing = Failures::of_missing_inputs(id);
+    let to_dead = w.dead_letter.is_some();
+    let (valid, dead) = input.flat_map_split(
+        |_| (),
+        move |_, e: Event, out, dead| {
+            if failures.job_failed() {
+                return;
+            }
+            match e.get(&key) {
+                None => {
+                    let reason = format!("the key field `{key}` is missing");
+                    return failures.event(&reason, e, to_dead.then_some(dead));
+                }
+                Some(Value::Null) => {
+                    let reason = format!("the key field `{key}` is null");
+                    return failures.event(&reason, e, to_dead.then_some(dead));
+                }
+                Some(_) => {}
+            }
+            for (field, aggregate) in &fields {
+                match e.get(field) {
+                    Some(Value::Number(_)) => {}
+                    None | Some(Value::Null) => missing.record(
+                        &format!("`{field}` is missing or null, left out of {aggregate}"),
+                        Some(&e),
+                    ),
+                    Some(other) => {
+                        let reason = format!("{aggregate}: `{field}` is not a number: {other}");
+                        return failures.event(&reason, e, to_dead.then_some(dead));
+                    }
+                }
+            }
+            out.push(e);
+        },
+    );
+    (Output::timed_as(valid, input).stream, dead)
 }

@@ -88,6 +88,21 @@ pub struct JobSection {
     /// Where operators keep their keyed state while the job runs (default: in memory).
     #[serde(default)]
     pub state_backend: StateBackendKind,
+    /// What an event that a transform cannot handle, and that no dead-letter output
+    /// takes, does to the job (default: it is counted and summarised).
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+/// The `on_error` of a job.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum OnError {
+    /// The event is dropped, counted and summarised in the log.
+    #[default]
+    Continue,
+    /// The first such event stops the job with an error.
+    Fail,
 }
 
 /// The `state_backend` of a job.
@@ -242,6 +257,24 @@ impl TransformConfig {
             TransformConfig::Rules(c) => &c.inputs,
         }
     }
+
+    /// The id of the output of events this transform could not handle, and the key
+    /// that names it.
+    pub fn dead_letter(&self) -> Option<(&str, &'static str)> {
+        let declared = match self {
+            TransformConfig::Filter(c) => c.dead_letter.as_deref(),
+            TransformConfig::Map(c) => c.dead_letter.as_deref(),
+            TransformConfig::Window(c) => c.dead_letter.as_deref(),
+            TransformConfig::Score(c) => c.dead_letter.as_deref(),
+            TransformConfig::Lookup(c) if !["keep", "drop"].contains(&c.missing.as_str()) => {
+                return Some((c.missing.as_str(), "missing"));
+            }
+            TransformConfig::Lookup(_)
+            | TransformConfig::Pattern(_)
+            | TransformConfig::Rules(_) => None,
+        };
+        declared.map(|d| (d, "dead_letter"))
+    }
 }
 
 /// `type = "score"`.
@@ -272,6 +305,9 @@ pub struct FilterConfig {
     pub inputs: Vec<String>,
     /// A CEL expression over the event's fields that yields a boolean.
     pub condition: String,
+    /// An output id for the events whose condition fails to evaluate.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
 }
 
 /// `type = "map"`.
@@ -286,6 +322,9 @@ pub struct MapConfig {
     /// Fields to remove.
     #[serde(default)]
     pub remove: Vec<String>,
+    /// An output id for the events whose fields fail to evaluate.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
 }
 
 /// `type = "window"`.
@@ -303,6 +342,10 @@ pub struct WindowConfig {
     pub allowed_lateness: HumanDuration,
     /// Output field = aggregate: `count`, `sum(f)`, `min(f)`, `max(f)`, `avg(f)`.
     pub aggregates: IndexMap<String, String>,
+    /// An output id for the events left out of the windows: no key, or an aggregated
+    /// field that is not a number.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
 }
 
 /// Which clock drives a window.

@@ -12,7 +12,7 @@ use styx_runtime::stream::DataStream;
 use styx_store::{Kind, Store};
 
 use crate::config::{EmitKind, LookupConfig, RulesConfig, ScoreConfig};
-use crate::failures::Failures;
+use crate::failures::{Failures, Policy};
 use crate::live::{key_text, Live, RowCache};
 use crate::score::{ScoreState, Scorer};
 
@@ -94,11 +94,12 @@ pub(crate) fn rules(
     input: &DataStream<Event>,
     config: &RulesConfig,
     live: &Live,
+    policy: &Policy,
 ) -> Result<DataStream<Event>, String> {
     let ruleset = live
         .ruleset(&config.ruleset)
         .map_err(|e| format!("transforms.{id}.ruleset: {e}"))?;
-    let failures = Failures::new(id);
+    let failures = Failures::of_conditions(id, policy);
     let emit = config.emit;
     let out = input.flat_map(move |event: Event, out: &mut Vec<Event>| {
         let rules = ruleset.load();
@@ -113,7 +114,7 @@ pub(crate) fn rules(
                     }
                 }
                 Ok(false) => {}
-                Err(e) => failures.record(&format!("rule {}: {e}", rule.id)),
+                Err(e) => failures.record(&format!("rule {}: {e}", rule.id), Some(&event)),
             }
         }
         match emit {
@@ -208,8 +209,11 @@ pub(crate) fn stored_score(
     input: &DataStream<Event>,
     config: &ScoreConfig,
     live: &Live,
+    policy: &Policy,
 ) -> Result<(DataStream<Event>, DataStream<Event>), String> {
-    let first = stored_scorer(id, model_id, config, live.store())?;
+    let failures = Failures::new(id, policy);
+    let mut first = stored_scorer(id, model_id, config, live.store())?;
+    first.scorer = first.scorer.with_failures(failures.clone());
     let version_key = format!("transforms.{id}.model_version");
     live.record(&version_key, Value::from(first.version));
     let current = Arc::new(ArcSwap::from_pointee(first));
@@ -230,7 +234,8 @@ pub(crate) fn stored_score(
                 outputs: outputs.clone(),
                 dead_letter: None,
             };
-            let next = stored_scorer(&id, &model_id, &config, store)?;
+            let mut next = stored_scorer(&id, &model_id, &config, store)?;
+            next.scorer = next.scorer.with_failures(failures.clone());
             tracing::info!(transform = %id, model = %model_id, version = next.version, "the model changed");
             in_use
                 .lock()

@@ -23,7 +23,7 @@ use crate::config::{
     TimeKind, TimesConfig, WithinBetween,
 };
 use crate::expr::{ConfigSource, Expr};
-use crate::failures::Failures;
+use crate::failures::{Failures, Policy};
 use crate::live::Live;
 
 /// The outputs of a pattern transform: matches, timed-out partial matches, late events.
@@ -50,7 +50,11 @@ pub(crate) fn check_spec(id: &str, spec: &PatternSpec) -> Vec<String> {
         return vec![format!("pattern {id}.type: must be \"pattern\" when given")];
     }
     let config = from_spec(Vec::new(), None, spec);
-    match pattern(&format!("pattern {id}"), &config, &Failures::new(id)) {
+    match pattern(
+        &format!("pattern {id}"),
+        &config,
+        &Failures::of_conditions(id, &Policy::count()),
+    ) {
         Ok(_) => Vec::new(),
         Err(problems) => problems,
     }
@@ -76,7 +80,11 @@ pub(crate) fn from_spec(
 
 /// Every problem of pattern transform `id`, each naming its key.
 pub(crate) fn check(id: &str, config: &PatternConfig) -> Vec<String> {
-    match pattern(&format!("transforms.{id}"), config, &Failures::new(id)) {
+    match pattern(
+        &format!("transforms.{id}"),
+        config,
+        &Failures::of_conditions(id, &Policy::count()),
+    ) {
         Ok(_) => Vec::new(),
         Err(problems) => problems,
     }
@@ -89,8 +97,9 @@ pub(crate) fn build(
     config: &PatternConfig,
     live: Option<&Live>,
     stored: Option<&StoredPattern>,
+    policy: &Policy,
 ) -> Result<PatternOutputs, String> {
-    let failures = Failures::new(id);
+    let failures = Failures::of_conditions(id, policy);
     let mut how = Conditions {
         failures: failures.clone(),
         config: live.map(Live::config),
@@ -387,7 +396,7 @@ fn cel_condition(
             expr.eval_bool(event)
         };
         result.unwrap_or_else(|e| {
-            failures.record(&e);
+            failures.record(&e, Some(event));
             false
         })
     }

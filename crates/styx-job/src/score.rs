@@ -19,30 +19,28 @@
 //!
 //! An event the model cannot score (a value the model refuses, an array or object
 //! where a value should be) goes to the dead-letter output when there is one, as
-//! `{"reason", "transform", "event"}`; otherwise it goes on with its results `null`, and
-//! the failure is logged. Nothing is lost either way.
+//! `{"reason", "transform", "event"}`; otherwise it is dropped, counted and summarised in
+//! the log, or fails the job with `on_error = "fail"` (see [`crate::failures`]).
 
 use std::path::Path;
 use std::sync::Arc;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use styx_pmml::{DataType, Model, ResultValue, Row, Scratch};
 use styx_runtime::event::Event;
 use styx_runtime::stream::DataStream;
 
 use crate::config::ScoreConfig;
-
-/// How many scoring failures an instance logs one by one before only every 1000th is.
-const LOGGED_FAILURES: u64 = 10;
+use crate::failures::{Failures, Policy};
 
 /// A model and how events map onto it; shared by every instance of the operator.
 pub struct Scorer {
-    name: String,
     model: Arc<Model>,
     /// Model input index, event field, and whether the model reads the field as text.
     inputs: Vec<(usize, String, bool)>,
     /// Event field, result column index.
     outputs: Vec<(String, usize)>,
+    failures: Arc<Failures>,
 }
 
 impl Scorer {
@@ -110,10 +108,10 @@ impl Scorer {
                 .collect::<Result<_, _>>()?
         };
         Ok(Scorer {
-            name: name.to_string(),
             model,
             inputs,
             outputs,
+            failures: Failures::named(name, &Policy::count()),
         })
     }
 
@@ -135,7 +133,6 @@ impl Scorer {
         ScoreState {
             row: self.model.new_row(),
             scratch: self.model.scratch(),
-            failures: 0,
         }
     }
 
@@ -175,7 +172,7 @@ impl Scorer {
 
     /// Scores `event` for the stream operator: a scored event goes to `out`; one that
     /// cannot be scored goes to `dead` as a dead letter, or, without a dead-letter output,
-    /// on to `out` with its results `null`.
+    /// is a failure as [`crate::failures`] says.
     pub(crate) fn apply(
         &self,
         state: &mut ScoreState,
@@ -183,34 +180,19 @@ impl Scorer {
         out: &mut Vec<Event>,
         dead: Option<&mut Vec<Event>>,
     ) {
-        let Err(reason) = self.score(state, &mut event) else {
-            out.push(event);
+        if self.failures.job_failed() {
             return;
-        };
-        state.failures += 1;
-        if state.failures <= LOGGED_FAILURES || state.failures % 1000 == 0 {
-            tracing::warn!(
-                transform = %self.name,
-                "an event could not be scored ({} so far{}): {reason}",
-                state.failures,
-                if dead.is_some() { ", sent to the dead-letter output" } else { "" },
-            );
         }
-        match dead {
-            Some(dead) => {
-                let mut letter = Map::new();
-                letter.insert("reason".into(), Value::String(reason));
-                letter.insert("transform".into(), Value::String(self.name.clone()));
-                letter.insert("event".into(), Value::Object(event));
-                dead.push(letter);
-            }
-            None => {
-                for (field, _) in &self.outputs {
-                    event.insert(field.clone(), Value::Null);
-                }
-                out.push(event);
-            }
+        match self.score(state, &mut event) {
+            Ok(()) => out.push(event),
+            Err(reason) => self.failures.event(&reason, event, dead),
         }
+    }
+
+    /// The same scorer, its failures reported to `failures`.
+    pub(crate) fn with_failures(mut self, failures: Arc<Failures>) -> Self {
+        self.failures = failures;
+        self
     }
 
     /// The operator on a stream: scored events, and the dead letters (when `dead_letter`)
@@ -240,7 +222,6 @@ impl Scorer {
 pub struct ScoreState {
     row: Row,
     scratch: Scratch,
-    failures: u64,
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -381,3 +381,166 @@ fn a_stored_pattern_brings_its_key_when_the_job_gives_none() {
     assert_eq!(out[0]["small"][0]["amount"], 5);
     assert_eq!(out[0]["large"][0]["amount"], 500);
 }
+
+/// Events of mixed quality: a decimal amount, numeric text, no amount, no user.
+const MIXED: &str = r#"{"user":"a","ts":1000,"amount":5}
+{"user":"a","ts":2000,"amount":2.5}
+{"user":"b","ts":3000,"amount":"12.5"}
+{"user":"b","ts":4000}
+{"ts":5000,"amount":1}
+"#;
+
+fn mixed_job(body: &str) -> (tempfile::TempDir, Result<Job, JobError>) {
+    let (dir, job) = job(body);
+    write(dir.path(), "events.ndjson", MIXED);
+    (dir, job)
+}
+
+#[test]
+fn arithmetic_mixes_integers_and_decimals() {
+    let (dir, job) = mixed_job(&format!(
+        r#"{SOURCE}
+[transforms.doubled]
+type = "map"
+inputs = ["events"]
+fields = {{ twice = "amount * 2", more = "amount + 0.5" }}
+dead_letter = "bad"
+
+[sinks.out]
+type = "file"
+inputs = ["doubled"]
+path = "out/o.ndjson"
+
+[sinks.bad]
+type = "file"
+inputs = ["bad"]
+path = "out/bad.ndjson"
+"#
+    ));
+    job.expect("valid")
+        .run(&RunOptions::default())
+        .expect("runs");
+    let got: Vec<(Value, Value)> = read(dir.path(), "out/o.ndjson")
+        .into_iter()
+        .map(|e| (e["twice"].clone(), e["more"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!(10), json!(5.5)),
+            (json!(5.0), json!(3.0)),
+            (json!(2), json!(1.5)),
+        ]
+    );
+    // Text times two and a missing amount are errors: dead letters with their reason.
+    let bad = read(dir.path(), "out/bad.ndjson");
+    assert_eq!(bad.len(), 2, "{bad:?}");
+    assert_eq!(bad[0]["transform"], json!("transforms.doubled"));
+    assert_eq!(bad[0]["event"]["ts"], json!(3000));
+    assert!(
+        bad[0]["reason"].as_str().unwrap().contains("field twice"),
+        "{bad:?}"
+    );
+    assert_eq!(bad[1]["event"]["ts"], json!(4000));
+}
+
+#[test]
+fn a_window_refuses_events_without_a_key_or_with_text_for_a_number() {
+    let (dir, job) = mixed_job(&format!(
+        r#"{SOURCE}
+[transforms.sums]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = {{ type = "tumbling", size = "10s" }}
+aggregates = {{ n = "count", total = "sum(amount)" }}
+dead_letter = "refused"
+
+[sinks.out]
+type = "file"
+inputs = ["sums"]
+path = "out/o.ndjson"
+
+[sinks.refused]
+type = "file"
+inputs = ["refused"]
+path = "out/refused.ndjson"
+"#
+    ));
+    job.expect("valid")
+        .run(&RunOptions::default())
+        .expect("runs");
+    let mut sums = read(dir.path(), "out/o.ndjson");
+    sums.sort_by_key(|v| v["user"].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        sums,
+        vec![
+            json!({"user": "a", "window_start": 0, "window_end": 10000, "n": 2, "total": 7.5}),
+            // The event without an amount is counted, left out of the sum.
+            json!({"user": "b", "window_start": 0, "window_end": 10000, "n": 1, "total": null}),
+        ]
+    );
+    let refused = read(dir.path(), "out/refused.ndjson");
+    let reasons: Vec<&str> = refused
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(refused.len(), 2, "{refused:?}");
+    assert!(
+        reasons[0].contains("`amount` is not a number"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].contains("key field `user` is missing"),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn on_error_fail_stops_at_the_first_failure_naming_it() {
+    let (_dir, job) = mixed_job(&format!(
+        r#"on_error = "fail"
+{SOURCE}
+[transforms.big]
+type = "filter"
+inputs = ["events"]
+condition = "amount > 3"
+
+[sinks.out]
+type = "file"
+inputs = ["big"]
+path = "out/o.ndjson"
+"#
+    ));
+    let e = job
+        .expect("valid")
+        .run(&RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("transforms.big"), "{e}");
+    assert!(e.contains("\"amount\":\"12.5\""), "names the event: {e}");
+    assert!(e.contains("on_error"), "{e}");
+}
+
+#[test]
+fn without_a_dead_letter_output_failures_are_dropped_not_nulled() {
+    let (dir, job) = mixed_job(&format!(
+        r#"{SOURCE}
+[transforms.doubled]
+type = "map"
+inputs = ["events"]
+fields = {{ twice = "amount * 2" }}
+
+[sinks.out]
+type = "file"
+inputs = ["doubled"]
+path = "out/o.ndjson"
+"#
+    ));
+    job.expect("valid")
+        .run(&RunOptions::default())
+        .expect("runs");
+    let out = read(dir.path(), "out/o.ndjson");
+    assert_eq!(out.len(), 3);
+    assert!(out.iter().all(|e| e["twice"].is_number()), "{out:?}");
+}

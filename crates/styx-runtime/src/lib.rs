@@ -61,7 +61,7 @@ pub mod prelude {
     pub use crate::keyed::{KeyedContext, KeyedProcessFunction};
     pub use crate::sink::Sink;
     pub use crate::source::{Poll, Source};
-    pub use crate::stream::{DataStream, Environment, KeyedStream};
+    pub use crate::stream::{DataStream, Environment, FailHandle, KeyedStream};
     pub use crate::time::{TimeDomain, TimeWindow, Timestamp};
     pub use crate::watermark::{Emission, WatermarkStrategy};
     pub use crate::window::{AggregateFunction, Count, WindowAssigner, Windowed};

@@ -128,8 +128,32 @@ struct EnvInner {
     names: HashSet<String>,
     checkpoints: Option<Coordinator>,
     stop: StopHandle,
+    fail: FailHandle,
     state: StateBackend,
     start_watermark: crate::time::Timestamp,
+}
+
+/// Fails a running job from inside user code (a map or filter function, which cannot
+/// return an error): the job stops as when an operator fails, and
+/// [`Environment::execute`] returns the first failure reported.
+#[derive(Clone)]
+pub struct FailHandle {
+    failures: crossbeam_channel::Sender<RuntimeError>,
+    receiver: crossbeam_channel::Receiver<RuntimeError>,
+}
+
+impl FailHandle {
+    fn new() -> Self {
+        let (failures, receiver) = crossbeam_channel::unbounded();
+        FailHandle { failures, receiver }
+    }
+
+    /// Fails the job: `operator` names what failed, `message` says why.
+    pub fn fail(&self, operator: &str, message: impl Into<String>) {
+        let _ = self
+            .failures
+            .send(RuntimeError::new(operator.to_string(), message.into()));
+    }
 }
 
 /// Where a dataflow is built and run.
@@ -154,6 +178,7 @@ impl Environment {
                 names: HashSet::new(),
                 checkpoints: None,
                 stop: StopHandle::new(),
+                fail: FailHandle::new(),
                 state: StateBackend::Memory,
                 start_watermark: crate::time::MIN_WATERMARK,
             })),
@@ -219,6 +244,11 @@ impl Environment {
     /// The handle that stops the job cleanly (see [`StopHandle`]).
     pub fn stop_handle(&self) -> StopHandle {
         self.inner.borrow().stop.clone()
+    }
+
+    /// The handle that fails the job from user code (see [`FailHandle`]).
+    pub fn fail_handle(&self) -> FailHandle {
+        self.inner.borrow().fail.clone()
     }
 
     /// Stops the job through `handle` (for example one a signal handler holds). Sources
@@ -311,6 +341,8 @@ impl Environment {
         let launchers = std::mem::take(&mut self.inner.borrow_mut().launchers);
         let coordinator = self.inner.borrow_mut().checkpoints.take();
         let stop = self.inner.borrow().stop.clone();
+        let failures = self.inner.borrow().fail.receiver.clone();
+        let mut failed = failures.clone();
         // The sources' idle time counts from the start of the job.
         stop.record_activity();
         let cancelled = Arc::new(AtomicBool::new(false));
@@ -368,6 +400,13 @@ impl Environment {
                     }
                     Err(_) => break,
                 },
+                recv(failed) -> f => match f {
+                    Ok(failure) => Err(failure),
+                    Err(_) => {
+                        failed = crossbeam_channel::never();
+                        continue;
+                    }
+                },
                 recv(coordinator_failures) -> f => match f {
                     Ok(message) => Err(RuntimeError::new("checkpoint-coordinator", message)),
                     Err(_) => {
@@ -389,7 +428,8 @@ impl Environment {
                 break;
             }
         }
-        match failure {
+        // A failure reported by user code as the last instances ended.
+        match failure.or_else(|| failures.try_recv().ok()) {
             Some(e) => Err(e),
             None => Ok(()),
         }
