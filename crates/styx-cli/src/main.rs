@@ -56,7 +56,9 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("STYX_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                // The Cassandra driver logs each failed connection as an error; the store
+                // reports what the job cannot read itself.
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scylla=off")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -40,9 +40,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         stop.stop_when_idle(limit);
     }
     let on_signal = stop.clone();
+    let signals = std::sync::atomic::AtomicUsize::new(0);
     ctrlc::set_handler(move || {
-        tracing::info!("stopping on a signal");
-        on_signal.stop();
+        if signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            eprintln!("styx: a second signal: exiting at once");
+            std::process::exit(130);
+        }
+        tracing::warn!(
+            "stopping on a signal: open windows and partial matches are discarded (styx \
+             stop --drain fires them; a second signal exits at once)"
+        );
+        on_signal.stop_discarding();
     })
     .context("cannot install the SIGINT / SIGTERM handler")?;
     tracing::info!(job = job.name(), "starting");

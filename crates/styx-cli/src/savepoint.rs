@@ -1,11 +1,12 @@
-//! `styx savepoint JOB.toml` and `styx stop JOB.toml --with-savepoint`: savepoints of a
-//! running job, asked for through its state directory's control socket.
+//! `styx savepoint JOB.toml` and `styx stop JOB.toml [--with-savepoint | --drain]`:
+//! savepoints and stops of a running job, asked for through its state directory's
+//! control socket.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use styx_job::control::request_savepoint;
+use styx_job::control::{request_savepoint, request_stop};
 use styx_job::Job;
 
 /// Arguments of `styx savepoint`.
@@ -21,8 +22,12 @@ pub struct StopArgs {
     /// The job file of the running job.
     job: PathBuf,
     /// Take a savepoint, then stop (open windows live on in the savepoint).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "drain")]
     with_savepoint: bool,
+    /// Fire every open window (and time out partial matches) before stopping, as at the
+    /// end of the input. Without it, a stop discards them.
+    #[arg(long)]
+    drain: bool,
 }
 
 fn state_dir(job: &Path) -> anyhow::Result<PathBuf> {
@@ -38,12 +43,14 @@ pub fn savepoint(args: SavepointArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Stops the job after a savepoint and prints the savepoint's folder as the last line.
+/// Stops the job: after a savepoint (and prints its folder as the last line), draining,
+/// or discarding open windows.
 pub fn stop(args: StopArgs) -> anyhow::Result<ExitCode> {
     if !args.with_savepoint {
-        anyhow::bail!(
-            "styx stop needs --with-savepoint (to stop a job without one, send it SIGTERM)"
-        );
+        let answer =
+            request_stop(&state_dir(&args.job)?, args.drain).map_err(anyhow::Error::msg)?;
+        eprintln!("{answer}");
+        return Ok(ExitCode::SUCCESS);
     }
     let path = request_savepoint(&state_dir(&args.job)?, true).map_err(anyhow::Error::msg)?;
     println!("{}", path.display());

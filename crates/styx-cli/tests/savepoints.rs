@@ -207,3 +207,51 @@ fn savepoint_without_a_running_job_says_so() {
     assert!(!ok);
     assert!(err.contains("no job is running with state_dir"), "{err}");
 }
+
+/// A generator source keeps its position in savepoints: a generated job stopped with a
+/// savepoint and resumed from it writes every event once, as a run to the end does.
+#[test]
+fn a_generator_resumes_after_the_last_event_it_emitted() {
+    let work = tempfile::tempdir().unwrap();
+    let job = |state: bool| {
+        format!(
+            "[job]\nname = \"gen\"\n{}\
+             [sources.payments]\ntype = \"generator\"\nkind = \"payments\"\ncount = 4000\n\
+             rate = 1000\nseed = 7\n\
+             [sinks.out]\ntype = \"file\"\ninputs = [\"payments\"]\npath = \"out/events.ndjson\"\n",
+            if state { "state_dir = \"state\"\n" } else { "" }
+        )
+    };
+    let oracle = work.path().join("oracle");
+    std::fs::create_dir_all(&oracle).unwrap();
+    std::fs::write(oracle.join("job.toml"), job(false)).unwrap();
+    common::run_to_end(&oracle.join("job.toml"));
+    let expected = multiset(&oracle.join("out/events.ndjson"));
+    assert_eq!(expected.len(), 4000);
+
+    let dir = work.path().join("stopped");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("job.toml");
+    std::fs::write(&file, job(true)).unwrap();
+    let file = file.to_str().unwrap();
+    let mut first = Command::new(STYX)
+        .args(["run", file])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let savepoint = loop {
+        std::thread::sleep(Duration::from_millis(300));
+        let (ok, out, err) = styx(&["stop", file, "--with-savepoint"]);
+        if ok {
+            break PathBuf::from(out.lines().last().unwrap().trim());
+        }
+        assert!(Instant::now() < deadline, "no savepoint: {err}");
+    };
+    assert!(first.wait().unwrap().success());
+    let halfway = multiset(&dir.join("out/events.ndjson")).len();
+    assert!(halfway > 0 && halfway < 4000, "stopped halfway: {halfway}");
+    let (ok, _, err) = styx(&["run", file, "--from-savepoint", savepoint.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(multiset(&dir.join("out/events.ndjson")), expected);
+}

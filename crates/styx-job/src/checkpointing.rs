@@ -153,7 +153,7 @@ impl StateDir {
             retain: RETAIN,
             restore: restore.map(Arc::new),
         });
-        control.serve(handle);
+        control.serve(handle, env.stop_handle());
         Ok(Checkpointing {
             store,
             _control: Some(control),

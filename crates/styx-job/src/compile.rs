@@ -306,8 +306,13 @@ impl Job {
                     match styx_pmml::Model::from_path(&path) {
                         Ok(model) => {
                             let model = Arc::new(model);
-                            if let Err(e) = crate::score::scorer(id, s, model.clone()) {
-                                problems.push(e);
+                            match crate::score::scorer(id, s, model.clone()) {
+                                Ok(scorer) => problems.extend(self.check_model_inputs(
+                                    id,
+                                    s,
+                                    scorer.event_fields(),
+                                )),
+                                Err(e) => problems.push(e),
                             }
                             models.insert(id.clone(), model);
                         }
@@ -344,6 +349,23 @@ impl Job {
                 }
             }
         }
+        if c.sinks.is_empty() {
+            problems.push(
+                "sinks: the job has no sink, so its results would go nowhere (add a \
+                 [sinks.ID] table)"
+                    .to_string(),
+            );
+        }
+        for id in c.sources.keys() {
+            let read = c.transforms.values().any(|t| t.inputs().contains(id))
+                || c.sinks.values().any(|s| s.inputs().contains(id));
+            if !read {
+                problems.push(format!(
+                    "sources.{id}: nothing reads it (no transform or sink names \"{id}\" in \
+                     its inputs)"
+                ));
+            }
+        }
         self.models = models;
         self.stored_patterns = stored_patterns;
         match self.topological_order() {
@@ -354,6 +376,48 @@ impl Job {
         }
         if problems.is_empty() {
             problems.extend(self.check_event_time());
+        }
+        problems
+    }
+
+    /// The fields every event of output `id` has, when its shape is known: a time
+    /// window's results (the key, `window_start`, `window_end` and the aggregates), a
+    /// count window's (the key and the aggregates).
+    fn known_fields(&self, id: &str) -> Option<Vec<String>> {
+        let TransformConfig::Window(w) = self.config.transforms.get(id)? else {
+            return None;
+        };
+        let mut fields = vec![w.key.clone()];
+        if !matches!(w.window, WindowSpec::Count { .. }) {
+            fields.extend(["window_start".to_string(), "window_end".to_string()]);
+        }
+        fields.extend(w.aggregates.keys().cloned());
+        Some(fields)
+    }
+
+    /// Model inputs that score transform `id` reads from event fields which none of its
+    /// inputs of known shape has: every event would be scored with them missing.
+    fn check_model_inputs(
+        &self,
+        id: &str,
+        s: &crate::config::ScoreConfig,
+        reads: Vec<(&str, &str)>,
+    ) -> Vec<String> {
+        let mut problems = Vec::new();
+        for input in &s.inputs {
+            let Some(known) = self.known_fields(input) else {
+                continue;
+            };
+            for (model_field, event_field) in &reads {
+                if !known.iter().any(|k| k == event_field) {
+                    problems.push(format!(
+                        "transforms.{id}: the model's input `{model_field}` reads the field \
+                         `{event_field}`, which the results of `{input}` never have (they \
+                         have {}); map it with `fields = {{ {model_field} = \"...\" }}`",
+                        known.join(", ")
+                    ));
+                }
+            }
         }
         problems
     }
@@ -1025,6 +1089,12 @@ fn window_domain(spec: &WindowSpec) -> Option<TimeDomain> {
     })
 }
 
+/// The longest window size, slide or gap a job may have: a year.
+const MAX_WINDOW_MS: i64 = 366 * 24 * 3600 * 1000;
+
+/// The most sliding windows an event may fall in.
+const MAX_SLIDING_WINDOWS: i64 = 10_000;
+
 fn check_window(id: &str, w: &WindowConfig) -> Vec<String> {
     let mut problems = Vec::new();
     if w.aggregates.is_empty() {
@@ -1035,20 +1105,36 @@ fn check_window(id: &str, w: &WindowConfig) -> Vec<String> {
             problems.push(format!("transforms.{id}.aggregates.{name}: {e}"));
         }
     }
-    let positive = |what: &str, d: &crate::duration::HumanDuration, problems: &mut Vec<String>| {
+    let sane = |what: &str, d: &crate::duration::HumanDuration, problems: &mut Vec<String>| {
         if d.millis() <= 0 {
             problems.push(format!(
                 "transforms.{id}.window.{what}: must be at least 1ms"
             ));
+        } else if d.millis() > MAX_WINDOW_MS {
+            problems.push(format!(
+                "transforms.{id}.window.{what}: {} is more than a year, surely a mistake \
+                 (\"M\" is months, \"m\" minutes)",
+                d.text()
+            ));
         }
     };
     match &w.window {
-        WindowSpec::Tumbling { size, .. } => positive("size", size, &mut problems),
+        WindowSpec::Tumbling { size, .. } => sane("size", size, &mut problems),
         WindowSpec::Sliding { size, slide, .. } => {
-            positive("size", size, &mut problems);
-            positive("slide", slide, &mut problems);
+            sane("size", size, &mut problems);
+            sane("slide", slide, &mut problems);
+            let per_event = size.millis().max(1) / slide.millis().max(1);
+            if slide.millis() > 0 && per_event > MAX_SLIDING_WINDOWS {
+                problems.push(format!(
+                    "transforms.{id}.window: a size of {} with a slide of {} puts each event \
+                     in {per_event} windows, more than {MAX_SLIDING_WINDOWS}: surely a mistake \
+                     (\"M\" is months, \"m\" minutes)",
+                    size.text(),
+                    slide.text()
+                ));
+            }
         }
-        WindowSpec::Session { gap, .. } => positive("gap", gap, &mut problems),
+        WindowSpec::Session { gap, .. } => sane("gap", gap, &mut problems),
         WindowSpec::Count { size, slide } => {
             if *size == 0 || *slide == Some(0) {
                 problems.push(format!(

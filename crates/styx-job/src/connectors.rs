@@ -34,6 +34,7 @@ use styx_kafka::{
     KafkaSourceConfig, Partition, SharedStarts, SourceOptions, StartPositions, TransactionLink,
     TransactionalSink,
 };
+use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::error::BoxError;
 use styx_runtime::event::Event;
 use styx_runtime::source::{Poll, Source};
@@ -297,8 +298,13 @@ fn generator_source(
     Ok((stream, None))
 }
 
+/// The split of a generator source's position in snapshots.
+const GENERATOR_SPLIT: &str = "generator";
+
 /// Generated events, `remaining` of them (without end when `None`), paced at `rate` per
-/// second of wall-clock time when given.
+/// second of wall-clock time when given. Its position, the number of events emitted, is
+/// kept in checkpoints and savepoints: the same seed gives the same events, so a restored
+/// job goes on after the last event it had emitted, and counts each event once.
 struct GeneratorSource {
     generator: Generator,
     remaining: Option<u64>,
@@ -339,6 +345,37 @@ impl Source<Event> for GeneratorSource {
             }
         }
         Ok(Poll::Ready)
+    }
+
+    fn snapshot(&mut self, _barrier: Barrier) -> Result<SnapshotFn, BoxError> {
+        let split = (GENERATOR_SPLIT.to_string(), encode(&self.emitted)?);
+        Ok(Box::new(move |_| {
+            Ok(TaskState {
+                splits: vec![split],
+            })
+        }))
+    }
+
+    fn restore(&mut self, state: RestoredState) -> Result<(), BoxError> {
+        let Some((_, bytes)) = state.splits.iter().find(|(s, _)| s == GENERATOR_SPLIT) else {
+            return Ok(());
+        };
+        let emitted: u64 = decode(bytes)?;
+        for _ in 0..emitted {
+            self.generator.next();
+        }
+        self.emitted = emitted;
+        if let Some(remaining) = &mut self.remaining {
+            *remaining = remaining.saturating_sub(emitted);
+        }
+        if let Some(rate) = self.rate {
+            // The pace goes on from the position, without a burst to catch up.
+            let ahead = Duration::from_secs_f64(emitted as f64 / rate);
+            self.started = Instant::now()
+                .checked_sub(ahead)
+                .unwrap_or_else(Instant::now);
+        }
+        Ok(())
     }
 }
 

@@ -3,8 +3,10 @@
 //! first one is alive.
 //!
 //! A job with a `state_dir` listens on `STATE_DIR/control.sock` (a Unix socket). A client
-//! sends one line, `savepoint`, `stop-with-savepoint` or `ping`, and reads one line back:
-//! `ok PATH` with the savepoint's folder, `ok PID` to a ping, or `error MESSAGE`.
+//! sends one line, `savepoint`, `stop-with-savepoint`, `stop` (open windows are
+//! discarded), `drain` (open windows fire, then the job stops) or `ping`, and reads one
+//! line back: `ok PATH` with the savepoint's folder, `ok PID` to a ping, `ok` and what
+//! happens to a stop, or `error MESSAGE`.
 //!
 //! A job starting with a `state_dir` whose socket exists pings it. If the job there
 //! answers, the new one is refused ("another job is running"). If it does not answer
@@ -22,6 +24,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use styx_runtime::checkpoint::coordinator::CoordinatorHandle;
+use styx_runtime::source::StopHandle;
 
 /// The socket's file name in the state directory.
 pub const SOCKET: &str = "control.sock";
@@ -33,8 +36,8 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(300);
 /// the job takes its state directory over.
 pub const ALIVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The job behind a socket, once it runs.
-type Target = Arc<Mutex<Option<CoordinatorHandle>>>;
+/// The job behind a socket, once it runs: its checkpoints and its stop.
+type Target = Arc<Mutex<Option<(CoordinatorHandle, StopHandle)>>>;
 
 /// A running control socket; it is closed and removed when dropped.
 pub struct ControlServer {
@@ -135,9 +138,10 @@ impl ControlServer {
         })
     }
 
-    /// Serves savepoint requests for the job behind `handle` from now on.
-    pub fn serve(&self, handle: CoordinatorHandle) {
-        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+    /// Serves savepoint and stop requests for the job behind `handle` and `stop` from
+    /// now on.
+    pub fn serve(&self, handle: CoordinatorHandle, stop: StopHandle) {
+        *self.target.lock().unwrap_or_else(|e| e.into_inner()) = Some((handle, stop));
     }
 }
 
@@ -166,11 +170,21 @@ fn serve(stream: UnixStream, target: &Target) {
     let folder = |p: PathBuf| p.display().to_string();
     let answer = match (line.trim(), handle) {
         ("ping", _) => Ok(std::process::id().to_string()),
-        ("savepoint" | "stop-with-savepoint", None) => {
+        ("savepoint" | "stop-with-savepoint" | "stop" | "drain", None) => {
             Err("the job is starting: ask again once it runs".to_string())
         }
-        ("savepoint", Some(handle)) => handle.savepoint(false).map(folder),
-        ("stop-with-savepoint", Some(handle)) => handle.savepoint(true).map(folder),
+        ("savepoint", Some((handle, _))) => handle.savepoint(false).map(folder),
+        ("stop-with-savepoint", Some((handle, _))) => handle.savepoint(true).map(folder),
+        ("stop", Some((_, stop))) => {
+            tracing::warn!("stopping as asked: open windows and partial matches are discarded");
+            stop.stop_discarding();
+            Ok("stopping; open windows and partial matches are discarded".to_string())
+        }
+        ("drain", Some((_, stop))) => {
+            tracing::info!("stopping as asked, draining: open windows fire first");
+            stop.stop();
+            Ok("draining: open windows fire, then the job stops".to_string())
+        }
         (other, _) => Err(format!("unknown request {other:?}")),
     };
     let reply = match answer {
@@ -183,6 +197,22 @@ fn serve(stream: UnixStream, target: &Target) {
 /// Asks the job running with `state_dir` for a savepoint (and to stop after it, with
 /// `stop`); returns the savepoint's folder.
 pub fn request_savepoint(state_dir: &Path, stop: bool) -> Result<PathBuf, String> {
+    let line = if stop {
+        "stop-with-savepoint"
+    } else {
+        "savepoint"
+    };
+    request(state_dir, line).map(PathBuf::from)
+}
+
+/// Asks the job running with `state_dir` to stop: draining (open windows fire first)
+/// or not (they are discarded). Returns the job's answer.
+pub fn request_stop(state_dir: &Path, drain: bool) -> Result<String, String> {
+    request(state_dir, if drain { "drain" } else { "stop" })
+}
+
+/// Sends `request` to the job running with `state_dir`; returns the text of its `ok`.
+fn request(state_dir: &Path, request: &str) -> Result<String, String> {
     let path = state_dir.join(SOCKET);
     let mut stream = UnixStream::connect(&path).map_err(|e| {
         format!(
@@ -194,22 +224,19 @@ pub fn request_savepoint(state_dir: &Path, stop: bool) -> Result<PathBuf, String
     stream
         .set_read_timeout(Some(REPLY_TIMEOUT))
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    let request = if stop {
-        "stop-with-savepoint\n"
-    } else {
-        "savepoint\n"
-    };
     stream
-        .write_all(request.as_bytes())
+        .write_all(format!("{request}\n").as_bytes())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut reply = String::new();
     BufReader::new(&stream)
         .read_line(&mut reply)
         .map_err(|e| format!("{}: no answer from the job: {e}", path.display()))?;
-    match reply.trim_end().split_once(' ') {
-        Some(("ok", folder)) => Ok(PathBuf::from(folder)),
+    let reply = reply.trim_end();
+    match reply.split_once(' ') {
+        Some(("ok", text)) => Ok(text.to_string()),
         Some(("error", message)) => Err(message.to_string()),
-        _ => Err(format!("the job gave no answer ({:?})", reply.trim_end())),
+        _ if reply == "ok" => Ok(String::new()),
+        _ => Err(format!("the job gave no answer ({reply:?})")),
     }
 }
 

@@ -13,7 +13,12 @@ pub struct HumanDuration(pub Duration);
 impl HumanDuration {
     /// The duration in whole milliseconds.
     pub fn millis(&self) -> i64 {
-        self.0.as_millis() as i64
+        i64::try_from(self.0.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    /// The duration as text, for messages: `1month 4h`.
+    pub fn text(&self) -> String {
+        humantime::format_duration(self.0).to_string()
     }
 }
 

@@ -128,6 +128,19 @@ impl Scorer {
         Scorer::new(name, Arc::new(model), fields, outputs)
     }
 
+    /// The model's input fields, each with the event field it reads.
+    pub(crate) fn event_fields(&self) -> Vec<(&str, &str)> {
+        self.inputs
+            .iter()
+            .map(|(i, event_field, _)| {
+                (
+                    self.model.input_fields()[*i].name.as_str(),
+                    event_field.as_str(),
+                )
+            })
+            .collect()
+    }
+
     /// The buffers of one operator instance.
     pub fn instance(&self) -> ScoreState {
         ScoreState {

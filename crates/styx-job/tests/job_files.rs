@@ -192,6 +192,10 @@ inputs = ["s"]
 key = "user"
 window = { type = "tumbling", size = "1s" }
 aggregates = { n = "count" }
+
+[sinks.out]
+type = "stdout"
+inputs = ["w"]
 "#,
     );
     assert!(
@@ -543,4 +547,61 @@ path = "out/o.ndjson"
     let out = read(dir.path(), "out/o.ndjson");
     assert_eq!(out.len(), 3);
     assert!(out.iter().all(|e| e["twice"].is_number()), "{out:?}");
+}
+
+#[test]
+fn durations_that_are_surely_a_mistake_are_refused() {
+    // "1M" is a month: each event would fall in 2.6 million windows of a 1s slide.
+    let e = error_text(&format!(
+        r#"{SOURCE}
+[transforms.w]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = {{ type = "sliding", size = "1M", slide = "1s" }}
+aggregates = {{ n = "count" }}
+
+[sinks.out]
+type = "file"
+inputs = ["w"]
+path = "out/o.ndjson"
+"#
+    ));
+    assert!(
+        e.contains("transforms.w.window") && e.contains("windows"),
+        "{e}"
+    );
+    assert!(e.contains("more than 10000"), "{e}");
+    let e = error_text(&format!(
+        r#"{SOURCE}
+[transforms.w]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = {{ type = "tumbling", size = "2y" }}
+aggregates = {{ n = "count" }}
+
+[sinks.out]
+type = "file"
+inputs = ["w"]
+path = "out/o.ndjson"
+"#
+    ));
+    assert!(
+        e.contains("transforms.w.window.size") && e.contains("more than a year"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_job_without_a_sink_or_with_an_unread_source_is_refused() {
+    let e = error_text(SOURCE);
+    assert!(e.contains("sinks: the job has no sink"), "{e}");
+    assert!(e.contains("sources.events: nothing reads it"), "{e}");
+    let e = error_text(&format!(
+        "{SOURCE}\n[sources.other]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"events\"]\npath = \"out/o.ndjson\"\n"
+    ));
+    assert!(e.contains("sources.other: nothing reads it"), "{e}");
+    assert!(!e.contains("sources.events"), "{e}");
 }

@@ -235,3 +235,43 @@ fn a_bad_score_table_is_refused_when_the_job_is_read() {
         "{output}"
     );
 }
+
+/// A model scoring a window's results must read fields the results have: a model input
+/// that no result has would be missing in every event.
+#[test]
+fn a_model_reading_fields_a_window_never_gives_is_refused() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = case("011-logreg-multinomial-iris");
+    std::fs::copy(dir.join("model.pmml"), work.path().join("model.pmml")).unwrap();
+    std::fs::write(work.path().join("events.ndjson"), "").unwrap();
+    let path = work.path().join("job.toml");
+    let write = |fields: &str| {
+        std::fs::write(
+            &path,
+            format!(
+                "[job]\nname = \"score\"\n[sources.rows]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+                 [transforms.w]\ntype = \"window\"\ninputs = [\"rows\"]\nkey = \"k\"\n\
+                 window = {{ type = \"count\", size = 2 }}\naggregates = {{ n = \"count\", m = \"max(v)\" }}\n\
+                 [transforms.scored]\ntype = \"score\"\ninputs = [\"w\"]\nmodel = \"model.pmml\"\n{fields}\n\
+                 [sinks.out]\ntype = \"stdout\"\ninputs = [\"scored\"]\n"
+            ),
+        )
+        .unwrap();
+    };
+    write("");
+    let e = Job::load(&path).err().expect("refused").to_string();
+    assert!(e.contains("transforms.scored: the model's input"), "{e}");
+    assert!(
+        e.contains("which the results of `w` never have (they have k, n, m)"),
+        "{e}"
+    );
+    // Every input mapped onto a field the results have: accepted.
+    let model = styx_pmml::Model::from_path(work.path().join("model.pmml")).unwrap();
+    let mapped: Vec<String> = model
+        .input_fields()
+        .iter()
+        .map(|f| format!("\"{}\" = \"m\"", f.name))
+        .collect();
+    write(&format!("fields = {{ {} }}", mapped.join(", ")));
+    Job::load(&path).expect("every model input reads a field of the results");
+}

@@ -271,6 +271,24 @@ impl ConsumerContext for GroupContext {
     }
 }
 
+/// Whether a commit failed because the member no longer holds the partitions: the group
+/// rebalanced (or is rebalancing) and their new owner, or the checkpoint the job resumes
+/// from, decides where reading goes on.
+pub(crate) fn assignment_lost(e: &RdError) -> bool {
+    use RDKafkaErrorCode as Code;
+    matches!(
+        e.rdkafka_error_code(),
+        Some(
+            Code::AssignmentLost
+                | Code::RebalanceInProgress
+                | Code::IllegalGeneration
+                | Code::UnknownMemberId
+                | Code::FencedInstanceId
+                | Code::StaleMemberEpoch
+        )
+    )
+}
+
 /// Commits the offsets stored so far, synchronously; having none is fine.
 fn commit_stored(consumer: &BaseConsumer<GroupContext>, name: &str) {
     match consumer.commit_consumer_state(CommitMode::Sync) {
@@ -449,20 +467,32 @@ impl KafkaConsumer {
             .map_err(|e| Error::client(format!("storing offset {offset} of {partition:?}"), e))
     }
 
-    /// Commits the stored offsets now, waiting for the broker's answer.
+    /// Commits the stored offsets now, waiting for the broker's answer. A commit that
+    /// finds the partitions moved to another member (a rebalance) is left to their new
+    /// owner: logged, not an error.
     pub fn commit(&self) -> Result<()> {
         match self.consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) | Err(RdError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(e) if assignment_lost(&e) => {
+                tracing::info!("offsets not committed, the partitions moved on: {e}");
+                Ok(())
+            }
             Err(e) => Err(Error::client("committing offsets", e)),
         }
     }
 
-    /// Commits these offsets (the next record to read in each partition) now.
+    /// Commits these offsets (the next record to read in each partition) now; as
+    /// [`KafkaConsumer::commit`], a commit whose partitions moved on is not an error.
     pub fn commit_offsets(&self, offsets: &[(Partition, i64)]) -> Result<()> {
         let tpl = offset_list(offsets)?;
-        self.consumer
-            .commit(&tpl, CommitMode::Sync)
-            .map_err(|e| Error::client("committing offsets", e))
+        match self.consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => Ok(()),
+            Err(e) if assignment_lost(&e) => {
+                tracing::info!("offsets not committed, the partitions moved on: {e}");
+                Ok(())
+            }
+            Err(e) => Err(Error::client("committing offsets", e)),
+        }
     }
 
     /// The group's committed offsets of the partitions held now (the next record to

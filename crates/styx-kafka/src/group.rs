@@ -382,10 +382,18 @@ impl GroupHandle {
             .iter()
             .map(|c| (c.partition.clone(), c.offset))
             .collect();
-        self.inner
+        match self
+            .inner
             .consumer
             .commit(&offset_list(&offsets)?, CommitMode::Sync)
-            .map_err(|e| Error::client("committing offsets", e))?;
+        {
+            Ok(()) => {}
+            Err(e) if crate::consumer::assignment_lost(&e) => {
+                tracing::info!("offsets not committed, the partitions moved on: {e}");
+                return Ok(());
+            }
+            Err(e) => return Err(Error::client("committing offsets", e)),
+        }
         let mut history = lock(&self.inner.history);
         for c in points {
             let entries = history.entry(c.partition.clone()).or_default();

@@ -60,10 +60,23 @@ impl ProducerContext for DeliveryContext {
                 self.delivered.fetch_add(1, Ordering::Relaxed);
             }
             Err((e, message)) => {
-                self.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!("delivery to topic `{}` failed: {e}", message.topic());
+                use rdkafka::error::RDKafkaErrorCode as Code;
+                if matches!(
+                    e.rdkafka_error_code(),
+                    Some(Code::PurgeQueue | Code::PurgeInflight)
+                ) {
+                    // An aborted transaction's records, purged as asked: not a failure.
+                    tracing::debug!("a record for `{}` was purged: {e}", message.topic());
+                    return;
+                }
+                let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
                 let mut slot = self.first_failure.lock().unwrap_or_else(|e| e.into_inner());
                 if slot.is_none() {
+                    // The first failure of a run of them; the sink fails with it.
+                    tracing::error!(
+                        "delivery to topic `{}` failed ({failed} so far): {e}",
+                        message.topic()
+                    );
                     *slot = Some((message.topic().to_string(), e.clone()));
                 }
             }

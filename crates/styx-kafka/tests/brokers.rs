@@ -3,10 +3,9 @@
 //! `STYX_KAFKA_BROKERS` names a broker for consumer groups and rebalancing (tansu under
 //! `scripts/test`), `STYX_KAFKA_TXN_BROKERS` one whose `read_committed` hides aborted
 //! transactions (noida-db under `scripts/test`). Either can be real Apache Kafka. A test
-//! whose variable is not set prints a notice and passes without checking anything.
+//! whose variable is not set fails.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use rdkafka::message::{Header, OwnedHeaders};
@@ -20,27 +19,20 @@ use styx_kafka::{
 
 const TIMEOUT: Duration = Duration::from_secs(10);
 
-fn brokers(var: &str) -> Option<String> {
+/// The broker address in `var`; a test that needs a broker fails when none is set.
+fn brokers(var: &str) -> String {
     match std::env::var(var) {
-        Ok(b) if !b.trim().is_empty() => Some(b),
-        _ => {
-            // Straight to stderr, past the test harness's capture, so the notice shows.
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping: {var} is not set (run `scripts/brokers start` and \
-                 `eval \"$(scripts/brokers env)\"`, or use scripts/test)"
-            );
-            None
-        }
+        Ok(b) if !b.trim().is_empty() => b,
+        _ => panic!(
+            "{var} is not set: run `scripts/brokers start` and `eval \"$(scripts/brokers env)\"`, \
+             or use scripts/test"
+        ),
     }
 }
 
 macro_rules! require {
     ($var:expr) => {
-        match brokers($var) {
-            Some(b) => b,
-            None => return,
-        }
+        brokers($var)
     };
 }
 

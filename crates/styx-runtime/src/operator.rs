@@ -18,7 +18,7 @@ use crate::checkpoint::coordinator::{Ack, SyncTiming};
 use crate::checkpoint::{Barrier, BarrierKind, CompletedCheckpoint, RestoredState, SnapshotFn};
 use crate::error::BoxError;
 use crate::exchange::{Envelope, GateEvent, InputGate, Message, NOTIFY};
-use crate::time::{now_ms, Timestamp};
+use crate::time::{now_ms, Timestamp, MAX_WATERMARK};
 
 /// One instance of a stateful step.
 pub trait Operator<In>: Send {
@@ -64,6 +64,13 @@ pub trait Operator<In>: Send {
 
     /// The inputs have all ended (after a final watermark): flush and end the outputs.
     fn finish(&mut self) -> Result<(), BoxError>;
+
+    /// The job stops without draining ([`crate::source::StopHandle::stop_discarding`]):
+    /// end the outputs, firing nothing more. Operators that fire on
+    /// [`Operator::finish`] (processing-time windows) override it.
+    fn finish_discarding(&mut self) -> Result<(), BoxError> {
+        self.finish()
+    }
 }
 
 /// Who an instance is, and its ties to the checkpoint coordinator.
@@ -79,6 +86,9 @@ pub struct TaskContext {
     pub acks: Option<Sender<Ack>>,
     /// Raised when the job fails: every instance stops at once.
     pub cancelled: Arc<AtomicBool>,
+    /// The job's stop handle: a stop that discards keeps the final watermark from
+    /// firing open windows.
+    pub stop: crate::source::StopHandle,
 }
 
 impl TaskContext {
@@ -230,6 +240,14 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
             }
             Message::Complete(_) => GateEvent::None,
         };
+        // A stop without draining: the end of the input is no final watermark.
+        let event = match event {
+            GateEvent::Watermark(MAX_WATERMARK) if task.stop.discards() => GateEvent::None,
+            GateEvent::Active(Some(MAX_WATERMARK)) if task.stop.discards() => {
+                GateEvent::Active(None)
+            }
+            other => other,
+        };
         if !stopped {
             match event {
                 GateEvent::None => {}
@@ -270,5 +288,9 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
         // job failed).
         return Ok(());
     }
-    op.finish()
+    if task.stop.discards() {
+        op.finish_discarding()
+    } else {
+        op.finish()
+    }
 }

@@ -68,10 +68,13 @@ pub trait Source<T>: Send {
     }
 }
 
-/// Stops a running job cleanly, as if every source had reached the end of its input: the
-/// sources end their streams (open event-time windows fire on the final watermark), the
-/// operators finish and the sinks flush. Shared by every source instance of a job; see
-/// [`crate::stream::Environment::set_stop_handle`].
+/// Stops a running job cleanly. [`StopHandle::stop`] drains: as if every source had
+/// reached the end of its input, the sources end their streams, open event-time windows
+/// fire on the final watermark, the operators finish and the sinks flush.
+/// [`StopHandle::stop_discarding`] stops as Flink's plain stop does: the sources end, the
+/// sinks flush what they got, and open windows and partial matches are discarded, so
+/// that the job stops at once however much state it holds. Shared by every source
+/// instance of a job; see [`crate::stream::Environment::set_stop_handle`].
 ///
 /// A handle can also stop the job by itself once its sources have had no new record for a
 /// while ([`StopHandle::stop_when_idle`]).
@@ -83,6 +86,8 @@ pub struct StopHandle {
 #[derive(Debug)]
 struct StopState {
     stopped: AtomicBool,
+    /// Whether the stop discards open windows instead of firing them.
+    discard: AtomicBool,
     /// Milliseconds without records after which the job stops; `u64::MAX`: never.
     idle_limit_ms: AtomicU64,
     epoch: Instant,
@@ -102,6 +107,7 @@ impl StopHandle {
         StopHandle {
             inner: Arc::new(StopState {
                 stopped: AtomicBool::new(false),
+                discard: AtomicBool::new(false),
                 idle_limit_ms: AtomicU64::new(u64::MAX),
                 epoch: Instant::now(),
                 last_activity_ms: AtomicU64::new(0),
@@ -109,9 +115,26 @@ impl StopHandle {
         }
     }
 
-    /// Asks the job to stop (safe from a signal handler's thread).
+    /// Asks the job to stop and drain: open windows fire (safe from a signal handler's
+    /// thread). Overrides an earlier [`StopHandle::stop_discarding`].
     pub fn stop(&self) {
+        self.inner.discard.store(false, Ordering::SeqCst);
         self.inner.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Asks the job to stop without draining: open windows and partial matches are
+    /// discarded (safe from a signal handler's thread). Does not undo an earlier
+    /// [`StopHandle::stop`].
+    pub fn stop_discarding(&self) {
+        if !self.inner.stopped.load(Ordering::SeqCst) {
+            self.inner.discard.store(true, Ordering::SeqCst);
+        }
+        self.inner.stopped.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether the job stops without draining.
+    pub fn discards(&self) -> bool {
+        self.inner.discard.load(Ordering::Relaxed) && self.inner.stopped.load(Ordering::Relaxed)
     }
 
     /// Stops the job once none of its sources has produced a record for `limit` (counted

@@ -105,6 +105,7 @@ impl Launch {
             parallelism,
             acks: self.acks.clone(),
             cancelled: self.cancelled.clone(),
+            stop: self.stop.clone(),
         }
     }
 

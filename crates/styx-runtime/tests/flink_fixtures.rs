@@ -3,8 +3,8 @@
 //! run through Flink's DataStream API) are run through the engine's typed API and through
 //! the reference model, and both must reproduce Flink's results and late output exactly.
 //!
-//! The fixtures live beside the repository (`../shared/fixtures/windows`, or the folder
-//! named by `STYX_WINDOW_FIXTURES`); without them the test says so and checks nothing.
+//! The fixtures are the repository's copy in `crates/styx-job/tests/fixtures/windows`
+//! (or the folder named by `STYX_WINDOW_FIXTURES`); the test fails when it finds none.
 
 mod common;
 
@@ -19,12 +19,11 @@ use styx_runtime::state::StateBackend;
 
 use common::model::{self, Spec};
 
-fn fixtures_dir() -> Option<PathBuf> {
-    if let Ok(dir) = std::env::var("STYX_WINDOW_FIXTURES") {
-        return Some(PathBuf::from(dir));
+fn fixtures_dir() -> PathBuf {
+    match std::env::var("STYX_WINDOW_FIXTURES") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../styx-job/tests/fixtures/windows"),
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/windows");
-    dir.is_dir().then_some(dir)
 }
 
 /// Milliseconds of a duration such as `1505ms`, `10s`, `2m` or `1h`.
@@ -235,12 +234,9 @@ fn without_counts(rows: Vec<Row>, keep: bool) -> Vec<Row> {
 
 #[test]
 fn engine_and_model_reproduce_flink() {
-    let Some(dir) = fixtures_dir() else {
-        eprintln!("no window fixtures found: set STYX_WINDOW_FIXTURES to check against them");
-        return;
-    };
+    let dir = fixtures_dir();
     let mut scenarios: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("the fixtures folder")
+        .unwrap_or_else(|e| panic!("the window fixtures in {}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("job.toml").is_file())
         .collect();

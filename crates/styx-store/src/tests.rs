@@ -25,7 +25,10 @@ fn stores() -> Vec<(tempfile::TempDir, Store)> {
             let store = Store::open(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
             all.push((tempfile::tempdir().unwrap(), store));
         }
-        _ => eprintln!("STYX_CASSANDRA is not set: the Cassandra backend is not tested"),
+        _ => panic!(
+            "STYX_CASSANDRA is not set: run the tests with scripts/test, which starts the CQL \
+             server"
+        ),
     }
     all
 }

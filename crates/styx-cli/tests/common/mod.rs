@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -20,18 +19,12 @@ pub const STYX: &str = env!("CARGO_BIN_EXE_styx");
 /// How long a broker call may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The broker address in `var`; `None`, with a notice, when it is not set (the test
-/// then passes without checking anything).
-pub fn brokers(var: &str) -> Option<String> {
+/// The broker address in `var`. A test that needs a broker fails when none is set: it
+/// never passes without checking anything (`scripts/test` starts the brokers).
+pub fn brokers(var: &str) -> String {
     match std::env::var(var) {
-        Ok(b) if !b.trim().is_empty() => Some(b),
-        _ => {
-            let _ = writeln!(
-                std::io::stderr(),
-                "skipping: {var} is not set (use scripts/test)"
-            );
-            None
-        }
+        Ok(b) if !b.trim().is_empty() => b,
+        _ => panic!("{var} is not set: run the tests with scripts/test, which starts the brokers"),
     }
 }
 

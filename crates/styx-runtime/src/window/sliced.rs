@@ -538,6 +538,12 @@ where
         self.late.end();
         Ok(())
     }
+
+    fn finish_discarding(&mut self) -> Result<(), BoxError> {
+        self.out.end();
+        self.late.end();
+        Ok(())
+    }
 }
 
 pub(crate) fn build<K, T, A, O>(
