@@ -26,6 +26,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot use the model {}", args.model.display()))?;
     let summary = styx_pmml::score_csv_file(&model, &args.input, &args.output)
         .with_context(|| format!("cannot score {}", args.input.display()))?;
+    if !summary.missing_columns.is_empty() {
+        eprintln!(
+            "warning: {} has no column {}, which the model reads: it is missing in every row \
+             (treated as the model's mining schema says for missing values)",
+            args.input.display(),
+            summary
+                .missing_columns
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     eprintln!(
         "scored {} rows into {}",
         summary.rows,

@@ -95,6 +95,12 @@ impl Failures {
         )
     }
 
+    /// Events of component `component` that went on, but with something the user should
+    /// know (`outcome` says what): counted and summarised, never failing the job.
+    pub(crate) fn notes(component: &str, outcome: &'static str) -> Arc<Self> {
+        Self::with_outcome(component, &Policy::count(), outcome)
+    }
+
     fn with_outcome(component: &str, policy: &Policy, outcome: &'static str) -> Arc<Self> {
         Arc::new(Failures {
             component: component.to_string(),

@@ -41,6 +41,8 @@ pub struct Scorer {
     /// Event field, result column index.
     outputs: Vec<(String, usize)>,
     failures: Arc<Failures>,
+    /// Events scored without a field a model input reads (a misspelt mapping shows here).
+    absent: Arc<Failures>,
 }
 
 impl Scorer {
@@ -112,6 +114,7 @@ impl Scorer {
             inputs,
             outputs,
             failures: Failures::named(name, &Policy::count()),
+            absent: Failures::notes(name, "scored with that input missing"),
         })
     }
 
@@ -146,6 +149,7 @@ impl Scorer {
         ScoreState {
             row: self.model.new_row(),
             scratch: self.model.scratch(),
+            absent: None,
         }
     }
 
@@ -154,9 +158,14 @@ impl Scorer {
     pub fn score(&self, state: &mut ScoreState, event: &mut Event) -> Result<(), String> {
         let row = &mut state.row;
         row.clear();
+        state.absent = None;
         for (i, field, text) in &self.inputs {
             match event.get(field) {
-                None | Some(Value::Null) => row.set_missing(*i),
+                None => {
+                    row.set_missing(*i);
+                    state.absent.get_or_insert(*i);
+                }
+                Some(Value::Null) => row.set_missing(*i),
                 // A category written as a number (`"zip": 10115`) is its text.
                 Some(Value::Number(n)) if *text => row.set_text(*i, &n.to_string()),
                 Some(Value::Number(n)) => match n.as_f64() {
@@ -197,7 +206,19 @@ impl Scorer {
             return;
         }
         match self.score(state, &mut event) {
-            Ok(()) => out.push(event),
+            Ok(()) => {
+                if let Some(i) = state.absent {
+                    let (_, field, _) = &self.inputs[i];
+                    let input = &self.model.input_fields()[i].name;
+                    self.absent.record(
+                        &format!(
+                            "the event has no field `{field}`, which model input `{input}` reads"
+                        ),
+                        Some(&event),
+                    );
+                }
+                out.push(event)
+            }
             Err(reason) => self.failures.event(&reason, event, dead),
         }
     }
@@ -235,6 +256,8 @@ impl Scorer {
 pub struct ScoreState {
     row: Row,
     scratch: Scratch,
+    /// The first model input whose event field was absent in the last event scored.
+    absent: Option<usize>,
 }
 
 fn kind(value: &Value) -> &'static str {

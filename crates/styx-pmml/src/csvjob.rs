@@ -10,12 +10,15 @@ use crate::error::ScoreError;
 use crate::Model;
 
 /// What a CSV scoring job did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvSummary {
     /// Data rows scored.
     pub rows: u64,
     /// The delimiter of input and output.
     pub delimiter: u8,
+    /// The model's input fields that no column of the input has: missing in every row,
+    /// as the model's mining schema treats missing values.
+    pub missing_columns: Vec<String>,
 }
 
 /// Detects the delimiter from the first lines of a table: the first of `,`, `;` and tab
@@ -135,7 +138,18 @@ pub fn score_csv<R: Read, W: Write>(
             .map_err(|e| ScoreError::Io(e.to_string()))?;
     }
     writer.flush().map_err(|e| ScoreError::Io(e.to_string()))?;
-    Ok(CsvSummary { rows, delimiter })
+    let missing_columns = model
+        .input_fields()
+        .iter()
+        .enumerate()
+        .filter(|(f, _)| !mapping.iter().any(|(_, m)| m == f))
+        .map(|(_, field)| field.name.clone())
+        .collect();
+    Ok(CsvSummary {
+        rows,
+        delimiter,
+        missing_columns,
+    })
 }
 
 /// Reads a CSV table (delimiter detected as for scoring) into input rows for `model`,

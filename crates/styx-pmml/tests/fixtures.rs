@@ -229,3 +229,36 @@ fn comparison_rules() {
     assert!(cell_equal("0.015560508", "0.0155605081", "float32"));
     assert!(!cell_equal("1", "1.0", "exact"));
 }
+
+/// A table without a column the model reads is scored with that field missing in every
+/// row, and the summary names the column, so that the command can say so.
+#[test]
+fn a_missing_input_column_is_named() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/010-logreg-binary-breast-cancer");
+    let model = Model::from_path(dir.join("model.pmml")).unwrap();
+    let input = std::fs::read_to_string(dir.join("input.csv")).unwrap();
+    let mut out = Vec::new();
+    let whole = score_csv(&model, input.as_bytes(), &mut out).unwrap();
+    assert!(
+        whole.missing_columns.is_empty(),
+        "{:?}",
+        whole.missing_columns
+    );
+    // The first model input's column removed from every line.
+    let delimiter = detect_delimiter(input.as_bytes()) as char;
+    let first = model.input_fields()[0].name.clone();
+    let header: Vec<&str> = input.lines().next().unwrap().split(delimiter).collect();
+    let at = header.iter().position(|h| *h == first).expect("the column");
+    let cut: String = input
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(delimiter).collect();
+            cells.remove(at);
+            cells.join(&delimiter.to_string()) + "\n"
+        })
+        .collect();
+    let mut out = Vec::new();
+    let summary = score_csv(&model, cut.as_bytes(), &mut out).unwrap();
+    assert_eq!(summary.missing_columns, vec![first]);
+}

@@ -152,10 +152,26 @@ impl Expr {
             ctx.add_variable_from_value("match", matched);
         }
         let result = CelValue::resolve(&self.expression, &ctx)
-            .map_err(|e| format!("\"{}\": {e}", self.source))?;
+            .map_err(|e| format!("\"{}\": {e}{}", self.source, self.absent(event)))?;
         result
             .json()
             .map_err(|e| format!("\"{}\": {e}", self.source))
+    }
+
+    /// A hint naming the fields the expression reads that `event` lacks, for the
+    /// message of a failed evaluation (a misspelt field shows there).
+    fn absent(&self, event: &Event) -> String {
+        let absent: Vec<&str> = self
+            .variables
+            .iter()
+            .filter(|v| *v != "config" && *v != "match" && !event.contains_key(v.as_str()))
+            .map(String::as_str)
+            .collect();
+        match absent.as_slice() {
+            [] => String::new(),
+            [one] => format!(" (the event has no field `{one}`)"),
+            many => format!(" (the event has no fields `{}`)", many.join("`, `")),
+        }
     }
 
     /// Evaluates a condition: the result must be a boolean.
