@@ -145,6 +145,15 @@ pub(crate) fn build(
         });
     }
     let key_field = config.key.clone();
+    // Events without the key are failures, not all of one `null` key.
+    let checked;
+    let input = match &key_field {
+        Some(field) => {
+            checked = with_key(input, field, Failures::new(id, policy));
+            &checked
+        }
+        None => input,
+    };
     let keyed = {
         let key_field = key_field.clone();
         input.key_by(move |e: &Event| match &key_field {
@@ -399,5 +408,30 @@ fn cel_condition(
             failures.record(&e, Some(event));
             false
         })
+    }
+}
+
+/// The events of `input` that have the key field `field` (not `null`); the others are
+/// failures.
+fn with_key(input: &DataStream<Event>, field: &str, failures: Arc<Failures>) -> DataStream<Event> {
+    let field = field.to_string();
+    let (valid, _) = input.flat_map_split(
+        |_| (),
+        move |_, e: Event, out, _: &mut Vec<Event>| {
+            if failures.job_failed() {
+                return;
+            }
+            match e.get(&field) {
+                None | Some(Value::Null) => {
+                    let reason = format!("the key field `{field}` is missing or null");
+                    failures.event(&reason, e, None);
+                }
+                Some(_) => out.push(e),
+            }
+        },
+    );
+    match input.timestamps() {
+        Some(ts) => valid.with_timestamp_fn(ts),
+        None => valid,
     }
 }

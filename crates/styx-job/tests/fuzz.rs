@@ -1,6 +1,7 @@
 //! Property tests over odd input: mangled job files never make reading and checking a
 //! job panic, odd events never make an expression panic, and arbitrary bytes never make
-//! the event decoder panic. Each either works or gives an error.
+//! the event decoders (lines, Kafka records and their dead letters) panic. Each either
+//! works or gives an error.
 
 use std::path::Path;
 
@@ -210,6 +211,33 @@ proptest! {
     fn arbitrary_bytes_never_make_the_decoder_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
         let _ = styx_connectors::decode::decode_event(&bytes, Some("ts"));
         let _ = styx_connectors::decode::decode_event(&bytes, None);
+    }
+
+    #[test]
+    fn kafka_records_never_make_the_decoder_panic(
+        payload in prop::option::of(prop::collection::vec(any::<u8>(), 0..48)),
+        key in prop::option::of(prop::collection::vec(any::<u8>(), 0..8)),
+        raw in any::<bool>(),
+        timestamp in prop::option::of(any::<i64>()),
+    ) {
+        let decoder = styx_kafka::Decoder {
+            format: if raw { styx_kafka::Format::Raw } else { styx_kafka::Format::Json },
+            time_field: Some("ts".into()),
+            key_field: Some("k".into()),
+            headers_field: Some("h".into()),
+        };
+        let record = styx_kafka::decode::RecordView {
+            topic: "t",
+            partition: 0,
+            offset: 7,
+            key: key.as_deref(),
+            payload: payload.as_deref(),
+            timestamp,
+        };
+        if let Err(dead) = decoder.decode(&record) {
+            // A refused record becomes a dead letter, whatever its bytes.
+            let _ = dead.to_event();
+        }
     }
 
     #[test]

@@ -605,3 +605,19 @@ fn a_job_without_a_sink_or_with_an_unread_source_is_refused() {
     assert!(e.contains("sources.other: nothing reads it"), "{e}");
     assert!(!e.contains("sources.events"), "{e}");
 }
+
+#[test]
+fn a_pattern_leaves_out_events_without_its_key() {
+    let (dir, loaded) = mixed_job(&format!(
+        "{SOURCE}\n[transforms.p]\ntype = \"pattern\"\ninputs = [\"events\"]\nkey = \"user\"\n\
+         [[transforms.p.stages]]\nname = \"one\"\ncondition = \"true\"\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"p\"]\npath = \"out.ndjson\"\n"
+    ));
+    loaded.unwrap().run(&RunOptions::default()).unwrap();
+    let users: Vec<Value> = read(dir.path(), "out.ndjson")
+        .iter()
+        .map(|m| m["user"].clone())
+        .collect();
+    // Four events with a user match; the one without is not matched under `null`.
+    assert_eq!(users, vec![json!("a"), json!("a"), json!("b"), json!("b")]);
+}
