@@ -54,7 +54,7 @@ enum Command {
 
 /// Events are small objects made on one thread and freed on another (a source's, then an
 /// operator's): jemalloc's thread caches keep that cheap (3.6 times the events/s of the
-/// system allocator on a JSON window job, with less memory).
+/// system allocator on a JSON window job, for a little more memory).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
