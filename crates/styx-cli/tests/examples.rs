@@ -90,3 +90,56 @@ fn heart_rate_alerts_on_rising_readings() {
         assert!(int(a, "to_hr") > int(a, "from_hr"), "{a}");
     }
 }
+
+/// `styx bench job` runs a job file to its end and says how many events it read, how
+/// fast, with how much CPU and memory (it measures; it asserts no speed).
+#[test]
+fn bench_job_measures_a_job_file() {
+    let work = tempfile::tempdir().unwrap();
+    let lines: String = (0..1000)
+        .map(|n| {
+            format!(
+                "{{\"key\":\"k{}\",\"ts\":{},\"value\":{n}}}\n",
+                n % 7,
+                n * 10
+            )
+        })
+        .collect();
+    std::fs::write(work.path().join("events.ndjson"), lines).unwrap();
+    let job = work.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "[job]\nname = \"bench\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+         event_time = { field = \"ts\" }\n\
+         [transforms.w]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"key\"\n\
+         window = { type = \"tumbling\", size = \"1s\" }\naggregates = { n = \"count\" }\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"w\"]\npath = \"out.ndjson\"\n",
+    )
+    .unwrap();
+    let out = Command::new(STYX)
+        .args(["bench", "job", job.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["events"], 1000, "{last}");
+    for key in ["wall_s", "events_per_s", "cpu_s", "peak_rss_bytes"] {
+        assert!(last[key].is_number(), "{key}: {last}");
+    }
+    // The job ran: every event counted once in the windows it wrote.
+    let results = std::fs::read_to_string(work.path().join("out.ndjson")).unwrap();
+    let counted: u64 = results
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(counted, 1000);
+}

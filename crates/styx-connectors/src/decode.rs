@@ -3,43 +3,16 @@
 use serde_json::{Map, Value};
 use styx_runtime::checkpoint::Barrier;
 use styx_runtime::emitter::{Collector, Emitter};
-use styx_runtime::event::Event;
+use styx_runtime::event::{event_time, parse_event, Event};
 
 /// Parses one record: a JSON object with, when `time_field` is given, an integer epoch
 /// milliseconds field of that name. The error is the reason the record was refused.
 pub fn decode_event(bytes: &[u8], time_field: Option<&str>) -> Result<Event, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-    let Value::Object(event) = value else {
-        return Err(format!("not a JSON object: {}", kind_of(&value)));
-    };
+    let event = parse_event(bytes)?;
     if let Some(field) = time_field {
-        check_time(&event, field)?;
+        event_time(&event, field)?;
     }
     Ok(event)
-}
-
-/// Checks that `field` holds an integer timestamp.
-pub fn check_time(event: &Event, field: &str) -> Result<i64, String> {
-    match event.get(field) {
-        None => Err(format!("event-time field `{field}` is missing")),
-        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
-        Some(other) => Err(format!(
-            "event-time field `{field}` must be an integer of epoch milliseconds, not {}",
-            kind_of(other)
-        )),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_f64() => "a float",
-        Value::Number(_) => "a number out of range",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Where a source sends the records it refuses.

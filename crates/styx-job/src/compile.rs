@@ -1168,6 +1168,8 @@ fn build_window(
         .map(|(name, spec)| Ok((name.clone(), AggKind::parse(spec)?)))
         .collect::<Result<Vec<_>, String>>()?;
     let aggs = Arc::new(JsonAggregates::new(specs.clone()));
+    // The key, the window's bounds and the aggregates.
+    let fields = specs.len() + 3;
     let key_field = w.key.clone();
     let (input, dead) = window_inputs(id, input, w, &specs, policy);
     let input = &input;
@@ -1187,7 +1189,7 @@ fn build_window(
                 slide.unwrap_or(*size),
                 JsonAggregates::new(specs),
                 move |key: &KeyValue, acc| {
-                    let mut out = Map::new();
+                    let mut out = Map::with_capacity(fields);
                     out.insert(key_field.clone(), key.to_value());
                     writer.write(&acc, &mut out);
                     out
@@ -1210,7 +1212,7 @@ fn build_window(
         .aggregate(
             JsonAggregates::new(specs),
             move |key: &KeyValue, window: TimeWindow, acc| {
-                let mut out = Map::new();
+                let mut out = Map::with_capacity(fields);
                 out.insert(key_field.clone(), key.to_value());
                 out.insert("window_start".into(), Value::from(window.start));
                 out.insert("window_end".into(), Value::from(window.end));

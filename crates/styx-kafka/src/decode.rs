@@ -4,6 +4,7 @@ use rdkafka::message::{Headers, Message};
 use serde_json::{Map, Number, Value};
 
 use crate::config::{Format, KafkaSourceConfig};
+use styx_runtime::event::{event_time, parse_event};
 
 /// A JSON object: the dynamic event of job files.
 pub type Event = Map<String, Value>;
@@ -130,7 +131,7 @@ impl Decoder {
             return Err(refuse("the record has no value (a tombstone)".into()));
         };
         let mut event = match self.format {
-            Format::Json => parse_object(payload).map_err(refuse)?,
+            Format::Json => parse_event(payload).map_err(refuse)?,
             Format::Raw => {
                 let text = std::str::from_utf8(payload)
                     .map_err(|e| refuse(format!("the value is not UTF-8 text: {e}")))?;
@@ -165,40 +166,6 @@ impl Decoder {
             event_time(&event, field).map_err(refuse)?;
         }
         Ok(event)
-    }
-}
-
-/// Parses a JSON object; the error is the reason it was refused.
-pub fn parse_object(bytes: &[u8]) -> Result<Event, String> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not valid JSON: {e}"))?;
-    match value {
-        Value::Object(event) => Ok(event),
-        other => Err(format!("not a JSON object: {}", kind_of(&other))),
-    }
-}
-
-/// The event time of `event`: `field` must hold integer epoch milliseconds. The error is
-/// the reason the event is refused.
-pub fn event_time(event: &Event, field: &str) -> Result<i64, String> {
-    match event.get(field) {
-        None => Err(format!("event-time field `{field}` is missing")),
-        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
-        Some(other) => Err(format!(
-            "event-time field `{field}` must be an integer of epoch milliseconds, not {}",
-            kind_of(other)
-        )),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_f64() => "a float",
-        Value::Number(_) => "a number out of range",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

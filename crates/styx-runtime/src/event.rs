@@ -8,6 +8,67 @@ use serde_json::{Map, Number, Value};
 /// An event: a JSON object whose fields keep their order.
 pub type Event = Map<String, Value>;
 
+/// Parses one record, a JSON object, into an event. The error says why the record is
+/// not one (`not valid JSON: ...`, `not a JSON object: an array`).
+///
+/// The object's fields are read straight into an event sized for them; anything else
+/// is read again as a plain value, only to say what it is.
+pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+
+    struct Fields;
+    impl<'de> Visitor<'de> for Fields {
+        type Value = Event;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+            // Room for seven fields without growing (a JSON reader gives no count).
+            let mut event = Map::with_capacity(map.size_hint().unwrap_or(0).max(7));
+            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                event.insert(key, value);
+            }
+            Ok(event)
+        }
+    }
+
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let parsed = de
+        .deserialize_map(Fields)
+        .and_then(|e| de.end().map(|()| e));
+    parsed.or_else(|_| match serde_json::from_slice::<Value>(bytes) {
+        Err(e) => Err(format!("not valid JSON: {e}")),
+        Ok(Value::Object(event)) => Ok(event),
+        Ok(other) => Err(format!("not a JSON object: {}", json_kind(&other))),
+    })
+}
+
+/// The event time of `event`: `field` must hold an integer of epoch milliseconds. The
+/// error is the reason the event is refused.
+pub fn event_time(event: &Event, field: &str) -> Result<i64, String> {
+    match event.get(field) {
+        None => Err(format!("event-time field `{field}` is missing")),
+        Some(Value::Number(n)) if n.is_i64() => Ok(n.as_i64().unwrap_or_default()),
+        Some(other) => Err(format!(
+            "event-time field `{field}` must be an integer of epoch milliseconds, not {}",
+            json_kind(other)
+        )),
+    }
+}
+
+/// What a JSON value is, for messages: `null`, `a boolean`, `a float`, ...
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_f64() => "a float",
+        Value::Number(_) => "a number out of range",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// A key taken from an event field: hashable and comparable, and written back as the same
 /// JSON value.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -2,6 +2,7 @@
 
 mod cep;
 mod checkpoint;
+mod job;
 mod lookup;
 mod score;
 mod window;
@@ -24,6 +25,8 @@ pub enum Bench {
     Score(score::Args),
     /// How long checkpoints of a large keyed state pause processing.
     Checkpoint(checkpoint::Args),
+    /// A job file run to its end: events/s, CPU time and peak memory.
+    Job(job::Args),
 }
 
 /// Runs one benchmark.
@@ -34,6 +37,7 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Lookup(args) => lookup::run(args),
         Bench::Score(args) => score::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
+        Bench::Job(args) => job::run(args),
     }
 }
 
