@@ -26,6 +26,7 @@
 
 mod compile;
 mod csvjob;
+mod describe;
 mod error;
 mod eval;
 mod expr;
@@ -42,6 +43,7 @@ mod xml;
 use std::path::Path;
 
 pub use csvjob::{detect_delimiter, rows_from_csv, score_csv, score_csv_file, CsvSummary};
+pub use describe::{FieldInfo, ModelInfo};
 pub use error::{EvalError, PmmlError, ScoreError};
 pub use eval::Scratch;
 pub use row::{Cell, Row};
@@ -119,6 +121,7 @@ impl ResultValue<'_> {
 #[derive(Debug, Clone)]
 pub struct Model {
     c: Compiled,
+    info: std::sync::Arc<describe::ModelInfo>,
     inputs: Vec<InputField>,
     columns: Vec<ResultColumn>,
     /// The input fields' slots, to prepare them all for each record.
@@ -155,7 +158,7 @@ impl Model {
                 data_type: i.ty,
             })
             .collect();
-        let columns = c
+        let columns: Vec<ResultColumn> = c
             .columns
             .iter()
             .map(|col| ResultColumn {
@@ -177,8 +180,17 @@ impl Model {
             })
             .collect();
         let _ = types::OpType::Continuous;
+        let model_el = root
+            .content()
+            .find(|e| {
+                compile::MODEL_ELEMENTS.contains(&e.name.as_str())
+                    && e.attr("isScorable") != Some("false")
+            })
+            .ok_or_else(|| PmmlError::invalid("PMML", "the document has no model"))?;
+        let info = std::sync::Arc::new(describe::describe(&root, model_el, &columns));
         Ok(Model {
             c,
+            info,
             inputs,
             columns,
             input_slots,
@@ -193,6 +205,11 @@ impl Model {
             source,
         })?;
         Model::parse(&text)
+    }
+
+    /// What the model is, reads and gives, as a model server describes it.
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
     }
 
     /// The input fields, in `DataDictionary` order; a [`Row`] holds one cell per field.
