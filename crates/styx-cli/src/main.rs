@@ -6,6 +6,7 @@ mod generate;
 mod run;
 mod savepoint;
 mod score;
+mod serve;
 mod store;
 
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Stop(savepoint::StopArgs),
     /// Score a CSV file with a PMML model.
     Score(score::Args),
+    /// Serve the store's models over Openscoring's REST API.
+    Serve(serve::Args),
     /// Measure the engine.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Command::Savepoint(args) => savepoint::savepoint(args),
         Command::Stop(args) => savepoint::stop(args),
         Command::Score(args) => score::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Bench(b) => bench::run(b),
         Command::Generate(args) => generate::run(args),
         Command::Models(c) => store::models(c),

@@ -1,0 +1,277 @@
+//! `styx serve` against Openscoring's own Python client (PyPI `openscoring`, set up by
+//! `scripts/python-env`; `STYX_PYTHON` names its python): every case of the PMML suite is
+//! deployed, scored as a CSV file, record by record and as a batch, compared with
+//! JPMML-Evaluator's results, and undeployed; the cases JPMML refuses are refused. Plain
+//! HTTP requests check the error answers of the contract.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::STYX;
+
+/// A running `styx serve`, stopped when dropped.
+struct Server {
+    child: Child,
+    /// `http://HOST:PORT/BASE`.
+    url: String,
+    _store: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let store = tempfile::tempdir().unwrap();
+        let url = format!("sqlite:{}", store.path().join("styx.db").display());
+        let mut child = Command::new(STYX)
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", &url])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server says where it listens: {line:?}"))
+            .to_string();
+        Server {
+            child,
+            url,
+            _store: store,
+        }
+    }
+
+    /// `HOST:PORT`.
+    fn address(&self) -> &str {
+        let rest = self.url.strip_prefix("http://").unwrap();
+        rest.split('/').next().unwrap()
+    }
+
+    /// Sends one HTTP/1.1 request; the status, the headers (lower-case names) and the body.
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut stream = TcpStream::connect(self.address()).unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.address(),
+            body.len()
+        );
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).unwrap();
+        stream.write_all(body).unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).unwrap();
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let mut lines = head.lines();
+        let status: u16 = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|s| s.parse().ok())
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Reply {
+            status,
+            headers,
+            body: body.to_string(),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// An error answer: the status, a JSON body with only `message`.
+    fn assert_error(&self, status: u16, message: &str) {
+        assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        let body: serde_json::Value = serde_json::from_str(&self.body).unwrap();
+        let object = body.as_object().unwrap();
+        assert_eq!(object.len(), 1, "{}", self.body);
+        let text = object["message"].as_str().unwrap();
+        assert!(
+            text.starts_with(message),
+            "{text:?} starts with {message:?}"
+        );
+    }
+}
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../styx-pmml/tests/fixtures")
+}
+
+fn python() -> String {
+    std::env::var("STYX_PYTHON").unwrap_or_else(|_| {
+        panic!("STYX_PYTHON is not set: run the tests with scripts/test (scripts/python-env)")
+    })
+}
+
+#[test]
+fn openscoring_clients_score_every_case_as_jpmml_does() {
+    let server = Server::start(&[]);
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.join("model.pmml").is_file())
+        .collect();
+    cases.sort();
+    assert!(cases.len() >= 50, "the PMML suite: {} cases", cases.len());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openscoring/client.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(&server.url)
+        .args(&cases)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains(&format!("{} cases, 0 problems", cases.len())),
+        "{said}"
+    );
+}
+
+#[test]
+fn errors_are_answered_as_the_contract_says() {
+    let server = Server::start(&["--admin-token", "s3cret"]);
+    let base = "/openscoring";
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let admin = [
+        ("Authorization", "Bearer s3cret"),
+        ("Content-Type", "application/xml"),
+    ];
+
+    // Unknown paths and models, ids not of the pattern.
+    server
+        .request("GET", "/nowhere", &[], b"")
+        .assert_error(404, "Not Found");
+    server
+        .request("GET", &format!("{base}/model/iris"), &[], b"")
+        .assert_error(404, "Not Found");
+    server
+        .request("GET", &format!("{base}/model/-x"), &[], b"")
+        .assert_error(404, "Not Found");
+    // Roles: deploying needs the admin token; a wrong one is refused.
+    server
+        .request("PUT", &format!("{base}/model/iris"), &[], &pmml)
+        .assert_error(403, "User not authorized.");
+    server
+        .request(
+            "PUT",
+            &format!("{base}/model/iris"),
+            &[("Authorization", "Bearer wrong")],
+            &pmml,
+        )
+        .assert_error(403, "User not authorized.");
+    // A document that is not PMML replaces nothing; a wrong content type is 415.
+    let created = server.request("PUT", &format!("{base}/model/iris"), &admin, &pmml);
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(
+        created.header("location"),
+        Some(format!("{base}/model/iris").as_str())
+    );
+    assert!(created
+        .header("x-application")
+        .is_some_and(|v| v.starts_with("Openscoring/2.1")));
+    server
+        .request("PUT", &format!("{base}/model/iris"), &admin, b"<PMML")
+        .assert_error(400, "");
+    server
+        .request(
+            "PUT",
+            &format!("{base}/model/iris"),
+            &[
+                ("Authorization", "Bearer s3cret"),
+                ("Content-Type", "application/json"),
+            ],
+            b"{}",
+        )
+        .assert_error(415, "");
+    let replaced = server.request("PUT", &format!("{base}/model/iris"), &admin, &pmml);
+    assert_eq!(replaced.status, 200, "{}", replaced.body);
+    // A wrong method is 405 with Allow; malformed JSON is 400; a failing record too.
+    let wrong = server.request("PATCH", &format!("{base}/model/iris"), &[], b"");
+    wrong.assert_error(405, "");
+    assert!(wrong.header("allow").is_some_and(|a| a.contains("POST")));
+    let json = [("Content-Type", "application/json")];
+    server
+        .request("POST", &format!("{base}/model/iris"), &json, b"{oops")
+        .assert_error(400, "");
+    server
+        .request(
+            "POST",
+            &format!("{base}/model/iris"),
+            &json,
+            br#"{"arguments": {"sepal length (cm)": "long"}}"#,
+        )
+        .assert_error(400, "");
+    // A record scores; the model's description has its schema.
+    let scored = server.request(
+        "POST",
+        &format!("{base}/model/iris"),
+        &json,
+        br#"{"id": "r1", "arguments": {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}}"#,
+    );
+    assert_eq!(scored.status, 200, "{}", scored.body);
+    let scored: serde_json::Value = serde_json::from_str(&scored.body).unwrap();
+    assert_eq!(scored["id"], "r1");
+    assert_eq!(scored["results"]["species"], "setosa");
+    let described = server.request("GET", &format!("{base}/model/iris"), &[], b"");
+    let described: serde_json::Value = serde_json::from_str(&described.body).unwrap();
+    assert_eq!(described["summary"], "Regression");
+    assert_eq!(
+        described["schema"]["inputFields"][0]["id"],
+        "sepal length (cm)"
+    );
+    assert!(described["properties"]["accessed.timestamp"].is_string());
+    // Undeploying needs the admin role too; afterwards the model is gone.
+    server
+        .request("DELETE", &format!("{base}/model/iris"), &[], b"")
+        .assert_error(403, "User not authorized.");
+    let deleted = server.request(
+        "DELETE",
+        &format!("{base}/model/iris"),
+        &[("Cookie", "token=s3cret")],
+        b"",
+    );
+    assert_eq!((deleted.status, deleted.body.as_str()), (200, "{}"));
+    server
+        .request("POST", &format!("{base}/model/iris"), &json, b"{}")
+        .assert_error(404, "Not Found");
+    let health = server.request("GET", "/healthz", &[], b"");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok"));
+}

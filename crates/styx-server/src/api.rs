@@ -1,0 +1,340 @@
+//! The routes of Openscoring's REST API, and `/healthz`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde_json::{json, Map, Value};
+
+use crate::config::Config;
+use crate::error::{json_response, ApiError};
+use crate::evaluate::evaluate;
+use crate::models::{valid_id, Deployed, Registry};
+use crate::roles::{Role, Roles};
+
+/// What every request handler shares.
+pub(crate) struct State {
+    pub registry: Registry,
+    pub roles: Roles,
+    /// The base path, for `Location` headers.
+    pub base: String,
+}
+
+type Shared = Arc<State>;
+
+/// The whole application: the API under the base path, `/healthz` at the root.
+pub(crate) fn router(state: Shared, config: &Config) -> Router {
+    let api = Router::new()
+        .route("/model", get(list))
+        .route(
+            "/model/{id}",
+            get(query).put(deploy).post(evaluate_one).delete(undeploy),
+        )
+        .route("/model/{id}/pmml", get(download))
+        .route("/model/{id}/batch", axum::routing::post(batch))
+        .route("/model/{id}/csv", axum::routing::post(csv));
+    let app = if state.base == "/" {
+        api
+    } else {
+        Router::new().nest(&state.base, api)
+    };
+    app.route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(config.max_body))
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .layer(axum::middleware::map_response(crate::error::finish))
+}
+
+/// A request with the `user` role (checked before the body is read).
+struct AsUser;
+
+/// A request with the `admin` role (checked before the body is read).
+struct AsAdmin;
+
+impl FromRequestParts<Shared> for AsUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        state.roles.check(parts, Role::User).map(|()| AsUser)
+    }
+}
+
+impl FromRequestParts<Shared> for AsAdmin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, ApiError> {
+        state.roles.check(parts, Role::Admin).map(|()| AsAdmin)
+    }
+}
+
+/// The deployed model `id`, or 404.
+fn model(state: &State, id: &str) -> Result<Arc<Deployed>, ApiError> {
+    if !valid_id(id) {
+        return Err(ApiError::not_found());
+    }
+    state.registry.get(id).ok_or_else(ApiError::not_found)
+}
+
+async fn list(_: AsUser, axum::extract::State(state): axum::extract::State<Shared>) -> Response {
+    let all = state.registry.all();
+    if all.is_empty() {
+        return json_response(StatusCode::OK, &json!({}));
+    }
+    let responses: Vec<Value> = all.iter().map(|d| d.response(false)).collect();
+    json_response(StatusCode::OK, &json!({ "responses": responses }))
+}
+
+async fn query(
+    _: AsUser,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let deployed = model(&state, &id)?;
+    Ok(json_response(StatusCode::OK, &deployed.response(true)))
+}
+
+async fn download(
+    _: AsAdmin,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let deployed = model(&state, &id)?;
+    deployed.accessed();
+    let mut response = deployed.document.to_string().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=model.pmml.xml"),
+    );
+    Ok(response)
+}
+
+async fn deploy(
+    _: AsAdmin,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    if !valid_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/xml")
+        .to_ascii_lowercase();
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    let document: Bytes = if mime == "multipart/form-data" {
+        let mut parts = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?;
+        let mut found = None;
+        while let Some(part) = parts
+            .next_field()
+            .await
+            .map_err(|e| ApiError::bad_request(e.body_text()))?
+        {
+            if part.name() == Some("pmml") {
+                found = Some(
+                    part.bytes()
+                        .await
+                        .map_err(|e| ApiError::bad_request(e.body_text()))?,
+                );
+                break;
+            }
+        }
+        found.ok_or_else(|| ApiError::bad_request("the form has no part named \"pmml\""))?
+    } else if matches!(mime.as_str(), "application/xml" | "text/xml" | "") {
+        Bytes::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))?
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "a PMML document is application/xml, text/xml or multipart/form-data, not {mime}"
+            ),
+        ));
+    };
+    let text = String::from_utf8(document.to_vec())
+        .map_err(|_| ApiError::bad_request("the document is not UTF-8"))?;
+    let registry_state = state.clone();
+    let deployed_id = id.clone();
+    let (deployed, new) =
+        tokio::task::spawn_blocking(move || registry_state.registry.deploy(&deployed_id, &text))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(ApiError::bad_request)?;
+    let status = if new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = json_response(status, &deployed.response(true));
+    if new {
+        let base = if state.base == "/" {
+            ""
+        } else {
+            state.base.as_str()
+        };
+        if let Ok(location) = HeaderValue::from_str(&format!("{base}/model/{id}")) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+    }
+    Ok(response)
+}
+
+async fn undeploy(
+    _: AsAdmin,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    model(&state, &id)?;
+    let removed = tokio::task::spawn_blocking(move || state.registry.undeploy(&id))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    if !removed {
+        return Err(ApiError::not_found());
+    }
+    Ok(json_response(StatusCode::OK, &json!({})))
+}
+
+/// A JSON object of a request body, or 400.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::bad_request("the body is not a JSON object")),
+        Err(e) => Err(ApiError::bad_request(format!(
+            "the body is not valid JSON: {e}"
+        ))),
+    }
+}
+
+/// Scores one EvaluationRequest: the EvaluationResponse, or the failure's message.
+fn score_request(
+    deployed: &Deployed,
+    request: &Map<String, Value>,
+    row: &mut styx_pmml::Row,
+    scratch: &mut styx_pmml::Scratch,
+) -> Result<Value, (Option<Value>, String)> {
+    let id = request.get("id").filter(|v| !v.is_null()).cloned();
+    let empty = Map::new();
+    let arguments = match request.get("arguments") {
+        None | Some(Value::Null) => &empty,
+        Some(Value::Object(a)) => a,
+        Some(_) => return Err((id, "\"arguments\" is not a JSON object".into())),
+    };
+    match evaluate(&deployed.model, arguments, row, scratch) {
+        Ok(results) => {
+            let mut out = Map::new();
+            if let Some(id) = id {
+                out.insert("id".into(), id);
+            }
+            out.insert("results".into(), Value::Object(results));
+            Ok(Value::Object(out))
+        }
+        Err(message) => Err((id, message)),
+    }
+}
+
+async fn evaluate_one(
+    _: AsUser,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let deployed = model(&state, &id)?;
+    let request = json_object(&body)?;
+    deployed.accessed();
+    let mut row = deployed.model.new_row();
+    let mut scratch = deployed.model.scratch();
+    match score_request(&deployed, &request, &mut row, &mut scratch) {
+        Ok(response) => Ok(json_response(StatusCode::OK, &response)),
+        Err((_, message)) => Err(ApiError::bad_request(message)),
+    }
+}
+
+async fn batch(
+    _: AsUser,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let deployed = model(&state, &id)?;
+    let request = json_object(&body)?;
+    let requests = match request.get("requests") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(_) => return Err(ApiError::bad_request("\"requests\" is not a JSON array")),
+    };
+    deployed.accessed();
+    let mut row = deployed.model.new_row();
+    let mut scratch = deployed.model.scratch();
+    let responses: Vec<Value> = requests
+        .iter()
+        .map(|item| {
+            let failed = |id: Option<Value>, message: String| {
+                let mut out = Map::new();
+                if let Some(id) = id {
+                    out.insert("id".into(), id);
+                }
+                out.insert("message".into(), Value::String(message));
+                Value::Object(out)
+            };
+            match item {
+                Value::Object(r) => score_request(&deployed, r, &mut row, &mut scratch)
+                    .unwrap_or_else(|(id, message)| failed(id, message)),
+                _ => failed(None, "the request is not a JSON object".into()),
+            }
+        })
+        .collect();
+    let mut out = Map::new();
+    if let Some(id) = request.get("id").filter(|v| !v.is_null()) {
+        out.insert("id".into(), id.clone());
+    }
+    out.insert("responses".into(), Value::Array(responses));
+    Ok(json_response(StatusCode::OK, &Value::Object(out)))
+}
+
+async fn csv(
+    _: AsUser,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let deployed = model(&state, &id)?;
+    deployed.accessed();
+    let mut out = Vec::new();
+    styx_pmml::score_csv(&deployed.model, &body[..], &mut out).map_err(|e| match e {
+        styx_pmml::ScoreError::Row { row, error, .. } => {
+            ApiError::bad_request(format!("data row {row}: {error}"))
+        }
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    let mut response = out.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain;charset=UTF-8"),
+    );
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=results.csv"),
+    );
+    Ok(response)
+}
