@@ -275,3 +275,69 @@ fn errors_are_answered_as_the_contract_says() {
     let health = server.request("GET", "/healthz", &[], b"");
     assert_eq!((health.status, health.body.as_str()), (200, "ok"));
 }
+
+#[test]
+fn method_overrides_and_csv_dialects() {
+    let server = Server::start(&[]);
+    let base = "/openscoring";
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    // A POST standing for a PUT deploys (roles are those of the PUT).
+    let deployed = server.request(
+        "POST",
+        &format!("{base}/model/iris"),
+        &[
+            ("X-HTTP-Method-Override", "PUT"),
+            ("Content-Type", "text/xml"),
+        ],
+        &pmml,
+    );
+    assert_eq!(deployed.status, 201, "{}", deployed.body);
+    server
+        .request(
+            "POST",
+            &format!("{base}/model/iris?_method=DELETE"),
+            &[("X-HTTP-Method-Override", "PUT")],
+            b"",
+        )
+        .assert_error(400, "");
+    // The dialect named by the request: `;` between cells, `'` around them.
+    let table = "'sepal length (cm)';'sepal width (cm)';'petal length (cm)';'petal width (cm)'\n\
+                 '5,1';3.5;1.4;0.2\n";
+    let scored = server.request(
+        "POST",
+        &format!("{base}/model/iris/csv?delimiterChar=%3B&quoteChar=%27"),
+        &[("Content-Type", "text/plain; charset=ISO-8859-1")],
+        table.replace("'5,1'", "5.1").as_bytes(),
+    );
+    assert_eq!(scored.status, 200, "{}", scored.body);
+    assert_eq!(
+        scored.header("content-type"),
+        Some("text/plain;charset=ISO-8859-1")
+    );
+    let mut lines = scored.body.lines();
+    assert_eq!(
+        lines.next(),
+        Some("species;probability(setosa);probability(versicolor);probability(virginica)")
+    );
+    assert!(
+        lines.next().is_some_and(|l| l.starts_with("setosa;")),
+        "{}",
+        scored.body
+    );
+    // A delimiter of more than one character is refused.
+    server
+        .request(
+            "POST",
+            &format!("{base}/model/iris/csv?delimiterChar=ab"),
+            &[("Content-Type", "text/plain")],
+            table.as_bytes(),
+        )
+        .assert_error(400, "delimiterChar");
+    let undeployed = server.request(
+        "POST",
+        &format!("{base}/model/iris?_method=DELETE"),
+        &[],
+        b"",
+    );
+    assert_eq!((undeployed.status, undeployed.body.as_str()), (200, "{}"));
+}

@@ -54,6 +54,25 @@ pub fn detect_delimiter(head: &[u8]) -> u8 {
     b','
 }
 
+/// How a table is written: its delimiter (detected from the header when not given) and
+/// its quote character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvDialect {
+    /// The delimiter; `None`: detected (see [`detect_delimiter`]).
+    pub delimiter: Option<u8>,
+    /// The quote character.
+    pub quote: u8,
+}
+
+impl Default for CsvDialect {
+    fn default() -> Self {
+        CsvDialect {
+            delimiter: None,
+            quote: b'"',
+        }
+    }
+}
+
 /// Scores every row of `input` with `model` and writes the result table to `output`.
 /// Fails on the first row the model cannot evaluate, naming the row, its line and the
 /// field. The caller decides what to do with partial output (see [`score_csv_file`]).
@@ -62,13 +81,24 @@ pub fn score_csv<R: Read, W: Write>(
     input: R,
     output: W,
 ) -> Result<CsvSummary, ScoreError> {
+    score_csv_with(model, input, output, CsvDialect::default())
+}
+
+/// [`score_csv`] for a table of `dialect`; the output uses the same delimiter and quote.
+pub fn score_csv_with<R: Read, W: Write>(
+    model: &Model,
+    input: R,
+    output: W,
+    dialect: CsvDialect,
+) -> Result<CsvSummary, ScoreError> {
     let mut input = BufReader::with_capacity(1 << 16, input);
     let head = input
         .fill_buf()
         .map_err(|e| ScoreError::Io(format!("reading the input: {e}")))?;
-    let delimiter = detect_delimiter(head);
+    let delimiter = dialect.delimiter.unwrap_or_else(|| detect_delimiter(head));
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
+        .quote(dialect.quote)
         .has_headers(true)
         .flexible(false)
         .from_reader(input);
@@ -88,6 +118,7 @@ pub fn score_csv<R: Read, W: Write>(
     }
     let mut writer = csv::WriterBuilder::new()
         .delimiter(delimiter)
+        .quote(dialect.quote)
         .from_writer(BufWriter::new(output));
     let columns = model.result_columns();
     let mut out_header: Vec<&str> = Vec::new();

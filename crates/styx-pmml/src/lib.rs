@@ -42,7 +42,10 @@ mod xml;
 
 use std::path::Path;
 
-pub use csvjob::{detect_delimiter, rows_from_csv, score_csv, score_csv_file, CsvSummary};
+pub use csvjob::{
+    detect_delimiter, rows_from_csv, score_csv, score_csv_file, score_csv_with, CsvDialect,
+    CsvSummary,
+};
 pub use describe::{FieldInfo, ModelInfo};
 pub use error::{EvalError, PmmlError, ScoreError};
 pub use eval::Scratch;

@@ -1,9 +1,12 @@
 //! The routes of Openscoring's REST API, and `/healthz`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Request};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, Multipart, Path, Query, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +30,10 @@ pub(crate) struct State {
 
 type Shared = Arc<State>;
 
+/// How long a request may take: a client that sends its body slower than this, or a
+/// batch that scores longer, gets 408.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The whole application: the API under the base path, `/healthz` at the root.
 pub(crate) fn router(state: Shared, config: &Config) -> Router {
     let api = Router::new()
@@ -48,6 +55,10 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(axum::middleware::map_response(crate::error::finish))
 }
 
@@ -311,30 +322,150 @@ async fn batch(
     Ok(json_response(StatusCode::OK, &Value::Object(out)))
 }
 
+/// The dialect a CSV request names: `delimiterChar` (one character, or `\t`) and, with
+/// it, `quoteChar` (one character, or `\"` / `\'`).
+fn dialect(query: &HashMap<String, String>) -> Result<styx_pmml::CsvDialect, ApiError> {
+    let one = |name: &str, text: &str| -> Result<u8, ApiError> {
+        let unescaped = match text {
+            "\\t" => "\t",
+            "\\\"" => "\"",
+            "\\'" => "'",
+            other => other,
+        };
+        match unescaped.as_bytes() {
+            [b] if b.is_ascii() => Ok(*b),
+            _ => Err(ApiError::bad_request(format!(
+                "{name} must be one character, not {text:?}"
+            ))),
+        }
+    };
+    let mut dialect = styx_pmml::CsvDialect::default();
+    if let Some(d) = query.get("delimiterChar") {
+        dialect.delimiter = Some(one("delimiterChar", d)?);
+        if let Some(q) = query.get("quoteChar") {
+            dialect.quote = one("quoteChar", q)?;
+        }
+    }
+    Ok(dialect)
+}
+
+/// The charset a request's `Content-Type` names (UTF-8 when none).
+fn charset(headers: &axum::http::HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split(';')
+                .skip(1)
+                .find_map(|p| p.trim().strip_prefix("charset="))
+                .map(|c| c.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "UTF-8".to_string())
+}
+
+/// Whether `charset` is Latin-1 (ISO-8859-1), whose bytes are the first 256 characters.
+fn latin1(charset: &str) -> bool {
+    matches!(
+        charset.to_ascii_lowercase().as_str(),
+        "iso-8859-1" | "latin1" | "iso8859-1" | "us-ascii" | "ascii"
+    )
+}
+
 async fn csv(
     _: AsUser,
     axum::extract::State(state): axum::extract::State<Shared>,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let deployed = model(&state, &id)?;
+    let dialect = dialect(&query)?;
+    let charset = charset(&headers);
+    let text: Vec<u8> = if latin1(&charset) {
+        body.iter()
+            .map(|&b| b as char)
+            .collect::<String>()
+            .into_bytes()
+    } else if charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8") {
+        body.to_vec()
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!("charset {charset} is not supported (UTF-8 or ISO-8859-1)"),
+        ));
+    };
     deployed.accessed();
     let mut out = Vec::new();
-    styx_pmml::score_csv(&deployed.model, &body[..], &mut out).map_err(|e| match e {
-        styx_pmml::ScoreError::Row { row, error, .. } => {
-            ApiError::bad_request(format!("data row {row}: {error}"))
-        }
-        other => ApiError::bad_request(other.to_string()),
-    })?;
+    styx_pmml::score_csv_with(&deployed.model, &text[..], &mut out, dialect).map_err(
+        |e| match e {
+            styx_pmml::ScoreError::Row { row, error, .. } => {
+                ApiError::bad_request(format!("data row {row}: {error}"))
+            }
+            other => ApiError::bad_request(other.to_string()),
+        },
+    )?;
+    let out: Vec<u8> = if latin1(&charset) {
+        String::from_utf8_lossy(&out)
+            .chars()
+            .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+            .collect()
+    } else {
+        out
+    };
     let mut response = out.into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain;charset=UTF-8"),
+        HeaderValue::from_str(&format!("text/plain;charset={charset}"))
+            .unwrap_or(HeaderValue::from_static("text/plain;charset=UTF-8")),
     );
     headers.insert(
         header::CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=results.csv"),
     );
     Ok(response)
+}
+
+/// `X-HTTP-Method-Override` or `?_method=` on a POST: the request is handled as that
+/// method (`PUT`, `DELETE` or `GET`); both present and different is a 400.
+pub(crate) async fn override_method(mut request: Request) -> Result<Request, Response> {
+    if request.method() != axum::http::Method::POST {
+        return Ok(request);
+    }
+    let header = request
+        .headers()
+        .get("X-HTTP-Method-Override")
+        .and_then(|v| v.to_str().ok())
+        .map(|m| m.trim().to_ascii_uppercase());
+    let query = request.uri().query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("_method="))
+            .map(str::to_ascii_uppercase)
+    });
+    let refuse = |message: String| {
+        let mut response = ApiError::bad_request(message).into_response();
+        response.headers_mut().insert(
+            "X-Application",
+            HeaderValue::from_static(crate::APPLICATION),
+        );
+        response
+    };
+    let method = match (header, query) {
+        (Some(h), Some(q)) if h != q => {
+            return Err(refuse(format!(
+                "X-HTTP-Method-Override says {h} and _method says {q}"
+            )))
+        }
+        (Some(m), _) | (None, Some(m)) => m,
+        (None, None) => return Ok(request),
+    };
+    *request.method_mut() = match method.as_str() {
+        "PUT" => axum::http::Method::PUT,
+        "DELETE" => axum::http::Method::DELETE,
+        "GET" => axum::http::Method::GET,
+        "POST" => axum::http::Method::POST,
+        other => return Err(refuse(format!("cannot override POST with {other}"))),
+    };
+    Ok(request)
 }

@@ -19,6 +19,8 @@ mod roles;
 
 use std::sync::Arc;
 
+use tower::Layer;
+
 pub use config::Config;
 
 /// The value of the `X-Application` header of every response: Openscoring's clients
@@ -54,9 +56,14 @@ pub async fn serve(
             config.base_path.as_str()
         }
     );
+    // The method override is applied before routing, so that roles are checked for the
+    // method the request stands for.
+    let app = axum::middleware::map_request(api::override_method).layer(app);
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+            std::net::SocketAddr,
+        >(app),
     )
     .with_graceful_shutdown(shutdown)
     .await
