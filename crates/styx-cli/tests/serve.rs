@@ -18,15 +18,17 @@ struct Server {
     child: Child,
     /// `http://HOST:PORT/BASE`.
     url: String,
-    _store: tempfile::TempDir,
+    /// The store's URL.
+    store: String,
+    _store_dir: tempfile::TempDir,
 }
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let store = tempfile::tempdir().unwrap();
-        let url = format!("sqlite:{}", store.path().join("styx.db").display());
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = format!("sqlite:{}", store_dir.path().join("styx.db").display());
         let mut child = Command::new(STYX)
-            .args(["serve", "--listen", "127.0.0.1:0", "--store", &url])
+            .args(["serve", "--listen", "127.0.0.1:0", "--store", &store])
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
@@ -43,7 +45,8 @@ impl Server {
         Server {
             child,
             url,
-            _store: store,
+            store,
+            _store_dir: store_dir,
         }
     }
 
@@ -340,4 +343,74 @@ fn method_overrides_and_csv_dialects() {
         b"",
     );
     assert_eq!((undeployed.status, undeployed.body.as_str()), (200, "{}"));
+}
+
+/// A job scoring with `model = "store:ID"` picks up a model deployed over HTTP while it
+/// runs, within the store's refresh interval.
+#[test]
+fn a_running_job_scores_with_a_model_deployed_over_http() {
+    let server = Server::start(&[]);
+    let base = "/openscoring";
+    let xml = [("Content-Type", "application/xml")];
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let first = server.request("PUT", &format!("{base}/model/iris"), &xml, &pmml);
+    assert_eq!(first.status, 201, "{}", first.body);
+
+    let work = tempfile::tempdir().unwrap();
+    let job = work.path().join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"scored\"\n[store]\nurl = \"{}\"\nrefresh = \"100ms\"\n\
+             [sources.flowers]\ntype = \"stdin\"\n\
+             [transforms.scored]\ntype = \"score\"\ninputs = [\"flowers\"]\nmodel = \"store:iris\"\n\
+             outputs = {{ species = \"species\", version = \"model_version\" }}\n\
+             [sinks.out]\ntype = \"file\"\ninputs = [\"scored\"]\npath = \"out.ndjson\"\n",
+            server.store
+        ),
+    )
+    .unwrap();
+    let mut run = Command::new(STYX)
+        .args(["run", job.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = run.stdin.take().unwrap();
+    let flower = "{\"sepal length (cm)\": 5.1, \"sepal width (cm)\": 3.5, \
+                  \"petal length (cm)\": 1.4, \"petal width (cm)\": 0.2}\n";
+    let out = work.path().join("out.ndjson");
+    let scored = |n: usize| -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect();
+            if lines.len() >= n {
+                return lines;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} of {n} scored",
+                lines.len()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    // The file sink writes at checkpoints or at the end: read what the job wrote by
+    // ending it, after the second version came.
+    stdin.write_all(flower.as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = server.request("PUT", &format!("{base}/model/iris"), &xml, &pmml);
+    assert_eq!(second.status, 200, "{}", second.body);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    stdin.write_all(flower.as_bytes()).unwrap();
+    drop(stdin);
+    assert!(run.wait().unwrap().success());
+    let lines = scored(2);
+    let versions: Vec<&serde_json::Value> = lines.iter().map(|l| &l["version"]).collect();
+    assert_eq!(versions, [1, 2], "{lines:?}");
+    assert!(lines.iter().all(|l| l["species"] == "setosa"), "{lines:?}");
 }
