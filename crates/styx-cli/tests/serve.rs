@@ -261,6 +261,19 @@ fn errors_are_answered_as_the_contract_says() {
         "sepal length (cm)"
     );
     assert!(described["properties"]["accessed.timestamp"].is_string());
+    // The metrics count the requests, the records and the models.
+    let metrics = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    for line in [
+        "styx_http_requests_total{endpoint=\"evaluate\",code=\"200\"} 1",
+        "styx_http_requests_total{endpoint=\"deploy\",code=\"403\"} 2",
+        "styx_model_records_total{model=\"iris\",outcome=\"ok\"} 1",
+        "styx_model_records_total{model=\"iris\",outcome=\"error\"} 1",
+        "styx_models_deployed 1",
+        "styx_http_request_duration_seconds_count{endpoint=\"evaluate\"} 3",
+    ] {
+        assert!(metrics.body.contains(line), "{line} in {}", metrics.body);
+    }
     // Undeploying needs the admin role too; afterwards the model is gone.
     server
         .request("DELETE", &format!("{base}/model/iris"), &[], b"")

@@ -26,6 +26,8 @@ pub(crate) struct State {
     pub roles: Roles,
     /// The base path, for `Location` headers.
     pub base: String,
+    /// What `/metrics` tells.
+    pub metrics: crate::metrics::Metrics,
 }
 
 type Shared = Arc<State>;
@@ -51,7 +53,12 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
         Router::new().nest(&state.base, api)
     };
     app.route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .fallback(|| async { ApiError::not_found() })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::measure,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.max_body))
         .layer(tower_http::decompression::RequestDecompressionLayer::new())
@@ -88,6 +95,15 @@ fn model(state: &State, id: &str) -> Result<Arc<Deployed>, ApiError> {
         return Err(ApiError::not_found());
     }
     state.registry.get(id).ok_or_else(ApiError::not_found)
+}
+
+async fn metrics(_: AsUser, axum::extract::State(state): axum::extract::State<Shared>) -> Response {
+    let mut response = state.metrics.encode().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
 }
 
 async fn list(_: AsUser, axum::extract::State(state): axum::extract::State<Shared>) -> Response {
@@ -190,6 +206,7 @@ async fn deploy(
             .await
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
             .map_err(ApiError::bad_request)?;
+    state.metrics.deployed(state.registry.all().len());
     let status = if new {
         StatusCode::CREATED
     } else {
@@ -215,6 +232,7 @@ async fn undeploy(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     model(&state, &id)?;
+    let metrics_state = state.clone();
     let removed = tokio::task::spawn_blocking(move || state.registry.undeploy(&id))
         .await
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
@@ -222,6 +240,9 @@ async fn undeploy(
     if !removed {
         return Err(ApiError::not_found());
     }
+    metrics_state
+        .metrics
+        .deployed(metrics_state.registry.all().len());
     Ok(json_response(StatusCode::OK, &json!({})))
 }
 
@@ -275,8 +296,14 @@ async fn evaluate_one(
     let mut row = deployed.model.new_row();
     let mut scratch = deployed.model.scratch();
     match score_request(&deployed, &request, &mut row, &mut scratch) {
-        Ok(response) => Ok(json_response(StatusCode::OK, &response)),
-        Err((_, message)) => Err(ApiError::bad_request(message)),
+        Ok(response) => {
+            state.metrics.records(&deployed.id, "ok", 1);
+            Ok(json_response(StatusCode::OK, &response))
+        }
+        Err((_, message)) => {
+            state.metrics.records(&deployed.id, "error", 1);
+            Err(ApiError::bad_request(message))
+        }
     }
 }
 
@@ -314,6 +341,14 @@ async fn batch(
             }
         })
         .collect();
+    let failed = responses
+        .iter()
+        .filter(|r| r.get("message").is_some())
+        .count() as u64;
+    state
+        .metrics
+        .records(&deployed.id, "ok", responses.len() as u64 - failed);
+    state.metrics.records(&deployed.id, "error", failed);
     let mut out = Map::new();
     if let Some(id) = request.get("id").filter(|v| !v.is_null()) {
         out.insert("id".into(), id.clone());
@@ -397,14 +432,17 @@ async fn csv(
     };
     deployed.accessed();
     let mut out = Vec::new();
-    styx_pmml::score_csv_with(&deployed.model, &text[..], &mut out, dialect).map_err(
-        |e| match e {
-            styx_pmml::ScoreError::Row { row, error, .. } => {
-                ApiError::bad_request(format!("data row {row}: {error}"))
-            }
-            other => ApiError::bad_request(other.to_string()),
-        },
-    )?;
+    let scored = styx_pmml::score_csv_with(&deployed.model, &text[..], &mut out, dialect);
+    match &scored {
+        Ok(summary) => state.metrics.records(&deployed.id, "ok", summary.rows),
+        Err(_) => state.metrics.records(&deployed.id, "error", 1),
+    }
+    scored.map_err(|e| match e {
+        styx_pmml::ScoreError::Row { row, error, .. } => {
+            ApiError::bad_request(format!("data row {row}: {error}"))
+        }
+        other => ApiError::bad_request(other.to_string()),
+    })?;
     let out: Vec<u8> = if latin1(&charset) {
         String::from_utf8_lossy(&out)
             .chars()

@@ -14,6 +14,7 @@ mod api;
 pub mod config;
 mod error;
 mod evaluate;
+mod metrics;
 mod models;
 mod roles;
 
@@ -40,11 +41,14 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = metrics::Metrics::new();
+    metrics.deployed(registry.all().len());
     let app = api::router(
         Arc::new(api::State {
             registry,
             roles: roles::Roles::new(&config),
             base: config.base_path.clone(),
+            metrics,
         }),
         &config,
     );

@@ -1,0 +1,179 @@
+//! `GET /metrics`: the server's requests, their durations, the records scored and the
+//! models deployed, in the Prometheus (OpenMetrics) text format.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    endpoint: &'static str,
+    code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct EndpointLabels {
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RecordLabels {
+    model: String,
+    outcome: &'static str,
+}
+
+/// The server's metrics.
+pub(crate) struct Metrics {
+    registry: Mutex<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<EndpointLabels, Histogram>,
+    records: Family<RecordLabels, Counter>,
+    deployed: Gauge,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let durations = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.0001, 2.0, 18))
+        });
+        let records = Family::<RecordLabels, Counter>::default();
+        let deployed = Gauge::default();
+        let mut registry = Registry::default();
+        registry.register(
+            "styx_http_requests",
+            "HTTP requests by endpoint and status code",
+            requests.clone(),
+        );
+        registry.register(
+            "styx_http_request_duration_seconds",
+            "How long HTTP requests took, by endpoint",
+            durations.clone(),
+        );
+        registry.register(
+            "styx_model_records",
+            "Records evaluated by model and outcome (ok or error), from every endpoint",
+            records.clone(),
+        );
+        registry.register("styx_models_deployed", "Models deployed", deployed.clone());
+        Metrics {
+            registry: Mutex::new(registry),
+            requests,
+            durations,
+            records,
+            deployed,
+        }
+    }
+
+    /// Counts `n` records of `model` that ended as `outcome` (`ok` or `error`).
+    pub fn records(&self, model: &str, outcome: &'static str, n: u64) {
+        if n > 0 {
+            self.records
+                .get_or_create(&RecordLabels {
+                    model: model.to_string(),
+                    outcome,
+                })
+                .inc_by(n);
+        }
+    }
+
+    /// The number of models deployed now.
+    pub fn deployed(&self, n: usize) {
+        self.deployed.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// The text exposition.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+        text
+    }
+
+    fn observe(&self, endpoint: &'static str, code: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels { endpoint, code })
+            .inc();
+        self.durations
+            .get_or_create(&EndpointLabels { endpoint })
+            .observe(seconds);
+    }
+}
+
+/// The endpoint a request is for, by its method and path (`base` is the API's base path).
+fn endpoint(method: &Method, path: &str, base: &str) -> &'static str {
+    if path == "/metrics" {
+        return "metrics";
+    }
+    let api = if base == "/" {
+        Some(path)
+    } else {
+        path.strip_prefix(base)
+    };
+    let segments: Vec<&str> = api
+        .unwrap_or_default()
+        .trim_start_matches('/')
+        .split('/')
+        .collect();
+    match (method, segments.as_slice()) {
+        (&Method::GET, ["model"]) => "list",
+        (&Method::PUT, ["model", _]) => "deploy",
+        (&Method::GET, ["model", _]) => "query",
+        (&Method::DELETE, ["model", _]) => "undeploy",
+        (&Method::POST, ["model", _]) => "evaluate",
+        (&Method::GET, ["model", _, "pmml"]) => "download",
+        (&Method::POST, ["model", _, "batch"]) => "batch",
+        (&Method::POST, ["model", _, "csv"]) => "csv",
+        (&Method::POST, ["model", _, "jsonl"]) => "jsonl",
+        _ => "other",
+    }
+}
+
+/// Counts and times every request.
+pub(crate) async fn measure(
+    axum::extract::State(state): axum::extract::State<std::sync::Arc<crate::api::State>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let endpoint = endpoint(request.method(), request.uri().path(), &state.base);
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.observe(
+        endpoint,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_endpoints() {
+        let base = "/openscoring";
+        assert_eq!(endpoint(&Method::GET, "/openscoring/model", base), "list");
+        assert_eq!(
+            endpoint(&Method::PUT, "/openscoring/model/x", base),
+            "deploy"
+        );
+        assert_eq!(
+            endpoint(&Method::POST, "/openscoring/model/x/csv", base),
+            "csv"
+        );
+        assert_eq!(endpoint(&Method::GET, "/metrics", base), "metrics");
+        assert_eq!(endpoint(&Method::GET, "/elsewhere", base), "other");
+        assert_eq!(endpoint(&Method::GET, "/model/x", "/"), "query");
+    }
+}
