@@ -427,3 +427,52 @@ fn a_running_job_scores_with_a_model_deployed_over_http() {
     assert_eq!(versions, [1, 2], "{lines:?}");
     assert!(lines.iter().all(|l| l["species"] == "setosa"), "{lines:?}");
 }
+
+/// `/jsonl`: one answer per non-blank line, in order; a bad line gets its message and the
+/// others are scored.
+#[test]
+fn json_lines_are_scored_line_by_line() {
+    let server = Server::start(&[]);
+    let base = "/openscoring";
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let put = server.request(
+        "PUT",
+        &format!("{base}/model/iris"),
+        &[("Content-Type", "application/xml")],
+        &pmml,
+    );
+    assert_eq!(put.status, 201);
+    let flower = r#"{"id": "a", "arguments": {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}}"#;
+    let body = format!(
+        "{flower}\r\n\n{{oops\n{}\n[1]\n{flower}",
+        flower.replace("\"a\"", "\"b\"")
+    );
+    let reply = server.request(
+        "POST",
+        &format!("{base}/model/iris/jsonl"),
+        &[("Content-Type", "application/x-ndjson")],
+        body.as_bytes(),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("content-type"), Some("application/x-ndjson"));
+    // The body comes chunked: keep the JSON lines.
+    let answers: Vec<serde_json::Value> = reply
+        .body
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v.is_object())
+        .collect();
+    assert_eq!(answers.len(), 5, "{}", reply.body);
+    assert_eq!(answers[0]["id"], "a");
+    assert_eq!(answers[0]["results"]["species"], "setosa");
+    assert!(answers[1]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 3: "));
+    assert_eq!(answers[2]["id"], "b");
+    assert!(answers[3]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("line 5: "));
+    assert_eq!(answers[4]["id"], "a");
+}

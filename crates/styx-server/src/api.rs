@@ -46,7 +46,11 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
         )
         .route("/model/{id}/pmml", get(download))
         .route("/model/{id}/batch", axum::routing::post(batch))
-        .route("/model/{id}/csv", axum::routing::post(csv));
+        .route("/model/{id}/csv", axum::routing::post(csv))
+        .route(
+            "/model/{id}/jsonl",
+            axum::routing::post(jsonl).layer(DefaultBodyLimit::disable()),
+        );
     let app = if state.base == "/" {
         api
     } else {
@@ -325,20 +329,10 @@ async fn batch(
     let mut scratch = deployed.model.scratch();
     let responses: Vec<Value> = requests
         .iter()
-        .map(|item| {
-            let failed = |id: Option<Value>, message: String| {
-                let mut out = Map::new();
-                if let Some(id) = id {
-                    out.insert("id".into(), id);
-                }
-                out.insert("message".into(), Value::String(message));
-                Value::Object(out)
-            };
-            match item {
-                Value::Object(r) => score_request(&deployed, r, &mut row, &mut scratch)
-                    .unwrap_or_else(|(id, message)| failed(id, message)),
-                _ => failed(None, "the request is not a JSON object".into()),
-            }
+        .map(|item| match item {
+            Value::Object(r) => score_request(&deployed, r, &mut row, &mut scratch)
+                .unwrap_or_else(|(id, message)| failure(id, message)),
+            _ => failure(None, "the request is not a JSON object".into()),
         })
         .collect();
     let failed = responses
@@ -506,4 +500,100 @@ pub(crate) async fn override_method(mut request: Request) -> Result<Request, Res
         other => return Err(refuse(format!("cannot override POST with {other}"))),
     };
     Ok(request)
+}
+
+/// `POST /model/{id}/jsonl`: one EvaluationRequest per line in, one EvaluationResponse
+/// per line out, in order, streamed both ways (memory does not grow with the body).
+/// Records are isolated as in `/batch`; a line that is not a JSON object, or that
+/// fails, gives `{"id": ..., "message": "line N: ..."}`.
+async fn jsonl(
+    _: AsUser,
+    axum::extract::State(state): axum::extract::State<Shared>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    use futures_util::StreamExt;
+
+    let deployed = model(&state, &id)?;
+    if !deployed.model.info().group_fields.is_empty() {
+        return Err(ApiError::bad_request(
+            "a model with a group field cannot be evaluated line by line: use /batch",
+        ));
+    }
+    deployed.accessed();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    let mut body = request.into_body().into_data_stream();
+    tokio::spawn(async move {
+        let mut row = deployed.model.new_row();
+        let mut scratch = deployed.model.scratch();
+        let mut pending: Vec<u8> = Vec::new();
+        let mut line_number = 0u64;
+        let mut score_line = |line: &[u8], out: &mut Vec<u8>| {
+            line_number += 1;
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                return;
+            }
+            let answer = match serde_json::from_slice::<Value>(line) {
+                Ok(Value::Object(r)) => {
+                    match score_request(&deployed, &r, &mut row, &mut scratch) {
+                        Ok(response) => {
+                            state.metrics.records(&deployed.id, "ok", 1);
+                            response
+                        }
+                        Err((id, message)) => {
+                            state.metrics.records(&deployed.id, "error", 1);
+                            failure(id, format!("line {line_number}: {message}"))
+                        }
+                    }
+                }
+                Ok(_) => failure(None, format!("line {line_number}: not a JSON object")),
+                Err(e) => failure(None, format!("line {line_number}: not valid JSON: {e}")),
+            };
+            out.extend_from_slice(answer.to_string().as_bytes());
+            out.push(b'\n');
+        };
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else {
+                break;
+            };
+            pending.extend_from_slice(&chunk);
+            let mut out = Vec::new();
+            let mut start = 0;
+            while let Some(end) = pending[start..].iter().position(|b| *b == b'\n') {
+                score_line(&pending[start..start + end], &mut out);
+                start += end + 1;
+            }
+            pending.drain(..start);
+            if !out.is_empty() && tx.send(Ok(Bytes::from(out))).await.is_err() {
+                return;
+            }
+        }
+        let mut out = Vec::new();
+        if !pending.is_empty() {
+            score_line(&pending, &mut out);
+        }
+        if !out.is_empty() {
+            let _ = tx.send(Ok(Bytes::from(out))).await;
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ndjson"),
+    );
+    Ok(response)
+}
+
+/// A failed record's answer: its id (when there is one) and the message.
+fn failure(id: Option<Value>, message: String) -> Value {
+    let mut out = Map::new();
+    if let Some(id) = id {
+        out.insert("id".into(), id);
+    }
+    out.insert("message".into(), Value::String(message));
+    Value::Object(out)
 }
