@@ -1,5 +1,6 @@
-//! `styx serve` against Openscoring's own Python client (PyPI `openscoring`, set up by
-//! `scripts/python-env`; `STYX_PYTHON` names its python): every case of the PMML suite is
+//! `styx serve` against Openscoring's own Python client (PyPI `openscoring` 0.8.0.post1 and
+//! 0.7.0, set up by `scripts/python-env`; `STYX_PYTHON` and `STYX_PYTHON_OPENSCORING_0_7`
+//! name their pythons): every case of the PMML suite is
 //! deployed, scored as a CSV file, record by record and as a batch, compared with
 //! JPMML-Evaluator's results, and undeployed; the cases JPMML refuses are refused. Plain
 //! HTTP requests check the error answers of the contract.
@@ -140,6 +141,19 @@ fn python() -> String {
 
 #[test]
 fn openscoring_clients_score_every_case_as_jpmml_does() {
+    let pythons = [
+        python(),
+        std::env::var("STYX_PYTHON_OPENSCORING_0_7").unwrap_or_else(|_| {
+            panic!("STYX_PYTHON_OPENSCORING_0_7 is not set: run the tests with scripts/test")
+        }),
+    ];
+    for python in pythons {
+        every_case_through(&python);
+    }
+}
+
+/// Openscoring's client run by `python` scores every case of the suite as JPMML does.
+fn every_case_through(python: &str) {
     let server = Server::start(&[]);
     let mut cases: Vec<PathBuf> = std::fs::read_dir(fixtures())
         .unwrap()
@@ -150,7 +164,7 @@ fn openscoring_clients_score_every_case_as_jpmml_does() {
     cases.sort();
     assert!(cases.len() >= 50, "the PMML suite: {} cases", cases.len());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openscoring/client.py");
-    let out = Command::new(python())
+    let out = Command::new(python)
         .arg(script)
         .arg(&server.url)
         .args(&cases)
