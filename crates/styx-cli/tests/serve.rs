@@ -490,3 +490,63 @@ fn json_lines_are_scored_line_by_line() {
         .starts_with("line 5: "));
     assert_eq!(answers[4]["id"], "a");
 }
+
+/// `--models DIR` deploys each `*.pmml` file under the id of its name up to the first
+/// dot; the models stay in the store for the next start; SIGTERM stops the server with
+/// exit 0.
+#[test]
+fn models_of_a_folder_are_deployed_and_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixtures().join("011-logreg-multinomial-iris/model.pmml"),
+        dir.path().join("Iris.v2.pmml"),
+    )
+    .unwrap();
+    let mut server = Server::start(&["--models", dir.path().to_str().unwrap()]);
+    let listed = server.request("GET", "/openscoring/model", &[], b"");
+    let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
+    assert_eq!(listed["responses"][0]["id"], "Iris", "{listed}");
+    assert!(listed["responses"][0].get("schema").is_none());
+    let term = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert!(server.child.wait().unwrap().success(), "exit 0 on SIGTERM");
+    // The same store, without the folder: the model is still there.
+    let mut again = Command::new(STYX)
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", &server.store])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(again.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let restarted = Server {
+        child: again,
+        url,
+        store: server.store.clone(),
+        _store_dir: tempfile::tempdir().unwrap(),
+    };
+    let described = restarted.request("GET", "/openscoring/model/Iris", &[], b"");
+    assert_eq!(described.status, 200, "{}", described.body);
+    // A folder with a document that does not compile stops the start, naming it.
+    std::fs::write(dir.path().join("broken.pmml"), "<PMML").unwrap();
+    let refused = Command::new(STYX)
+        .args(["serve", "--listen", "127.0.0.1:0", "--store", &server.store])
+        .args(["--models", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("broken.pmml"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

@@ -51,6 +51,11 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
             "/model/{id}/jsonl",
             axum::routing::post(jsonl).layer(DefaultBodyLimit::disable()),
         );
+    // At most this many requests evaluate at once; the others wait their turn, so that a
+    // burst of batches cannot take every thread and all the memory.
+    let api = api.layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+        4 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+    ));
     let app = if state.base == "/" {
         api
     } else {
