@@ -550,3 +550,46 @@ fn models_of_a_folder_are_deployed_and_survive_a_restart() {
         String::from_utf8_lossy(&refused.stderr)
     );
 }
+
+/// `styx bench serve` loads a server with concurrent clients and reports what it
+/// measured (it asserts no speed).
+#[test]
+fn bench_serve_reports_requests_and_latencies() {
+    let case = fixtures().join("030-dtree-classifier-wine");
+    for batch in ["1", "10"] {
+        let out = Command::new(STYX)
+            .args([
+                "bench",
+                "serve",
+                "--duration",
+                "300ms",
+                "--clients",
+                "2",
+                "--batch",
+                batch,
+            ])
+            .arg("--model")
+            .arg(case.join("model.pmml"))
+            .arg("--input")
+            .arg(case.join("input.csv"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout);
+        let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert!(last["requests"].as_u64().unwrap() > 0, "{last}");
+        for key in [
+            "requests_per_s",
+            "records_per_s",
+            "p50_ms",
+            "p99_ms",
+            "evaluator_records_per_s",
+        ] {
+            assert!(last[key].is_number(), "{key}: {last}");
+        }
+    }
+}

@@ -5,6 +5,7 @@ mod checkpoint;
 mod job;
 mod lookup;
 mod score;
+mod serve;
 mod window;
 
 use std::process::ExitCode;
@@ -27,6 +28,8 @@ pub enum Bench {
     Checkpoint(checkpoint::Args),
     /// A job file run to its end: events/s, CPU time and peak memory.
     Job(job::Args),
+    /// The model server under concurrent clients: requests/s and latencies.
+    Serve(serve::Args),
 }
 
 /// Runs one benchmark.
@@ -38,6 +41,7 @@ pub fn run(bench: Bench) -> anyhow::Result<ExitCode> {
         Bench::Score(args) => score::run(args),
         Bench::Checkpoint(args) => checkpoint::run(args),
         Bench::Job(args) => job::run(args),
+        Bench::Serve(args) => serve::run(args),
     }
 }
 
