@@ -593,3 +593,151 @@ fn bench_serve_reports_requests_and_latencies() {
         }
     }
 }
+
+/// The schema at `pointer` (`#/components/...`) of the OpenAPI document.
+fn resolve<'a>(
+    spec: &'a serde_json::Value,
+    schema: &'a serde_json::Value,
+) -> &'a serde_json::Value {
+    match schema.get("$ref").and_then(|r| r.as_str()) {
+        Some(r) => resolve(
+            spec,
+            spec.pointer(r.trim_start_matches('#'))
+                .expect("a $ref that exists"),
+        ),
+        None => schema,
+    }
+}
+
+/// Checks `value` against `schema` (the subset of JSON Schema the document uses).
+fn conforms(
+    spec: &serde_json::Value,
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+) -> Result<(), String> {
+    use serde_json::Value;
+    let schema = resolve(spec, schema);
+    if value.is_null() && schema["nullable"] == true {
+        return Ok(());
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => {
+            let object = value
+                .as_object()
+                .ok_or(format!("{at}: not an object: {value}"))?;
+            for key in schema["required"].as_array().into_iter().flatten() {
+                let key = key.as_str().unwrap();
+                if !object.contains_key(key) {
+                    return Err(format!("{at}: no {key}"));
+                }
+            }
+            let properties = schema.get("properties").and_then(Value::as_object);
+            for (key, v) in object {
+                match properties.and_then(|p| p.get(key)) {
+                    Some(s) => conforms(spec, s, v, &format!("{at}.{key}"))?,
+                    None if schema["additionalProperties"] == false => {
+                        return Err(format!("{at}: {key} is not in the schema"))
+                    }
+                    None => {}
+                }
+            }
+            Ok(())
+        }
+        Some("array") => {
+            let items = value.as_array().ok_or(format!("{at}: not an array"))?;
+            items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| conforms(spec, &schema["items"], v, &format!("{at}[{i}]")))
+        }
+        Some("string") if !value.is_string() => Err(format!("{at}: not a string: {value}")),
+        _ => Ok(()),
+    }
+}
+
+/// A request of the OpenAPI test: method, documented path, real path, headers, body.
+type Call<'a> = (
+    &'a str,
+    &'a str,
+    &'a str,
+    &'a [(&'a str, &'a str)],
+    &'a [u8],
+);
+
+/// The OpenAPI document the server serves describes its real answers: each request's
+/// status is documented for its path and method, and each JSON body fits the schema
+/// documented for that status.
+#[test]
+fn the_openapi_document_describes_the_real_answers() {
+    let server = Server::start(&[]);
+    let spec = server.request("GET", "/openapi.json", &[], b"");
+    assert_eq!(spec.status, 200);
+    let spec: serde_json::Value = serde_json::from_str(&spec.body).unwrap();
+    assert_eq!(spec["servers"][0]["url"], "/openscoring");
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let flower = br#"{"id": "r", "arguments": {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}}"#;
+    let xml = [("Content-Type", "application/xml")];
+    let json = [("Content-Type", "application/json")];
+    let text = [("Content-Type", "text/plain")];
+    let table =
+        b"sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n5.1,3.5,1.4,0.2\n";
+    let calls: Vec<Call> = vec![
+        ("get", "/model", "/model", &[], b""),
+        ("put", "/model/{id}", "/model/iris", &xml, &pmml),
+        ("put", "/model/{id}", "/model/iris", &xml, &pmml),
+        ("put", "/model/{id}", "/model/iris", &xml, b"<PMML"),
+        ("put", "/model/{id}", "/model/iris", &json, b"{}"),
+        ("get", "/model", "/model", &[], b""),
+        ("get", "/model/{id}", "/model/iris", &[], b""),
+        ("get", "/model/{id}", "/model/nope", &[], b""),
+        ("get", "/model/{id}/pmml", "/model/iris/pmml", &[], b""),
+        ("post", "/model/{id}", "/model/iris", &json, flower),
+        ("post", "/model/{id}", "/model/iris", &json, b"{oops"),
+        (
+            "post",
+            "/model/{id}/batch",
+            "/model/iris/batch",
+            &json,
+            br#"{"requests": [{"arguments": {"sepal length (cm)": "x"}}, {"id": "b"}]}"#,
+        ),
+        ("post", "/model/{id}/csv", "/model/iris/csv", &text, table),
+        (
+            "post",
+            "/model/{id}/jsonl",
+            "/model/iris/jsonl",
+            &json,
+            flower,
+        ),
+        ("delete", "/model/{id}", "/model/iris", &[], b""),
+        ("delete", "/model/{id}", "/model/iris", &[], b""),
+    ];
+    for (method, documented, path, headers, body) in calls {
+        let reply = server.request(
+            &method.to_uppercase(),
+            &format!("/openscoring{path}"),
+            headers,
+            body,
+        );
+        let operation = &spec["paths"][documented][method];
+        assert!(operation.is_object(), "{method} {documented} is documented");
+        let answer = &operation["responses"][reply.status.to_string()];
+        assert!(
+            answer.is_object(),
+            "{method} {path}: {} is documented: {}",
+            reply.status,
+            reply.body
+        );
+        let answer = resolve(&spec, answer);
+        if let Some(schema) = answer.pointer("/content/application~1json/schema") {
+            let value: serde_json::Value = serde_json::from_str(&reply.body)
+                .unwrap_or_else(|e| panic!("{method} {path}: {e}: {}", reply.body));
+            conforms(&spec, schema, &value, &format!("{method} {path}"))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    for path in ["/metrics", "/healthz"] {
+        let reply = server.request("GET", path, &[], b"");
+        assert!(spec["paths"][path]["get"]["responses"][reply.status.to_string()].is_object());
+    }
+}

@@ -63,6 +63,7 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
     };
     app.route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
+        .route("/openapi.json", get(openapi))
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -113,6 +114,14 @@ async fn metrics(_: AsUser, axum::extract::State(state): axum::extract::State<Sh
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     response
+}
+
+/// The OpenAPI description of the API, its server at the base path.
+async fn openapi(axum::extract::State(state): axum::extract::State<Shared>) -> Response {
+    let mut spec: Value =
+        serde_json::from_str(include_str!("openapi.json")).unwrap_or_else(|_| json!({}));
+    spec["servers"] = json!([{ "url": state.base }]);
+    json_response(StatusCode::OK, &spec)
 }
 
 async fn list(_: AsUser, axum::extract::State(state): axum::extract::State<Shared>) -> Response {
@@ -601,4 +610,24 @@ fn failure(id: Option<Value>, message: String) -> Value {
     }
     out.insert("message".into(), Value::String(message));
     Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_is_json_with_every_path() {
+        let spec: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        for path in [
+            "/model",
+            "/model/{id}",
+            "/model/{id}/pmml",
+            "/model/{id}/batch",
+            "/model/{id}/csv",
+            "/model/{id}/jsonl",
+            "/metrics",
+            "/healthz",
+        ] {
+            assert!(spec["paths"][path].is_object(), "{path}");
+        }
+    }
 }
