@@ -741,3 +741,44 @@ fn the_openapi_document_describes_the_real_answers() {
         assert!(spec["paths"][path]["get"]["responses"][reply.status.to_string()].is_object());
     }
 }
+
+/// schemathesis (PyPI, `STYX_SCHEMATHESIS`) fuzzes the server from its OpenAPI
+/// document: no answer is a server error, and the server keeps serving.
+#[test]
+fn a_schema_driven_fuzzer_finds_no_server_error() {
+    let schemathesis = std::env::var("STYX_SCHEMATHESIS").unwrap_or_else(|_| {
+        panic!("STYX_SCHEMATHESIS is not set: run the tests with scripts/test (scripts/python-env)")
+    });
+    let server = Server::start(&[]);
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let put = server.request(
+        "PUT",
+        "/openscoring/model/iris",
+        &[("Content-Type", "application/xml")],
+        &pmml,
+    );
+    assert_eq!(put.status, 201);
+    let root = format!("http://{}", server.address());
+    let out = Command::new(schemathesis)
+        .args(["run", &format!("{root}/openapi.json"), "--url", &server.url])
+        .args([
+            "--checks",
+            "not_a_server_error",
+            "--max-examples",
+            "25",
+            "--seed",
+            "1",
+        ])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("passed"), "{said}");
+    let health = server.request("GET", "/healthz", &[], b"");
+    assert_eq!(health.status, 200);
+}
