@@ -782,3 +782,29 @@ fn a_schema_driven_fuzzer_finds_no_server_error() {
     let health = server.request("GET", "/healthz", &[], b"");
     assert_eq!(health.status, 200);
 }
+
+/// A document sent compressed (`Content-Encoding: gzip`, as Openscoring's Java deployer
+/// sends a `.pmml.gz` file) is deployed as the document itself.
+#[test]
+fn a_gzip_body_is_read_uncompressed() {
+    let server = Server::start(&[]);
+    let path = fixtures().join("011-logreg-multinomial-iris/model.pmml");
+    let plain = std::fs::read(&path).unwrap();
+    let gzip = Command::new("gzip").arg("-c").arg(&path).output().unwrap();
+    assert!(gzip.status.success());
+    let put = server.request(
+        "PUT",
+        "/openscoring/model/iris",
+        &[
+            ("Content-Type", "application/xml"),
+            ("Content-Encoding", "gzip"),
+        ],
+        &gzip.stdout,
+    );
+    assert_eq!(put.status, 201, "{}", put.body);
+    let response: serde_json::Value = serde_json::from_str(&put.body).unwrap();
+    // The size and checksum are those of the document, after the encoding.
+    assert_eq!(response["properties"]["file.size"], plain.len());
+    let document = server.request("GET", "/openscoring/model/iris/pmml", &[], b"");
+    assert_eq!(document.body.as_bytes(), &plain[..]);
+}
