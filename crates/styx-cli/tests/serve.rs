@@ -808,3 +808,48 @@ fn a_gzip_body_is_read_uncompressed() {
     let document = server.request("GET", "/openscoring/model/iris/pmml", &[], b"");
     assert_eq!(document.body.as_bytes(), &plain[..]);
 }
+
+/// A form (`multipart/form-data`) carries the document in its part `pmml` and the table
+/// in its part `csv`.
+#[test]
+fn forms_carry_the_document_and_the_table() {
+    let server = Server::start(&[]);
+    let form = |name: &str, content: &[u8]| -> Vec<u8> {
+        let mut body = format!(
+            "--XyZ\r\nContent-Disposition: form-data; name=\"other\"\r\n\r\nignored\r\n\
+             --XyZ\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"f\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        body
+    };
+    let multipart = [("Content-Type", "multipart/form-data; boundary=XyZ")];
+    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let put = server.request(
+        "PUT",
+        "/openscoring/model/iris",
+        &multipart,
+        &form("pmml", &pmml),
+    );
+    assert_eq!(put.status, 201, "{}", put.body);
+    let table =
+        b"sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n5.1,3.5,1.4,0.2\n";
+    let scored = server.request(
+        "POST",
+        "/openscoring/model/iris/csv",
+        &multipart,
+        &form("csv", table),
+    );
+    assert_eq!(scored.status, 200, "{}", scored.body);
+    assert!(scored.body.contains("\nsetosa,"), "{}", scored.body);
+    server
+        .request(
+            "PUT",
+            "/openscoring/model/iris",
+            &multipart,
+            &form("nothing", &pmml),
+        )
+        .assert_error(400, "the form has no part named \"pmml\"");
+}

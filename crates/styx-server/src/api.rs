@@ -184,25 +184,7 @@ async fn deploy(
         .trim()
         .to_string();
     let document: Bytes = if mime == "multipart/form-data" {
-        let mut parts = Multipart::from_request(request, &())
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?;
-        let mut found = None;
-        while let Some(part) = parts
-            .next_field()
-            .await
-            .map_err(|e| ApiError::bad_request(e.body_text()))?
-        {
-            if part.name() == Some("pmml") {
-                found = Some(
-                    part.bytes()
-                        .await
-                        .map_err(|e| ApiError::bad_request(e.body_text()))?,
-                );
-                break;
-            }
-        }
-        found.ok_or_else(|| ApiError::bad_request("the form has no part named \"pmml\""))?
+        form_part(request, "pmml").await?
     } else if matches!(mime.as_str(), "application/xml" | "text/xml" | "") {
         Bytes::from_request(request, &())
             .await
@@ -365,6 +347,44 @@ async fn batch(
     Ok(json_response(StatusCode::OK, &Value::Object(out)))
 }
 
+/// The part `name` of a `multipart/form-data` request.
+async fn form_part(request: Request, name: &str) -> Result<Bytes, ApiError> {
+    let mut parts = Multipart::from_request(request, &())
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?;
+    while let Some(part) = parts
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request(e.body_text()))?
+    {
+        if part.name() == Some(name) {
+            return part
+                .bytes()
+                .await
+                .map_err(|e| ApiError::bad_request(e.body_text()));
+        }
+    }
+    Err(ApiError::bad_request(format!(
+        "the form has no part named \"{name}\""
+    )))
+}
+
+/// The body of a request: the part `name` of a form, or the whole body.
+async fn body_or_part(request: Request, name: &str) -> Result<Bytes, ApiError> {
+    let form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"));
+    if form {
+        form_part(request, name).await
+    } else {
+        Bytes::from_request(request, &())
+            .await
+            .map_err(|e| ApiError::new(e.status(), e.body_text()))
+    }
+}
+
 /// The dialect a CSV request names: `delimiterChar` (one character, or `\t`) and, with
 /// it, `quoteChar` (one character, or `\"` / `\'`).
 fn dialect(query: &HashMap<String, String>) -> Result<styx_pmml::CsvDialect, ApiError> {
@@ -419,12 +439,12 @@ async fn csv(
     axum::extract::State(state): axum::extract::State<Shared>,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
-    headers: axum::http::HeaderMap,
-    body: Bytes,
+    request: Request,
 ) -> Result<Response, ApiError> {
     let deployed = model(&state, &id)?;
     let dialect = dialect(&query)?;
-    let charset = charset(&headers);
+    let charset = charset(request.headers());
+    let body = body_or_part(request, "csv").await?;
     let text: Vec<u8> = if latin1(&charset) {
         body.iter()
             .map(|&b| b as char)
