@@ -1264,7 +1264,7 @@ fn window_inputs(
     }
     let key = w.key.clone();
     let failures = Failures::new(id, policy);
-    let missing = Failures::of_missing_inputs(id);
+    let missing = Failures::notes(&format!("transforms.{id}"), "left out of those aggregates");
     let to_dead = w.dead_letter.is_some();
     let (valid, dead) = input.flat_map_split(
         |_| (),

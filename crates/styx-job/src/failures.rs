@@ -85,16 +85,6 @@ impl Failures {
         )
     }
 
-    /// Events whose aggregated field is missing or null, left out of that field's
-    /// aggregates: counted and summarised, never failing the job.
-    pub(crate) fn of_missing_inputs(id: &str) -> Arc<Self> {
-        Self::with_outcome(
-            &format!("transforms.{id}"),
-            &Policy::count(),
-            "left out of those aggregates",
-        )
-    }
-
     /// Events of component `component` that went on, but with something the user should
     /// know (`outcome` says what): counted and summarised, never failing the job.
     pub(crate) fn notes(component: &str, outcome: &'static str) -> Arc<Self> {
