@@ -28,6 +28,11 @@ impl Server {
     fn start(args: &[&str]) -> Server {
         let store_dir = tempfile::tempdir().unwrap();
         let store = format!("sqlite:{}", store_dir.path().join("styx.db").display());
+        Server::on_store(store, store_dir, args)
+    }
+
+    /// A server on the store at `store` (kept in `store_dir`).
+    fn on_store(store: String, store_dir: tempfile::TempDir, args: &[&str]) -> Server {
         let mut child = Command::new(STYX)
             .args(["serve", "--listen", "127.0.0.1:0", "--store", &store])
             .args(args)
@@ -514,26 +519,7 @@ fn models_of_a_folder_are_deployed_and_survive_a_restart() {
     assert!(term.success());
     assert!(server.child.wait().unwrap().success(), "exit 0 on SIGTERM");
     // The same store, without the folder: the model is still there.
-    let mut again = Command::new(STYX)
-        .args(["serve", "--listen", "127.0.0.1:0", "--store", &server.store])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(again.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
-    let restarted = Server {
-        child: again,
-        url,
-        store: server.store.clone(),
-        _store_dir: tempfile::tempdir().unwrap(),
-    };
+    let restarted = Server::on_store(server.store.clone(), tempfile::tempdir().unwrap(), &[]);
     let described = restarted.request("GET", "/openscoring/model/Iris", &[], b"");
     assert_eq!(described.status, 200, "{}", described.body);
     // A folder with a document that does not compile stops the start, naming it.
