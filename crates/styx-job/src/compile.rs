@@ -74,17 +74,6 @@ struct Output {
     stream: DataStream<Event>,
 }
 
-impl Output {
-    /// `stream`, made of `input`'s events one by one: it carries their event time.
-    fn timed_as(stream: DataStream<Event>, input: &DataStream<Event>) -> Output {
-        let stream = match input.timestamps() {
-            Some(ts) => stream.with_timestamp_fn(ts),
-            None => stream,
-        };
-        Output { stream }
-    }
-}
-
 impl Job {
     /// Reads and checks the job file at `path`.
     pub fn load(path: &Path) -> Result<Job, JobError> {
@@ -587,7 +576,12 @@ impl Job {
                             }
                         },
                     );
-                    outputs.insert(id.clone(), Output::timed_as(kept, &input));
+                    outputs.insert(
+                        id.clone(),
+                        Output {
+                            stream: kept.with_timestamps_of(&input),
+                        },
+                    );
                     if let Some(dead_id) = &f.dead_letter {
                         outputs.insert(dead_id.clone(), Output { stream: dead });
                     }
@@ -627,7 +621,12 @@ impl Job {
                             out.push(e);
                         },
                     );
-                    outputs.insert(id.clone(), Output::timed_as(mapped, &input));
+                    outputs.insert(
+                        id.clone(),
+                        Output {
+                            stream: mapped.with_timestamps_of(&input),
+                        },
+                    );
                     if let Some(dead_id) = &m.dead_letter {
                         outputs.insert(dead_id.clone(), Output { stream: dead });
                     }
@@ -1225,10 +1224,7 @@ fn build_window(
             .and_then(Value::as_i64)
             .map_or(i64::MIN, |end| end - 1)
     }));
-    let late = match input.timestamps() {
-        Some(ts) => windowed.late.with_timestamp_fn(ts),
-        None => windowed.late,
-    };
+    let late = windowed.late.with_timestamps_of(input);
     Ok(WindowOutputs {
         results,
         late: Some(late),
@@ -1299,5 +1295,5 @@ fn window_inputs(
             out.push(e);
         },
     );
-    (Output::timed_as(valid, input).stream, dead)
+    (valid.with_timestamps_of(input), dead)
 }

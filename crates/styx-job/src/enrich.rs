@@ -79,10 +79,7 @@ pub(crate) fn lookup(
             }
         },
     );
-    let out = match input.timestamps() {
-        Some(ts) => out.with_timestamp_fn(ts),
-        None => out,
-    };
+    let out = out.with_timestamps_of(input);
     (out, dead)
 }
 
@@ -140,10 +137,7 @@ pub(crate) fn rules(
             EmitKind::All => {}
         }
     });
-    Ok(match input.timestamps() {
-        Some(ts) => out.with_timestamp_fn(ts),
-        None => out,
-    })
+    Ok(out.with_timestamps_of(input))
 }
 
 /// A scorer of a stored model's version.
@@ -270,9 +264,6 @@ pub(crate) fn stored_score(
             }
         },
     );
-    let scored = match input.timestamps() {
-        Some(ts) => scored.with_timestamp_fn(ts),
-        None => scored,
-    };
+    let scored = scored.with_timestamps_of(input);
     Ok((scored, dead))
 }

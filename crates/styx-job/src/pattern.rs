@@ -430,8 +430,5 @@ fn with_key(input: &DataStream<Event>, field: &str, failures: Arc<Failures>) -> 
             }
         },
     );
-    match input.timestamps() {
-        Some(ts) => valid.with_timestamp_fn(ts),
-        None => valid,
-    }
+    valid.with_timestamps_of(input)
 }

@@ -244,10 +244,7 @@ impl Scorer {
                 scorer.apply(state, event, out, dead_letter.then_some(dead));
             },
         );
-        let scored = match input.timestamps() {
-            Some(ts) => scored.with_timestamp_fn(ts),
-            None => scored,
-        };
+        let scored = scored.with_timestamps_of(input);
         (scored, dead)
     }
 }

@@ -815,6 +815,16 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         self
     }
 
+    /// Declares that the records carry the event time of `input`'s, read the same way
+    /// (for a step that passes records of `input` on, or rebuilds them keeping their
+    /// time); nothing changes when `input` carries no event time.
+    pub fn with_timestamps_of(mut self, input: &DataStream<T>) -> Self {
+        if input.timestamps.is_some() {
+            self.timestamps = input.timestamps.clone();
+        }
+        self
+    }
+
     /// A stream that an operator still to be defined will produce with `parallelism`
     /// instances (a side output, such as a source's dead letters); the operator builds
     /// its emitters with [`DataStream::port_emitter`].
