@@ -4,15 +4,17 @@
 //! when it is not set, the tests fail.
 //! Every test uses topics and groups of its own.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::Consumer;
 use rdkafka::producer::BaseRecord;
 use serde_json::Value;
 use styx_job::{Job, RunOptions};
 use styx_kafka::admin::create_topic;
 use styx_kafka::{
-    Decoder, KafkaConsumer, KafkaProducer, KafkaSinkConfig, KafkaSourceConfig, Polled,
+    Decoder, KafkaConsumer, KafkaProducer, KafkaSinkConfig, KafkaSourceConfig, Partition, Polled,
     StartPositions,
 };
 use styx_runtime::source::StopHandle;
@@ -57,38 +59,75 @@ fn produce(brokers: &str, topic: &str, records: &[(Option<String>, Vec<u8>)]) {
     rdkafka::producer::Producer::flush(producer.inner(), TIMEOUT).unwrap();
 }
 
-/// Reads `topic` from the start until `count` records came (and a little longer, so that
-/// extra records show), or 60 s passed.
+/// Reads every partition of `topic` from its start (assigned, outside any group's
+/// rebalancing) until `count` records came, and a little longer, so that too many show.
+/// When fewer came, what each partition gave and what the broker holds are printed.
 fn consume(brokers: &str, topic: &str, count: usize) -> Vec<Value> {
     let config: KafkaSourceConfig = toml::from_str(&format!(
         "brokers = \"{brokers}\"\ntopic = \"{topic}\"\ngroup = \"{}\"\nstart = \"earliest\"",
         unique("reader")
     ))
     .unwrap();
-    let consumer = KafkaConsumer::new(
+    let consumer = KafkaConsumer::unsubscribed(
         &config,
         Decoder::for_source(&config, None),
         StartPositions::new(config.start),
         "reader",
     )
     .unwrap();
-    let mut got = Vec::new();
+    let metadata = consumer
+        .inner()
+        .fetch_metadata(Some(topic), TIMEOUT)
+        .unwrap();
+    let partitions: Vec<Partition> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| Partition::new(topic, p.id()))
+        .collect();
+    assert!(!partitions.is_empty(), "{topic} has no partitions");
+    consumer.assign_partitions(&partitions).unwrap();
+    let mut polled = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut extra: Option<Instant> = None;
     while Instant::now() < deadline && extra.is_none_or(|e| Instant::now() < e) {
         consumer
-            .poll_batch(&mut got, 1000, Duration::from_millis(100))
+            .poll_batch(&mut polled, 1000, Duration::from_millis(100))
             .unwrap();
-        if got.len() >= count && extra.is_none() {
+        if polled.len() >= count && extra.is_none() {
             extra = Some(Instant::now() + Duration::from_secs(1));
         }
     }
-    got.into_iter()
-        .map(|p| match p {
-            Polled::Event { event, .. } => Value::Object(event),
+    let mut read: BTreeMap<i32, (usize, i64, i64)> = BTreeMap::new();
+    let mut got = Vec::with_capacity(polled.len());
+    for p in polled {
+        match p {
+            Polled::Event {
+                partition,
+                offset,
+                event,
+                ..
+            } => {
+                let e = read.entry(partition).or_insert((0, i64::MAX, -1));
+                *e = (e.0 + 1, e.1.min(offset), e.2.max(offset));
+                got.push(Value::Object(event));
+            }
             Polled::Dead(d) => panic!("unreadable output record: {d:?}"),
-        })
-        .collect()
+        }
+    }
+    if got.len() < count {
+        for p in &partitions {
+            let held = consumer
+                .inner()
+                .fetch_watermarks(topic, p.partition, TIMEOUT);
+            eprintln!(
+                "{topic}/{}: read (records, first offset, last offset) {:?}, \
+                 broker's (low, high) {held:?}",
+                p.partition,
+                read.get(&p.partition)
+            );
+        }
+    }
+    got
 }
 
 fn read_ndjson(path: &Path) -> Vec<Value> {
@@ -306,6 +345,12 @@ fn a_three_partition_topic_gives_the_multiset_of_results_of_the_file() {
                      topic = \"{topic}.{t}\"\nkey = \"key\"\n"
                 ),
             })
+            .chain(["tumbling", "sliding", "sessions"].iter().map(|t| {
+                format!(
+                    "[sinks.{t}_late]\ntype = \"file\"\ninputs = [\"{t}.late\"]\n\
+                     path = \"out/{kind}.{t}.late.ndjson\"\n"
+                )
+            }))
             .collect()
     };
     let file_job = format!(
@@ -358,12 +403,16 @@ fn a_three_partition_topic_gives_the_multiset_of_results_of_the_file() {
             .filter(|g| !expected.contains(g))
             .take(3)
             .collect();
+        let late =
+            std::fs::read_to_string(work.path().join(format!("out/{output}.{t}.late.ndjson")))
+                .unwrap_or_default();
         assert!(
             got == expected,
             "{t}: {} results from Kafka, {} from the file; missing {missing:?}, \
-             unexpected {unexpected:?}",
+             unexpected {unexpected:?}; {} late events",
             got.len(),
-            expected.len()
+            expected.len(),
+            late.lines().count()
         );
     }
 }
@@ -560,7 +609,8 @@ fn a_savepoint_at_parallelism_2_resumes_at_parallelism_3_on_four_partitions() {
     let window = "[transforms.tumbling]\ntype = \"window\"\ninputs = [\"events\"]\nkey = \"key\"\n\
                   window = { type = \"tumbling\", size = \"1s\" }\n\
                   aggregates = { n = \"count\", total = \"sum(value)\" }\n\
-                  [sinks.out]\ntype = \"file\"\ninputs = [\"tumbling\"]\npath = \"out/results.ndjson\"\n";
+                  [sinks.out]\ntype = \"file\"\ninputs = [\"tumbling\"]\npath = \"out/results.ndjson\"\n\
+                  [sinks.late]\ntype = \"file\"\ninputs = [\"tumbling.late\"]\npath = \"out/late.ndjson\"\n";
     std::fs::write(
         work.path().join("file.toml"),
         format!(
@@ -648,10 +698,12 @@ fn a_savepoint_at_parallelism_2_resumes_at_parallelism_3_on_four_partitions() {
         .filter(|e| !got.contains(e))
         .take(3)
         .collect();
+    let late = std::fs::read_to_string(dir.join("out/late.ndjson")).unwrap_or_default();
     assert!(
         got == expected,
-        "{} results, {} expected; missing {missing:?}",
+        "{} results, {} expected; missing {missing:?}; {} late events",
         got.len(),
-        expected.len()
+        expected.len(),
+        late.lines().count()
     );
 }

@@ -273,9 +273,13 @@ pub struct KafkaSource {
     /// Whether the group has assigned partitions to the source yet.
     joined: bool,
     created: Instant,
-    /// Since when the instance has held no partition (`None`: it holds some). For the
-    /// idle timeout it still holds the watermark back: partitions are on their way
-    /// (joining the group, a rebalance), and their records must not come late.
+    /// Since when the instance has held no partition after a rebalance (`None`: it holds
+    /// some, or the group has not assigned anything yet). For the idle timeout it still
+    /// holds the watermark back: partitions are on their way (a rebalance), and their
+    /// records must not come late. Before its first assignment it holds the watermark
+    /// back for as long as joining may take ([`JOIN_GRACE`]): joining a group can take
+    /// longer than any idle timeout, and an instance marked idle while its partitions
+    /// are still being assigned would let the others' watermark run ahead of them.
     unassigned_since: Option<Instant>,
     group: Option<GroupReading>,
     points: HashMap<Partition, CommitPoints>,
@@ -341,7 +345,7 @@ impl KafkaSource {
             // A group member's partitions are known from the start.
             joined: options.group.is_some(),
             created: Instant::now(),
-            unassigned_since: Some(Instant::now()),
+            unassigned_since: options.group.is_some().then(Instant::now),
             group: options.group,
             points: HashMap::new(),
             pending: Vec::new(),
@@ -404,14 +408,23 @@ impl KafkaSource {
         }
     }
 
-    /// Whether the instance holds no partition, but has held none only for less than the
-    /// idle timeout.
+    /// Whether the instance holds no partition, but some may still be on their way: it
+    /// has not been through its first assignment yet (for at most [`JOIN_GRACE`]), or has
+    /// held none only for less than the idle timeout.
     fn waiting_for_partitions(&self) -> bool {
-        let timeout = self
-            .time
-            .as_ref()
-            .map_or(Duration::ZERO, |t| t.idle_timeout);
-        self.partitions.is_empty() && self.unassigned_since.is_some_and(|t| t.elapsed() < timeout)
+        if !self.partitions.is_empty() {
+            return false;
+        }
+        match self.unassigned_since {
+            None => self.created.elapsed() < JOIN_GRACE,
+            Some(since) => {
+                let timeout = self
+                    .time
+                    .as_ref()
+                    .map_or(Duration::ZERO, |t| t.idle_timeout);
+                since.elapsed() < timeout
+            }
+        }
     }
 
     /// Applies the group's changes of assignment since the last look.
