@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use styx_runtime::checkpoint::coordinator::CheckpointConfig;
+use styx_runtime::checkpoint::coordinator::{CheckpointConfig, CheckpointStats, CoordinatorHandle};
 use styx_runtime::checkpoint::store::{Snapshot, Store};
 use styx_runtime::stream::Environment;
 
@@ -46,6 +46,7 @@ pub enum Resume {
 /// A job's checkpointing while it runs.
 pub struct Checkpointing {
     store: Store,
+    coordinator: CoordinatorHandle,
     _control: Option<ControlServer>,
 }
 
@@ -153,9 +154,10 @@ impl StateDir {
             retain: RETAIN,
             restore: restore.map(Arc::new),
         });
-        control.serve(handle, env.stop_handle());
+        control.serve(handle.clone(), env.stop_handle());
         Ok(Checkpointing {
             store,
+            coordinator: handle,
             _control: Some(control),
         })
     }
@@ -181,6 +183,11 @@ impl Checkpointing {
     /// [`styx_runtime::checkpoint::store::Store::annotate`]).
     pub fn annotate(&self, annotator: styx_runtime::checkpoint::store::Annotator) {
         self.store.annotate(annotator);
+    }
+
+    /// The statistics of every checkpoint and savepoint completed from now on.
+    pub fn statistics(&self) -> crossbeam_channel::Receiver<CheckpointStats> {
+        self.coordinator.statistics()
     }
 
     /// Whether a newer incarnation of the job has claimed the state directory since this

@@ -30,6 +30,7 @@ use crate::expr::Expr;
 use crate::failures::{Failures, Policy};
 use crate::group::{GroupRun, Groups};
 use crate::live::Live;
+use crate::metrics::{reason, JobMetrics, OperatorKind, OperatorMetrics};
 use styx_kafka::exactly_once::Marker;
 use styx_kafka::TransactionLink;
 
@@ -50,6 +51,9 @@ pub struct RunOptions {
     /// Stops the job cleanly when asked (signals, `--until-idle`): sources end as at
     /// the end of a file, open windows fire, sinks flush and commit.
     pub stop: Option<styx_runtime::source::StopHandle>,
+    /// Counts records, drops and watermarks per operator, and follows checkpoints, in
+    /// these metrics (none are kept without).
+    pub metrics: Option<Arc<JobMetrics>>,
 }
 
 /// A job file, read and checked.
@@ -522,14 +526,13 @@ impl Job {
     }
 
     /// Builds the dataflow into `env`.
-    fn build(
-        &self,
-        env: &Environment,
-        parallelism: usize,
-        exactly_once: Option<&ExactlyOnce>,
-        group: Option<&GroupRun>,
-        live: Option<&Live>,
-    ) -> Result<(), String> {
+    fn build(&self, env: &Environment, parallelism: usize, built: &Built) -> Result<(), String> {
+        let Built {
+            exactly_once,
+            group,
+            live,
+            metrics,
+        } = *built;
         let with_config = |e: Expr| match live {
             Some(live) => e.with_config(live.config()),
             None => e,
@@ -541,9 +544,19 @@ impl Job {
         let policy = match c.job.on_error {
             OnError::Continue => Policy::count(),
             OnError::Fail => Policy::fail(env.fail_handle()),
-        };
+        }
+        .with_metrics(metrics);
         let mut outputs: HashMap<String, Output> = HashMap::new();
+        // Which operator writes each output id (`W.late` and dead-letter ids included).
+        let mut owners: HashMap<String, String> = HashMap::new();
+        let graph_inputs = |inputs: &[String], owners: &HashMap<String, String>| {
+            let mut ids: Vec<String> = inputs.iter().map(|i| owners[i].clone()).collect();
+            ids.dedup();
+            ids
+        };
         for (id, source) in &c.sources {
+            let op = metrics.map(|m| m.operator(id, OperatorKind::Source, source.type_name(), &[]));
+            let before: HashSet<String> = outputs.keys().cloned().collect();
             let (stream, dead) = self.build_source(env, id, source, exactly_once, group)?;
             outputs.insert(id.clone(), Output { stream });
             if let Some((dead_id, dead_stream)) = dead {
@@ -554,10 +567,20 @@ impl Job {
                     },
                 );
             }
+            meter_outputs(id, op.as_deref(), &before, &mut outputs, &mut owners);
         }
         for id in &self.order {
             let t = &c.transforms[id];
+            let op = metrics.map(|m| {
+                let inputs = graph_inputs(t.inputs(), &owners);
+                m.operator(id, OperatorKind::Transform, t.type_name(), &inputs)
+            });
+            let before: HashSet<String> = outputs.keys().cloned().collect();
             let input = union(t.inputs(), &outputs);
+            let input = match &op {
+                Some(op) => op.count_in(&input),
+                None => input,
+            };
             match t {
                 TransformConfig::Filter(f) => {
                     let expr = with_config(Expr::compile(&f.condition)?);
@@ -698,9 +721,18 @@ impl Job {
                     }
                 }
             }
+            meter_outputs(id, op.as_deref(), &before, &mut outputs, &mut owners);
         }
         for (id, sink) in &c.sinks {
             let input = union(sink.inputs(), &outputs);
+            let input = match metrics {
+                Some(m) => {
+                    let inputs = graph_inputs(sink.inputs(), &owners);
+                    m.operator(id, OperatorKind::Sink, sink.type_name(), &inputs)
+                        .count_in(&input)
+                }
+                None => input,
+            };
             match sink {
                 SinkConfig::File(f) => {
                     let path = self.base.join(&f.path);
@@ -914,14 +946,16 @@ impl Job {
                 in_use.clone()
             }));
         }
-        self.build(
-            &env,
-            parallelism,
-            exactly_once.as_ref(),
-            None,
-            live.as_ref(),
-        )
-        .map_err(invalid)?;
+        if let (Some(metrics), Some(c)) = (&options.metrics, &checkpointing) {
+            metrics.follow_checkpoints(c.statistics());
+        }
+        let built = Built {
+            exactly_once: exactly_once.as_ref(),
+            group: None,
+            live: live.as_ref(),
+            metrics: options.metrics.as_ref(),
+        };
+        self.build(&env, parallelism, &built).map_err(invalid)?;
         if let Some(live) = &live {
             live.start();
         }
@@ -975,8 +1009,13 @@ impl Job {
                 env.set_start_watermark(start);
             }
             let live = self.live().map_err(invalid)?;
-            self.build(&env, parallelism, None, Some(&run), live.as_ref())
-                .map_err(invalid)?;
+            let built = Built {
+                exactly_once: None,
+                group: Some(&run),
+                live: live.as_ref(),
+                metrics: options.metrics.as_ref(),
+            };
+            self.build(&env, parallelism, &built).map_err(invalid)?;
             if let Some(live) = &live {
                 live.start();
             }
@@ -1043,6 +1082,46 @@ impl Job {
             .state_dir
             .as_ref()
             .map(|d| self.base.join(d))
+    }
+}
+
+/// What a build of the dataflow goes with, beyond the job file.
+struct Built<'a> {
+    exactly_once: Option<&'a ExactlyOnce>,
+    group: Option<&'a GroupRun>,
+    live: Option<&'a Live>,
+    metrics: Option<&'a Arc<JobMetrics>>,
+}
+
+/// Puts the meters of operator `id` on the outputs it added (those not in `before`): its
+/// main output (`id`) as records out, `.late` and dead-letter outputs as drops, other
+/// side outputs (`.timed_out`) by name; and records `id` as their owner.
+fn meter_outputs(
+    id: &str,
+    op: Option<&OperatorMetrics>,
+    before: &HashSet<String>,
+    outputs: &mut HashMap<String, Output>,
+    owners: &mut HashMap<String, String>,
+) {
+    let added: Vec<String> = outputs
+        .keys()
+        .filter(|k| !before.contains(*k))
+        .cloned()
+        .collect();
+    for out_id in added {
+        owners.insert(out_id.clone(), id.to_string());
+        let Some(op) = op else { continue };
+        let output = outputs.get_mut(&out_id).expect("just listed");
+        output.stream = if out_id == id {
+            op.count_out(&output.stream)
+        } else if let Some(side) = out_id.strip_prefix(&format!("{id}.")) {
+            match side {
+                "late" => op.count_dropped(&output.stream, reason::LATE),
+                other => op.count_side(&output.stream, other),
+            }
+        } else {
+            op.count_dropped(&output.stream, reason::DEAD_LETTER)
+        };
     }
 }
 

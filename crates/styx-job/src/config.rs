@@ -172,6 +172,18 @@ pub enum SourceConfig {
     Kafka(styx_kafka::KafkaSourceConfig<EventTimeConfig>),
 }
 
+impl SourceConfig {
+    /// Its `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceConfig::File(_) => "file",
+            SourceConfig::Stdin(_) => "stdin",
+            SourceConfig::Generator(_) => "generator",
+            SourceConfig::Kafka(_) => "kafka",
+        }
+    }
+}
+
 /// `type = "file"`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -245,6 +257,19 @@ pub enum TransformConfig {
 }
 
 impl TransformConfig {
+    /// Its `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            TransformConfig::Filter(_) => "filter",
+            TransformConfig::Map(_) => "map",
+            TransformConfig::Window(_) => "window",
+            TransformConfig::Score(_) => "score",
+            TransformConfig::Pattern(_) => "pattern",
+            TransformConfig::Lookup(_) => "lookup",
+            TransformConfig::Rules(_) => "rules",
+        }
+    }
+
     /// The ids this transform reads.
     pub fn inputs(&self) -> &[String] {
         match self {
@@ -412,6 +437,15 @@ pub enum SinkConfig {
 }
 
 impl SinkConfig {
+    /// Its `type`.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkConfig::File(_) => "file",
+            SinkConfig::Stdout(_) => "stdout",
+            SinkConfig::Kafka(_) => "kafka",
+        }
+    }
+
     /// The ids this sink reads.
     pub fn inputs(&self) -> &[String] {
         match self {

@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 use styx_runtime::event::Event;
 use styx_runtime::stream::FailHandle;
 
+use crate::metrics::JobMetrics;
+
 /// How often a component's failures are summarised at most.
 const REPORT_EVERY: Duration = Duration::from_secs(10);
 
@@ -27,17 +29,28 @@ const QUOTED: usize = 300;
 pub(crate) struct Policy {
     /// Set with `on_error = "fail"`: fails the job.
     fail: Option<FailHandle>,
+    /// Where the failures of each component are counted for the job's metrics.
+    metrics: Option<Arc<JobMetrics>>,
 }
 
 impl Policy {
     /// Failures are counted and summarised.
     pub(crate) fn count() -> Self {
-        Policy { fail: None }
+        Policy::default()
     }
 
     /// The first failure fails the job through `handle`.
     pub(crate) fn fail(handle: FailHandle) -> Self {
-        Policy { fail: Some(handle) }
+        Policy {
+            fail: Some(handle),
+            metrics: None,
+        }
+    }
+
+    /// Failures are also counted in the job's `metrics`.
+    pub(crate) fn with_metrics(mut self, metrics: Option<&Arc<JobMetrics>>) -> Self {
+        self.metrics = metrics.cloned();
+        self
     }
 }
 
@@ -49,7 +62,8 @@ pub(crate) struct Failures {
     outcome: &'static str,
     /// Whether the job was failed (nothing more is reported then).
     failed: AtomicBool,
-    count: AtomicU64,
+    /// Events that failed with no dead-letter output (shared with the job's metrics).
+    count: Arc<AtomicU64>,
     dead_letters: AtomicU64,
     report: Mutex<Report>,
 }
@@ -97,7 +111,11 @@ impl Failures {
             policy: policy.clone(),
             outcome,
             failed: AtomicBool::new(false),
-            count: AtomicU64::new(0),
+            count: policy
+                .metrics
+                .as_ref()
+                .and_then(|m| m.failed_counter(component))
+                .unwrap_or_default(),
             dead_letters: AtomicU64::new(0),
             report: Mutex::new(Report::default()),
         })

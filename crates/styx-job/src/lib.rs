@@ -24,6 +24,7 @@ pub mod expr;
 mod failures;
 mod group;
 mod live;
+pub mod metrics;
 mod pattern;
 pub mod score;
 pub mod store;

@@ -690,6 +690,7 @@ fn a_savepoint_at_parallelism_2_resumes_at_parallelism_3_on_four_partitions() {
             parallelism: Some(3),
             from_savepoint: Some(savepoint),
             stop: Some(stop),
+            ..RunOptions::default()
         })
         .unwrap_or_else(|e| panic!("the resumed job ends cleanly: {e}"));
     let got = multiset(&read_ndjson(&results));

@@ -45,6 +45,7 @@ pub mod error;
 pub mod event;
 pub mod exchange;
 pub mod keyed;
+pub mod metrics;
 pub mod operator;
 pub mod sink;
 pub mod source;

@@ -26,6 +26,7 @@ use crate::error::{BoxError, RuntimeError};
 use crate::exchange::{
     key_hash, Channels, Envelope, ExchangeEmitter, Message, Partitioner, NOTIFY,
 };
+use crate::metrics::{Meter, MeteredEmitter};
 use crate::operator::{run_operator, Operator, TaskContext};
 use crate::sink::{Sink, SinkOperator};
 use crate::source::{run_source, Source, StopHandle};
@@ -527,6 +528,33 @@ impl<T: Clone + Send + 'static> DataStream<T> {
             env: self.env.clone(),
             parts,
             timestamps: None,
+        }
+    }
+
+    /// Counts the stream's records and follows its watermark in `meter` (see
+    /// [`crate::metrics`]). The records pass unchanged, with their timestamps.
+    pub fn metered(&self, meter: &Arc<Meter>) -> DataStream<T> {
+        let parts = self
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(n, part)| {
+                let port = Port::<T>::new();
+                let next = port.clone();
+                let meter = meter.clone();
+                part.port.add_consumer(Box::new(move |i| {
+                    Box::new(MeteredEmitter::new(meter.slot(n, i), next.build(i)))
+                }));
+                Part {
+                    port,
+                    parallelism: part.parallelism,
+                }
+            })
+            .collect();
+        DataStream {
+            env: self.env.clone(),
+            parts,
+            timestamps: self.timestamps.clone(),
         }
     }
 

@@ -1,0 +1,282 @@
+//! The metrics of a running job, by the ids of its job file.
+//!
+//! Every source, transform and sink of the job file is an operator here, with the records
+//! that came in, the records it handed on to its main output, the records it dropped by
+//! reason (dead letters, late events, events that failed with no dead-letter output), and
+//! the watermark of its main output (of its input, for a sink). The counting itself is
+//! the runtime's [`Meter`]: one slot per instance, written once per batch.
+//!
+//! The same [`JobMetrics`] goes on counting when a job rebuilds its dataflow (a new
+//! assignment of partitions): counts are since the job started.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use styx_runtime::checkpoint::coordinator::CheckpointStats;
+use styx_runtime::event::Event;
+use styx_runtime::metrics::{CheckpointCounters, CheckpointSummary, Meter};
+use styx_runtime::stream::DataStream;
+use styx_runtime::time::Timestamp;
+
+/// Why records were dropped: a label of `styx_records_dropped_total`.
+pub mod reason {
+    /// Sent to a dead-letter output.
+    pub const DEAD_LETTER: &str = "dead_letter";
+    /// Late for every window or pattern they belong to (sent to the `.late` output).
+    pub const LATE: &str = "late";
+    /// Failed with no dead-letter output, counted and summarised (`on_error`).
+    pub const FAILED: &str = "failed";
+}
+
+/// What kind of step an operator is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorKind {
+    /// `[sources.ID]`.
+    Source,
+    /// `[transforms.ID]`.
+    Transform,
+    /// `[sinks.ID]`.
+    Sink,
+}
+
+impl OperatorKind {
+    /// `source`, `transform` or `sink`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorKind::Source => "source",
+            OperatorKind::Transform => "transform",
+            OperatorKind::Sink => "sink",
+        }
+    }
+}
+
+/// The meters of one operator.
+#[derive(Debug)]
+pub struct OperatorMetrics {
+    /// The id in the job file.
+    pub id: String,
+    /// What kind of step it is.
+    pub kind: OperatorKind,
+    /// `type` in the job file (`kafka`, `window`, `file`...).
+    pub type_name: String,
+    /// The operators whose outputs it reads.
+    pub inputs: Vec<String>,
+    records_in: Arc<Meter>,
+    records_out: Arc<Meter>,
+    /// Side outputs by name (`timed_out`) that are neither the main output nor drops.
+    side: Mutex<BTreeMap<String, Arc<Meter>>>,
+    dropped: Mutex<BTreeMap<&'static str, Arc<Meter>>>,
+    failed: Arc<AtomicU64>,
+}
+
+/// What an operator's meters say at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OperatorSnapshot {
+    /// The id in the job file.
+    pub id: String,
+    /// `source`, `transform` or `sink`.
+    pub kind: &'static str,
+    /// `type` in the job file.
+    pub type_name: String,
+    /// The operators whose outputs it reads.
+    pub inputs: Vec<String>,
+    /// Records that came in (for a source: read, handed on or dropped).
+    pub records_in: u64,
+    /// Records handed on to the main output (for a sink: written, as many as came in).
+    pub records_out: u64,
+    /// Records dropped, by reason.
+    pub dropped: BTreeMap<String, u64>,
+    /// Records sent to other side outputs, by output.
+    pub side: BTreeMap<String, u64>,
+    /// The watermark of the main output (a sink's: of its input).
+    pub watermark: Option<Timestamp>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl OperatorMetrics {
+    fn new(id: &str, kind: OperatorKind, type_name: &str, inputs: Vec<String>) -> Self {
+        OperatorMetrics {
+            id: id.to_string(),
+            kind,
+            type_name: type_name.to_string(),
+            inputs,
+            records_in: Meter::new(),
+            records_out: Meter::new(),
+            side: Mutex::new(BTreeMap::new()),
+            dropped: Mutex::new(BTreeMap::new()),
+            failed: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Counts the records of `input` as coming in.
+    pub fn count_in(&self, input: &DataStream<Event>) -> DataStream<Event> {
+        input.metered(&self.records_in)
+    }
+
+    /// Counts the records of `output` as handed on to the main output.
+    pub fn count_out(&self, output: &DataStream<Event>) -> DataStream<Event> {
+        output.metered(&self.records_out)
+    }
+
+    /// Counts the records of `output` as dropped for `reason`.
+    pub fn count_dropped(
+        &self,
+        output: &DataStream<Event>,
+        reason: &'static str,
+    ) -> DataStream<Event> {
+        let meter = lock(&self.dropped)
+            .entry(reason)
+            .or_default()
+            .clone();
+        output.metered(&meter)
+    }
+
+    /// Counts the records of the side output `name`.
+    pub fn count_side(&self, output: &DataStream<Event>, name: &str) -> DataStream<Event> {
+        let meter = lock(&self.side)
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        output.metered(&meter)
+    }
+
+    /// The counter of events that failed with no dead-letter output.
+    pub(crate) fn failed_counter(&self) -> Arc<AtomicU64> {
+        self.failed.clone()
+    }
+
+    /// What the meters say now.
+    pub fn snapshot(&self) -> OperatorSnapshot {
+        let mut dropped: BTreeMap<String, u64> = lock(&self.dropped)
+            .iter()
+            .map(|(r, m)| (r.to_string(), m.records()))
+            .collect();
+        let failed = self.failed.load(Ordering::Relaxed);
+        if failed > 0 {
+            *dropped.entry(reason::FAILED.to_string()).or_default() += failed;
+        }
+        let out = match self.kind {
+            // A sink writes what comes in.
+            OperatorKind::Sink => self.records_in.records(),
+            _ => self.records_out.records(),
+        };
+        let records_in = match self.kind {
+            // What a source read: handed on, or dropped as unreadable.
+            OperatorKind::Source => out + dropped.values().sum::<u64>(),
+            _ => self.records_in.records(),
+        };
+        let watermark = match self.kind {
+            OperatorKind::Sink => self.records_in.watermark(),
+            _ => self.records_out.watermark(),
+        };
+        OperatorSnapshot {
+            id: self.id.clone(),
+            kind: self.kind.as_str(),
+            type_name: self.type_name.clone(),
+            inputs: self.inputs.clone(),
+            records_in,
+            records_out: out,
+            dropped,
+            side: lock(&self.side)
+                .iter()
+                .map(|(n, m)| (n.clone(), m.records()))
+                .collect(),
+            watermark,
+        }
+    }
+}
+
+/// The metrics of a job: its operators in the order of the job file's graph (sources,
+/// transforms in dataflow order, sinks), and its checkpoints.
+#[derive(Debug)]
+pub struct JobMetrics {
+    started: Instant,
+    operators: Mutex<Vec<Arc<OperatorMetrics>>>,
+    checkpoints: Arc<CheckpointCounters>,
+    statistics: Mutex<Vec<crossbeam_channel::Receiver<CheckpointStats>>>,
+}
+
+impl Default for JobMetrics {
+    fn default() -> Self {
+        JobMetrics {
+            started: Instant::now(),
+            operators: Mutex::new(Vec::new()),
+            checkpoints: CheckpointCounters::new(),
+            statistics: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl JobMetrics {
+    /// Metrics with nothing counted yet.
+    pub fn new() -> Arc<JobMetrics> {
+        Arc::new(JobMetrics::default())
+    }
+
+    /// The meters of operator `id`, made the first time it is asked for.
+    pub(crate) fn operator(
+        &self,
+        id: &str,
+        kind: OperatorKind,
+        type_name: &str,
+        inputs: &[String],
+    ) -> Arc<OperatorMetrics> {
+        let mut operators = lock(&self.operators);
+        if let Some(op) = operators.iter().find(|o| o.id == id && o.kind == kind) {
+            return op.clone();
+        }
+        let op = Arc::new(OperatorMetrics::new(id, kind, type_name, inputs.to_vec()));
+        operators.push(op.clone());
+        op
+    }
+
+    /// The counter of failed events of component `component` (`transforms.ID`,
+    /// `sources.ID`, `sinks.ID`), once its operator is known.
+    pub(crate) fn failed_counter(&self, component: &str) -> Option<Arc<AtomicU64>> {
+        let (kind, id) = component.split_once('.')?;
+        let kind = match kind {
+            "sources" => OperatorKind::Source,
+            "transforms" => OperatorKind::Transform,
+            "sinks" => OperatorKind::Sink,
+            _ => return None,
+        };
+        lock(&self.operators)
+            .iter()
+            .find(|o| o.id == id && o.kind == kind)
+            .map(|o| o.failed_counter())
+    }
+
+    /// Follows the checkpoints whose statistics come through `statistics`.
+    pub(crate) fn follow_checkpoints(
+        &self,
+        statistics: crossbeam_channel::Receiver<CheckpointStats>,
+    ) {
+        lock(&self.statistics).push(statistics);
+    }
+
+    /// What every operator's meters say now, in the graph's order.
+    pub fn operators(&self) -> Vec<OperatorSnapshot> {
+        lock(&self.operators).iter().map(|o| o.snapshot()).collect()
+    }
+
+    /// The job's checkpoints so far.
+    pub fn checkpoints(&self) -> CheckpointSummary {
+        for rx in lock(&self.statistics).iter() {
+            for stats in rx.try_iter() {
+                self.checkpoints
+                    .completed(stats.id, stats.duration, stats.bytes);
+            }
+        }
+        self.checkpoints.summary()
+    }
+
+    /// How long since the job started.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+}
