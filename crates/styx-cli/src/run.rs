@@ -3,9 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
 use anyhow::Context;
+use styx_job::metrics::JobMetrics;
 use styx_job::{Job, RunOptions};
 use styx_runtime::source::StopHandle;
+use styx_server::config::{AdminAddresses, Config};
+use styx_server::jobs::{Jobs, RunningJob};
 
 /// The job `styx run` runs without a job file.
 const EXAMPLE: &str = include_str!("../../../examples/trending-words.toml");
@@ -27,6 +32,10 @@ pub struct Args {
     /// (for example `5s`): open windows fire, sinks flush and commit, exit 0.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     until_idle: Option<std::time::Duration>,
+    /// Serves the job's dashboard, job API (read-only) and `/metrics` on this address
+    /// (for example `127.0.0.1:8081`) while it runs.
+    #[arg(long, value_name = "HOST:PORT")]
+    web: Option<String>,
 }
 
 /// Loads, checks and runs the job. SIGINT and SIGTERM stop it cleanly.
@@ -54,10 +63,59 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     })
     .context("cannot install the SIGINT / SIGTERM handler")?;
     tracing::info!(job = job.name(), "starting");
-    job.run(&RunOptions {
+    let metrics = JobMetrics::new();
+    let web = match &args.web {
+        Some(listen) => Some(web(listen, &job, &metrics, &stop)?),
+        None => None,
+    };
+    let result = job.run(&RunOptions {
         parallelism: args.parallelism,
         from_savepoint: args.from_savepoint,
         stop: Some(stop),
-    })?;
+        metrics: Some(metrics),
+    });
+    if let Some(running) = web {
+        running.ended(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    }
+    result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves the dashboard and the read-only job API of the one job this process runs, on
+/// a thread of its own, until the process ends.
+fn web(
+    listen: &str,
+    job: &Job,
+    metrics: &Arc<JobMetrics>,
+    stop: &StopHandle,
+) -> anyhow::Result<Arc<RunningJob>> {
+    let jobs = Arc::new(Jobs::default());
+    let running = jobs.register(job, metrics.clone(), stop.clone(), false);
+    let config = Config {
+        listen: listen.to_string(),
+        base_path: "/".into(),
+        models_dir: None,
+        store_url: job.store_url().to_string(),
+        admin_token: None,
+        user_token: None,
+        admin_addresses: AdminAddresses::default(),
+        max_body: 1 << 20,
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("web".into())
+        .spawn(move || {
+            let served = runtime.block_on(styx_server::serve_jobs(
+                config,
+                jobs,
+                std::future::pending::<()>(),
+            ));
+            if let Err(e) = served {
+                tracing::error!("--web: {e}");
+            }
+        })?;
+    Ok(running)
 }

@@ -133,6 +133,11 @@ impl Job {
         &self.config.job.name
     }
 
+    /// The address of the store the job reads (`[store] url`, else the embedded one).
+    pub fn store_url(&self) -> &str {
+        &self.store_url
+    }
+
     /// The parsed job file.
     pub fn config(&self) -> &JobFile {
         &self.config

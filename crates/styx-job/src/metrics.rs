@@ -129,10 +129,7 @@ impl OperatorMetrics {
         output: &DataStream<Event>,
         reason: &'static str,
     ) -> DataStream<Event> {
-        let meter = lock(&self.dropped)
-            .entry(reason)
-            .or_default()
-            .clone();
+        let meter = lock(&self.dropped).entry(reason).or_default().clone();
         output.metered(&meter)
     }
 

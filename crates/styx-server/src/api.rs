@@ -28,9 +28,13 @@ pub(crate) struct State {
     pub base: String,
     /// What `/metrics` tells.
     pub metrics: crate::metrics::Metrics,
+    /// The jobs the server runs (or watches).
+    pub jobs: Arc<crate::jobs::Jobs>,
+    /// Where relative paths of submitted job files start.
+    pub work_dir: std::path::PathBuf,
 }
 
-type Shared = Arc<State>;
+pub(crate) type Shared = Arc<State>;
 
 /// How long a request may take: a client that sends its body slower than this, or a
 /// batch that scores longer, gets 408.
@@ -64,6 +68,7 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
     app.route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi))
+        .merge(crate::jobs_api::routes())
         .fallback(|| async { ApiError::not_found() })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -80,10 +85,10 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
 }
 
 /// A request with the `user` role (checked before the body is read).
-struct AsUser;
+pub(crate) struct AsUser;
 
 /// A request with the `admin` role (checked before the body is read).
-struct AsAdmin;
+pub(crate) struct AsAdmin;
 
 impl FromRequestParts<Shared> for AsUser {
     type Rejection = ApiError;

@@ -14,6 +14,8 @@ mod api;
 pub mod config;
 mod error;
 mod evaluate;
+pub mod jobs;
+mod jobs_api;
 mod metrics;
 mod models;
 mod roles;
@@ -34,6 +36,16 @@ pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    serve_jobs(config, Arc::new(jobs::Jobs::default()), shutdown).await
+}
+
+/// [`serve`], with `jobs` as the server's jobs (`styx run --web` registers its one job
+/// there before).
+pub async fn serve_jobs(
+    config: Config,
+    jobs: Arc<jobs::Jobs>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     let store = styx_store::Store::open(&config.store_url)
         .map_err(|e| format!("cannot open the store: {e}"))?;
     let registry = models::Registry::load(Arc::new(store), config.models_dir.as_deref())?;
@@ -41,7 +53,8 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
-    let metrics = metrics::Metrics::new();
+    let metrics = metrics::Metrics::new(jobs.clone());
+    let jobs_left = jobs.clone();
     metrics.deployed(registry.all().len());
     let app = api::router(
         Arc::new(api::State {
@@ -49,6 +62,8 @@ pub async fn serve(
             roles: roles::Roles::new(&config),
             base: config.base_path.clone(),
             metrics,
+            jobs,
+            work_dir: std::env::current_dir().map_err(|e| e.to_string())?,
         }),
         &config,
     );
@@ -71,5 +86,8 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
-    .map_err(|e| e.to_string())
+    .map_err(|e| e.to_string())?;
+    // The jobs the server runs end with it (as when cancelled).
+    jobs_left.cancel_all().await;
+    Ok(())
 }

@@ -1,19 +1,25 @@
 //! `GET /metrics`: the server's requests, their durations, the records scored and the
 //! models deployed, in the Prometheus (OpenMetrics) text format.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::extract::Request;
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
+
+use crate::jobs::Jobs;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -41,8 +47,138 @@ pub(crate) struct Metrics {
     deployed: Gauge,
 }
 
+/// The metrics of the server's jobs, read from their meters at every scrape.
+#[derive(Debug)]
+struct JobsCollector {
+    jobs: Arc<Jobs>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs").finish_non_exhaustive()
+    }
+}
+
+/// One metric family: name, help, type, and its samples with their labels.
+type Samples = (
+    &'static str,
+    &'static str,
+    MetricType,
+    Vec<(Vec<(&'static str, String)>, Sample)>,
+);
+
+/// One value of a family.
+enum Sample {
+    Count(u64),
+    Gauge(f64),
+}
+
+impl Collector for JobsCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let mut families: Vec<Samples> = vec![
+            (
+                "styx_records_in",
+                "Records that came into an operator",
+                MetricType::Counter,
+                vec![],
+            ),
+            (
+                "styx_records_out",
+                "Records an operator handed on to its main output",
+                MetricType::Counter,
+                vec![],
+            ),
+            (
+                "styx_records_dropped",
+                "Records an operator dropped, by reason (dead_letter, late, failed)",
+                MetricType::Counter,
+                vec![],
+            ),
+            (
+                "styx_watermark_ms",
+                "The watermark of an operator's output (a sink's input), epoch milliseconds",
+                MetricType::Gauge,
+                vec![],
+            ),
+            (
+                "styx_checkpoints",
+                "Checkpoints and savepoints completed",
+                MetricType::Counter,
+                vec![],
+            ),
+            (
+                "styx_checkpoint_duration_seconds",
+                "How long the last completed checkpoint took",
+                MetricType::Gauge,
+                vec![],
+            ),
+            (
+                "styx_checkpoint_size_bytes",
+                "The state the last completed checkpoint wrote",
+                MetricType::Gauge,
+                vec![],
+            ),
+            (
+                "styx_job_running",
+                "Whether a job is running (1) or has ended (0)",
+                MetricType::Gauge,
+                vec![],
+            ),
+        ];
+        for job in self.jobs.all() {
+            let base = || vec![("job", job.name.clone()), ("job_id", job.id.clone())];
+            let running = job.state() == crate::jobs::JobState::Running;
+            families[7]
+                .3
+                .push((base(), Sample::Gauge(if running { 1.0 } else { 0.0 })));
+            for o in job.metrics.operators() {
+                let labels = || {
+                    let mut l = base();
+                    l.push(("operator", o.id.clone()));
+                    l
+                };
+                families[0].3.push((labels(), Sample::Count(o.records_in)));
+                families[1].3.push((labels(), Sample::Count(o.records_out)));
+                for (reason, n) in &o.dropped {
+                    let mut l = labels();
+                    l.push(("reason", reason.clone()));
+                    families[2].3.push((l, Sample::Count(*n)));
+                }
+                if let Some(w) = o.watermark.filter(|w| *w < i64::MAX) {
+                    families[3].3.push((labels(), Sample::Gauge(w as f64)));
+                }
+            }
+            let c = job.metrics.checkpoints();
+            families[4].3.push((base(), Sample::Count(c.completed)));
+            if c.completed > 0 {
+                families[5]
+                    .3
+                    .push((base(), Sample::Gauge(c.last_duration.as_secs_f64())));
+                families[6]
+                    .3
+                    .push((base(), Sample::Gauge(c.last_bytes as f64)));
+            }
+        }
+        for (name, help, kind, values) in families {
+            if values.is_empty() {
+                continue;
+            }
+            let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+            for (labels, value) in values {
+                let family = metric.encode_family(&labels)?;
+                match value {
+                    Sample::Count(n) => ConstCounter::new(n).encode(family)?,
+                    Sample::Gauge(g) => ConstGauge::new(g).encode(family)?,
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Metrics {
-    pub fn new() -> Metrics {
+    /// The server's metrics, with those of `jobs`.
+    pub fn new(jobs: Arc<Jobs>) -> Metrics {
         let requests = Family::<RequestLabels, Counter>::default();
         let durations = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.0001, 2.0, 18))
@@ -66,6 +202,7 @@ impl Metrics {
             records.clone(),
         );
         registry.register("styx_models_deployed", "Models deployed", deployed.clone());
+        registry.register_collector(Box::new(JobsCollector { jobs }));
         Metrics {
             registry: Mutex::new(registry),
             requests,

@@ -1,0 +1,399 @@
+//! The job API of `styx serve`, its `/metrics`, and its dashboard driven by a real
+//! headless Chromium (through ChromeDriver): jobs submitted over HTTP run inside the
+//! server, their counts equal what they really read and wrote, they stop with a
+//! savepoint, and a job that fails leaves the server up.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::server::{Reply, Server};
+use serde_json::Value;
+
+fn server_in(dir: &Path) -> Server {
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", store_dir.path().join("styx.db").display());
+    Server::on_store_in(store, store_dir, &[], dir)
+}
+
+fn json(reply: &Reply) -> Value {
+    serde_json::from_str(&reply.body).unwrap_or_else(|e| panic!("{e}: {}", reply.body))
+}
+
+fn details(server: &Server, id: &str) -> Value {
+    let reply = server.request("GET", &format!("/api/jobs/{id}"), &[], b"");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    json(&reply)
+}
+
+/// Waits until `check` holds for the job's details (at most a minute).
+fn wait_for(server: &Server, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let d = details(server, id);
+        if check(&d) {
+            return d;
+        }
+        assert!(Instant::now() < deadline, "{what}: {d:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Operator `id` of a job's details (`null` until the job has built its dataflow).
+fn operator<'a>(details: &'a Value, id: &str) -> &'a Value {
+    static NONE: Value = Value::Null;
+    details["operators"]
+        .as_array()
+        .and_then(|ops| ops.iter().find(|o| o["id"] == id))
+        .unwrap_or(&NONE)
+}
+
+/// `metric{labels...}` values of the scrape whose labels include `job_id="id"`.
+fn scrape(server: &Server, id: &str) -> BTreeMap<String, f64> {
+    let reply = server.request("GET", "/metrics", &[], b"");
+    assert_eq!(reply.status, 200);
+    reply
+        .body
+        .lines()
+        .filter(|l| !l.starts_with('#') && l.contains(&format!("job_id=\"{id}\"")))
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(k, v)| {
+            (
+                k.replace(&format!(",job_id=\"{id}\""), ""),
+                v.parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn lines(path: &Path) -> u64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count() as u64
+}
+
+/// A generated stream (paced, so that it runs until stopped) through a filter and a
+/// window to a file, with checkpoints.
+const ENDLESS: &str = r#"
+[job]
+name = "payments"
+state_dir = "state"
+checkpoint_interval = "1s"
+parallelism = 2
+
+[sources.payments]
+type = "generator"
+kind = "payments"
+rate = 3000
+seed = 11
+event_time = { field = "ts", max_out_of_orderness = "1s" }
+
+[transforms.large]
+type = "filter"
+inputs = ["payments"]
+condition = "amount > 50.0"
+
+[transforms.per_account]
+type = "window"
+inputs = ["large"]
+key = "account"
+window = { type = "tumbling", size = "1s" }
+aggregates = { n = "count" }
+
+[sinks.out]
+type = "file"
+inputs = ["per_account"]
+path = "out.ndjson"
+"#;
+
+#[test]
+fn jobs_run_inside_the_server_and_report_what_they_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_in(dir.path());
+
+    // Refused job files name what is wrong, and nothing runs.
+    let bad = server.request(
+        "POST",
+        "/api/jobs",
+        &[],
+        b"[job]\nname = \"x\"\nparalelism = 2\n",
+    );
+    bad.assert_error(400, "");
+    assert!(bad.body.contains("paralelism"), "{}", bad.body);
+    server
+        .request("GET", "/api/jobs/none", &[], b"")
+        .assert_error(404, "Not Found");
+
+    let submitted = server.request("POST", "/api/jobs", &[], ENDLESS.as_bytes());
+    assert_eq!(submitted.status, 201, "{}", submitted.body);
+    let id = json(&submitted)["id"].as_str().unwrap().to_string();
+    let list = json(&server.request("GET", "/api/jobs", &[], b""));
+    assert_eq!(list["jobs"][0]["id"], id.as_str());
+    assert_eq!(list["jobs"][0]["name"], "payments");
+    assert_eq!(list["jobs"][0]["state"], "running");
+
+    // Counters move, watermarks advance, checkpoints complete.
+    let first = wait_for(&server, &id, "records and a checkpoint", |d| {
+        operator(d, "payments")["records_out"].as_u64() > Some(1000)
+            && d["checkpoints"]["completed"].as_u64() > Some(0)
+            && operator(d, "out")["records_in"].as_u64() > Some(0)
+    });
+    wait_for(
+        &server,
+        &id,
+        "the watermark advances, records move on",
+        |d| {
+            operator(d, "per_account")["watermark"].as_i64()
+                > operator(&first, "per_account")["watermark"].as_i64()
+                && operator(d, "payments")["records_out"].as_u64()
+                    > operator(&first, "payments")["records_out"].as_u64()
+        },
+    );
+
+    // The scrape says what the API says (the job goes on between the two reads: the
+    // scrape's counts lie between two readings of the API).
+    let before = details(&server, &id);
+    let metrics = scrape(&server, &id);
+    let after = details(&server, &id);
+    for op in ["payments", "large", "per_account", "out"] {
+        for (metric, field) in [
+            ("styx_records_in_total", "records_in"),
+            ("styx_records_out_total", "records_out"),
+        ] {
+            let key = format!("{metric}{{job=\"payments\",operator=\"{op}\"}}");
+            let scraped = metrics[&key] as u64;
+            let (lo, hi) = (
+                operator(&before, op)[field].as_u64().unwrap(),
+                operator(&after, op)[field].as_u64().unwrap(),
+            );
+            assert!(
+                lo <= scraped && scraped <= hi,
+                "{key}: {scraped} not in {lo}..={hi}"
+            );
+        }
+    }
+    assert!(metrics["styx_checkpoints_total{job=\"payments\"}"] >= 1.0);
+    assert!(metrics.contains_key("styx_watermark_ms{job=\"payments\",operator=\"per_account\"}"));
+    assert!(metrics.contains_key("styx_checkpoint_duration_seconds{job=\"payments\"}"));
+
+    // A savepoint while it runs, then a stop with a savepoint.
+    let taken = server.request("POST", &format!("/api/jobs/{id}/savepoints"), &[], b"");
+    assert_eq!(taken.status, 200, "{}", taken.body);
+    assert!(Path::new(json(&taken)["savepoint"].as_str().unwrap()).is_dir());
+    let stopped = server.request(
+        "POST",
+        &format!("/api/jobs/{id}/stop"),
+        &[("Content-Type", "application/json")],
+        br#"{"savepoint": true, "drain": false}"#,
+    );
+    assert_eq!(stopped.status, 200, "{}", stopped.body);
+    let savepoint = json(&stopped)["savepoint"].as_str().unwrap().to_string();
+    assert!(Path::new(&savepoint).is_dir(), "{savepoint}");
+    let end = details(&server, &id);
+    assert_eq!(end["state"], "stopped", "{end:#}");
+    // Every result the window handed on was written, and the file holds exactly those.
+    let written = lines(&dir.path().join("out.ndjson"));
+    assert_eq!(operator(&end, "out")["records_in"].as_u64(), Some(written));
+    assert_eq!(
+        operator(&end, "per_account")["records_out"].as_u64(),
+        Some(written)
+    );
+    assert_eq!(
+        operator(&end, "large")["records_out"],
+        operator(&end, "per_account")["records_in"]
+    );
+    // A stopped job is not stopped again.
+    server
+        .request("POST", &format!("/api/jobs/{id}/stop"), &[], b"")
+        .assert_error(409, "the job is stopped");
+
+    // A job that fails ends as failed, with its error; the server goes on.
+    std::fs::write(dir.path().join("in.ndjson"), "{\"n\": 1}\n{\"n\": \"x\"}\n").unwrap();
+    let failing = server.request(
+        "POST",
+        "/api/jobs",
+        &[],
+        b"[job]\nname = \"strict\"\non_error = \"fail\"\n[sources.in]\ntype = \"file\"\npath = \"in.ndjson\"\n\
+          [transforms.twice]\ntype = \"map\"\ninputs = [\"in\"]\nfields = { m = \"n * 2\" }\n\
+          [sinks.out]\ntype = \"file\"\ninputs = [\"twice\"]\npath = \"twice.ndjson\"\n",
+    );
+    assert_eq!(failing.status, 201, "{}", failing.body);
+    let failing = json(&failing)["id"].as_str().unwrap().to_string();
+    let failed = wait_for(&server, &failing, "the job fails", |d| {
+        d["state"] != "running"
+    });
+    assert_eq!(failed["state"], "failed", "{failed:#}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("transforms.twice"),
+        "{failed:#}"
+    );
+
+    // A bounded job finishes, with the counts of its file.
+    std::fs::write(
+        dir.path().join("ok.ndjson"),
+        "{\"n\": 1}\n{\"n\": 2}\n{\"n\": 3}\n",
+    )
+    .unwrap();
+    let bounded = server.request(
+        "POST",
+        "/api/jobs",
+        &[],
+        b"[job]\nname = \"bounded\"\n[sources.in]\ntype = \"file\"\npath = \"ok.ndjson\"\n\
+          [transforms.odd]\ntype = \"filter\"\ninputs = [\"in\"]\ncondition = \"n % 2 == 1\"\n\
+          [sinks.out]\ntype = \"file\"\ninputs = [\"odd\"]\npath = \"odd.ndjson\"\n",
+    );
+    let bounded = json(&bounded)["id"].as_str().unwrap().to_string();
+    let done = wait_for(&server, &bounded, "the job finishes", |d| {
+        d["state"] != "running"
+    });
+    assert_eq!(done["state"], "finished", "{done:#}");
+    assert_eq!(operator(&done, "in")["records_out"], 3);
+    assert_eq!(operator(&done, "odd")["records_out"], 2);
+    assert_eq!(lines(&dir.path().join("odd.ndjson")), 2);
+    assert_eq!(
+        server.request("GET", "/healthz", &[], b"").status,
+        200,
+        "the server is up"
+    );
+}
+
+/// ChromeDriver, installed by `scripts/browser`; a test that needs it fails without it.
+fn chromedriver() -> String {
+    match std::env::var("STYX_CHROMEDRIVER") {
+        Ok(p) if !p.trim().is_empty() => p,
+        _ => panic!("STYX_CHROMEDRIVER is not set: run the tests with scripts/test, which installs Chromium"),
+    }
+}
+
+#[test]
+fn the_dashboard_shows_a_running_job_and_stops_it() {
+    let driver_path = chromedriver();
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_in(dir.path());
+    let submitted = server.request("POST", "/api/jobs", &[], ENDLESS.as_bytes());
+    let id = json(&submitted)["id"].as_str().unwrap().to_string();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut driver = std::process::Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _driver = Kill(&mut driver);
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let url = format!("http://{}", server.address());
+    let screenshot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dashboard.png");
+    runtime.block_on(async {
+        use fantoccini::{ClientBuilder, Locator};
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            serde_json::json!({
+                "binary": std::env::var("STYX_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--window-size=1440,1000"]
+            }),
+        );
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "ChromeDriver: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        client.goto(&format!("{url}/")).await.unwrap();
+        // The job appears, selected, running.
+        let row = match client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(Locator::Css(&format!("[data-job='{id}'] .state.running")))
+            .await
+        {
+            Ok(row) => row,
+            Err(e) => panic!(
+                "the job is not listed as running ({e}); the page: {}",
+                client.source().await.unwrap_or_default()
+            ),
+        };
+        assert_eq!(row.text().await.unwrap().to_lowercase(), "running");
+        // Its counters move.
+        let read = |client: fantoccini::Client| async move {
+            let text = client
+                .find(Locator::Css("[data-stat='records read']"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            text.replace(',', "").parse::<u64>().unwrap_or(0)
+        };
+        let first = read(client.clone()).await;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            if read(client.clone()).await > first {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the page's count of records read does not move");
+        }
+        // The dataflow graph shows every operator.
+        for op in ["payments", "large", "per_account", "out"] {
+            client
+                .find(Locator::Css(&format!("svg g[data-operator='{op}']")))
+                .await
+                .unwrap_or_else(|_| panic!("operator {op} in the graph"));
+        }
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(&screenshot, png).unwrap();
+        // Stopped from the page.
+        client.find(Locator::Id("stop")).await.unwrap().click().await.unwrap();
+        client
+            .wait()
+            .for_element(Locator::Id("stop-confirm"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        client
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::Css(&format!("[data-job='{id}'] .state.stopped")))
+            .await
+            .expect("the page shows the job stopped");
+        client.close().await.unwrap();
+    });
+    assert_eq!(details(&server, &id)["state"], "stopped");
+    assert!(std::fs::metadata(&screenshot).unwrap().len() > 10_000);
+}
