@@ -70,6 +70,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,scylla=off")),
         )
         .with_writer(std::io::stderr)
+        // Colours only for a person at a terminal, never in files and pipes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();

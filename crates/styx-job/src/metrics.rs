@@ -188,6 +188,19 @@ impl OperatorMetrics {
     }
 }
 
+/// A job's records as a whole (see [`JobMetrics::totals`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Records its sources read and handed on.
+    pub read: u64,
+    /// Records its sinks wrote.
+    pub written: u64,
+    /// Records its operators dropped, for any reason.
+    pub dropped: u64,
+    /// The least watermark of its sinks' inputs.
+    pub watermark: Option<Timestamp>,
+}
+
 /// The metrics of a job: its operators in the order of the job file's graph (sources,
 /// transforms in dataflow order, sinks), and its checkpoints.
 #[derive(Debug)]
@@ -270,6 +283,28 @@ impl JobMetrics {
             }
         }
         self.checkpoints.summary()
+    }
+
+    /// The job as a whole: records its sources read, its sinks wrote, its operators
+    /// dropped, and the least watermark its sinks have seen.
+    pub fn totals(&self) -> Totals {
+        let mut totals = Totals::default();
+        let mut watermark: Option<Timestamp> = None;
+        for o in self.operators() {
+            match o.kind {
+                "source" => totals.read += o.records_out,
+                "sink" => {
+                    totals.written += o.records_in;
+                    if let Some(w) = o.watermark {
+                        watermark = Some(watermark.map_or(w, |m| m.min(w)));
+                    }
+                }
+                _ => {}
+            }
+            totals.dropped += o.dropped.values().sum::<u64>();
+        }
+        totals.watermark = watermark;
+        totals
     }
 
     /// How long since the job started.

@@ -22,6 +22,10 @@ pub struct Args {
     /// Overrides `[job] parallelism`.
     #[arg(long)]
     parallelism: Option<usize>,
+    /// Runs without the per-operator metrics `styx run` and `styx serve` keep (to
+    /// measure what they cost).
+    #[arg(long)]
+    no_metrics: bool,
 }
 
 /// Runs the job to its end and prints the measurements.
@@ -32,6 +36,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let start = Instant::now();
     job.run(&RunOptions {
         parallelism: args.parallelism,
+        metrics: (!args.no_metrics).then(styx_job::metrics::JobMetrics::new),
         ..RunOptions::default()
     })?;
     let wall = start.elapsed().as_secs_f64();
@@ -41,6 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     };
     let out = serde_json::json!({
         "job": args.job.display().to_string(),
+        "metrics": !args.no_metrics,
         "events": events,
         "wall_s": wall,
         "events_per_s": events.map(|n| n as f64 / wall),
