@@ -179,6 +179,10 @@ fn jobs_run_inside_the_server_and_report_what_they_did() {
     assert!(metrics["styx_checkpoints_total{job=\"payments\"}"] >= 1.0);
     assert!(metrics.contains_key("styx_watermark_ms{job=\"payments\",operator=\"per_account\"}"));
     assert!(metrics.contains_key("styx_checkpoint_duration_seconds{job=\"payments\"}"));
+    assert!(metrics.contains_key(
+        "styx_input_blocked_seconds_total{job=\"payments\",operator=\"per_account\"}"
+    ));
+    assert!(operator(&after, "per_account")["input_blocked_ms"].as_f64() >= Some(0.0));
 
     // A savepoint while it runs, then a stop with a savepoint.
     let taken = server.request("POST", &format!("/api/jobs/{id}/savepoints"), &[], b"");

@@ -912,6 +912,9 @@ impl Job {
         if let Some(stop) = &options.stop {
             env.set_stop_handle(stop.clone());
         }
+        if let Some(metrics) = &options.metrics {
+            env.set_backpressure(metrics.backpressure());
+        }
         // The state directory first: a job refused because another one runs there must
         // touch neither that one's working state nor its Kafka transactions.
         let state_dir =
@@ -1002,6 +1005,9 @@ impl Job {
         loop {
             let run = groups.plan(parallelism).map_err(invalid)?;
             let env = Environment::new(parallelism);
+            if let Some(metrics) = &options.metrics {
+                env.set_backpressure(metrics.backpressure());
+            }
             if let Some(stop) = &options.stop {
                 // Waiting for the group is not idleness of the input: `--until-idle`
                 // counts from the start of each run of the dataflow.

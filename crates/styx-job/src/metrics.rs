@@ -12,11 +12,11 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use styx_runtime::checkpoint::coordinator::CheckpointStats;
 use styx_runtime::event::Event;
-use styx_runtime::metrics::{CheckpointCounters, CheckpointSummary, Meter};
+use styx_runtime::metrics::{Backpressure, CheckpointCounters, CheckpointSummary, Meter};
 use styx_runtime::stream::DataStream;
 use styx_runtime::time::Timestamp;
 
@@ -92,6 +92,9 @@ pub struct OperatorSnapshot {
     pub side: BTreeMap<String, u64>,
     /// The watermark of the main output (a sink's: of its input).
     pub watermark: Option<Timestamp>,
+    /// The time the instances feeding it spent waiting for room in its input (it was the
+    /// slower side): backpressure. Zero for steps chained to the one before them.
+    pub input_blocked: Duration,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,6 +187,16 @@ impl OperatorMetrics {
                 .map(|(n, m)| (n.clone(), m.records()))
                 .collect(),
             watermark,
+            input_blocked: Duration::ZERO,
+        }
+    }
+
+    /// The name of its stage in the runtime, where its backpressure is measured.
+    fn stage_name(&self) -> Option<String> {
+        match self.kind {
+            OperatorKind::Source => None,
+            OperatorKind::Transform => Some(format!("transforms.{}", self.id)),
+            OperatorKind::Sink => Some(format!("sinks.{}", self.id)),
         }
     }
 }
@@ -209,6 +222,7 @@ pub struct JobMetrics {
     operators: Mutex<Vec<Arc<OperatorMetrics>>>,
     checkpoints: Arc<CheckpointCounters>,
     statistics: Mutex<Vec<crossbeam_channel::Receiver<CheckpointStats>>>,
+    backpressure: Arc<Backpressure>,
 }
 
 impl Default for JobMetrics {
@@ -218,6 +232,7 @@ impl Default for JobMetrics {
             operators: Mutex::new(Vec::new()),
             checkpoints: CheckpointCounters::new(),
             statistics: Mutex::new(Vec::new()),
+            backpressure: Backpressure::new(),
         }
     }
 }
@@ -271,7 +286,21 @@ impl JobMetrics {
 
     /// What every operator's meters say now, in the graph's order.
     pub fn operators(&self) -> Vec<OperatorSnapshot> {
-        lock(&self.operators).iter().map(|o| o.snapshot()).collect()
+        lock(&self.operators)
+            .iter()
+            .map(|o| {
+                let mut snapshot = o.snapshot();
+                if let Some(stage) = o.stage_name() {
+                    snapshot.input_blocked = self.backpressure.blocked(&stage);
+                }
+                snapshot
+            })
+            .collect()
+    }
+
+    /// Where the runtime measures the backpressure of the job's operators.
+    pub fn backpressure(&self) -> Arc<Backpressure> {
+        self.backpressure.clone()
     }
 
     /// The job's checkpoints so far.

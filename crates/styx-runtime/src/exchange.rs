@@ -14,6 +14,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::checkpoint::{Barrier, CompletedCheckpoint};
 use crate::emitter::{Emitter, BATCH_SIZE};
+use crate::metrics::Slot;
 use crate::time::{Timestamp, MAX_WATERMARK, MIN_WATERMARK};
 
 /// How many batches a channel holds before its writers block.
@@ -123,6 +124,8 @@ pub struct ExchangeEmitter<T> {
     buffers: Vec<Vec<T>>,
     partitioner: Partitioner<T>,
     ended: bool,
+    /// Where the time spent waiting for room in a full channel is counted.
+    blocked: Option<Arc<Slot>>,
 }
 
 impl<T> ExchangeEmitter<T> {
@@ -139,16 +142,34 @@ impl<T> ExchangeEmitter<T> {
             buffers,
             partitioner,
             ended: false,
+            blocked: None,
         }
     }
 
+    /// Counts the time this emitter waits for room in full channels in `slot`.
+    pub fn counting_blocked(mut self, slot: Arc<Slot>) -> Self {
+        self.blocked = Some(slot);
+        self
+    }
+
     fn send(&mut self, to: usize, message: Message<T>) {
-        // A closed channel means the downstream instance has stopped because the job is
-        // failing; the failure is reported where it happened.
-        let _ = self.senders[to].send(Envelope {
+        let envelope = Envelope {
             from: self.from,
             message,
-        });
+        };
+        // A closed channel means the downstream instance has stopped because the job is
+        // failing; the failure is reported where it happened.
+        let Some(slot) = &self.blocked else {
+            let _ = self.senders[to].send(envelope);
+            return;
+        };
+        if let Err(crossbeam_channel::TrySendError::Full(envelope)) =
+            self.senders[to].try_send(envelope)
+        {
+            let waiting = std::time::Instant::now();
+            let _ = self.senders[to].send(envelope);
+            slot.add_blocked(waiting.elapsed());
+        }
     }
 
     fn send_buffer(&mut self, to: usize) {

@@ -26,6 +26,8 @@ pub struct Slot {
     watermark: AtomicI64,
     idle: AtomicBool,
     ended: AtomicBool,
+    /// Nanoseconds spent waiting for room in a full channel.
+    blocked_ns: AtomicU64,
 }
 
 impl Default for Slot {
@@ -35,6 +37,7 @@ impl Default for Slot {
             watermark: AtomicI64::new(MIN_WATERMARK),
             idle: AtomicBool::new(false),
             ended: AtomicBool::new(false),
+            blocked_ns: AtomicU64::new(0),
         }
     }
 }
@@ -45,6 +48,14 @@ impl Slot {
         // One writer: a load and a store, no read-modify-write on the bus.
         let now = self.records.load(Ordering::Relaxed);
         self.records.store(now + n, Ordering::Relaxed);
+    }
+
+    /// Counts `waited` more time blocked on a full channel.
+    pub fn add_blocked(&self, waited: Duration) {
+        let ns = u64::try_from(waited.as_nanos()).unwrap_or(u64::MAX);
+        let now = self.blocked_ns.load(Ordering::Relaxed);
+        self.blocked_ns
+            .store(now.saturating_add(ns), Ordering::Relaxed);
     }
 
     fn set_watermark(&self, watermark: Timestamp) {
@@ -82,6 +93,16 @@ impl Meter {
             .sum()
     }
 
+    /// The time all instances spent blocked on full channels, summed.
+    pub fn blocked(&self) -> Duration {
+        Duration::from_nanos(
+            self.slots()
+                .values()
+                .map(|s| s.blocked_ns.load(Ordering::Relaxed))
+                .sum(),
+        )
+    }
+
     /// The stream's watermark: the least over the instances that are neither idle nor
     /// ended (the greatest when all are), `None` before there is one.
     pub fn watermark(&self) -> Option<Timestamp> {
@@ -98,6 +119,38 @@ impl Meter {
                 .max()
         })?;
         (watermark > MIN_WATERMARK).then_some(watermark)
+    }
+}
+
+/// Backpressure by operator: for each operator stage (by its name), the time the
+/// instances feeding it spent waiting for room in its full input channels. An operator
+/// whose inputs wait is the slow side of its exchange (as Flink's back-pressure shows on
+/// the senders).
+#[derive(Debug, Default)]
+pub struct Backpressure {
+    stages: Mutex<BTreeMap<String, Arc<Meter>>>,
+}
+
+impl Backpressure {
+    /// A registry with nothing measured.
+    pub fn new() -> Arc<Backpressure> {
+        Arc::new(Backpressure::default())
+    }
+
+    /// The meter of the stage named `name` (made the first time).
+    pub fn meter(&self, name: &str) -> Arc<Meter> {
+        self.stages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The time the inputs of stage `name` spent blocked (zero for a stage unknown).
+    pub fn blocked(&self, name: &str) -> Duration {
+        let stages = self.stages.lock().unwrap_or_else(|e| e.into_inner());
+        stages.get(name).map_or(Duration::ZERO, |m| m.blocked())
     }
 }
 
@@ -222,6 +275,32 @@ mod tests {
         env.execute().unwrap();
         assert_eq!(out.take().len(), 334);
         assert_eq!(meter.records(), 334);
+    }
+
+    /// A sink that takes a millisecond per batch: slower than its source.
+    struct Slow;
+
+    impl crate::sink::Sink<u32> for Slow {
+        fn write(&mut self, batch: &mut Vec<u32>) -> Result<(), crate::error::BoxError> {
+            std::thread::sleep(Duration::from_millis(1));
+            batch.clear();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_inputs_of_a_slow_operator_wait_and_the_wait_is_counted() {
+        let env = Environment::new(1);
+        let backpressure = Backpressure::new();
+        env.set_backpressure(backpressure.clone());
+        env.from_iter(0..500_000u32).sink("slow", 1, |_| Ok(Slow));
+        env.execute().unwrap();
+        assert!(
+            backpressure.blocked("slow") > Duration::from_millis(100),
+            "{:?}",
+            backpressure.blocked("slow")
+        );
+        assert_eq!(backpressure.blocked("unknown"), Duration::ZERO);
     }
 
     #[test]

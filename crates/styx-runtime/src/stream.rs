@@ -26,7 +26,7 @@ use crate::error::{BoxError, RuntimeError};
 use crate::exchange::{
     key_hash, Channels, Envelope, ExchangeEmitter, Message, Partitioner, NOTIFY,
 };
-use crate::metrics::{Meter, MeteredEmitter};
+use crate::metrics::{Backpressure, Meter, MeteredEmitter};
 use crate::operator::{run_operator, Operator, TaskContext};
 use crate::sink::{Sink, SinkOperator};
 use crate::source::{run_source, Source, StopHandle};
@@ -133,6 +133,7 @@ struct EnvInner {
     fail: FailHandle,
     state: StateBackend,
     start_watermark: crate::time::Timestamp,
+    backpressure: Option<Arc<Backpressure>>,
 }
 
 /// Fails a running job from inside user code (a map or filter function, which cannot
@@ -183,6 +184,7 @@ impl Environment {
                 fail: FailHandle::new(),
                 state: StateBackend::Memory,
                 start_watermark: crate::time::MIN_WATERMARK,
+                backpressure: None,
             })),
         }
     }
@@ -241,6 +243,20 @@ impl Environment {
     /// The watermark event-time windows added now start at.
     pub fn start_watermark(&self) -> crate::time::Timestamp {
         self.inner.borrow().start_watermark
+    }
+
+    /// Measures the backpressure of the operators added from now on in `backpressure`
+    /// (see [`Backpressure`]).
+    pub fn set_backpressure(&self, backpressure: Arc<Backpressure>) {
+        self.inner.borrow_mut().backpressure = Some(backpressure);
+    }
+
+    fn backpressure_meter(&self, name: &str) -> Option<Arc<Meter>> {
+        self.inner
+            .borrow()
+            .backpressure
+            .as_ref()
+            .map(|b| b.meter(name))
     }
 
     /// The handle that stops the job cleanly (see [`StopHandle`]).
@@ -712,10 +728,13 @@ impl<T: Clone + Send + 'static> DataStream<T> {
 
     /// Connects the stream to a new operator of `parallelism` instances over channels.
     /// Returns the channels' receiving ends and the number of inputs of each instance.
+    /// With `blocked`, the time the senders wait for room in full channels is counted
+    /// there (one slot per sending instance).
     pub(crate) fn exchange(
         &self,
         parallelism: usize,
         partitioner: impl Fn() -> Partitioner<T> + 'static,
+        blocked: Option<Arc<Meter>>,
     ) -> (Channels<T>, usize) {
         let channels = Channels::new(parallelism);
         let partitioner = Rc::new(partitioner);
@@ -724,12 +743,13 @@ impl<T: Clone + Send + 'static> DataStream<T> {
             let senders = channels.senders();
             let partitioner = partitioner.clone();
             let base = offset;
+            let blocked = blocked.clone();
             part.port.add_consumer(Box::new(move |i| {
-                Box::new(ExchangeEmitter::new(
-                    base + i,
-                    senders.clone(),
-                    partitioner(),
-                ))
+                let emitter = ExchangeEmitter::new(base + i, senders.clone(), partitioner());
+                Box::new(match &blocked {
+                    Some(meter) => emitter.counting_blocked(meter.slot(0, base + i)),
+                    None => emitter,
+                })
             }));
             offset += part.parallelism;
         }
@@ -778,8 +798,9 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         F: Fn(usize) -> Op + 'static,
     {
         let parallelism = parallelism.max(1);
-        let (mut channels, inputs) = self.exchange(parallelism, partitioner);
         let name = self.env.operator_name(name);
+        let blocked = self.env.backpressure_meter(&name);
+        let (mut channels, inputs) = self.exchange(parallelism, partitioner, blocked);
         self.env.add_launcher(Box::new(move |launch: &mut Launch| {
             let senders = channels.senders();
             (0..parallelism)

@@ -143,6 +143,7 @@ impl RunningJob {
                     "dropped": o.dropped,
                     "side_outputs": o.side,
                     "watermark": o.watermark,
+                    "input_blocked_ms": o.input_blocked.as_secs_f64() * 1000.0,
                 })
             })
             .collect();

@@ -71,64 +71,76 @@ type Samples = (
 enum Sample {
     Count(u64),
     Gauge(f64),
+    /// A counter of seconds.
+    Seconds(f64),
 }
 
 impl Collector for JobsCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let mut families: Vec<Samples> = vec![
+        // The families, in the order of the exposition; the constants below index them.
+        let mut families: Vec<Samples> = [
             (
                 "styx_records_in",
                 "Records that came into an operator",
                 MetricType::Counter,
-                vec![],
             ),
             (
                 "styx_records_out",
                 "Records an operator handed on to its main output",
                 MetricType::Counter,
-                vec![],
             ),
             (
                 "styx_records_dropped",
                 "Records an operator dropped, by reason (dead_letter, late, failed)",
                 MetricType::Counter,
-                vec![],
             ),
             (
                 "styx_watermark_ms",
                 "The watermark of an operator's output (a sink's input), epoch milliseconds",
                 MetricType::Gauge,
-                vec![],
+            ),
+            (
+                "styx_input_blocked_seconds",
+                "Backpressure: time the instances feeding an operator waited for room in its input",
+                MetricType::Counter,
             ),
             (
                 "styx_checkpoints",
                 "Checkpoints and savepoints completed",
                 MetricType::Counter,
-                vec![],
             ),
             (
                 "styx_checkpoint_duration_seconds",
                 "How long the last completed checkpoint took",
                 MetricType::Gauge,
-                vec![],
             ),
             (
                 "styx_checkpoint_size_bytes",
                 "The state the last completed checkpoint wrote",
                 MetricType::Gauge,
-                vec![],
             ),
             (
                 "styx_job_running",
                 "Whether a job is running (1) or has ended (0)",
                 MetricType::Gauge,
-                vec![],
             ),
-        ];
+        ]
+        .into_iter()
+        .map(|(name, help, kind)| (name, help, kind, Vec::new()))
+        .collect();
+        const IN: usize = 0;
+        const OUT: usize = 1;
+        const DROPPED: usize = 2;
+        const WATERMARK: usize = 3;
+        const BLOCKED: usize = 4;
+        const CHECKPOINTS: usize = 5;
+        const CHECKPOINT_DURATION: usize = 6;
+        const CHECKPOINT_SIZE: usize = 7;
+        const RUNNING: usize = 8;
         for job in self.jobs.all() {
             let base = || vec![("job", job.name.clone()), ("job_id", job.id.clone())];
             let running = job.state() == crate::jobs::JobState::Running;
-            families[7]
+            families[RUNNING]
                 .3
                 .push((base(), Sample::Gauge(if running { 1.0 } else { 0.0 })));
             for o in job.metrics.operators() {
@@ -137,24 +149,35 @@ impl Collector for JobsCollector {
                     l.push(("operator", o.id.clone()));
                     l
                 };
-                families[0].3.push((labels(), Sample::Count(o.records_in)));
-                families[1].3.push((labels(), Sample::Count(o.records_out)));
+                families[IN].3.push((labels(), Sample::Count(o.records_in)));
+                families[OUT]
+                    .3
+                    .push((labels(), Sample::Count(o.records_out)));
                 for (reason, n) in &o.dropped {
                     let mut l = labels();
                     l.push(("reason", reason.clone()));
-                    families[2].3.push((l, Sample::Count(*n)));
+                    families[DROPPED].3.push((l, Sample::Count(*n)));
+                }
+                if o.kind != "source" {
+                    families[BLOCKED]
+                        .3
+                        .push((labels(), Sample::Seconds(o.input_blocked.as_secs_f64())));
                 }
                 if let Some(w) = o.watermark.filter(|w| *w < i64::MAX) {
-                    families[3].3.push((labels(), Sample::Gauge(w as f64)));
+                    families[WATERMARK]
+                        .3
+                        .push((labels(), Sample::Gauge(w as f64)));
                 }
             }
             let c = job.metrics.checkpoints();
-            families[4].3.push((base(), Sample::Count(c.completed)));
+            families[CHECKPOINTS]
+                .3
+                .push((base(), Sample::Count(c.completed)));
             if c.completed > 0 {
-                families[5]
+                families[CHECKPOINT_DURATION]
                     .3
                     .push((base(), Sample::Gauge(c.last_duration.as_secs_f64())));
-                families[6]
+                families[CHECKPOINT_SIZE]
                     .3
                     .push((base(), Sample::Gauge(c.last_bytes as f64)));
             }
@@ -169,6 +192,7 @@ impl Collector for JobsCollector {
                 match value {
                     Sample::Count(n) => ConstCounter::new(n).encode(family)?,
                     Sample::Gauge(g) => ConstGauge::new(g).encode(family)?,
+                    Sample::Seconds(s) => ConstCounter::new(s).encode(family)?,
                 }
             }
         }
