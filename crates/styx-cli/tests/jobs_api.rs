@@ -268,6 +268,56 @@ fn jobs_run_inside_the_server_and_report_what_they_did() {
     );
 }
 
+/// A job submitted to the server that scores with a model of the server's store reports
+/// the version it uses, in its details and in `/metrics`.
+#[test]
+fn a_job_reports_the_versions_of_the_store_it_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_in(dir.path());
+    let pmml = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../styx-pmml/tests/fixtures/011-logreg-multinomial-iris/model.pmml"),
+    )
+    .unwrap();
+    let xml = [("Content-Type", "application/xml")];
+    for _ in 0..2 {
+        let put = server.request("PUT", "/openscoring/model/iris", &xml, &pmml);
+        assert!(put.status == 201 || put.status == 200, "{}", put.body);
+    }
+    std::fs::write(
+        dir.path().join("flowers.ndjson"),
+        "{\"sepal length (cm)\": 5.1, \"sepal width (cm)\": 3.5, \"petal length (cm)\": 1.4, \"petal width (cm)\": 0.2}\n",
+    )
+    .unwrap();
+    let job = format!(
+        "[job]\nname = \"scored\"\n[store]\nurl = \"{}\"\n\
+         [sources.flowers]\ntype = \"file\"\npath = \"flowers.ndjson\"\n\
+         [transforms.scored]\ntype = \"score\"\ninputs = [\"flowers\"]\nmodel = \"store:iris\"\n\
+         outputs = {{ species = \"species\" }}\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"scored\"]\npath = \"scored.ndjson\"\n",
+        server.store
+    );
+    let submitted = server.request("POST", "/api/jobs", &[], job.as_bytes());
+    assert_eq!(submitted.status, 201, "{}", submitted.body);
+    let id = json(&submitted)["id"].as_str().unwrap().to_string();
+    let done = wait_for(&server, &id, "the job finishes", |d| {
+        d["state"] != "running"
+    });
+    assert_eq!(done["state"], "finished", "{done:#}");
+    assert_eq!(operator(&done, "scored")["records_out"], 1);
+    // The model was deployed twice: the job scored with version 2.
+    assert_eq!(
+        done["store"]["transforms.scored.model_version"], 2,
+        "{done:#}"
+    );
+    let metrics = scrape(&server, &id);
+    assert_eq!(
+        metrics.get("styx_store_version{job=\"scored\",operator=\"scored\",item=\"model\"}"),
+        Some(&2.0),
+        "{metrics:?}"
+    );
+}
+
 /// ChromeDriver, installed by `scripts/browser`; a test that needs it fails without it.
 fn chromedriver() -> String {
     match std::env::var("STYX_CHROMEDRIVER") {

@@ -945,6 +945,9 @@ impl Job {
             .transpose()
             .map_err(invalid)?;
         let live = self.live().map_err(invalid)?;
+        if let (Some(live), Some(metrics)) = (&live, &options.metrics) {
+            metrics.follow_store(live.in_use());
+        }
         if let (Some(live), Some(checkpointing)) = (&live, &checkpointing) {
             // Checkpoints record the versions the job used (a restored job reads the
             // store's current ones).
@@ -1020,6 +1023,9 @@ impl Job {
                 env.set_start_watermark(start);
             }
             let live = self.live().map_err(invalid)?;
+            if let (Some(live), Some(metrics)) = (&live, &options.metrics) {
+                metrics.follow_store(live.in_use());
+            }
             let built = Built {
                 exactly_once: None,
                 group: Some(&run),

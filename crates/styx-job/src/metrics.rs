@@ -214,6 +214,9 @@ pub struct Totals {
     pub watermark: Option<Timestamp>,
 }
 
+/// What a job uses of the store, by name, as the store's live view keeps it.
+type InUse = Arc<Mutex<BTreeMap<String, serde_json::Value>>>;
+
 /// The metrics of a job: its operators in the order of the job file's graph (sources,
 /// transforms in dataflow order, sinks), and its checkpoints.
 #[derive(Debug)]
@@ -223,6 +226,8 @@ pub struct JobMetrics {
     checkpoints: Arc<CheckpointCounters>,
     statistics: Mutex<Vec<crossbeam_channel::Receiver<CheckpointStats>>>,
     backpressure: Arc<Backpressure>,
+    /// What the job uses of the store now (model and pattern versions, revisions).
+    store: Mutex<Option<InUse>>,
 }
 
 impl Default for JobMetrics {
@@ -233,6 +238,7 @@ impl Default for JobMetrics {
             checkpoints: CheckpointCounters::new(),
             statistics: Mutex::new(Vec::new()),
             backpressure: Backpressure::new(),
+            store: Mutex::new(None),
         }
     }
 }
@@ -296,6 +302,21 @@ impl JobMetrics {
                 snapshot
             })
             .collect()
+    }
+
+    /// Follows what the job uses of the store in `in_use` (see [`JobMetrics::store`]).
+    pub(crate) fn follow_store(&self, in_use: InUse) {
+        *lock(&self.store) = Some(in_use);
+    }
+
+    /// What the job uses of the store now: `transforms.ID.model_version`,
+    /// `transforms.ID.pattern_version`, `store.revisions` (by kind), `store.url`. Empty
+    /// for a job that reads no store.
+    pub fn store(&self) -> BTreeMap<String, serde_json::Value> {
+        lock(&self.store)
+            .as_ref()
+            .map(|in_use| lock(in_use).clone())
+            .unwrap_or_default()
     }
 
     /// Where the runtime measures the backpressure of the job's operators.

@@ -166,6 +166,7 @@ impl RunningJob {
                 "last_completed": (c.completed > 0).then_some(c.last_completed_ms),
             },
             "state_dir": self.state_dir.as_ref().map(|d| d.display().to_string()),
+            "store": self.metrics.store(),
         })
     }
 }

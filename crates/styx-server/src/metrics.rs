@@ -124,6 +124,11 @@ impl Collector for JobsCollector {
                 "Whether a job is running (1) or has ended (0)",
                 MetricType::Gauge,
             ),
+            (
+                "styx_store_version",
+                "The version of a stored model or pattern a transform uses now",
+                MetricType::Gauge,
+            ),
         ]
         .into_iter()
         .map(|(name, help, kind)| (name, help, kind, Vec::new()))
@@ -137,6 +142,7 @@ impl Collector for JobsCollector {
         const CHECKPOINT_DURATION: usize = 6;
         const CHECKPOINT_SIZE: usize = 7;
         const RUNNING: usize = 8;
+        const STORE_VERSION: usize = 9;
         for job in self.jobs.all() {
             let base = || vec![("job", job.name.clone()), ("job_id", job.id.clone())];
             let running = job.state() == crate::jobs::JobState::Running;
@@ -168,6 +174,22 @@ impl Collector for JobsCollector {
                         .3
                         .push((labels(), Sample::Gauge(w as f64)));
                 }
+            }
+            for (key, value) in job.metrics.store() {
+                let Some(version) = value.as_f64() else {
+                    continue;
+                };
+                // transforms.ID.model_version, transforms.ID.pattern_version
+                let Some((op, what)) = key
+                    .strip_prefix("transforms.")
+                    .and_then(|k| k.rsplit_once('.'))
+                else {
+                    continue;
+                };
+                let mut l = base();
+                l.push(("operator", op.to_string()));
+                l.push(("item", what.trim_end_matches("_version").to_string()));
+                families[STORE_VERSION].3.push((l, Sample::Gauge(version)));
             }
             let c = job.metrics.checkpoints();
             families[CHECKPOINTS]
