@@ -318,6 +318,52 @@ fn a_job_reports_the_versions_of_the_store_it_uses() {
     );
 }
 
+/// A Kafka source reports the consumer lag of each partition it reads (noida-db: its
+/// high watermarks are right).
+#[test]
+fn a_kafka_source_reports_the_lag_of_its_partitions() {
+    let brokers = common::brokers("STYX_KAFKA_TXN_BROKERS");
+    let topic = common::unique("lag");
+    styx_kafka::admin::create_topic(&brokers, &topic, 2, common::TIMEOUT).unwrap();
+    common::produce(&brokers, &topic, common::events(0..500));
+    let dir = tempfile::tempdir().unwrap();
+    let server = server_in(dir.path());
+    let job = format!(
+        "[job]\nname = \"lagging\"\n[sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\n\
+         topic = \"{topic}\"\ngroup = \"{}\"\nstart = \"earliest\"\n\
+         [sinks.out]\ntype = \"file\"\ninputs = [\"events\"]\npath = \"out.ndjson\"\n",
+        common::unique("g")
+    );
+    let submitted = server.request("POST", "/api/jobs", &[], job.as_bytes());
+    assert_eq!(submitted.status, 201, "{}", submitted.body);
+    let id = json(&submitted)["id"].as_str().unwrap().to_string();
+    let caught_up = |d: &Value, n: u64| {
+        let source = operator(d, "events");
+        let lags = source["consumer_lag"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        source["records_out"].as_u64() == Some(n)
+            && lags.len() == 2
+            && lags
+                .iter()
+                .all(|l| l["lag"] == 0 && l["topic"] == topic.as_str())
+    };
+    wait_for(&server, &id, "all 500 read, no lag", |d| caught_up(d, 500));
+    common::produce(&brokers, &topic, common::events(500..800));
+    wait_for(&server, &id, "all 800 read, no lag", |d| caught_up(d, 800));
+    let metrics = scrape(&server, &id);
+    for partition in 0..2 {
+        let key = format!(
+            "styx_kafka_consumer_lag{{job=\"lagging\",operator=\"events\",topic=\"{topic}\",partition=\"{partition}\"}}"
+        );
+        assert_eq!(metrics.get(&key), Some(&0.0), "{key} in {metrics:?}");
+    }
+    let cancelled = server.request("DELETE", &format!("/api/jobs/{id}"), &[], b"");
+    assert_eq!(cancelled.status, 200, "{}", cancelled.body);
+    assert_eq!(details(&server, &id)["state"], "canceled");
+}
+
 /// ChromeDriver, installed by `scripts/browser`; a test that needs it fails without it.
 fn chromedriver() -> String {
     match std::env::var("STYX_CHROMEDRIVER") {

@@ -562,7 +562,8 @@ impl Job {
         for (id, source) in &c.sources {
             let op = metrics.map(|m| m.operator(id, OperatorKind::Source, source.type_name(), &[]));
             let before: HashSet<String> = outputs.keys().cloned().collect();
-            let (stream, dead) = self.build_source(env, id, source, exactly_once, group)?;
+            let lag = op.as_ref().map(|o| o.consumer_lag());
+            let (stream, dead) = self.build_source(env, id, source, exactly_once, group, lag)?;
             outputs.insert(id.clone(), Output { stream });
             if let Some((dead_id, dead_stream)) = dead {
                 outputs.insert(
@@ -769,6 +770,7 @@ impl Job {
         source: &SourceConfig,
         exactly_once: Option<&ExactlyOnce>,
         group: Option<&GroupRun>,
+        lag: Option<Arc<styx_kafka::ConsumerLag>>,
     ) -> Result<(DataStream<Event>, Option<(String, DataStream<Event>)>), String> {
         if let Some(built) = crate::connectors::build_source(
             env,
@@ -776,8 +778,11 @@ impl Job {
             source,
             &self.config.job,
             &watermark_strategy,
-            exactly_once,
-            group,
+            crate::connectors::SourceWith {
+                exactly_once,
+                group,
+                lag,
+            },
         )? {
             return Ok(built);
         }

@@ -25,12 +25,14 @@
 
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
 use styx_generate::{Generator, Kind};
+
 use styx_kafka::exactly_once::TRANSACTION_TIMEOUT;
 use styx_kafka::group::WatermarkBoard;
 use styx_kafka::source::GroupReading;
 use styx_kafka::{
-    CommitPolicy, Delivery, KafkaProducer, KafkaSink, KafkaSinkConfig, KafkaSource,
+    CommitPolicy, ConsumerLag, Delivery, KafkaProducer, KafkaSink, KafkaSinkConfig, KafkaSource,
     KafkaSourceConfig, Partition, SharedStarts, SourceOptions, StartPositions, TransactionLink,
     TransactionalSink,
 };
@@ -149,14 +151,14 @@ pub(crate) fn build_source(
     source: &SourceConfig,
     job: &JobSection,
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
-    exactly_once: Option<&ExactlyOnce>,
-    group: Option<&GroupRun>,
+    with: SourceWith<'_>,
 ) -> Result<Option<BuiltSource>, String> {
     match source {
         SourceConfig::Kafka(k) => {
             let reading = Reading {
-                exactly_once,
-                group: group.and_then(|g| g.source(id)),
+                exactly_once: with.exactly_once,
+                group: with.group.and_then(|g| g.source(id)),
+                lag: with.lag,
             };
             Ok(Some(kafka_source(env, id, k, job, strategy, reading)))
         }
@@ -168,9 +170,21 @@ pub(crate) fn build_source(
 /// How a Kafka source's instances get their partitions: in an exactly-once job, every
 /// partition; in a job reading through its process's group membership, those of the
 /// run's plan; else from the group, each instance a member.
+/// What a source is built with, beyond its table.
+pub(crate) struct SourceWith<'a> {
+    /// The job's exactly-once set-up.
+    pub exactly_once: Option<&'a ExactlyOnce>,
+    /// The run of the process's group memberships the source reads.
+    pub group: Option<&'a GroupRun>,
+    /// Where a Kafka source reports the lag of its partitions.
+    pub lag: Option<Arc<ConsumerLag>>,
+}
+
 struct Reading<'a> {
     exactly_once: Option<&'a ExactlyOnce>,
     group: Option<(&'a SourceRun, &'a WatermarkBoard)>,
+    /// Where the consumers report the lag of their partitions.
+    lag: Option<Arc<ConsumerLag>>,
 }
 
 fn kafka_source(
@@ -182,6 +196,7 @@ fn kafka_source(
     reading: Reading<'_>,
 ) -> BuiltSource {
     let exactly_once = reading.exactly_once;
+    let lag = reading.lag.clone();
     let parallelism = env.parallelism();
     let dead = config
         .dead_letter
@@ -254,6 +269,7 @@ fn kafka_source(
                 slot: g.slot + i,
                 ..g.clone()
             }),
+            lag: lag.clone(),
         };
         let dead = dead_for_source.as_ref().map(|d| d.port_emitter(i));
         let source =

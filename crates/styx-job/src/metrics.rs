@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use styx_kafka::ConsumerLag;
 use styx_runtime::checkpoint::coordinator::CheckpointStats;
 use styx_runtime::event::Event;
 use styx_runtime::metrics::{Backpressure, CheckpointCounters, CheckpointSummary, Meter};
@@ -69,6 +70,8 @@ pub struct OperatorMetrics {
     side: Mutex<BTreeMap<String, Arc<Meter>>>,
     dropped: Mutex<BTreeMap<&'static str, Arc<Meter>>>,
     failed: Arc<AtomicU64>,
+    /// The consumer lag of a Kafka source's partitions.
+    lag: Arc<ConsumerLag>,
 }
 
 /// What an operator's meters say at one moment.
@@ -95,6 +98,9 @@ pub struct OperatorSnapshot {
     /// The time the instances feeding it spent waiting for room in its input (it was the
     /// slower side): backpressure. Zero for steps chained to the one before them.
     pub input_blocked: Duration,
+    /// A Kafka source's consumer lag: records beyond its position, by partition
+    /// (`topic`, partition, lag).
+    pub lag: Vec<(String, i32, i64)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -113,7 +119,13 @@ impl OperatorMetrics {
             side: Mutex::new(BTreeMap::new()),
             dropped: Mutex::new(BTreeMap::new()),
             failed: Arc::new(AtomicU64::new(0)),
+            lag: ConsumerLag::new(),
         }
+    }
+
+    /// Where a Kafka source's consumers report the lag of their partitions.
+    pub(crate) fn consumer_lag(&self) -> Arc<ConsumerLag> {
+        self.lag.clone()
     }
 
     /// Counts the records of `input` as coming in.
@@ -188,6 +200,12 @@ impl OperatorMetrics {
                 .collect(),
             watermark,
             input_blocked: Duration::ZERO,
+            lag: self
+                .lag
+                .all()
+                .into_iter()
+                .map(|(p, lag)| (p.topic, p.partition, lag))
+                .collect(),
         }
     }
 

@@ -212,6 +212,8 @@ pub const CONSUMER_DEFAULTS: &[(&str, &str)] = &[
     ("enable.auto.offset.store", "false"),
     ("enable.auto.commit", "true"),
     ("enable.partition.eof", "false"),
+    // The consumer lag of each partition, for the job's metrics (see ConsumerLag).
+    ("statistics.interval.ms", "1000"),
 ];
 
 /// Producer properties Styx sets unless `properties` overrides them.

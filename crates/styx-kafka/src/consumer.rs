@@ -1,6 +1,6 @@
 //! Consumers: group membership, rebalancing, starting offsets, and decoded records.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -104,6 +104,40 @@ impl StartPositions {
     }
 }
 
+/// The consumer lag of every partition a source's consumers read: how many records the
+/// partition holds beyond the last one the consumer handed on, from the high watermark
+/// librdkafka's statistics report (once a second). Shared by a source's consumers.
+#[derive(Debug, Default)]
+pub struct ConsumerLag {
+    partitions: Mutex<BTreeMap<Partition, i64>>,
+}
+
+impl ConsumerLag {
+    /// A board with no partition.
+    pub fn new() -> Arc<ConsumerLag> {
+        Arc::new(ConsumerLag::default())
+    }
+
+    /// The lag of every partition read now, by partition.
+    pub fn all(&self) -> Vec<(Partition, i64)> {
+        lock(&self.partitions)
+            .iter()
+            .map(|(p, l)| (p.clone(), *l))
+            .collect()
+    }
+
+    fn set(&self, partition: Partition, lag: i64) {
+        lock(&self.partitions).insert(partition, lag);
+    }
+
+    fn forget(&self, partitions: &[Partition]) {
+        let mut all = lock(&self.partitions);
+        for p in partitions {
+            all.remove(p);
+        }
+    }
+}
+
 /// Called with the partitions a consumer is about to lose, before they go: the place
 /// to flush what was read from them and commit its offsets.
 pub type RevokeHandler = Box<dyn Fn(&BaseConsumer<GroupContext>, &[Partition]) + Send + Sync>;
@@ -118,6 +152,7 @@ pub struct GroupContext {
     assignment: Mutex<BTreeSet<Partition>>,
     events: Mutex<Vec<RebalanceEvent>>,
     on_revoke: Mutex<Option<RevokeHandler>>,
+    lag: Mutex<Option<Arc<ConsumerLag>>>,
 }
 
 impl GroupContext {
@@ -129,7 +164,13 @@ impl GroupContext {
             assignment: Mutex::new(BTreeSet::new()),
             events: Mutex::new(Vec::new()),
             on_revoke: Mutex::new(None),
+            lag: Mutex::new(None),
         }
+    }
+
+    /// Reports the lag of the partitions the consumer holds on `lag`.
+    pub fn report_lag(&self, lag: Arc<ConsumerLag>) {
+        *lock(&self.lag) = Some(lag);
     }
 
     /// The partitions the consumer holds now.
@@ -199,7 +240,34 @@ pub(crate) fn release_revoked<C: ConsumerContext>(
     }
 }
 
-impl ClientContext for GroupContext {}
+impl ClientContext for GroupContext {
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let Some(board) = lock(&self.lag).clone() else {
+            return;
+        };
+        let held = self.assignment();
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                let part = Partition::new(topic.clone(), partition);
+                if !held.contains(&part) || p.hi_offset < 0 {
+                    continue;
+                }
+                // The position: after the last record handed to the source, else where
+                // fetching starts (librdkafka says -1 for what it does not know yet).
+                // Its own `consumer_lag` counts from the committed offset, which the
+                // source commits later, or through the process's group member.
+                let position = if p.app_offset >= 0 {
+                    p.app_offset
+                } else if p.next_offset >= 0 {
+                    p.next_offset
+                } else {
+                    continue;
+                };
+                board.set(part, (p.hi_offset - position).max(0));
+            }
+        }
+    }
+}
 
 impl ConsumerContext for GroupContext {
     fn rebalance(
@@ -246,6 +314,9 @@ impl ConsumerContext for GroupContext {
                     assignment.remove(p);
                 }
                 drop(assignment);
+                if let Some(board) = &*lock(&self.lag) {
+                    board.forget(&parts);
+                }
                 self.record(RebalanceEvent::Revoked(parts));
             }
             other => {

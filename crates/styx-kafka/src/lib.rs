@@ -28,7 +28,8 @@ pub use config::{
     Delivery, Format, KafkaSinkConfig, KafkaSourceConfig, PropertyValue, StartOffset,
 };
 pub use consumer::{
-    GroupContext, KafkaConsumer, Partition, Polled, RebalanceEvent, RevokeHandler, StartPositions,
+    ConsumerLag, GroupContext, KafkaConsumer, Partition, Polled, RebalanceEvent, RevokeHandler,
+    StartPositions,
 };
 pub use decode::{DeadLetter, Decoder, Event, RecordView};
 pub use error::{Error, Result};

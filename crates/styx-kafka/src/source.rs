@@ -152,6 +152,8 @@ pub struct SourceOptions {
     /// The process's group membership whose partitions the instance reads (given in
     /// `partitions`), and how it commits through it.
     pub group: Option<GroupReading>,
+    /// Where the consumer lag of the instance's partitions is reported.
+    pub lag: Option<Arc<crate::consumer::ConsumerLag>>,
 }
 
 /// How an instance reads partitions of a process's group membership.
@@ -306,6 +308,9 @@ impl KafkaSource {
             }
             None => KafkaConsumer::new(config, decoder, shared.starts.clone(), &options.name)?,
         };
+        if let Some(lag) = &options.lag {
+            consumer.context().report_lag(lag.clone());
+        }
         let time = options.watermarks.map(|s| EventTime {
             timestamp: s.timestamp_fn(),
             delay: i64::try_from(s.max_out_of_orderness().as_millis()).unwrap_or(i64::MAX),

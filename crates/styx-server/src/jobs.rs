@@ -144,6 +144,9 @@ impl RunningJob {
                     "side_outputs": o.side,
                     "watermark": o.watermark,
                     "input_blocked_ms": o.input_blocked.as_secs_f64() * 1000.0,
+                    "consumer_lag": o.lag.iter().map(|(topic, partition, lag)| {
+                        json!({ "topic": topic, "partition": partition, "lag": lag })
+                    }).collect::<Vec<_>>(),
                 })
             })
             .collect();

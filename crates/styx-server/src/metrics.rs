@@ -129,6 +129,11 @@ impl Collector for JobsCollector {
                 "The version of a stored model or pattern a transform uses now",
                 MetricType::Gauge,
             ),
+            (
+                "styx_kafka_consumer_lag",
+                "Records of a partition beyond the position of the Kafka source reading it",
+                MetricType::Gauge,
+            ),
         ]
         .into_iter()
         .map(|(name, help, kind)| (name, help, kind, Vec::new()))
@@ -143,6 +148,7 @@ impl Collector for JobsCollector {
         const CHECKPOINT_SIZE: usize = 7;
         const RUNNING: usize = 8;
         const STORE_VERSION: usize = 9;
+        const LAG: usize = 10;
         for job in self.jobs.all() {
             let base = || vec![("job", job.name.clone()), ("job_id", job.id.clone())];
             let running = job.state() == crate::jobs::JobState::Running;
@@ -168,6 +174,12 @@ impl Collector for JobsCollector {
                     families[BLOCKED]
                         .3
                         .push((labels(), Sample::Seconds(o.input_blocked.as_secs_f64())));
+                }
+                for (topic, partition, lag) in &o.lag {
+                    let mut l = labels();
+                    l.push(("topic", topic.clone()));
+                    l.push(("partition", partition.to_string()));
+                    families[LAG].3.push((l, Sample::Gauge(*lag as f64)));
                 }
                 if let Some(w) = o.watermark.filter(|w| *w < i64::MAX) {
                     families[WATERMARK]
