@@ -268,8 +268,9 @@ fn jobs_run_inside_the_server_and_report_what_they_did() {
     );
 }
 
-/// A job submitted to the server that scores with a model of the server's store reports
-/// the version it uses, in its details and in `/metrics`.
+/// A job submitted to the server that enriches events from the store and scores them
+/// with a stored model reports its lookups, cache hits, scoring latency and the model
+/// version it uses, in its details and in `/metrics`.
 #[test]
 fn a_job_reports_the_versions_of_the_store_it_uses() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,15 +285,37 @@ fn a_job_reports_the_versions_of_the_store_it_uses() {
         let put = server.request("PUT", "/openscoring/model/iris", &xml, &pmml);
         assert!(put.status == 201 || put.status == 200, "{}", put.body);
     }
-    std::fs::write(
-        dir.path().join("flowers.ndjson"),
-        "{\"sepal length (cm)\": 5.1, \"sepal width (cm)\": 3.5, \"petal length (cm)\": 1.4, \"petal width (cm)\": 0.2}\n",
-    )
-    .unwrap();
+    // Reference data: five kinds of flower.
+    let kinds: String = (0..5)
+        .map(|k| format!("{{\"kind\": {k}, \"garden\": \"g{k}\"}}\n"))
+        .collect();
+    std::fs::write(dir.path().join("kinds.ndjson"), kinds).unwrap();
+    let loaded = std::process::Command::new(common::STYX)
+        .args(["store", "load", "kinds"])
+        .arg(dir.path().join("kinds.ndjson"))
+        .args(["--key", "kind", "--store", &server.store])
+        .output()
+        .unwrap();
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    let flowers: String = (0..200)
+        .map(|i| {
+            format!(
+                "{{\"kind\": {}, \"sepal length (cm)\": 5.1, \"sepal width (cm)\": 3.5, \
+                 \"petal length (cm)\": 1.4, \"petal width (cm)\": 0.2}}\n",
+                i % 5
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("flowers.ndjson"), flowers).unwrap();
     let job = format!(
         "[job]\nname = \"scored\"\n[store]\nurl = \"{}\"\n\
          [sources.flowers]\ntype = \"file\"\npath = \"flowers.ndjson\"\n\
-         [transforms.scored]\ntype = \"score\"\ninputs = [\"flowers\"]\nmodel = \"store:iris\"\n\
+         [transforms.where]\ntype = \"lookup\"\ninputs = [\"flowers\"]\ntable = \"kinds\"\nkey = \"kind\"\n\
+         [transforms.scored]\ntype = \"score\"\ninputs = [\"where\"]\nmodel = \"store:iris\"\n\
          outputs = {{ species = \"species\" }}\n\
          [sinks.out]\ntype = \"file\"\ninputs = [\"scored\"]\npath = \"scored.ndjson\"\n",
         server.store
@@ -304,13 +327,34 @@ fn a_job_reports_the_versions_of_the_store_it_uses() {
         d["state"] != "running"
     });
     assert_eq!(done["state"], "finished", "{done:#}");
-    assert_eq!(operator(&done, "scored")["records_out"], 1);
+    assert_eq!(operator(&done, "scored")["records_out"], 200);
+    // Lookups: 200 keys, 5 of them read from the store, the rest cache hits.
+    let lookups = &operator(&done, "where")["lookups"];
+    assert_eq!(lookups["keys"], 200, "{done:#}");
+    assert_eq!(lookups["store_reads"], 5, "{done:#}");
+    assert_eq!(lookups["cache_hits"], 195, "{done:#}");
+    // Scoring: one event in 64 timed.
+    let scoring = &operator(&done, "scored")["scoring"];
+    assert_eq!(scoring["sampled"], 3, "{done:#}");
+    assert!(scoring["mean_latency_us"].as_f64().unwrap() > 0.0);
     // The model was deployed twice: the job scored with version 2.
     assert_eq!(
         done["store"]["transforms.scored.model_version"], 2,
         "{done:#}"
     );
     let metrics = scrape(&server, &id);
+    assert_eq!(
+        metrics.get("styx_lookups_total{job=\"scored\",operator=\"where\"}"),
+        Some(&200.0)
+    );
+    assert_eq!(
+        metrics.get("styx_lookup_store_reads_total{job=\"scored\",operator=\"where\"}"),
+        Some(&5.0)
+    );
+    assert_eq!(
+        metrics.get("styx_scoring_sampled_total{job=\"scored\",operator=\"scored\"}"),
+        Some(&3.0)
+    );
     assert_eq!(
         metrics.get("styx_store_version{job=\"scored\",operator=\"scored\",item=\"model\"}"),
         Some(&2.0),

@@ -663,8 +663,15 @@ impl Job {
                 TransformConfig::Score(s) if s.model.starts_with(crate::enrich::STORE_PREFIX) => {
                     let model_id = &s.model[crate::enrich::STORE_PREFIX.len()..];
                     let live = need_live(&format!("transforms.{id}"))?;
-                    let (scored, dead) =
-                        crate::enrich::stored_score(id, model_id, &input, s, live, &policy)?;
+                    let (scored, dead) = crate::enrich::stored_score(
+                        id,
+                        model_id,
+                        &input,
+                        s,
+                        live,
+                        &policy,
+                        op.as_deref(),
+                    )?;
                     outputs.insert(id.clone(), Output { stream: scored });
                     if let Some(dead_id) = &s.dead_letter {
                         outputs.insert(dead_id.clone(), Output { stream: dead });
@@ -672,7 +679,7 @@ impl Job {
                 }
                 TransformConfig::Lookup(l) => {
                     let live = need_live(&format!("transforms.{id}"))?;
-                    let (found, dead) = crate::enrich::lookup(id, &input, l, live);
+                    let (found, dead) = crate::enrich::lookup(id, &input, l, live, op.as_deref());
                     outputs.insert(id.clone(), Output { stream: found });
                     if !["keep", "drop"].contains(&l.missing.as_str()) {
                         outputs.insert(l.missing.clone(), Output { stream: dead });
@@ -686,7 +693,8 @@ impl Job {
                 TransformConfig::Score(s) => {
                     let scorer = crate::score::scorer(id, s, self.models[id].clone())?
                         .with_failures(Failures::new(id, &policy));
-                    let (scored, dead) = scorer.apply_to(&input, s.dead_letter.is_some());
+                    let (scored, dead) =
+                        scorer.apply_to(&input, s.dead_letter.is_some(), op.as_deref());
                     outputs.insert(id.clone(), Output { stream: scored });
                     if let Some(dead_id) = &s.dead_letter {
                         outputs.insert(dead_id.clone(), Output { stream: dead });

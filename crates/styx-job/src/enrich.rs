@@ -14,6 +14,7 @@ use styx_store::{Kind, Store};
 use crate::config::{EmitKind, LookupConfig, RulesConfig, ScoreConfig};
 use crate::failures::{Failures, Policy};
 use crate::live::{key_text, Live, RowCache};
+use crate::metrics::{counter, OperatorMetrics, Timing};
 use crate::score::{ScoreState, Scorer};
 
 /// The prefix of a reference to the store in `model` and `pattern`.
@@ -26,7 +27,9 @@ pub(crate) fn lookup(
     input: &DataStream<Event>,
     config: &LookupConfig,
     live: &Live,
+    op: Option<&OperatorMetrics>,
 ) -> (DataStream<Event>, DataStream<Event>) {
+    let counters = op.map(|o| (o.counter(counter::LOOKUPS), o.counter(counter::STORE_READS)));
     let (store, max_age) = (live.store().clone(), live.refresh());
     let table = config.table.clone();
     let key = config.key.clone();
@@ -39,7 +42,13 @@ pub(crate) fn lookup(
     let name = format!("transforms.{id}");
     let batch_key = key.clone();
     let (out, dead) = input.flat_map_split_batched(
-        move |_| RowCache::new(store.clone(), &table, max_age),
+        move |i| {
+            let cache = RowCache::new(store.clone(), &table, max_age);
+            match &counters {
+                Some((lookups, reads)) => cache.counting(lookups.slot(0, i), reads.slot(0, i)),
+                None => cache,
+            }
+        },
         // The rows a batch of events needs, read at once.
         move |cache, events: &[Event]| {
             let keys: Vec<String> = events
@@ -197,6 +206,10 @@ pub(crate) fn stored_scorer(
 
 /// A score transform on the active version of stored model `model_id`, which a new
 /// version replaces while the job runs.
+/// An instance of a score transform on a stored model: the version it scores with, its
+/// buffers, and its timing.
+type ScoringState = (Arc<Versioned>, ScoreState, Option<Timing>);
+
 pub(crate) fn stored_score(
     id: &str,
     model_id: &str,
@@ -204,6 +217,7 @@ pub(crate) fn stored_score(
     config: &ScoreConfig,
     live: &Live,
     policy: &Policy,
+    op: Option<&OperatorMetrics>,
 ) -> Result<(DataStream<Event>, DataStream<Event>), String> {
     let failures = Failures::new(id, policy);
     let mut first = stored_scorer(id, model_id, config, live.store())?;
@@ -241,13 +255,14 @@ pub(crate) fn stored_score(
     }
     let dead_letter = config.dead_letter.is_some();
     let init = current.clone();
+    let op = op.map(|o| o.timing_source());
     let (scored, dead) = input.flat_map_split(
-        move |_| {
+        move |i| {
             let v = init.load_full();
             let state = v.scorer.instance();
-            (v, state)
+            (v, state, op.as_ref().map(|o| o.timing(i)))
         },
-        move |(used, state): &mut (Arc<Versioned>, ScoreState), event, out, dead| {
+        move |(used, state, timing): &mut ScoringState, event, out, dead| {
             // The whole event by one version: the one current when it comes.
             let now = current.load();
             if !Arc::ptr_eq(&now, used) {
@@ -255,8 +270,11 @@ pub(crate) fn stored_score(
                 *state = used.scorer.instance();
             }
             let start = out.len();
-            used.scorer
-                .apply(state, event, out, dead_letter.then_some(dead));
+            let dead = dead_letter.then_some(dead);
+            match timing {
+                Some(t) => t.time(|| used.scorer.apply(state, event, out, dead)),
+                None => used.scorer.apply(state, event, out, dead),
+            }
             for e in &mut out[start..] {
                 for field in &used.version_fields {
                     e.insert(field.clone(), Value::from(used.version));

@@ -279,6 +279,11 @@ pub(crate) struct RowCache {
     max_age: Duration,
     rows: HashMap<String, (Instant, Option<Row>)>,
     unreachable: bool,
+    /// Where the keys looked up and the keys read from the store are counted.
+    counts: Option<(
+        Arc<styx_runtime::metrics::Slot>,
+        Arc<styx_runtime::metrics::Slot>,
+    )>,
 }
 
 /// How many rows a cache holds before it starts over.
@@ -292,11 +297,30 @@ impl RowCache {
             max_age,
             rows: HashMap::new(),
             unreachable: false,
+            counts: None,
         }
     }
 
+    /// Counts the keys looked up in `lookups` and those read from the store in `reads`.
+    pub(crate) fn counting(
+        mut self,
+        lookups: Arc<styx_runtime::metrics::Slot>,
+        reads: Arc<styx_runtime::metrics::Slot>,
+    ) -> Self {
+        self.counts = Some((lookups, reads));
+        self
+    }
+
     /// Reads the rows of `keys` that are not cached (or too old) in one request.
-    pub(crate) fn prefetch<'k>(&mut self, keys: impl Iterator<Item = &'k str>) {
+    pub(crate) fn prefetch<'k>(&mut self, keys: impl ExactSizeIterator<Item = &'k str>) {
+        if let Some((lookups, _)) = &self.counts {
+            lookups.add(keys.len() as u64);
+        }
+        self.fetch(keys);
+    }
+
+    /// Reads the rows of `keys` that are not in the cache (or aged).
+    fn fetch<'k>(&mut self, keys: impl Iterator<Item = &'k str>) {
         let mut missing: Vec<&str> = keys
             .filter(|k| {
                 self.rows
@@ -308,6 +332,9 @@ impl RowCache {
         missing.dedup();
         if missing.is_empty() {
             return;
+        }
+        if let Some((_, reads)) = &self.counts {
+            reads.add(missing.len() as u64);
         }
         match self.store.rows(&self.table, &missing) {
             Ok(found) => {
@@ -338,7 +365,7 @@ impl RowCache {
     /// The row under `key`, if the table has one.
     pub(crate) fn get(&mut self, key: &str) -> Option<&Row> {
         // A key the batch's prefetch did not bring (or that aged since) is read alone.
-        self.prefetch(std::iter::once(key));
+        self.fetch(std::iter::once(key));
         self.rows.get(key).and_then(|(_, row)| row.as_ref())
     }
 }

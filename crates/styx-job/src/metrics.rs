@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use styx_kafka::ConsumerLag;
 use styx_runtime::checkpoint::coordinator::CheckpointStats;
 use styx_runtime::event::Event;
-use styx_runtime::metrics::{Backpressure, CheckpointCounters, CheckpointSummary, Meter};
+use styx_runtime::metrics::{Backpressure, CheckpointCounters, CheckpointSummary, Meter, Slot};
 use styx_runtime::stream::DataStream;
 use styx_runtime::time::Timestamp;
 
@@ -29,6 +29,63 @@ pub mod reason {
     pub const LATE: &str = "late";
     /// Failed with no dead-letter output, counted and summarised (`on_error`).
     pub const FAILED: &str = "failed";
+}
+
+/// The names of the counters operators keep beside their records.
+pub mod counter {
+    /// Keys a lookup looked up.
+    pub const LOOKUPS: &str = "lookups";
+    /// Keys a lookup read from the store (not in its cache, or aged): the rest were
+    /// cache hits.
+    pub const STORE_READS: &str = "store_reads";
+    /// Events whose handling was timed (one in [`super::TIMING_EVERY`]).
+    pub const TIMED: &str = "timed";
+    /// Nanoseconds the timed events took (scoring, for a score transform).
+    pub const TIMED_NANOS: &str = "timed_nanos";
+}
+
+/// One event in this many is timed: timing every event would cost more than scoring some.
+pub const TIMING_EVERY: u64 = 64;
+
+/// Makes the [`Timing`] of each instance of an operator.
+#[derive(Clone)]
+pub(crate) struct TimingSource {
+    samples: Arc<Meter>,
+    nanos: Arc<Meter>,
+}
+
+impl TimingSource {
+    /// The timing of instance `instance`.
+    pub(crate) fn timing(&self, instance: usize) -> Timing {
+        Timing {
+            samples: self.samples.slot(0, instance),
+            nanos: self.nanos.slot(0, instance),
+            n: 0,
+        }
+    }
+}
+
+/// Times one event in [`TIMING_EVERY`] of an instance's work.
+pub(crate) struct Timing {
+    samples: Arc<Slot>,
+    nanos: Arc<Slot>,
+    n: u64,
+}
+
+impl Timing {
+    /// Runs `work`, timing it if it is the turn of this event.
+    pub(crate) fn time<R>(&mut self, work: impl FnOnce() -> R) -> R {
+        self.n += 1;
+        if self.n % TIMING_EVERY != 0 {
+            return work();
+        }
+        let started = Instant::now();
+        let result = work();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.samples.add(1);
+        self.nanos.add(nanos);
+        result
+    }
 }
 
 /// What kind of step an operator is.
@@ -72,6 +129,8 @@ pub struct OperatorMetrics {
     failed: Arc<AtomicU64>,
     /// The consumer lag of a Kafka source's partitions.
     lag: Arc<ConsumerLag>,
+    /// Counts of what the operator does, by name (see [`counter`]).
+    counters: Mutex<BTreeMap<&'static str, Arc<Meter>>>,
 }
 
 /// What an operator's meters say at one moment.
@@ -101,6 +160,8 @@ pub struct OperatorSnapshot {
     /// A Kafka source's consumer lag: records beyond its position, by partition
     /// (`topic`, partition, lag).
     pub lag: Vec<(String, i32, i64)>,
+    /// Counts of what it does, by the names of [`counter`].
+    pub counters: BTreeMap<String, u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -120,6 +181,20 @@ impl OperatorMetrics {
             dropped: Mutex::new(BTreeMap::new()),
             failed: Arc::new(AtomicU64::new(0)),
             lag: ConsumerLag::new(),
+            counters: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The counter `name` of the operator (one of [`counter`]), made the first time.
+    pub(crate) fn counter(&self, name: &'static str) -> Arc<Meter> {
+        lock(&self.counters).entry(name).or_default().clone()
+    }
+
+    /// What times the operator's instances' work on single events.
+    pub(crate) fn timing_source(&self) -> TimingSource {
+        TimingSource {
+            samples: self.counter(counter::TIMED),
+            nanos: self.counter(counter::TIMED_NANOS),
         }
     }
 
@@ -205,6 +280,10 @@ impl OperatorMetrics {
                 .all()
                 .into_iter()
                 .map(|(p, lag)| (p.topic, p.partition, lag))
+                .collect(),
+            counters: lock(&self.counters)
+                .iter()
+                .map(|(name, m)| (name.to_string(), m.records()))
                 .collect(),
         }
     }

@@ -235,13 +235,22 @@ impl Scorer {
         self,
         input: &DataStream<Event>,
         dead_letter: bool,
+        op: Option<&crate::metrics::OperatorMetrics>,
     ) -> (DataStream<Event>, DataStream<Event>) {
         let scorer = Arc::new(self);
         let init = scorer.clone();
+        let timing = op.map(|o| o.timing_source());
         let (scored, dead) = input.flat_map_split(
-            move |_| init.instance(),
-            move |state, event, out, dead| {
-                scorer.apply(state, event, out, dead_letter.then_some(dead));
+            move |i| (init.instance(), timing.as_ref().map(|t| t.timing(i))),
+            move |(state, timing): &mut (ScoreState, Option<crate::metrics::Timing>),
+                  event,
+                  out,
+                  dead| {
+                let dead = dead_letter.then_some(dead);
+                match timing {
+                    Some(t) => t.time(|| scorer.apply(state, event, out, dead)),
+                    None => scorer.apply(state, event, out, dead),
+                }
             },
         );
         let scored = scored.with_timestamps_of(input);

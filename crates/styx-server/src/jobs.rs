@@ -144,6 +144,15 @@ impl RunningJob {
                     "side_outputs": o.side,
                     "watermark": o.watermark,
                     "input_blocked_ms": o.input_blocked.as_secs_f64() * 1000.0,
+                    "counters": o.counters,
+                    "lookups": o.counters.get("lookups").map(|&n| {
+                        let reads = o.counters.get("store_reads").copied().unwrap_or(0);
+                        json!({ "keys": n, "store_reads": reads, "cache_hits": n.saturating_sub(reads) })
+                    }),
+                    "scoring": o.counters.get("timed").filter(|&&n| n > 0).map(|&n| {
+                        let nanos = o.counters.get("timed_nanos").copied().unwrap_or(0);
+                        json!({ "sampled": n, "mean_latency_us": nanos as f64 / n as f64 / 1000.0 })
+                    }),
                     "consumer_lag": o.lag.iter().map(|(topic, partition, lag)| {
                         json!({ "topic": topic, "partition": partition, "lag": lag })
                     }).collect::<Vec<_>>(),

@@ -134,6 +134,26 @@ impl Collector for JobsCollector {
                 "Records of a partition beyond the position of the Kafka source reading it",
                 MetricType::Gauge,
             ),
+            (
+                "styx_lookups",
+                "Keys a lookup transform looked up",
+                MetricType::Counter,
+            ),
+            (
+                "styx_lookup_store_reads",
+                "Keys a lookup transform read from the store (the others were cache hits)",
+                MetricType::Counter,
+            ),
+            (
+                "styx_scoring_sampled",
+                "Events whose scoring was timed (one in 64)",
+                MetricType::Counter,
+            ),
+            (
+                "styx_scoring_sampled_seconds",
+                "The time the timed events' scoring took: divided by styx_scoring_sampled_total, the mean latency",
+                MetricType::Counter,
+            ),
         ]
         .into_iter()
         .map(|(name, help, kind)| (name, help, kind, Vec::new()))
@@ -149,6 +169,13 @@ impl Collector for JobsCollector {
         const RUNNING: usize = 8;
         const STORE_VERSION: usize = 9;
         const LAG: usize = 10;
+        // Counters of operators, by the names of `styx_job::metrics::counter`.
+        let counted = [
+            ("lookups", 11, 1.0),
+            ("store_reads", 12, 1.0),
+            ("timed", 13, 1.0),
+            ("timed_nanos", 14, 1e-9),
+        ];
         for job in self.jobs.all() {
             let base = || vec![("job", job.name.clone()), ("job_id", job.id.clone())];
             let running = job.state() == crate::jobs::JobState::Running;
@@ -174,6 +201,16 @@ impl Collector for JobsCollector {
                     families[BLOCKED]
                         .3
                         .push((labels(), Sample::Seconds(o.input_blocked.as_secs_f64())));
+                }
+                for (name, family, scale) in counted {
+                    if let Some(&n) = o.counters.get(name) {
+                        let value = if scale == 1.0 {
+                            Sample::Count(n)
+                        } else {
+                            Sample::Seconds(n as f64 * scale)
+                        };
+                        families[family].3.push((labels(), value));
+                    }
                 }
                 for (topic, partition, lag) in &o.lag {
                     let mut l = labels();
