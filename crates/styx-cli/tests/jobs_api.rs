@@ -184,6 +184,36 @@ fn jobs_run_inside_the_server_and_report_what_they_did() {
     ));
     assert!(operator(&after, "per_account")["input_blocked_ms"].as_f64() >= Some(0.0));
 
+    // The graph and the checkpoints on their own.
+    let graph = json(&server.request("GET", &format!("/api/jobs/{id}/graph"), &[], b""));
+    assert_eq!(graph["nodes"].as_array().unwrap().len(), 4, "{graph}");
+    let edges: Vec<(String, String)> = graph["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap().into(),
+                e["to"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let edge = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        edges,
+        [
+            edge("payments", "large"),
+            edge("large", "per_account"),
+            edge("per_account", "out")
+        ]
+    );
+    let checkpoints =
+        json(&server.request("GET", &format!("/api/jobs/{id}/checkpoints"), &[], b""));
+    assert!(
+        checkpoints["completed"].as_u64() >= Some(1),
+        "{checkpoints}"
+    );
+
     // A savepoint while it runs, then a stop with a savepoint.
     let taken = server.request("POST", &format!("/api/jobs/{id}/savepoints"), &[], b"");
     assert_eq!(taken.status, 200, "{}", taken.body);
@@ -421,6 +451,36 @@ fn the_dashboard_shows_a_running_job_and_stops_it() {
     let driver_path = chromedriver();
     let dir = tempfile::tempdir().unwrap();
     let server = server_in(dir.path());
+    // What the store holds shows beside the jobs: a model and a rule.
+    let pmml = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../styx-pmml/tests/fixtures/011-logreg-multinomial-iris/model.pmml"),
+    )
+    .unwrap();
+    let put = server.request(
+        "PUT",
+        "/openscoring/model/iris",
+        &[("Content-Type", "application/xml")],
+        &pmml,
+    );
+    assert_eq!(put.status, 201, "{}", put.body);
+    let rule = std::process::Command::new(common::STYX)
+        .args([
+            "rules",
+            "put",
+            "fraud",
+            "big",
+            "--condition",
+            "amount > 500.0",
+        ])
+        .args(["--store", &server.store])
+        .output()
+        .unwrap();
+    assert!(
+        rule.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rule.stderr)
+    );
     let submitted = server.request("POST", "/api/jobs", &[], ENDLESS.as_bytes());
     let id = json(&submitted)["id"].as_str().unwrap().to_string();
 
@@ -511,6 +571,19 @@ fn the_dashboard_shows_a_running_job_and_stops_it() {
             }
             assert!(Instant::now() < deadline, "the page's count of records read does not move");
         }
+        // The store's model (with its version) and rule.
+        let model = client
+            .find(Locator::Css("[data-model='iris']"))
+            .await
+            .expect("the model is listed")
+            .text()
+            .await
+            .unwrap();
+        assert!(model.contains("v1"), "{model}");
+        client
+            .find(Locator::Css("[data-rule='fraud/big']"))
+            .await
+            .expect("the rule is listed");
         // The dataflow graph shows every operator.
         for op in ["payments", "large", "per_account", "out"] {
             client

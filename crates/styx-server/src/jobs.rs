@@ -122,6 +122,24 @@ impl RunningJob {
         json!({ "id": self.id, "name": self.name, "state": self.state().as_str() })
     }
 
+    /// The job's dataflow graph: its operators and which feeds which.
+    pub fn graph(&self) -> Value {
+        let operators = self.metrics.operators();
+        let nodes: Vec<Value> = operators
+            .iter()
+            .map(|o| json!({ "id": o.id, "kind": o.kind, "type": o.type_name }))
+            .collect();
+        let edges: Vec<Value> = operators
+            .iter()
+            .flat_map(|o| {
+                o.inputs
+                    .iter()
+                    .map(move |from| json!({ "from": from, "to": o.id }))
+            })
+            .collect();
+        json!({ "nodes": nodes, "edges": edges })
+    }
+
     /// Everything the API tells of the job: state, operators with their counts and
     /// watermarks, checkpoints.
     pub fn details(&self) -> Value {

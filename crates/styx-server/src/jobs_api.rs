@@ -28,6 +28,8 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/", get(dashboard))
         .route("/api/jobs", get(list).post(submit))
         .route("/api/jobs/{id}", get(details).delete(cancel))
+        .route("/api/jobs/{id}/graph", get(graph))
+        .route("/api/jobs/{id}/checkpoints", get(checkpoints))
         .route("/api/jobs/{id}/stop", post(stop))
         .route("/api/jobs/{id}/savepoints", post(savepoint))
         .route("/api/events", get(events))
@@ -71,6 +73,24 @@ async fn details(
 ) -> Result<Response, ApiError> {
     let job = state.jobs.get(&id).ok_or_else(ApiError::not_found)?;
     Ok(json_response(StatusCode::OK, &job.details()))
+}
+
+async fn graph(
+    _: AsUser,
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = state.jobs.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(StatusCode::OK, &job.graph()))
+}
+
+async fn checkpoints(
+    _: AsUser,
+    State(state): State<Shared>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let job = state.jobs.get(&id).ok_or_else(ApiError::not_found)?;
+    Ok(json_response(StatusCode::OK, &job.details()["checkpoints"]))
 }
 
 /// The body of a stop: both default to `false`.
@@ -125,7 +145,9 @@ async fn cancel(
     Ok(json_response(StatusCode::OK, &json!({})))
 }
 
-/// What the dashboard shows: every job with its operators, and the store's models.
+/// What the dashboard shows: every job with its operators, and what the store holds
+/// (models and patterns with their versions, rules). Reads the store: call it off the
+/// async threads.
 fn overview(state: &Shared) -> Value {
     let jobs: Vec<Value> = state.jobs.all().iter().map(|j| j.details()).collect();
     let models: Vec<Value> = state
@@ -134,7 +156,29 @@ fn overview(state: &Shared) -> Value {
         .iter()
         .map(|d| d.response(false))
         .collect();
-    json!({ "jobs": jobs, "models": models })
+    let store = state.registry.store();
+    let versions = |list: styx_store::Result<Vec<styx_store::Version>>| -> Value {
+        match list {
+            Ok(list) => list
+                .iter()
+                .map(|v| json!({ "id": v.id, "version": v.version, "stored": v.stored_ms }))
+                .collect(),
+            Err(e) => json!({ "error": e.to_string() }),
+        }
+    };
+    let rules = match store.rules(None) {
+        Ok(rules) => serde_json::to_value(rules).unwrap_or_default(),
+        Err(e) => json!({ "error": e.to_string() }),
+    };
+    json!({
+        "jobs": jobs,
+        "models": models,
+        "store": {
+            "models": versions(store.models()),
+            "patterns": versions(store.patterns()),
+            "rules": rules,
+        },
+    })
 }
 
 /// Server-sent events: the overview, once a second.
@@ -146,9 +190,13 @@ async fn events(
         if !first {
             tokio::time::sleep(FEED_INTERVAL).await;
         }
+        let reading = state.clone();
+        let overview = tokio::task::spawn_blocking(move || overview(&reading))
+            .await
+            .unwrap_or_else(|e| json!({ "error": e.to_string() }));
         let event = Event::default()
             .event("overview")
-            .data(overview(&state).to_string());
+            .data(overview.to_string());
         Some((Ok(event), (state, false)))
     });
     Sse::new(stream).keep_alive(KeepAlive::default())

@@ -120,6 +120,11 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// The store the models are kept in.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
     /// The models of the store, and those of `dir` (deployed into the store first).
     pub fn load(store: Arc<Store>, dir: Option<&Path>) -> Result<Registry, String> {
         if let Some(dir) = dir {
