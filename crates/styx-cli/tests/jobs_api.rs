@@ -183,6 +183,12 @@ fn jobs_run_inside_the_server_and_report_what_they_did() {
         "styx_input_blocked_seconds_total{job=\"payments\",operator=\"per_account\"}"
     ));
     assert!(operator(&after, "per_account")["input_blocked_ms"].as_f64() >= Some(0.0));
+    // The source's watermark trails its newest event by about the out-of-orderness.
+    let lag = operator(&after, "payments")["watermark_lag_ms"]
+        .as_i64()
+        .unwrap();
+    assert!((0..=5_000).contains(&lag), "{lag}");
+    assert!(metrics.contains_key("styx_watermark_lag_ms{job=\"payments\",operator=\"payments\"}"));
 
     // The graph and the checkpoints on their own.
     let graph = json(&server.request("GET", &format!("/api/jobs/{id}/graph"), &[], b""));

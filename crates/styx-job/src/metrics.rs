@@ -162,6 +162,17 @@ pub struct OperatorSnapshot {
     pub lag: Vec<(String, i32, i64)>,
     /// Counts of what it does, by the names of [`counter`].
     pub counters: BTreeMap<String, u64>,
+    /// The newest event time of its main output (a sink's: of its input), `None` for
+    /// records without event time.
+    pub newest_event_time: Option<Timestamp>,
+}
+
+impl OperatorSnapshot {
+    /// How far the watermark is behind the newest event time (milliseconds).
+    pub fn watermark_lag(&self) -> Option<i64> {
+        let (newest, watermark) = (self.newest_event_time?, self.watermark?);
+        (watermark < i64::MAX).then(|| (newest - watermark).max(0))
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -281,6 +292,10 @@ impl OperatorMetrics {
                 .into_iter()
                 .map(|(p, lag)| (p.topic, p.partition, lag))
                 .collect(),
+            newest_event_time: match self.kind {
+                OperatorKind::Sink => self.records_in.newest_event_time(),
+                _ => self.records_out.newest_event_time(),
+            },
             counters: lock(&self.counters)
                 .iter()
                 .map(|(name, m)| (name.to_string(), m.records()))

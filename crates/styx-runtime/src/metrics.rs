@@ -17,6 +17,7 @@ use std::time::Duration;
 use crate::checkpoint::Barrier;
 use crate::emitter::Emitter;
 use crate::time::{Timestamp, MIN_WATERMARK};
+use crate::watermark::TimestampFn;
 
 /// What one instance wrote to a metered stream (or counted): written by that instance's
 /// thread.
@@ -29,6 +30,8 @@ pub struct Slot {
     ended: AtomicBool,
     /// Nanoseconds spent waiting for room in a full channel.
     blocked_ns: AtomicU64,
+    /// The newest event time seen (of the last record of each batch).
+    newest: AtomicI64,
 }
 
 impl Default for Slot {
@@ -39,6 +42,7 @@ impl Default for Slot {
             idle: AtomicBool::new(false),
             ended: AtomicBool::new(false),
             blocked_ns: AtomicU64::new(0),
+            newest: AtomicI64::new(MIN_WATERMARK),
         }
     }
 }
@@ -91,6 +95,18 @@ impl Meter {
             .values()
             .map(|s| s.records.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// The newest event time the stream has carried, `None` before any (or for a stream
+    /// whose records have no event time). Read from the last record of each batch: one
+    /// look at a timestamp per batch, not per record.
+    pub fn newest_event_time(&self) -> Option<Timestamp> {
+        let newest = self
+            .slots()
+            .values()
+            .map(|s| s.newest.load(Ordering::Relaxed))
+            .max()?;
+        (newest > MIN_WATERMARK).then_some(newest)
     }
 
     /// The time all instances spent blocked on full channels, summed.
@@ -158,18 +174,34 @@ impl Backpressure {
 pub(crate) struct MeteredEmitter<T> {
     slot: Arc<Slot>,
     next: Box<dyn Emitter<T>>,
+    timestamps: Option<TimestampFn<T>>,
 }
 
 impl<T> MeteredEmitter<T> {
-    pub(crate) fn new(slot: Arc<Slot>, next: Box<dyn Emitter<T>>) -> Self {
+    /// Counts in `slot`; with `timestamps`, follows the newest event time too.
+    pub(crate) fn new(
+        slot: Arc<Slot>,
+        next: Box<dyn Emitter<T>>,
+        timestamps: Option<TimestampFn<T>>,
+    ) -> Self {
         slot.ended.store(false, Ordering::Relaxed);
-        MeteredEmitter { slot, next }
+        MeteredEmitter {
+            slot,
+            next,
+            timestamps,
+        }
     }
 }
 
 impl<T: Send> Emitter<T> for MeteredEmitter<T> {
     fn emit(&mut self, batch: &mut Vec<T>) {
         self.slot.add(batch.len() as u64);
+        if let (Some(ts), Some(last)) = (&self.timestamps, batch.last()) {
+            let t = ts(last);
+            if t > self.slot.newest.load(Ordering::Relaxed) {
+                self.slot.newest.store(t, Ordering::Relaxed);
+            }
+        }
         self.next.emit(batch);
     }
     fn watermark(&mut self, watermark: Timestamp) {

@@ -547,8 +547,9 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         }
     }
 
-    /// Counts the stream's records and follows its watermark in `meter` (see
-    /// [`crate::metrics`]). The records pass unchanged, with their timestamps.
+    /// Counts the stream's records and follows its watermark (and, when its records have
+    /// an event time, the newest one) in `meter` (see [`crate::metrics`]). The records
+    /// pass unchanged, with their timestamps.
     pub fn metered(&self, meter: &Arc<Meter>) -> DataStream<T> {
         let parts = self
             .parts
@@ -558,8 +559,13 @@ impl<T: Clone + Send + 'static> DataStream<T> {
                 let port = Port::<T>::new();
                 let next = port.clone();
                 let meter = meter.clone();
+                let timestamps = self.timestamps.clone();
                 part.port.add_consumer(Box::new(move |i| {
-                    Box::new(MeteredEmitter::new(meter.slot(n, i), next.build(i)))
+                    Box::new(MeteredEmitter::new(
+                        meter.slot(n, i),
+                        next.build(i),
+                        timestamps.clone(),
+                    ))
                 }));
                 Part {
                     port,

@@ -161,6 +161,8 @@ impl RunningJob {
                     "dropped": o.dropped,
                     "side_outputs": o.side,
                     "watermark": o.watermark,
+                    "newest_event_time": o.newest_event_time,
+                    "watermark_lag_ms": o.watermark_lag(),
                     "input_blocked_ms": o.input_blocked.as_secs_f64() * 1000.0,
                     "counters": o.counters,
                     "lookups": o.counters.get("lookups").map(|&n| {

@@ -150,6 +150,11 @@ impl Collector for JobsCollector {
                 MetricType::Counter,
             ),
             (
+                "styx_watermark_lag_ms",
+                "How far an operator's watermark is behind the newest event time it has seen",
+                MetricType::Gauge,
+            ),
+            (
                 "styx_scoring_sampled_seconds",
                 "The time the timed events' scoring took: divided by styx_scoring_sampled_total, the mean latency",
                 MetricType::Counter,
@@ -158,28 +163,40 @@ impl Collector for JobsCollector {
         .into_iter()
         .map(|(name, help, kind)| (name, help, kind, Vec::new()))
         .collect();
-        const IN: usize = 0;
-        const OUT: usize = 1;
-        const DROPPED: usize = 2;
-        const WATERMARK: usize = 3;
-        const BLOCKED: usize = 4;
-        const CHECKPOINTS: usize = 5;
-        const CHECKPOINT_DURATION: usize = 6;
-        const CHECKPOINT_SIZE: usize = 7;
-        const RUNNING: usize = 8;
-        const STORE_VERSION: usize = 9;
-        const LAG: usize = 10;
+        // Each family by its name, so that the order above can change freely.
+        let at = |name: &str| {
+            families
+                .iter()
+                .position(|f| f.0 == name)
+                .unwrap_or_else(|| unreachable!("the family {name} is listed above"))
+        };
+        let [records_in, records_out, dropped, watermark, blocked, checkpoints, checkpoint_duration, checkpoint_size, running_family, store_version, consumer_lag, watermark_lag] =
+            [
+                "styx_records_in",
+                "styx_records_out",
+                "styx_records_dropped",
+                "styx_watermark_ms",
+                "styx_input_blocked_seconds",
+                "styx_checkpoints",
+                "styx_checkpoint_duration_seconds",
+                "styx_checkpoint_size_bytes",
+                "styx_job_running",
+                "styx_store_version",
+                "styx_kafka_consumer_lag",
+                "styx_watermark_lag_ms",
+            ]
+            .map(at);
         // Counters of operators, by the names of `styx_job::metrics::counter`.
         let counted = [
-            ("lookups", 11, 1.0),
-            ("store_reads", 12, 1.0),
-            ("timed", 13, 1.0),
-            ("timed_nanos", 14, 1e-9),
+            ("lookups", at("styx_lookups"), 1.0),
+            ("store_reads", at("styx_lookup_store_reads"), 1.0),
+            ("timed", at("styx_scoring_sampled"), 1.0),
+            ("timed_nanos", at("styx_scoring_sampled_seconds"), 1e-9),
         ];
         for job in self.jobs.all() {
             let base = || vec![("job", job.name.clone()), ("job_id", job.id.clone())];
             let running = job.state() == crate::jobs::JobState::Running;
-            families[RUNNING]
+            families[running_family]
                 .3
                 .push((base(), Sample::Gauge(if running { 1.0 } else { 0.0 })));
             for o in job.metrics.operators() {
@@ -188,17 +205,19 @@ impl Collector for JobsCollector {
                     l.push(("operator", o.id.clone()));
                     l
                 };
-                families[IN].3.push((labels(), Sample::Count(o.records_in)));
-                families[OUT]
+                families[records_in]
+                    .3
+                    .push((labels(), Sample::Count(o.records_in)));
+                families[records_out]
                     .3
                     .push((labels(), Sample::Count(o.records_out)));
                 for (reason, n) in &o.dropped {
                     let mut l = labels();
                     l.push(("reason", reason.clone()));
-                    families[DROPPED].3.push((l, Sample::Count(*n)));
+                    families[dropped].3.push((l, Sample::Count(*n)));
                 }
                 if o.kind != "source" {
-                    families[BLOCKED]
+                    families[blocked]
                         .3
                         .push((labels(), Sample::Seconds(o.input_blocked.as_secs_f64())));
                 }
@@ -216,10 +235,17 @@ impl Collector for JobsCollector {
                     let mut l = labels();
                     l.push(("topic", topic.clone()));
                     l.push(("partition", partition.to_string()));
-                    families[LAG].3.push((l, Sample::Gauge(*lag as f64)));
+                    families[consumer_lag]
+                        .3
+                        .push((l, Sample::Gauge(*lag as f64)));
+                }
+                if let Some(lag) = o.watermark_lag() {
+                    families[watermark_lag]
+                        .3
+                        .push((labels(), Sample::Gauge(lag as f64)));
                 }
                 if let Some(w) = o.watermark.filter(|w| *w < i64::MAX) {
-                    families[WATERMARK]
+                    families[watermark]
                         .3
                         .push((labels(), Sample::Gauge(w as f64)));
                 }
@@ -238,17 +264,17 @@ impl Collector for JobsCollector {
                 let mut l = base();
                 l.push(("operator", op.to_string()));
                 l.push(("item", what.trim_end_matches("_version").to_string()));
-                families[STORE_VERSION].3.push((l, Sample::Gauge(version)));
+                families[store_version].3.push((l, Sample::Gauge(version)));
             }
             let c = job.metrics.checkpoints();
-            families[CHECKPOINTS]
+            families[checkpoints]
                 .3
                 .push((base(), Sample::Count(c.completed)));
             if c.completed > 0 {
-                families[CHECKPOINT_DURATION]
+                families[checkpoint_duration]
                     .3
                     .push((base(), Sample::Gauge(c.last_duration.as_secs_f64())));
-                families[CHECKPOINT_SIZE]
+                families[checkpoint_size]
                     .3
                     .push((base(), Sample::Gauge(c.last_bytes as f64)));
             }
