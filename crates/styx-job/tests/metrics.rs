@@ -107,7 +107,11 @@ path = "bad.ndjson"
     assert_eq!(events.records_in, 506);
     // The input ended: the watermark went to the end of time.
     assert_eq!(events.watermark, Some(i64::MAX));
-    assert_eq!(events.newest_event_time, Some(1_030_000), "the last event's");
+    assert_eq!(
+        events.newest_event_time,
+        Some(1_030_000),
+        "the last event's"
+    );
     assert_eq!(events.watermark_lag(), None, "no lag once the input ended");
 
     let big = &ops["big"];
