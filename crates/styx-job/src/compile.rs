@@ -255,6 +255,7 @@ impl Job {
                 }
             }
             match t {
+                TransformConfig::Notify(n) => problems.extend(crate::notify::check(id, n)),
                 TransformConfig::Filter(f) => {
                     if let Err(e) = Expr::compile(&f.condition) {
                         problems.push(format!("transforms.{id}.condition: {e}"));
@@ -719,6 +720,14 @@ impl Job {
                     );
                     outputs.insert(format!("{id}.late"), Output { stream: found.late });
                 }
+                TransformConfig::Notify(n) => {
+                    let use_case = n.use_case.clone().unwrap_or_else(|| c.job.name.clone());
+                    let (sent, dead) = crate::notify::build(id, &input, n, &use_case, &policy)?;
+                    outputs.insert(id.clone(), Output { stream: sent });
+                    if let Some(dead_id) = &n.dead_letter {
+                        outputs.insert(dead_id.clone(), Output { stream: dead });
+                    }
+                }
                 TransformConfig::Window(w) => {
                     let built = build_window(id, &input, w, parallelism, &policy)?;
                     outputs.insert(
@@ -849,7 +858,7 @@ impl Job {
                 }
                 TransformConfig::Filter(f) => uses_config(&f.condition),
                 TransformConfig::Map(m) => m.fields.values().any(|e| uses_config(e)),
-                TransformConfig::Window(_) => false,
+                TransformConfig::Window(_) | TransformConfig::Notify(_) => false,
             })
     }
 

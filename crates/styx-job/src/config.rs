@@ -254,6 +254,8 @@ pub enum TransformConfig {
     Lookup(LookupConfig),
     /// Applies the enabled rules of a ruleset of the store.
     Rules(RulesConfig),
+    /// Turns events into notifications someone follows up (see [`crate::notify`]).
+    Notify(NotifyConfig),
 }
 
 impl TransformConfig {
@@ -267,6 +269,7 @@ impl TransformConfig {
             TransformConfig::Pattern(_) => "pattern",
             TransformConfig::Lookup(_) => "lookup",
             TransformConfig::Rules(_) => "rules",
+            TransformConfig::Notify(_) => "notify",
         }
     }
 
@@ -280,6 +283,7 @@ impl TransformConfig {
             TransformConfig::Pattern(c) => &c.inputs,
             TransformConfig::Lookup(c) => &c.inputs,
             TransformConfig::Rules(c) => &c.inputs,
+            TransformConfig::Notify(c) => &c.inputs,
         }
     }
 
@@ -291,6 +295,7 @@ impl TransformConfig {
             TransformConfig::Map(c) => c.dead_letter.as_deref(),
             TransformConfig::Window(c) => c.dead_letter.as_deref(),
             TransformConfig::Score(c) => c.dead_letter.as_deref(),
+            TransformConfig::Notify(c) => c.dead_letter.as_deref(),
             TransformConfig::Lookup(c) if !["keep", "drop"].contains(&c.missing.as_str()) => {
                 return Some((c.missing.as_str(), "missing"));
             }
@@ -318,6 +323,33 @@ pub struct ScoreConfig {
     #[serde(default)]
     pub outputs: IndexMap<String, String>,
     /// An output id for events the model cannot score.
+    #[serde(default)]
+    pub dead_letter: Option<String>,
+}
+
+/// `type = "notify"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The field that says whose incident it is (account, patient, machine...): the
+    /// notification's `key`, and what suppression counts per.
+    pub key: String,
+    /// The text a person reads: a template (minijinja, Jinja's syntax) over the event's
+    /// fields, for example `"Block payment {{ id }} of {{ amount }} EUR"`.
+    pub message: String,
+    /// The notification's `use_case` (default: the job's name).
+    #[serde(default)]
+    pub use_case: Option<String>,
+    /// At most one notification per key within this much event time (the first one);
+    /// none: every event gives one.
+    #[serde(default)]
+    pub suppress: Option<HumanDuration>,
+    /// Fields of the event copied into the notification, under their own names.
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// An output id for the events whose message cannot be made.
     #[serde(default)]
     pub dead_letter: Option<String>,
 }

@@ -200,6 +200,15 @@ fn horizon(config: &JobFile, order: &[String], id: &str) -> Horizon {
             TransformConfig::Filter(_) | TransformConfig::Map(_) | TransformConfig::Rules(_) => {
                 horizon(config, order, t_id)
             }
+            // Suppression remembers the last notification of each key for ever.
+            TransformConfig::Notify(n) if n.suppress.is_some() => Horizon::Unbounded,
+            TransformConfig::Notify(n) => {
+                let dead = n
+                    .dead_letter
+                    .as_deref()
+                    .map_or(Horizon::Stateless, |d| horizon(config, order, d));
+                wider(horizon(config, order, t_id), dead)
+            }
             TransformConfig::Lookup(l) => wider(
                 horizon(config, order, t_id),
                 horizon(config, order, &l.missing),

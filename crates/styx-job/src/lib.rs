@@ -25,6 +25,7 @@ mod failures;
 mod group;
 mod live;
 pub mod metrics;
+pub mod notify;
 mod pattern;
 pub mod score;
 pub mod store;
