@@ -8,5 +8,6 @@
 pub mod decode;
 pub mod file;
 pub mod stdio;
+pub mod webhook;
 
 pub use decode::{decode_event, DeadLetters};

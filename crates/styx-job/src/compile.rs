@@ -764,6 +764,19 @@ impl Job {
                 SinkConfig::Stdout(_) => {
                     input.sink(&format!("sinks.{id}"), 1, |_| Ok(stdout_sink()));
                 }
+                SinkConfig::Webhook(w) => {
+                    let options = styx_connectors::webhook::WebhookOptions {
+                        url: w.url.clone(),
+                        retries: w.retries,
+                        backoff: w.backoff.0,
+                        max_backoff: w.max_backoff.0,
+                        timeout: w.timeout.0,
+                        dead_letter: w.dead_letter_file.as_ref().map(|p| self.base.join(p)),
+                    };
+                    input.sink(&format!("sinks.{id}"), 1, move |_| {
+                        styx_connectors::webhook::WebhookSink::new(options.clone())
+                    });
+                }
                 SinkConfig::Kafka(_) => {
                     crate::connectors::build_sink(
                         &input,

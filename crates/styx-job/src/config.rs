@@ -466,6 +466,8 @@ pub enum SinkConfig {
     Stdout(StdoutSinkConfig),
     /// JSON records to a Kafka topic (see [`styx_kafka::config`]).
     Kafka(styx_kafka::KafkaSinkConfig),
+    /// Each record POSTed as JSON to a URL, with retries.
+    Webhook(WebhookSinkConfig),
 }
 
 impl SinkConfig {
@@ -475,6 +477,7 @@ impl SinkConfig {
             SinkConfig::File(_) => "file",
             SinkConfig::Stdout(_) => "stdout",
             SinkConfig::Kafka(_) => "kafka",
+            SinkConfig::Webhook(_) => "webhook",
         }
     }
 
@@ -484,6 +487,7 @@ impl SinkConfig {
             SinkConfig::File(c) => &c.inputs,
             SinkConfig::Stdout(c) => &c.inputs,
             SinkConfig::Kafka(c) => &c.inputs,
+            SinkConfig::Webhook(c) => &c.inputs,
         }
     }
 }
@@ -499,6 +503,48 @@ pub struct FileSinkConfig {
     /// The record format.
     #[serde(default)]
     pub format: Format,
+}
+
+fn default_retries() -> u32 {
+    8
+}
+
+fn default_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_millis(200))
+}
+
+fn default_max_backoff() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+fn default_timeout() -> HumanDuration {
+    HumanDuration(std::time::Duration::from_secs(10))
+}
+
+/// `type = "webhook"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSinkConfig {
+    /// The ids this sink reads.
+    pub inputs: Vec<String>,
+    /// The URL each record is POSTed to, as JSON.
+    pub url: String,
+    /// How many times a failed delivery is tried again.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// The wait before the first retry, doubling with each.
+    #[serde(default = "default_backoff")]
+    pub backoff: HumanDuration,
+    /// The longest wait between two tries.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: HumanDuration,
+    /// How long one request may take.
+    #[serde(default = "default_timeout")]
+    pub timeout: HumanDuration,
+    /// An NDJSON file for the records that could not be delivered (after the last try),
+    /// as `{"reason", "url", "record"}`; without it, such a record fails the job.
+    #[serde(default)]
+    pub dead_letter_file: Option<String>,
 }
 
 /// `type = "stdout"`.

@@ -99,14 +99,28 @@ pub(crate) fn check_source(id: &str, source: &SourceConfig) -> Vec<String> {
     problems
 }
 
-/// The problems of a Kafka sink's table (other sinks: none).
+/// The problems of a Kafka or webhook sink's table (other sinks: none).
 pub(crate) fn check_sink(id: &str, sink: &SinkConfig, job: &JobSection) -> Vec<String> {
     let mut problems = Vec::new();
-    if let SinkConfig::Kafka(k) = sink {
-        // Checked with the transactional id the sink will have.
-        if let Err(e) = k.client_config(Some(&transactional_id(job, id))) {
-            problems.push(format!("sinks.{id}: {e}"));
+    match sink {
+        SinkConfig::Kafka(k) => {
+            // Checked with the transactional id the sink will have.
+            if let Err(e) = k.client_config(Some(&transactional_id(job, id))) {
+                problems.push(format!("sinks.{id}: {e}"));
+            }
         }
+        SinkConfig::Webhook(w) => {
+            if !(w.url.starts_with("http://") || w.url.starts_with("https://")) {
+                problems.push(format!(
+                    "sinks.{id}.url: expected an http:// or https:// URL, not \"{}\"",
+                    w.url
+                ));
+            }
+            if w.backoff.0.is_zero() || w.timeout.0.is_zero() {
+                problems.push(format!("sinks.{id}: backoff and timeout must be above 0"));
+            }
+        }
+        SinkConfig::File(_) | SinkConfig::Stdout(_) => {}
     }
     problems
 }

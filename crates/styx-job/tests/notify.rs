@@ -134,3 +134,164 @@ fn refused_tables_name_the_key() {
         assert!(err.contains(key), "{key}: {err}");
     }
 }
+
+/// What a test webhook answered, with each body it took.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(u16, Value)>>>;
+
+/// A webhook on loopback: answers the first `failures` requests with `status`, then 200;
+/// returns its address and the bodies it took (the failed ones included).
+fn webhook(failures: usize, status: u16) -> (String, Seen) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let line = line.trim_end();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut log = log.lock().unwrap();
+            let answer = if log.len() < failures { status } else { 200 };
+            log.push((answer, serde_json::from_slice(&body).unwrap()));
+            drop(log);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {answer} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (address, seen)
+}
+
+fn webhook_job(url: &str, extra: &str) -> String {
+    format!(
+        r#"
+[job]
+name = "alerts"
+
+[sources.payments]
+type = "file"
+path = "payments.ndjson"
+
+[transforms.block]
+type = "notify"
+inputs = ["payments"]
+key = "account"
+message = "Block {{{{ id }}}}"
+
+[sinks.hook]
+type = "webhook"
+inputs = ["block"]
+url = "{url}"
+backoff = "5ms"
+{extra}
+"#
+    )
+}
+
+fn payments(dir: &Path, n: usize) {
+    let lines: String = (0..n)
+        .map(|i| format!("{{\"id\": \"p{i}\", \"account\": \"a{i}\"}}\n"))
+        .collect();
+    std::fs::write(dir.join("payments.ndjson"), lines).unwrap();
+}
+
+#[test]
+fn a_webhook_that_fails_then_recovers_loses_no_notification() {
+    let dir = tempfile::tempdir().unwrap();
+    payments(dir.path(), 5);
+    let (url, seen) = webhook(3, 503);
+    std::fs::write(
+        dir.path().join("job.toml"),
+        webhook_job(&url, "retries = 5\ndead_letter_file = \"dead.ndjson\""),
+    )
+    .unwrap();
+    Job::load(&dir.path().join("job.toml"))
+        .unwrap()
+        .run(&RunOptions::default())
+        .unwrap();
+    let seen = seen.lock().unwrap();
+    let delivered: Vec<&str> = seen
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, n)| n["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        delivered,
+        ["Block p0", "Block p1", "Block p2", "Block p3", "Block p4"]
+    );
+    assert_eq!(seen.len(), 8, "three failed tries, then five deliveries");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("dead.ndjson")).unwrap(),
+        ""
+    );
+}
+
+#[test]
+fn a_webhook_that_never_recovers_sends_them_to_the_dead_letter_file() {
+    for (status, retries, tries_each) in [(500, 2, 3), (400, 2, 1)] {
+        let dir = tempfile::tempdir().unwrap();
+        payments(dir.path(), 4);
+        let (url, seen) = webhook(usize::MAX, status);
+        std::fs::write(
+            dir.path().join("job.toml"),
+            webhook_job(
+                &url,
+                &format!("retries = {retries}\ndead_letter_file = \"dead.ndjson\""),
+            ),
+        )
+        .unwrap();
+        Job::load(&dir.path().join("job.toml"))
+            .unwrap()
+            .run(&RunOptions::default())
+            .unwrap();
+        assert_eq!(seen.lock().unwrap().len(), 4 * tries_each, "{status}");
+        let dead = ndjson(&dir.path().join("dead.ndjson"));
+        assert_eq!(dead.len(), 4, "{status}: {dead:?}");
+        assert_eq!(dead[0]["record"]["message"], "Block p0");
+        assert_eq!(dead[0]["url"], url.as_str());
+        let reason = dead[0]["reason"].as_str().unwrap();
+        assert!(reason.contains(&format!("answered {status}")), "{reason}");
+    }
+}
+
+#[test]
+fn without_a_dead_letter_file_an_undelivered_record_fails_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    payments(dir.path(), 2);
+    let (url, _) = webhook(usize::MAX, 500);
+    std::fs::write(
+        dir.path().join("job.toml"),
+        webhook_job(&url, "retries = 1"),
+    )
+    .unwrap();
+    let err = Job::load(&dir.path().join("job.toml"))
+        .unwrap()
+        .run(&RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("sinks.hook") && err.contains("500"), "{err}");
+    let refused = Job::parse(
+        &dir.path().join("job.toml"),
+        &webhook_job("ftp://example", "retries = 1"),
+    );
+    assert!(refused.is_err_and(|e| e.to_string().contains("sinks.hook.url")));
+}
