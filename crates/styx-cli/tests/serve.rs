@@ -655,7 +655,7 @@ fn a_schema_driven_fuzzer_finds_no_server_error() {
 /// A document sent compressed (`Content-Encoding: gzip`, as Openscoring's Java deployer
 /// sends a `.pmml.gz` file) is deployed as the document itself.
 #[test]
-fn a_gzip_body_is_read_uncompressed() {
+fn gzip_bodies_are_read_and_answers_compressed() {
     let server = Server::start(&[]);
     let path = fixtures().join("011-logreg-multinomial-iris/model.pmml");
     let plain = std::fs::read(&path).unwrap();
@@ -676,6 +676,27 @@ fn a_gzip_body_is_read_uncompressed() {
     assert_eq!(response["properties"]["file.size"], plain.len());
     let document = server.request("GET", "/openscoring/model/iris/pmml", &[], b"");
     assert_eq!(document.body.as_bytes(), &plain[..]);
+
+    // Answers are compressed for a client that accepts it (curl decodes them), and only
+    // then.
+    assert_eq!(document.header("content-encoding"), None);
+    let url = format!("http://{}/openapi.json", server.address());
+    let curl = Command::new("curl")
+        .args(["-s", "--compressed", "-D", "-", &url])
+        .output()
+        .unwrap();
+    assert!(curl.status.success());
+    let text = String::from_utf8(curl.stdout).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase().contains("content-encoding: gzip")
+            || head
+                .to_ascii_lowercase()
+                .contains("content-encoding: deflate"),
+        "{head}"
+    );
+    let plain = server.request("GET", "/openapi.json", &[], b"");
+    assert_eq!(body, plain.body);
 }
 
 /// A form (`multipart/form-data`) carries the document in its part `pmml` and the table

@@ -82,6 +82,18 @@ pub(crate) fn router(state: Shared, config: &Config) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(axum::middleware::map_response(crate::error::finish))
+        // Answers are compressed when the client accepts it, but for streams whose parts
+        // must not wait in a compressor's buffer: events, and JSON lines scored one by one.
+        .layer(
+            tower_http::compression::CompressionLayer::new().compress_when(
+                tower_http::compression::Predicate::and(
+                    tower_http::compression::DefaultPredicate::new(),
+                    tower_http::compression::predicate::NotForContentType::const_new(
+                        "application/x-ndjson",
+                    ),
+                ),
+            ),
+        )
 }
 
 /// A request with the `user` role (checked before the body is read).
@@ -616,9 +628,11 @@ async fn jsonl(
             let _ = tx.send(Ok(Bytes::from(out))).await;
         }
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    // Fused: a body may be polled again after it ended (the compression layer does).
+    let stream =
+        futures_util::StreamExt::fuse(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
     let mut response = axum::body::Body::from_stream(stream).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
