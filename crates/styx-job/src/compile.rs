@@ -539,6 +539,13 @@ impl Job {
             live,
             metrics,
         } = *built;
+        if let Some(metrics) = metrics {
+            // Before any stage is added: each measures its backpressure from the start.
+            env.set_backpressure(metrics.backpressure());
+            if let Some(live) = live {
+                metrics.follow_store(live.in_use());
+            }
+        }
         let with_config = |e: Expr| match live {
             Some(live) => e.with_config(live.config()),
             None => e,
@@ -947,9 +954,6 @@ impl Job {
         if let Some(stop) = &options.stop {
             env.set_stop_handle(stop.clone());
         }
-        if let Some(metrics) = &options.metrics {
-            env.set_backpressure(metrics.backpressure());
-        }
         // The state directory first: a job refused because another one runs there must
         // touch neither that one's working state nor its Kafka transactions.
         let state_dir =
@@ -980,9 +984,6 @@ impl Job {
             .transpose()
             .map_err(invalid)?;
         let live = self.live().map_err(invalid)?;
-        if let (Some(live), Some(metrics)) = (&live, &options.metrics) {
-            metrics.follow_store(live.in_use());
-        }
         if let (Some(live), Some(checkpointing)) = (&live, &checkpointing) {
             // Checkpoints record the versions the job used (a restored job reads the
             // store's current ones).
@@ -1043,9 +1044,6 @@ impl Job {
         loop {
             let run = groups.plan(parallelism).map_err(invalid)?;
             let env = Environment::new(parallelism);
-            if let Some(metrics) = &options.metrics {
-                env.set_backpressure(metrics.backpressure());
-            }
             if let Some(stop) = &options.stop {
                 // Waiting for the group is not idleness of the input: `--until-idle`
                 // counts from the start of each run of the dataflow.
@@ -1058,9 +1056,6 @@ impl Job {
                 env.set_start_watermark(start);
             }
             let live = self.live().map_err(invalid)?;
-            if let (Some(live), Some(metrics)) = (&live, &options.metrics) {
-                metrics.follow_store(live.in_use());
-            }
             let built = Built {
                 exactly_once: None,
                 group: Some(&run),

@@ -14,7 +14,7 @@ use styx_store::{Kind, Store};
 use crate::config::{EmitKind, LookupConfig, RulesConfig, ScoreConfig};
 use crate::failures::{Failures, Policy};
 use crate::live::{key_text, Live, RowCache};
-use crate::metrics::{counter, OperatorMetrics, Timing};
+use crate::metrics::{counter, timed, OperatorMetrics, Timing};
 use crate::score::{ScoreState, Scorer};
 
 /// The prefix of a reference to the store in `model` and `pattern`.
@@ -271,10 +271,9 @@ pub(crate) fn stored_score(
             }
             let start = out.len();
             let dead = dead_letter.then_some(dead);
-            match timing {
-                Some(t) => t.time(|| used.scorer.apply(state, event, out, dead)),
-                None => used.scorer.apply(state, event, out, dead),
-            }
+            timed(timing.as_mut(), || {
+                used.scorer.apply(state, event, out, dead)
+            });
             for e in &mut out[start..] {
                 for field in &used.version_fields {
                     e.insert(field.clone(), Value::from(used.version));

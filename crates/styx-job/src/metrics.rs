@@ -47,6 +47,14 @@ pub mod counter {
 /// One event in this many is timed: timing every event would cost more than scoring some.
 pub const TIMING_EVERY: u64 = 64;
 
+/// Runs `work`, timed by `timing` when there is one.
+pub(crate) fn timed<R>(timing: Option<&mut Timing>, work: impl FnOnce() -> R) -> R {
+    match timing {
+        Some(t) => t.time(work),
+        None => work(),
+    }
+}
+
 /// Makes the [`Timing`] of each instance of an operator.
 #[derive(Clone)]
 pub(crate) struct TimingSource {

@@ -247,10 +247,7 @@ impl Scorer {
                   out,
                   dead| {
                 let dead = dead_letter.then_some(dead);
-                match timing {
-                    Some(t) => t.time(|| scorer.apply(state, event, out, dead)),
-                    None => scorer.apply(state, event, out, dead),
-                }
+                crate::metrics::timed(timing.as_mut(), || scorer.apply(state, event, out, dead));
             },
         );
         let scored = scored.with_timestamps_of(input);

@@ -93,6 +93,15 @@ impl RunningJob {
         lock(&self.life).state
     }
 
+    /// Where the job's savepoints are asked for: its state directory.
+    fn savepoint_dir(&self) -> Result<PathBuf, JobRequestError> {
+        self.state_dir.clone().ok_or_else(|| {
+            JobRequestError::Conflict(
+                "a savepoint needs a state directory: the job file sets no [job] state_dir".into(),
+            )
+        })
+    }
+
     /// Records how the job ended: `result` of its run.
     pub fn ended(&self, result: Result<(), String>) {
         let mut life = lock(&self.life);
@@ -331,12 +340,12 @@ impl Jobs {
         }
         let previous = std::mem::replace(&mut lock(&job.life).ending, Ending::Stop);
         let path = if savepoint {
-            let Some(dir) = job.state_dir.clone() else {
-                lock(&job.life).ending = previous;
-                return Err(JobRequestError::Conflict(
-                    "a savepoint needs a state directory: the job file sets no [job] state_dir"
-                        .into(),
-                ));
+            let dir = match job.savepoint_dir() {
+                Ok(dir) => dir,
+                Err(e) => {
+                    lock(&job.life).ending = previous;
+                    return Err(e);
+                }
             };
             // Without draining the savepoint stops the job (open windows live on in it);
             // draining, the job takes the savepoint and then fires what is open.
@@ -366,11 +375,7 @@ impl Jobs {
     /// Takes a savepoint of job `id` while it goes on; returns its folder.
     pub async fn savepoint(&self, id: &str) -> Result<PathBuf, JobRequestError> {
         let job = self.controllable(id)?;
-        let dir = job.state_dir.clone().ok_or_else(|| {
-            JobRequestError::Conflict(
-                "a savepoint needs a state directory: the job file sets no [job] state_dir".into(),
-            )
-        })?;
+        let dir = job.savepoint_dir()?;
         tokio::task::spawn_blocking(move || request_savepoint(&dir, false))
             .await
             .map_err(|e| JobRequestError::Conflict(e.to_string()))?
