@@ -68,15 +68,6 @@ fn scrape(server: &Server, id: &str) -> BTreeMap<String, f64> {
         .collect()
 }
 
-/// A PMML document of the shared suite: a logistic regression of the iris flowers.
-fn iris() -> Vec<u8> {
-    std::fs::read(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../styx-pmml/tests/fixtures/011-logreg-multinomial-iris/model.pmml"),
-    )
-    .unwrap()
-}
-
 fn lines(path: &Path) -> u64 {
     std::fs::read_to_string(path)
         .unwrap_or_default()
@@ -320,7 +311,7 @@ fn jobs_run_inside_the_server_and_report_what_they_did() {
 fn a_job_reports_the_versions_of_the_store_it_uses() {
     let dir = tempfile::tempdir().unwrap();
     let server = server_in(dir.path());
-    let pmml = iris();
+    let pmml = common::iris();
     let xml = [("Content-Type", "application/xml")];
     for _ in 0..2 {
         let put = server.request("PUT", "/openscoring/model/iris", &xml, &pmml);
@@ -463,7 +454,7 @@ fn the_dashboard_shows_a_running_job_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let server = server_in(dir.path());
     // What the store holds shows beside the jobs: a model and a rule.
-    let pmml = iris();
+    let pmml = common::iris();
     let put = server.request(
         "PUT",
         "/openscoring/model/iris",

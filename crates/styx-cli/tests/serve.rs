@@ -71,7 +71,7 @@ fn every_case_through(python: &str) {
 fn errors_are_answered_as_the_contract_says() {
     let server = Server::start(&["--admin-token", "s3cret"]);
     let base = "/openscoring";
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     let admin = [
         ("Authorization", "Bearer s3cret"),
         ("Content-Type", "application/xml"),
@@ -195,7 +195,7 @@ fn errors_are_answered_as_the_contract_says() {
 fn method_overrides_and_csv_dialects() {
     let server = Server::start(&[]);
     let base = "/openscoring";
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     // A POST standing for a PUT deploys (roles are those of the PUT).
     let deployed = server.request(
         "POST",
@@ -264,7 +264,7 @@ fn a_running_job_scores_with_a_model_deployed_over_http() {
     let server = Server::start(&[]);
     let base = "/openscoring";
     let xml = [("Content-Type", "application/xml")];
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     let first = server.request("PUT", &format!("{base}/model/iris"), &xml, &pmml);
     assert_eq!(first.status, 201, "{}", first.body);
 
@@ -333,7 +333,7 @@ fn a_running_job_scores_with_a_model_deployed_over_http() {
 fn json_lines_are_scored_line_by_line() {
     let server = Server::start(&[]);
     let base = "/openscoring";
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     let put = server.request(
         "PUT",
         &format!("{base}/model/iris"),
@@ -382,11 +382,7 @@ fn json_lines_are_scored_line_by_line() {
 #[test]
 fn models_of_a_folder_are_deployed_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(
-        fixtures().join("011-logreg-multinomial-iris/model.pmml"),
-        dir.path().join("Iris.v2.pmml"),
-    )
-    .unwrap();
+    std::fs::copy(common::iris_path(), dir.path().join("Iris.v2.pmml")).unwrap();
     let mut server = Server::start(&["--models", dir.path().to_str().unwrap()]);
     let listed = server.request("GET", "/openscoring/model", &[], b"");
     let listed: serde_json::Value = serde_json::from_str(&listed.body).unwrap();
@@ -541,7 +537,7 @@ fn the_openapi_document_describes_the_real_answers() {
     assert_eq!(spec.status, 200);
     let spec: serde_json::Value = serde_json::from_str(&spec.body).unwrap();
     assert_eq!(spec["servers"][0]["url"], "/openscoring");
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     let flower = br#"{"id": "r", "arguments": {"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width (cm)": 0.2}}"#;
     let xml = [("Content-Type", "application/xml")];
     let json = [("Content-Type", "application/json")];
@@ -616,7 +612,7 @@ fn a_schema_driven_fuzzer_finds_no_server_error() {
         panic!("STYX_SCHEMATHESIS is not set: run the tests with scripts/test (scripts/python-env)")
     });
     let server = Server::start(&[]);
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     let put = server.request(
         "PUT",
         "/openscoring/model/iris",
@@ -657,7 +653,7 @@ fn a_schema_driven_fuzzer_finds_no_server_error() {
 #[test]
 fn gzip_bodies_are_read_and_answers_compressed() {
     let server = Server::start(&[]);
-    let path = fixtures().join("011-logreg-multinomial-iris/model.pmml");
+    let path = common::iris_path();
     let plain = std::fs::read(&path).unwrap();
     let gzip = Command::new("gzip").arg("-c").arg(&path).output().unwrap();
     assert!(gzip.status.success());
@@ -716,7 +712,7 @@ fn forms_carry_the_document_and_the_table() {
         body
     };
     let multipart = [("Content-Type", "multipart/form-data; boundary=XyZ")];
-    let pmml = std::fs::read(fixtures().join("011-logreg-multinomial-iris/model.pmml")).unwrap();
+    let pmml = common::iris();
     let put = server.request(
         "PUT",
         "/openscoring/model/iris",

@@ -341,7 +341,6 @@ type InUse = Arc<Mutex<BTreeMap<String, serde_json::Value>>>;
 /// transforms in dataflow order, sinks), and its checkpoints.
 #[derive(Debug)]
 pub struct JobMetrics {
-    started: Instant,
     operators: Mutex<Vec<Arc<OperatorMetrics>>>,
     checkpoints: Arc<CheckpointCounters>,
     statistics: Mutex<Vec<crossbeam_channel::Receiver<CheckpointStats>>>,
@@ -353,7 +352,6 @@ pub struct JobMetrics {
 impl Default for JobMetrics {
     fn default() -> Self {
         JobMetrics {
-            started: Instant::now(),
             operators: Mutex::new(Vec::new()),
             checkpoints: CheckpointCounters::new(),
             statistics: Mutex::new(Vec::new()),
@@ -475,10 +473,5 @@ impl JobMetrics {
         }
         totals.watermark = watermark;
         totals
-    }
-
-    /// How long since the job started.
-    pub fn uptime(&self) -> std::time::Duration {
-        self.started.elapsed()
     }
 }

@@ -228,7 +228,6 @@ impl<T: Send> Emitter<T> for MeteredEmitter<T> {
 #[derive(Debug, Default)]
 pub struct CheckpointCounters {
     completed: AtomicU64,
-    failed: AtomicU64,
     last_id: AtomicU64,
     last_duration_us: AtomicU64,
     last_bytes: AtomicU64,
@@ -241,8 +240,6 @@ pub struct CheckpointCounters {
 pub struct CheckpointSummary {
     /// Checkpoints (and savepoints) completed.
     pub completed: u64,
-    /// Checkpoints that failed or were given up.
-    pub failed: u64,
     /// The id of the last completed one.
     pub last_id: u64,
     /// How long the last completed one took, from trigger to completion.
@@ -273,16 +270,10 @@ impl CheckpointCounters {
         self.completed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// A checkpoint failed or was given up.
-    pub fn failed(&self) {
-        self.failed.fetch_add(1, Ordering::Relaxed);
-    }
-
     /// What the stats say now.
     pub fn summary(&self) -> CheckpointSummary {
         CheckpointSummary {
             completed: self.completed.load(Ordering::Relaxed),
-            failed: self.failed.load(Ordering::Relaxed),
             last_id: self.last_id.load(Ordering::Relaxed),
             last_duration: Duration::from_micros(self.last_duration_us.load(Ordering::Relaxed)),
             last_bytes: self.last_bytes.load(Ordering::Relaxed),

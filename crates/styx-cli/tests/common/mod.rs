@@ -15,6 +15,17 @@ use styx_kafka::{
     StartPositions,
 };
 
+/// A PMML document of the shared suite: a logistic regression of the iris flowers.
+pub fn iris_path() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../styx-pmml/tests/fixtures/011-logreg-multinomial-iris/model.pmml")
+}
+
+/// The text of [`iris_path`].
+pub fn iris() -> Vec<u8> {
+    std::fs::read(iris_path()).unwrap()
+}
+
 /// The `styx` binary under test.
 pub const STYX: &str = env!("CARGO_BIN_EXE_styx");
 
