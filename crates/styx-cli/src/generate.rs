@@ -9,14 +9,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
-use styx_generate::{Event, Generator, Kind, DEFAULT_RATE, DEFAULT_START_MS};
+use styx_generate::{Event, Generator, Kind, UseCase, DEFAULT_RATE, DEFAULT_START_MS};
 use styx_kafka::{Delivery, Format, KafkaProducer, KafkaSinkConfig};
 
 /// Arguments of `styx generate`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// What to generate: payments, tweets, clicks, games or vitals.
-    kind: Kind,
+    /// What to generate: payments, tweets, clicks, games, vitals, traffic, machines or
+    /// transactions; or the events of a use case (fraud, trends, stuck-form, heart,
+    /// traffic, iot, combos, low-balance).
+    kind: String,
     /// How many events (default: without end).
     #[arg(long, short = 'n')]
     count: Option<u64>,
@@ -49,6 +51,14 @@ pub struct Args {
     /// Create the topic first with this many partitions (an existing topic is kept).
     #[arg(long, requires = "topic")]
     partitions: Option<i32>,
+    /// Also write the incidents planted in the events to this file, one JSON object per
+    /// line (needs --count, and a use case's name as KIND).
+    #[arg(long, value_name = "FILE", requires = "count")]
+    truth: Option<PathBuf>,
+    /// Write the kind's reference data (the rows a store table holds about its accounts,
+    /// patients, roads or machines) to this file as NDJSON, instead of events.
+    #[arg(long, value_name = "FILE")]
+    reference: Option<PathBuf>,
     /// Show progress on standard error even when it is not a terminal.
     #[arg(long)]
     progress: bool,
@@ -205,7 +215,7 @@ fn positive(name: &str, rate: Option<f64>) -> anyhow::Result<Option<f64>> {
     }
 }
 
-fn open_output(args: &Args) -> anyhow::Result<Output> {
+fn open_output(args: &Args, kind: Kind) -> anyhow::Result<Output> {
     if let Some(topic) = &args.topic {
         let brokers = match &args.brokers {
             Some(b) => b.clone(),
@@ -221,7 +231,7 @@ fn open_output(args: &Args) -> anyhow::Result<Output> {
             topic: topic.clone(),
             format: Format::Json,
             delivery: Delivery::AtLeastOnce,
-            key: Some(args.kind.key_field().to_string()),
+            key: Some(kind.key_field().to_string()),
             headers: Default::default(),
             properties: Default::default(),
         };
@@ -243,19 +253,72 @@ fn open_output(args: &Args) -> anyhow::Result<Output> {
     Ok(Output::Writer(writer))
 }
 
+/// A kind of events, or the kind a use case reads.
+fn parse_kind(name: &str) -> anyhow::Result<Kind> {
+    name.parse::<Kind>()
+        .or_else(|e| name.parse::<UseCase>().map(UseCase::kind).map_err(|_| e))
+        .map_err(|e| anyhow::anyhow!("{e}, or a use case: {}", use_cases()))
+}
+
+fn use_cases() -> String {
+    UseCase::ALL.map(UseCase::name).join(", ")
+}
+
+/// Writes the rows of the kind's reference table.
+fn write_reference(kind: Kind, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let Some((table, rows)) = styx_generate::reference(kind) else {
+        bail!("{kind} events have no reference data");
+    };
+    let mut out = BufWriter::new(
+        File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    for row in &rows {
+        serde_json::to_writer(&mut out, row)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))?;
+    eprintln!(
+        "styx generate: {} rows of table {table} (key column id) in {}",
+        rows.len(),
+        path.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the incidents planted in the events `generator` gave.
+fn write_truth(generator: &Generator, kind_name: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let use_case: UseCase = kind_name
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--truth: KIND must be a use case ({}), not {kind_name:?}", use_cases()))?;
+    let mut out = BufWriter::new(
+        File::create(path).with_context(|| format!("creating {}", path.display()))?,
+    );
+    for incident in generator.incidents() {
+        serde_json::to_writer(&mut out, &use_case.truth(incident))?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// Generates the events and writes them out, paced by `--rate` if given.
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let kind = parse_kind(&args.kind)?;
+    if let Some(path) = &args.reference {
+        return write_reference(kind, path);
+    }
     let rate = positive("--rate", args.rate)?;
     let event_rate = positive("--event-rate", args.event_rate)?
         .or(rate)
         .unwrap_or(DEFAULT_RATE);
-    let mut generator = Generator::new(args.kind, args.seed)
+    let mut generator = Generator::new(kind, args.seed)
         .start_ms(start_ms(args.start.as_deref())?)
         .events_per_second(event_rate);
     if let Some(bound) = args.out_of_orderness {
         generator = generator.max_out_of_orderness(bound);
     }
-    let mut output = open_output(&args)?;
+    let mut output = open_output(&args, kind)?;
     let mut progress = Progress::new(args.count, args.progress);
 
     let began = Instant::now();
@@ -281,5 +344,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     output.finish()?;
     progress.finish(done);
+    if let Some(path) = &args.truth {
+        write_truth(&generator, &args.kind, path)?;
+    }
     Ok(ExitCode::SUCCESS)
 }

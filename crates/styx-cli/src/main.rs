@@ -2,6 +2,7 @@
 //! event generation.
 
 mod bench;
+mod demo;
 mod generate;
 mod run;
 mod savepoint;
@@ -36,6 +37,8 @@ enum Command {
     /// Measure the engine.
     #[command(subcommand)]
     Bench(bench::Bench),
+    /// Run a use case end to end: generated events, the store, its job, notifications.
+    Demo(demo::Args),
     /// Generate realistic event streams.
     Generate(generate::Args),
     /// Deploy, list and delete the models of the store.
@@ -83,6 +86,7 @@ fn main() -> ExitCode {
         Command::Score(args) => score::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Bench(b) => bench::run(b),
+        Command::Demo(args) => demo::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Models(c) => store::models(c),
         Command::Rules(c) => store::rules(c),

@@ -48,20 +48,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(limit) = args.until_idle {
         stop.stop_when_idle(limit);
     }
-    let on_signal = stop.clone();
-    let signals = std::sync::atomic::AtomicUsize::new(0);
-    ctrlc::set_handler(move || {
-        if signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
-            eprintln!("styx: a second signal: exiting at once");
-            std::process::exit(130);
-        }
-        tracing::warn!(
-            "stopping on a signal: open windows and partial matches are discarded (styx \
-             stop --drain fires them; a second signal exits at once)"
-        );
-        on_signal.stop_discarding();
-    })
-    .context("cannot install the SIGINT / SIGTERM handler")?;
+    stop_on_signals(&stop)?;
     tracing::info!(job = job.name(), "starting");
     let metrics = JobMetrics::new();
     let web = match &args.web {
@@ -81,6 +68,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Stops the job cleanly on SIGINT or SIGTERM; a second signal exits at once.
+pub(crate) fn stop_on_signals(stop: &StopHandle) -> anyhow::Result<()> {
+    let on_signal = stop.clone();
+    let signals = std::sync::atomic::AtomicUsize::new(0);
+    ctrlc::set_handler(move || {
+        if signals.fetch_add(1, std::sync::atomic::Ordering::SeqCst) > 0 {
+            eprintln!("styx: a second signal: exiting at once");
+            std::process::exit(130);
+        }
+        tracing::warn!(
+            "stopping on a signal: open windows and partial matches are discarded (styx \
+             stop --drain fires them; a second signal exits at once)"
+        );
+        on_signal.stop_discarding();
+    })
+    .context("cannot install the SIGINT / SIGTERM handler")?;
+    Ok(())
 }
 
 /// How often a running job logs its progress (at info level).

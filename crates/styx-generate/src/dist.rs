@@ -55,3 +55,9 @@ pub fn power(rng: &mut impl Rng, n: usize, power: f64) -> usize {
     let u: f64 = rng.random();
     ((n as f64 * u.powf(power)) as usize).min(n - 1)
 }
+
+/// The generator of a kind's world (its accounts, patients, roads, machines): the same
+/// for every seed, so that reference data in a store fits the events of any run.
+pub fn world(salt: u64) -> rand_chacha::ChaCha8Rng {
+    rand::SeedableRng::seed_from_u64(0x5717_0000 + salt)
+}

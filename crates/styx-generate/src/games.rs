@@ -64,6 +64,16 @@ impl Model for Games {
     }
 }
 
+/// The model of the world at `rate` events per second of event time.
+pub(crate) fn model(_rng: &mut ChaCha8Rng, _rate: f64) -> Box<dyn Model> {
+    Box::new(Games::new())
+}
+
+/// No reference data.
+pub(crate) fn reference() -> Option<(&'static str, Vec<Event>)> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

@@ -36,9 +36,15 @@
 mod clicks;
 mod dist;
 mod games;
+mod machines;
 mod payments;
+mod traffic;
+mod transactions;
 mod tweets;
+mod usecase;
 mod vitals;
+
+pub use usecase::{Incident, Report, UnknownUseCase, UseCase};
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -72,16 +78,25 @@ pub enum Kind {
     Games,
     /// Patients' vital signs, with rising heart rates.
     Vitals,
+    /// Cars passing road sensors, with jams.
+    Traffic,
+    /// Machines' logs, with failures building up.
+    Machines,
+    /// Card transactions with the balance after each, some running low.
+    Transactions,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Payments,
         Kind::Tweets,
         Kind::Clicks,
         Kind::Games,
         Kind::Vitals,
+        Kind::Traffic,
+        Kind::Machines,
+        Kind::Transactions,
     ];
 
     /// The kind's name, as in job files and on the command line.
@@ -92,11 +107,14 @@ impl Kind {
             Kind::Clicks => "clicks",
             Kind::Games => "games",
             Kind::Vitals => "vitals",
+            Kind::Traffic => "traffic",
+            Kind::Machines => "machines",
+            Kind::Transactions => "transactions",
         }
     }
 
-    /// The field that keys the kind's events: `account`, `user`, `session`, `player`
-    /// or `patient`.
+    /// The field that keys the kind's events: `account`, `user`, `session`, `player`,
+    /// `patient`, `segment`, `machine` or `card`.
     pub fn key_field(self) -> &'static str {
         match self {
             Kind::Payments => "account",
@@ -104,6 +122,9 @@ impl Kind {
             Kind::Clicks => "session",
             Kind::Games => "player",
             Kind::Vitals => "patient",
+            Kind::Traffic => "segment",
+            Kind::Machines => "machine",
+            Kind::Transactions => "card",
         }
     }
 }
@@ -122,7 +143,8 @@ impl fmt::Display for UnknownKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown event kind {:?}: expected payments, tweets, clicks, games or vitals",
+            "unknown event kind {:?}: expected payments, tweets, clicks, games, vitals, \
+             traffic, machines or transactions",
             self.0
         )
     }
@@ -141,11 +163,42 @@ impl FromStr for Kind {
     }
 }
 
-/// Events planned for later: pattern steps that unfold over event time.
+/// The reference data of a kind's world, as a store table: its name and its rows, each
+/// with the key column `id`. `None` for kinds without one. The same for every seed.
+pub fn reference(kind: Kind) -> Option<(&'static str, Vec<Event>)> {
+    match kind {
+        Kind::Payments => payments::reference(),
+        Kind::Tweets => tweets::reference(),
+        Kind::Clicks => clicks::reference(),
+        Kind::Games => games::reference(),
+        Kind::Vitals => vitals::reference(),
+        Kind::Traffic => traffic::reference(),
+        Kind::Machines => machines::reference(),
+        Kind::Transactions => transactions::reference(),
+    }
+}
+
+/// The model of `kind`'s world at `rate` events per second of event time.
+fn model(kind: Kind, rng: &mut ChaCha8Rng, rate: f64) -> Box<dyn Model> {
+    match kind {
+        Kind::Payments => payments::model(rng, rate),
+        Kind::Tweets => tweets::model(rng, rate),
+        Kind::Clicks => clicks::model(rng, rate),
+        Kind::Games => games::model(rng, rate),
+        Kind::Vitals => vitals::model(rng, rate),
+        Kind::Traffic => traffic::model(rng, rate),
+        Kind::Machines => machines::model(rng, rate),
+        Kind::Transactions => transactions::model(rng, rate),
+    }
+}
+
+/// Events planned for later, pattern steps that unfold over event time, and the
+/// incidents planted so far.
 #[derive(Default)]
 pub(crate) struct Schedule {
     heap: BinaryHeap<Planned>,
     seq: u64,
+    incidents: Vec<Incident>,
 }
 
 struct Planned {
@@ -183,6 +236,17 @@ impl Schedule {
         });
     }
 
+    /// Records an incident: the events of `key` between `start` and `end` (event time)
+    /// make up a pattern of `kind` that a job should find.
+    pub(crate) fn incident(&mut self, key: String, start: i64, end: i64, kind: &'static str) {
+        self.incidents.push(Incident {
+            key,
+            start,
+            end,
+            kind,
+        });
+    }
+
     fn pop_due(&mut self, now: i64) -> Option<(i64, Event)> {
         if self.heap.peek().is_some_and(|p| p.ts <= now) {
             self.heap.pop().map(|p| (p.ts, p.event))
@@ -207,36 +271,32 @@ pub(crate) trait Model: Send {
 pub struct Generator {
     kind: Kind,
     rng: ChaCha8Rng,
-    model: Box<dyn Model>,
+    /// Made at the first event, once the settings are known.
+    model: Option<Box<dyn Model>>,
     schedule: Schedule,
     /// Event time of the next background event, in fractional milliseconds.
     clock: f64,
     rate: f64,
     disorder_ms: i64,
     emitted: u64,
+    /// The largest event time (before any disorder) of the events taken so far.
+    reached: i64,
 }
 
 impl Generator {
     /// A stream of `kind` events from `seed`, starting at [`DEFAULT_START_MS`] with
     /// [`DEFAULT_RATE`] events per second of event time, in order.
     pub fn new(kind: Kind, seed: u64) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let model: Box<dyn Model> = match kind {
-            Kind::Payments => Box::new(payments::Payments::new(&mut rng)),
-            Kind::Tweets => Box::new(tweets::Tweets::new(&mut rng)),
-            Kind::Clicks => Box::new(clicks::Clicks::new(&mut rng, DEFAULT_RATE)),
-            Kind::Games => Box::new(games::Games::new()),
-            Kind::Vitals => Box::new(vitals::Vitals::new(&mut rng, DEFAULT_RATE)),
-        };
         Generator {
             kind,
-            rng,
-            model,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            model: None,
             schedule: Schedule::default(),
             clock: DEFAULT_START_MS as f64,
             rate: DEFAULT_RATE,
             disorder_ms: 0,
             emitted: 0,
+            reached: i64::MIN,
         }
     }
 
@@ -247,17 +307,12 @@ impl Generator {
     }
 
     /// About `rate` events per second of event time (Poisson arrivals; pattern events
-    /// come on top). Rates that are not positive and finite are ignored.
+    /// come on top). Rates that are not positive and finite are ignored. Models of
+    /// entities that act at a pace of their own have as many of them as the rate asks
+    /// for.
     pub fn events_per_second(mut self, rate: f64) -> Self {
         if rate.is_finite() && rate > 0.0 {
             self.rate = rate;
-            // Models of entities that act at a pace of their own have as many of them
-            // as the rate asks for.
-            match self.kind {
-                Kind::Clicks => self.model = Box::new(clicks::Clicks::new(&mut self.rng, rate)),
-                Kind::Vitals => self.model = Box::new(vitals::Vitals::new(&mut self.rng, rate)),
-                Kind::Payments | Kind::Tweets | Kind::Games => {}
-            }
         }
         self
     }
@@ -278,6 +333,16 @@ impl Generator {
     pub fn emitted(&self) -> u64 {
         self.emitted
     }
+
+    /// The incidents planted in the events taken so far: those whose events have all
+    /// been taken, in the order they were planted.
+    pub fn incidents(&self) -> impl Iterator<Item = &Incident> {
+        let reached = self.reached;
+        self.schedule
+            .incidents
+            .iter()
+            .filter(move |i| i.end < reached)
+    }
 }
 
 impl Iterator for Generator {
@@ -288,12 +353,17 @@ impl Iterator for Generator {
         let (ts, mut event) = match self.schedule.pop_due(now) {
             Some(due) => due,
             None => {
-                let event = self.model.next(&mut self.rng, now, &mut self.schedule);
+                let (kind, rate) = (self.kind, self.rate);
+                let model = self
+                    .model
+                    .get_or_insert_with(|| model(kind, &mut self.rng, rate));
+                let event = model.next(&mut self.rng, now, &mut self.schedule);
                 let gap = dist::exponential(&mut self.rng, 1000.0 / self.rate);
                 self.clock += gap;
                 (now, event)
             }
         };
+        self.reached = self.reached.max(ts);
         let ts = if self.disorder_ms > 0 && self.rng.random_bool(0.1) {
             ts - self.rng.random_range(0..=self.disorder_ms)
         } else {
@@ -364,7 +434,7 @@ mod tests {
             }
             for e in &events {
                 assert!(e[k.key_field()].is_string(), "{k}: {e:?}");
-                assert!(e["label"].is_string(), "{k}: {e:?}");
+                assert!(e.get("label").is_none(), "{k}: no event carries a label: {e:?}");
             }
         }
     }

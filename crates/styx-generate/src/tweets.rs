@@ -252,6 +252,17 @@ impl Model for Tweets {
     }
 }
 
+/// The model of the world at `rate` events per second of event time.
+pub(crate) fn model(rng: &mut ChaCha8Rng, rate: f64) -> Box<dyn Model> {
+    let _ = rate;
+    Box::new(Tweets::new(rng))
+}
+
+/// No reference data.
+pub(crate) fn reference() -> Option<(&'static str, Vec<Event>)> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

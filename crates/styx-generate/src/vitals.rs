@@ -92,6 +92,16 @@ impl Model for Vitals {
     }
 }
 
+/// The model of the world at `rate` events per second of event time.
+pub(crate) fn model(rng: &mut ChaCha8Rng, rate: f64) -> Box<dyn Model> {
+    Box::new(Vitals::new(rng, rate))
+}
+
+/// No reference data.
+pub(crate) fn reference() -> Option<(&'static str, Vec<Event>)> {
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;

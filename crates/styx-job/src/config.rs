@@ -220,7 +220,8 @@ pub struct StdinSourceConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GeneratorSourceConfig {
-    /// What to generate: payments, tweets, clicks, games, vitals.
+    /// What to generate: payments, tweets, clicks, games, vitals, traffic, machines,
+    /// transactions.
     pub kind: String,
     /// How many events (absent: without end).
     #[serde(default)]
@@ -228,12 +229,39 @@ pub struct GeneratorSourceConfig {
     /// Events per second of wall-clock time (absent: as fast as possible).
     #[serde(default)]
     pub rate: Option<f64>,
+    /// Events per second of event time (absent: `rate`, else 1000).
+    #[serde(default)]
+    pub event_rate: Option<f64>,
+    /// The first event's time: epoch milliseconds, or `"now"` (absent: 1700000000000).
+    #[serde(default)]
+    pub start: Option<GeneratorStart>,
+    /// Lets about one event in ten arrive up to this late.
+    #[serde(default)]
+    pub out_of_orderness: Option<HumanDuration>,
     /// The random seed.
     #[serde(default)]
     pub seed: Option<u64>,
     /// Event time and watermarks (the generated events carry `ts`).
     #[serde(default)]
     pub event_time: Option<EventTimeConfig>,
+}
+
+/// When a generator's event time starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum GeneratorStart {
+    /// Epoch milliseconds.
+    Millis(i64),
+    /// `"now"`: the wall clock when the job starts.
+    Now(Now),
+}
+
+/// The word `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Now {
+    /// `now`.
+    Now,
 }
 
 /// A transform, by its `type`.

@@ -41,9 +41,12 @@ use styx_runtime::error::BoxError;
 use styx_runtime::event::Event;
 use styx_runtime::source::{Poll, Source};
 use styx_runtime::stream::{DataStream, Environment};
+use styx_runtime::time::now_ms;
 use styx_runtime::watermark::WatermarkStrategy;
 
-use crate::config::{EventTimeConfig, GeneratorSourceConfig, JobSection, SinkConfig, SourceConfig};
+use crate::config::{
+    EventTimeConfig, GeneratorSourceConfig, GeneratorStart, JobSection, SinkConfig, SourceConfig,
+};
 use crate::group::{GroupRun, SourceRun};
 
 /// What the parts of an exactly-once job share while it is built: the link between its
@@ -77,10 +80,10 @@ pub(crate) fn check_source(id: &str, source: &SourceConfig) -> Vec<String> {
             if let Err(e) = g.kind.parse::<Kind>() {
                 problems.push(format!("sources.{id}.kind: {e}"));
             }
-            if let Some(rate) = g.rate {
-                if !(rate.is_finite() && rate > 0.0) {
+            for (key, rate) in [("rate", g.rate), ("event_rate", g.event_rate)] {
+                if rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
                     problems.push(format!(
-                        "sources.{id}.rate: must be a positive number of events per second"
+                        "sources.{id}.{key}: must be a positive number of events per second"
                     ));
                 }
             }
@@ -303,18 +306,11 @@ fn generator_source(
     config: &GeneratorSourceConfig,
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
 ) -> Result<BuiltSource, String> {
-    let kind: Kind = config
-        .kind
-        .parse()
-        .map_err(|e| format!("sources.{id}.kind: {e}"))?;
-    let (count, rate, seed) = (config.count, config.rate, config.seed.unwrap_or(0));
+    let settings = GeneratorSettings::of(config).map_err(|e| format!("sources.{id}.{e}"))?;
+    let (count, rate) = (config.count, config.rate);
     let stream = env.source(&format!("sources.{id}"), 1, move |_, _| {
-        let mut generator = Generator::new(kind, seed);
-        if let Some(rate) = rate {
-            generator = generator.events_per_second(rate);
-        }
         Ok(Box::new(GeneratorSource {
-            generator,
+            generator: settings.generator(),
             remaining: count,
             rate,
             started: Instant::now(),
@@ -326,6 +322,50 @@ fn generator_source(
         None => stream,
     };
     Ok((stream, None))
+}
+
+/// What a generator source generates: the same settings give the same events.
+#[derive(Debug, Clone, Copy)]
+pub struct GeneratorSettings {
+    kind: Kind,
+    seed: u64,
+    event_rate: Option<f64>,
+    start_ms: Option<i64>,
+    out_of_orderness: Option<Duration>,
+}
+
+impl GeneratorSettings {
+    /// The settings of a generator source table (`"now"` read from the clock now); the
+    /// error names the key that is wrong.
+    pub fn of(config: &GeneratorSourceConfig) -> Result<GeneratorSettings, String> {
+        let kind: Kind = config.kind.parse().map_err(|e| format!("kind: {e}"))?;
+        let start_ms = config.start.map(|s| match s {
+            GeneratorStart::Millis(ms) => ms,
+            GeneratorStart::Now(_) => now_ms(),
+        });
+        Ok(GeneratorSettings {
+            kind,
+            seed: config.seed.unwrap_or(0),
+            event_rate: config.event_rate.or(config.rate),
+            start_ms,
+            out_of_orderness: config.out_of_orderness.map(|d| d.0),
+        })
+    }
+
+    /// A generator at the first event.
+    pub fn generator(&self) -> Generator {
+        let mut generator = Generator::new(self.kind, self.seed);
+        if let Some(rate) = self.event_rate {
+            generator = generator.events_per_second(rate);
+        }
+        if let Some(ms) = self.start_ms {
+            generator = generator.start_ms(ms);
+        }
+        if let Some(bound) = self.out_of_orderness {
+            generator = generator.max_out_of_orderness(bound);
+        }
+        generator
+    }
 }
 
 /// The split of a generator source's position in snapshots.

@@ -708,14 +708,28 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         s
     }
 
-    /// Merges streams of the same type.
+    /// Merges streams of the same type. Each record keeps its event time: of inputs
+    /// timed differently, the first whose timestamp function finds a time (not
+    /// `Timestamp::MIN`) gives it.
     pub fn union(&self, other: &DataStream<T>) -> DataStream<T> {
         let mut parts = self.parts.clone();
         parts.extend(other.parts.iter().cloned());
         DataStream {
             env: self.env.clone(),
             parts,
-            timestamps: self.timestamps.clone().or_else(|| other.timestamps.clone()),
+            timestamps: match (&self.timestamps, &other.timestamps) {
+                (Some(a), Some(b)) if !Arc::ptr_eq(a, b) => {
+                    // Records of differently shaped inputs (a window's results and a
+                    // pattern's matches) each carry their time where their own input
+                    // puts it: the first function that finds one gives it.
+                    let (a, b) = (a.clone(), b.clone());
+                    Some(Arc::new(move |r: &T| match a(r) {
+                        crate::time::Timestamp::MIN => b(r),
+                        t => t,
+                    }) as TimestampFn<T>)
+                }
+                (a, b) => a.clone().or_else(|| b.clone()),
+            },
         }
     }
 
