@@ -1,7 +1,7 @@
 """Trains the fraud model on the job's candidates (card tests, impossible travel, bursts
 of transfers, and their look-alikes) and writes model.pmml.
 
-    .python-env/train/bin/python examples/fraud/train.py
+    eval "$(scripts/train-env)"; $STYX_TRAIN_PYTHON examples/fraud/train.py
 
 Needs scikit-learn, pandas and sklearn2pmml (with a Java runtime).
 """
