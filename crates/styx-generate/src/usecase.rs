@@ -110,7 +110,7 @@ impl UseCase {
             UseCase::Traffic => 3 * 60_000,
             UseCase::Iot => 3 * 60_000,
             UseCase::Combos => 2_000,
-            UseCase::LowBalance => 60_000,
+            UseCase::LowBalance => 3 * 60_000,
         }
     }
 
