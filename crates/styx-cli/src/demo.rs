@@ -39,9 +39,10 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     truth: Option<PathBuf>,
     /// Write the notifications here as NDJSON, generating events as fast as the job
-    /// takes them, and end when the events are exhausted.
-    #[arg(long, value_name = "FILE")]
-    notifications: Option<PathBuf>,
+    /// takes them, and end when the events are exhausted. Also `http://...` (POSTed to a
+    /// webhook, with retries) or `kafka://BROKERS/TOPIC` (written to a Kafka topic).
+    #[arg(long, value_name = "FILE|URL")]
+    notifications: Option<String>,
     /// The store to set up and use (default: a fresh embedded one).
     #[arg(long, value_name = "URL")]
     store: Option<String>,
@@ -60,7 +61,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let events = args
         .events
         .or((measured || args.truth.is_some()).then(|| use_case.default_events()));
-    let absolute = |p: &Path| std::path::absolute(p).with_context(|| p.display().to_string());
 
     let _fresh;
     let store = match &args.store {
@@ -79,7 +79,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut table: Table = toml::from_str(&text)
         .with_context(|| format!("{}: not a TOML job file", job_path.display()))?;
     let sink = match &args.notifications {
-        Some(file) => Sink::File(absolute(file)?),
+        Some(to) => Sink::parse(to)?,
         None => Sink::Stdout,
     };
     let generator = rewrite(
@@ -89,7 +89,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             events,
             paced: !measured,
             store: &store,
-            sink,
+            sink: &sink,
             tap: args.tap.as_deref(),
         },
     )
@@ -100,6 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_truth(use_case, &generator, count, path)?;
     }
 
+    let sink_measured = sink;
     let job = Job::parse(&job_path, &toml::to_string(&table)?)?;
     let stop = StopHandle::new();
     crate::run::stop_on_signals(&stop)?;
@@ -121,7 +122,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         totals.written,
         began.elapsed().as_secs_f64()
     );
-    if let (Some(truth), Some(notifications)) = (&args.truth, &args.notifications) {
+    if let (Some(truth), Some(Sink::File(notifications))) = (&args.truth, &sink_measured) {
         if args.tap.is_none() {
             let report = Report::new(&read_lines(truth)?, &read_lines(notifications)?);
             eprintln!("styx demo {use_case}: {report}");
@@ -200,6 +201,31 @@ fn set_up_store(dir: &Path, store: &str) -> anyhow::Result<()> {
 enum Sink {
     Stdout,
     File(PathBuf),
+    Webhook(String),
+    Kafka { brokers: String, topic: String },
+}
+
+impl Sink {
+    /// A file, `http(s)://...` or `kafka://BROKERS/TOPIC`.
+    fn parse(to: &str) -> anyhow::Result<Sink> {
+        if to.starts_with("http://") || to.starts_with("https://") {
+            return Ok(Sink::Webhook(to.to_string()));
+        }
+        if let Some(rest) = to.strip_prefix("kafka://") {
+            let (brokers, topic) = rest
+                .rsplit_once('/')
+                .filter(|(b, t)| !b.is_empty() && !t.is_empty())
+                .context("--notifications: expected kafka://BROKERS/TOPIC")?;
+            return Ok(Sink::Kafka {
+                brokers: brokers.to_string(),
+                topic: topic.to_string(),
+            });
+        }
+        let path = Path::new(to);
+        Ok(Sink::File(
+            std::path::absolute(path).with_context(|| path.display().to_string())?,
+        ))
+    }
 }
 
 /// How the demo changes the example's job file.
@@ -210,7 +236,7 @@ struct Rewrite<'a> {
     /// fast as the job takes them.
     paced: bool,
     store: &'a str,
-    sink: Sink,
+    sink: &'a Sink,
     tap: Option<&'a str>,
 }
 
@@ -268,13 +294,24 @@ fn rewrite(job: &mut Table, how: &Rewrite) -> anyhow::Result<GeneratorSettings> 
             .with_context(|| format!("the job has no [sinks.{NOTIFICATIONS}] with inputs"))?,
     };
     let mut sink = Table::new();
-    match &how.sink {
-        Sink::Stdout => {
-            sink.insert("type".into(), Toml::String("stdout".into()));
-        }
+    let mut set = |key: &str, value: &str| {
+        sink.insert(key.into(), Toml::String(value.into()));
+    };
+    match how.sink {
+        Sink::Stdout => set("type", "stdout"),
         Sink::File(path) => {
-            sink.insert("type".into(), Toml::String("file".into()));
-            sink.insert("path".into(), Toml::String(path.display().to_string()));
+            set("type", "file");
+            set("path", &path.display().to_string());
+        }
+        Sink::Webhook(url) => {
+            set("type", "webhook");
+            set("url", url);
+        }
+        Sink::Kafka { brokers, topic } => {
+            set("type", "kafka");
+            set("brokers", brokers);
+            set("topic", topic);
+            set("key", "key");
         }
     }
     sink.insert("inputs".into(), inputs);

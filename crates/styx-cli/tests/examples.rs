@@ -1,5 +1,6 @@
-//! The example jobs of `examples/` run on a bounded stream of their generator (the
-//! source's `rate` replaced by a `count`) and find the incidents the generator plants.
+//! The example job of `examples/` that `styx run` runs by default, on a bounded stream of
+//! its generator (the source's `rate` replaced by a `count`), and `styx bench job`. The
+//! use cases of `examples/NAME/` are tested in `usecases.rs`.
 
 mod common;
 
@@ -51,43 +52,16 @@ fn int(v: &Value, field: &str) -> i64 {
         .unwrap_or_else(|| panic!("{field} in {v}"))
 }
 
+/// The job `styx run` runs without a job file counts the words of generated tweets per
+/// 10-second window and prints the busiest.
 #[test]
-fn payment_fraud_blocks_large_payments_after_card_tests() {
-    let alerts = run_example("payment-fraud", 200_000);
-    assert!(alerts.len() >= 20, "{} alerts", alerts.len());
-    for a in &alerts {
-        assert_eq!(a["action"], "block transfer");
-        assert!(a["amount"].as_f64().unwrap() >= 1000.0, "{a}");
-        assert!(int(a, "test_payments") >= 1, "{a}");
-        assert!(int(a, "match_end") - int(a, "match_start") < 600_000, "{a}");
-    }
-}
-
-#[test]
-fn game_combo_finds_down_forward_punch_within_300ms() {
-    let moves = run_example("game-combo", 200_000);
-    assert!(moves.len() >= 200, "{} moves", moves.len());
-    assert!(moves.iter().all(|m| (0..300).contains(&int(m, "took_ms"))));
-}
-
-#[test]
-fn stuck_form_opens_chats_for_rejected_sessions() {
-    let chats = run_example("stuck-form", 200_000);
-    assert!(chats.len() >= 20, "{} chats", chats.len());
-    for c in &chats {
-        assert_eq!(c["action"], "open chat");
-        assert_eq!(c["page"], "/checkout/payment");
-        assert_eq!(int(c, "rejected_submits"), 3);
-    }
-}
-
-#[test]
-fn heart_rate_alerts_on_rising_readings() {
-    let alerts = run_example("heart-rate", 200_000);
-    assert!(alerts.len() >= 20, "{} alerts", alerts.len());
-    for a in &alerts {
-        assert!(int(a, "from_hr") > 100, "{a}");
-        assert!(int(a, "to_hr") > int(a, "from_hr"), "{a}");
+fn trending_words_prints_the_busiest_words_per_window() {
+    let counts = run_example("trending-words", 100_000);
+    assert!(counts.len() >= 5, "{} counts", counts.len());
+    for c in &counts {
+        assert!(c["word"].is_string(), "{c}");
+        assert!(int(c, "tweets") >= 100, "{c}");
+        assert_eq!(int(c, "window_end") - int(c, "window_start"), 10_000, "{c}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! Realistic event streams for Styx's use cases: payments, tweets, web clicks, game
-//! button presses, patients' vital signs.
+//! button presses, patients' vital signs, road traffic, machine logs, card transactions.
 //!
 //! A [`Generator`] is a seeded, endless iterator of JSON objects. The same kind, seed
 //! and settings always give the same events. Every event has an integer epoch
@@ -19,19 +19,15 @@
 //! assert!((9_000..11_000).contains(&span), "about 10 s of event time: {span}");
 //! ```
 //!
-//! The streams carry the patterns the use cases look for, with a `label` field that
-//! tells them apart from the background (`"normal"`):
-//!
-//! - [`Kind::Payments`]: bursts of small transfers (`burst`), a card test of tiny
-//!   amounts followed by a large payment (`card_test`, `large_after_test`), and card-
-//!   present payments in two continents too close in time (`impossible_travel`);
-//! - [`Kind::Tweets`]: words that trend for a few minutes (`trend`) over a steady mix;
-//! - [`Kind::Clicks`]: sessions through a shop's funnel, some stuck resubmitting a
-//!   checkout form that keeps failing (`stuck`);
-//! - [`Kind::Games`]: players' button presses, with key combos (`combo`: down, forward,
-//!   punch within 300 ms);
-//! - [`Kind::Vitals`]: patients' heart rate and saturation, with episodes of a heart
-//!   rate rising reading after reading (`rising`).
+//! Each kind's world plants incidents for a use case to find ([`UseCase`]): fraud in
+//! payments, trends in tweets, customers stuck in a form in clicks, key combos in game
+//! presses, heart failure signs in vital signs, jams in traffic, failures in machine logs,
+//! low balances in card transactions; and look-alikes that are none, so that a job has
+//! something to judge. No event says which is which: the generator records the incidents
+//! apart ([`Generator::incidents`]), for a truth file. A kind whose incidents depend on
+//! what a store knows (customers' profiles, patients' baselines, roads' free-flow speeds)
+//! gives that knowledge as a reference table ([`reference`]), the same for every seed.
+//! Each kind's module describes its fields, incidents and look-alikes.
 
 mod clicks;
 mod dist;
