@@ -100,7 +100,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         write_truth(use_case, &generator, count, path)?;
     }
 
-    let sink_measured = sink;
     let job = Job::parse(&job_path, &toml::to_string(&table)?)?;
     let stop = StopHandle::new();
     crate::run::stop_on_signals(&stop)?;
@@ -122,7 +121,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         totals.written,
         began.elapsed().as_secs_f64()
     );
-    if let (Some(truth), Some(Sink::File(notifications))) = (&args.truth, &sink_measured) {
+    if let (Some(truth), Sink::File(notifications)) = (&args.truth, &sink) {
         if args.tap.is_none() {
             let report = Report::new(&read_lines(truth)?, &read_lines(notifications)?);
             eprintln!("styx demo {use_case}: {report}");

@@ -118,12 +118,12 @@ impl UseCase {
     /// time for a few dozen incidents.
     pub fn default_events(self) -> u64 {
         match self {
-            UseCase::Trends => 400_000,
+            UseCase::Trends => 600_000,
             UseCase::Fraud => 400_000,
             UseCase::StuckForm => 300_000,
             UseCase::Heart => 300_000,
-            UseCase::Traffic => 300_000,
-            UseCase::Iot => 300_000,
+            UseCase::Traffic => 600_000,
+            UseCase::Iot => 600_000,
             UseCase::Combos => 200_000,
             UseCase::LowBalance => 300_000,
         }

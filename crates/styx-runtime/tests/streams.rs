@@ -72,6 +72,27 @@ fn a_union_of_a_stream_with_itself_sees_every_record_twice() {
     assert_eq!(got, expected);
 }
 
+/// Records of inputs that keep their time in different places (a window's results, a
+/// pattern's matches) keep each their own event time through a union.
+#[test]
+fn a_union_of_differently_timed_streams_times_each_record_by_its_own_input() {
+    let env = Environment::new(1);
+    // (a's time, b's time): each input reads its own field; the other is absent (MIN).
+    let a = env
+        .from_iter((0..5i64).map(|i| (i * 10, i64::MIN)))
+        .with_timestamp_fn(Arc::new(|r: &(i64, i64)| r.0));
+    let b = env
+        .from_iter((0..5i64).map(|i| (i64::MIN, 1000 + i)))
+        .with_timestamp_fn(Arc::new(|r: &(i64, i64)| r.1));
+    let both = a.union(&b);
+    let time = both.timestamps().expect("a union of timed streams is timed");
+    let out = both.collect();
+    env.execute().unwrap();
+    let mut times: Vec<i64> = out.take().iter().map(|r| time(r)).collect();
+    times.sort();
+    assert_eq!(times, vec![0, 10, 20, 30, 40, 1000, 1001, 1002, 1003, 1004]);
+}
+
 #[test]
 fn filter_keeps_timestamps_for_event_time_windows() {
     let env = Environment::new(1);
