@@ -174,8 +174,11 @@ fn set_up_store(dir: &Path, store: &str) -> anyhow::Result<()> {
     let bin = tempfile::Builder::new().prefix("styx-bin-").tempdir()?;
     std::os::unix::fs::symlink(&exe, bin.path().join("styx"))?;
     let path = std::env::join_paths(
-        std::iter::once(bin.path().to_path_buf())
-            .chain(std::env::var_os("PATH").iter().flat_map(std::env::split_paths)),
+        std::iter::once(bin.path().to_path_buf()).chain(
+            std::env::var_os("PATH")
+                .iter()
+                .flat_map(std::env::split_paths),
+        ),
     )?;
     let out = Command::new("bash")
         .arg(&script)
@@ -276,7 +279,11 @@ fn rewrite(job: &mut Table, how: &Rewrite) -> anyhow::Result<GeneratorSettings> 
     let mut store = Table::new();
     store.insert("url".into(), Toml::String(how.store.into()));
     if let Some(Toml::Table(old)) = job.get("store") {
-        store.extend(old.iter().filter(|(k, _)| *k != "url").map(|(k, v)| (k.clone(), v.clone())));
+        store.extend(
+            old.iter()
+                .filter(|(k, _)| *k != "url")
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
     }
     job.insert("store".into(), Toml::Table(store));
 

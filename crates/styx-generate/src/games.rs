@@ -1,9 +1,20 @@
 //! Button presses of players in an online fighting game, with key combos.
 //!
 //! Fields: `ts`, `player`, `button` (`up`, `down`, `back`, `forward`, `punch`, `kick`,
-//! `block`, `jump`), `power` (1 to 100: how hard the button was hit), `label` (`normal`,
-//! or `combo` for the presses of a planted combo: down, forward, punch within 300 ms,
-//! each harder than the one before).
+//! `block`, `jump`), `power` (1 to 100: how hard the button was hit).
+//!
+//! Incidents (the key is the player), kind `combo`: down, forward and punch, one right
+//! after the other with no other press of the player between them, all within 300 ms:
+//! the first press is the incident's start, the punch its end. Most take 80 to 230 ms;
+//! some are just in time (230 to 275 ms).
+//!
+//! And near-misses that are no combo: the same three presses too slowly (350 to 600 ms);
+//! down and forward, another button, then punch, all within 300 ms; the three buttons in
+//! another order within 300 ms.
+//!
+//! A player in a combo or a near-miss presses nothing else from half a second before it
+//! to half a second after it, and the steady presses never make down, forward, punch
+//! within 400 ms by chance.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -16,51 +27,185 @@ const BUTTONS: &[&str] = &[
     "up", "down", "back", "forward", "punch", "kick", "block", "jump",
 ];
 
-const PLAYERS: usize = 2_000;
+const DOWN: usize = 1;
+const FORWARD: usize = 3;
+const PUNCH: usize = 4;
 
-/// Per background press, how likely a combo starts.
-const P_COMBO: f64 = 0.004;
+const PLAYERS: usize = 500;
 
-pub(crate) struct Games;
+/// Per steady press, how likely a combo starts, and each kind of near-miss.
+const P_COMBO: f64 = 0.002;
+const P_SLOW: f64 = 0.0008;
+const P_INTERRUPTED: f64 = 0.0008;
+const P_WRONG_ORDER: f64 = 0.0008;
+
+/// A player in a combo or a near-miss presses nothing else this long before and after.
+const QUIET_MS: i64 = 500;
+/// The steady presses never make a combo within this much time.
+const NO_CHANCE_COMBO_MS: i64 = 400;
+
+/// Plans a combo or a near-miss at event time `now`.
+type Plan = fn(&mut Games, &mut ChaCha8Rng, i64, &mut Schedule);
+
+pub(crate) struct Games {
+    /// Per player, until when the steady presses leave them alone.
+    busy: Vec<i64>,
+    /// Per player, their last two steady presses: time and button, newest last.
+    last: Vec<[(i64, usize); 2]>,
+}
 
 impl Games {
     pub(crate) fn new() -> Self {
-        Games
+        Games {
+            busy: vec![i64::MIN; PLAYERS],
+            last: vec![[(i64::MIN, 0); 2]; PLAYERS],
+        }
     }
 
-    fn press(player: usize, button: &str, power: u32, label: &str) -> Event {
+    fn press(player: usize, button: usize, power: u32) -> Event {
         let Value::Object(e) = json!({
             "player": format!("player-{player:04}"),
-            "button": button,
+            "button": BUTTONS[button],
             "power": power,
-            "label": label,
         }) else {
             unreachable!()
         };
         e
     }
 
-    /// Down, forward, punch: each within 40-140 ms of the one before, each harder.
-    fn plan_combo(rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
-        let player = dist::power(rng, PLAYERS, 1.5);
-        let mut t = now + rng.random_range(100..2_000);
-        let mut power = rng.random_range(10..40);
-        for button in ["down", "forward", "punch"] {
-            schedule.at(t, Games::press(player, button, power, "combo"));
-            t += rng.random_range(40..140);
-            power += rng.random_range(5..25);
+    /// A player doing nothing else now, kept out of the steady presses for the
+    /// `span` milliseconds from `start` (and a quiet margin around them).
+    fn idle_player(&mut self, rng: &mut ChaCha8Rng, now: i64, start: i64, span: i64) -> usize {
+        loop {
+            let p = dist::power(rng, PLAYERS, 1.3);
+            if self.busy[p] < now {
+                self.busy[p] = start + span + QUIET_MS;
+                return p;
+            }
         }
+    }
+
+    /// Plans `buttons` of one player, the gaps between them drawn from `gaps`; the
+    /// player, the first press's time and the last's.
+    fn plan(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        now: i64,
+        schedule: &mut Schedule,
+        buttons: &[usize],
+        gaps: &[i64],
+    ) -> (usize, i64, i64) {
+        let start = now + QUIET_MS + rng.random_range(0..1_000);
+        let span: i64 = gaps.iter().sum();
+        let player = self.idle_player(rng, now, start, span);
+        let mut t = start;
+        for (i, &b) in buttons.iter().enumerate() {
+            if i > 0 {
+                t += gaps[i - 1];
+            }
+            schedule.at(t, Games::press(player, b, rng.random_range(20..=100)));
+        }
+        (player, start, t)
+    }
+
+    /// `n` gaps summing to `total` milliseconds, each at least 35.
+    fn gaps(rng: &mut ChaCha8Rng, n: usize, total: i64) -> Vec<i64> {
+        let spare = total - 35 * n as i64;
+        let mut cuts: Vec<i64> = (0..n - 1).map(|_| rng.random_range(0..=spare)).collect();
+        cuts.sort_unstable();
+        let mut gaps = Vec::with_capacity(n);
+        let mut prev = 0;
+        for c in cuts.into_iter().chain([spare]) {
+            gaps.push(35 + c - prev);
+            prev = c;
+        }
+        gaps
+    }
+
+    /// Down, forward, punch within 80 to 275 ms.
+    fn plan_combo(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
+        let total = if rng.random_bool(0.2) {
+            rng.random_range(230..=275)
+        } else {
+            rng.random_range(80..230)
+        };
+        let gaps = Games::gaps(rng, 2, total);
+        let (player, start, end) = self.plan(rng, now, schedule, &[DOWN, FORWARD, PUNCH], &gaps);
+        schedule.incident(format!("player-{player:04}"), start, end, "combo");
+    }
+
+    /// Down, forward, punch in 350 to 600 ms.
+    fn plan_slow(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
+        let total = rng.random_range(350..=600);
+        let gaps = Games::gaps(rng, 2, total);
+        self.plan(rng, now, schedule, &[DOWN, FORWARD, PUNCH], &gaps);
+    }
+
+    /// Down, forward, another button, punch within 300 ms.
+    fn plan_interrupted(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
+        let other = loop {
+            let b = rng.random_range(0..BUTTONS.len());
+            if b != PUNCH {
+                break b;
+            }
+        };
+        let total = rng.random_range(120..=280);
+        let gaps = Games::gaps(rng, 3, total);
+        self.plan(rng, now, schedule, &[DOWN, FORWARD, other, PUNCH], &gaps);
+    }
+
+    /// Down, forward and punch in another order within 300 ms.
+    fn plan_wrong_order(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
+        const ORDERS: [[usize; 3]; 5] = [
+            [FORWARD, DOWN, PUNCH],
+            [DOWN, PUNCH, FORWARD],
+            [PUNCH, DOWN, FORWARD],
+            [FORWARD, PUNCH, DOWN],
+            [PUNCH, FORWARD, DOWN],
+        ];
+        let order = ORDERS[rng.random_range(0..ORDERS.len())];
+        let total = rng.random_range(80..=280);
+        let gaps = Games::gaps(rng, 2, total);
+        self.plan(rng, now, schedule, &order, &gaps);
     }
 }
 
 impl Model for Games {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        if rng.random_bool(P_COMBO) {
-            Games::plan_combo(rng, now, schedule);
+        let roll: f64 = rng.random();
+        let plans: [(f64, Plan); 4] = [
+            (P_COMBO, Self::plan_combo),
+            (P_SLOW, Self::plan_slow),
+            (P_INTERRUPTED, Self::plan_interrupted),
+            (P_WRONG_ORDER, Self::plan_wrong_order),
+        ];
+        let mut acc = 0.0;
+        for (p, plan) in plans {
+            acc += p;
+            if roll < acc {
+                plan(self, rng, now, schedule);
+                break;
+            }
         }
-        let player = dist::power(rng, PLAYERS, 1.5);
-        let button = BUTTONS[rng.random_range(0..BUTTONS.len())];
-        Games::press(player, button, rng.random_range(1..=100), "normal")
+        let player = loop {
+            let p = dist::power(rng, PLAYERS, 1.3);
+            if self.busy[p] < now {
+                break p;
+            }
+        };
+        let [(t0, b0), (t1, b1)] = self.last[player];
+        let button = loop {
+            let b = rng.random_range(0..BUTTONS.len());
+            let chance_combo = b == PUNCH
+                && b1 == FORWARD
+                && b0 == DOWN
+                && now.saturating_sub(t0) < NO_CHANCE_COMBO_MS;
+            if !chance_combo {
+                break b;
+            }
+        };
+        self.last[player] = [(t1, b1), (now, button)];
+        Games::press(player, button, rng.random_range(1..=100))
     }
 }
 
@@ -76,9 +221,19 @@ pub(crate) fn reference() -> Option<(&'static str, Vec<Event>)> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
+    use std::collections::BTreeMap;
 
-    use crate::{Generator, Kind};
+    use crate::{Event, Generator, Incident, Kind};
+
+    fn run(seed: u64) -> (Vec<Event>, Vec<Incident>) {
+        let mut g = Generator::new(Kind::Games, seed).events_per_second(200.0);
+        let events: Vec<_> = g.by_ref().take(100_000).collect();
+        (events, g.incidents().cloned().collect())
+    }
+
+    fn ts(e: &Event) -> i64 {
+        e["ts"].as_i64().unwrap()
+    }
 
     #[test]
     fn fields_have_their_types() {
@@ -86,29 +241,91 @@ mod tests {
             assert!(e["player"].as_str().unwrap().starts_with("player-"));
             assert!(super::BUTTONS.contains(&e["button"].as_str().unwrap()));
             assert!((1..=100).contains(&e["power"].as_u64().unwrap()));
+            assert!(e.get("label").is_none(), "{e:?}");
         }
     }
 
-    /// Planted combos come as down, forward, punch of one player within 300 ms.
-    #[test]
-    fn combos_are_three_presses_within_300ms() {
-        let events: Vec<_> = Generator::new(Kind::Games, 3).take(100_000).collect();
-        let mut combos: HashMap<&str, Vec<(i64, &str)>> = HashMap::new();
-        for e in events.iter().filter(|e| e["label"] == "combo") {
-            combos
-                .entry(e["player"].as_str().unwrap())
+    /// Each player's presses, in time order.
+    fn by_player(events: &[Event]) -> BTreeMap<&str, Vec<(i64, &str)>> {
+        let mut by: BTreeMap<&str, Vec<(i64, &str)>> = BTreeMap::new();
+        for e in events {
+            by.entry(e["player"].as_str().unwrap())
                 .or_default()
-                .push((e["ts"].as_i64().unwrap(), e["button"].as_str().unwrap()));
+                .push((ts(e), e["button"].as_str().unwrap()));
         }
-        let mut found = 0;
-        for presses in combos.values() {
+        for presses in by.values_mut() {
+            presses.sort_by_key(|p| p.0);
+        }
+        by
+    }
+
+    /// Down, forward, punch of one player in a row within 300 ms: exactly the planted
+    /// combos, each its incident from the down to the punch.
+    #[test]
+    fn combos_are_the_incidents() {
+        let (events, incidents) = run(3);
+        assert!(incidents.len() >= 60, "{} combos", incidents.len());
+        let mut found: Vec<(String, i64, i64)> = Vec::new();
+        for (player, presses) in by_player(&events) {
             for w in presses.windows(3) {
-                if w[0].1 == "down" && w[1].1 == "forward" && w[2].1 == "punch" {
-                    assert!(w[2].0 - w[0].0 < 300, "{w:?}");
-                    found += 1;
+                let buttons = [w[0].1, w[1].1, w[2].1];
+                if buttons == ["down", "forward", "punch"] && w[2].0 - w[0].0 < 300 {
+                    found.push((player.to_string(), w[0].0, w[2].0));
                 }
             }
         }
-        assert!(found >= 100, "{found} combos");
+        let mut planted: Vec<(String, i64, i64)> = incidents
+            .iter()
+            .map(|i| (i.key.clone(), i.start, i.end))
+            .collect();
+        // The last presses of the run may be planted without their incident.
+        let last = ts(events.last().unwrap()) - 2_000;
+        found.retain(|f| f.2 < last);
+        planted.retain(|p| p.2 < last);
+        found.sort();
+        planted.sort();
+        assert_eq!(found, planted);
+        assert!(incidents
+            .iter()
+            .all(|i| i.kind == "combo" && i.end - i.start < 300));
+    }
+
+    /// Near-misses: the three buttons in a row too slowly, in another order, or with
+    /// another press between them.
+    #[test]
+    fn near_misses_are_in_the_events() {
+        let (events, _) = run(3);
+        let (mut slow, mut wrong, mut interrupted) = (0, 0, 0);
+        for presses in by_player(&events).values() {
+            for w in presses.windows(3) {
+                let b = [w[0].1, w[1].1, w[2].1];
+                let span = w[2].0 - w[0].0;
+                if b == ["down", "forward", "punch"] && (350..=600).contains(&span) {
+                    slow += 1;
+                }
+                let mut sorted = b;
+                sorted.sort_unstable();
+                if sorted == ["down", "forward", "punch"] && b[0] != "down" && span < 300 {
+                    wrong += 1;
+                }
+            }
+            for w in presses.windows(4) {
+                if [w[0].1, w[1].1, w[3].1] == ["down", "forward", "punch"] && w[3].0 - w[0].0 < 300
+                {
+                    interrupted += 1;
+                }
+            }
+        }
+        assert!(
+            slow >= 20 && wrong >= 20 && interrupted >= 20,
+            "{slow} slow, {wrong} wrong order, {interrupted} interrupted"
+        );
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_combos() {
+        let a = run(8).1;
+        assert_eq!(a, run(8).1);
+        assert_ne!(a, run(9).1);
     }
 }

@@ -252,6 +252,28 @@ impl Schedule {
     }
 }
 
+/// A plan of a model: puts an incident or a look-alike on the schedule.
+pub(crate) type Plan<M> = fn(&mut M, &mut ChaCha8Rng, i64, &mut Schedule);
+
+/// Starts at most one of `plans`, each with its probability (their sum at most 1).
+pub(crate) fn maybe_plan<M>(
+    model: &mut M,
+    plans: &[(f64, Plan<M>)],
+    rng: &mut ChaCha8Rng,
+    now: i64,
+    schedule: &mut Schedule,
+) {
+    let roll: f64 = rng.random();
+    let mut acc = 0.0;
+    for (p, plan) in plans {
+        acc += p;
+        if roll < acc {
+            plan(model, rng, now, schedule);
+            return;
+        }
+    }
+}
+
 /// A kind's model of the world.
 pub(crate) trait Model: Send {
     /// The next background event at event time `now` (without `ts`); it may plan
@@ -430,7 +452,10 @@ mod tests {
             }
             for e in &events {
                 assert!(e[k.key_field()].is_string(), "{k}: {e:?}");
-                assert!(e.get("label").is_none(), "{k}: no event carries a label: {e:?}");
+                assert!(
+                    e.get("label").is_none(),
+                    "{k}: no event carries a label: {e:?}"
+                );
             }
         }
     }

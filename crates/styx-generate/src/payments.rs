@@ -258,7 +258,14 @@ impl Payments {
         let home = self.accounts[account].home;
         let t = now + rng.random_range(500..5_000);
         let amount = dist::money(rng, 0.99, 2.49);
-        let e = self.payment(account, rng.random_range(0..MERCHANTS), amount, home, false, None);
+        let e = self.payment(
+            account,
+            rng.random_range(0..MERCHANTS),
+            amount,
+            home,
+            false,
+            None,
+        );
         schedule.at(t, e);
         let t = t + rng.random_range(30_000..480_000);
         let high_spender = self.accounts[account].avg_amount >= 90.0;
@@ -267,7 +274,14 @@ impl Payments {
         } else {
             (dist::money(rng, 1_000.0, 4_000.0), true)
         };
-        let e = self.payment(account, rng.random_range(0..MERCHANTS), amount, home, present, None);
+        let e = self.payment(
+            account,
+            rng.random_range(0..MERCHANTS),
+            amount,
+            home,
+            present,
+            None,
+        );
         schedule.at(t, e);
     }
 
@@ -279,11 +293,25 @@ impl Payments {
         let away = self.abroad(rng, home);
         let start = now + rng.random_range(500..5_000);
         let amount = self.amount(rng, account);
-        let e = self.payment(account, rng.random_range(0..MERCHANTS), amount, home, true, None);
+        let e = self.payment(
+            account,
+            rng.random_range(0..MERCHANTS),
+            amount,
+            home,
+            true,
+            None,
+        );
         schedule.at(start, e);
         let end = start + rng.random_range(5 * 60_000..60 * 60_000);
         let amount = self.amount(rng, account);
-        let e = self.payment(account, rng.random_range(0..MERCHANTS), amount, away, true, None);
+        let e = self.payment(
+            account,
+            rng.random_range(0..MERCHANTS),
+            amount,
+            away,
+            true,
+            None,
+        );
         schedule.at(end, e);
         schedule.incident(account_id(account), start, end, "impossible_travel");
     }
@@ -296,7 +324,14 @@ impl Payments {
         let away = self.abroad(rng, home);
         let mut t = now + rng.random_range(500..5_000);
         let amount = self.amount(rng, account);
-        let e = self.payment(account, rng.random_range(0..MERCHANTS), amount, home, true, None);
+        let e = self.payment(
+            account,
+            rng.random_range(0..MERCHANTS),
+            amount,
+            home,
+            true,
+            None,
+        );
         schedule.at(t, e);
         t += rng.random_range(90 * 60_000..240 * 60_000);
         for _ in 0..rng.random_range(2..=4) {
@@ -326,8 +361,7 @@ impl Payments {
 
 impl Model for Payments {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        let roll: f64 = rng.random();
-        let plans: [(f64, fn(&mut Self, &mut ChaCha8Rng, i64, &mut Schedule)); 6] = [
+        let plans: [(f64, crate::Plan<Self>); 6] = [
             (P_BURST, Self::plan_burst),
             (P_CARD_TEST, Self::plan_card_test),
             (P_TRAVEL, Self::plan_travel),
@@ -335,14 +369,7 @@ impl Model for Payments {
             (P_SMALL_THEN_LARGE, Self::plan_small_then_large),
             (P_TRIP, Self::plan_trip),
         ];
-        let mut acc = 0.0;
-        for (p, plan) in plans {
-            acc += p;
-            if roll < acc {
-                plan(self, rng, now, schedule);
-                break;
-            }
-        }
+        crate::maybe_plan(self, &plans, rng, now, schedule);
         if self.busy.len() > 4096 {
             self.busy.retain(|_, until| *until >= now);
         }

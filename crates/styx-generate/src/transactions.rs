@@ -277,21 +277,13 @@ impl Transactions {
 
 impl Model for Transactions {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        let roll: f64 = rng.random();
-        let plans: [(f64, fn(&mut Self, &mut ChaCha8Rng, i64, &mut Schedule)); 4] = [
+        let plans: [(f64, crate::Plan<Self>); 4] = [
             (P_DRAIN, Self::plan_drain),
             (P_PREAUTH, Self::plan_preauth),
             (P_SHALLOW, Self::plan_shallow),
             (P_OPTED_OUT, Self::plan_opted_out),
         ];
-        let mut acc = 0.0;
-        for (p, plan) in plans {
-            acc += p;
-            if roll < acc {
-                plan(self, rng, now, schedule);
-                break;
-            }
-        }
+        crate::maybe_plan(self, &plans, rng, now, schedule);
         if self.busy.len() > 1024 {
             self.busy.retain(|_, until| *until >= now);
         }

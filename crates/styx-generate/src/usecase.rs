@@ -118,7 +118,7 @@ impl UseCase {
     /// time for a few dozen incidents.
     pub fn default_events(self) -> u64 {
         match self {
-            UseCase::Trends => 600_000,
+            UseCase::Trends => 800_000,
             UseCase::Fraud => 400_000,
             UseCase::StuckForm => 300_000,
             UseCase::Heart => 300_000,

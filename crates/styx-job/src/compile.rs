@@ -256,6 +256,7 @@ impl Job {
             }
             match t {
                 TransformConfig::Notify(n) => problems.extend(crate::notify::check(id, n)),
+                TransformConfig::Baseline(b) => problems.extend(crate::baseline::check(id, b)),
                 TransformConfig::Filter(f) => {
                     if let Err(e) = Expr::compile(&f.condition) {
                         problems.push(format!("transforms.{id}.condition: {e}"));
@@ -524,6 +525,15 @@ impl Job {
                     timed.insert(format!("{id}.late"), inputs_timed);
                     inputs_timed && event_time
                 }
+                TransformConfig::Baseline(_) => {
+                    if !inputs_timed {
+                        problems.push(format!(
+                            "transforms.{id}: a baseline needs inputs with event time (set \
+                             event_time on their sources)"
+                        ));
+                    }
+                    inputs_timed
+                }
                 _ => inputs_timed,
             };
             timed.insert(id.clone(), out);
@@ -735,6 +745,10 @@ impl Job {
                         outputs.insert(dead_id.clone(), Output { stream: dead });
                     }
                 }
+                TransformConfig::Baseline(b) => {
+                    let stream = crate::baseline::build(id, &input, b, &policy)?;
+                    outputs.insert(id.clone(), Output { stream });
+                }
                 TransformConfig::Window(w) => {
                     let built = build_window(id, &input, w, parallelism, &policy)?;
                     outputs.insert(
@@ -878,7 +892,9 @@ impl Job {
                 }
                 TransformConfig::Filter(f) => uses_config(&f.condition),
                 TransformConfig::Map(m) => m.fields.values().any(|e| uses_config(e)),
-                TransformConfig::Window(_) | TransformConfig::Notify(_) => false,
+                TransformConfig::Window(_)
+                | TransformConfig::Notify(_)
+                | TransformConfig::Baseline(_) => false,
             })
     }
 

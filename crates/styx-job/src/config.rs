@@ -284,6 +284,8 @@ pub enum TransformConfig {
     Rules(RulesConfig),
     /// Turns events into notifications someone follows up (see [`crate::notify`]).
     Notify(NotifyConfig),
+    /// Adds aggregates of each key's recent past to its events (see [`crate::baseline`]).
+    Baseline(BaselineConfig),
 }
 
 impl TransformConfig {
@@ -298,6 +300,7 @@ impl TransformConfig {
             TransformConfig::Lookup(_) => "lookup",
             TransformConfig::Rules(_) => "rules",
             TransformConfig::Notify(_) => "notify",
+            TransformConfig::Baseline(_) => "baseline",
         }
     }
 
@@ -312,6 +315,7 @@ impl TransformConfig {
             TransformConfig::Lookup(c) => &c.inputs,
             TransformConfig::Rules(c) => &c.inputs,
             TransformConfig::Notify(c) => &c.inputs,
+            TransformConfig::Baseline(c) => &c.inputs,
         }
     }
 
@@ -329,7 +333,8 @@ impl TransformConfig {
             }
             TransformConfig::Lookup(_)
             | TransformConfig::Pattern(_)
-            | TransformConfig::Rules(_) => None,
+            | TransformConfig::Rules(_)
+            | TransformConfig::Baseline(_) => None,
         };
         declared.map(|d| (d, "dead_letter"))
     }
@@ -380,6 +385,24 @@ pub struct NotifyConfig {
     /// An output id for the events whose message cannot be made.
     #[serde(default)]
     pub dead_letter: Option<String>,
+}
+
+/// `type = "baseline"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineConfig {
+    /// The ids this transform reads.
+    pub inputs: Vec<String>,
+    /// The field whose value keys the history.
+    pub key: String,
+    /// How far back, in event time, the history of an event reaches.
+    pub over: HumanDuration,
+    /// The key's events come at most one per period; periods without one count as zero.
+    #[serde(default)]
+    pub period: Option<HumanDuration>,
+    /// Output field = aggregate of the history: `count`, `sum(f)`, `min(f)`, `max(f)`,
+    /// `avg(f)`, `stddev(f)`.
+    pub aggregates: IndexMap<String, String>,
 }
 
 /// `type = "filter"`.

@@ -308,12 +308,13 @@ fn generator_source(
 ) -> Result<BuiltSource, String> {
     let settings = GeneratorSettings::of(config).map_err(|e| format!("sources.{id}.{e}"))?;
     let (count, rate) = (config.count, config.rate);
+    let event_rate = settings.event_rate.unwrap_or(styx_generate::DEFAULT_RATE);
     let stream = env.source(&format!("sources.{id}"), 1, move |_, _| {
         Ok(Box::new(GeneratorSource {
             generator: settings.generator(),
             remaining: count,
-            rate,
-            started: Instant::now(),
+            pace: rate.map(|r| Pace::new(r, event_rate)),
+            held: None,
             emitted: 0,
         }) as Box<dyn Source<Event>>)
     });
@@ -371,16 +372,45 @@ impl GeneratorSettings {
 /// The split of a generator source's position in snapshots.
 const GENERATOR_SPLIT: &str = "generator";
 
-/// Generated events, `remaining` of them (without end when `None`), paced at `rate` per
-/// second of wall-clock time when given. Its position, the number of events emitted, is
-/// kept in checkpoints and savepoints: the same seed gives the same events, so a restored
-/// job goes on after the last event it had emitted, and counts each event once.
+/// Generated events, `remaining` of them (without end when `None`), paced when a wall-clock
+/// `rate` is given. Its position, the number of events emitted, is kept in checkpoints
+/// and savepoints: the same seed gives the same events, so a restored job goes on after
+/// the last event it had emitted, and counts each event once.
 struct GeneratorSource {
     generator: Generator,
     remaining: Option<u64>,
-    rate: Option<f64>,
-    started: Instant,
+    pace: Option<Pace>,
+    /// The next event, generated but not yet due.
+    held: Option<Event>,
     emitted: u64,
+}
+
+/// Releases generated events as the wall clock follows their event time, scaled: at
+/// `rate` events per second of wall-clock time for `event_rate` per second of event time,
+/// so that event time keeps a fixed ratio to the clock (equal when the rates are).
+struct Pace {
+    /// Wall-clock seconds per millisecond of event time.
+    seconds_per_ms: f64,
+    /// The wall clock and event time of the first event (since the start or a restore).
+    origin: Option<(Instant, i64)>,
+}
+
+impl Pace {
+    fn new(rate: f64, event_rate: f64) -> Pace {
+        Pace {
+            seconds_per_ms: event_rate / rate / 1000.0,
+            origin: None,
+        }
+    }
+
+    /// How long until `event` is due; `None` when it is.
+    fn wait(&mut self, event: &Event) -> Option<Duration> {
+        let ts = event.get("ts").and_then(serde_json::Value::as_i64)?;
+        let (at, t0) = *self.origin.get_or_insert_with(|| (Instant::now(), ts));
+        let due = (ts - t0) as f64 * self.seconds_per_ms;
+        let left = due - at.elapsed().as_secs_f64();
+        (left > 0.0).then(|| Duration::from_secs_f64(left))
+    }
 }
 
 impl Source<Event> for GeneratorSource {
@@ -392,24 +422,26 @@ impl Source<Event> for GeneratorSource {
             }
             n = n.min(remaining);
         }
-        if let Some(rate) = self.rate {
-            let due = (self.started.elapsed().as_secs_f64() * rate) as u64;
-            n = n.min(due.saturating_sub(self.emitted));
-            if n == 0 {
-                let next = Duration::from_secs_f64((1.0 / rate).min(0.01));
-                std::thread::sleep(next);
-                return Ok(Poll::Idle);
+        let mut taken = 0;
+        while taken < n {
+            let Some(event) = self.held.take().or_else(|| self.generator.next()) else {
+                self.emitted += taken;
+                return Ok(Poll::Finished);
+            };
+            if let Some(wait) = self.pace.as_mut().and_then(|p| p.wait(&event)) {
+                self.held = Some(event);
+                if taken == 0 {
+                    std::thread::sleep(wait.min(Duration::from_millis(10)));
+                    return Ok(Poll::Idle);
+                }
+                break;
             }
+            out.push(event);
+            taken += 1;
         }
-        for _ in 0..n {
-            match self.generator.next() {
-                Some(event) => out.push(event),
-                None => return Ok(Poll::Finished),
-            }
-        }
-        self.emitted += n;
+        self.emitted += taken;
         if let Some(remaining) = &mut self.remaining {
-            *remaining -= n;
+            *remaining -= taken;
             if *remaining == 0 {
                 return Ok(Poll::Finished);
             }
@@ -431,6 +463,7 @@ impl Source<Event> for GeneratorSource {
             return Ok(());
         };
         let emitted: u64 = decode(bytes)?;
+        self.held = None;
         for _ in 0..emitted {
             self.generator.next();
         }
@@ -438,12 +471,9 @@ impl Source<Event> for GeneratorSource {
         if let Some(remaining) = &mut self.remaining {
             *remaining = remaining.saturating_sub(emitted);
         }
-        if let Some(rate) = self.rate {
-            // The pace goes on from the position, without a burst to catch up.
-            let ahead = Duration::from_secs_f64(emitted as f64 / rate);
-            self.started = Instant::now()
-                .checked_sub(ahead)
-                .unwrap_or_else(Instant::now);
+        // The pace goes on from the position, without a burst to catch up.
+        if let Some(pace) = &mut self.pace {
+            pace.origin = None;
         }
         Ok(())
     }

@@ -200,6 +200,11 @@ fn horizon(config: &JobFile, order: &[String], id: &str) -> Horizon {
             TransformConfig::Filter(_) | TransformConfig::Map(_) | TransformConfig::Rules(_) => {
                 horizon(config, order, t_id)
             }
+            // Each key's events of the last `over`.
+            TransformConfig::Baseline(b) => chain(
+                Horizon::Bounded(millis(b.over.0)),
+                horizon(config, order, t_id),
+            ),
             // Suppression remembers the last notification of each key for ever.
             TransformConfig::Notify(n) if n.suppress.is_some() => Horizon::Unbounded,
             TransformConfig::Notify(n) => {

@@ -11,6 +11,7 @@
 //! concerns; [`Job::run`] runs it until its sources end.
 
 pub mod aggregate;
+mod baseline;
 pub mod checkpointing;
 pub mod compile;
 pub mod config;
