@@ -269,9 +269,8 @@ fn write_reference(kind: Kind, path: &std::path::Path) -> anyhow::Result<ExitCod
     let Some((table, rows)) = styx_generate::reference(kind) else {
         bail!("{kind} events have no reference data");
     };
-    let mut out = BufWriter::new(
-        File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    );
+    let mut out =
+        BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
     for row in &rows {
         serde_json::to_writer(&mut out, row)?;
         out.write_all(b"\n")?;
@@ -287,13 +286,19 @@ fn write_reference(kind: Kind, path: &std::path::Path) -> anyhow::Result<ExitCod
 }
 
 /// Writes the incidents planted in the events `generator` gave.
-fn write_truth(generator: &Generator, kind_name: &str, path: &std::path::Path) -> anyhow::Result<()> {
-    let use_case: UseCase = kind_name
-        .parse()
-        .map_err(|_| anyhow::anyhow!("--truth: KIND must be a use case ({}), not {kind_name:?}", use_cases()))?;
-    let mut out = BufWriter::new(
-        File::create(path).with_context(|| format!("creating {}", path.display()))?,
-    );
+fn write_truth(
+    generator: &Generator,
+    kind_name: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    let use_case: UseCase = kind_name.parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--truth: KIND must be a use case ({}), not {kind_name:?}",
+            use_cases()
+        )
+    })?;
+    let mut out =
+        BufWriter::new(File::create(path).with_context(|| format!("creating {}", path.display()))?);
     for incident in generator.incidents() {
         serde_json::to_writer(&mut out, &use_case.truth(incident))?;
         out.write_all(b"\n")?;

@@ -53,11 +53,18 @@ fn run_demo(name: &str, args: &[&str], to: &str, work: &Path) -> (Vec<Value>, St
 /// precision; the report.
 fn check(name: &str, truth: &[Value], notes: &[Value], stderr: &str) -> Report {
     let use_case: UseCase = name.parse().unwrap();
-    assert!(truth.len() >= 20, "{name}: only {} incidents planted", truth.len());
+    assert!(
+        truth.len() >= 20,
+        "{name}: only {} incidents planted",
+        truth.len()
+    );
     for t in truth {
         assert_eq!(t["use_case"], name, "{t}");
         let (start, end, deadline) = (&t["start"], &t["end"], &t["deadline"]);
-        assert!(start.as_i64() <= end.as_i64() && end.as_i64() < deadline.as_i64(), "{t}");
+        assert!(
+            start.as_i64() <= end.as_i64() && end.as_i64() < deadline.as_i64(),
+            "{t}"
+        );
     }
     for n in notes {
         assert_eq!(n["use_case"], name, "{n}");
@@ -123,9 +130,13 @@ fn fraud_notifications_go_to_a_kafka_topic() {
     let work = tempfile::tempdir().unwrap();
     let to = format!("kafka://{brokers}/{topic}");
     let (truth, stderr) = run_demo("fraud", &["--events", "200000"], &to, work.path());
-    let notes = common::read_topic(&brokers, &topic, "", std::time::Duration::from_secs(5), |_| {
-        false
-    });
+    let notes = common::read_topic(
+        &brokers,
+        &topic,
+        "",
+        std::time::Duration::from_secs(5),
+        |_| false,
+    );
     check("fraud", &truth, &notes, &stderr);
 }
 
@@ -166,7 +177,10 @@ fn heart_alerts_reach_a_webhook_that_fails_then_recovers() {
 
     let work = tempfile::tempdir().unwrap();
     let (truth, stderr) = run_demo("heart", &[], &url, work.path());
-    assert!(*pager.requests.lock().unwrap() > 4, "the webhook was never refused");
+    assert!(
+        *pager.requests.lock().unwrap() > 4,
+        "the webhook was never refused"
+    );
     let pages = pager.pages.lock().unwrap().clone();
     check("heart", &truth, &pages, &stderr);
 }

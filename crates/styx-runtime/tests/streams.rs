@@ -85,7 +85,9 @@ fn a_union_of_differently_timed_streams_times_each_record_by_its_own_input() {
         .from_iter((0..5i64).map(|i| (i64::MIN, 1000 + i)))
         .with_timestamp_fn(Arc::new(|r: &(i64, i64)| r.1));
     let both = a.union(&b);
-    let time = both.timestamps().expect("a union of timed streams is timed");
+    let time = both
+        .timestamps()
+        .expect("a union of timed streams is timed");
     let out = both.collect();
     env.execute().unwrap();
     let mut times: Vec<i64> = out.take().iter().map(|r| time(r)).collect();
