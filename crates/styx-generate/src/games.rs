@@ -44,9 +44,6 @@ const QUIET_MS: i64 = 500;
 /// The steady presses never make a combo within this much time.
 const NO_CHANCE_COMBO_MS: i64 = 400;
 
-/// Plans a combo or a near-miss at event time `now`.
-type Plan = fn(&mut Games, &mut ChaCha8Rng, i64, &mut Schedule);
-
 pub(crate) struct Games {
     /// Per player, until when the steady presses leave them alone.
     busy: Vec<i64>,
@@ -172,21 +169,13 @@ impl Games {
 
 impl Model for Games {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        let roll: f64 = rng.random();
-        let plans: [(f64, Plan); 4] = [
+        let plans: [(f64, crate::Plan<Self>); 4] = [
             (P_COMBO, Self::plan_combo),
             (P_SLOW, Self::plan_slow),
             (P_INTERRUPTED, Self::plan_interrupted),
             (P_WRONG_ORDER, Self::plan_wrong_order),
         ];
-        let mut acc = 0.0;
-        for (p, plan) in plans {
-            acc += p;
-            if roll < acc {
-                plan(self, rng, now, schedule);
-                break;
-            }
-        }
+        crate::maybe_plan(self, &plans, rng, now, schedule);
         let player = loop {
             let p = dist::power(rng, PLAYERS, 1.3);
             if self.busy[p] < now {

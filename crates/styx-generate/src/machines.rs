@@ -456,26 +456,15 @@ impl Machines {
     }
 }
 
-/// Plans an incident or a look-alike at event time `now`.
-type Plan = fn(&mut Machines, &mut ChaCha8Rng, i64, &mut Schedule);
-
 impl Model for Machines {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        let roll: f64 = rng.random();
-        let plans: [(f64, Plan); 4] = [
+        let plans: [(f64, crate::Plan<Self>); 4] = [
             (P_FAILURE, Self::plan_failure),
             (P_RELOAD, Self::plan_reload),
             (P_HEAVY_LOAD, Self::plan_heavy_load),
             (P_GLITCH, Self::plan_glitch),
         ];
-        let mut acc = 0.0;
-        for (p, plan) in plans {
-            acc += p;
-            if roll < acc {
-                plan(self, rng, now, schedule);
-                break;
-            }
-        }
+        crate::maybe_plan(self, &plans, rng, now, schedule);
         let mut m = 0;
         for _ in 0..100 {
             m = rng.random_range(0..self.machines.len());
