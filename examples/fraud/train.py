@@ -22,7 +22,7 @@ import training
 NUMBERS = ["amount", "count", "gap_s", "card_present", "ratio"]
 CATEGORIES = ["pattern", "segment"]
 
-frame = training.candidates("fraud", "account", seeds=range(1001, 1007), events=300_000)
+frame = training.candidates("fraud", "account", seeds=range(1001, 1007), events=600_000)
 pipeline = PMMLPipeline([
     ("features", ColumnTransformer([
         ("categories", OneHotEncoder(), CATEGORIES),

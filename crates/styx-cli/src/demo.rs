@@ -96,8 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .with_context(|| job_path.display().to_string())?;
 
     if let Some(path) = &args.truth {
-        let count = events.context("--truth needs a number of events")?;
-        write_truth(use_case, &generator, count, path)?;
+        write_truth(use_case, &generator, path)?;
     }
 
     let job = Job::parse(&job_path, &toml::to_string(&table)?)?;
@@ -356,19 +355,14 @@ fn keep_upstream_of(job: &mut Table, tap: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes the incidents planted in the first `count` events of `generator`.
+/// Writes the incidents planted in the events of `generator` (which ends).
 fn write_truth(
     use_case: UseCase,
     generator: &GeneratorSettings,
-    count: u64,
     path: &Path,
 ) -> anyhow::Result<()> {
     let mut g = generator.generator();
-    for _ in 0..count {
-        if g.next().is_none() {
-            break;
-        }
-    }
+    for _ in g.by_ref() {}
     let mut out = std::io::BufWriter::new(
         std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
     );

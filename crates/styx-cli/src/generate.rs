@@ -19,7 +19,8 @@ pub struct Args {
     /// transactions; or the events of a use case (fraud, trends, stuck-form, heart,
     /// traffic, iot, combos, low-balance).
     kind: String,
-    /// How many events (default: without end).
+    /// How many events (default: without end); the incidents under way at the last one
+    /// then run to their end, in a few more events.
     #[arg(long, short = 'n')]
     count: Option<u64>,
     /// Events per second of wall-clock time (default: as fast as possible).
@@ -323,13 +324,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(bound) = args.out_of_orderness {
         generator = generator.max_out_of_orderness(bound);
     }
+    if let Some(n) = args.count {
+        generator = generator.limit(n);
+    }
     let mut output = open_output(&args, kind)?;
     let mut progress = Progress::new(args.count, args.progress);
 
     let began = Instant::now();
     let mut done: u64 = 0;
-    while args.count.is_none_or(|n| done < n) {
-        let Some(event) = generator.next() else { break };
+    for event in generator.by_ref() {
         if !output.write(&event)? {
             break;
         }

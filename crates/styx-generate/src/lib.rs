@@ -195,6 +195,8 @@ pub(crate) struct Schedule {
     heap: BinaryHeap<Planned>,
     seq: u64,
     incidents: Vec<Incident>,
+    /// The stream is ending: nothing new starts.
+    closing: bool,
 }
 
 struct Planned {
@@ -234,6 +236,11 @@ impl Schedule {
 
     /// Records an incident: the events of `key` between `start` and `end` (event time)
     /// make up a pattern of `kind` that a job should find.
+    /// Whether the stream is ending: models start no incident or look-alike then.
+    pub(crate) fn closing(&self) -> bool {
+        self.closing
+    }
+
     pub(crate) fn incident(&mut self, key: String, start: i64, end: i64, kind: &'static str) {
         self.incidents.push(Incident {
             key,
@@ -264,6 +271,9 @@ pub(crate) fn maybe_plan<M>(
     schedule: &mut Schedule,
 ) {
     let roll: f64 = rng.random();
+    if schedule.closing {
+        return;
+    }
     let mut acc = 0.0;
     for (p, plan) in plans {
         acc += p;
@@ -299,6 +309,8 @@ pub struct Generator {
     emitted: u64,
     /// The largest event time (before any disorder) of the events taken so far.
     reached: i64,
+    /// How many events before the stream ends (see [`Generator::limit`]).
+    limit: Option<u64>,
 }
 
 impl Generator {
@@ -315,7 +327,16 @@ impl Generator {
             disorder_ms: 0,
             emitted: 0,
             reached: i64::MIN,
+            limit: None,
         }
+    }
+
+    /// Ends the stream after about `n` events: after the `n`th, no incident or look-alike
+    /// starts, and the stream goes on (its background too) only until every incident
+    /// under way has ended, so that each planted incident is whole in the events.
+    pub fn limit(mut self, n: u64) -> Self {
+        self.limit = Some(n);
+        self
     }
 
     /// Event time starts at `ms` (epoch milliseconds).
@@ -367,6 +388,13 @@ impl Iterator for Generator {
     type Item = Event;
 
     fn next(&mut self) -> Option<Event> {
+        if self.limit.is_some_and(|n| self.emitted >= n) {
+            self.schedule.closing = true;
+            let reached = self.reached;
+            if self.schedule.incidents.iter().all(|i| i.end < reached) {
+                return None;
+            }
+        }
         let now = self.clock.floor() as i64;
         let (ts, mut event) = match self.schedule.pop_due(now) {
             Some(due) => due,
@@ -457,6 +485,23 @@ mod tests {
                     "{k}: no event carries a label: {e:?}"
                 );
             }
+        }
+    }
+
+    /// A limited stream ends after the incidents under way at its last event, each of
+    /// them whole: every incident that started in the events is in the truth.
+    #[test]
+    fn a_limited_stream_ends_with_every_incident_whole() {
+        for k in [Kind::Payments, Kind::Vitals, Kind::Traffic] {
+            let mut g = Generator::new(k, 4).events_per_second(50.0).limit(100_000);
+            let events: Vec<_> = g.by_ref().collect();
+            assert!(events.len() >= 100_000, "{k}: {}", events.len());
+            assert!(g.next().is_none(), "{k}: the stream ended");
+            let last = events.iter().map(ts).max().unwrap();
+            let incidents: Vec<_> = g.incidents().collect();
+            assert!(!incidents.is_empty(), "{k}");
+            assert!(incidents.iter().all(|i| i.end <= last), "{k}");
+            assert_eq!(incidents.len(), g.schedule.incidents.len(), "{k}");
         }
     }
 

@@ -515,26 +515,15 @@ impl Traffic {
     }
 }
 
-/// Plans an incident or a look-alike at event time `now`.
-type Plan = fn(&mut Traffic, &mut ChaCha8Rng, i64, &mut Schedule);
-
 impl Model for Traffic {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        let roll: f64 = rng.random();
-        let plans: [(f64, Plan); 4] = [
+        let plans: [(f64, crate::Plan<Self>); 4] = [
             (P_JAM, Self::plan_jam),
             (P_SLOWDOWN, Self::plan_slowdown),
             (P_RAIN, Self::plan_rain),
             (P_QUIET, Self::plan_quiet),
         ];
-        let mut acc = 0.0;
-        for (p, plan) in plans {
-            acc += p;
-            if roll < acc {
-                plan(self, rng, now, schedule);
-                break;
-            }
-        }
+        crate::maybe_plan(self, &plans, rng, now, schedule);
         let total = *self.cumulative.last().unwrap_or(&1.0);
         let mut s = 0;
         for _ in 0..100 {

@@ -527,7 +527,9 @@ impl Model for Tweets {
             self.next_happening = started + WARM_UP_MS;
         }
         if now >= self.next_happening {
-            self.plan(rng, now, schedule);
+            if !schedule.closing() {
+                self.plan(rng, now, schedule);
+            }
             self.next_happening = now + dist::exponential(rng, MEAN_GAP_MS) as i64 + 1;
         }
         let word = if rng.random_bool(NEWS_SHARE) {

@@ -334,15 +334,21 @@ impl Vitals {
             t0 + 120_000.0 + dist::exponential(rng, EPISODE_EVERY_MS)
         });
         if next_episode <= t0 {
-            self.plan_episode(rng, now, schedule);
+            if !schedule.closing() {
+                self.plan_episode(rng, now, schedule);
+            }
             self.next_episode = Some(next_episode + dist::exponential(rng, EPISODE_EVERY_MS));
         }
         if self.next_exertion <= t0 {
-            self.plan_exertion(rng, now);
+            if !schedule.closing() {
+                self.plan_exertion(rng, now);
+            }
             self.next_exertion += dist::exponential(rng, EXERTION_EVERY_MS);
         }
         if self.next_fever <= t0 {
-            self.plan_fever(rng, now);
+            if !schedule.closing() {
+                self.plan_fever(rng, now);
+            }
             self.next_fever += dist::exponential(rng, FEVER_EVERY_MS);
         }
     }

@@ -307,12 +307,11 @@ fn generator_source(
     strategy: &dyn Fn(&EventTimeConfig) -> WatermarkStrategy<Event>,
 ) -> Result<BuiltSource, String> {
     let settings = GeneratorSettings::of(config).map_err(|e| format!("sources.{id}.{e}"))?;
-    let (count, rate) = (config.count, config.rate);
+    let rate = config.rate;
     let event_rate = settings.event_rate.unwrap_or(styx_generate::DEFAULT_RATE);
     let stream = env.source(&format!("sources.{id}"), 1, move |_, _| {
         Ok(Box::new(GeneratorSource {
             generator: settings.generator(),
-            remaining: count,
             pace: rate.map(|r| Pace::new(r, event_rate)),
             held: None,
             emitted: 0,
@@ -330,6 +329,7 @@ fn generator_source(
 pub struct GeneratorSettings {
     kind: Kind,
     seed: u64,
+    count: Option<u64>,
     event_rate: Option<f64>,
     start_ms: Option<i64>,
     out_of_orderness: Option<Duration>,
@@ -347,15 +347,20 @@ impl GeneratorSettings {
         Ok(GeneratorSettings {
             kind,
             seed: config.seed.unwrap_or(0),
+            count: config.count,
             event_rate: config.event_rate.or(config.rate),
             start_ms,
             out_of_orderness: config.out_of_orderness.map(|d| d.0),
         })
     }
 
-    /// A generator at the first event.
+    /// A generator at the first event (ending after `count` events and the incidents
+    /// under way then, see [`Generator::limit`]).
     pub fn generator(&self) -> Generator {
         let mut generator = Generator::new(self.kind, self.seed);
+        if let Some(n) = self.count {
+            generator = generator.limit(n);
+        }
         if let Some(rate) = self.event_rate {
             generator = generator.events_per_second(rate);
         }
@@ -372,13 +377,12 @@ impl GeneratorSettings {
 /// The split of a generator source's position in snapshots.
 const GENERATOR_SPLIT: &str = "generator";
 
-/// Generated events, `remaining` of them (without end when `None`), paced when a wall-clock
-/// `rate` is given. Its position, the number of events emitted, is kept in checkpoints
+/// Generated events, until the generator ends (see [`Generator::limit`]), paced when a
+/// wall-clock `rate` is given. Its position, the number of events emitted, is kept in checkpoints
 /// and savepoints: the same seed gives the same events, so a restored job goes on after
 /// the last event it had emitted, and counts each event once.
 struct GeneratorSource {
     generator: Generator,
-    remaining: Option<u64>,
     pace: Option<Pace>,
     /// The next event, generated but not yet due.
     held: Option<Event>,
@@ -415,15 +419,8 @@ impl Pace {
 
 impl Source<Event> for GeneratorSource {
     fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> Result<Poll, BoxError> {
-        let mut n = max as u64;
-        if let Some(remaining) = self.remaining {
-            if remaining == 0 {
-                return Ok(Poll::Finished);
-            }
-            n = n.min(remaining);
-        }
         let mut taken = 0;
-        while taken < n {
+        while taken < max as u64 {
             let Some(event) = self.held.take().or_else(|| self.generator.next()) else {
                 self.emitted += taken;
                 return Ok(Poll::Finished);
@@ -440,12 +437,6 @@ impl Source<Event> for GeneratorSource {
             taken += 1;
         }
         self.emitted += taken;
-        if let Some(remaining) = &mut self.remaining {
-            *remaining -= taken;
-            if *remaining == 0 {
-                return Ok(Poll::Finished);
-            }
-        }
         Ok(Poll::Ready)
     }
 
@@ -468,9 +459,6 @@ impl Source<Event> for GeneratorSource {
             self.generator.next();
         }
         self.emitted = emitted;
-        if let Some(remaining) = &mut self.remaining {
-            *remaining = remaining.saturating_sub(emitted);
-        }
         // The pace goes on from the position, without a burst to catch up.
         if let Some(pace) = &mut self.pace {
             pace.origin = None;
