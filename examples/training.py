@@ -4,8 +4,9 @@ the incidents the generator planted.
 A use case's job names the component whose output its model scores (`candidates`).
 `styx demo NAME --tap candidates` writes that output for a seed, and `--truth` the
 incidents planted in the same events; a candidate is positive when it matches an
-incident as `usecases.md` matches notifications (same key, start <= ts <= deadline).
-The training seeds are not the seeds of the tests.
+incident as `usecases.md` matches notifications (same key, start <= ts <= deadline),
+unless the use case labels its candidates its own way. The training seeds are not the
+seeds of the tests.
 """
 
 import json
@@ -44,9 +45,16 @@ def event_time(candidate):
     raise ValueError(f"a candidate without event time: {candidate}")
 
 
-def candidates(use_case, key, seeds, events, tap="candidates"):
-    """The candidates of `use_case` for each seed, with a `label` column: 1 when the
-    candidate's `key` field and time match a planted incident."""
+def matches(candidate, incidents):
+    """The contract's rule: 1 when the candidate's time falls between the start and the
+    deadline of one of its key's incidents."""
+    ts = event_time(candidate)
+    return int(any(t["start"] <= ts <= t["deadline"] for t in incidents))
+
+
+def candidates(use_case, key, seeds, events, label=matches, tap="candidates"):
+    """The candidates of `use_case` for each seed, with a `label` column:
+    `label(candidate, incidents of its key)` gives 1, 0, or None to leave it out."""
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
@@ -62,10 +70,9 @@ def candidates(use_case, key, seeds, events, tap="candidates"):
                 incidents.setdefault(str(t["key"]), []).append(t)
             for line in out.read_text().splitlines():
                 c = json.loads(line)
-                ts = event_time(c)
-                c["label"] = int(any(t["start"] <= ts <= t["deadline"]
-                                     for t in incidents.get(str(c[key]), [])))
-                rows.append(c)
+                c["label"] = label(c, incidents.get(str(c[key]), []))
+                if c["label"] is not None:
+                    rows.append(c)
     frame = pd.DataFrame(rows)
     print(f"{use_case}: {len(frame)} candidates, {int(frame['label'].sum())} positive")
     return frame

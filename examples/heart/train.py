@@ -11,15 +11,11 @@ is recovering, and the job's one alert per hour and patient has already been sen
 Needs scikit-learn, pandas and sklearn2pmml (with a Java runtime).
 """
 
-import json
 import pathlib
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn2pmml import sklearn2pmml
 from sklearn2pmml.pipeline import PMMLPipeline
@@ -30,37 +26,15 @@ FEATURES = ["hr_rise", "hr_peak", "spo2_drop"]
 AFTER_MS = 3_600_000
 
 
-def candidates(seeds, events):
-    """The candidates of each seed, labelled as training.candidates labels them, without
-    those of the hour after an episode's deadline."""
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            out = pathlib.Path(tmp) / f"{seed}.ndjson"
-            truth = pathlib.Path(tmp) / f"{seed}.truth.ndjson"
-            subprocess.run(
-                [training.styx(), "demo", "heart", "--seed", str(seed), "--events",
-                 str(events), "--tap", "candidates", "--notifications", str(out),
-                 "--truth", str(truth)],
-                check=True, cwd=training.ROOT)
-            incidents = {}
-            for line in truth.read_text().splitlines():
-                t = json.loads(line)
-                incidents.setdefault(t["key"], []).append(t)
-            for line in out.read_text().splitlines():
-                c = json.loads(line)
-                ts = training.event_time(c)
-                of = incidents.get(c["patient"], [])
-                if any(t["deadline"] < ts <= t["deadline"] + AFTER_MS for t in of):
-                    continue
-                c["label"] = int(any(t["start"] <= ts <= t["deadline"] for t in of))
-                rows.append(c)
-    frame = pd.DataFrame(rows)
-    print(f"heart: {len(frame)} candidates, {int(frame['label'].sum())} positive")
-    return frame
+def label(candidate, incidents):
+    """The contract's rule, leaving out the hour after an episode's deadline."""
+    ts = training.event_time(candidate)
+    if any(t["deadline"] < ts <= t["deadline"] + AFTER_MS for t in incidents):
+        return None
+    return training.matches(candidate, incidents)
 
 
-frame = candidates(seeds=range(1001, 1007), events=300_000)
+frame = training.candidates("heart", "patient", range(1001, 1007), 300_000, label)
 pipeline = PMMLPipeline([
     ("regression", LogisticRegression(max_iter=2000)),
 ])

@@ -10,15 +10,11 @@ model learns what a jam looks like once it is one. Needs scikit-learn, pandas an
 sklearn2pmml (with a Java runtime).
 """
 
-import json
 import pathlib
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-import pandas as pd
 from sklearn.tree import DecisionTreeClassifier
 from sklearn2pmml import sklearn2pmml
 from sklearn2pmml.pipeline import PMMLPipeline
@@ -29,42 +25,20 @@ FEATURES = ["speed_ratio", "flow_ratio", "slow_share", "density_ratio", "cars"]
 COVER = 0.8
 
 
-def windows(seeds, events=600_000):
-    """The candidates of each seed, labelled by how much of each a jam covers."""
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            out = pathlib.Path(tmp) / f"{seed}.ndjson"
-            truth = pathlib.Path(tmp) / f"{seed}.truth.ndjson"
-            subprocess.run(
-                [training.styx(), "demo", "traffic", "--seed", str(seed), "--events",
-                 str(events), "--tap", "candidates", "--notifications", str(out),
-                 "--truth", str(truth)],
-                check=True, cwd=training.ROOT)
-            jams = {}
-            for line in truth.read_text().splitlines():
-                t = json.loads(line)
-                jams.setdefault(t["key"], []).append(t)
-            for line in out.read_text().splitlines():
-                c = json.loads(line)
-                start, end = c["window_start"], c["window_end"]
-                mine = jams.get(c["segment"], [])
-                cover = max((min(end, t["end"]) - max(start, t["start"])) / (end - start)
-                            for t in mine) if mine else 0.0
-                touched = any(t["start"] <= end - 1 and start <= t["deadline"] for t in mine)
-                if cover >= COVER:
-                    c["label"] = 1
-                elif not touched:
-                    c["label"] = 0
-                else:
-                    continue
-                rows.append(c)
-    frame = pd.DataFrame(rows)
-    print(f"traffic: {len(frame)} windows, {int(frame['label'].sum())} in a jam")
-    return frame
+def label(window, jams):
+    """1 for a window a jam covers for at least COVER of it, 0 for one that touches no
+    jam, None (left out) for one partly in a jam."""
+    start, end = window["window_start"], window["window_end"]
+    cover = max(((min(end, t["end"]) - max(start, t["start"])) / (end - start)
+                 for t in jams), default=0.0)
+    if cover >= COVER:
+        return 1
+    if any(t["start"] <= end - 1 and start <= t["deadline"] for t in jams):
+        return None
+    return 0
 
 
-frame = windows(seeds=range(1001, 1007))
+frame = training.candidates("traffic", "segment", range(1001, 1007), 600_000, label)
 pipeline = PMMLPipeline([
     ("tree", DecisionTreeClassifier(max_depth=5, min_samples_leaf=5, random_state=0)),
 ])

@@ -260,6 +260,8 @@ fn rewrite(job: &mut Table, how: &Rewrite) -> anyhow::Result<GeneratorSettings> 
     }
     if let Some(n) = how.events {
         source.insert("count".into(), Toml::Integer(n as i64));
+        // Every incident in the events is whole: none is cut short by their end.
+        source.insert("whole_incidents".into(), Toml::Boolean(true));
     }
     if how.paced {
         let now = styx_runtime::time::now_ms();

@@ -19,8 +19,7 @@ pub struct Args {
     /// transactions; or the events of a use case (fraud, trends, stuck-form, heart,
     /// traffic, iot, combos, low-balance).
     kind: String,
-    /// How many events (default: without end); the incidents under way at the last one
-    /// then run to their end, in a few more events.
+    /// How many events (default: without end).
     #[arg(long, short = 'n')]
     count: Option<u64>,
     /// Events per second of wall-clock time (default: as fast as possible).
@@ -53,7 +52,8 @@ pub struct Args {
     #[arg(long, requires = "topic")]
     partitions: Option<i32>,
     /// Also write the incidents planted in the events to this file, one JSON object per
-    /// line (needs --count, and a use case's name as KIND).
+    /// line (needs --count, and a use case's name as KIND); the incidents under way at
+    /// the last event then run to their end, in a few more events.
     #[arg(long, value_name = "FILE", requires = "count")]
     truth: Option<PathBuf>,
     /// Write the kind's reference data (the rows a store table holds about its accounts,
@@ -326,6 +326,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     if let Some(n) = args.count {
         generator = generator.limit(n);
+        if args.truth.is_some() {
+            // The truth holds only whole incidents: none is cut short by the end.
+            generator = generator.whole_incidents();
+        }
     }
     let mut output = open_output(&args, kind)?;
     let mut progress = Progress::new(args.count, args.progress);

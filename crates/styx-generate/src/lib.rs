@@ -311,6 +311,8 @@ pub struct Generator {
     reached: i64,
     /// How many events before the stream ends (see [`Generator::limit`]).
     limit: Option<u64>,
+    /// Whether the incidents under way at the limit run to their end.
+    whole: bool,
 }
 
 impl Generator {
@@ -328,14 +330,22 @@ impl Generator {
             emitted: 0,
             reached: i64::MIN,
             limit: None,
+            whole: false,
         }
     }
 
-    /// Ends the stream after about `n` events: after the `n`th, no incident or look-alike
-    /// starts, and the stream goes on (its background too) only until every incident
-    /// under way has ended, so that each planted incident is whole in the events.
+    /// Ends the stream after `n` events (see [`Generator::whole_incidents`]).
     pub fn limit(mut self, n: u64) -> Self {
         self.limit = Some(n);
+        self
+    }
+
+    /// With a [`limit`](Generator::limit), the stream goes on after the `n`th event (its
+    /// background too, but no new incident or look-alike starts) until every incident
+    /// under way has ended, so that each planted incident is whole in the events and none
+    /// is cut short by the end of the stream.
+    pub fn whole_incidents(mut self) -> Self {
+        self.whole = true;
         self
     }
 
@@ -389,6 +399,9 @@ impl Iterator for Generator {
 
     fn next(&mut self) -> Option<Event> {
         if self.limit.is_some_and(|n| self.emitted >= n) {
+            if !self.whole {
+                return None;
+            }
             self.schedule.closing = true;
             let reached = self.reached;
             if self.schedule.incidents.iter().all(|i| i.end < reached) {
@@ -488,12 +501,16 @@ mod tests {
         }
     }
 
-    /// A limited stream ends after the incidents under way at its last event, each of
-    /// them whole: every incident that started in the events is in the truth.
+    /// A limited stream ends at its limit; with whole incidents, after the incidents under
+    /// way then, each of them whole: every incident that started is in the truth.
     #[test]
     fn a_limited_stream_ends_with_every_incident_whole() {
+        assert_eq!(Generator::new(Kind::Payments, 4).limit(1234).count(), 1234);
         for k in [Kind::Payments, Kind::Vitals, Kind::Traffic] {
-            let mut g = Generator::new(k, 4).events_per_second(50.0).limit(100_000);
+            let mut g = Generator::new(k, 4)
+                .events_per_second(50.0)
+                .limit(100_000)
+                .whole_incidents();
             let events: Vec<_> = g.by_ref().collect();
             assert!(events.len() >= 100_000, "{k}: {}", events.len());
             assert!(g.next().is_none(), "{k}: the stream ended");

@@ -241,6 +241,9 @@ pub struct GeneratorSourceConfig {
     /// The random seed.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// With `count`: the incidents under way at the last event run to their end.
+    #[serde(default)]
+    pub whole_incidents: bool,
     /// Event time and watermarks (the generated events carry `ts`).
     #[serde(default)]
     pub event_time: Option<EventTimeConfig>,

@@ -330,6 +330,7 @@ pub struct GeneratorSettings {
     kind: Kind,
     seed: u64,
     count: Option<u64>,
+    whole_incidents: bool,
     event_rate: Option<f64>,
     start_ms: Option<i64>,
     out_of_orderness: Option<Duration>,
@@ -348,18 +349,22 @@ impl GeneratorSettings {
             kind,
             seed: config.seed.unwrap_or(0),
             count: config.count,
+            whole_incidents: config.whole_incidents,
             event_rate: config.event_rate.or(config.rate),
             start_ms,
             out_of_orderness: config.out_of_orderness.map(|d| d.0),
         })
     }
 
-    /// A generator at the first event (ending after `count` events and the incidents
-    /// under way then, see [`Generator::limit`]).
+    /// A generator at the first event, ending after `count` events (and the incidents
+    /// under way then, with `whole_incidents`).
     pub fn generator(&self) -> Generator {
         let mut generator = Generator::new(self.kind, self.seed);
         if let Some(n) = self.count {
             generator = generator.limit(n);
+            if self.whole_incidents {
+                generator = generator.whole_incidents();
+            }
         }
         if let Some(rate) = self.event_rate {
             generator = generator.events_per_second(rate);
