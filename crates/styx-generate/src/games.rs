@@ -10,7 +10,9 @@
 //!
 //! And near-misses that are no combo: the same three presses too slowly (350 to 600 ms);
 //! down and forward, another button, then punch, all within 300 ms; the three buttons in
-//! another order within 300 ms.
+//! another order within 300 ms. And look-alikes that are no player's: a macro (a bot)
+//! pressing down, forward, punch frame-perfect, the two gaps equal to a millisecond and
+//! the three presses equally hard.
 //!
 //! A player in a combo or a near-miss presses nothing else from half a second before it
 //! to half a second after it, and the steady presses never make down, forward, punch
@@ -38,6 +40,7 @@ const P_COMBO: f64 = 0.002;
 const P_SLOW: f64 = 0.0008;
 const P_INTERRUPTED: f64 = 0.0008;
 const P_WRONG_ORDER: f64 = 0.0008;
+const P_MACRO: f64 = 0.0006;
 
 /// A player in a combo or a near-miss presses nothing else this long before and after.
 const QUIET_MS: i64 = 500;
@@ -151,6 +154,23 @@ impl Games {
         self.plan(rng, now, schedule, &[DOWN, FORWARD, other, PUNCH], &gaps);
     }
 
+    /// A macro's down, forward, punch: two to five frames (at 60 a second) apart, each
+    /// gap the same within a millisecond, every press as hard.
+    fn plan_macro(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
+        let gap = (rng.random_range(2..=5) as f64 * 1000.0 / 60.0).round() as i64;
+        let gaps = [gap, gap + rng.random_range(-1..=1)];
+        let start = now + QUIET_MS + rng.random_range(0..1_000);
+        let player = self.idle_player(rng, now, start, gaps[0] + gaps[1]);
+        let power = rng.random_range(20..=100);
+        let mut t = start;
+        for (i, b) in [DOWN, FORWARD, PUNCH].into_iter().enumerate() {
+            if i > 0 {
+                t += gaps[i - 1];
+            }
+            schedule.at(t, Games::press(player, b, power));
+        }
+    }
+
     /// Down, forward and punch in another order within 300 ms.
     fn plan_wrong_order(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
         const ORDERS: [[usize; 3]; 5] = [
@@ -169,11 +189,12 @@ impl Games {
 
 impl Model for Games {
     fn next(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) -> Event {
-        let plans: [(f64, crate::Plan<Self>); 4] = [
+        let plans: [(f64, crate::Plan<Self>); 5] = [
             (P_COMBO, Self::plan_combo),
             (P_SLOW, Self::plan_slow),
             (P_INTERRUPTED, Self::plan_interrupted),
             (P_WRONG_ORDER, Self::plan_wrong_order),
+            (P_MACRO, Self::plan_macro),
         ];
         crate::maybe_plan(self, &plans, rng, now, schedule);
         let player = loop {
