@@ -292,27 +292,9 @@ impl Payments {
         let home = self.accounts[account].home;
         let away = self.abroad(rng, home);
         let start = now + rng.random_range(500..5_000);
-        let amount = self.amount(rng, account);
-        let e = self.payment(
-            account,
-            rng.random_range(0..MERCHANTS),
-            amount,
-            home,
-            true,
-            None,
-        );
-        schedule.at(start, e);
+        self.at_shop(rng, schedule, account, home, start);
         let end = start + rng.random_range(5 * 60_000..60 * 60_000);
-        let amount = self.amount(rng, account);
-        let e = self.payment(
-            account,
-            rng.random_range(0..MERCHANTS),
-            amount,
-            away,
-            true,
-            None,
-        );
-        schedule.at(end, e);
+        self.at_shop(rng, schedule, account, away, end);
         schedule.incident(account_id(account), start, end, "impossible_travel");
     }
 
@@ -323,24 +305,27 @@ impl Payments {
         let home = self.accounts[account].home;
         let away = self.abroad(rng, home);
         let mut t = now + rng.random_range(500..5_000);
-        let amount = self.amount(rng, account);
-        let e = self.payment(
-            account,
-            rng.random_range(0..MERCHANTS),
-            amount,
-            home,
-            true,
-            None,
-        );
-        schedule.at(t, e);
+        self.at_shop(rng, schedule, account, home, t);
         t += rng.random_range(90 * 60_000..240 * 60_000);
         for _ in 0..rng.random_range(2..=4) {
-            let amount = self.amount(rng, account);
-            let merchant = rng.random_range(0..MERCHANTS);
-            let e = self.payment(account, merchant, amount, away, true, None);
-            schedule.at(t, e);
+            self.at_shop(rng, schedule, account, away, t);
             t += rng.random_range(10 * 60_000..40 * 60_000);
         }
+    }
+
+    /// An everyday card-present payment of the account in `country` at time `at`.
+    fn at_shop(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        schedule: &mut Schedule,
+        account: usize,
+        country: usize,
+        at: i64,
+    ) {
+        let amount = self.amount(rng, account);
+        let merchant = rng.random_range(0..MERCHANTS);
+        let e = self.payment(account, merchant, amount, country, true, None);
+        schedule.at(at, e);
     }
 
     fn abroad(&self, rng: &mut ChaCha8Rng, home: usize) -> usize {
