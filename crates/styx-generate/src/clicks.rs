@@ -497,6 +497,22 @@ impl<'a> Script<'a> {
 }
 
 impl Clicks {
+    /// A planned session led to a form of any kind, and the form open: its script so far
+    /// and the form.
+    fn visit<'s>(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        now: i64,
+        schedule: &'s mut Schedule,
+    ) -> (Script<'s>, usize) {
+        let (session, user) = self.new_session(rng);
+        let mut s = Script::new(schedule, session, user, now + rng.random_range(500..5_000));
+        let form = rng.random_range(0..FORMS.len());
+        s.lead_to(rng, form);
+        s.open(rng.random_range(2_000..10_000), form);
+        (s, form)
+    }
+
     /// A customer stuck in a form.
     fn plan_stuck(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
         let (session, user) = self.new_session(rng);
@@ -584,11 +600,7 @@ impl Clicks {
     /// A slow visit that pauses for minutes once or twice (a document to look up) and
     /// then goes through; a mistake or a look back on the way.
     fn plan_slow_success(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
-        let (session, user) = self.new_session(rng);
-        let mut s = Script::new(schedule, session, user, now + rng.random_range(500..5_000));
-        let form = rng.random_range(0..FORMS.len());
-        s.lead_to(rng, form);
-        s.open(rng.random_range(2_000..10_000), form);
+        let (mut s, form) = self.visit(rng, now, schedule);
         let f = &FORMS[form];
         let n = f.fields.len();
         let pauses: Vec<usize> = (0..rng.random_range(1..=2))
@@ -617,11 +629,7 @@ impl Clicks {
     /// A mistake or a rejected submit, a pause of minutes (the right number to find),
     /// then success.
     fn plan_mistake_pause(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
-        let (session, user) = self.new_session(rng);
-        let mut s = Script::new(schedule, session, user, now + rng.random_range(500..5_000));
-        let form = rng.random_range(0..FORMS.len());
-        s.lead_to(rng, form);
-        s.open(rng.random_range(2_000..10_000), form);
+        let (mut s, form) = self.visit(rng, now, schedule);
         let f = &FORMS[form];
         let n = f.fields.len();
         let field = pick(rng, f.tricky);
@@ -649,11 +657,7 @@ impl Clicks {
     /// A customer who struggles (errors, a rejection, fields revisited) and gets
     /// through within a minute or two.
     fn plan_struggle_through(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
-        let (session, user) = self.new_session(rng);
-        let mut s = Script::new(schedule, session, user, now + rng.random_range(500..5_000));
-        let form = rng.random_range(0..FORMS.len());
-        s.lead_to(rng, form);
-        s.open(rng.random_range(2_000..10_000), form);
+        let (mut s, form) = self.visit(rng, now, schedule);
         let f = &FORMS[form];
         let n = f.fields.len();
         for i in 0..n {
@@ -678,11 +682,7 @@ impl Clicks {
 
     /// A customer who opens a form and leaves at once, after a field or two.
     fn plan_quick_leave(&mut self, rng: &mut ChaCha8Rng, now: i64, schedule: &mut Schedule) {
-        let (session, user) = self.new_session(rng);
-        let mut s = Script::new(schedule, session, user, now + rng.random_range(500..5_000));
-        let form = rng.random_range(0..FORMS.len());
-        s.lead_to(rng, form);
-        s.open(rng.random_range(2_000..10_000), form);
+        let (mut s, form) = self.visit(rng, now, schedule);
         let f = &FORMS[form];
         for i in 0..rng.random_range(0..=2).min(f.fields.len()) {
             s.input(Script::quick(rng), i);
