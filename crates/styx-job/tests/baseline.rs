@@ -1,18 +1,10 @@
 //! `baseline` transforms: each event next to its key's own recent past, periods without
 //! events counted as zero.
 
-use std::path::Path;
+mod common;
 
-use serde_json::Value;
+use common::read_ndjson;
 use styx_job::{Job, RunOptions};
-
-fn ndjson(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 const JOB: &str = r#"
 [job]
@@ -87,7 +79,7 @@ fn each_window_next_to_the_windows_before_it() {
         .run(&RunOptions::default())
         .unwrap();
 
-    let history = ndjson(&dir.path().join("history.ndjson"));
+    let history = read_ndjson(&dir.path().join("history.ndjson"));
     let of = |word: &str, minute_index: i64| {
         history
             .iter()
@@ -119,7 +111,7 @@ fn each_window_next_to_the_windows_before_it() {
     assert_eq!(peak["usual"], 2.4);
     assert_eq!(peak["most"], 12);
 
-    let rising: Vec<(String, i64)> = ndjson(&dir.path().join("rising.ndjson"))
+    let rising: Vec<(String, i64)> = read_ndjson(&dir.path().join("rising.ndjson"))
         .iter()
         .map(|r| {
             (

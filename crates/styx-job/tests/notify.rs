@@ -1,18 +1,13 @@
 //! `notify` transforms: messages from templates over the event, one notification per
 //! incident with `suppress`, and events whose message cannot be made as dead letters.
 
+mod common;
+
 use std::path::Path;
 
+use common::read_ndjson;
 use serde_json::Value;
 use styx_job::{Job, RunOptions};
-
-fn ndjson(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 const JOB: &str = r#"
 [job]
@@ -82,7 +77,7 @@ fn one_notification_per_incident_with_its_message() {
         .run(&RunOptions::default())
         .unwrap();
 
-    let mut alerts = ndjson(&dir.path().join("alerts.ndjson"));
+    let mut alerts = read_ndjson(&dir.path().join("alerts.ndjson"));
     alerts.sort_by_key(|a| a["ts"].as_i64());
     let sent: Vec<(&str, &str)> = alerts
         .iter()
@@ -97,7 +92,7 @@ fn one_notification_per_incident_with_its_message() {
     assert_eq!(alerts[0]["ts"], 1_700_000_000_000i64);
     assert_eq!(alerts[0]["amount"], 5000);
 
-    let unsent = ndjson(&dir.path().join("unsent.ndjson"));
+    let unsent = read_ndjson(&dir.path().join("unsent.ndjson"));
     assert_eq!(unsent.len(), 1, "{unsent:?}");
     assert_eq!(unsent[0]["transform"], "transforms.block");
     assert!(
@@ -264,7 +259,7 @@ fn a_webhook_that_never_recovers_sends_them_to_the_dead_letter_file() {
             .run(&RunOptions::default())
             .unwrap();
         assert_eq!(seen.lock().unwrap().len(), 4 * tries_each, "{status}");
-        let dead = ndjson(&dir.path().join("dead.ndjson"));
+        let dead = read_ndjson(&dir.path().join("dead.ndjson"));
         assert_eq!(dead.len(), 4, "{status}: {dead:?}");
         assert_eq!(dead[0]["record"]["message"], "Block p0");
         assert_eq!(dead[0]["url"], url.as_str());

@@ -1,4 +1,4 @@
-//! What the oracle tests share: reading NDJSON and comparing outputs as the fixtures'
+//! What the tests share: reading NDJSON, and, for the oracle tests, comparing outputs as the fixtures'
 //! comparers do (multisets of JSON objects; ints exactly, floats to a relative 1e-9, an
 //! int never equal to a float).
 
