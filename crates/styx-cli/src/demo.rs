@@ -18,6 +18,8 @@ use styx_job::{Job, RunOptions};
 use styx_runtime::source::StopHandle;
 use toml::{Table, Value as Toml};
 
+use crate::run::Ticker;
+
 /// The sink every example job sends its notifications to.
 const NOTIFICATIONS: &str = "notifications";
 
@@ -103,7 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let stop = StopHandle::new();
     crate::run::stop_on_signals(&stop)?;
     let metrics = JobMetrics::new();
-    let summary = Summary::start(use_case, metrics.clone(), !measured);
+    let summary = summary(use_case, metrics.clone(), !measured);
     let began = Instant::now();
     let result = job.run(&RunOptions {
         parallelism: None,
@@ -391,44 +393,24 @@ fn read_lines(path: &Path) -> anyhow::Result<Vec<Value>> {
 
 /// A line on standard error every few seconds while the demo runs: events, notifications,
 /// event time.
-struct Summary {
-    done: crossbeam_channel::Sender<()>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Summary {
-    fn start(use_case: UseCase, metrics: Arc<JobMetrics>, live: bool) -> Summary {
-        let (done, ended) = crossbeam_channel::bounded::<()>(1);
-        let every = if live {
-            Duration::from_secs(5)
-        } else {
-            Duration::from_secs(10)
-        };
-        let thread = std::thread::Builder::new()
-            .name("demo-summary".into())
-            .spawn(move || {
-                while let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
-                    ended.recv_timeout(every)
-                {
-                    let t = metrics.totals();
-                    let time = t.watermark.filter(|w| *w > 0).map_or("-".into(), |w| {
-                        let s = (w / 1000) % 86_400;
-                        format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-                    });
-                    eprintln!(
-                        "styx demo {use_case}: {} events, {} notifications, event time {time} UTC",
-                        t.read, t.written
-                    );
-                }
-            })
-            .ok();
-        Summary { done, thread }
-    }
-
-    fn finish(mut self) {
-        let _ = self.done.send(());
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+fn summary(use_case: UseCase, metrics: Arc<JobMetrics>, live: bool) -> Ticker {
+    let every = if live {
+        Duration::from_secs(5)
+    } else {
+        Duration::from_secs(10)
+    };
+    Ticker::start("demo-summary", every, move |finished| {
+        if finished {
+            return;
         }
-    }
+        let t = metrics.totals();
+        let time = t.watermark.filter(|w| *w > 0).map_or("-".into(), |w| {
+            let s = (w / 1000) % 86_400;
+            format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+        });
+        eprintln!(
+            "styx demo {use_case}: {} events, {} notifications, event time {time} UTC",
+            t.read, t.written
+        );
+    })
 }

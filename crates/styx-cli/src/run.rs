@@ -55,7 +55,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(listen) => Some(web(listen, &job, &metrics, &stop)?),
         None => None,
     };
-    let progress = Progress::start(metrics.clone());
+    let progress = progress(metrics.clone());
     let result = job.run(&RunOptions {
         parallelism: args.parallelism,
         from_savepoint: args.from_savepoint,
@@ -92,67 +92,79 @@ pub(crate) fn stop_on_signals(stop: &StopHandle) -> anyhow::Result<()> {
 /// How often a running job logs its progress (at info level).
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Logs the job's graph once it is built, then every [`PROGRESS_EVERY`] what it read and
-/// wrote, how fast, what it dropped and where its watermark is; and the totals at its end.
-struct Progress {
+/// Calls a function on a thread of its own every so often, and once more when finished.
+pub(crate) struct Ticker {
     done: crossbeam_channel::Sender<()>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-impl Progress {
-    fn start(metrics: Arc<JobMetrics>) -> Progress {
+impl Ticker {
+    /// Calls `tick(false)` every `every`, and `tick(true)` once [`Ticker::finish`] is
+    /// called.
+    pub(crate) fn start(
+        name: &str,
+        every: std::time::Duration,
+        mut tick: impl FnMut(bool) + Send + 'static,
+    ) -> Ticker {
         let (done, ended) = crossbeam_channel::bounded::<()>(1);
         let thread = std::thread::Builder::new()
-            .name("progress".into())
-            .spawn(move || {
-                let mut last = (std::time::Instant::now(), metrics.totals());
-                let mut graph_logged = false;
-                loop {
-                    let finished = !matches!(
-                        ended.recv_timeout(PROGRESS_EVERY),
-                        Err(crossbeam_channel::RecvTimeoutError::Timeout)
-                    );
-                    if !graph_logged {
-                        let graph: Vec<String> = metrics
-                            .operators()
-                            .iter()
-                            .map(|o| format!("{} {} <- [{}]", o.kind, o.id, o.inputs.join(", ")))
-                            .collect();
-                        tracing::info!(graph = %graph.join("; "), "dataflow");
-                        graph_logged = true;
-                    }
-                    let now = (std::time::Instant::now(), metrics.totals());
-                    let seconds = now.0.duration_since(last.0).as_secs_f64().max(1e-9);
-                    let watermark = now
-                        .1
-                        .watermark
-                        .map_or("none".to_string(), |w| w.to_string());
-                    tracing::info!(
-                        read = now.1.read,
-                        read_per_s = ((now.1.read - last.1.read) as f64 / seconds).round(),
-                        written = now.1.written,
-                        written_per_s = ((now.1.written - last.1.written) as f64 / seconds).round(),
-                        dropped = now.1.dropped,
-                        watermark = %watermark,
-                        "{}",
-                        if finished { "ended" } else { "progress" }
-                    );
-                    last = now;
-                    if finished {
-                        return;
-                    }
+            .name(name.into())
+            .spawn(move || loop {
+                let finished = !matches!(
+                    ended.recv_timeout(every),
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout)
+                );
+                tick(finished);
+                if finished {
+                    return;
                 }
             })
             .ok();
-        Progress { done, thread }
+        Ticker { done, thread }
     }
 
-    fn finish(mut self) {
+    /// Makes the last call and waits for it.
+    pub(crate) fn finish(mut self) {
         let _ = self.done.send(());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
+}
+
+/// Logs the job's graph once it is built, then every [`PROGRESS_EVERY`] what it read and
+/// wrote, how fast, what it dropped and where its watermark is; and the totals at its end.
+fn progress(metrics: Arc<JobMetrics>) -> Ticker {
+    let mut last = (std::time::Instant::now(), metrics.totals());
+    let mut graph_logged = false;
+    Ticker::start("progress", PROGRESS_EVERY, move |finished| {
+        if !graph_logged {
+            let graph: Vec<String> = metrics
+                .operators()
+                .iter()
+                .map(|o| format!("{} {} <- [{}]", o.kind, o.id, o.inputs.join(", ")))
+                .collect();
+            tracing::info!(graph = %graph.join("; "), "dataflow");
+            graph_logged = true;
+        }
+        let now = (std::time::Instant::now(), metrics.totals());
+        let seconds = now.0.duration_since(last.0).as_secs_f64().max(1e-9);
+        let watermark = now
+            .1
+            .watermark
+            .map_or("none".to_string(), |w| w.to_string());
+        tracing::info!(
+            read = now.1.read,
+            read_per_s = ((now.1.read - last.1.read) as f64 / seconds).round(),
+            written = now.1.written,
+            written_per_s = ((now.1.written - last.1.written) as f64 / seconds).round(),
+            dropped = now.1.dropped,
+            watermark = %watermark,
+            "{}",
+            if finished { "ended" } else { "progress" }
+        );
+        last = now;
+    })
 }
 
 /// Serves the dashboard and the read-only job API of the one job this process runs, on
