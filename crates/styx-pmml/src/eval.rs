@@ -227,7 +227,8 @@ impl<'a> Ctx<'a> {
         v
     }
 
-    /// Whether two values are equal (strings compared by text).
+    /// Whether two values are equal (strings compared by text, numbers as Java's
+    /// `Double.equals`: see [`crate::types::java_cmp`]).
     pub fn equal(&self, a: Val, b: Val) -> bool {
         match (a, b) {
             // A string built while scoring is interned when the model knows its text, so a
@@ -235,18 +236,19 @@ impl<'a> Ctx<'a> {
             (Val::Str(x), Val::Str(y)) => {
                 x == y || (x & DYN != 0 && y & DYN != 0 && self.text(x) == self.text(y))
             }
-            (Val::Num(x), Val::Num(y)) => x == y,
+            (Val::Num(x), Val::Num(y)) => crate::types::java_cmp(x, y).is_eq(),
             (Val::Bool(x), Val::Bool(y)) => x == y,
             (Val::Bool(_), Val::Num(_)) | (Val::Num(_), Val::Bool(_)) => a.num() == b.num(),
             _ => false,
         }
     }
 
-    /// Orders two non-missing values: numbers numerically, strings by text.
+    /// Orders two non-missing values: numbers as Java does (see
+    /// [`crate::types::java_cmp`]), strings by text.
     pub fn compare(&self, a: Val, b: Val) -> Option<std::cmp::Ordering> {
         match (a, b) {
             (Val::Str(x), Val::Str(y)) => Some(self.text(x).cmp(self.text(y))),
-            _ => a.num()?.partial_cmp(&b.num()?),
+            _ => Some(crate::types::java_cmp(a.num()?, b.num()?)),
         }
     }
 

@@ -60,14 +60,15 @@ impl Cond {
             Cond::Compare { slot, op, value } => {
                 let v = ctx.get(*slot)?;
                 if let (Val::Num(x), Val::Num(y)) = (v, *value) {
-                    // Numbers: the comparison itself (false when either is NaN).
+                    // Numbers: ordered as JPMML orders them (NaN above all, -0 below 0).
+                    let ord = crate::types::java_cmp(x, y);
                     return Ok(Some(match op {
-                        Op::Equal => x == y,
-                        Op::NotEqual => x != y,
-                        Op::LessThan => x < y,
-                        Op::LessOrEqual => x <= y,
-                        Op::GreaterThan => x > y,
-                        Op::GreaterOrEqual => x >= y,
+                        Op::Equal => ord.is_eq(),
+                        Op::NotEqual => ord.is_ne(),
+                        Op::LessThan => ord.is_lt(),
+                        Op::LessOrEqual => ord.is_le(),
+                        Op::GreaterThan => ord.is_gt(),
+                        Op::GreaterOrEqual => ord.is_ge(),
                     }));
                 }
                 if v.is_missing() {

@@ -401,6 +401,10 @@ impl Prep {
     }
 
     fn is_valid(&self, ctx: &Ctx<'_>, v: Val) -> bool {
+        if matches!(v, Val::Num(x) if x.is_nan()) {
+            // Not a number is never a valid value (JPMML: "cannot accept invalid value NaN").
+            return false;
+        }
         if matches!(v, Val::Str(_))
             && (self.intervals.is_empty() || self.optype != OpType::Continuous)
         {
@@ -490,10 +494,6 @@ impl Prep {
 
     /// Treats an already typed value (missing, invalid, outlier treatments).
     pub(crate) fn treat_value(&self, ctx: &mut Ctx<'_>, v: Val) -> Result<Val, Fail> {
-        let v = match v {
-            Val::Num(x) if x.is_nan() => Val::Missing,
-            _ => v,
-        };
         if v.is_missing() {
             return self.missing_value();
         }

@@ -424,9 +424,32 @@ pub(crate) fn float_exp(x: f64) -> f64 {
     FLOAT_E.powf(x as f32 as f64) as f32 as f64
 }
 
+/// Orders two numbers as Java's `Double.compareTo` does, which is how JPMML compares
+/// values with predicates and with each other: `-0.0` is below `0.0`, and NaN (which an
+/// invalid value treated `asIs` can be) equals itself and is above every other number.
+#[inline]
+pub(crate) fn java_cmp(x: f64, y: f64) -> std::cmp::Ordering {
+    match (x.is_nan(), y.is_nan()) {
+        (false, false) => x.total_cmp(&y),
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_compare_as_java_does() {
+        use std::cmp::Ordering::*;
+        assert_eq!(java_cmp(1.0, 2.0), Less);
+        assert_eq!(java_cmp(-0.0, 0.0), Less);
+        assert_eq!(java_cmp(f64::NAN, f64::INFINITY), Greater);
+        assert_eq!(java_cmp(f64::NAN, -f64::NAN), Equal);
+        assert_eq!(java_cmp(f64::NEG_INFINITY, f64::NAN), Less);
+    }
 
     #[test]
     fn float_exp_follows_the_float_math_context() {

@@ -208,12 +208,7 @@ impl Bayes {
             set_classification_default(ctx, index);
             return Ok(());
         }
-        let mut sum = 0.0;
-        for p in probs[..n].iter_mut() {
-            *p = (*p - max).exp();
-            sum += *p;
-        }
-        probs[..n].iter_mut().for_each(|p| *p /= sum);
+        crate::models::regression::softmax(&mut probs[..n], false);
         ctx.s.preds[index].probs = probs;
         set_distribution(ctx, index, None, None);
         Ok(())

@@ -96,6 +96,14 @@ pub(crate) fn compile<'d>(
             "LocalTransformations in a Segmentation are not supported",
         ));
     }
+    if node.function == MiningFunction::Classification {
+        // Aggregated probabilities are kept in the order of the target's declared values,
+        // so that a tie goes to the first of them, as in JPMML (votes keep the order in
+        // which the segments cast them; see `evaluate`).
+        if let Some(df) = node.target.name.as_ref().and_then(|n| c.data_fields.get(n)) {
+            node.cats = df.valid.clone();
+        }
+    }
     let method = match crate::expr::req(seg, "multipleModelMethod")? {
         "majorityVote" => Method::MajorityVote,
         "weightedMajorityVote" => Method::WeightedMajorityVote,

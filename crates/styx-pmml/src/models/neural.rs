@@ -303,15 +303,7 @@ impl Neural {
             let out = &mut a[start..start + layer.neurons.len()];
             match layer.norm {
                 LayerNorm::None => {}
-                LayerNorm::Softmax => {
-                    let max = out.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    let mut sum = 0.0;
-                    for x in out.iter_mut() {
-                        *x = (*x - max).exp();
-                        sum += *x;
-                    }
-                    out.iter_mut().for_each(|x| *x /= sum);
-                }
+                LayerNorm::Softmax => crate::models::regression::softmax(out, false),
                 LayerNorm::Simplemax => {
                     let sum: f64 = out.iter().sum();
                     out.iter_mut().for_each(|x| *x /= sum);

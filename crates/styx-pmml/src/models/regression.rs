@@ -391,16 +391,16 @@ impl Regression {
                 }
             }
             Norm::Softmax if n == 2 && self.tables[1].is_default => binomial(v, Norm::Logit),
-            Norm::Softmax | Norm::Simplemax => {
+            Norm::Softmax => softmax(v, float),
+            Norm::Simplemax => {
                 let mut sum = 0.0;
-                for x in v.iter_mut() {
-                    if self.norm == Norm::Softmax {
-                        *x = if float { float_exp(*x) } else { x.exp() };
-                    }
+                for x in v.iter() {
                     sum = r(sum + *x);
                 }
-                for x in v.iter_mut() {
-                    *x = r(*x / sum);
+                if sum != 1.0 {
+                    for x in v.iter_mut() {
+                        *x = r(*x / sum);
+                    }
                 }
             }
             norm if n == 2 => binomial(v, norm),
@@ -415,6 +415,27 @@ impl Regression {
                     *x = r(*x / sum);
                 }
             }
+        }
+    }
+}
+
+/// Softmax as JPMML computes it: `exp(x - max)` (the largest value subtracted first, for
+/// accuracy), summed in order, each divided by the sum unless the sum is exactly one; in
+/// the float math context every step is a float operation.
+pub(crate) fn softmax(v: &mut [f64], float: bool) {
+    let r = |x: f64| round_to(float, x);
+    let Some(max) = v.iter().copied().reduce(|m, x| if m < x { x } else { m }) else {
+        return;
+    };
+    let mut sum = 0.0;
+    for x in v.iter_mut() {
+        let d = r(*x - max);
+        *x = if float { float_exp(d) } else { d.exp() };
+        sum = r(sum + *x);
+    }
+    if sum != 1.0 {
+        for x in v.iter_mut() {
+            *x = r(*x / sum);
         }
     }
 }

@@ -202,7 +202,11 @@ impl TreeSum {
         r.missing = 0;
         for (i, f) in self.features.iter().enumerate() {
             match (ctx.get(f.slot)?, f.string) {
-                (Val::Num(x), false) if !x.is_nan() => r.nums[i] = x,
+                // NaN and -0.0 order differently in JPMML than in IEEE comparisons: the
+                // general evaluation takes those.
+                (Val::Num(x), false) if !x.is_nan() && x.to_bits() != (-0.0f64).to_bits() => {
+                    r.nums[i] = x
+                }
                 (Val::Str(id), true) => r.strs[i] = string_id(id),
                 (Val::Missing, false) => {
                     r.nums[i] = f64::NAN;
