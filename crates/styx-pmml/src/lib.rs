@@ -320,7 +320,9 @@ impl Model {
         self.c
             .models
             .iter()
-            .filter(|m| matches!(&m.kind, models::ModelKind::Mining(mm) if mm.has_tree_sum()))
+            .filter(|m| {
+                matches!(&m.kind, models::ModelKind::Mining(mm) if mm.has_tree_sum() || mm.has_tree_votes())
+            })
             .count()
     }
 

@@ -51,6 +51,8 @@ pub(crate) struct Mining {
     threshold: f64,
     /// A sum of regression trees, compiled together.
     tree_sum: Option<TreeSum>,
+    /// Classification trees aggregated, compiled together.
+    tree_votes: Option<TreeVotes>,
 }
 
 impl Mining {
@@ -60,10 +62,17 @@ impl Mining {
         self.tree_sum.is_some()
     }
 
+    /// Whether the segments are evaluated as [`TreeVotes`].
+    #[cfg(test)]
+    pub(crate) fn has_tree_votes(&self) -> bool {
+        self.tree_votes.is_some()
+    }
+
     /// Evaluates every segment as its own model.
     #[cfg(test)]
     pub(crate) fn drop_tree_sum(&mut self) {
         self.tree_sum = None;
+        self.tree_votes = None;
     }
 
     /// Whether the model has no typed target of its own (its result is a segment's).
@@ -259,12 +268,14 @@ pub(crate) fn compile<'d>(
             .extend(seg_node.result_outputs.iter().cloned());
     }
     let tree_sum = tree_sum(c, node, method, &segments);
+    let tree_votes = tree_votes(c, node, method, &segments);
     Ok(Mining {
         segments,
         method,
         missing,
         threshold,
         tree_sum,
+        tree_votes,
     })
 }
 
@@ -292,10 +303,93 @@ fn tree_sum(
         {
             return None;
         }
-        let leaf = |x: f64| crate::output::apply_target(&seg.target, seg.float, x);
+        let leaf = |i: u32| {
+            tree.score(i)
+                .map(|x| crate::output::apply_target(&seg.target, seg.float, x))
+        };
         sum.push(tree, s.model, leaf, usable);
     }
     Some(sum)
+}
+
+/// The classification trees of a vote or an average (a random forest, bagging), walked
+/// together: each walk ends at a leaf of [`TreeVotes::leaves`], whose label and
+/// probabilities become the segment's prediction without evaluating the tree as a model.
+#[derive(Debug, Clone)]
+pub(crate) struct TreeVotes {
+    sum: TreeSum,
+    /// Per leaf: the label's category index (in the segment's categories).
+    labels: Vec<u32>,
+    /// Per leaf, `width` probabilities by the segment's category index.
+    probs: Vec<f64>,
+    width: usize,
+}
+
+impl TreeVotes {
+    /// Writes leaf `k`'s prediction as model `model`'s for the current record.
+    fn predict(&self, ctx: &mut Ctx<'_>, model: usize, k: usize) {
+        let epoch = ctx.s.epoch;
+        let label = ctx.m.models[model].cats[self.labels[k] as usize];
+        let p = &mut ctx.s.preds[model];
+        p.epoch = epoch;
+        p.value = label;
+        let n = p.probs.len().min(self.width);
+        p.probs[..n].copy_from_slice(&self.probs[k * self.width..k * self.width + n]);
+        p.has_probs = true;
+        p.has_conf = false;
+        p.entity = Val::Missing;
+        p.ranked.clear();
+    }
+}
+
+/// Compiles an aggregation of classification trees that have no output fields into
+/// [`TreeVotes`]; `None` for any other segmentation.
+fn tree_votes(
+    c: &Compiler<'_>,
+    node: &ModelNode,
+    method: Method,
+    segments: &[Segment],
+) -> Option<TreeVotes> {
+    if node.function != MiningFunction::Classification
+        || matches!(
+            method,
+            Method::SelectFirst | Method::SelectAll | Method::ModelChain | Method::Sum
+        )
+    {
+        return None;
+    }
+    let usable = |slot: u32| matches!(&c.slots[slot as usize], SlotDef::Input { input, .. } if *input != u32::MAX);
+    let width = segments
+        .iter()
+        .map(|s| c.models[s.model].as_ref().map_or(0, |m| m.cats.len()))
+        .max()?;
+    let mut votes = TreeVotes {
+        sum: TreeSum::default(),
+        labels: Vec::new(),
+        probs: Vec::new(),
+        width,
+    };
+    let mut row = vec![0.0; width];
+    for s in segments {
+        let seg = c.models[s.model].as_ref()?;
+        let ModelKind::Tree(tree) = &seg.kind else {
+            return None;
+        };
+        if seg.function != MiningFunction::Classification || !seg.outputs.is_empty() {
+            return None;
+        }
+        let cats = seg.cats.len();
+        let leaves = std::cell::RefCell::new((&mut votes.labels, &mut votes.probs, &mut row));
+        let leaf = |i: u32| {
+            let (labels, probs, row) = &mut *leaves.borrow_mut();
+            let label = tree.leaf_distribution(i, seg.float, &mut row[..cats])?;
+            labels.push(label);
+            probs.extend_from_slice(row);
+            Some((labels.len() - 1) as f64)
+        };
+        votes.sum.push(tree, s.model, leaf, usable);
+    }
+    Some(votes)
 }
 
 impl Mining {
@@ -322,7 +416,11 @@ impl Mining {
         let mut chosen: Option<&Segment> = None;
         let mut result: Result<(), Fail> = Ok(());
         let mut return_missing = false;
-        for s in &self.segments {
+        let mut record = std::mem::take(&mut ctx.s.tree_record);
+        if let Some(votes) = &self.tree_votes {
+            votes.sum.load(ctx, &mut record);
+        }
+        for (si, s) in self.segments.iter().enumerate() {
             // Most segments (every tree of an ensemble) have a `True` predicate.
             if !matches!(s.cond, Cond::True) {
                 match s.cond.eval(ctx) {
@@ -334,7 +432,13 @@ impl Mining {
                     }
                 }
             }
-            if let Err(e) = evaluate(ctx, s.model) {
+            let walked = self
+                .tree_votes
+                .as_ref()
+                .and_then(|v| Some((v, v.sum.walk(&v.sum.members()[si], &record)?)));
+            if let Some((votes, k)) = walked {
+                votes.predict(ctx, s.model, k as usize);
+            } else if let Err(e) = evaluate(ctx, s.model) {
                 result = Err(e);
                 break;
             }
@@ -458,6 +562,7 @@ impl Mining {
                 }
             }
         }
+        ctx.s.tree_record = record;
         let restore = |ctx: &mut Ctx<'_>, probs: Vec<f64>, order: Vec<u32>, values: Vec<f64>| {
             ctx.s.preds[index].probs = probs;
             ctx.s.preds[index].order = order;
@@ -580,7 +685,7 @@ impl Mining {
         record: &mut Record,
         float: bool,
     ) -> Result<Option<f64>, Fail> {
-        sum.load(ctx, record)?;
+        sum.load(ctx, record);
         let mut total = 0.0;
         let mut evaluated = 0usize;
         let mut missing_count = 0usize;

@@ -33,7 +33,6 @@ struct Node {
     score: Option<f64>,
     /// (category index, record count or probability, confidence).
     dist: Vec<(u32, f64, Option<f64>)>,
-    dist_is_probability: bool,
     default_child: Option<u32>,
     id: Val,
 }
@@ -334,7 +333,6 @@ fn add_node(
         children: vec![],
         score,
         dist,
-        dist_is_probability,
         default_child: None,
         id,
     });
@@ -468,14 +466,48 @@ impl Tree {
             p.value = node.cats[score as usize];
             return Ok(());
         }
-        let mut sum = 0.0;
-        for (cat, x, conf) in &n.dist {
-            p.probs[*cat as usize] = round_to(float, *x);
-            sum = round_to(float, sum + x);
+        for (cat, _, conf) in &n.dist {
             if let Some(cf) = conf {
                 p.has_conf = true;
                 p.conf[*cat as usize] = cf * self.penalty.powi(levels as i32);
             }
+        }
+        let label = n.distribution(float, &mut p.probs)?;
+        p.has_probs = true;
+        p.value = label.map_or(Val::Missing, |c| node.cats[c as usize]);
+        Ok(())
+    }
+
+    /// A classification tree's result when node `i` is selected, for the walk of an
+    /// ensemble: the category index of its label and its probabilities (by category
+    /// index, zero for categories the node does not list), as [`Tree::evaluate`] computes
+    /// them; `None` when evaluating such a node fails or predicts nothing.
+    pub(crate) fn leaf_distribution(&self, i: u32, float: bool, probs: &mut [f64]) -> Option<u32> {
+        let n = self.nodes.get(i as usize)?;
+        probs.iter_mut().for_each(|x| *x = 0.0);
+        if n.dist.is_empty() {
+            let score = n.score? as u32;
+            *probs.get_mut(score as usize)? = 1.0;
+            return Some(score);
+        }
+        n.distribution(float, probs).ok().flatten()
+    }
+
+    /// A regression tree's score at node `i`.
+    pub(crate) fn score(&self, i: u32) -> Option<f64> {
+        self.nodes.get(i as usize)?.score
+    }
+}
+
+impl Node {
+    /// Writes the node's probabilities (its score distribution, normalized unless it sums
+    /// to one) into `probs` by category index; returns the label's category index: the
+    /// node's score, or else the most probable category (the first of equals).
+    fn distribution(&self, float: bool, probs: &mut [f64]) -> Result<Option<u32>, Fail> {
+        let mut sum = 0.0;
+        for (cat, x, _) in &self.dist {
+            probs[*cat as usize] = round_to(float, *x);
+            sum = round_to(float, sum + x);
         }
         if sum != 1.0 {
             if sum == 0.0 {
@@ -484,27 +516,23 @@ impl Tree {
                 )
                 .into());
             }
-            for (cat, _, _) in &n.dist {
-                p.probs[*cat as usize] = round_to(float, p.probs[*cat as usize] / sum);
+            for (cat, _, _) in &self.dist {
+                probs[*cat as usize] = round_to(float, probs[*cat as usize] / sum);
             }
         }
-        let _ = n.dist_is_probability;
-        p.has_probs = true;
-        p.value = match n.score {
-            Some(score) => node.cats[score as usize],
+        Ok(match self.score {
+            Some(score) => Some(score as u32),
             None => {
                 let mut best: Option<(u32, f64)> = None;
-                for (cat, _, _) in &n.dist {
-                    let v = p.probs[*cat as usize];
+                for (cat, _, _) in &self.dist {
+                    let v = probs[*cat as usize];
                     if best.is_none_or(|(_, b)| v > b) {
                         best = Some((*cat, v));
                     }
                 }
-                best.map(|(c, _)| node.cats[c as usize])
-                    .unwrap_or(Val::Missing)
+                best.map(|(c, _)| c)
             }
-        };
-        Ok(())
+        })
     }
 }
 

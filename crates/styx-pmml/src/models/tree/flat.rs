@@ -1,6 +1,6 @@
-//! Sums of regression trees (the segments of a gradient-boosting `MiningModel`) compiled
-//! into one array of steps, walked without a model dispatch or a prediction record per
-//! tree.
+//! The trees of an ensemble (the segments of a gradient-boosting sum, a random forest, a
+//! bagging vote) compiled into one array of steps, walked without a model dispatch or a
+//! prediction record per tree.
 //!
 //! A record's features (the fields the trees test) are read once. A tree whose features
 //! are all numbers that are not NaN (for numeric tests), strings (for string tests) or
@@ -10,7 +10,6 @@
 //! general way, so the result is the same in every case.
 
 use super::{MissingStrategy, Test, Tree};
-use crate::error::Fail;
 use crate::eval::{Ctx, Slot};
 use crate::predicate::{Cond, Op};
 use crate::types::{Val, DYN};
@@ -136,14 +135,15 @@ impl TreeSum {
         &self.members
     }
 
-    /// Adds `tree` (model `model`) as the next tree of the sum. `leaf` maps a node score
-    /// to the tree's prediction (its `Targets`); `usable` says whether a slot may be read
-    /// for every record.
+    /// Adds `tree` (model `model`) as the next tree of the sum. `leaf` maps a selected node
+    /// to what the walk returns for it (a regression tree's prediction after its
+    /// `Targets`, an index into a table of distributions), or `None` when the general
+    /// evaluation must decide; `usable` says whether a slot may be read for every record.
     pub(crate) fn push(
         &mut self,
         tree: &Tree,
         model: usize,
-        leaf: impl Fn(f64) -> f64,
+        leaf: impl Fn(u32) -> Option<f64>,
         usable: impl Fn(Slot) -> bool,
     ) {
         let mut b = Builder {
@@ -194,14 +194,20 @@ impl TreeSum {
 
     /// Reads the record's features.
     #[inline]
-    pub(crate) fn load(&self, ctx: &mut Ctx<'_>, r: &mut Record) -> Result<(), Fail> {
+    pub(crate) fn load(&self, ctx: &mut Ctx<'_>, r: &mut Record) {
         let n = self.features.len();
         r.nums.resize(n, 0.0);
         r.strs.resize(n, 0);
         r.bad = 0;
         r.missing = 0;
         for (i, f) in self.features.iter().enumerate() {
-            match (ctx.get(f.slot)?, f.string) {
+            // A value that cannot be read (an invalid value to be refused) is left to the
+            // general evaluation, which fails only if a tree reads it, as JPMML does.
+            let Ok(v) = ctx.get(f.slot) else {
+                r.bad |= bit(i as u32);
+                continue;
+            };
+            match (v, f.string) {
                 // NaN and -0.0 order differently in JPMML than in IEEE comparisons: the
                 // general evaluation takes those.
                 (Val::Num(x), false) if !x.is_nan() && x.to_bits() != (-0.0f64).to_bits() => {
@@ -219,7 +225,6 @@ impl TreeSum {
                 _ => r.bad |= bit(i as u32),
             }
         }
-        Ok(())
     }
 
     /// Walks a tree: its prediction, or `None` when the general evaluation decides (the
@@ -286,7 +291,7 @@ struct Builder<'a, L, U> {
     ok: bool,
 }
 
-impl<L: Fn(f64) -> f64, U: Fn(Slot) -> bool> Builder<'_, L, U> {
+impl<L: Fn(u32) -> Option<f64>, U: Fn(Slot) -> bool> Builder<'_, L, U> {
     /// The walk from the root: the root's predicate must hold.
     fn root(&mut self) -> Ref {
         let test = self.test(0);
@@ -407,8 +412,8 @@ impl<L: Fn(f64) -> f64, U: Fn(Slot) -> bool> Builder<'_, L, U> {
 
     /// The node's prediction as a step, or the general evaluation without one.
     fn score_step(&mut self, i: u32) -> Ref {
-        match self.tree.nodes[i as usize].score {
-            Some(x) => self.sum.other(Other::Leaf((self.leaf)(x))),
+        match (self.leaf)(i) {
+            Some(x) => self.sum.other(Other::Leaf(x)),
             None => self.sum.other(Other::General),
         }
     }
@@ -432,7 +437,8 @@ impl<L: Fn(f64) -> f64, U: Fn(Slot) -> bool> Builder<'_, L, U> {
         // `from[j]`: the walk from the `j`th child on.
         let n = kids.len();
         let mut from = vec![0; n + 1];
-        from[n] = if self.tree.return_last {
+        // `returnLastPrediction` takes a node with a score only.
+        from[n] = if self.tree.return_last && self.tree.score(i).is_some() {
             self.score_step(i)
         } else {
             self.sum.other(Other::General)
@@ -551,7 +557,10 @@ mod tests {
                 (Ok(()), Ok(())) => {
                     for col in 0..fast.result_columns().len() {
                         let (a, b) = (fast.result(&s1, col), general.result(&s2, col));
-                        assert!(same(a, b), "{case} row {i} column {col}: {a:?} != {b:?}");
+                        assert!(
+                            same(a, b),
+                            "{case} row {i} {row:?} column {col}: {a:?} != {b:?}"
+                        );
                     }
                 }
                 (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{case} row {i}"),
@@ -628,14 +637,41 @@ mod tests {
     }
 
     /// A random tree node (and its subtree) of a `TreeModel`.
-    fn random_node(rng: &mut Rng, out: &mut String, id: &mut u32, depth: u32, pred: &str) {
+    fn random_node(
+        rng: &mut Rng,
+        out: &mut String,
+        id: &mut u32,
+        depth: u32,
+        pred: &str,
+        classes: bool,
+    ) {
         let me = *id;
         *id += 1;
         let score = if rng.below(10) == 0 {
             String::new()
+        } else if classes {
+            format!(" score=\"{}\"", ["a", "b", "c"][rng.below(3)])
         } else {
             format!(" score=\"{}\"", [-1.5, 0.25, 3.0, 0.1, 7.0][rng.below(5)])
         };
+        let mut dist = String::new();
+        if classes && rng.below(5) != 0 {
+            let probability = rng.below(3) == 0;
+            for class in ["a", "b", "c"] {
+                if rng.below(4) == 0 {
+                    continue;
+                }
+                let count = [0.0, 1.0, 2.5, 7.0, 0.25][rng.below(5)];
+                let p = if probability {
+                    format!(" probability=\"{}\"", [0.0, 0.5, 0.25, 1.0][rng.below(4)])
+                } else {
+                    String::new()
+                };
+                dist.push_str(&format!(
+                    "<ScoreDistribution value=\"{class}\" recordCount=\"{count}\"{p}/>"
+                ));
+            }
+        }
         let kids = if depth >= 4 || rng.below(4) == 0 {
             0
         } else {
@@ -670,7 +706,7 @@ mod tests {
             };
             for p in preds {
                 kid_ids.push(*id);
-                random_node(rng, &mut body, id, depth + 1, &p);
+                random_node(rng, &mut body, id, depth + 1, &p, classes);
                 k += 1;
             }
         }
@@ -680,12 +716,18 @@ mod tests {
             format!(" defaultChild=\"{}\"", kid_ids[rng.below(kid_ids.len())])
         };
         out.push_str(&format!(
-            "<Node id=\"{me}\"{score}{default}>{pred}{body}</Node>"
+            "<Node id=\"{me}\"{score}{default}>{pred}{dist}{body}</Node>"
         ));
     }
 
-    /// A random regression sum of trees over three numbers and one string.
-    fn random_document(rng: &mut Rng) -> String {
+    /// A random regression sum of trees (or with `classes`, an aggregation of
+    /// classification trees) over three numbers and one string.
+    fn random_document(rng: &mut Rng, classes: bool) -> String {
+        let function = if classes {
+            "classification"
+        } else {
+            "regression"
+        };
         let fields = "<MiningField name=\"x0\"/><MiningField name=\"x1\"/><MiningField name=\"x2\"/><MiningField name=\"c\"/>";
         let mut trees = String::new();
         for _ in 0..1 + rng.below(5) {
@@ -708,12 +750,37 @@ mod tests {
                 "<True/>"
             };
             let mut node = String::new();
-            random_node(rng, &mut node, &mut 1, 0, root);
+            random_node(rng, &mut node, &mut 1, 0, root, classes);
+            let targets = if classes { "" } else { targets };
             trees.push_str(&format!(
-                "<Segment><True/><TreeModel functionName=\"regression\" missingValueStrategy=\"{strategy}\" noTrueChildStrategy=\"{last}\"{context}><MiningSchema>{fields}</MiningSchema>{targets}{node}</TreeModel></Segment>"
+                "<Segment weight=\"{}\"><True/><TreeModel functionName=\"{function}\" missingValueStrategy=\"{strategy}\" noTrueChildStrategy=\"{last}\"{context}><MiningSchema>{fields}</MiningSchema>{targets}{node}</TreeModel></Segment>",
+                [1.0, 0.5, 2.0][rng.below(3)]
             ));
         }
         let treatment = ["returnMissing", "skipSegment", "continue"][rng.below(3)];
+        let method = if classes {
+            [
+                "average",
+                "weightedAverage",
+                "majorityVote",
+                "weightedMajorityVote",
+                "median",
+                "max",
+            ][rng.below(6)]
+        } else {
+            "sum"
+        };
+        let (target, output) = if classes {
+            (
+                "<DataField name=\"y\" optype=\"categorical\" dataType=\"string\"><Value value=\"a\"/><Value value=\"b\"/><Value value=\"c\"/></DataField>",
+                "<Output><OutputField name=\"pa\" feature=\"probability\" value=\"a\"/><OutputField name=\"pb\" feature=\"probability\" value=\"b\"/><OutputField name=\"pc\" feature=\"probability\" value=\"c\"/></Output>",
+            )
+        } else {
+            (
+                "<DataField name=\"y\" optype=\"continuous\" dataType=\"double\"/>",
+                "",
+            )
+        };
         let context = if rng.below(4) == 0 {
             " mathContext=\"float\""
         } else {
@@ -725,9 +792,9 @@ mod tests {
              <DataField name=\"x1\" optype=\"continuous\" dataType=\"double\"/>\
              <DataField name=\"x2\" optype=\"continuous\" dataType=\"double\"/>\
              <DataField name=\"c\" optype=\"categorical\" dataType=\"string\"/>\
-             <DataField name=\"y\" optype=\"continuous\" dataType=\"double\"/></DataDictionary>\
-             <MiningModel functionName=\"regression\"{context}><MiningSchema><MiningField name=\"y\" usageType=\"target\"/>{fields}</MiningSchema>\
-             <Segmentation multipleModelMethod=\"sum\" missingPredictionTreatment=\"{treatment}\">{trees}</Segmentation></MiningModel></PMML>"
+             {target}</DataDictionary>\
+             <MiningModel functionName=\"{function}\"{context}><MiningSchema><MiningField name=\"y\" usageType=\"target\"/>{fields}</MiningSchema>{output}\
+             <Segmentation multipleModelMethod=\"{method}\" missingPredictionTreatment=\"{treatment}\">{trees}</Segmentation></MiningModel></PMML>"
         )
     }
 
@@ -735,8 +802,8 @@ mod tests {
     fn random_sums_of_trees_score_as_their_segments() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut compiled = 0;
-        for doc in 0..400 {
-            let text = random_document(&mut rng);
+        for doc in 0..800 {
+            let text = random_document(&mut rng, doc % 2 == 1);
             let fast = match Model::parse(&text) {
                 Ok(m) => m,
                 Err(e) => panic!("document {doc}: {e}\n{text}"),
@@ -762,8 +829,8 @@ mod tests {
                 }
                 rows.push(row);
             }
-            compare(&format!("document {doc}"), &fast, &general, &rows);
+            compare(&format!("document {doc} {text}"), &fast, &general, &rows);
         }
-        assert_eq!(compiled, 400);
+        assert_eq!(compiled, 800);
     }
 }
