@@ -323,6 +323,8 @@ pub(crate) struct TreeVotes {
     /// Per leaf, `width` probabilities by the segment's category index.
     probs: Vec<f64>,
     width: usize,
+    /// Every segment's predicate is `True` (each tree applies to every record).
+    all_apply: bool,
 }
 
 impl TreeVotes {
@@ -368,6 +370,7 @@ fn tree_votes(
         labels: Vec::new(),
         probs: Vec::new(),
         width,
+        all_apply: segments.iter().all(|s| matches!(s.cond, Cond::True)),
     };
     let mut row = vec![0.0; width];
     for s in segments {
@@ -417,10 +420,27 @@ impl Mining {
         let mut result: Result<(), Fail> = Ok(());
         let mut return_missing = false;
         let mut record = std::mem::take(&mut ctx.s.tree_record);
+        let mut aggregated = false;
         if let Some(votes) = &self.tree_votes {
             votes.sum.load(ctx, &mut record);
+            aggregated = self.aggregate_walks(votes, &record, float, &mut probs, &mut order);
+            if aggregated {
+                evaluated = self.segments.len();
+                denominator = match self.method {
+                    Method::WeightedAverage => self.segments.iter().map(|s| s.weight).sum(),
+                    _ => evaluated as f64,
+                };
+            } else {
+                probs.iter_mut().for_each(|x| *x = 0.0);
+                order.clear();
+            }
         }
-        for (si, s) in self.segments.iter().enumerate() {
+        let segments = if aggregated {
+            &[][..]
+        } else {
+            &self.segments[..]
+        };
+        for (si, s) in segments.iter().enumerate() {
             // Most segments (every tree of an ensemble) have a `True` predicate.
             if !matches!(s.cond, Cond::True) {
                 match s.cond.eval(ctx) {
@@ -657,6 +677,58 @@ impl Mining {
         p.entity = Val::Missing;
         p.ranked.clear();
         Ok(())
+    }
+
+    /// The aggregation of an average or a vote of trees that always apply, when every
+    /// tree's walk ends at a leaf: the same sums, in the same order, as the general loop of
+    /// [`Mining::evaluate`] makes from the segments' predictions. `false` (with `probs`
+    /// and `order` to be reset) when a tree needs the general evaluation.
+    fn aggregate_walks(
+        &self,
+        votes: &TreeVotes,
+        record: &Record,
+        float: bool,
+        probs: &mut [f64],
+        order: &mut Vec<u32>,
+    ) -> bool {
+        if !votes.all_apply {
+            return false;
+        }
+        let r = |x: f64| round_to(float, x);
+        let w = votes.width;
+        for (s, member) in self.segments.iter().zip(votes.sum.members()) {
+            let Some(k) = votes.sum.walk(member, record) else {
+                return false;
+            };
+            let k = k as usize;
+            match self.method {
+                Method::Average | Method::WeightedAverage => {
+                    let weight = if self.method == Method::Average {
+                        1.0
+                    } else {
+                        s.weight
+                    };
+                    let leaf = &votes.probs[k * w..(k + 1) * w];
+                    for (si, pi) in s.cat_map.iter().enumerate() {
+                        let p = &mut probs[*pi as usize];
+                        *p = r(*p + r(leaf[si] * weight));
+                    }
+                }
+                Method::MajorityVote | Method::WeightedMajorityVote => {
+                    let pi = s.cat_map[votes.labels[k] as usize];
+                    if !order.contains(&pi) {
+                        order.push(pi);
+                    }
+                    probs[pi as usize] += if self.method == Method::MajorityVote {
+                        1.0
+                    } else {
+                        s.weight
+                    };
+                }
+                _ => return false,
+            }
+        }
+        true
     }
 
     /// A regression `sum` of trees: each tree walked in the [`TreeSum`] when it can be,
