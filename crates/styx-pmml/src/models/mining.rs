@@ -19,8 +19,10 @@ pub(crate) enum Method {
     Average,
     WeightedAverage,
     Median,
+    WeightedMedian,
     Max,
     Sum,
+    WeightedSum,
     SelectFirst,
     SelectAll,
     ModelChain,
@@ -119,8 +121,10 @@ pub(crate) fn compile<'d>(
         "average" => Method::Average,
         "weightedAverage" => Method::WeightedAverage,
         "median" => Method::Median,
+        "weightedMedian" => Method::WeightedMedian,
         "max" => Method::Max,
         "sum" => Method::Sum,
+        "weightedSum" => Method::WeightedSum,
         "selectFirst" => Method::SelectFirst,
         "modelChain" => Method::ModelChain,
         "selectAll" => {
@@ -163,6 +167,12 @@ pub(crate) fn compile<'d>(
             return Err(PmmlError::unsupported(
                 "Segmentation",
                 "this multipleModelMethod for clustering",
+            ))
+        }
+        (MiningFunction::Classification, Method::WeightedMedian | Method::WeightedSum) => {
+            return Err(PmmlError::invalid(
+                "Segmentation",
+                "a weighted median or weighted sum for a classification",
             ))
         }
         (MiningFunction::Classification, Method::Sum) => {
@@ -496,6 +506,8 @@ impl Mining {
                 | Method::Average
                 | Method::WeightedAverage
                 | Method::Median
+                | Method::WeightedMedian
+                | Method::WeightedSum
                 | Method::Max
                     if !classification && !clustering =>
                 {
@@ -516,6 +528,8 @@ impl Mining {
                             total = r(total + r(x * s.weight));
                             denominator += s.weight;
                         }
+                        Method::WeightedSum => total = r(total + r(x * s.weight)),
+                        Method::WeightedMedian => values.extend([x, s.weight]),
                         _ => values.push(x),
                     }
                 }
@@ -612,6 +626,8 @@ impl Mining {
                 Method::Sum => total,
                 Method::Average | Method::WeightedAverage => r(total / denominator),
                 Method::Median => median(&mut values),
+                Method::WeightedSum => total,
+                Method::WeightedMedian => weighted_median(&mut values, float),
                 _ => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             };
             restore(ctx, probs, order, values);
@@ -851,8 +867,48 @@ fn median(xs: &mut [f64]) -> f64 {
     }
 }
 
+/// The weighted median of `(value, weight)` pairs laid out flat, as JPMML takes it: the
+/// pairs ordered by value (equal values keep their segment order), the first value at
+/// which the running sum of weights reaches half the total weight (summed in the model's
+/// math context).
+fn weighted_median(pairs: &mut [f64], float: bool) -> f64 {
+    let mut entries: Vec<(f64, f64)> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+    if entries.is_empty() {
+        return f64::NAN;
+    }
+    entries.sort_by(|a, b| crate::types::java_cmp(a.0, b.0));
+    let total = entries
+        .iter()
+        .fold(0.0, |sum, (_, w)| round_to(float, sum + w));
+    let threshold = 0.5 * total;
+    let mut sum = 0.0;
+    for (x, w) in &entries {
+        sum += w;
+        if sum >= threshold {
+            return *x;
+        }
+    }
+    f64::NAN
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn weighted_medians_take_the_first_value_reaching_half_the_weight() {
+        assert_eq!(
+            super::weighted_median(&mut [3.0, 1.0, 1.0, 1.0, 2.0, 1.0], false),
+            2.0
+        );
+        assert_eq!(
+            super::weighted_median(&mut [3.0, 5.0, 1.0, 1.0, 2.0, 1.0], false),
+            3.0
+        );
+        assert_eq!(
+            super::weighted_median(&mut [1.0, 1.0, 2.0, 1.0], false),
+            1.0
+        );
+    }
+
     #[test]
     fn median_of_odd_and_even() {
         assert_eq!(super::median(&mut [3.0, 1.0, 2.0]), 2.0);

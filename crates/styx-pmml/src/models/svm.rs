@@ -179,6 +179,10 @@ struct Machine {
 #[derive(Debug, Clone)]
 pub(crate) struct Svm {
     fields: Vec<Slot>,
+    /// Per vector field: a `CategoricalPredictor`'s category and coefficient (the entry
+    /// is the coefficient when the field has that value, else zero), or `None` for a
+    /// `FieldRef` (the field's number).
+    indicators: Vec<Option<(Val, f64)>>,
     names: Vec<String>,
     vectors: Vectors,
     kernel: Kernel,
@@ -241,12 +245,22 @@ pub(crate) fn compile(
         .ok_or_else(|| PmmlError::invalid("VectorDictionary", "VectorFields are required"))?;
     let mut fields = Vec::new();
     let mut names = Vec::new();
+    let mut indicators = Vec::new();
     for f in vf.content() {
         match f.name.as_str() {
             "FieldRef" => {
                 let name = req(f, "field")?;
                 fields.push(c.field(name, "FieldRef")?.slot);
                 names.push(name.to_string());
+                indicators.push(None);
+            }
+            "CategoricalPredictor" => {
+                let name = req(f, "name")?;
+                let info = c.field(name, "CategoricalPredictor")?;
+                let v = c.constant_for(info.ty, req(f, "value")?, "CategoricalPredictor")?;
+                fields.push(info.slot);
+                names.push(name.to_string());
+                indicators.push(Some((v, num_attr(f, "coefficient")?)));
             }
             other => {
                 return Err(PmmlError::unsupported(
@@ -410,6 +424,7 @@ pub(crate) fn compile(
     }
     Ok(Svm {
         fields,
+        indicators,
         names,
         vectors,
         kernel,
@@ -438,11 +453,18 @@ impl Svm {
     pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut x = std::mem::take(&mut ctx.s.nums_mining);
         x.clear();
-        for (slot, name) in self.fields.iter().zip(&self.names) {
+        for ((slot, name), indicator) in self.fields.iter().zip(&self.names).zip(&self.indicators) {
             match ctx.get(*slot) {
-                Ok(v) => match v.num() {
-                    Some(n) => x.push(n),
-                    None => {
+                Ok(v) => match (v.num(), indicator) {
+                    (_, Some((value, coefficient))) if !v.is_missing() => {
+                        x.push(if ctx.equal(v, *value) {
+                            *coefficient
+                        } else {
+                            0.0
+                        })
+                    }
+                    (Some(n), None) => x.push(n),
+                    _ => {
                         ctx.s.nums_mining = x;
                         return Err(EvalError::MissingValue {
                             field: name.clone(),

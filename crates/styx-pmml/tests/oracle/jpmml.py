@@ -35,7 +35,7 @@ def sniff(text):
 def fmt(value, data_type):
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, numpy.bool_)):
         return "true" if value else "false"
     if isinstance(value, (int, numpy.integer)):
         return str(int(value))
@@ -99,6 +99,9 @@ def score(case_dir):
         name = t.getName()
         names.append((name if name not in (None, "None") else "_target", name if name != "None" else None, t.getDataType(), t.getOpType(), "target"))
     for o in outputs:
+        # Openscoring keeps final results only (OutputFilters.KEEP_FINAL_RESULTS).
+        if not o.javaModelField.isFinalResult():
+            continue
         names.append((o.getName(), o.getName(), o.getDataType(), o.getOpType(), "output"))
     # The nameless target's column is not labelled by a string.
     position = {(c if isinstance(c, str) else None): j for j, c in enumerate(results.columns)}
@@ -123,5 +126,11 @@ def score(case_dir):
 
 
 if __name__ == "__main__":
+    failed = 0
     for d in sys.argv[1:]:
-        score(d)
+        try:
+            score(d)
+        except Exception as e:
+            failed += 1
+            print(f"{Path(d).name}: not scored: {type(e).__name__}: {str(e)[:300]}", file=sys.stderr)
+    sys.exit(1 if failed else 0)
