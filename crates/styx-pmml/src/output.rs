@@ -292,10 +292,11 @@ pub(crate) fn set_regression(ctx: &mut Ctx<'_>, model: usize, x: Option<f64>) {
     let node = &ctx.m.models[model];
     let value = match x {
         Some(x) => Val::Num(apply_target(&node.target, node.float, x)),
+        // The default value goes through the `Target` like a computed one.
         None => node
             .target
             .default_value
-            .map(Val::Num)
+            .map(|d| Val::Num(apply_target(&node.target, node.float, d)))
             .unwrap_or(Val::Missing),
     };
     let epoch = ctx.s.epoch;

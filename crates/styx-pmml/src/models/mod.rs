@@ -2,11 +2,13 @@
 
 pub(crate) mod bayes;
 pub(crate) mod cluster;
+pub(crate) mod general_regression;
 pub(crate) mod knn;
 pub(crate) mod mining;
 pub(crate) mod neural;
 pub(crate) mod regression;
 pub(crate) mod ruleset;
+pub(crate) mod scorecard;
 pub(crate) mod svm;
 pub(crate) mod tree;
 
@@ -30,6 +32,8 @@ pub(crate) enum ModelKind {
     Knn(knn::Knn),
     Clustering(cluster::Clustering),
     RuleSet(ruleset::RuleSet),
+    GeneralRegression(general_regression::GeneralRegression),
+    Scorecard(scorecard::Scorecard),
 }
 
 /// Compiles the type-specific part of a model element.
@@ -49,6 +53,10 @@ pub(crate) fn compile<'d>(
         "NearestNeighborModel" => knn::compile(c, el, node).map(ModelKind::Knn),
         "ClusteringModel" => cluster::compile(c, el, node).map(ModelKind::Clustering),
         "RuleSetModel" => ruleset::compile(c, el, node).map(ModelKind::RuleSet),
+        "GeneralRegressionModel" => {
+            general_regression::compile(c, el, node).map(ModelKind::GeneralRegression)
+        }
+        "Scorecard" => scorecard::compile(c, el, node).map(ModelKind::Scorecard),
         other => Err(PmmlError::unsupported(
             other,
             "this model type is not supported",
@@ -70,6 +78,8 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         ModelKind::Knn(k) => k.evaluate(ctx, index),
         ModelKind::Clustering(c) => c.evaluate(ctx, index),
         ModelKind::RuleSet(r) => r.evaluate(ctx, index),
+        ModelKind::GeneralRegression(g) => g.evaluate(ctx, index),
+        ModelKind::Scorecard(s) => s.evaluate(ctx, index),
     }
 }
 

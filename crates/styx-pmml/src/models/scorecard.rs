@@ -1,0 +1,290 @@
+//! `Scorecard`: the initial score plus one partial score per characteristic (the first
+//! attribute whose predicate is true), and reason codes ranked by the points each
+//! characteristic scores above or below its baseline.
+
+use crate::compile::{Compiler, MiningFunction, ModelNode};
+use crate::error::{EvalError, Fail, PmmlError};
+use crate::eval::Ctx;
+use crate::expr::{opt_num_attr, Expr};
+use crate::output::set_regression;
+use crate::predicate::Cond;
+use crate::types::{round_to, Val};
+use crate::xml::Element;
+
+/// How an attribute scores.
+#[derive(Debug, Clone)]
+enum Points {
+    /// `partialScore`.
+    Fixed(f64),
+    /// `ComplexPartialScore`: an expression (it takes precedence over `partialScore`).
+    Expression(Expr),
+}
+
+#[derive(Debug, Clone)]
+struct Attribute {
+    cond: Cond,
+    points: Points,
+    /// Index into the model's reason codes (the attribute's own, else its
+    /// characteristic's); `None`: neither has one.
+    reason: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+struct Characteristic {
+    name: String,
+    attributes: Vec<Attribute>,
+    /// The characteristic's baseline score, else the model's (needed with reason codes).
+    baseline: f64,
+}
+
+/// A compiled `Scorecard`.
+#[derive(Debug, Clone)]
+pub(crate) struct Scorecard {
+    initial: f64,
+    characteristics: Vec<Characteristic>,
+    /// Reason codes are computed (`useReasonCodes`).
+    reason_codes: bool,
+    /// `reasonCodeAlgorithm="pointsAbove"` (else `pointsBelow`).
+    points_above: bool,
+    /// The distinct reason codes.
+    codes: Vec<Val>,
+}
+
+pub(crate) fn compile(
+    c: &mut Compiler<'_>,
+    el: &Element,
+    node: &mut ModelNode,
+) -> Result<Scorecard, PmmlError> {
+    if node.function != MiningFunction::Regression {
+        return Err(PmmlError::unsupported(
+            "Scorecard",
+            "only functionName=\"regression\" is supported",
+        ));
+    }
+    let initial = opt_num_attr(el, "initialScore")?.unwrap_or(0.0);
+    let reason_codes = match el.attr("useReasonCodes").map(str::trim) {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(o) => {
+            return Err(PmmlError::invalid(
+                "Scorecard",
+                format!("useReasonCodes=\"{o}\" is not a boolean"),
+            ))
+        }
+    };
+    let points_above = match el.attr("reasonCodeAlgorithm") {
+        None | Some("pointsBelow") => false,
+        Some("pointsAbove") => true,
+        Some(o) => {
+            return Err(PmmlError::unsupported(
+                "Scorecard",
+                format!("reasonCodeAlgorithm=\"{o}\" is not supported"),
+            ))
+        }
+    };
+    match el.attr("baselineMethod") {
+        None | Some("max" | "min" | "mean" | "neutral" | "other") => {}
+        Some(o) => {
+            return Err(PmmlError::invalid(
+                "Scorecard",
+                format!("unknown baselineMethod \"{o}\""),
+            ))
+        }
+    }
+    let model_baseline = opt_num_attr(el, "baselineScore")?;
+    if !reason_codes {
+        let asks = el.child("Output").is_some_and(|o| {
+            o.children_named("OutputField")
+                .any(|f| f.attr("feature") == Some("reasonCode"))
+        });
+        if asks {
+            return Err(PmmlError::invalid(
+                "Scorecard",
+                "a reasonCode output field, but useReasonCodes=\"false\"",
+            ));
+        }
+    }
+    let list = el
+        .child("Characteristics")
+        .ok_or_else(|| PmmlError::invalid("Scorecard", "Characteristics are required"))?;
+    let mut codes: Vec<Val> = Vec::new();
+    let mut code_index = |c: &mut Compiler<'_>, text: &str| -> u32 {
+        let v = Val::Str(c.symbols.intern(text));
+        crate::models::cat_index(&mut codes, v)
+    };
+    let mut characteristics = Vec::new();
+    for (i, ch) in list.children_named("Characteristic").enumerate() {
+        let name = ch
+            .attr("name")
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        let baseline = match opt_num_attr(ch, "baselineScore")?.or(model_baseline) {
+            Some(b) => b,
+            None if reason_codes => {
+                return Err(PmmlError::invalid(
+                    "Characteristic",
+                    format!("\"{name}\": reason codes need a baselineScore (on the Characteristic or the Scorecard)"),
+                ))
+            }
+            None => 0.0,
+        };
+        let mut attributes = Vec::new();
+        for a in ch.children_named("Attribute") {
+            let cond = c.predicate_child(a)?;
+            let points = match a.child("ComplexPartialScore") {
+                Some(cps) => Points::Expression(c.expr_child(cps)?.0),
+                None => Points::Fixed(opt_num_attr(a, "partialScore")?.ok_or_else(|| {
+                    PmmlError::invalid(
+                        "Attribute",
+                        format!("\"{name}\": a partialScore or ComplexPartialScore is required"),
+                    )
+                })?),
+            };
+            let reason = match a.attr("reasonCode").or(ch.attr("reasonCode")) {
+                Some(code) if reason_codes => Some(code_index(c, code)),
+                _ => None,
+            };
+            attributes.push(Attribute {
+                cond,
+                points,
+                reason,
+            });
+        }
+        if attributes.is_empty() {
+            return Err(PmmlError::invalid(
+                "Characteristic",
+                format!("\"{name}\": at least one Attribute is required"),
+            ));
+        }
+        characteristics.push(Characteristic {
+            name,
+            attributes,
+            baseline,
+        });
+    }
+    if characteristics.is_empty() {
+        return Err(PmmlError::invalid(
+            "Characteristics",
+            "at least one Characteristic is required",
+        ));
+    }
+    Ok(Scorecard {
+        initial,
+        characteristics,
+        reason_codes,
+        points_above,
+        codes,
+    })
+}
+
+/// Java's `Double.compare`: NaN above everything, -0.0 below 0.0.
+fn java_compare(a: f64, b: f64) -> std::cmp::Ordering {
+    match (a.is_nan(), b.is_nan()) {
+        (true, true) => std::cmp::Ordering::Equal,
+        (true, false) => std::cmp::Ordering::Greater,
+        (false, true) => std::cmp::Ordering::Less,
+        _ => a.total_cmp(&b),
+    }
+}
+
+impl Scorecard {
+    pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
+        // The model's own buffers, unused by a regression: points per reason code and the
+        // order in which the codes were first scored.
+        let mut sums = std::mem::take(&mut ctx.s.preds[index].conf);
+        let mut seen = std::mem::take(&mut ctx.s.preds[index].order);
+        let result = self.score(ctx, index, &mut sums, &mut seen);
+        let mut ranked = std::mem::take(&mut ctx.s.preds[index].ranked);
+        ranked.clear();
+        let outcome = match result {
+            Ok(score) => {
+                set_regression(ctx, index, Some(score));
+                if self.reason_codes {
+                    // Codes with negative points are dropped; the rest are ranked by
+                    // points, ties in the order the codes were first scored.
+                    seen.retain(|c| sums[*c as usize] >= 0.0 || sums[*c as usize].is_nan());
+                    seen.sort_by(|a, b| java_compare(sums[*b as usize], sums[*a as usize]));
+                    ranked.extend(seen.iter().map(|c| self.codes[*c as usize]));
+                }
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
+        let p = &mut ctx.s.preds[index];
+        p.conf = sums;
+        p.order = seen;
+        p.ranked = ranked;
+        outcome
+    }
+
+    fn score(
+        &self,
+        ctx: &mut Ctx<'_>,
+        index: usize,
+        sums: &mut Vec<f64>,
+        seen: &mut Vec<u32>,
+    ) -> Result<f64, Fail> {
+        let float = ctx.m.models[index].float;
+        let r = |v: f64| round_to(float, v);
+        sums.clear();
+        sums.resize(self.codes.len(), 0.0);
+        seen.clear();
+        let mut total = r(self.initial);
+        for ch in &self.characteristics {
+            let mut hit = None;
+            for a in &ch.attributes {
+                if a.cond.eval(ctx)? == Some(true) {
+                    hit = Some(a);
+                    break;
+                }
+            }
+            let Some(a) = hit else {
+                return Err(Box::new(EvalError::Evaluation(format!(
+                    "no Attribute of Characteristic \"{}\" matches",
+                    ch.name
+                ))));
+            };
+            let points = match &a.points {
+                Points::Fixed(x) => *x,
+                Points::Expression(e) => match e.eval(ctx)? {
+                    Val::Missing => {
+                        return Err(Box::new(EvalError::Evaluation(format!(
+                            "the ComplexPartialScore of Characteristic \"{}\" is missing",
+                            ch.name
+                        ))))
+                    }
+                    v => match v {
+                        Val::Num(x) => x,
+                        other => {
+                            return Err(Box::new(EvalError::Evaluation(format!(
+                            "the ComplexPartialScore of Characteristic \"{}\" is not a number: {}",
+                            ch.name,
+                            ctx.describe(other)
+                        ))))
+                        }
+                    },
+                },
+            };
+            total = r(total + r(points));
+            if self.reason_codes {
+                let Some(code) = a.reason else {
+                    return Err(Box::new(EvalError::Evaluation(format!(
+                        "an Attribute of Characteristic \"{}\" has no reasonCode",
+                        ch.name
+                    ))));
+                };
+                let difference = if self.points_above {
+                    points - ch.baseline
+                } else {
+                    ch.baseline - points
+                };
+                if !seen.contains(&code) {
+                    seen.push(code);
+                }
+                let s = &mut sums[code as usize];
+                *s = r(*s + r(difference));
+            }
+        }
+        Ok(total)
+    }
+}
