@@ -177,11 +177,20 @@ impl Compiler<'_> {
                     (Feature::Expression(e), t)
                 }
                 "reasonCode" => {
-                    let rank = of
-                        .attr("rank")
-                        .and_then(|r| r.parse::<usize>().ok())
-                        .unwrap_or(1)
-                        .max(1);
+                    let rank = match of.attr("rank") {
+                        None => 1,
+                        Some(r) => r
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|r| *r >= 1)
+                            .ok_or_else(|| {
+                                PmmlError::invalid(
+                                    "OutputField",
+                                    format!("\"{name}\": invalid rank \"{r}\""),
+                                )
+                            })?,
+                    };
                     (Feature::ReasonCode(rank), DataType::String)
                 }
                 other => {

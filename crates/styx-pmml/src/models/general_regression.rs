@@ -625,3 +625,94 @@ impl GeneralRegression {
         Ok(true)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Model;
+
+    fn grm(function: &str, attrs: &str, pcells: &str) -> String {
+        format!(
+            r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header/>
+            <DataDictionary><DataField name="x" optype="continuous" dataType="double"/>
+            <DataField name="y" optype="categorical" dataType="integer"><Value value="0"/><Value value="1"/></DataField>
+            <DataField name="z" optype="continuous" dataType="double"/></DataDictionary>
+            <GeneralRegressionModel functionName="{function}" {attrs}><MiningSchema>
+            <MiningField name="{target}" usageType="target"/><MiningField name="x"/></MiningSchema>
+            <ParameterList><Parameter name="p0"/><Parameter name="p1"/></ParameterList>
+            <CovariateList><Predictor name="x"/></CovariateList>
+            <PPMatrix><PPCell value="1" predictorName="x" parameterName="p1"/></PPMatrix>
+            <ParamMatrix>{pcells}</ParamMatrix></GeneralRegressionModel></PMML>"#,
+            target = if function == "regression" { "z" } else { "y" }
+        )
+    }
+
+    const CLASS: &str = r#"<PCell targetCategory="1" parameterName="p0" beta="0.5"/><PCell targetCategory="1" parameterName="p1" beta="0.25"/>"#;
+    const REG: &str =
+        r#"<PCell parameterName="p0" beta="0.5"/><PCell parameterName="p1" beta="0.25"/>"#;
+
+    fn predict(m: &Model, x: &str) -> f64 {
+        let mut row = m.new_row();
+        row.set_text(0, x);
+        let mut s = m.scratch();
+        m.evaluate(&row, &mut s).unwrap();
+        m.result(&s, 0).as_f64().unwrap()
+    }
+
+    #[test]
+    fn refuses_what_jpmml_refuses() {
+        let refused = [
+            grm("classification", r#"modelType="regression""#, CLASS),
+            grm("regression", r#"modelType="multinomialLogistic""#, REG),
+            grm("classification", r#"modelType="CoxRegression""#, CLASS),
+            grm(
+                "classification",
+                r#"modelType="generalizedLinear" linkFunction="cauchit""#,
+                CLASS,
+            ),
+            grm(
+                "regression",
+                r#"modelType="generalizedLinear" linkFunction="power""#,
+                REG,
+            ),
+            grm(
+                "regression",
+                r#"modelType="generalizedLinear" linkFunction="negbin""#,
+                REG,
+            ),
+            grm(
+                "regression",
+                r#"modelType="generalizedLinear" linkFunction="probit" x-mathContext="float""#,
+                REG,
+            ),
+            grm("regression", r#"modelType="generalizedLinear""#, REG),
+            grm("regression", r#"modelType="regression""#, CLASS),
+            grm("classification", r#"modelType="ordinalMultinomial""#, CLASS),
+            grm("regression", r#"modelType="CoxRegression""#, REG),
+        ];
+        for doc in refused {
+            assert!(Model::parse(&doc).is_err(), "{doc}");
+        }
+    }
+
+    #[test]
+    fn links_and_typed_target_categories() {
+        let m = Model::parse(&grm("regression", r#"modelType="generalizedLinear" linkFunction="power" linkParameter="0.5" offsetValue="1""#, REG)).unwrap();
+        // (0.5 + 0.25*2 + 1)^2
+        assert_eq!(predict(&m, "2"), 4.0);
+        let m = Model::parse(&grm(
+            "regression",
+            r#"modelType="generalizedLinear" linkFunction="log" trialsValue="3""#,
+            REG,
+        ))
+        .unwrap();
+        assert!((predict(&m, "2") - 3.0 * 1f64.exp()).abs() < 1e-12);
+        // A decimal targetCategory of an integer target names the integer category.
+        let doc = grm(
+            "classification",
+            r#"modelType="multinomialLogistic""#,
+            &CLASS.replace(r#""1""#, r#""1.0""#),
+        );
+        let m = Model::parse(&doc).unwrap();
+        assert_eq!(predict(&m, "1"), 1.0);
+    }
+}

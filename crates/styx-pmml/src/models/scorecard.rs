@@ -288,3 +288,74 @@ impl Scorecard {
         Ok(total)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Model;
+
+    fn scorecard(attrs: &str, characteristic: &str, output: &str) -> String {
+        format!(
+            r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header/>
+            <DataDictionary><DataField name="x" optype="continuous" dataType="double"/>
+            <DataField name="s" optype="continuous" dataType="double"/></DataDictionary>
+            <Scorecard functionName="regression" {attrs}><MiningSchema>
+            <MiningField name="s" usageType="target"/><MiningField name="x"/></MiningSchema>
+            {output}<Characteristics><Characteristic name="c1" {characteristic}>
+            <Attribute partialScore="1" reasonCode="LOW"><SimplePredicate field="x" operator="lessThan" value="0"/></Attribute>
+            <Attribute partialScore="5" reasonCode="HIGH"><SimplePredicate field="x" operator="greaterOrEqual" value="0"/></Attribute>
+            </Characteristic></Characteristics></Scorecard></PMML>"#
+        )
+    }
+
+    const REASON: &str =
+        r#"<Output><OutputField name="r" feature="reasonCode" dataType="string"/></Output>"#;
+
+    fn score(m: &Model, x: Option<&str>) -> Result<Vec<String>, crate::EvalError> {
+        let mut row = m.new_row();
+        if let Some(x) = x {
+            row.set_text(0, x);
+        }
+        let mut s = m.scratch();
+        m.evaluate(&row, &mut s)?;
+        Ok((0..m.result_columns().len())
+            .map(|c| {
+                let mut t = String::new();
+                m.result(&s, c).write_to(&mut t);
+                t
+            })
+            .collect())
+    }
+
+    #[test]
+    fn refuses_what_jpmml_refuses() {
+        // Reason codes without a baseline score, at either level.
+        assert!(Model::parse(&scorecard("", "", "")).is_err());
+        // A reason code output without reason codes.
+        assert!(Model::parse(&scorecard(r#"useReasonCodes="false""#, "", REASON)).is_err());
+        let rank0 = REASON.replace("dataType", r#"rank="0" dataType"#);
+        assert!(Model::parse(&scorecard(r#"baselineScore="2""#, "", &rank0)).is_err());
+        let class = scorecard(r#"baselineScore="2""#, "", "").replace(
+            r#"functionName="regression""#,
+            r#"functionName="classification""#,
+        );
+        assert!(Model::parse(&class).is_err());
+    }
+
+    #[test]
+    fn scores_and_ranks_reason_codes() {
+        let m = Model::parse(&scorecard(
+            r#"initialScore="10" baselineScore="2""#,
+            r#"baselineScore="3""#,
+            REASON,
+        ))
+        .unwrap();
+        // pointsBelow: 3 - 1 = 2 points for LOW.
+        assert_eq!(score(&m, Some("-1")).unwrap(), ["11.0", "LOW"]);
+        // 3 - 5 < 0: no reason code.
+        assert_eq!(score(&m, Some("1")).unwrap(), ["15.0", ""]);
+        // No attribute matches a missing x: the record fails.
+        assert!(score(&m, None).is_err());
+        let plain = Model::parse(&scorecard(r#"useReasonCodes="false""#, "", "")).unwrap();
+        assert_eq!(score(&plain, Some("1")).unwrap(), ["5.0"]);
+    }
+}
