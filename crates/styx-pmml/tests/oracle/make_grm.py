@@ -7,7 +7,7 @@ and scorecards with reason codes. Each case gets model.pmml, input.csv (random r
 missing, invalid and out-of-range cells, seeded) and case.json; then run jpmml.py on it for
 expected.csv:
 
-    python make_grm.py [CASE_NUMBER...]
+    python make_grm.py [CASE_NUMBER...]       (all cases without arguments)
     python jpmml.py ../fixtures/12*-* ../fixtures/13*-*
 """
 
@@ -419,12 +419,12 @@ def cases():
         'modelType="generalizedLinear" linkFunction="probit" targetReferenceCategory="no"', ["no", "yes"], rows, 128,
         "Binary target: PCells without targetCategory apply to the non-reference category; the reference category is moved last.",
     )
-    rows = pcells([-1.0, 0.01, 0.2, -0.3, 0.004, -0.01, -0.0001], "yes")
+    rows = pcells([-1.0, 0.01, 0.2, -0.3, 0.004, -0.01, -0.0001], "yes") + pcells([-2.0, 0.005, -0.1, 0.2, 0.002, 0.01, 0.0001], "maybe")
     grm_class_case(
-        129, "grm-glm-binary-cloglog-implicit-reference",
-        "generalizedLinear classification, linkFunction=cloglog, reference category implied (the one without PCells)",
-        'modelType="generalizedLinear" linkFunction="cloglog"', values, rows, 129,
-        "No targetReferenceCategory: the category without PCells is the reference.",
+        129, "grm-glm-three-cloglog-implicit-reference",
+        "generalizedLinear classification with three categories, linkFunction=cloglog, reference category implied (the one without PCells)",
+        'modelType="generalizedLinear" linkFunction="cloglog"', ["yes", "no", "maybe"], rows, 129,
+        "No targetReferenceCategory: the category without PCells (no) is the reference and goes last. JPMML gives each other category its inverse link and the last one 1 minus the second-to-last (not a normalized distribution).",
     )
     rows = pcells([0.2, -0.012, 0.25, -0.35, 0.005, -0.015, 0.0001], "yes")
     grm_class_case(
@@ -445,11 +445,17 @@ def cases():
     # 132: multinomialLogistic, three categories, a category-specific PPMatrix.
     values = ["low", "mid", "high"]
     rows = pcells([1.2, -0.02, 0.5, -0.3, 0.01, -0.03, 0.0001], "low") + pcells([0.4, 0.005, -0.2, 0.6, 0.004, 0.01, -0.0002], "mid")
+    pp_mid = PARAMS_CLASS.replace("    </PPMatrix>", """      <PPCell targetCategory="mid" value="1" predictorName="age" parameterName="c1"/>
+      <PPCell targetCategory="mid" value="east" predictorName="region" parameterName="c2"/>
+      <PPCell targetCategory="mid" value="west" predictorName="region" parameterName="c3"/>
+      <PPCell targetCategory="mid" value="0.5" predictorName="income" parameterName="c4"/>
+    </PPMatrix>""")
     grm_class_case(
         132, "grm-multinomial-logistic-three-classes",
-        "multinomialLogistic, three categories, implied reference category (high), probabilities of every category",
+        "multinomialLogistic, three categories, implied reference category (high), a PPMatrix of its own for one category, probabilities of every category",
         'modelType="multinomialLogistic"', values, rows, 132,
-        "P(k) = exp(eta_k)/(1+sum exp(eta_j)) with the reference category last; ties go to the first category in the reordered list.",
+        "P(k) = exp(eta_k)/(1+sum exp(eta_j)) with the reference category last; category mid reads its own PPCells (east/west levels, sqrt(income)), low the untargeted ones; ties go to the first category in the reordered list.",
+        pp=pp_mid,
     )
 
     # 133-135: ordinalMultinomial, cumulative links.
@@ -466,12 +472,15 @@ def cases():
         schema_extra='      <MiningField name="exposure"/>\n', optype="ordinal", pp=pp_ord,
     )
     rows = common + [f'      <PCell targetCategory="{c}" parameterName="{n}" beta="{b}" df="1"/>' for c, n, b in zip(values, names, [-1.0, 0.2, 0.9])]
+    pp_fair = pp_ord.replace("    </PPMatrix>", """      <PPCell targetCategory="fair" value="1" predictorName="age" parameterName="c1"/>
+      <PPCell targetCategory="fair" value="east" predictorName="region" parameterName="c2"/>
+    </PPMatrix>""")
     grm_class_case(
         134, "grm-ordinal-cauchit",
-        "ordinalMultinomial, cumulativeLink=cauchit, categorical target",
+        "ordinalMultinomial, cumulativeLink=cauchit, categorical target, a PPMatrix of its own for one category",
         'modelType="ordinalMultinomial" cumulativeLink="cauchit"', values, rows, 134,
-        "cauchit cumulative link 0.5 + atan(x)/pi.",
-        pp=pp_ord,
+        "cauchit cumulative link 0.5 + atan(x)/pi; category fair reads its own PPCells (only age and region=east), the others the untargeted ones.",
+        pp=pp_fair,
     )
 
     # 136-137: CoxRegression.
