@@ -689,7 +689,7 @@ mod tests {
                 ["none", "nullPrediction", "lastPrediction", "defaultChild"][rng.below(4)];
             let last = ["returnNullPrediction", "returnLastPrediction"][rng.below(2)];
             let context = if rng.below(4) == 0 {
-                " mathContext=\"float\""
+                " x-mathContext=\"float\""
             } else {
                 ""
             };
@@ -711,7 +711,7 @@ mod tests {
         }
         let treatment = ["returnMissing", "skipSegment", "continue"][rng.below(3)];
         let context = if rng.below(4) == 0 {
-            " mathContext=\"float\""
+            " x-mathContext=\"float\""
         } else {
             ""
         };
