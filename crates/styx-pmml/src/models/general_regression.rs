@@ -78,6 +78,7 @@ pub(crate) struct GeneralRegression {
     cox: Option<Cox>,
 }
 
+/// An offset or trials attribute pair: the field named by `var`, else the constant `value`.
 fn amount(
     c: &mut Compiler<'_>,
     el: &Element,
@@ -99,6 +100,7 @@ fn amount(
     }
 }
 
+/// The `BaselineCell`s and `maxTime` of a hazard table.
 fn hazards(el: &Element) -> Result<Hazards, PmmlError> {
     let mut cells = Vec::new();
     for b in el.children_named("BaselineCell") {
@@ -146,6 +148,7 @@ impl Matrices<'_> {
     }
 }
 
+/// The `modelType`, refused when it does not fit the mining function.
 fn model_kind(el: &Element, classification: bool) -> Result<Kind, PmmlError> {
     let name = req(el, "modelType")?;
     let kind = match name {
@@ -173,6 +176,7 @@ fn model_kind(el: &Element, classification: bool) -> Result<Kind, PmmlError> {
     Ok(kind)
 }
 
+/// Compiles a `GeneralRegressionModel`.
 pub(crate) fn compile(
     c: &mut Compiler<'_>,
     el: &Element,
@@ -223,8 +227,8 @@ pub(crate) fn compile(
         .child("ParamMatrix")
         .ok_or_else(|| bad("a ParamMatrix is required"))?;
     let m = Matrices {
-        pp: Groups::new(c, Some(pp), "PPCell", node.target.ty)?,
-        params: Groups::new(c, Some(params), "PCell", node.target.ty)?,
+        pp: Groups::new(c, pp, "PPCell", node.target.ty)?,
+        params: Groups::new(c, params, "PCell", node.target.ty)?,
         factors: predictors(el, "FactorList"),
         covariates: predictors(el, "CovariateList"),
     };

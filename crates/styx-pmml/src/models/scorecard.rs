@@ -50,6 +50,7 @@ pub(crate) struct Scorecard {
     codes: Vec<Val>,
 }
 
+/// Compiles a `Scorecard`.
 pub(crate) fn compile(
     c: &mut Compiler<'_>,
     el: &Element,

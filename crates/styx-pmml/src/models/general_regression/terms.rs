@@ -52,9 +52,10 @@ pub(super) struct Groups<'d> {
 }
 
 impl<'d> Groups<'d> {
+    /// Groups the `cell` children of `el`, parsing categories as the target's type.
     pub(super) fn new(
         c: &mut Compiler<'_>,
-        el: Option<&'d Element>,
+        el: &'d Element,
         cell: &'static str,
         target: DataType,
     ) -> Result<Self, PmmlError> {
@@ -62,7 +63,7 @@ impl<'d> Groups<'d> {
             keys: vec![],
             cells: vec![],
         };
-        for e in el.into_iter().flat_map(|m| m.children_named(cell)) {
+        for e in el.children_named(cell) {
             let key = match e.attr("targetCategory") {
                 None => None,
                 Some(t) => Some(c.constant_for(target, t, cell)?),
@@ -78,6 +79,7 @@ impl<'d> Groups<'d> {
         Ok(g)
     }
 
+    /// The cells of a target category (`None`: the cells without one).
     pub(super) fn get(&self, key: Option<Val>) -> Option<&[&'d Element]> {
         self.keys
             .iter()
@@ -91,6 +93,7 @@ pub(super) struct Predictor<'d> {
     el: &'d Element,
 }
 
+/// The predictors of `FactorList` or `CovariateList` (`list`) by field name.
 pub(super) fn predictors<'d>(el: &'d Element, list: &str) -> HashMap<&'d str, Predictor<'d>> {
     let mut m = HashMap::new();
     if let Some(l) = el.child(list) {
@@ -177,6 +180,7 @@ fn matrix(el: &Element, n: usize) -> Result<Vec<Vec<Option<f64>>>, PmmlError> {
 }
 
 /// Compiles the terms of one `PPMatrix` group: parameter name to term.
+/// Compiles the `PPCell`s of one group: the parameter names and, for each, its term.
 pub(super) fn terms(
     c: &mut Compiler<'_>,
     cells: &[&Element],
@@ -243,6 +247,7 @@ pub(super) fn terms(
 }
 
 /// Builds a linear predictor from `PCell`s and the terms of a `PPMatrix` group.
+/// A linear predictor of the `PCell`s, each with the term of its parameter if it has one.
 pub(super) fn dot(pcells: &[&Element], names: &[String], terms: &[Term]) -> Result<Dot, PmmlError> {
     let mut d = Dot {
         cells: vec![],
@@ -256,12 +261,14 @@ pub(super) fn dot(pcells: &[&Element], names: &[String], terms: &[Term]) -> Resu
     Ok(d)
 }
 
+/// The error of a required field (offset, trials, time, stratum) without a value.
 pub(super) fn missing(name: &str) -> Fail {
     Box::new(EvalError::MissingValue {
         field: name.to_string(),
     })
 }
 
+/// The value of a required numeric field.
 pub(super) fn number(ctx: &mut Ctx<'_>, slot: Slot, name: &str) -> Result<f64, Fail> {
     match ctx.get(slot)? {
         Val::Missing => Err(missing(name)),
