@@ -401,6 +401,14 @@ fn cox(
     })
 }
 
+/// Records a regression result (or the default for `None`), failing one that an integer
+/// target cannot hold.
+fn finish(ctx: &mut Ctx<'_>, index: usize, v: Option<f64>) -> Result<(), Fail> {
+    crate::models::check_integer_target(ctx, index, v)?;
+    set_regression(ctx, index, v);
+    Ok(())
+}
+
 /// Java's `Double.compare` as a "greater than" test: NaN above everything.
 fn java_greater(a: f64, b: f64) -> bool {
     match (a.is_nan(), b.is_nan()) {
@@ -456,7 +464,7 @@ impl GeneralRegression {
                     }
                     v => v,
                 };
-                set_regression(ctx, index, v);
+                finish(ctx, index, v)?;
                 Ok(())
             }
             Kind::Cox => self.evaluate_cox(ctx, index, float),
@@ -478,7 +486,7 @@ impl GeneralRegression {
                 match strata.tables.iter().find(|(s, _)| ctx.equal(v, *s)) {
                     Some((_, t)) => t,
                     None => {
-                        set_regression(ctx, index, None);
+                        finish(ctx, index, None)?;
                         return Ok(());
                     }
                 }
@@ -490,7 +498,7 @@ impl GeneralRegression {
         };
         let time = number(ctx, cox.end_time, &cox.end_name)?;
         if time > table.max_time {
-            set_regression(ctx, index, None);
+            finish(ctx, index, None)?;
             return Ok(());
         }
         let min_time = table
@@ -499,7 +507,7 @@ impl GeneralRegression {
             .map(|c| c.0)
             .fold(f64::INFINITY, f64::min);
         if time < min_time {
-            set_regression(ctx, index, Some(0.0));
+            finish(ctx, index, Some(0.0))?;
             return Ok(());
         }
         // The cell with the largest time not above the end time (the first of equals).
@@ -510,7 +518,7 @@ impl GeneralRegression {
             }
         }
         let Some((_, hazard)) = best else {
-            set_regression(ctx, index, None);
+            finish(ctx, index, None)?;
             return Ok(());
         };
         let dot = self.dots[0].value(ctx, float)?;
@@ -522,7 +530,7 @@ impl GeneralRegression {
             }
             _ => None,
         };
-        set_regression(ctx, index, v);
+        finish(ctx, index, v)?;
         Ok(())
     }
 

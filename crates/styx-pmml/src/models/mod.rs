@@ -120,3 +120,29 @@ pub(crate) fn set_distribution(
 pub(crate) fn is_classification(node: &ModelNode) -> bool {
     node.function == MiningFunction::Classification
 }
+
+/// Fails a regression result that an `integer` target field cannot hold (a fraction or
+/// NaN after the `Target` processing), as JPMML does when it casts the result to the
+/// target's type.
+pub(crate) fn check_integer_target(
+    ctx: &Ctx<'_>,
+    index: usize,
+    x: Option<f64>,
+) -> Result<(), Fail> {
+    let node = &ctx.m.models[index];
+    let Some(x) = x.or(node.target.default_value) else {
+        return Ok(());
+    };
+    if node.target.ty != crate::types::DataType::Integer {
+        return Ok(());
+    }
+    let v = crate::output::apply_target(&node.target, node.float, x);
+    if v.fract() == 0.0 {
+        return Ok(());
+    }
+    Err(EvalError::Evaluation(format!(
+        "the result {v} is not an integer, as the target field \"{}\" requires",
+        node.target.name.as_deref().unwrap_or("")
+    ))
+    .into())
+}

@@ -197,20 +197,19 @@ impl Scorecard {
         let result = self.score(ctx, index, &mut sums, &mut seen);
         let mut ranked = std::mem::take(&mut ctx.s.preds[index].ranked);
         ranked.clear();
-        let outcome = match result {
-            Ok(score) => {
-                set_regression(ctx, index, Some(score));
-                if self.reason_codes {
-                    // Codes with negative points are dropped; the rest are ranked by
-                    // points, ties in the order the codes were first scored.
-                    seen.retain(|c| sums[*c as usize] >= 0.0 || sums[*c as usize].is_nan());
-                    seen.sort_by(|a, b| java_compare(sums[*b as usize], sums[*a as usize]));
-                    ranked.extend(seen.iter().map(|c| self.codes[*c as usize]));
-                }
-                Ok(())
+        let result = result.and_then(|score| {
+            crate::models::check_integer_target(ctx, index, Some(score)).map(|_| score)
+        });
+        let outcome = result.map(|score| {
+            set_regression(ctx, index, Some(score));
+            if self.reason_codes {
+                // Codes with negative points are dropped; the rest are ranked by points,
+                // ties in the order the codes were first scored.
+                seen.retain(|c| sums[*c as usize] >= 0.0 || sums[*c as usize].is_nan());
+                seen.sort_by(|a, b| java_compare(sums[*b as usize], sums[*a as usize]));
+                ranked.extend(seen.iter().map(|c| self.codes[*c as usize]));
             }
-            Err(e) => Err(e),
-        };
+        });
         let p = &mut ctx.s.preds[index];
         p.conf = sums;
         p.order = seen;
@@ -358,5 +357,12 @@ mod tests {
         assert!(score(&m, None).is_err());
         let plain = Model::parse(&scorecard(r#"useReasonCodes="false""#, "", "")).unwrap();
         assert_eq!(score(&plain, Some("1")).unwrap(), ["5.0"]);
+        // An integer target cannot hold a fractional score.
+        let doc = scorecard(r#"useReasonCodes="false" initialScore="0.5""#, "", "").replace(
+            r#"name="s" optype="continuous" dataType="double""#,
+            r#"name="s" optype="continuous" dataType="integer""#,
+        );
+        let m = Model::parse(&doc).unwrap();
+        assert!(score(&m, Some("1")).is_err());
     }
 }
