@@ -587,10 +587,13 @@ impl GeneralRegression {
     /// Fills the per-category values; `false` when a predictor is missing.
     fn fill(&self, ctx: &mut Ctx<'_>, float: bool, probs: &mut [f64]) -> Result<bool, Fail> {
         let r = |v: f64| round_to(float, v);
-        let n = probs.len();
+        // The model's categories; a prior probability's category outside them (listed
+        // after them) has probability 0.
+        let n = self.dots.len() + 1;
+        probs.iter_mut().skip(n).for_each(|p| *p = 0.0);
         let mut previous_link: Option<f64> = None;
         let mut previous_cumulative: Option<f64> = None;
-        for (i, slot) in probs.iter_mut().enumerate() {
+        for (i, slot) in probs.iter_mut().take(n).enumerate() {
             let mut v = if i < n - 1 {
                 let Some(x) = self.dots[i].value(ctx, float)? else {
                     return Ok(false);
@@ -724,6 +727,16 @@ mod tests {
             r#"modelType="multinomialLogistic""#,
             &CLASS.replace(r#""1""#, r#""1.0""#),
         );
+        let m = Model::parse(&doc).unwrap();
+        assert_eq!(predict(&m, "1"), 1.0);
+        // A prior probability of a category the target field does not declare.
+        let priors = r#"<Targets><Target field="y"><TargetValue value="1" priorProbability="0.5"/><TargetValue value="2" priorProbability="0.5"/></Target></Targets><ParameterList>"#;
+        let doc = grm(
+            "classification",
+            r#"modelType="multinomialLogistic""#,
+            CLASS,
+        )
+        .replace("<ParameterList>", priors);
         let m = Model::parse(&doc).unwrap();
         assert_eq!(predict(&m, "1"), 1.0);
     }
