@@ -83,7 +83,7 @@ pub(crate) struct ModelNode {
     #[allow(dead_code)]
     pub element: String,
     pub function: MiningFunction,
-    /// Arithmetic in 32-bit floats (`mathContext="float"`).
+    /// Arithmetic in 32-bit floats (`x-mathContext="float"`).
     pub float: bool,
     /// Categories (classification) or cluster ids (clustering), in the model's order.
     pub cats: Vec<Val>,
@@ -359,7 +359,9 @@ impl<'d> Compiler<'d> {
                 "the model is marked isScorable=\"false\"",
             ));
         }
-        let float = match el.attr("mathContext").or(el.attr("x-mathContext")) {
+        // JPMML reads the math context from its extension attribute only; a plain
+        // `mathContext` attribute is not PMML 4.4 and is ignored.
+        let float = match el.attr("x-mathContext") {
             None | Some("double") => false,
             Some("float") => true,
             Some(o) => {

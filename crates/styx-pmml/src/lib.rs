@@ -94,10 +94,13 @@ pub enum ResultValue<'a> {
 
 impl ResultValue<'_> {
     /// Appends the value as a CSV cell: shortest round-trip numbers (see [`format`]),
-    /// labels as they are, `true`/`false`, and nothing for a missing value.
+    /// labels as they are, `true`/`false`, and nothing for a missing value or a NaN (as
+    /// the reference tables write them).
     pub fn write_to(&self, out: &mut String) {
         match *self {
             ResultValue::Missing => {}
+            ResultValue::Number(x) if x.is_nan() => {}
+            ResultValue::Float(x) if x.is_nan() => {}
             ResultValue::Number(x) => format::write_double(x, out),
             ResultValue::Float(x) => format::write_float(x, out),
             ResultValue::Integer(i) => {

@@ -177,11 +177,20 @@ impl Compiler<'_> {
                     (Feature::Expression(e), t)
                 }
                 "reasonCode" => {
-                    let rank = of
-                        .attr("rank")
-                        .and_then(|r| r.parse::<usize>().ok())
-                        .unwrap_or(1)
-                        .max(1);
+                    let rank = match of.attr("rank") {
+                        None => 1,
+                        Some(r) => r
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|r| *r >= 1)
+                            .ok_or_else(|| {
+                                PmmlError::invalid(
+                                    "OutputField",
+                                    format!("\"{name}\": invalid rank \"{r}\""),
+                                )
+                            })?,
+                    };
                     (Feature::ReasonCode(rank), DataType::String)
                 }
                 other => {
@@ -292,10 +301,11 @@ pub(crate) fn set_regression(ctx: &mut Ctx<'_>, model: usize, x: Option<f64>) {
     let node = &ctx.m.models[model];
     let value = match x {
         Some(x) => Val::Num(apply_target(&node.target, node.float, x)),
+        // The default value goes through the `Target` like a computed one.
         None => node
             .target
             .default_value
-            .map(Val::Num)
+            .map(|d| Val::Num(apply_target(&node.target, node.float, d)))
             .unwrap_or(Val::Missing),
     };
     let epoch = ctx.s.epoch;

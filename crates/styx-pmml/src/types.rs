@@ -412,7 +412,7 @@ pub(crate) fn round_to(float: bool, x: f64) -> f64 {
 /// (the shortest decimal of the float nearest to `e`, but taken as a double).
 const FLOAT_E: f64 = 2.7182817;
 
-/// `exp` in the float math context (`mathContext="float"`), computed the way
+/// `exp` in the float math context (`x-mathContext="float"`), computed the way
 /// JPMML-Evaluator's `FloatValue.exp(float)` does: the argument is rounded to a float, raised
 /// as a power of the double `2.7182817`, and the result rounded to a float. This is not the
 /// float nearest to the true `exp(x)`: the base is about 4.7e-8 relative below `e`, so

@@ -2,11 +2,13 @@
 
 pub(crate) mod bayes;
 pub(crate) mod cluster;
+pub(crate) mod general_regression;
 pub(crate) mod knn;
 pub(crate) mod mining;
 pub(crate) mod neural;
 pub(crate) mod regression;
 pub(crate) mod ruleset;
+pub(crate) mod scorecard;
 pub(crate) mod svm;
 pub(crate) mod tree;
 
@@ -30,6 +32,8 @@ pub(crate) enum ModelKind {
     Knn(knn::Knn),
     Clustering(cluster::Clustering),
     RuleSet(ruleset::RuleSet),
+    GeneralRegression(general_regression::GeneralRegression),
+    Scorecard(scorecard::Scorecard),
 }
 
 /// Compiles the type-specific part of a model element.
@@ -49,6 +53,10 @@ pub(crate) fn compile<'d>(
         "NearestNeighborModel" => knn::compile(c, el, node).map(ModelKind::Knn),
         "ClusteringModel" => cluster::compile(c, el, node).map(ModelKind::Clustering),
         "RuleSetModel" => ruleset::compile(c, el, node).map(ModelKind::RuleSet),
+        "GeneralRegressionModel" => {
+            general_regression::compile(c, el, node).map(ModelKind::GeneralRegression)
+        }
+        "Scorecard" => scorecard::compile(c, el, node).map(ModelKind::Scorecard),
         other => Err(PmmlError::unsupported(
             other,
             "this model type is not supported",
@@ -70,6 +78,8 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         ModelKind::Knn(k) => k.evaluate(ctx, index),
         ModelKind::Clustering(c) => c.evaluate(ctx, index),
         ModelKind::RuleSet(r) => r.evaluate(ctx, index),
+        ModelKind::GeneralRegression(g) => g.evaluate(ctx, index),
+        ModelKind::Scorecard(s) => s.evaluate(ctx, index),
     }
 }
 
@@ -109,4 +119,30 @@ pub(crate) fn set_distribution(
 /// Whether a model's function is classification.
 pub(crate) fn is_classification(node: &ModelNode) -> bool {
     node.function == MiningFunction::Classification
+}
+
+/// Fails a regression result that an `integer` target field cannot hold (a fraction or
+/// NaN after the `Target` processing), as JPMML does when it casts the result to the
+/// target's type.
+pub(crate) fn check_integer_target(
+    ctx: &Ctx<'_>,
+    index: usize,
+    x: Option<f64>,
+) -> Result<(), Fail> {
+    let node = &ctx.m.models[index];
+    let Some(x) = x.or(node.target.default_value) else {
+        return Ok(());
+    };
+    if node.target.ty != crate::types::DataType::Integer {
+        return Ok(());
+    }
+    let v = crate::output::apply_target(&node.target, node.float, x);
+    if v.fract() == 0.0 {
+        return Ok(());
+    }
+    Err(EvalError::Evaluation(format!(
+        "the result {v} is not an integer, as the target field \"{}\" requires",
+        node.target.name.as_deref().unwrap_or("")
+    ))
+    .into())
 }

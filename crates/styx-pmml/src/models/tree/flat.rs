@@ -735,7 +735,7 @@ mod tests {
                 ["none", "nullPrediction", "lastPrediction", "defaultChild"][rng.below(4)];
             let last = ["returnNullPrediction", "returnLastPrediction"][rng.below(2)];
             let context = if rng.below(4) == 0 {
-                " mathContext=\"float\""
+                " x-mathContext=\"float\""
             } else {
                 ""
             };
@@ -782,7 +782,7 @@ mod tests {
             )
         };
         let context = if rng.below(4) == 0 {
-            " mathContext=\"float\""
+            " x-mathContext=\"float\""
         } else {
             ""
         };
