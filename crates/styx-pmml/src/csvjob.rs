@@ -84,7 +84,11 @@ pub fn score_csv<R: Read, W: Write>(
     score_csv_with(model, input, output, CsvDialect::default())
 }
 
+/// Records scored at a time.
+const BATCH: usize = 256;
+
 /// [`score_csv`] for a table of `dialect`; the output uses the same delimiter and quote.
+/// Records are read and scored a [`crate::Batch`] at a time.
 pub fn score_csv_with<R: Read, W: Write>(
     model: &Model,
     input: R,
@@ -129,44 +133,67 @@ pub fn score_csv_with<R: Read, W: Write>(
     writer
         .write_record(&out_header)
         .map_err(|e| ScoreError::Io(e.to_string()))?;
-    let mut row = model.new_row();
-    let mut scratch = model.scratch();
+    let mut batch = model.new_batch();
     let mut record = csv::StringRecord::new();
     let mut cells: Vec<String> = vec![String::new(); columns.len() + 1];
+    // Per record of the batch: its line and its id cell.
+    let mut lines: Vec<u64> = Vec::with_capacity(BATCH);
+    let mut ids: Vec<String> = vec![String::new(); BATCH];
     let mut rows = 0u64;
-    loop {
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(e) => return Err(ScoreError::Csv(e.to_string())),
+    let mut done = false;
+    while !done {
+        batch.clear();
+        lines.clear();
+        while batch.len() < BATCH {
+            match reader.read_record(&mut record) {
+                Ok(false) => {
+                    done = true;
+                    break;
+                }
+                Ok(true) => {}
+                Err(e) => return Err(ScoreError::Csv(e.to_string())),
+            }
+            let n = lines.len();
+            lines.push(
+                record
+                    .position()
+                    .map(|p| p.line())
+                    .unwrap_or(rows + n as u64 + 2),
+            );
+            if let Some(i) = id_col {
+                ids[n].clear();
+                ids[n].push_str(record.get(i).unwrap_or(""));
+            }
+            let row = batch.push();
+            for (col, field) in &mapping {
+                row.set_text(*field, record.get(*col).unwrap_or(""));
+            }
         }
-        rows += 1;
-        let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
-        row.clear();
-        for (col, field) in &mapping {
-            row.set_text(*field, record.get(*col).unwrap_or(""));
+        model.evaluate_batch(&mut batch);
+        for (i, line) in lines.iter().enumerate() {
+            rows += 1;
+            if let Err(error) = batch.take_outcome(i) {
+                return Err(ScoreError::Row {
+                    row: rows,
+                    line: *line,
+                    error,
+                });
+            }
+            let mut n = 0;
+            if id_col.is_some() {
+                cells[0].clear();
+                cells[0].push_str(&ids[i]);
+                n = 1;
+            }
+            for col in 0..columns.len() {
+                let c = &mut cells[n + col];
+                c.clear();
+                batch.result(i, col).write_to(c);
+            }
+            writer
+                .write_record(cells[..n + columns.len()].iter())
+                .map_err(|e| ScoreError::Io(e.to_string()))?;
         }
-        if let Err(error) = model.evaluate(&row, &mut scratch) {
-            return Err(ScoreError::Row {
-                row: rows,
-                line,
-                error,
-            });
-        }
-        let mut n = 0;
-        if let Some(i) = id_col {
-            cells[0].clear();
-            cells[0].push_str(record.get(i).unwrap_or(""));
-            n = 1;
-        }
-        for col in 0..columns.len() {
-            let c = &mut cells[n + col];
-            c.clear();
-            model.result(&scratch, col).write_to(c);
-        }
-        writer
-            .write_record(cells[..n + columns.len()].iter())
-            .map_err(|e| ScoreError::Io(e.to_string()))?;
     }
     writer.flush().map_err(|e| ScoreError::Io(e.to_string()))?;
     let missing_columns = model

@@ -24,6 +24,7 @@
 //! Anything the evaluator does not implement is refused when the document is loaded, with
 //! a message naming the element; it never scores such a document.
 
+mod batch;
 mod compile;
 mod csvjob;
 mod describe;
@@ -42,6 +43,7 @@ mod xml;
 
 use std::path::Path;
 
+pub use batch::Batch;
 pub use csvjob::{
     detect_delimiter, rows_from_csv, score_csv, score_csv_file, score_csv_with, CsvDialect,
     CsvSummary,

@@ -274,6 +274,31 @@ fn json_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// An EvaluationRequest's `id` and `arguments`, or why it is not one.
+type RequestParts<'a> = (Option<Value>, &'a Map<String, Value>);
+
+fn request_parts<'a>(
+    request: &'a Map<String, Value>,
+    empty: &'a Map<String, Value>,
+) -> Result<RequestParts<'a>, (Option<Value>, String)> {
+    let id = request.get("id").filter(|v| !v.is_null()).cloned();
+    match request.get("arguments") {
+        None | Some(Value::Null) => Ok((id, empty)),
+        Some(Value::Object(a)) => Ok((id, a)),
+        Some(_) => Err((id, "\"arguments\" is not a JSON object".into())),
+    }
+}
+
+/// An EvaluationResponse of `results`.
+fn response(id: Option<Value>, results: Map<String, Value>) -> Value {
+    let mut out = Map::new();
+    if let Some(id) = id {
+        out.insert("id".into(), id);
+    }
+    out.insert("results".into(), Value::Object(results));
+    Value::Object(out)
+}
+
 /// Scores one EvaluationRequest: the EvaluationResponse, or the failure's message.
 fn score_request(
     deployed: &Deployed,
@@ -281,24 +306,50 @@ fn score_request(
     row: &mut styx_pmml::Row,
     scratch: &mut styx_pmml::Scratch,
 ) -> Result<Value, (Option<Value>, String)> {
-    let id = request.get("id").filter(|v| !v.is_null()).cloned();
     let empty = Map::new();
-    let arguments = match request.get("arguments") {
-        None | Some(Value::Null) => &empty,
-        Some(Value::Object(a)) => a,
-        Some(_) => return Err((id, "\"arguments\" is not a JSON object".into())),
-    };
+    let (id, arguments) = request_parts(request, &empty)?;
     match evaluate(&deployed.model, arguments, row, scratch) {
-        Ok(results) => {
-            let mut out = Map::new();
-            if let Some(id) = id {
-                out.insert("id".into(), id);
-            }
-            out.insert("results".into(), Value::Object(results));
-            Ok(Value::Object(out))
-        }
+        Ok(results) => Ok(response(id, results)),
         Err(message) => Err((id, message)),
     }
+}
+
+/// Scores a BatchEvaluationRequest's requests as one [`styx_pmml::Batch`]: each its
+/// EvaluationResponse, or a failure with its message (records are isolated).
+fn score_requests(deployed: &Deployed, requests: &[Value]) -> Vec<Value> {
+    let model = &deployed.model;
+    let empty = Map::new();
+    let mut batch = model.new_batch();
+    let mut prepared = Vec::with_capacity(requests.len());
+    for item in requests {
+        let row = batch.push();
+        prepared.push(match item {
+            Value::Object(r) => {
+                request_parts(r, &empty).and_then(
+                    |(id, arguments)| match crate::evaluate::fill_row(model, arguments, row) {
+                        Ok(()) => Ok(id),
+                        Err(message) => Err((id, message)),
+                    },
+                )
+            }
+            _ => Err((None, "the request is not a JSON object".into())),
+        });
+    }
+    model.evaluate_batch(&mut batch);
+    prepared
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| match p {
+            Err((id, message)) => failure(id, message),
+            Ok(id) => match batch.outcome(i) {
+                Err(e) => failure(id, e.to_string()),
+                Ok(()) => response(
+                    id,
+                    crate::evaluate::results(model, |col| batch.result(i, col)),
+                ),
+            },
+        })
+        .collect()
 }
 
 async fn evaluate_one(
@@ -338,16 +389,7 @@ async fn batch(
         Some(_) => return Err(ApiError::bad_request("\"requests\" is not a JSON array")),
     };
     deployed.accessed();
-    let mut row = deployed.model.new_row();
-    let mut scratch = deployed.model.scratch();
-    let responses: Vec<Value> = requests
-        .iter()
-        .map(|item| match item {
-            Value::Object(r) => score_request(&deployed, r, &mut row, &mut scratch)
-                .unwrap_or_else(|(id, message)| failure(id, message)),
-            _ => failure(None, "the request is not a JSON object".into()),
-        })
-        .collect();
+    let responses = score_requests(&deployed, &requests);
     let failed = responses
         .iter()
         .filter(|r| r.get("message").is_some())

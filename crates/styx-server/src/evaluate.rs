@@ -12,6 +12,18 @@ pub(crate) fn evaluate(
     row: &mut Row,
     scratch: &mut Scratch,
 ) -> Result<Map<String, Value>, String> {
+    fill_row(model, arguments, row)?;
+    model.evaluate(row, scratch).map_err(|e| e.to_string())?;
+    Ok(results(model, |col| model.result(scratch, col)))
+}
+
+/// Writes `arguments` into `row` (cleared first), or says which argument the model
+/// cannot read.
+pub(crate) fn fill_row(
+    model: &Model,
+    arguments: &Map<String, Value>,
+    row: &mut Row,
+) -> Result<(), String> {
     row.clear();
     for (i, field) in model.input_fields().iter().enumerate() {
         match arguments.get(&field.name) {
@@ -33,15 +45,19 @@ pub(crate) fn evaluate(
             }
         }
     }
-    model.evaluate(row, scratch).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// A scored record's results by column name; `result(col)` gives column `col`.
+pub(crate) fn results<'a>(
+    model: &Model,
+    result: impl Fn(usize) -> ResultValue<'a>,
+) -> Map<String, Value> {
     let mut results = Map::with_capacity(model.result_columns().len());
     for (col, column) in model.result_columns().iter().enumerate() {
-        results.insert(
-            column.name.clone(),
-            json(model.result(scratch, col), column.data_type),
-        );
+        results.insert(column.name.clone(), json(result(col), column.data_type));
     }
-    Ok(results)
+    results
 }
 
 /// A result as JSON, typed by its column: a double or float with a fraction or an
