@@ -134,7 +134,13 @@ pub fn score_csv_with<R: Read, W: Write>(
     let mut record = csv::StringRecord::new();
     let mut cells: Vec<String> = vec![String::new(); columns.len() + 1];
     let mut rows = 0u64;
-    loop {
+    if let Some(group) = model.group_field() {
+        let group_col = header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == group);
+        rows = score_groups(model, &mut reader, &mut writer, group_col, id_col, &mapping)?;
+    }
+    while model.group_field().is_none() {
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -181,6 +187,101 @@ pub fn score_csv_with<R: Read, W: Write>(
         delimiter,
         missing_columns,
     })
+}
+
+/// One transaction of a grouped table: the first row's number, line and `Id`, and per
+/// input field the non-empty cells of its rows.
+struct Group {
+    row: u64,
+    line: u64,
+    id: String,
+    items: Vec<Vec<String>>,
+}
+
+/// Scores a table for a transactional model: the rows that share the group column's value
+/// (an empty or absent cell is a value too) are one record, whose input cells are the
+/// collections of their non-empty cells; one result row per group, in the order of the
+/// groups' first rows (as JPMML's `EvaluatorUtil.groupRows` and Openscoring's CSV
+/// endpoint group them). The `Id` is the first row's.
+fn score_groups<R: Read, W: Write>(
+    model: &Model,
+    reader: &mut csv::Reader<R>,
+    writer: &mut csv::Writer<W>,
+    group_col: Option<usize>,
+    id_col: Option<usize>,
+    mapping: &[(usize, usize)],
+) -> Result<u64, ScoreError> {
+    let n_inputs = model.input_fields().len();
+    let mut order: Vec<Group> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(ScoreError::Csv(e.to_string())),
+        }
+        rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
+        let key = group_col.and_then(|c| record.get(c)).unwrap_or("");
+        let g = match by_key.get(key) {
+            Some(g) => *g,
+            None => {
+                order.push(Group {
+                    row: rows,
+                    line,
+                    id: id_col.and_then(|c| record.get(c)).unwrap_or("").to_string(),
+                    items: vec![Vec::new(); n_inputs],
+                });
+                by_key.insert(key.to_string(), order.len() - 1);
+                order.len() - 1
+            }
+        };
+        for (col, field) in mapping {
+            let cell = record.get(*col).unwrap_or("");
+            if !cell.is_empty() {
+                order[g].items[*field].push(cell.to_string());
+            }
+        }
+    }
+    let columns = model.result_columns();
+    let mut row = model.new_row();
+    let mut scratch = model.scratch();
+    let mut cells: Vec<String> = vec![String::new(); columns.len() + 1];
+    for group in &order {
+        row.clear();
+        for (field, items) in group.items.iter().enumerate() {
+            if mapping.iter().any(|(_, f)| *f == field) {
+                row.clear_items(field);
+                for item in items {
+                    row.push_item(field, item);
+                }
+            }
+        }
+        if let Err(error) = model.evaluate(&row, &mut scratch) {
+            return Err(ScoreError::Row {
+                row: group.row,
+                line: group.line,
+                error,
+            });
+        }
+        let mut n = 0;
+        if id_col.is_some() {
+            cells[0].clear();
+            cells[0].push_str(&group.id);
+            n = 1;
+        }
+        for col in 0..columns.len() {
+            let c = &mut cells[n + col];
+            c.clear();
+            model.result(&scratch, col).write_to(c);
+        }
+        writer
+            .write_record(cells[..n + columns.len()].iter())
+            .map_err(|e| ScoreError::Io(e.to_string()))?;
+    }
+    Ok(rows)
 }
 
 /// Reads a CSV table (delimiter detected as for scoring) into input rows for `model`,

@@ -1,5 +1,6 @@
 //! The model types: compilation dispatch and evaluation dispatch.
 
+pub(crate) mod association;
 pub(crate) mod bayes;
 pub(crate) mod cluster;
 pub(crate) mod knn;
@@ -8,6 +9,7 @@ pub(crate) mod neural;
 pub(crate) mod regression;
 pub(crate) mod ruleset;
 pub(crate) mod svm;
+pub(crate) mod timeseries;
 pub(crate) mod tree;
 
 use crate::compile::{Compiler, MiningFunction, ModelNode};
@@ -30,6 +32,8 @@ pub(crate) enum ModelKind {
     Knn(knn::Knn),
     Clustering(cluster::Clustering),
     RuleSet(ruleset::RuleSet),
+    Association(association::Association),
+    TimeSeries(timeseries::TimeSeries),
 }
 
 /// Compiles the type-specific part of a model element.
@@ -49,6 +53,13 @@ pub(crate) fn compile<'d>(
         "NearestNeighborModel" => knn::compile(c, el, node).map(ModelKind::Knn),
         "ClusteringModel" => cluster::compile(c, el, node).map(ModelKind::Clustering),
         "RuleSetModel" => ruleset::compile(c, el, node).map(ModelKind::RuleSet),
+        "AssociationModel" => association::compile(c, el, node).map(ModelKind::Association),
+        "TimeSeriesModel" => timeseries::compile(c, el, node).map(ModelKind::TimeSeries),
+        // JPMML-Evaluator has no evaluator of baseline (change detection) models.
+        "BaselineModel" => Err(PmmlError::unsupported(
+            "BaselineModel",
+            "baseline models (TestDistributions) are not supported",
+        )),
         other => Err(PmmlError::unsupported(
             other,
             "this model type is not supported",
@@ -70,6 +81,8 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         ModelKind::Knn(k) => k.evaluate(ctx, index),
         ModelKind::Clustering(c) => c.evaluate(ctx, index),
         ModelKind::RuleSet(r) => r.evaluate(ctx, index),
+        ModelKind::Association(a) => a.evaluate(ctx, index),
+        ModelKind::TimeSeries(t) => t.evaluate(ctx, index),
     }
 }
 
