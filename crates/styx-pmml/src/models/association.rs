@@ -141,8 +141,10 @@ pub(crate) struct RuleOutput {
     /// 1-based; for a multi-valued field the number of rules (0: all).
     rank: usize,
     multi: bool,
-    /// Whether the field declares its data type (else an integer measure stays one).
+    /// Whether the field declares its data type (else a list's values must share one).
     declared: bool,
+    /// The output field's name, for messages.
+    name: Box<str>,
 }
 
 impl RuleOutput {
@@ -539,6 +541,7 @@ impl Association {
             rank,
             multi,
             declared,
+            name: name.into(),
         }))
     }
 
@@ -678,7 +681,8 @@ impl Association {
         }
         if count >= 2 && lacking {
             return Err(EvalError::Evaluation(format!(
-                "an association rule has no {} to be ranked by",
+                "output field \"{}\": an association rule has no {} to be ranked by",
+                out.name,
                 out.basis.name()
             ))
             .into());
@@ -686,22 +690,53 @@ impl Association {
         let mut chosen = out.order.iter().copied().filter(|r| selected(*r));
         if !out.multi {
             return Ok(match chosen.nth(out.rank - 1) {
-                Some(r) => match self.feature(r, out.feature) {
-                    (_, Some(int_text)) if !out.declared => int_text,
-                    (v, _) => v,
-                },
+                // A single value is a number of the field's type, even when the document
+                // wrote it as an integer.
+                Some(r) => self.feature(r, out.feature).0,
                 None => Val::Missing,
             });
         }
         let limit = if out.rank == 0 { usize::MAX } else { out.rank };
-        let picked: Vec<Val> = chosen
-            .take(limit)
-            .map(|r| match self.feature(r, out.feature) {
-                (_, Some(int_text)) => int_text,
-                (v, None) => v,
-            })
-            .collect();
-        Ok(ctx.build_string(|ctx, s| {
+        let mut picked = std::mem::take(&mut ctx.s.members);
+        picked.clear();
+        let (mut ints, mut doubles) = (false, false);
+        for r in chosen.take(limit) {
+            let (v, int_text) = self.feature(r, out.feature);
+            match (v, int_text) {
+                (_, Some(t)) => {
+                    ints = true;
+                    picked.push(t);
+                }
+                (Val::Num(_), None) => {
+                    doubles = true;
+                    picked.push(v);
+                }
+                _ => picked.push(v),
+            }
+        }
+        // Without a declared type, the list's values must be of one type (JPMML infers
+        // it from them): integers and doubles do not mix, and lists of item lists (the
+        // antecedents or consequents of several rules) have none.
+        if !out.declared {
+            let nested = matches!(
+                out.feature,
+                RuleFeature::Antecedent | RuleFeature::Consequent
+            ) && !picked.is_empty();
+            if nested || (ints && doubles) {
+                ctx.s.members = picked;
+                return Err(EvalError::Evaluation(format!(
+                    "the values of output field \"{}\" are of no one data type{}",
+                    out.name,
+                    if nested {
+                        " (lists of items)"
+                    } else {
+                        " (integers and doubles)"
+                    }
+                ))
+                .into());
+            }
+        }
+        let text = ctx.build_string(|ctx, s| {
             s.push('[');
             for (i, v) in picked.iter().enumerate() {
                 if i > 0 {
@@ -715,7 +750,9 @@ impl Association {
                 }
             }
             s.push(']');
-        }))
+        });
+        ctx.s.members = picked;
+        Ok(text)
     }
 
     /// A feature of rule `r`: its value and, for an integer measure, its text.

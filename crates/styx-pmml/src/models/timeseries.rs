@@ -304,31 +304,32 @@ impl TimeSeries {
     pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         if let Some(slot) = self.horizon {
             let h = ctx.get(slot)?;
+            let field = &ctx.m.slot_names[slot as usize];
             if let Some(h) = h.num() {
                 if h.fract() != 0.0 || h.is_nan() {
                     return Err(EvalError::Evaluation(format!(
-                        "the forecast horizon {} is not an integer",
+                        "the forecast horizon {field}={} is not an integer",
                         ctx.describe(Val::Num(h))
                     ))
                     .into());
                 }
                 if h < 1.0 {
                     return Err(EvalError::Evaluation(format!(
-                        "the forecast horizon {} is not positive",
+                        "the forecast horizon {field}={} is not positive",
                         ctx.describe(Val::Num(h))
                     ))
                     .into());
                 }
                 if h > 1.0 && !self.transition_ok {
-                    return Err(EvalError::Evaluation(
-                        "a forecast horizon above 1 needs a TransitionMatrix that fits the state vector"
-                            .into(),
-                    )
+                    return Err(EvalError::Evaluation(format!(
+                        "a forecast horizon {field} above 1 needs a TransitionMatrix that fits \
+                         the state vector"
+                    ))
                     .into());
                 }
             } else if !h.is_missing() {
                 return Err(EvalError::Evaluation(format!(
-                    "the forecast horizon {} is not a number",
+                    "the forecast horizon {field}={} is not a number",
                     ctx.describe(h)
                 ))
                 .into());

@@ -2,7 +2,9 @@
 (160-179): seeded random rows that cover every branch of the documents (items present and
 absent, missing and invalid cells, the values each MiningField treatment acts on).
 
-Usage: python make_assoc.py FIXTURES_DIR   (then jpmml.py scores each case)
+Usage: python make_assoc.py FIXTURES_DIR   (then jpmml.py scores cases 160-171 again:
+it drops the rows JPMML refuses from the regenerated inputs). The error cases' small
+inputs are written by hand.
 """
 
 import csv
@@ -73,18 +75,12 @@ def state_space(fixtures):
     rng = random.Random(170)
     rows = []
     for i in range(240):
-        rows.append([i + 1, pick(rng, [("1", 30), ("2", 20), ("3", 15), ("7", 10), ("", 15), ("12", 10)]), pick(rng, [(str(round(rng.uniform(50, 150), 1)), 9), ("", 1)])])
+        rows.append([i + 1, pick(rng, [("1", 30), ("2", 20), ("3", 15), ("7", 10), ("", 15), ("12", 10), ("0", 2), ("2.5", 1)]), pick(rng, [(str(round(rng.uniform(50, 150), 1)), 9), ("", 1)])])
     write(fixtures / "170-timeseries-statespace-horizon" / "input.csv", ["Id", "horizon", "last_sales"], rows)
     rows = []
     for i in range(200):
-        rows.append([pick(rng, [("1", 40), ("", 30), ("4", 30)]), pick(rng, [("a", 1), ("b", 1)])])
+        rows.append([pick(rng, [("1", 50), ("", 40), ("4", 3)]), pick(rng, [("a", 1), ("b", 1)])])
     write(fixtures / "171-timeseries-statespace-matcell-intercepts" / "input.csv", ["steps", "note"], rows)
-
-
-def refused(fixtures):
-    for case in sorted(fixtures.glob("17[2-9]-*")) + sorted(fixtures.glob("16[3-9]-*")):
-        if (case / "model.pmml").exists() and not (case / "input.csv").exists():
-            write(case / "input.csv", ["x", "y"], [["1", "2"], ["3", "4"]])
 
 
 if __name__ == "__main__":
@@ -93,4 +89,3 @@ if __name__ == "__main__":
     grocery(fixtures)
     codes(fixtures)
     state_space(fixtures)
-    refused(fixtures)
