@@ -785,8 +785,8 @@ fn flag(ctx: &Ctx<'_>, v: Val) -> Result<bool, Fail> {
     match v {
         Val::Missing => Ok(false),
         Val::Bool(b) => Ok(b),
-        Val::Num(x) if x == 1.0 => Ok(true),
-        Val::Num(x) if x == 0.0 => Ok(false),
+        Val::Num(1.0) => Ok(true),
+        Val::Num(0.0) => Ok(false),
         Val::Num(_) => Err(bad(ctx.describe(v))),
         Val::Str(id) => {
             let t = ctx.text(id);
@@ -796,8 +796,8 @@ fn flag(ctx: &Ctx<'_>, v: Val) -> Result<bool, Fail> {
                 Ok(false)
             } else {
                 match crate::types::parse_double(t) {
-                    Some(x) if x == 1.0 => Ok(true),
-                    Some(x) if x == 0.0 => Ok(false),
+                    Some(1.0) => Ok(true),
+                    Some(0.0) => Ok(false),
                     _ => Err(bad(format!("\"{t}\""))),
                 }
             }
@@ -823,5 +823,112 @@ fn java_compare(x: f64, y: f64) -> std::cmp::Ordering {
         (true, false) => std::cmp::Ordering::Greater,
         (false, true) => std::cmp::Ordering::Less,
         _ => x.total_cmp(&y),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::integer_literal;
+    use crate::{score_csv, EvalError, Model, ResultValue};
+
+    const BASKET: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <DataDictionary>
+    <DataField name="ticket" optype="categorical" dataType="string"/>
+    <DataField name="item" optype="categorical" dataType="string"/>
+  </DataDictionary>
+  <AssociationModel functionName="associationRules">
+    <MiningSchema>
+      <MiningField name="ticket" usageType="group"/>
+      <MiningField name="item"/>
+    </MiningSchema>
+    <Output>
+      <OutputField name="ids" dataType="string" feature="ruleId" algorithm="recommendation" isMultiValued="1" rank="0"/>
+      <OutputField name="next" dataType="string" feature="consequent"/>
+    </Output>
+    <Item id="1" value="tea"/>
+    <Item id="2" value="milk"/>
+    <Item id="3" value="sugar"/>
+    <Itemset id="1"><ItemRef itemRef="1"/></Itemset>
+    <Itemset id="2"><ItemRef itemRef="2"/></Itemset>
+    <Itemset id="3"><ItemRef itemRef="3"/><ItemRef itemRef="2"/></Itemset>
+    <AssociationRule antecedent="1" consequent="2" support="0.5" confidence="0.5"/>
+    <AssociationRule id="m" antecedent="2" consequent="3" support="0.2" confidence="0.9"/>
+  </AssociationModel>
+</PMML>"#;
+
+    #[test]
+    fn a_transaction_is_a_collection_of_items() {
+        let model: Model = BASKET.parse().unwrap();
+        assert_eq!(model.group_field(), Some("ticket"));
+        assert!(model.result_columns().iter().all(|c| c.name != "_target"));
+        let mut row = model.new_row();
+        let mut scratch = model.scratch();
+        for item in ["tea", "milk"] {
+            row.push_item(0, item);
+        }
+        model.evaluate(&row, &mut scratch).unwrap();
+        assert_eq!(model.result(&scratch, 0), ResultValue::Str("[m, 1]"));
+        assert_eq!(model.result(&scratch, 1), ResultValue::Str("[sugar, milk]"));
+        // The row is reused: a new collection replaces the old one.
+        row.clear_items(0);
+        row.push_item(0, "sugar");
+        model.evaluate(&row, &mut scratch).unwrap();
+        assert_eq!(model.result(&scratch, 0), ResultValue::Str("[]"));
+        assert_eq!(model.result(&scratch, 1), ResultValue::Missing);
+        assert_eq!(row.items(0).map(<[String]>::len), Some(1));
+        // A single value or no value is no transaction.
+        row.set_text(0, "tea");
+        assert!(model.evaluate(&row, &mut scratch).is_err());
+        row.set_missing(0);
+        assert!(matches!(
+            model.evaluate(&row, &mut scratch),
+            Err(EvalError::MissingValue { .. })
+        ));
+    }
+
+    #[test]
+    fn csv_rows_are_grouped_by_transaction() {
+        let model: Model = BASKET.parse().unwrap();
+        let input = "Id,ticket,item\na,t1,tea\nb,t2,sugar\nc,t1,milk\nd,t2,\ne,,milk\n";
+        let mut out = Vec::new();
+        let summary = score_csv(&model, input.as_bytes(), &mut out).unwrap();
+        assert_eq!(summary.rows, 5);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Id,ids,next\na,\"[m, 1]\",\"[sugar, milk]\"\nb,[],\ne,[m],\"[sugar, milk]\"\n"
+        );
+    }
+
+    #[test]
+    fn integer_measures_are_recognised_as_jpmml_reads_them() {
+        assert_eq!(integer_literal("1"), Some(1));
+        assert_eq!(integer_literal(" +7 "), Some(7));
+        assert_eq!(integer_literal("-0"), Some(0));
+        assert_eq!(integer_literal("1.0"), None);
+        assert_eq!(integer_literal("1e2"), None);
+        assert_eq!(integer_literal("99999999999"), None);
+        assert_eq!(integer_literal(""), None);
+    }
+
+    #[test]
+    fn documents_jpmml_cannot_evaluate_are_refused() {
+        let refused = [
+            BASKET.replace("usageType=\"group\"", "usageType=\"target\""),
+            BASKET.replace("consequent=\"3\"", "consequent=\"9\""),
+            BASKET.replace("itemRef=\"3\"/>", "itemRef=\"8\"/>"),
+            BASKET.replace("feature=\"consequent\"", "feature=\"probability\""),
+            BASKET.replace("rank=\"0\"", "rank=\"-1\""),
+            BASKET.replace(
+                "<MiningField name=\"item\"/>",
+                "<MiningField name=\"item\"/><MiningField name=\"ticket2\" usageType=\"group\"/>",
+            ),
+            BASKET.replace(
+                "<Output>",
+                "<Targets><Target field=\"item\"/></Targets><Output>",
+            ),
+        ];
+        for doc in refused {
+            assert!(doc.parse::<Model>().is_err(), "{doc}");
+        }
     }
 }

@@ -346,3 +346,89 @@ impl TimeSeries {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Model, ResultValue};
+
+    fn doc(matrix: &str, extra: &str) -> String {
+        format!(
+            r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <DataDictionary>
+    <DataField name="y" optype="continuous" dataType="double"/>
+    <DataField name="h" optype="continuous" dataType="integer"/>
+  </DataDictionary>
+  <TimeSeriesModel functionName="timeSeries" bestFit="StateSpaceModel">
+    <MiningSchema>
+      <MiningField name="y" usageType="target"/>
+      <MiningField name="h" usageType="supplementary"/>
+    </MiningSchema>
+    <StateSpaceModel intercept="1">
+      <StateVector><Array type="real" n="2">2 3</Array></StateVector>
+      <MeasurementMatrix>{matrix}</MeasurementMatrix>
+      {extra}
+    </StateSpaceModel>
+  </TimeSeriesModel>
+</PMML>"#
+        )
+    }
+
+    fn forecast(model: &Model, h: &str) -> Result<ResultValue<'static>, String> {
+        let mut row = model.new_row();
+        let mut scratch = model.scratch();
+        row.set_text(model.input_index("h").unwrap(), h);
+        model
+            .evaluate(&row, &mut scratch)
+            .map(|_| match model.result(&scratch, 0) {
+                ResultValue::Number(x) => ResultValue::Number(x),
+                other => panic!("{other:?}"),
+            })
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_first_forecast_is_the_measurement_of_the_state() {
+        let m: Model = doc(
+            r#"<Matrix><Array type="real" n="2">1 0.5</Array></Matrix>"#,
+            "",
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(forecast(&m, "1"), Ok(ResultValue::Number(4.5)));
+        assert_eq!(forecast(&m, ""), Ok(ResultValue::Number(4.5)));
+        assert!(forecast(&m, "0").is_err());
+        // Longer horizons need a transition matrix.
+        assert!(forecast(&m, "3").unwrap_err().contains("TransitionMatrix"));
+        let t = r#"<TransitionMatrix><Matrix kind="diagonal"><Array type="real" n="2">1 1</Array></Matrix></TransitionMatrix>"#;
+        let m: Model = doc(
+            r#"<Matrix><Array type="real" n="2">1 0.5</Array></Matrix>"#,
+            t,
+        )
+        .parse()
+        .unwrap();
+        assert_eq!(forecast(&m, "3"), Ok(ResultValue::Number(4.5)));
+    }
+
+    #[test]
+    fn matrices_of_cells_and_mismatched_shapes() {
+        let cells = r#"<Matrix nbRows="1" nbCols="2" offDiagDefault="2"><MatCell row="1" col="1">3</MatCell></Matrix>"#;
+        let m: Model = doc(cells, "").parse().unwrap();
+        assert_eq!(forecast(&m, "1"), Ok(ResultValue::Number(13.0)));
+        let wide = r#"<Matrix><Array type="real" n="3">1 0 0</Array></Matrix>"#;
+        assert!(doc(wide, "").parse::<Model>().is_err());
+        let two_rows = r#"<Matrix><Array type="real" n="2">1 0</Array><Array type="real" n="2">0 1</Array></Matrix>"#;
+        assert!(doc(two_rows, "").parse::<Model>().is_err());
+    }
+
+    #[test]
+    fn other_algorithms_are_refused_by_name() {
+        let d = doc(
+            r#"<Matrix><Array type="real" n="2">1 0</Array></Matrix>"#,
+            "",
+        )
+        .replace("bestFit=\"StateSpaceModel\"", "bestFit=\"GARCH\"")
+        .replace("<StateSpaceModel", "<GARCH/><StateSpaceModel");
+        let e = d.parse::<Model>().unwrap_err().to_string();
+        assert!(e.contains("GARCH"), "{e}");
+    }
+}
