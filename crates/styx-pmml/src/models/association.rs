@@ -181,6 +181,12 @@ pub(crate) fn compile(
     el: &Element,
     node: &mut ModelNode,
 ) -> Result<Association, PmmlError> {
+    if node.function != crate::compile::MiningFunction::AssociationRules {
+        return Err(PmmlError::unsupported(
+            "AssociationModel",
+            "an AssociationModel evaluates functionName=\"associationRules\" only",
+        ));
+    }
     if el.child("Targets").is_some() {
         return Err(PmmlError::invalid(
             "Targets",
@@ -917,6 +923,8 @@ mod tests {
             BASKET.replace("consequent=\"3\"", "consequent=\"9\""),
             BASKET.replace("itemRef=\"3\"/>", "itemRef=\"8\"/>"),
             BASKET.replace("feature=\"consequent\"", "feature=\"probability\""),
+            BASKET.replace("feature=\"consequent\"", "feature=\"affinity\""),
+            BASKET.replace("associationRules", "classification"),
             BASKET.replace("rank=\"0\"", "rank=\"-1\""),
             BASKET.replace(
                 "<MiningField name=\"item\"/>",

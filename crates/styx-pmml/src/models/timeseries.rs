@@ -178,6 +178,12 @@ pub(crate) fn compile(
     el: &Element,
     node: &mut ModelNode,
 ) -> Result<TimeSeries, PmmlError> {
+    if node.function != crate::compile::MiningFunction::TimeSeries {
+        return Err(PmmlError::unsupported(
+            "TimeSeriesModel",
+            "a TimeSeriesModel evaluates functionName=\"timeSeries\" only",
+        ));
+    }
     if node.target.name.is_none() {
         return Err(PmmlError::invalid(
             "TimeSeriesModel",
