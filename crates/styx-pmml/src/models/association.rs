@@ -381,6 +381,20 @@ pub(crate) fn compile(
         let lift = opt_measure("lift")?;
         let leverage = opt_measure("leverage")?;
         let affinity = opt_measure("affinity")?;
+        // Support, confidence and affinity are probabilities (JPMML's reader refuses
+        // others); lift and leverage any number.
+        for (m, attr) in [
+            (support, "support"),
+            (confidence, "confidence"),
+            (affinity, "affinity"),
+        ] {
+            if let Some(m) = m.filter(|m| !(0.0..=1.0).contains(&m.x)) {
+                return Err(PmmlError::invalid(
+                    "AssociationRule",
+                    format!("{attr}={} is not a probability", m.x),
+                ));
+            }
+        }
         let required = |m: Option<Measure>, attr: &str| {
             m.ok_or_else(|| {
                 PmmlError::invalid("AssociationRule", format!("missing attribute {attr}"))
