@@ -198,19 +198,30 @@ struct Group {
     items: Vec<Vec<String>>,
 }
 
-/// Scores a table for a transactional model: the rows that share the group column's value
-/// (an empty or absent cell is a value too) are one record, whose input cells are the
-/// collections of their non-empty cells; one result row per group, in the order of the
-/// groups' first rows (as JPMML's `EvaluatorUtil.groupRows` and Openscoring's CSV
-/// endpoint group them). The `Id` is the first row's.
-fn score_groups<R: Read, W: Write>(
+impl Group {
+    /// Sets the input cells of the columns the table has to the group's collections.
+    fn fill(&self, row: &mut crate::Row, mapping: &[(usize, usize)]) {
+        row.clear();
+        for (field, items) in self.items.iter().enumerate() {
+            if mapping.iter().any(|(_, f)| *f == field) {
+                row.clear_items(field);
+                for item in items {
+                    row.push_item(field, item);
+                }
+            }
+        }
+    }
+}
+
+/// Reads every row of a table and groups them by the group column (see [`score_groups`]);
+/// returns the groups and the number of rows.
+fn read_groups<R: Read>(
     model: &Model,
     reader: &mut csv::Reader<R>,
-    writer: &mut csv::Writer<W>,
     group_col: Option<usize>,
     id_col: Option<usize>,
     mapping: &[(usize, usize)],
-) -> Result<u64, ScoreError> {
+) -> Result<(Vec<Group>, u64), ScoreError> {
     let n_inputs = model.input_fields().len();
     let mut order: Vec<Group> = Vec::new();
     let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
@@ -245,20 +256,29 @@ fn score_groups<R: Read, W: Write>(
             }
         }
     }
+    Ok((order, rows))
+}
+
+/// Scores a table for a transactional model: the rows that share the group column's value
+/// (an empty or absent cell is a value too) are one record, whose input cells are the
+/// collections of their non-empty cells; one result row per group, in the order of the
+/// groups' first rows (as JPMML's `EvaluatorUtil.groupRows` and Openscoring's CSV
+/// endpoint group them). The `Id` is the first row's.
+fn score_groups<R: Read, W: Write>(
+    model: &Model,
+    reader: &mut csv::Reader<R>,
+    writer: &mut csv::Writer<W>,
+    group_col: Option<usize>,
+    id_col: Option<usize>,
+    mapping: &[(usize, usize)],
+) -> Result<u64, ScoreError> {
+    let (order, rows) = read_groups(model, reader, group_col, id_col, mapping)?;
     let columns = model.result_columns();
     let mut row = model.new_row();
     let mut scratch = model.scratch();
     let mut cells: Vec<String> = vec![String::new(); columns.len() + 1];
     for group in &order {
-        row.clear();
-        for (field, items) in group.items.iter().enumerate() {
-            if mapping.iter().any(|(_, f)| *f == field) {
-                row.clear_items(field);
-                for item in items {
-                    row.push_item(field, item);
-                }
-            }
-        }
+        group.fill(&mut row, mapping);
         if let Err(error) = model.evaluate(&row, &mut scratch) {
             return Err(ScoreError::Row {
                 row: group.row,
@@ -285,7 +305,8 @@ fn score_groups<R: Read, W: Write>(
 }
 
 /// Reads a CSV table (delimiter detected as for scoring) into input rows for `model`,
-/// matching columns to input fields by name. For benchmarks and tests that score the
+/// matching columns to input fields by name (for a transactional model, one row per
+/// group of rows, as scoring groups them). For benchmarks and tests that score the
 /// same rows repeatedly.
 pub fn rows_from_csv<R: Read>(model: &Model, input: R) -> Result<Vec<crate::Row>, ScoreError> {
     let mut input = BufReader::with_capacity(1 << 16, input);
@@ -306,6 +327,17 @@ pub fn rows_from_csv<R: Read>(model: &Model, input: R) -> Result<Vec<crate::Row>
         .filter_map(|(i, name)| model.input_index(name).map(|f| (i, f)))
         .collect();
     let mut rows = Vec::new();
+    if let Some(group) = model.group_field() {
+        // A transactional model's records are the groups of rows (see `score_groups`).
+        let group_col = header.iter().position(|h| h == group);
+        let (groups, _) = read_groups(model, &mut reader, group_col, None, &mapping)?;
+        for g in &groups {
+            let mut row = model.new_row();
+            g.fill(&mut row, &mapping);
+            rows.push(row);
+        }
+        return Ok(rows);
+    }
     for record in reader.records() {
         let record = record.map_err(|e| ScoreError::Csv(e.to_string()))?;
         let mut row = model.new_row();

@@ -920,6 +920,17 @@ mod tests {
     }
 
     #[test]
+    fn benchmark_rows_are_transactions_too() {
+        let model: Model = BASKET.parse().unwrap();
+        let input = "ticket,item\nt1,tea\nt2,sugar\nt1,milk\n";
+        let rows = crate::rows_from_csv(&model, input.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].items(0).unwrap(), ["tea", "milk"]);
+        let mut scratch = model.scratch();
+        model.evaluate(&rows[1], &mut scratch).unwrap();
+    }
+
+    #[test]
     fn integer_measures_are_recognised_as_jpmml_reads_them() {
         assert_eq!(integer_literal("1"), Some(1));
         assert_eq!(integer_literal(" +7 "), Some(7));
