@@ -50,6 +50,23 @@ pub(crate) enum MiningFunction {
     Regression,
     Classification,
     Clustering,
+    /// `associationRules`: no target, rules selected by the items of a record.
+    AssociationRules,
+    /// `timeSeries`: a forecast of the target series.
+    TimeSeries,
+}
+
+impl MiningFunction {
+    /// The `functionName` that names it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            MiningFunction::Regression => "regression",
+            MiningFunction::Classification => "classification",
+            MiningFunction::Clustering => "clustering",
+            MiningFunction::AssociationRules => "associationRules",
+            MiningFunction::TimeSeries => "timeSeries",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +131,9 @@ pub(crate) struct Compiled {
     pub top: usize,
     pub inputs: Vec<InputDef>,
     pub columns: Vec<Column>,
+    /// The `usageType="group"` field of a transactional association model: records are
+    /// the rows that share its value, each input a collection of their cells.
+    pub group: Option<String>,
 }
 
 /// The compiler state.
@@ -346,6 +366,8 @@ impl<'d> Compiler<'d> {
             "regression" => MiningFunction::Regression,
             "classification" => MiningFunction::Classification,
             "clustering" => MiningFunction::Clustering,
+            "associationRules" if element == "AssociationModel" => MiningFunction::AssociationRules,
+            "timeSeries" if element == "TimeSeriesModel" => MiningFunction::TimeSeries,
             f => {
                 return Err(PmmlError::unsupported(
                     element,
@@ -596,7 +618,9 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         let df = c.data_fields[name].clone();
         let mf = mining.get(name.as_str()).copied();
         let usage = mf.and_then(|m| m.attr("usageType")).unwrap_or("active");
-        let input = if mf.is_some() && usage == "active" {
+        // A time series reads its forecast horizon from its supplementary field.
+        let supplementary = usage == "supplementary" && model_el.name == "TimeSeriesModel";
+        let input = if mf.is_some() && (usage == "active" || supplementary) {
             c.inputs.push(crate::compile::InputDef {
                 name: name.clone(),
                 ty: df.ty,
@@ -631,6 +655,7 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         let fields: Vec<&Element> = td.children_named("DerivedField").collect();
         c.derived_fields(&fields)?;
     }
+    let group = transactional_group(model_el)?;
     let top = c.model(model_el)?;
     let models: Vec<ModelNode> = c
         .models
@@ -638,15 +663,19 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         .map(|m| m.expect("compiled model"))
         .collect();
     let node = &models[top];
-    let mut columns = vec![Column {
-        name: node
-            .target
-            .name
-            .clone()
-            .unwrap_or_else(|| "_target".to_string()),
-        ty: node.target.ty,
-        slot: None,
-    }];
+    let mut columns = Vec::new();
+    // An association model has no target (JPMML's evaluator lists none): only its outputs.
+    if node.function != MiningFunction::AssociationRules {
+        columns.push(Column {
+            name: node
+                .target
+                .name
+                .clone()
+                .unwrap_or_else(|| "_target".to_string()),
+            ty: node.target.ty,
+            slot: None,
+        });
+    }
     for (name, slot, ty, fin) in &node.result_outputs {
         if *fin {
             columns.push(Column {
@@ -665,5 +694,30 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         top,
         inputs: c.inputs,
         columns,
+        group,
     })
+}
+
+/// The group field of a top-level `AssociationModel` in transactional form (one
+/// `usageType="group"` mining field); more than one is refused, as JPMML does.
+fn transactional_group(model_el: &Element) -> Result<Option<String>, PmmlError> {
+    if model_el.name != "AssociationModel" {
+        return Ok(None);
+    }
+    let schema = model_el
+        .child("MiningSchema")
+        .ok_or_else(|| PmmlError::invalid(model_el.name.clone(), "a MiningSchema is required"))?;
+    let groups: Vec<&str> = schema
+        .children_named("MiningField")
+        .filter(|mf| mf.attr("usageType") == Some("group"))
+        .filter_map(|mf| mf.attr("name"))
+        .collect();
+    match groups.as_slice() {
+        [] => Ok(None),
+        [g] => Ok(Some(g.to_string())),
+        _ => Err(PmmlError::invalid(
+            "MiningSchema",
+            format!("expected 0 or 1 group fields, got {}", groups.len()),
+        )),
+    }
 }

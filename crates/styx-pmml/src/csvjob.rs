@@ -141,6 +141,14 @@ pub fn score_csv_with<R: Read, W: Write>(
     let mut ids: Vec<String> = vec![String::new(); BATCH];
     let mut rows = 0u64;
     let mut done = false;
+    if let Some(group) = model.group_field() {
+        // Transactions: the rows of a group are one record.
+        let group_col = header
+            .iter()
+            .position(|h| h.trim_start_matches('\u{feff}') == group);
+        rows = score_groups(model, &mut reader, &mut writer, group_col, id_col, &mapping)?;
+        done = true;
+    }
     while !done {
         batch.clear();
         lines.clear();
@@ -210,8 +218,124 @@ pub fn score_csv_with<R: Read, W: Write>(
     })
 }
 
+/// One transaction of a grouped table: the first row's number, line and `Id`, and per
+/// input field the non-empty cells of its rows.
+struct Group {
+    row: u64,
+    line: u64,
+    id: String,
+    items: Vec<Vec<String>>,
+}
+
+impl Group {
+    /// Sets the input cells of the columns the table has to the group's collections.
+    fn fill(&self, row: &mut crate::Row, mapping: &[(usize, usize)]) {
+        row.clear();
+        for (field, items) in self.items.iter().enumerate() {
+            if mapping.iter().any(|(_, f)| *f == field) {
+                row.clear_items(field);
+                for item in items {
+                    row.push_item(field, item);
+                }
+            }
+        }
+    }
+}
+
+/// Reads every row of a table and groups them by the group column (see [`score_groups`]);
+/// returns the groups and the number of rows.
+fn read_groups<R: Read>(
+    model: &Model,
+    reader: &mut csv::Reader<R>,
+    group_col: Option<usize>,
+    id_col: Option<usize>,
+    mapping: &[(usize, usize)],
+) -> Result<(Vec<Group>, u64), ScoreError> {
+    let n_inputs = model.input_fields().len();
+    let mut order: Vec<Group> = Vec::new();
+    let mut by_key: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(ScoreError::Csv(e.to_string())),
+        }
+        rows += 1;
+        let line = record.position().map(|p| p.line()).unwrap_or(rows + 1);
+        let key = group_col.and_then(|c| record.get(c)).unwrap_or("");
+        let g = match by_key.get(key) {
+            Some(g) => *g,
+            None => {
+                order.push(Group {
+                    row: rows,
+                    line,
+                    id: id_col.and_then(|c| record.get(c)).unwrap_or("").to_string(),
+                    items: vec![Vec::new(); n_inputs],
+                });
+                by_key.insert(key.to_string(), order.len() - 1);
+                order.len() - 1
+            }
+        };
+        for (col, field) in mapping {
+            let cell = record.get(*col).unwrap_or("");
+            if !cell.is_empty() {
+                order[g].items[*field].push(cell.to_string());
+            }
+        }
+    }
+    Ok((order, rows))
+}
+
+/// Scores a table for a transactional model: the rows that share the group column's value
+/// (an empty or absent cell is a value too) are one record, whose input cells are the
+/// collections of their non-empty cells; one result row per group, in the order of the
+/// groups' first rows (as JPMML's `EvaluatorUtil.groupRows` and Openscoring's CSV
+/// endpoint group them). The `Id` is the first row's.
+fn score_groups<R: Read, W: Write>(
+    model: &Model,
+    reader: &mut csv::Reader<R>,
+    writer: &mut csv::Writer<W>,
+    group_col: Option<usize>,
+    id_col: Option<usize>,
+    mapping: &[(usize, usize)],
+) -> Result<u64, ScoreError> {
+    let (order, rows) = read_groups(model, reader, group_col, id_col, mapping)?;
+    let columns = model.result_columns();
+    let mut row = model.new_row();
+    let mut scratch = model.scratch();
+    let mut cells: Vec<String> = vec![String::new(); columns.len() + 1];
+    for group in &order {
+        group.fill(&mut row, mapping);
+        if let Err(error) = model.evaluate(&row, &mut scratch) {
+            return Err(ScoreError::Row {
+                row: group.row,
+                line: group.line,
+                error,
+            });
+        }
+        let mut n = 0;
+        if id_col.is_some() {
+            cells[0].clear();
+            cells[0].push_str(&group.id);
+            n = 1;
+        }
+        for col in 0..columns.len() {
+            let c = &mut cells[n + col];
+            c.clear();
+            model.result(&scratch, col).write_to(c);
+        }
+        writer
+            .write_record(cells[..n + columns.len()].iter())
+            .map_err(|e| ScoreError::Io(e.to_string()))?;
+    }
+    Ok(rows)
+}
+
 /// Reads a CSV table (delimiter detected as for scoring) into input rows for `model`,
-/// matching columns to input fields by name. For benchmarks and tests that score the
+/// matching columns to input fields by name (for a transactional model, one row per
+/// group of rows, as scoring groups them). For benchmarks and tests that score the
 /// same rows repeatedly.
 pub fn rows_from_csv<R: Read>(model: &Model, input: R) -> Result<Vec<crate::Row>, ScoreError> {
     let mut input = BufReader::with_capacity(1 << 16, input);
@@ -232,6 +356,17 @@ pub fn rows_from_csv<R: Read>(model: &Model, input: R) -> Result<Vec<crate::Row>
         .filter_map(|(i, name)| model.input_index(name).map(|f| (i, f)))
         .collect();
     let mut rows = Vec::new();
+    if let Some(group) = model.group_field() {
+        // A transactional model's records are the groups of rows (see `score_groups`).
+        let group_col = header.iter().position(|h| h == group);
+        let (groups, _) = read_groups(model, &mut reader, group_col, None, &mapping)?;
+        for g in &groups {
+            let mut row = model.new_row();
+            g.fill(&mut row, &mapping);
+            rows.push(row);
+        }
+        return Ok(rows);
+    }
     for record in reader.records() {
         let record = record.map_err(|e| ScoreError::Csv(e.to_string()))?;
         let mut row = model.new_row();

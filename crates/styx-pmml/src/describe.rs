@@ -75,6 +75,8 @@ pub(crate) fn describe(root: &Element, model: &Element, columns: &[ResultColumn]
         };
         match mf.attr("usageType").unwrap_or("active") {
             "active" => inputs.push(field),
+            // A time series reads its forecast horizon from its supplementary field.
+            "supplementary" if model.name == "TimeSeriesModel" => inputs.push(field),
             "group" => groups.push(field),
             "target" | "predicted" => targets.push(field),
             _ => {}

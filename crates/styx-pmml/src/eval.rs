@@ -29,6 +29,8 @@ pub(crate) struct Pred {
     pub ranked: Vec<Val>,
     /// Order in which categories were first seen (vote aggregations); used for ties.
     pub order: Vec<u32>,
+    /// Per-record marks of models that select entities (association rules).
+    pub flags: Vec<u8>,
 }
 
 /// A field slot's value for the current record, valid when `epoch` is the scratch's.
@@ -60,6 +62,8 @@ pub struct Scratch {
     pub(crate) kernel_vals: Vec<f64>,
     /// The features of a sum of trees.
     pub(crate) tree_record: crate::models::tree::Record,
+    /// The items of a transaction (association rules).
+    pub(crate) members: Vec<Val>,
 }
 
 impl Scratch {
@@ -77,6 +81,7 @@ impl Scratch {
                 entity: Val::Missing,
                 ranked: Vec::new(),
                 order: Vec::new(),
+                flags: Vec::new(),
             })
             .collect();
         Scratch {
@@ -101,6 +106,7 @@ impl Scratch {
             opt_nums: Vec::new(),
             kernel_vals: Vec::new(),
             tree_record: Default::default(),
+            members: Vec::new(),
         }
     }
 

@@ -7,7 +7,8 @@
 
 use std::fmt::Write;
 
-/// Writes `x` (a double) as the shortest round-trip decimal, Python `repr` layout.
+/// Writes `x` (a double) as the shortest round-trip decimal, Python `repr` layout (NaN
+/// and the infinities as Java writes them: `NaN`, `Infinity`, `-Infinity`).
 pub fn write_double(x: f64, out: &mut String) {
     if !write_special(x, out) {
         let mut buf = String::with_capacity(32);
@@ -74,9 +75,9 @@ pub fn write_java_double(x: f64, out: &mut String) {
 
 fn write_special(x: f64, out: &mut String) -> bool {
     if x.is_nan() {
-        out.push_str("nan");
+        out.push_str("NaN");
     } else if x.is_infinite() {
-        out.push_str(if x > 0.0 { "inf" } else { "-inf" });
+        out.push_str(if x > 0.0 { "Infinity" } else { "-Infinity" });
     } else if x == 0.0 {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
     } else {
@@ -167,7 +168,7 @@ mod tests {
         assert_eq!(d(1.2345678901234568e17), "1.2345678901234568e+17");
         assert_eq!(d(100.0), "100.0");
         assert_eq!(d(0.0), "0.0");
-        assert_eq!(d(f64::NAN), "nan");
+        assert_eq!(d(f64::NAN), "NaN");
         assert_eq!(d(6.971055417313705e-21), "6.971055417313705e-21");
     }
 

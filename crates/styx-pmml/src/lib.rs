@@ -95,14 +95,12 @@ pub enum ResultValue<'a> {
 }
 
 impl ResultValue<'_> {
-    /// Appends the value as a CSV cell: shortest round-trip numbers (see [`format`]),
-    /// labels as they are, `true`/`false`, and nothing for a missing value or a NaN (as
-    /// the reference tables write them).
+    /// Appends the value as a CSV cell: shortest round-trip numbers (see [`format`]; NaN
+    /// and the infinities as Java writes them), labels as they are, `true`/`false`, and
+    /// nothing for a missing value.
     pub fn write_to(&self, out: &mut String) {
         match *self {
             ResultValue::Missing => {}
-            ResultValue::Number(x) if x.is_nan() => {}
-            ResultValue::Float(x) if x.is_nan() => {}
             ResultValue::Number(x) => format::write_double(x, out),
             ResultValue::Float(x) => format::write_float(x, out),
             ResultValue::Integer(i) => {
@@ -179,11 +177,16 @@ impl Model {
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                compile::SlotDef::Input { input, prep } if *input != u32::MAX => Some(InputSlot {
-                    slot: i as u32,
-                    input: *input,
-                    plain: prep.plain_number(),
-                }),
+                // A transactional model's input is a collection its model reads itself.
+                compile::SlotDef::Input { input, prep }
+                    if *input != u32::MAX && c.group.is_none() =>
+                {
+                    Some(InputSlot {
+                        slot: i as u32,
+                        input: *input,
+                        plain: prep.plain_number(),
+                    })
+                }
                 _ => None,
             })
             .collect();
@@ -228,6 +231,14 @@ impl Model {
     /// The index of the input field `name`.
     pub fn input_index(&self, name: &str) -> Option<usize> {
         self.inputs.iter().position(|f| f.name == name)
+    }
+
+    /// The group field of a transactional association model: a record is the set of rows
+    /// that share its value, and the model's input cell of a record is the collection of
+    /// their cells (see [`Row::push_item`]). The CSV path groups rows this way, as
+    /// JPMML's and Openscoring's batch tools do.
+    pub fn group_field(&self) -> Option<&str> {
+        self.c.group.as_deref()
     }
 
     /// The result columns, in output order.

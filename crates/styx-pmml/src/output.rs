@@ -28,6 +28,8 @@ pub(crate) enum Feature {
     EntityId(usize),
     Expression(Expr),
     ReasonCode(usize),
+    /// Association rules selected by the record (see [`crate::models::association`]).
+    Rule(Box<crate::models::association::RuleOutput>),
 }
 
 /// A compiled `OutputField`.
@@ -92,6 +94,35 @@ impl Compiler<'_> {
                     return Err(PmmlError::unsupported(
                         "OutputField",
                         format!("\"{name}\": targetField \"{t}\""),
+                    ));
+                }
+            }
+            if let ModelKind::Association(a) = &node.kind {
+                if let Some(rule) = a.output(of, feature_name)? {
+                    let list = rule.is_list();
+                    let ty = if list {
+                        DataType::String
+                    } else {
+                        ty.unwrap_or(rule.data_type())
+                    };
+                    if let Some(scope) = self.scopes.last_mut() {
+                        if let Some(info) = scope.get_mut(&name) {
+                            info.ty = ty;
+                        }
+                    }
+                    node.outputs.push(OutputDef {
+                        name,
+                        slot,
+                        feature: Feature::Rule(Box::new(rule)),
+                        ty,
+                        final_result: of.attr("isFinalResult") != Some("false"),
+                    });
+                    continue;
+                }
+                if !matches!(feature_name, "transformedValue" | "decision") {
+                    return Err(PmmlError::unsupported(
+                        "OutputField",
+                        format!("\"{name}\": feature=\"{feature_name}\" of an AssociationModel"),
                     ));
                 }
             }
@@ -227,6 +258,14 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
     if ctx.s.preds[model].epoch != ctx.s.epoch {
         return Ok(Val::Missing);
     }
+    if let (Feature::Rule(rule), ModelKind::Association(a)) = (&def.feature, &node.kind) {
+        let v = a.output_value(ctx, model, rule)?;
+        return if rule.is_list() {
+            Ok(v)
+        } else {
+            cast(ctx, v, def.ty)
+        };
+    }
     let pred = &ctx.s.preds[model];
     let v = match &def.feature {
         Feature::Predicted => pred.value,
@@ -271,6 +310,7 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
         }
         Feature::ReasonCode(rank) => pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing),
         Feature::Expression(e) => e.eval(ctx)?,
+        Feature::Rule(_) => Val::Missing,
     };
     cast(ctx, v, def.ty)
 }

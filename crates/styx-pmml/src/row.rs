@@ -19,6 +19,8 @@ enum Kind {
     Text,
     Number,
     Bool,
+    /// A collection of items (the transactional input of an association model).
+    Items,
 }
 
 #[derive(Debug, Clone)]
@@ -26,6 +28,9 @@ struct CellBuf {
     kind: Kind,
     text: String,
     num: f64,
+    /// The items of an `Items` cell: the first `n_items` (the rest is kept for reuse).
+    items: Vec<String>,
+    n_items: usize,
 }
 
 /// The input values of one record, by input field index (see
@@ -44,7 +49,9 @@ impl Row {
                 CellBuf {
                     kind: Kind::Missing,
                     text: String::new(),
-                    num: 0.0
+                    num: 0.0,
+                    items: Vec::new(),
+                    n_items: 0,
                 };
                 n
             ],
@@ -95,6 +102,39 @@ impl Row {
         self.cells[i].kind = Kind::Missing;
     }
 
+    /// Makes cell `i` an empty collection of items: the input of a transactional
+    /// association model (a field whose value is the set of items of one transaction).
+    pub fn clear_items(&mut self, i: usize) {
+        let c = &mut self.cells[i];
+        c.kind = Kind::Items;
+        c.n_items = 0;
+    }
+
+    /// Adds an item to the collection of cell `i` (making it a collection first if it is
+    /// not one). An empty text is a missing item.
+    pub fn push_item(&mut self, i: usize, text: &str) {
+        let c = &mut self.cells[i];
+        if c.kind != Kind::Items {
+            c.kind = Kind::Items;
+            c.n_items = 0;
+        }
+        if c.n_items == c.items.len() {
+            c.items.push(String::new());
+        }
+        let slot = &mut c.items[c.n_items];
+        slot.clear();
+        slot.push_str(text);
+        c.n_items += 1;
+    }
+
+    /// The items of cell `i` when it is a collection (see [`Row::push_item`]).
+    pub fn items(&self, i: usize) -> Option<&[String]> {
+        match self.cells.get(i) {
+            Some(c) if c.kind == Kind::Items => Some(&c.items[..c.n_items]),
+            _ => None,
+        }
+    }
+
     /// Sets cell `i` from a [`Cell`].
     pub fn set(&mut self, i: usize, cell: Cell<'_>) {
         match cell {
@@ -110,7 +150,9 @@ impl Row {
         match self.cells.get(i) {
             None => Cell::Missing,
             Some(c) => match c.kind {
-                Kind::Missing => Cell::Missing,
+                // A collection is no single value; models that take one read it with
+                // `Row::items`.
+                Kind::Missing | Kind::Items => Cell::Missing,
                 Kind::Text => Cell::Text(&c.text),
                 Kind::Number => Cell::Number(c.num),
                 Kind::Bool => Cell::Bool(c.num != 0.0),

@@ -37,6 +37,21 @@ pub(crate) fn fill_row(
             },
             Some(Value::String(s)) => row.set_text(i, s),
             Some(Value::Bool(b)) => row.set_bool(i, *b),
+            // The items of a transaction (the input of a transactional association model).
+            Some(Value::Array(items)) => {
+                row.clear_items(i);
+                for item in items {
+                    match item {
+                        Value::Null => row.push_item(i, ""),
+                        Value::String(s) => row.push_item(i, s),
+                        Value::Number(n) => row.push_item(i, &n.to_string()),
+                        Value::Bool(b) => row.push_item(i, if *b { "true" } else { "false" }),
+                        other => {
+                            return Err(format!("Field \"{}\": {other} is not an item", field.name))
+                        }
+                    }
+                }
+            }
             Some(other) => {
                 return Err(format!(
                     "Field \"{}\": {other} is not a value of the field",

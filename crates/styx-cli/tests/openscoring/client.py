@@ -66,10 +66,31 @@ def check_error_case(client, case, model_id, error, problems):
     client.undeploy(model_id)
 
 
+def transactions(header, rows, group):
+    """The records of a transactional model: the rows sharing the group column's value, in
+    the order of their first rows, each other column the list of its non-empty cells (as
+    Openscoring's CSV endpoint groups them)."""
+    g = header.index(group)
+    order, members = [], {}
+    for row in rows:
+        key = row[g]
+        if key not in members:
+            members[key] = []
+            order.append(key)
+        members[key].append(row)
+    return [
+        {name: (key if i == g else [r[i] for r in members[key] if r[i] != ""]) or None
+         for i, name in enumerate(header)}
+        for key in order
+    ]
+
+
 def check_case(client, case, problems):
     model_id = os.path.basename(case.rstrip("/")).replace("-", "_")
     with open(os.path.join(case, "case.json"), encoding="utf-8") as f:
-        error = json.load(f).get("expect_error")
+        meta = json.load(f)
+    error = meta.get("expect_error")
+    group = meta.get("grouped_by")
     if isinstance(error, dict):
         return check_error_case(client, case, model_id, error, problems)
     response = client.deployFile(model_id, os.path.join(case, "model.pmml"))
@@ -98,12 +119,15 @@ def check_case(client, case, problems):
                     problems.append(f"{case}: CSV row {r} {name}: {gv!r} != {ev!r}")
                     break
 
-    # The first rows one by one, and as a batch.
-    first = in_rows[:5]
-    records = [
-        {name: (value if value != "" else None) for name, value in zip(in_header, row)}
-        for row in first
-    ]
+    # The first records one by one, and as a batch.
+    if group:
+        records = transactions(in_header, in_rows, group)[:5]
+    else:
+        records = [
+            {name: (value if value != "" else None) for name, value in zip(in_header, row)}
+            for row in in_rows[:5]
+        ]
+    first = records
     batch = client.evaluateBatch(model_id, records)
     for r, (record, expected) in enumerate(zip(records, exp_rows[: len(first)]), 1):
         single = client.evaluate(model_id, record)

@@ -185,10 +185,10 @@ pub(crate) fn compile(
     let classification = match node.function {
         MiningFunction::Regression => false,
         MiningFunction::Classification => true,
-        MiningFunction::Clustering => {
+        other => {
             return Err(PmmlError::unsupported(
                 "GeneralRegressionModel",
-                "functionName=\"clustering\"",
+                format!("functionName=\"{}\"", other.name()),
             ))
         }
     };

@@ -1,5 +1,6 @@
 //! The model types: compilation dispatch and evaluation dispatch.
 
+pub(crate) mod association;
 pub(crate) mod bayes;
 pub(crate) mod cluster;
 pub(crate) mod general_regression;
@@ -10,6 +11,7 @@ pub(crate) mod regression;
 pub(crate) mod ruleset;
 pub(crate) mod scorecard;
 pub(crate) mod svm;
+pub(crate) mod timeseries;
 pub(crate) mod tree;
 
 use crate::compile::{Compiler, MiningFunction, ModelNode};
@@ -34,6 +36,8 @@ pub(crate) enum ModelKind {
     RuleSet(ruleset::RuleSet),
     GeneralRegression(general_regression::GeneralRegression),
     Scorecard(scorecard::Scorecard),
+    Association(association::Association),
+    TimeSeries(timeseries::TimeSeries),
 }
 
 /// Compiles the type-specific part of a model element.
@@ -57,6 +61,13 @@ pub(crate) fn compile<'d>(
             general_regression::compile(c, el, node).map(ModelKind::GeneralRegression)
         }
         "Scorecard" => scorecard::compile(c, el, node).map(ModelKind::Scorecard),
+        "AssociationModel" => association::compile(c, el, node).map(ModelKind::Association),
+        "TimeSeriesModel" => timeseries::compile(c, el, node).map(ModelKind::TimeSeries),
+        // JPMML-Evaluator has no evaluator of baseline (change detection) models.
+        "BaselineModel" => Err(PmmlError::unsupported(
+            "BaselineModel",
+            "baseline models (TestDistributions) are not supported",
+        )),
         other => Err(PmmlError::unsupported(
             other,
             "this model type is not supported",
@@ -80,6 +91,8 @@ pub(crate) fn evaluate(ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         ModelKind::RuleSet(r) => r.evaluate(ctx, index),
         ModelKind::GeneralRegression(g) => g.evaluate(ctx, index),
         ModelKind::Scorecard(s) => s.evaluate(ctx, index),
+        ModelKind::Association(a) => a.evaluate(ctx, index),
+        ModelKind::TimeSeries(t) => t.evaluate(ctx, index),
     }
 }
 
