@@ -38,7 +38,8 @@ pub mod counter {
     /// Keys a lookup read from the store (not in its cache, or aged): the rest were
     /// cache hits.
     pub const STORE_READS: &str = "store_reads";
-    /// Events whose handling was timed (one in [`super::TIMING_EVERY`]).
+    /// Events whose handling was timed (one in [`super::TIMING_EVERY`], or every event of
+    /// a batch timed as a whole).
     pub const TIMED: &str = "timed";
     /// Nanoseconds the timed events took (scoring, for a score transform).
     pub const TIMED_NANOS: &str = "timed_nanos";
@@ -91,6 +92,17 @@ impl Timing {
         let result = work();
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.samples.add(1);
+        self.nanos.add(nanos);
+        result
+    }
+
+    /// Runs `work` on a batch of `events` events, timing it (one clock reading for the
+    /// batch) as that many events.
+    pub(crate) fn time_batch<R>(&mut self, events: usize, work: impl FnOnce() -> R) -> R {
+        let started = Instant::now();
+        let result = work();
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.samples.add(events as u64);
         self.nanos.add(nanos);
         result
     }

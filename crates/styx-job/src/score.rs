@@ -26,7 +26,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Number, Value};
-use styx_pmml::{DataType, Model, ResultValue, Row, Scratch};
+use styx_pmml::{Batch, DataType, Model, ResultValue, Row, Scratch};
 use styx_runtime::event::Event;
 use styx_runtime::stream::DataStream;
 
@@ -150,20 +150,27 @@ impl Scorer {
             row: self.model.new_row(),
             scratch: self.model.scratch(),
             absent: None,
+            batch: self.model.new_batch(),
+            prepared: Vec::new(),
+            next: 0,
         }
     }
 
-    /// Scores `event` in place. On failure the event is left as it was and the reason
-    /// is returned.
-    pub fn score(&self, state: &mut ScoreState, event: &mut Event) -> Result<(), String> {
-        let row = &mut state.row;
+    /// Writes `event`'s fields into `row` (cleared first); the first model input whose
+    /// field the event lacks goes to `absent`. Fails on a field the model cannot read.
+    fn fill_row(
+        &self,
+        event: &Event,
+        row: &mut Row,
+        absent: &mut Option<usize>,
+    ) -> Result<(), String> {
         row.clear();
-        state.absent = None;
+        *absent = None;
         for (i, field, text) in &self.inputs {
             match event.get(field) {
                 None => {
                     row.set_missing(*i);
-                    state.absent.get_or_insert(*i);
+                    absent.get_or_insert(*i);
                 }
                 Some(Value::Null) => row.set_missing(*i),
                 // A category written as a number (`"zip": 10115`) is its text.
@@ -182,13 +189,56 @@ impl Scorer {
                 }
             }
         }
-        self.model
-            .evaluate(row, &mut state.scratch)
-            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Writes the scored results (`result(col)` gives column `col`) into `event`.
+    fn write_results<'a>(&self, event: &mut Event, result: impl Fn(usize) -> ResultValue<'a>) {
         for (field, col) in &self.outputs {
-            let value = json(self.model.result(&state.scratch, *col));
-            event.insert(field.clone(), value);
+            event.insert(field.clone(), json(result(*col)));
         }
+    }
+
+    /// Scores `event` in place. On failure the event is left as it was and the reason
+    /// is returned.
+    pub fn score(&self, state: &mut ScoreState, event: &mut Event) -> Result<(), String> {
+        self.fill_row(event, &mut state.row, &mut state.absent)?;
+        self.model
+            .evaluate(&state.row, &mut state.scratch)
+            .map_err(|e| e.to_string())?;
+        let scratch = &state.scratch;
+        self.write_results(event, |col| self.model.result(scratch, col));
+        Ok(())
+    }
+
+    /// Scores a batch of events at once ([`styx_pmml::Batch`]); [`Scorer::apply`] then
+    /// takes each event's outcome in order.
+    fn score_batch(&self, state: &mut ScoreState, events: &[Event]) {
+        let batch = &mut state.batch;
+        batch.clear();
+        state.prepared.clear();
+        state.next = 0;
+        for event in events {
+            let mut absent = None;
+            let row = batch.push();
+            let filled = self.fill_row(event, row, &mut absent);
+            state.prepared.push(filled.map(|()| absent));
+        }
+        self.model.evaluate_batch(batch);
+    }
+
+    /// Scores `event` from the batch [`Scorer::score_batch`] scored (one at a time when
+    /// it is not there), as [`Scorer::score`] does.
+    fn score_from_batch(&self, state: &mut ScoreState, event: &mut Event) -> Result<(), String> {
+        let i = state.next;
+        if i >= state.prepared.len() {
+            return self.score(state, event);
+        }
+        state.next += 1;
+        state.absent = std::mem::replace(&mut state.prepared[i], Ok(None))?;
+        state.batch.outcome(i).map_err(|e| e.to_string())?;
+        let batch = &state.batch;
+        self.write_results(event, |col| batch.result(i, col));
         Ok(())
     }
 
@@ -198,14 +248,32 @@ impl Scorer {
     pub(crate) fn apply(
         &self,
         state: &mut ScoreState,
+        event: Event,
+        out: &mut Vec<Event>,
+        dead: Option<&mut Vec<Event>>,
+    ) {
+        self.apply_scored(state, event, out, dead, false)
+    }
+
+    /// [`Scorer::apply`], the event scored as part of the batch [`Scorer::score_batch`]
+    /// scored when `batched`.
+    fn apply_scored(
+        &self,
+        state: &mut ScoreState,
         mut event: Event,
         out: &mut Vec<Event>,
         dead: Option<&mut Vec<Event>>,
+        batched: bool,
     ) {
         if self.failures.job_failed() {
             return;
         }
-        match self.score(state, &mut event) {
+        let scored = if batched {
+            self.score_from_batch(state, &mut event)
+        } else {
+            self.score(state, &mut event)
+        };
+        match scored {
             Ok(()) => {
                 if let Some(i) = state.absent {
                     let (_, field, _) = &self.inputs[i];
@@ -240,14 +308,21 @@ impl Scorer {
         let scorer = Arc::new(self);
         let init = scorer.clone();
         let timing = op.map(|o| o.timing_source());
-        let (scored, dead) = input.flat_map_split(
+        let batcher = scorer.clone();
+        let (scored, dead) = input.flat_map_split_batched(
             move |i| (init.instance(), timing.as_ref().map(|t| t.timing(i))),
-            move |(state, timing): &mut (ScoreState, Option<crate::metrics::Timing>),
+            move |(state, timing): &mut (ScoreState, Option<crate::metrics::Timing>), events| {
+                match timing {
+                    Some(t) => t.time_batch(events.len(), || batcher.score_batch(state, events)),
+                    None => batcher.score_batch(state, events),
+                }
+            },
+            move |(state, _): &mut (ScoreState, Option<crate::metrics::Timing>),
                   event,
                   out,
                   dead| {
                 let dead = dead_letter.then_some(dead);
-                crate::metrics::timed(timing.as_mut(), || scorer.apply(state, event, out, dead));
+                scorer.apply_scored(state, event, out, dead, true)
             },
         );
         let scored = scored.with_timestamps_of(input);
@@ -261,6 +336,12 @@ pub struct ScoreState {
     scratch: Scratch,
     /// The first model input whose event field was absent in the last event scored.
     absent: Option<usize>,
+    /// The batch of events last scored together ...
+    batch: Batch,
+    /// ... each event's row as filled (with its first absent input) or why it could not be ...
+    prepared: Vec<Result<Option<usize>, String>>,
+    /// ... and the next event of the batch to be taken.
+    next: usize,
 }
 
 fn kind(value: &Value) -> &'static str {
