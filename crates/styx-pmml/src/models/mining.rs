@@ -128,14 +128,21 @@ pub(crate) fn compile<'d>(
         "selectFirst" => Method::SelectFirst,
         "modelChain" => Method::ModelChain,
         "selectAll" => {
+            if el.child("Output").is_some() {
+                return Err(PmmlError::unsupported(
+                    "Output",
+                    "output fields of a selectAll segmentation",
+                ));
+            }
+            Method::SelectAll
+        }
+        m => {
             return Err(PmmlError::unsupported(
                 "Segmentation",
-                "multipleModelMethod=\"selectAll\" returns a list per field, which has no place in a result row",
+                format!("multipleModelMethod=\"{m}\" is not supported"),
             ))
         }
-        m => return Err(PmmlError::unsupported("Segmentation", format!("multipleModelMethod=\"{m}\" is not supported"))),
     };
-    let _ = Method::SelectAll;
     let missing = match seg.attr("missingPredictionTreatment").unwrap_or("continue") {
         "returnMissing" => MissingPrediction::ReturnMissing,
         "skipSegment" => MissingPrediction::SkipSegment,
@@ -430,6 +437,9 @@ impl Mining {
         let mut result: Result<(), Fail> = Ok(());
         let mut return_missing = false;
         let mut record = std::mem::take(&mut ctx.s.tree_record);
+        // The predictions of `selectAll`, in segment order.
+        let mut picked = std::mem::take(&mut ctx.s.members);
+        picked.clear();
         let mut aggregated = false;
         if let Some(votes) = &self.tree_votes {
             votes.sum.load(ctx, &mut record);
@@ -478,6 +488,10 @@ impl Mining {
                 Method::SelectFirst => {
                     chosen = Some(s);
                     break;
+                }
+                Method::SelectAll => {
+                    picked.push(seg_pred.value);
+                    continue;
                 }
                 Method::ModelChain => {
                     chosen = Some(s);
@@ -608,8 +622,16 @@ impl Mining {
         }
         if matches!(self.method, Method::SelectFirst | Method::ModelChain) {
             restore(ctx, probs, order, values);
+            ctx.s.members = picked;
             return self.copy_segment(ctx, index, chosen);
         }
+        if self.method == Method::SelectAll {
+            restore(ctx, probs, order, values);
+            select_all(ctx, index, &picked);
+            ctx.s.members = picked;
+            return Ok(());
+        }
+        ctx.s.members = picked;
         let too_many_missing =
             evaluated > 0 && (missing_count as f64 / evaluated as f64) > self.threshold;
         if return_missing || evaluated == missing_count || too_many_missing {
@@ -865,6 +887,35 @@ fn median(xs: &mut [f64]) -> f64 {
     } else {
         (xs[k / 2 - 1] + xs[k / 2]) / 2.0
     }
+}
+
+/// The result of `selectAll`: the list of the applicable segments' predictions (a
+/// missing one as `null`), as Java writes a list (`[3.0, -0.5]`), which is how
+/// Openscoring's CSV endpoint gives it.
+fn select_all(ctx: &mut Ctx<'_>, index: usize, picked: &[Val]) {
+    let text = ctx.build_string(|ctx, s| {
+        s.push('[');
+        for (i, v) in picked.iter().enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            match *v {
+                Val::Missing => s.push_str("null"),
+                Val::Num(x) => crate::format::write_double(x, s),
+                Val::Str(id) => s.push_str(ctx.text(id)),
+                Val::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+            }
+        }
+        s.push(']');
+    });
+    let epoch = ctx.s.epoch;
+    let p = &mut ctx.s.preds[index];
+    p.epoch = epoch;
+    p.value = text;
+    p.has_probs = false;
+    p.has_conf = false;
+    p.entity = Val::Missing;
+    p.ranked.clear();
 }
 
 /// The weighted median of `(value, weight)` pairs laid out flat, as JPMML takes it: the
