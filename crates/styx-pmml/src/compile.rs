@@ -22,7 +22,12 @@ pub(crate) enum SlotDef {
     /// A field as seen through a nested model's `MiningField` treatments.
     Treated { src: Slot, prep: Box<Prep> },
     /// A `DerivedField`.
-    Derived { expr: Expr, ty: DataType },
+    Derived {
+        expr: Expr,
+        ty: DataType,
+        /// The type of the expression's value (converted to `ty`).
+        src: DataType,
+    },
     /// An `OutputField` of a model.
     Output { model: u32, index: u32 },
 }
@@ -270,8 +275,9 @@ impl<'d> Compiler<'d> {
             pending.push((slot, ty, *df));
         }
         for (slot, ty, df) in pending {
-            let (expr, _) = self.expr_child(df)?;
-            self.slots[slot as usize] = SlotDef::Derived { expr, ty };
+            let (expr, src_ty) = self.expr_child(df)?;
+            let (expr, src) = (expr, src_ty);
+            self.slots[slot as usize] = SlotDef::Derived { expr, ty, src };
         }
         Ok(())
     }

@@ -177,11 +177,11 @@ impl<'a> Ctx<'a> {
                 let v = self.get(*src)?;
                 prep.treat_value(self, v)
             }
-            SlotDef::Derived { expr, ty, .. } => {
+            SlotDef::Derived { expr, ty, src } => {
                 let v = expr.eval(self)?;
                 match (v, ty) {
-                    (Val::Num(_), DataType::Double | DataType::Integer) => Ok(v),
-                    _ => crate::expr::cast(self, v, *ty),
+                    (Val::Num(_), DataType::Double) => Ok(v),
+                    _ => crate::expr::cast_from(self, v, *src, *ty),
                 }
             }
             SlotDef::Output { model, index } => {

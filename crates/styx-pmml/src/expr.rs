@@ -5,9 +5,9 @@
 use crate::compile::Compiler;
 use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
-use crate::functions::{apply, Func};
+use crate::functions::{apply, as_bool, Call, Func, Outcome};
 use crate::schema::{parse_const, Interval};
-use crate::types::{parse_double, DataType, Val};
+use crate::types::{parse_double, DataType, OpType, Val};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,12 +29,11 @@ pub(crate) enum Expr {
     /// A parameter of the user-defined function being evaluated.
     Param(u32),
     Apply {
-        f: Func,
+        call: Box<Call>,
         args: Vec<Expr>,
-        ty: DataType,
         map_missing: Option<Val>,
         default: Option<Val>,
-        nan_invalid: bool,
+        invalid: ApplyInvalid,
     },
     Call {
         func: u32,
@@ -76,10 +75,22 @@ pub(crate) enum Expr {
         c: f64,
         const_first: bool,
         ty: DataType,
-        nan_invalid: bool,
+        invalid: ApplyInvalid,
         default: Option<Val>,
         general: Box<Expr>,
     },
+}
+
+/// An `Apply`'s `invalidValueTreatment`: what an undefined result (an integer overflow
+/// or division by zero) or an invalid one (NaN) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ApplyInvalid {
+    /// An error (the default).
+    ReturnInvalid,
+    /// An undefined result is an error, an invalid one is kept.
+    AsIs,
+    /// The `defaultValue` (or missing).
+    AsMissing,
 }
 
 /// A compiled `DefineFunction`.
@@ -106,15 +117,14 @@ impl Expr {
                 Ok(ctx.s.frame[base + *i as usize])
             }
             Expr::Apply {
-                f,
+                call,
                 args,
-                ty,
                 map_missing,
                 default,
-                nan_invalid,
+                invalid,
             } => {
-                let r = eval_apply(ctx, *f, args, *ty, map_missing)?;
-                finish_apply(*f, r, *nan_invalid, default)
+                let r = eval_apply(ctx, call, args, map_missing)?;
+                finish_apply(call.f, call.ty, r, *invalid, default)
             }
             Expr::ArithConst {
                 input,
@@ -122,7 +132,7 @@ impl Expr {
                 c,
                 const_first,
                 ty,
-                nan_invalid,
+                invalid,
                 default,
                 general,
             } => {
@@ -149,7 +159,7 @@ impl Expr {
                 } else {
                     r
                 };
-                finish_apply(*f, Val::Num(r), *nan_invalid, default)
+                finish_apply(*f, *ty, Outcome::Value(Val::Num(r)), *invalid, default)
             }
             Expr::Call {
                 func,
@@ -267,19 +277,43 @@ impl Expr {
     }
 }
 
-/// An `Apply`'s result after its treatments: NaN is invalid (an error, or missing), and a
-/// missing result becomes the `defaultValue`.
+/// An `Apply`'s result after its treatments: an undefined result is an error unless
+/// treated as missing; NaN (of a float or double) is invalid (an error, kept, or
+/// missing); a missing result becomes the `defaultValue`.
 #[inline]
-fn finish_apply(f: Func, r: Val, nan_invalid: bool, default: &Option<Val>) -> Result<Val, Fail> {
+fn finish_apply(
+    f: Func,
+    ty: DataType,
+    r: Outcome,
+    invalid: ApplyInvalid,
+    default: &Option<Val>,
+) -> Result<Val, Fail> {
     let r = match r {
-        Val::Num(x) if x.is_nan() && nan_invalid => {
-            return Err(
-                EvalError::Evaluation(format!("function {f:?} returned an invalid result")).into(),
-            )
-        }
-        Val::Num(x) if x.is_nan() => Val::Missing,
-        v => v,
+        Outcome::Undefined => match invalid {
+            ApplyInvalid::AsMissing => return Ok(default.unwrap_or(Val::Missing)),
+            _ => {
+                return Err(EvalError::Evaluation(format!(
+                    "function {} failed: undefined result",
+                    f.name()
+                ))
+                .into())
+            }
+        },
+        Outcome::Value(v) => v,
     };
+    let nan =
+        matches!(r, Val::Num(x) if x.is_nan()) && matches!(ty, DataType::Double | DataType::Float);
+    if nan {
+        return match invalid {
+            ApplyInvalid::ReturnInvalid => Err(EvalError::Evaluation(format!(
+                "function {} returned an invalid value",
+                f.name()
+            ))
+            .into()),
+            ApplyInvalid::AsIs => Ok(r),
+            ApplyInvalid::AsMissing => Ok(default.unwrap_or(Val::Missing)),
+        };
+    }
     Ok(match (r, default) {
         (Val::Missing, Some(d)) => *d,
         _ => r,
@@ -288,38 +322,51 @@ fn finish_apply(f: Func, r: Val, nan_invalid: bool, default: &Option<Val>) -> Re
 
 fn eval_apply(
     ctx: &mut Ctx<'_>,
-    f: Func,
+    call: &Call,
     args: &[Expr],
-    ty: DataType,
     map_missing: &Option<Val>,
-) -> Result<Val, Fail> {
+) -> Result<Outcome, Fail> {
+    let f = call.f;
     if f == Func::If {
+        // Only the branch the condition selects is evaluated.
         let c = args[0].eval(ctx)?;
-        let c = match c {
-            Val::Missing => return Ok(map_missing.unwrap_or(Val::Missing)),
-            Val::Bool(b) => b,
-            Val::Num(x) => x != 0.0,
-            Val::Str(_) => {
-                return Err(EvalError::Evaluation(
-                    "function if: the condition is not a boolean".into(),
-                )
-                .into())
+        if c.is_missing() {
+            if let Some(m) = map_missing {
+                return Ok(Outcome::Value(*m));
             }
-        };
-        let r = if c {
+            return Err(
+                EvalError::Evaluation("function if: missing value at position 0".into()).into(),
+            );
+        }
+        let r = if as_bool(ctx, f, c)? {
             args[1].eval(ctx)?
         } else if let Some(e) = args.get(2) {
             e.eval(ctx)?
         } else {
-            Val::Missing
+            return Ok(Outcome::Value(Val::Missing));
         };
-        return cast(ctx, r, ty);
+        if r.is_missing() {
+            if let Some(m) = map_missing {
+                return Ok(Outcome::Value(*m));
+            }
+        }
+        return Ok(Outcome::Value(r));
     }
     if let [a, b] = args {
         // Two arguments (arithmetic on numbers in particular) without the general path.
         let a = a.eval(ctx)?;
+        if a.is_missing() {
+            if let Some(m) = map_missing {
+                return Ok(Outcome::Value(*m));
+            }
+        }
         let b = b.eval(ctx)?;
         if let (Val::Num(x), Val::Num(y)) = (a, b) {
+            let float = match call.ty {
+                DataType::Double => false,
+                DataType::Float => true,
+                _ => return binary_general(ctx, call, a, b, map_missing),
+            };
             let r = match f {
                 Func::Add => Some(x + y),
                 Func::Sub => Some(x - y),
@@ -328,40 +375,54 @@ fn eval_apply(
                 _ => None,
             };
             if let Some(r) = r {
-                return Ok(Val::Num(if ty == DataType::Float {
+                return Ok(Outcome::Value(Val::Num(if float {
                     r as f32 as f64
                 } else {
                     r
-                }));
+                })));
             }
         }
-        if let Some(m) = map_missing {
-            if a.is_missing() || b.is_missing() {
-                return Ok(*m);
-            }
-        }
-        return apply(ctx, f, &[a, b], ty);
+        return binary_general(ctx, call, a, b, map_missing);
     }
     let mut vals: [Val; 4] = [Val::Missing; 4];
     if args.len() <= 4 {
         for (i, a) in args.iter().enumerate() {
             vals[i] = a.eval(ctx)?;
+            if vals[i].is_missing() {
+                if let Some(m) = map_missing {
+                    return Ok(Outcome::Value(*m));
+                }
+            }
         }
-        let vals = &vals[..args.len()];
-        if map_missing.is_some() && vals.iter().any(|v| v.is_missing()) {
-            return Ok(map_missing.unwrap_or(Val::Missing));
-        }
-        apply(ctx, f, vals, ty)
+        apply(ctx, call, &vals[..args.len()])
     } else {
         let mut v = Vec::with_capacity(args.len());
         for a in args {
-            v.push(a.eval(ctx)?);
+            let x = a.eval(ctx)?;
+            if x.is_missing() {
+                if let Some(m) = map_missing {
+                    return Ok(Outcome::Value(*m));
+                }
+            }
+            v.push(x);
         }
-        if map_missing.is_some() && v.iter().any(|v| v.is_missing()) {
-            return Ok(map_missing.unwrap_or(Val::Missing));
-        }
-        apply(ctx, f, &v, ty)
+        apply(ctx, call, &v)
     }
+}
+
+fn binary_general(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    a: Val,
+    b: Val,
+    map_missing: &Option<Val>,
+) -> Result<Outcome, Fail> {
+    if let Some(m) = map_missing {
+        if a.is_missing() || b.is_missing() {
+            return Ok(Outcome::Value(*m));
+        }
+    }
+    apply(ctx, call, &[a, b])
 }
 
 /// Piecewise-linear normalization through `(orig, norm)` points.
@@ -411,12 +472,40 @@ pub(crate) fn denorm_continuous(points: &[(f64, f64)], y: f64) -> f64 {
     }
 }
 
+/// Converts a value of static type `from` to a data type (a field's declared type), as
+/// JPMML does: numbers become text as Java writes their type (`3`, `3.0`), an integer
+/// field takes only integral numbers.
+pub(crate) fn cast_from(
+    ctx: &mut Ctx<'_>,
+    v: Val,
+    from: DataType,
+    t: DataType,
+) -> Result<Val, Fail> {
+    match (v, t) {
+        (Val::Num(_), DataType::String) => {
+            let mut s = String::new();
+            crate::functions::write_string(ctx, Func::Concat, v, from, &mut s)?;
+            Ok(ctx.string(&s))
+        }
+        (Val::Num(x), DataType::Integer) => {
+            if x.fract() != 0.0 || !(i32::MIN as f64..=i32::MAX as f64).contains(&x) {
+                return Err(EvalError::Evaluation(format!(
+                    "{} is not an integer",
+                    ctx.describe(v)
+                ))
+                .into());
+            }
+            Ok(v)
+        }
+        _ => cast(ctx, v, t),
+    }
+}
+
 /// Converts a value to a data type (the declared type of a field or function).
 pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> {
     Ok(match (v, t) {
         (Val::Missing, _) => Val::Missing,
         (Val::Num(x), DataType::Float) => Val::Num(x as f32 as f64),
-        (Val::Num(_), DataType::Double | DataType::Integer) => v,
         (Val::Num(x), DataType::Boolean) => {
             if x == 0.0 {
                 Val::Bool(false)
@@ -435,6 +524,7 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> 
                 crate::format::write_java_double(x, s)
             }
         }),
+        (Val::Num(_), _) => v,
         (Val::Bool(b), DataType::Boolean) => Val::Bool(b),
         (Val::Bool(b), DataType::String) => ctx.string(if b { "true" } else { "false" }),
         (Val::Bool(b), _) => Val::Num(if b { 1.0 } else { 0.0 }),
@@ -537,7 +627,10 @@ impl Compiler<'_> {
                     return Ok((Expr::Param(i), ty));
                 }
                 let f = self.field(name, "FieldRef")?;
-                let map_missing = self.map_missing(el, "mapMissingTo", f.ty)?;
+                // JPMML's replacement of a missing field value is a string.
+                let map_missing = el
+                    .attr("mapMissingTo")
+                    .map(|s| Val::Str(self.symbols.intern(s)));
                 Ok((
                     Expr::Field {
                         slot: f.slot,
@@ -739,14 +832,23 @@ impl Compiler<'_> {
         let name = req(el, "function")?;
         let mut args = Vec::new();
         let mut types = Vec::new();
+        let mut children = Vec::new();
         for c in el.content() {
             let (e, t) = self.expr(c)?;
             args.push(e);
             types.push(t);
+            children.push(c);
         }
-        let nan_invalid = match el.attr("invalidValueTreatment") {
-            None | Some("returnInvalid") => true,
-            Some("asMissing") | Some("asIs") => false,
+        let invalid = match el.attr("invalidValueTreatment") {
+            None | Some("returnInvalid") => ApplyInvalid::ReturnInvalid,
+            Some("asIs") => ApplyInvalid::AsIs,
+            Some("asMissing") => ApplyInvalid::AsMissing,
+            Some("asValue") => {
+                return Err(PmmlError::unsupported(
+                    "Apply",
+                    format!("function \"{name}\": invalidValueTreatment=\"asValue\""),
+                ))
+            }
             Some(o) => {
                 return Err(PmmlError::invalid(
                     "Apply",
@@ -754,6 +856,11 @@ impl Compiler<'_> {
                 ))
             }
         };
+        // A missing result's replacements are strings, as JPMML makes them.
+        let text_attr =
+            |c: &mut Self, attr: &str| el.attr(attr).map(|s| Val::Str(c.symbols.intern(s)));
+        let map_missing = text_attr(self, "mapMissingTo");
+        let default = text_attr(self, "defaultValue");
         if let Some(f) = Func::by_name(name) {
             let (lo, hi) = f.arity();
             if args.len() < lo || args.len() > hi {
@@ -766,26 +873,57 @@ impl Compiler<'_> {
                 ));
             }
             let ty = f.result_type(&types);
-            let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
-            let default = self.map_missing(el, "defaultValue", ty)?;
-            let arith = matches!(f, Func::Add | Func::Sub | Func::Mul | Func::Div);
-            let constant = match args.as_slice() {
-                [e, Expr::Const(Val::Num(c))] if arith && !matches!(e, Expr::Const(_)) => {
+            let first_categorical = match children.first() {
+                Some(c) => {
+                    self.static_optype(c, types[0]) == OpType::Categorical
+                        && types[0] != DataType::Boolean
+                }
+                None => false,
+            };
+            let regex = match (f, args.get(1)) {
+                (Func::Matches | Func::Replace, Some(Expr::Const(Val::Str(id)))) => {
+                    let p = self.symbols.strings[*id as usize].to_string();
+                    Some(Box::new(crate::functions::compile_regex(&p).map_err(
+                        |e| {
+                            PmmlError::unsupported(
+                                "Apply",
+                                format!("function \"{name}\": pattern \"{p}\": {e}"),
+                            )
+                        },
+                    )?))
+                }
+                _ => None,
+            };
+            let call = Box::new(Call {
+                f,
+                tys: types.clone().into_boxed_slice(),
+                ty,
+                first_categorical,
+                regex,
+            });
+            let arith = matches!(f, Func::Add | Func::Sub | Func::Mul | Func::Div)
+                && matches!(ty, DataType::Double | DataType::Float)
+                && map_missing.is_none();
+            let constant = match (args.as_slice(), types.as_slice()) {
+                ([e, Expr::Const(Val::Num(c))], [_, tc])
+                    if arith && tc.is_numeric() && !matches!(e, Expr::Const(_)) =>
+                {
                     Some((*c, false))
                 }
-                [Expr::Const(Val::Num(c)), e] if arith && !matches!(e, Expr::Const(_)) => {
+                ([Expr::Const(Val::Num(c)), e], [tc, _])
+                    if arith && tc.is_numeric() && !matches!(e, Expr::Const(_)) =>
+                {
                     Some((*c, true))
                 }
                 _ => None,
             };
             let input = constant.map(|(_, const_first)| args[usize::from(const_first)].clone());
             let apply = Expr::Apply {
-                f,
+                call,
                 args,
-                ty,
                 map_missing,
                 default,
-                nan_invalid,
+                invalid,
             };
             if let (Some((c, const_first)), Some(input)) = (constant, input) {
                 return Ok((
@@ -795,7 +933,7 @@ impl Compiler<'_> {
                         c,
                         const_first,
                         ty,
-                        nan_invalid,
+                        invalid,
                         default,
                         general: Box::new(apply),
                     },
@@ -814,8 +952,6 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
-        let default = self.map_missing(el, "defaultValue", ty)?;
         Ok((
             Expr::Call {
                 func,
@@ -825,6 +961,25 @@ impl Compiler<'_> {
             },
             ty,
         ))
+    }
+
+    /// The operational type of an expression's value, as JPMML types it.
+    fn static_optype(&mut self, el: &Element, ty: DataType) -> OpType {
+        match el.name.as_str() {
+            "FieldRef" => {
+                let name = el.attr("field").unwrap_or("");
+                if self.param_index(name).is_some() {
+                    return OpType::default_for(ty);
+                }
+                match self.field(name, "FieldRef") {
+                    Ok(f) if el.attr("mapMissingTo").is_none() => f.optype,
+                    _ => OpType::default_for(ty),
+                }
+            }
+            "NormContinuous" => OpType::Continuous,
+            "NormDiscrete" | "Discretize" | "MapValues" => OpType::Categorical,
+            _ => OpType::default_for(ty),
+        }
     }
 }
 

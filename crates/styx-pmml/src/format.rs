@@ -72,6 +72,32 @@ pub fn write_java_double(x: f64, out: &mut String) {
     }
 }
 
+/// Writes a float the way Java's `Float.toString` lays out its shortest digits.
+pub fn write_java_float(x: f32, out: &mut String) {
+    if !x.is_finite() || x == 0.0 {
+        write_java_double(x as f64, out);
+        return;
+    }
+    let mut buf = String::with_capacity(24);
+    let _ = write!(buf, "{x:e}");
+    let (neg, digits, exp) = split(&buf);
+    if neg {
+        out.push('-');
+    }
+    if (-3..7).contains(&exp) {
+        fixed(&digits, exp, out);
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        if digits.len() > 1 {
+            out.push_str(&digits[1..]);
+        } else {
+            out.push('0');
+        }
+        let _ = write!(out, "E{exp}");
+    }
+}
+
 fn write_special(x: f64, out: &mut String) -> bool {
     if x.is_nan() {
         out.push_str("nan");

@@ -37,6 +37,7 @@ mod output;
 mod predicate;
 mod row;
 mod schema;
+mod temporal;
 mod types;
 mod xml;
 

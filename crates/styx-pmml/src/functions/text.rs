@@ -1,0 +1,198 @@
+//! String functions: case, trimming, substrings (positions in UTF-16 units, as Java
+//! counts them), concatenation, regular expressions and `formatNumber`.
+//!
+//! Regular expressions use the `regex` crate, whose syntax is close to Java's for the
+//! common cases; it has no look-around, back-references, possessive quantifiers or
+//! atomic groups (a constant pattern using them is refused when the document is
+//! loaded), `$` matches only at the very end and `.` excludes only `\n`. Replacements
+//! follow Java's `Matcher.replaceAll` (`$1`, `${name}`, `\` escapes) after PMML's `$$`
+//! became a literal dollar.
+
+use super::javafmt::{self, Arg};
+use super::math::int_arg;
+use super::{as_number, err, runtime_type, write_string, Call, Func};
+use crate::error::Fail;
+use crate::eval::Ctx;
+use crate::types::{DataType, Val};
+
+/// Compiles a pattern (Java syntax, within the `regex` crate's).
+pub(super) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|e| e.to_string())
+}
+
+fn string_arg(ctx: &Ctx<'_>, call: &Call, args: &[Val], i: usize) -> Result<String, Fail> {
+    let mut s = String::new();
+    write_string(ctx, call.f, args[i], call.tys[i], &mut s)?;
+    Ok(s)
+}
+
+/// Java's `String.trim`: every character up to U+0020 at either end.
+fn java_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c <= ' ')
+}
+
+pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val, Fail> {
+    use Func::*;
+    let f = call.f;
+    match f {
+        Uppercase | Lowercase | TrimBlanks => {
+            let s = string_arg(ctx, call, args, 0)?;
+            Ok(match f {
+                Uppercase => ctx.string(&s.to_uppercase()),
+                Lowercase => ctx.string(&s.to_lowercase()),
+                _ => ctx.string(java_trim(&s)),
+            })
+        }
+        StringLength => {
+            let s = string_arg(ctx, call, args, 0)?;
+            Ok(Val::Num(s.encode_utf16().count() as f64))
+        }
+        Substring => {
+            let s = string_arg(ctx, call, args, 0)?;
+            let start = int_arg(ctx, f, args[1])?;
+            let len = int_arg(ctx, f, args[2])?;
+            if start < 1 {
+                return Err(err(f, format!("startPos {start}: must be at least 1")));
+            }
+            if len < 0 {
+                return Err(err(f, format!("length {len}: must be at least 0")));
+            }
+            let units: Vec<u16> = s.encode_utf16().collect();
+            let from = ((start - 1) as usize).min(units.len());
+            let to = (from + len as usize).min(units.len());
+            Ok(ctx.string(&String::from_utf16_lossy(&units[from..to])))
+        }
+        Concat => {
+            let mut s = String::new();
+            for (a, t) in args.iter().zip(call.tys.iter()) {
+                if !a.is_missing() {
+                    write_string(ctx, f, *a, *t, &mut s)?;
+                }
+            }
+            Ok(ctx.string(&s))
+        }
+        Matches | Replace => {
+            let input = string_arg(ctx, call, args, 0)?;
+            let owned;
+            let re = match &call.regex {
+                Some(re) => &**re,
+                None => {
+                    let p = string_arg(ctx, call, args, 1)?;
+                    owned = compile_regex(&p)
+                        .map_err(|e| err(f, format!("pattern \"{p}\" cannot be compiled: {e}")))?;
+                    &owned
+                }
+            };
+            if f == Matches {
+                return Ok(Val::Bool(re.is_match(&input)));
+            }
+            let replacement = string_arg(ctx, call, args, 2)?.replace("$$", "\\$");
+            let out = replace_all(re, &input, &replacement).map_err(|e| err(f, e))?;
+            Ok(ctx.string(&out))
+        }
+        _ => {
+            // formatNumber: the number as the Java type of its value.
+            let t = runtime_type(args[0], call.tys[0]);
+            let x = as_number(ctx, f, args[0], t)?;
+            let arg = match t {
+                DataType::Integer => Arg::Int(x as i64),
+                DataType::Float => Arg::Float(x as f32),
+                _ => Arg::Double(x),
+            };
+            let pattern = string_arg(ctx, call, args, 1)?;
+            let mut s = String::new();
+            javafmt::format(&pattern, arg, &mut s)
+                .map_err(|e| err(f, format!("pattern \"{pattern}\": {e}")))?;
+            Ok(ctx.string(&s))
+        }
+    }
+}
+
+/// Java's `Matcher.replaceAll(replacement)`.
+fn replace_all(re: &regex::Regex, input: &str, replacement: &str) -> Result<String, String> {
+    let rep: Vec<char> = replacement.chars().collect();
+    let groups = re.captures_len() - 1;
+    let mut out = String::new();
+    let mut last = 0;
+    for caps in re.captures_iter(input) {
+        let m = caps.get(0).expect("group 0");
+        out.push_str(&input[last..m.start()]);
+        let mut i = 0;
+        while i < rep.len() {
+            let c = rep[i];
+            if c == '\\' {
+                i += 1;
+                let e = rep.get(i).ok_or("character to be escaped is missing")?;
+                out.push(*e);
+                i += 1;
+            } else if c == '$' {
+                i += 1;
+                let Some(&n) = rep.get(i) else {
+                    return Err("illegal group reference: group index is missing".into());
+                };
+                if n == '{' {
+                    let end = rep[i..]
+                        .iter()
+                        .position(|&c| c == '}')
+                        .ok_or("named capturing group is missing trailing '}'")?;
+                    let name: String = rep[i + 1..i + end].iter().collect();
+                    if name.is_empty() {
+                        return Err("named capturing group has 0 length name".into());
+                    }
+                    match re.capture_names().flatten().any(|x| x == name) {
+                        true => {
+                            if let Some(g) = caps.name(&name) {
+                                out.push_str(g.as_str());
+                            }
+                        }
+                        false => return Err(format!("no group with name {{{name}}}")),
+                    }
+                    i += end + 1;
+                } else {
+                    let mut num = n.to_digit(10).ok_or("illegal group reference")? as usize;
+                    i += 1;
+                    // Later digits join the number while it stays a group.
+                    while let Some(d) = rep.get(i).and_then(|c| c.to_digit(10)) {
+                        let next = num * 10 + d as usize;
+                        if next > groups {
+                            break;
+                        }
+                        num = next;
+                        i += 1;
+                    }
+                    if num > groups {
+                        return Err(format!("no group {num}"));
+                    }
+                    if let Some(g) = caps.get(num) {
+                        out.push_str(g.as_str());
+                    }
+                }
+            } else {
+                out.push(c);
+                i += 1;
+            }
+        }
+        last = m.end();
+    }
+    out.push_str(&input[last..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_replacements() {
+        let re = compile_regex("(\\w+)@(\\w+)").unwrap();
+        assert_eq!(
+            replace_all(&re, "a@b c@d", "$2 at $1").unwrap(),
+            "b at a d at c"
+        );
+        assert_eq!(replace_all(&re, "a@b", "\\$1").unwrap(), "$1");
+        assert!(replace_all(&re, "a@b", "$3").is_err());
+        assert_eq!(replace_all(&re, "a@b", "$10").unwrap(), "a0");
+        let named = compile_regex("(?P<user>\\w+)@").unwrap();
+        assert_eq!(replace_all(&named, "x@y", "${user}!").unwrap(), "x!y");
+    }
+}
