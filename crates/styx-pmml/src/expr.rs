@@ -299,6 +299,8 @@ fn finish_apply(
                 .into())
             }
         },
+        // JPMML's values never hold -0.0.
+        Outcome::Value(Val::Num(x)) => Val::Num(x + 0.0),
         Outcome::Value(v) => v,
     };
     let nan =

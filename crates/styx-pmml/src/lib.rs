@@ -99,6 +99,8 @@ impl ResultValue<'_> {
     pub fn write_to(&self, out: &mut String) {
         match *self {
             ResultValue::Missing => {}
+            // A NaN is written as an empty cell, as JPMML's tables have it.
+            ResultValue::Number(x) if x.is_nan() => {}
             ResultValue::Number(x) => format::write_double(x, out),
             ResultValue::Float(x) => format::write_float(x, out),
             ResultValue::Integer(i) => {

@@ -392,10 +392,11 @@ fn fast_double(s: &str) -> Option<f64> {
 
 /// Parses a double: decimal and scientific notation, `NaN`, `INF`/`Infinity` with a sign.
 pub(crate) fn parse_double(s: &str) -> Option<f64> {
+    // JPMML reads -0.0 as 0.0.
     if let Some(x) = fast_double(s) {
-        return Some(x);
+        return Some(x + 0.0);
     }
-    parse_double_slow(s)
+    parse_double_slow(s).map(|x| x + 0.0)
 }
 
 fn parse_double_slow(s: &str) -> Option<f64> {
@@ -430,7 +431,7 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
             } else {
                 m / POW10_F32[(-exp) as usize]
             };
-            return Some(if neg { -x } else { x } as f64);
+            return Some(if neg { -x } else { x } as f64 + 0.0);
         }
     }
     let t = s.trim();
@@ -439,7 +440,7 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
         return Some(x);
     }
     // Parse directly as f32 to round once, as Java's Float.parseFloat does.
-    t.parse::<f32>().ok().map(|f| f as f64)
+    t.parse::<f32>().ok().map(|f| f as f64 + 0.0)
 }
 
 pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
@@ -570,12 +571,12 @@ mod tests {
             }
             assert_eq!(
                 parse_double(c).map(f64::to_bits),
-                parse_double_slow(c).map(f64::to_bits),
+                parse_double_slow(c).map(|x| (x + 0.0).to_bits()),
                 "{c}"
             );
             let general32 = parse_double_slow(c).map(|x| {
                 if x.is_finite() {
-                    c.trim().parse::<f32>().unwrap() as f64
+                    c.trim().parse::<f32>().unwrap() as f64 + 0.0
                 } else {
                     x
                 }
@@ -610,7 +611,7 @@ mod tests {
                 proptest::prop_assert_eq!(Some(x.to_bits()), s.parse::<f64>().ok().map(f64::to_bits));
             }
             if let Some(x) = parse_float(&s) {
-                proptest::prop_assert_eq!(x.to_bits(), (s.parse::<f32>().unwrap() as f64).to_bits());
+                proptest::prop_assert_eq!(x.to_bits(), (s.parse::<f32>().unwrap() as f64 + 0.0).to_bits());
             }
         }
     }

@@ -188,6 +188,7 @@ pub(super) fn unary(ctx: &mut Ctx<'_>, call: &Call, v: Val) -> Result<Val, Fail>
         StdNormalCdf => d(normal_cdf(x, 0.0, 1.0)),
         StdNormalPdf => d(normal_pdf(x, 0.0, 1.0)),
         StdNormalIdf => normal_idf(f, x, 0.0, 1.0).map(Val::Num),
+        Abs | Rint if t.is_period() => Err(err(f, format!("a {} cannot be rounded", t.name()))),
         Abs => typed(f, numeric_or_double(t), x.abs()),
         Rint => typed(f, numeric_or_double(t), x.round_ties_even()),
         Floor => to_int(f, x.floor()),

@@ -456,8 +456,7 @@ pub(crate) fn write_string(
         Val::Num(x) => match runtime_type(v, t) {
             DataType::Integer => crate::format::write_integer(x, out),
             DataType::Float => crate::format::write_java_float(x as f32, out),
-            t if t.is_instant() => crate::temporal::write(t, x, out),
-            t if t.is_period() => {
+            t if t.is_instant() || t.is_period() => {
                 return Err(err(f, format!("a {} cannot be a string", t.name())));
             }
             _ => crate::format::write_java_double(x, out),

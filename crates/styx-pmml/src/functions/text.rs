@@ -60,7 +60,11 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
             let units: Vec<u16> = s.encode_utf16().collect();
             let from = ((start - 1) as usize).min(units.len());
             let to = (from + len as usize).min(units.len());
-            Ok(ctx.string(&String::from_utf16_lossy(&units[from..to])))
+            // A half of a surrogate pair becomes '?', as JPMML's text does when written.
+            let sub: String = char::decode_utf16(units[from..to].iter().copied())
+                .map(|c| c.unwrap_or('?'))
+                .collect();
+            Ok(ctx.string(&sub))
         }
         Concat => {
             let mut s = String::new();

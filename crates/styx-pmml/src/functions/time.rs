@@ -10,8 +10,7 @@ use crate::eval::Ctx;
 use crate::temporal;
 use crate::types::{DataType, Val};
 
-/// The value as a date, time or date-time, as JPMML's `asInstant` reads it (text is
-/// tried as a date-time, then a date, then a time).
+/// The value as a date, time or date-time, as JPMML's `asInstant` reads it.
 fn instant(ctx: &Ctx<'_>, f: Func, v: Val, t: DataType) -> Result<Arg, Fail> {
     match (v, runtime_type(v, t)) {
         (Val::Num(x), DataType::Date) => Ok(Arg::Date(x as i64)),
@@ -19,14 +18,10 @@ fn instant(ctx: &Ctx<'_>, f: Func, v: Val, t: DataType) -> Result<Arg, Fail> {
         (Val::Num(x), DataType::DateTime) => Ok(Arg::DateTime(x)),
         (Val::Str(id), _) => {
             let s = ctx.text(id);
-            if let Some(x) = temporal::parse_datetime(s) {
-                Ok(Arg::DateTime(x))
-            } else if let Some(d) = temporal::parse_date(s) {
-                Ok(Arg::Date(d))
-            } else if let Some(x) = temporal::parse_time(s) {
-                Ok(Arg::Time(x))
-            } else {
-                Err(err(f, format!("\"{s}\" is not a date, time or date-time")))
+            // JPMML reads text as a date-time only (other text fails to parse).
+            match temporal::parse_datetime(s) {
+                Some(x) => Ok(Arg::DateTime(x)),
+                None => Err(err(f, format!("\"{s}\" is not a date-time"))),
             }
         }
         (_, t) => Err(err(f, format!("a {} is not a date or time", t.name()))),
@@ -36,7 +31,19 @@ fn instant(ctx: &Ctx<'_>, f: Func, v: Val, t: DataType) -> Result<Arg, Fail> {
 pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val, Fail> {
     use Func::*;
     let f = call.f;
-    let arg = instant(ctx, f, args[0], call.tys[0])?;
+    // Text is read as the kind of value the function takes (JPMML's asDate, asDateTime,
+    // asTime); formatDatetime reads it as a date-time.
+    let arg = match (args[0], f) {
+        (Val::Str(id), DateDaysSinceYear) => Arg::Date(
+            temporal::parse_date(ctx.text(id))
+                .ok_or_else(|| err(f, format!("\"{}\" is not a date", ctx.text(id))))?,
+        ),
+        (Val::Str(id), DateSecondsSinceMidnight) => Arg::Time(
+            temporal::parse_time(ctx.text(id))
+                .ok_or_else(|| err(f, format!("\"{}\" is not a time", ctx.text(id))))?,
+        ),
+        _ => instant(ctx, f, args[0], call.tys[0])?,
+    };
     match f {
         DateDaysSinceYear => {
             let day = match arg {

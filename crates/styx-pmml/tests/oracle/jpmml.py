@@ -35,7 +35,7 @@ def sniff(text):
 def fmt(value, data_type):
     if value is None:
         return ""
-    if isinstance(value, bool):
+    if isinstance(value, (bool, numpy.bool_)):
         return "true" if value else "false"
     if isinstance(value, (int, numpy.integer)):
         return str(int(value))

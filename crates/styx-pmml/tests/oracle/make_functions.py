@@ -1,0 +1,357 @@
+"""Writes the hand-written conformance cases of PMML's built-in functions (140-159).
+
+Each case is a small RegressionModel whose LocalTransformations apply functions to the
+inputs; every derived field is also an OutputField (feature="transformedValue"), so
+JPMML's value of each function is compared directly. The inputs hit the edge cases
+(missing values, zero divisors, halves, negative operands, empty strings, leap days...).
+Then score the cases with jpmml.py:
+
+    python make_functions.py && for d in ../fixtures/14* ../fixtures/15*; do python jpmml.py $d; done
+
+Standard library only.
+"""
+
+import csv
+import json
+import math
+import random
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def attrs(**kw):
+    return "".join(f" {k.rstrip('_').replace('__', '-')}={quoteattr(str(v))}" for k, v in kw.items() if v is not None)
+
+
+def A(fn, *args, **kw):
+    """An Apply element."""
+    return f"<Apply function={quoteattr(fn)}{attrs(**kw)}>" + "".join(args) + "</Apply>"
+
+
+def F(name, **kw):
+    return f"<FieldRef field={quoteattr(name)}{attrs(**kw)}/>"
+
+
+def C(value, dt=None, missing=False):
+    if missing:
+        return f'<Constant{attrs(dataType=dt)} missing="true"/>'
+    return f"<Constant{attrs(dataType=dt)}>{escape(str(value))}</Constant>"
+
+
+def write_case(num, slug, notes, fields, derived, rows, predictors, extra_outputs=(), expect_error=None,
+               derived_outputs=True, functions=()):
+    """fields: (name, dataType, optype, inner xml, MiningField attrs dict);
+    derived: (name, dataType, optype, expression xml);
+    predictors: (derived or input name, coefficient) for the regression table."""
+    name = f"{num}-{slug}"
+    d = FIXTURES / name
+    d.mkdir(parents=True, exist_ok=True)
+    x = ['<?xml version="1.0" encoding="UTF-8"?>',
+         '<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">',
+         '\t<Header description="Hand-written: PMML built-in functions with edge-case inputs"/>',
+         '\t<DataDictionary>']
+    for fname, dt, op, inner, _ in fields:
+        if inner:
+            x.append(f"\t\t<DataField name={quoteattr(fname)} optype={quoteattr(op)} dataType={quoteattr(dt)}>{inner}</DataField>")
+        else:
+            x.append(f"\t\t<DataField name={quoteattr(fname)} optype={quoteattr(op)} dataType={quoteattr(dt)}/>")
+    x.append('\t\t<DataField name="y" optype="continuous" dataType="double"/>')
+    x.append('\t</DataDictionary>')
+    for fn in functions:
+        x.append(fn)
+    x.append('\t<RegressionModel functionName="regression" modelName="functions">')
+    x.append('\t\t<MiningSchema>')
+    x.append('\t\t\t<MiningField name="y" usageType="target"/>')
+    for fname, _, _, _, mf in fields:
+        x.append(f"\t\t\t<MiningField name={quoteattr(fname)}{attrs(**(mf or {}))}/>")
+    x.append('\t\t</MiningSchema>')
+    x.append('\t\t<Output>')
+    x.append('\t\t\t<OutputField name="prediction" feature="predictedValue" dataType="double" optype="continuous"/>')
+    if derived_outputs:
+        for dname, dt, op, _ in derived:
+            x.append(f'\t\t\t<OutputField name={quoteattr("out_" + dname)} feature="transformedValue" dataType={quoteattr(dt)} optype={quoteattr(op)}>{F(dname)}</OutputField>')
+    for oname, dt, op, expr in extra_outputs:
+        x.append(f'\t\t\t<OutputField name={quoteattr(oname)} feature="transformedValue" dataType={quoteattr(dt)} optype={quoteattr(op)}>{expr}</OutputField>')
+    x.append('\t\t</Output>')
+    x.append('\t\t<LocalTransformations>')
+    for dname, dt, op, expr in derived:
+        x.append(f'\t\t\t<DerivedField name={quoteattr(dname)} dataType={quoteattr(dt)} optype={quoteattr(op)}>{expr}</DerivedField>')
+    x.append('\t\t</LocalTransformations>')
+    intercept, preds = predictors
+    x.append(f'\t\t<RegressionTable intercept="{intercept}">')
+    for p, c in preds:
+        x.append(f'\t\t\t<NumericPredictor name={quoteattr(p)} coefficient="{c}"/>')
+    x.append('\t\t</RegressionTable>')
+    x.append('\t</RegressionModel>')
+    x.append('</PMML>')
+    (d / "model.pmml").write_text("\n".join(x) + "\n")
+    header = [f[0] for f in fields]
+    with open(d / "input.csv", "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if r.get(h) is None else r.get(h) for h in header])
+    meta_path = d / "case.json"
+    meta = {
+        "name": name,
+        "suite": "styx",
+        "family": "functions",
+        "source": "hand-written PMML (tests/oracle/make_functions.py): " + notes,
+        "notes": notes,
+    }
+    if expect_error:
+        meta["expect_error"] = expect_error
+    meta_path.write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def cont(name, dt="double", inner="", **mf):
+    return (name, dt, "continuous", inner, mf)
+
+
+def cat(name, dt="string", inner="", **mf):
+    return (name, dt, "categorical", inner, mf)
+
+
+def case_140():
+    rnd = random.Random(140)
+    rows = []
+    edge = [(7, 2), (-7, 2), (7, -2), (-7, -2), (0, 5), (5, 0), (-5, 0), (0, 0), (2147483647, 1), (46341, 46341),
+            (-2147483647, 2), (1, -1), (6, 3), (-6, 3), (None, 3), (3, None)]
+    for i, j in edge:
+        rows.append({"i": i, "j": j, "x": rnd.choice([0.0, -0.0, 1.5, -2.5]), "z": rnd.choice([0.0, 2.0, -0.5]), "fl": "0.1"})
+    for _ in range(80):
+        rows.append({
+            "i": rnd.randint(-40000, 40000),
+            "j": rnd.choice([0, 1, -1, 2, -3, 7, rnd.randint(-100, 100)]),
+            "x": rnd.choice([None, 0.0, round(rnd.uniform(-1e3, 1e3), 4), round(rnd.uniform(-1, 1), 6), 1e300, -7.25]),
+            "z": rnd.choice([None, 0.0, round(rnd.uniform(-50, 50), 3), 3.0, -0.125, 1e-300]),
+            "fl": rnd.choice(["0.1", "3.4028235E38", "-1.5", "16777217", str(round(rnd.uniform(-100, 100), 5))]),
+        })
+    am = dict(invalidValueTreatment="asMissing")
+    derived = [
+        ("i_add", "integer", "continuous", A("+", F("i"), F("j"), **am)),
+        ("i_sub", "integer", "continuous", A("-", F("i"), F("j"), **am)),
+        ("i_mul", "integer", "continuous", A("*", F("i"), F("j"), invalidValueTreatment="asMissing", defaultValue="-1")),
+        ("i_div", "integer", "continuous", A("/", F("i"), F("j"), **am)),
+        ("i_mod", "integer", "continuous", A("modulo", F("i"), F("j"), invalidValueTreatment="asMissing", defaultValue="999")),
+        ("i_div_str", "string", "categorical", A("concat", A("/", F("i"), F("j"), **am), C("|"), A("/", F("i"), C("2.0", "double")), C("|"), A("threshold", F("i"), F("j")))),
+        ("d_div", "double", "continuous", A("/", F("x"), F("z"), **am)),
+        ("d_div_asis", "double", "continuous", A("/", F("x"), F("z"), invalidValueTreatment="asIs")),
+        ("d_mod", "double", "continuous", A("modulo", F("x"), F("z"), **am)),
+        ("mixed", "double", "continuous", A("+", F("i"), F("x"), mapMissingTo="0")),
+        ("mixed_str", "string", "categorical", A("concat", A("*", F("i"), F("fl")), C(" "), A("-", F("fl"), F("x")), C(" "), A("*", F("fl"), C("3", "integer")))),
+        ("f_mul", "float", "continuous", A("*", F("fl"), C("3", "integer"))),
+        ("f_div", "float", "continuous", A("/", F("fl"), F("fl"), **am)),
+        ("i_pow", "integer", "continuous", A("pow", F("j"), C("3", "integer"))),
+        ("d_pow", "double", "continuous", A("pow", F("x"), F("z"), **am)),
+        ("thr", "double", "continuous", A("threshold", F("x"), F("z"))),
+        ("thr_str", "string", "categorical", A("concat", A("threshold", F("i"), F("j")), C("/"), A("threshold", F("x"), F("z")), C("/"), A("threshold", F("fl"), C("0.1", "float")))),
+        ("miss_sum", "double", "continuous", A("+", F("x"), F("z"), defaultValue="-99")),
+    ]
+    fields = [cont("i", "integer", missingValueTreatment="asIs"), cont("j", "integer"), cont("x"), cont("z"), cont("fl", "float")]
+    write_case(140, "functions-arithmetic", "+ - * / modulo pow threshold on 32-bit integers (truncating division, floor modulo, overflow and division by zero as undefined results under invalidValueTreatment asMissing with defaultValue), doubles (NaN results asMissing/asIs, infinities) and floats; result types shown through concat (3 vs 3.0); mapMissingTo and defaultValue on Apply.",
+               fields, derived, rows, (0.5, [("mixed", 0.25), ("f_mul", -1.0)]))
+
+
+def case_141():
+    rnd = random.Random(141)
+    xs = [0.0, -0.0, 0.5, -0.5, 1.5, 2.5, -1.5, -2.5, 0.49999999999999994, 1e-12, -1e-12, 1.0, -1.0, 3.0, 1e15 + 0.5,
+          2147483647.4, -2147483648.4, 0.999, 0.001, 7.0, -3.75, 100.0, 0.1, 0.9999999]
+    rows = [{"x": x, "p": rnd.choice([0.5, 0.025, 0.975, 1e-6, 0.3]), "k": rnd.randint(-5, 5), "f": rnd.choice(["2.5", "-2.5", "0.5", "1.25"])} for x in xs]
+    for _ in range(80):
+        rows.append({"x": rnd.choice([round(rnd.uniform(-10, 10), rnd.randint(0, 6)), round(rnd.uniform(-1, 1), 8), rnd.randint(-50, 50) + 0.5]),
+                     "p": rnd.choice([round(rnd.uniform(0.0001, 0.9999), 6), 0.5]),
+                     "k": rnd.randint(-100, 100),
+                     "f": str(round(rnd.uniform(-20, 20), rnd.randint(0, 3)))})
+    am = dict(invalidValueTreatment="asMissing")
+    unary = ["log10", "ln", "ln1p", "sqrt", "exp", "expm1", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf", "stdNormalCDF", "stdNormalPDF"]
+    derived = []
+    for fn in unary:
+        derived.append((f"{fn}_x", "double", "continuous", A(fn, F("x"), **am)))
+    for fn in ["abs", "floor", "ceil", "round", "rint"]:
+        derived.append((f"{fn}_x", "double", "continuous", A(fn, F("x"), **am)))
+        derived.append((f"{fn}_f", "string", "categorical", A("concat", A(fn, F("f")), C("|"), A(fn, F("k")))))
+    derived += [
+        ("stdNormalIDF_p", "double", "continuous", A("stdNormalIDF", F("p"))),
+        ("normalIDF_p", "double", "continuous", A("normalIDF", F("p"), C("10", "double"), C("2.5", "double"))),
+        ("normalCDF_x", "double", "continuous", A("normalCDF", F("x"), C("1", "integer"), C("0.5", "double"))),
+        ("normalPDF_x", "double", "continuous", A("normalPDF", F("x"), C("-1", "double"), C("3", "double"))),
+        ("hypot_xk", "double", "continuous", A("hypot", F("x"), F("k"))),
+        ("atan2_xk", "double", "continuous", A("x-atan2", F("x"), F("k"))),
+        ("exp_f", "string", "categorical", A("concat", A("exp", F("f")), C("|"), A("sqrt", F("k"), **am))),
+    ]
+    fields = [cont("x"), cont("p"), cont("k", "integer"), cont("f", "float")]
+    write_case(141, "functions-math", "elementary functions (log10 ln ln1p sqrt exp expm1, trigonometric and hyperbolic), abs/floor/ceil/round/rint on doubles, floats and integers (round halves up: -2.5 -> -2; rint to even; results typed as JPMML types them, shown through concat), erf, the normal distribution (CDF, PDF, IDF with mu/sigma), hypot and x-atan2; NaN results treated asMissing.",
+               fields, derived, rows, (1.0, [("x", 0.5), ("abs_x", 0.25)]))
+
+
+def case_142():
+    rnd = random.Random(142)
+    rows = []
+    for _ in range(90):
+        r = {}
+        for n in ["a", "b", "c"]:
+            r[n] = rnd.choice([None, rnd.randint(-9, 9), round(rnd.uniform(-5, 5), 3)]) if n != "b" else rnd.choice([None, rnd.randint(-1000, 1000)])
+        r["f"] = rnd.choice([None, "0.1", "2.5", "-3.75"])
+        rows.append(r)
+    rows += [{"a": None, "b": None, "c": None, "f": None}, {"a": 1, "b": 2, "c": 3, "f": "4"}, {"a": -0.0, "b": 0, "c": 0.0, "f": "-0.0"}]
+    derived = []
+    for fn in ["min", "max", "sum", "avg", "product"]:
+        derived.append((f"{fn}_abc", "double", "continuous", A(fn, F("a"), F("b"), F("c"))))
+        derived.append((f"{fn}_b", "string", "categorical", A("concat", C("["), A(fn, F("b"), F("b")), C("]"), A(fn, F("f"), F("f")), C("]"), A(fn, F("a"), F("c")))))
+    derived += [
+        ("sum_one", "double", "continuous", A("sum", F("a"))),
+        ("avg_map", "double", "continuous", A("avg", F("a"), F("c"), mapMissingTo="-1")),
+        ("max_default", "double", "continuous", A("max", F("a"), F("c"), defaultValue="42")),
+    ]
+    fields = [cont("a"), cont("b", "integer"), cont("c"), cont("f", "float")]
+    write_case(142, "functions-aggregates", "min max sum avg product over several arguments: missing ones ignored (all missing: missing, then defaultValue), mapMissingTo when any is missing, result types of integers (avg a double) and floats shown through concat.",
+               fields, derived, rows, (0.0, [("a", 1.0)]))
+
+
+def case_143():
+    rnd = random.Random(143)
+    rows = []
+    for _ in range(100):
+        rows.append({
+            "n": rnd.choice([0, 1, 2, -1, 10]),
+            "d": rnd.choice([0.0, 1.0, 1.5, 2.0, -1.0, 10.0]),
+            "s": rnd.choice(["a", "b", "1", "10", "A", "1.0", "true"]),
+            "b": rnd.choice(["true", "false"]),
+            "o": rnd.choice(["low", "mid", "high"]),
+            "m": rnd.choice([None, None, 1.0, 7.0, -2.5]),
+        })
+    derived = [
+        ("eq_nd", "boolean", "categorical", A("equal", F("n"), F("d"))),
+        ("eq_dn", "boolean", "categorical", A("equal", F("d"), F("n"))),
+        ("eq_sn", "boolean", "categorical", A("equal", F("s"), F("n"))),
+        ("ne_ds", "boolean", "categorical", A("notEqual", F("s"), C("1.0"))),
+        ("eq_bn", "boolean", "categorical", A("equal", F("b"), C("1", "integer"))),
+        ("eq_bs", "boolean", "categorical", A("equal", F("b"), C("TRUE"))),
+        ("lt_nd", "boolean", "categorical", A("lessThan", F("n"), F("d"))),
+        ("le_dn", "boolean", "categorical", A("lessOrEqual", F("d"), F("n"))),
+        ("gt_dc", "boolean", "categorical", A("greaterThan", F("d"), C("1.5"))),
+        ("ge_nc", "boolean", "categorical", A("greaterOrEqual", F("n"), C("1.5", "double"))),
+        ("gt_ns", "boolean", "categorical", A("greaterThan", F("n"), C("0.5", "string"))),
+        ("gt_bool", "boolean", "categorical", A("greaterThan", F("b"), C("0", "integer"))),
+        ("lt_ord", "boolean", "categorical", A("lessThan", F("o"), C("low"))),
+        ("in_n", "boolean", "categorical", A("isIn", F("n"), C("1", "integer"), C("2.0", "double"), C("10"))),
+        ("in_s", "boolean", "categorical", A("isIn", F("s"), C("a"), C("1", "integer"), C("x"))),
+        ("notin_m", "boolean", "categorical", A("isNotIn", F("m"), C("1", "integer"), C("", "double", missing=True))),
+        ("in_missing", "boolean", "categorical", A("isIn", F("m"), C("7", "double"), C("", "double", missing=True))),
+        ("in_plain", "boolean", "categorical", A("isIn", F("m"), C("7", "double"), C("-2.5", "double"))),
+        ("and_or", "boolean", "categorical", A("or", A("and", F("b"), A("isNotMissing", F("m"))), A("not", A("isMissing", F("m"))), C("false", "boolean"))),
+        ("and_num", "boolean", "categorical", A("and", A("greaterThan", F("n"), C("0", "integer")), C("1", "integer"), F("b"))),
+        ("is_valid", "boolean", "categorical", A("isValid", F("m"))),
+        ("is_not_valid", "boolean", "categorical", A("isNotValid", F("m"))),
+        ("if2", "double", "continuous", A("if", A("isNotMissing", F("m")), F("m"))),
+        ("if3", "string", "categorical", A("if", A("greaterThan", A("+", F("n"), F("m")), C("2", "integer"), mapMissingTo="false"), C("big"), F("s"))),
+        ("if_map", "string", "categorical", A("if", A("isMissing", F("m")), F("m"), C("present"), mapMissingTo="none")),
+        ("if_num", "double", "continuous", A("if", A("isMissing", F("m")), C("-1", "integer"), A("*", F("m"), C("0.5", "double")))),
+        ("if_str_cond", "string", "categorical", A("if", F("b"), C("yes"), C("no"))),
+    ]
+    fields = [cont("n", "integer"), cont("d"), cat("s"), cat("b", "boolean"),
+              ("o", "string", "ordinal", "", {}), cont("m")]
+    write_case(143, "functions-compare-logic", "equal/notEqual between integers, doubles, strings and booleans (the second converted to the first's type), lessThan..greaterOrEqual on numbers, booleans and an ordinal string, isIn/isNotIn with mixed-type and missing constants, and/or/not (0/1 numbers as booleans), isMissing/isNotMissing/isValid/isNotValid, if with two and three arguments and mapMissingTo.",
+               fields, derived, rows, (0.0, [("d", 1.0)]))
+
+
+def case_144():
+    rnd = random.Random(144)
+    words = ["Hello World", "  padded  ", "", "ÄÖü straße", "a,b,c", "x1y22z333", "tab\there", "café", "MiXeD", "$dollar$", "a.b.c", "😀 emoji", "aaa"]
+    rows = []
+    for _ in range(90):
+        rows.append({"s": rnd.choice(words + [None]), "p": rnd.randint(1, 14) if rnd.random() < 0.9 else None, "n": rnd.randint(0, 8),
+                     "d": rnd.choice([1.0, 2.5, -3.0, 1e-5, 12345678.9, 1e21, 100.0]), "i": rnd.randint(-50, 50)})
+    derived = [
+        ("upper", "string", "categorical", A("uppercase", F("s", mapMissingTo="<na>"))),
+        ("lower", "string", "categorical", A("lowercase", F("s", mapMissingTo="<NA>"))),
+        ("trim", "string", "categorical", A("concat", C("["), A("trimBlanks", F("s", mapMissingTo="")), C("]"))),
+        ("len", "integer", "continuous", A("stringLength", F("s", mapMissingTo=""))),
+        ("sub", "string", "categorical", A("substring", F("s", mapMissingTo="-"), F("p", mapMissingTo="1"), F("n"))),
+        ("cat_num", "string", "categorical", A("concat", F("d"), C("|"), F("i"), C("|"), A("*", F("i"), C("1.0", "double")), C("|"), F("s"))),
+        ("cat_num_str", "string", "categorical", A("concat", C("v="), F("d"))),
+        ("repl", "string", "categorical", A("replace", F("s", mapMissingTo=""), C("[aeiou]"), C("<$0>"))),
+        ("repl_groups", "string", "categorical", A("replace", F("s", mapMissingTo=""), C("(\\w)(\\d+)"), C("$2$1"))),
+        ("repl_dollar", "string", "categorical", A("replace", F("s", mapMissingTo=""), C("\\$"), C("$$"))),
+        ("matches", "boolean", "categorical", A("matches", F("s", mapMissingTo=""), C("^[A-Za-z ]+$"))),
+        ("matches_any", "boolean", "categorical", A("matches", F("s", mapMissingTo=""), C("\\d{2}"))),
+        ("num_upper", "string", "categorical", A("uppercase", F("d"))),
+        ("num_len", "integer", "continuous", A("stringLength", F("d"))),
+    ]
+    fields = [cat("s"), cont("p", "integer"), cont("n", "integer"), cont("d"), cont("i", "integer")]
+    write_case(144, "functions-strings", "uppercase, lowercase (Unicode), trimBlanks, stringLength (UTF-16 units), substring positions past the end, concat of numbers as Java writes them (1.0E-5, 1.23456789E7, integers), replace with Java replacement syntax ($0, groups, $$), matches (a match anywhere), string functions of numbers, FieldRef mapMissingTo.",
+               fields, derived, rows, (0.0, [("d", 1.0)]))
+
+
+def case_145():
+    rnd = random.Random(145)
+    rows = []
+    specials = [0.0, -0.0, 0.125, 0.5, 1.5, 2.5, -2.5, 0.15, 0.005, 1234567.891, -9876.54321, 1e-7, 123456789012.0, 99.995, 0.045, 1e20]
+    for d in specials:
+        rows.append({"d": d, "i": rnd.randint(-99999, 99999), "f": rnd.choice(["0.1", "2.5", "-1.75", "3.3333333"])})
+    for _ in range(70):
+        rows.append({"d": round(rnd.uniform(-1e6, 1e6), rnd.randint(0, 7)), "i": rnd.choice([0, -1, 255, rnd.randint(-10**9, 10**9)]),
+                     "f": str(round(rnd.uniform(-1000, 1000), rnd.randint(0, 4)))})
+    derived = []
+    dpats = ["%.2f", "%.0f", "%f", "%10.3f", "%-10.1f|", "%+.1f", "%,.2f", "%(.2f", "%08.2f", "% .3f", "%e", "%.3E", "%g", "%.3g", "%s", "%.4s", "v=%s%%", "%12.4e"]
+    ipats = ["%d", "%5d", "%-5d|", "%05d", "%,d", "%+d", "%(d", "%x", "%X", "%#x", "%o", "%s", "%08X", "% d"]
+    for k, p in enumerate(dpats):
+        derived.append((f"fd{k}", "string", "categorical", A("formatNumber", F("d"), C(p))))
+    for k, p in enumerate(ipats):
+        derived.append((f"fi{k}", "string", "categorical", A("formatNumber", F("i"), C(p))))
+    for k, p in enumerate(["%.3f", "%s", "%e"]):
+        derived.append((f"ff{k}", "string", "categorical", A("formatNumber", F("f"), C(p))))
+    fields = [cont("d"), cont("i", "integer"), cont("f", "float")]
+    write_case(145, "functions-format-number", "formatNumber with Java's String.format: %f/%e/%g/%s of doubles and floats (half-up rounding of the shortest digits, grouping, parentheses, signs, zero padding, widths), %d/%x/%X/%o/%s of integers (two's complement hex of negatives).",
+               fields, derived, rows, (0.0, [("d", 1.0)]))
+
+
+def case_146():
+    rnd = random.Random(146)
+    rows = []
+    fixed = [("2024-02-29", "00:00:00", "2024-02-29T23:59:59"), ("1970-01-01", "12:00", "1970-01-01T00:00:00"),
+             ("1960-01-01", "23:59:59", "1959-12-31T23:59:59"), ("2000-12-31", "06:05:04.5", "2000-01-01T12:30:45.75"),
+             ("1999-03-01", "13:45:30", "2038-01-19T03:14:07"), ("1900-03-01", "00:00:01", "1969-12-31T23:59:59.5")]
+    for dte, tm, dtm in fixed:
+        rows.append({"d": dte, "t": tm, "dt": dtm, "dd": dte, "ts": "1:02:03", "ds": dtm[:19], "yr": 1990})
+    for _ in range(80):
+        y = rnd.randint(1975, 2035)
+        m = rnd.randint(1, 12)
+        day = rnd.randint(1, 28)
+        h, mi, s = rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59)
+        rows.append({"d": rnd.choice([f"{y:04d}-{m:02d}-{day:02d}", None]), "t": f"{h:02d}:{mi:02d}:{s:02d}",
+                     "dt": f"{y:04d}-{m:02d}-{day:02d}T{h:02d}:{mi:02d}:{s:02d}", "dd": f"{y:04d}-{m:02d}-{day:02d}",
+                     "ts": rnd.choice([f"{rnd.randint(0, 99)}:{mi:02d}:{s:02d}", f"-{rnd.randint(0, 9)}:{mi:02d}:{s:02d}"]),
+                     "ds": f"{y:04d}-{m:02d}-{day:02d}T{h:02d}:{mi:02d}:{s:02d}", "yr": rnd.choice([1990, 2000, 2010, 2024])})
+    derived = [
+        ("days1970", "integer", "continuous", A("dateDaysSinceYear", F("d", mapMissingTo="2000-01-01"), C("1970", "integer"))),
+        ("days_yr", "integer", "continuous", A("dateDaysSinceYear", F("dt"), F("yr"))),
+        ("secs_yr", "integer", "continuous", A("dateSecondsSinceYear", F("dt"), F("yr"))),
+        ("secs_mid", "integer", "continuous", A("dateSecondsSinceMidnight", F("t"))),
+        ("secs_mid_dt", "integer", "continuous", A("dateSecondsSinceMidnight", F("dt"))),
+        ("fmt_date", "string", "categorical", A("formatDatetime", F("d", mapMissingTo="1999-12-31T00:00:00"), C("%Y/%m/%d %A %B %j %y %e %b %a"))),
+        ("fmt_dt", "string", "categorical", A("formatDatetime", F("dt"), C("%d.%m.%Y %H:%M:%S %I%p %k %l %F %T %R %D"))),
+        ("fmt_time", "string", "categorical", A("formatDatetime", F("t"), C("%H:%M %L %N"))),
+        ("fmt_pct", "string", "categorical", A("formatDatetime", F("d", mapMissingTo="2000-02-01T00:00:00"), C("100%% on %Y, %%d"))),
+        ("fmt_text", "string", "categorical", A("formatDatetime", C("2020-05-17T08:09:10"), C("%A %p"))),
+        ("cmp_time", "boolean", "categorical", A("greaterThan", F("t"), C("12:00:00"))),
+        ("cmp_dt", "boolean", "categorical", A("lessOrEqual", F("dt"), C("2000-01-01T12:30:45.75"))),
+        ("eq_time", "boolean", "categorical", A("equal", F("t"), C("12:00:00"))),
+        ("ts_ln", "double", "continuous", A("ln", F("ts"), invalidValueTreatment="asMissing")),
+        ("dd_gt", "boolean", "categorical", A("greaterThan", F("dd"), C("10000", "integer"))),
+        ("dd_eq", "boolean", "categorical", A("equal", F("dd"), C("2024-02-29"))),
+    ]
+    fields = [("d", "date", "ordinal", "", {}), ("t", "time", "ordinal", "", {}), ("dt", "dateTime", "ordinal", "", {}),
+              cont("dd", "dateDaysSince[1970]"), cont("ts", "timeSeconds"), cont("ds", "dateTimeSecondsSince[1980]"), cont("yr", "integer")]
+    write_case(146, "functions-dates", "date, time and dateTime inputs (leap day, 1959-1960 epochs, fractional seconds) and the period types dateDaysSince[1970], timeSeconds (negative, hours past 23) and dateTimeSecondsSince[1980] as regression inputs; dateDaysSinceYear, dateSecondsSinceYear, dateSecondsSinceMidnight, formatDatetime (C-style %Y %m %d %H ... patterns read as Java's %1$t conversions, %% literal), comparisons of dates with constants, dates written as strings.",
+               fields, derived, rows, (0.0, [("dd", 0.001), ("ts", 0.5), ("ds", 1e-6)]))
+
+
+CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146]
+
+if __name__ == "__main__":
+    for c in CASES:
+        c()
