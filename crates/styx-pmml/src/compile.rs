@@ -123,6 +123,8 @@ pub(crate) struct Compiled {
 
 /// The compiler state.
 pub(crate) struct Compiler<'d> {
+    /// A PMML 4.1 document, whose `Apply@mapMissingTo` JPMML reads as `defaultValue`.
+    pub pmml_41: bool,
     pub symbols: Symbols,
     pub slots: Vec<SlotDef>,
     pub slot_names: Vec<Box<str>>,
@@ -546,6 +548,7 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         None => return Err(PmmlError::invalid("PMML", "missing attribute version")),
     }
     let mut c = Compiler {
+        pmml_41: root.attr("version").map(str::trim) == Some("4.1"),
         symbols: Symbols::default(),
         slots: vec![],
         slot_names: vec![],

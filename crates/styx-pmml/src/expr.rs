@@ -861,8 +861,17 @@ impl Compiler<'_> {
         // A missing result's replacements are strings, as JPMML makes them.
         let text_attr =
             |c: &mut Self, attr: &str| el.attr(attr).map(|s| Val::Str(c.symbols.intern(s)));
-        let map_missing = text_attr(self, "mapMissingTo");
-        let default = text_attr(self, "defaultValue");
+        let (map_missing, default) = if self.pmml_41 {
+            (
+                None,
+                text_attr(self, "mapMissingTo").or(text_attr(self, "defaultValue")),
+            )
+        } else {
+            (
+                text_attr(self, "mapMissingTo"),
+                text_attr(self, "defaultValue"),
+            )
+        };
         if let Some(f) = Func::by_name(name) {
             let (lo, hi) = f.arity();
             if args.len() < lo || args.len() > hi {

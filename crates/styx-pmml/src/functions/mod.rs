@@ -93,8 +93,17 @@ pub(crate) enum Func {
 
 impl Func {
     /// The function JPMML-Evaluator registers under `name` (PMML 4.4's built-ins, and
-    /// `x-atan2`).
+    /// `x-atan2`); as JPMML reads documents, an `x-` prefix before a standard name (the
+    /// extension names of functions PMML later adopted: `x-rint`, `x-sin`...) is dropped.
     pub(crate) fn by_name(name: &str) -> Option<Func> {
+        Func::registered(name).or_else(|| {
+            name.strip_prefix("x-")
+                .filter(|rest| !rest.starts_with("x-"))
+                .and_then(Func::registered)
+        })
+    }
+
+    fn registered(name: &str) -> Option<Func> {
         use Func::*;
         Some(match name {
             "+" => Add,

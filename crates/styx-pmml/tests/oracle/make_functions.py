@@ -41,7 +41,7 @@ def C(value, dt=None, missing=False):
 
 
 def write_case(num, slug, notes, fields, derived, rows, predictors, extra_outputs=(), expect_error=None,
-               derived_outputs=True, functions=()):
+               derived_outputs=True, functions=(), version="4.4"):
     """fields: (name, dataType, optype, inner xml, MiningField attrs dict);
     derived: (name, dataType, optype, expression xml);
     predictors: (derived or input name, coefficient) for the regression table."""
@@ -49,7 +49,7 @@ def write_case(num, slug, notes, fields, derived, rows, predictors, extra_output
     d = FIXTURES / name
     d.mkdir(parents=True, exist_ok=True)
     x = ['<?xml version="1.0" encoding="UTF-8"?>',
-         '<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">',
+         f'<PMML xmlns="http://www.dmg.org/PMML-{version.replace(".", "_")}" version="{version}">',
          '\t<Header description="Hand-written: PMML built-in functions with edge-case inputs"/>',
          '\t<DataDictionary>']
     for fname, dt, op, inner, _ in fields:
@@ -350,7 +350,61 @@ def case_146():
                fields, derived, rows, (0.0, [("dd", 0.001), ("ts", 0.5), ("ds", 1e-6)]))
 
 
-CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146]
+def error_cases():
+    """Documents and rows that JPMML refuses: the function is named in the error."""
+    rows = [{"x": 1.5, "i": 2147483646, "s": "a"}, {"x": 2.0, "i": 2147483647, "s": "b"}, {"x": None, "i": 1, "s": "c"}]
+    fields = [cont("x"), cont("i", "integer"), cat("s")]
+
+    def one(num, slug, notes, expr, dt="double", err=None, rows=rows, fields=fields):
+        write_case(num, slug, notes, fields, [("v", dt, "continuous" if dt == "double" else "categorical", expr)], rows,
+                   (0.0, [("x", 1.0)]), expect_error=err or {"stage": "model"})
+
+    one(150, "functions-error-median", "median is not among JPMML's functions (nor defined by a DefineFunction): the document is refused, naming it.",
+        A("median", F("x"), F("i")))
+    one(151, "functions-error-x-median", "x-median: JPMML reads an x- name as the standard one, and median is not among its functions: the document is refused.",
+        A("x-median", F("x"), F("i")))
+    one(152, "functions-error-arity", "substring with two arguments: refused when the document is loaded.",
+        A("substring", F("s"), C("1", "integer")), dt="string")
+    one(153, "functions-error-missing-argument", "ln of a missing value: JPMML fails the record (only the arithmetic, aggregate, concat, is... and isIn functions take missing arguments).",
+        A("ln", F("x")), err={"stage": "row", "row": 3, "line": 4, "field": "ln"})
+    one(154, "functions-error-integer-overflow", "2147483647 + 1 in 32-bit integers is an undefined result; invalidValueTreatment returnInvalid (the default) fails the record.",
+        A("+", F("i"), C("1", "integer")), dt="integer", err={"stage": "row", "row": 2, "line": 3, "field": "+"})
+    one(155, "functions-error-categorical-order", "lessThan of a categorical string: JPMML cannot order categorical values and fails the record.",
+        A("lessThan", F("s"), C("b")), dt="boolean", err={"stage": "row", "row": 1, "line": 2, "field": "lessThan"})
+    write_case(156, "functions-error-epoch-zero", "dataType dateDaysSince[0]: JPMML does not implement the epoch of year 0 (every record using it fails); the document is refused.",
+               [cont("x"), cont("d", "dateDaysSince[0]")], [("v", "double", "continuous", A("*", F("x"), C("2", "integer")))],
+               [{"x": 1.0, "d": "2020-01-01"}], (0.0, [("x", 1.0), ("d", 1.0)]), expect_error={"stage": "model"})
+
+
+def case_147():
+    """Extension names (x-...) in a PMML 4.3 document and a PMML 4.1 document's Apply@mapMissingTo."""
+    rnd = random.Random(147)
+    rows = [{"x": rnd.choice([None, round(rnd.uniform(-3, 3), 3), 0.5, -0.5, 2.5]), "i": rnd.randint(-20, 20), "s": rnd.choice(["abc", " ", "hello"])} for _ in range(60)]
+    am = dict(invalidValueTreatment="asMissing")
+    derived = [
+        ("rint", "double", "continuous", A("x-rint", F("x"), mapMissingTo="-100")),
+        ("expm1", "double", "continuous", A("x-expm1", F("x"), mapMissingTo="0")),
+        ("ln1p", "double", "continuous", A("x-ln1p", A("abs", F("x"), mapMissingTo="1"), **am)),
+        ("hypot", "double", "continuous", A("x-hypot", F("i"), C("3", "integer"))),
+        ("mod", "integer", "continuous", A("x-modulo", F("i"), C("-7", "integer"))),
+        ("len", "integer", "continuous", A("x-stringLength", F("s"))),
+        ("sinh", "double", "continuous", A("x-sinh", F("i"))),
+        ("atan2", "double", "continuous", A("x-atan2", F("i"), C("2.0", "double"))),
+        ("valid", "boolean", "categorical", A("x-isValid", F("x"))),
+    ]
+    fields = [cont("x"), cont("i", "integer"), cat("s")]
+    write_case(147, "functions-extension-names", "a PMML 4.3 document with the x- names of functions PMML 4.4 adopted (x-rint, x-expm1, x-ln1p, x-hypot, x-modulo, x-stringLength, x-sinh, x-isValid), read as the standard ones, and x-atan2; Apply mapMissingTo.",
+               fields, derived, rows, (0.0, [("i", 1.0)]), version="4.3")
+    rows = [{"x": rnd.choice([None, 1.5, -2.0, 4.0]), "i": rnd.randint(-5, 5), "s": "a"} for _ in range(40)]
+    derived = [
+        ("plus", "double", "continuous", A("+", F("x"), C("1", "integer"), mapMissingTo="-1")),
+        ("sqrt", "double", "continuous", A("sqrt", A("+", F("x"), F("i")), mapMissingTo="-2", invalidValueTreatment="asMissing")),
+    ]
+    write_case(148, "functions-pmml41-mapmissingto", "a PMML 4.1 document: JPMML reads Apply@mapMissingTo as defaultValue (a missing result is replaced; a missing argument still reaches the function).",
+               fields, derived, rows, (0.0, [("i", 1.0)]), version="4.1")
+
+
+CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146, case_147, error_cases]
 
 if __name__ == "__main__":
     for c in CASES:
