@@ -2,7 +2,7 @@
 //! `NormContinuous`, `NormDiscrete`, `Discretize` and `MapValues`, compiled to a tree that
 //! reads fields by slot.
 
-use crate::compile::Compiler;
+use crate::compile::{Compiler, SlotDef};
 use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::functions::{apply, as_bool, Call, Func, Outcome};
@@ -544,11 +544,24 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> 
 }
 
 /// The type a `Constant` without `dataType` gets.
+/// The type a `Constant` without `dataType` gets, as JPMML infers it: text with a `.`
+/// that parses as a number is a double, other text that parses as a long integer an
+/// integer, `NaN` and `INF`/`-INF` doubles, anything else (`1e5` too) a string.
 fn infer_constant_type(s: &str) -> DataType {
-    if s.trim().parse::<i64>().is_ok() {
-        DataType::Integer
-    } else if parse_double(s).is_some() {
+    let t = s.trim();
+    if ["NaN", "INF", "-INF"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+    {
         DataType::Double
+    } else if t.contains('.') {
+        if parse_double(t).is_some() {
+            DataType::Double
+        } else {
+            DataType::String
+        }
+    } else if t.parse::<i64>().is_ok() {
+        DataType::Integer
     } else {
         DataType::String
     }
@@ -612,6 +625,10 @@ impl Compiler<'_> {
                     Some(t) => DataType::parse(t, "Constant")?,
                     None => infer_constant_type(text),
                 };
+                // Empty content of a non-string type is a missing value.
+                if el.text.is_empty() && ty != DataType::String {
+                    return Ok((Expr::Const(Val::Missing), ty));
+                }
                 let text = if ty == DataType::String {
                     el.text.as_str()
                 } else {
@@ -905,12 +922,40 @@ impl Compiler<'_> {
                 }
                 _ => None,
             };
+            // The input field the first argument reads (validity, ordinal order).
+            let mut input_slot = None;
+            let mut ordering = None;
+            if let Some(c) = children
+                .first()
+                .filter(|c| c.name == "FieldRef" && c.attr("mapMissingTo").is_none())
+            {
+                let name = c.attr("field").unwrap_or("");
+                if self.param_index(name).is_none() {
+                    if let Ok(info) = self.field(name, "FieldRef") {
+                        if matches!(
+                            self.slots[info.slot as usize],
+                            SlotDef::Input { .. } | SlotDef::Treated { .. }
+                        ) {
+                            input_slot = Some(info.slot);
+                            if info.optype == OpType::Ordinal {
+                                ordering = self
+                                    .data_fields
+                                    .get(name)
+                                    .filter(|df| !df.valid.is_empty())
+                                    .map(|df| df.valid.clone().into_boxed_slice());
+                            }
+                        }
+                    }
+                }
+            }
             let call = Box::new(Call {
                 f,
                 tys: types.clone().into_boxed_slice(),
                 ty,
                 first_categorical,
                 regex,
+                input_slot,
+                ordering,
             });
             let arith = matches!(f, Func::Add | Func::Sub | Func::Mul | Func::Div)
                 && matches!(ty, DataType::Double | DataType::Float)

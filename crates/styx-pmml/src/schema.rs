@@ -400,7 +400,8 @@ impl Prep {
         }
     }
 
-    fn is_valid(&self, ctx: &Ctx<'_>, v: Val) -> bool {
+    /// Whether a value is valid for the field (its declared values and intervals).
+    pub(crate) fn is_valid(&self, ctx: &Ctx<'_>, v: Val) -> bool {
         if matches!(v, Val::Str(_))
             && (self.intervals.is_empty() || self.optype != OpType::Continuous)
         {

@@ -369,6 +369,11 @@ pub(crate) struct Call {
     pub first_categorical: bool,
     /// The `matches`/`replace` pattern when it is a constant, compiled once.
     pub regex: Option<Box<regex::Regex>>,
+    /// The slot of an input field the first argument reads: `isValid` asks its
+    /// declared values whether the value (kept as it is) is valid.
+    pub input_slot: Option<u32>,
+    /// The order of the values of an ordinal first argument (its field's declared values).
+    pub ordering: Option<Box<[Val]>>,
 }
 
 pub(crate) fn err(f: Func, msg: impl std::fmt::Display) -> Fail {
@@ -551,6 +556,21 @@ pub(crate) fn compare(
     if call.first_categorical || (matches!(a, Val::Str(_)) && ta != DataType::String) {
         return Err(err(f, "a categorical value cannot be used in comparisons"));
     }
+    if let Some(order) = &call.ordering {
+        // An ordinal field with declared values: ordered by their positions.
+        let ia = order.iter().position(|x| ctx.equal(*x, a));
+        let mut ib = None;
+        for (k, x) in order.iter().enumerate() {
+            if equals(ctx, f, *x, ta, b, tb)? {
+                ib = Some(k);
+                break;
+            }
+        }
+        return match (ia, ib) {
+            (Some(i), Some(j)) => Ok(i.cmp(&j)),
+            _ => Err(err(f, "the values cannot be ordered")),
+        };
+    }
     let ord = match a {
         Val::Str(x) => {
             let mut s = String::new();
@@ -580,12 +600,9 @@ pub(crate) fn compare(
                 _ => as_number(ctx, f, b, tb)?,
             };
             // Java's Double.compareTo: NaN above everything.
-            Some(x.total_cmp(&y).then(std::cmp::Ordering::Equal)).map(|o| {
-                if x.is_nan() || y.is_nan() {
-                    o
-                } else {
-                    x.partial_cmp(&y).unwrap_or(o)
-                }
+            Some(match x.partial_cmp(&y) {
+                Some(o) => o,
+                None => x.total_cmp(&y),
             })
         }
         Val::Missing => return Err(err(f, "missing argument")),
@@ -628,7 +645,15 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outc
         IsMissing => Val::Bool(args[0].is_missing()),
         IsNotMissing => Val::Bool(!args[0].is_missing()),
         IsValid | IsNotValid => {
-            let invalid = matches!(args[0], Val::Num(x) if x.is_nan());
+            let mut invalid = matches!(args[0], Val::Num(x) if x.is_nan());
+            if let (Some(slot), false) = (call.input_slot, args[0].is_missing()) {
+                let m = ctx.m;
+                if let crate::compile::SlotDef::Input { prep, .. }
+                | crate::compile::SlotDef::Treated { prep, .. } = &m.slots[slot as usize]
+                {
+                    invalid |= !prep.is_valid(ctx, args[0]);
+                }
+            }
             Val::Bool(!args[0].is_missing() && (invalid == (f == IsNotValid)))
         }
         Equal | NotEqual => {

@@ -404,7 +404,41 @@ def case_147():
                fields, derived, rows, (0.0, [("i", 1.0)]), version="4.1")
 
 
-CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146, case_147, error_cases]
+def case_149():
+    rnd = random.Random(149)
+    rows = []
+    for _ in range(120):
+        rows.append({
+            "v": rnd.choice([None, -5.0, 0.0, 50.5, 100.0, 100.5, 1e9, round(rnd.uniform(-20, 120), 2)]),
+            "c": rnd.choice([None, "a", "b", "c", "zzz", "A"]),
+            "o": rnd.choice(["low", "mid", "high", "mid"]),
+            "w": rnd.choice([None, 0, 1, 5, 10, 11, 3]),
+            "n": rnd.choice([None, 2.5, -1.0]),
+        })
+    derived = [
+        ("valid_v", "boolean", "categorical", A("isValid", F("v"))),
+        ("notvalid_v", "boolean", "categorical", A("isNotValid", F("v"))),
+        ("valid_c", "boolean", "categorical", A("isValid", F("c"))),
+        ("notvalid_c", "boolean", "categorical", A("isNotValid", F("c"))),
+        ("valid_w", "boolean", "categorical", A("isValid", F("w"))),
+        ("notvalid_w", "boolean", "categorical", A("isNotValid", F("w"))),
+        ("valid_n", "boolean", "categorical", A("isValid", F("n"))),
+        ("v_plus", "double", "continuous", A("+", F("v"), C("1", "integer"))),
+        ("valid_derived", "boolean", "categorical", A("isValid", F("v_plus"))),
+        ("lt_o", "boolean", "categorical", A("lessThan", F("o"), C("mid"))),
+        ("ge_o", "boolean", "categorical", A("greaterOrEqual", F("o"), C("high"))),
+        ("consts", "string", "categorical", A("concat", C("1e5"), C("|"), C("2.50"), C("|"), C("7"), C("|"), C("-INF"), C("|"), C("0.0"), C("|"), C("", "integer"))),
+    ]
+    fields = [cont("v", "double", '<Interval closure="closedClosed" leftMargin="0" rightMargin="100"/>', invalidValueTreatment="asIs"),
+              cat("c", "string", '<Value value="a"/><Value value="b"/><Value value="c"/>', invalidValueTreatment="asIs"),
+              ("o", "string", "ordinal", '<Value value="low"/><Value value="mid"/><Value value="high"/>', {}),
+              cont("w", "integer", '<Interval closure="closedClosed" leftMargin="1" rightMargin="10"/>', invalidValueTreatment="asMissing"),
+              cont("n", "double", "", missingValueReplacement="0.5", missingValueTreatment="asValue")]
+    write_case(149, "functions-validity-ordinal", "isValid/isNotValid of input fields with declared Intervals and Values whose invalid values are kept (invalidValueTreatment asIs) or made missing, of replaced missing values and of derived values; lessThan/greaterOrEqual of an ordinal field ordered by its declared values; the types JPMML infers for Constants without dataType (1e5 is a string, 2.50 a double, 7 an integer, -INF a double) and an empty typed Constant (missing).",
+               fields, derived, rows, (0.0, [("n", 1.0)]))
+
+
+CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146, case_147, case_149, error_cases]
 
 if __name__ == "__main__":
     for c in CASES:
