@@ -518,6 +518,17 @@ impl Prep {
         }
         match (&self.outliers, v) {
             (Outliers::AsMissing(lo, hi), Val::Num(x)) if x < *lo || x > *hi => Ok(Val::Missing),
+            (Outliers::AsExtreme(lo, hi), Val::Num(x))
+                if (x < *lo || x > *hi) && self.ty.is_period() =>
+            {
+                // JPMML's replacement (a plain number) is not a value of a period type.
+                let _ = (lo, hi);
+                Err(EvalError::InvalidValue {
+                    field: self.name.to_string(),
+                    value: ctx.describe(v),
+                }
+                .into())
+            }
             (Outliers::AsExtreme(lo, _), Val::Num(x)) if x < *lo => Ok(Val::Num(*lo)),
             (Outliers::AsExtreme(_, hi), Val::Num(x)) if x > *hi => Ok(Val::Num(*hi)),
             _ => Ok(v),

@@ -34,9 +34,10 @@ pub enum DataType {
     DateTimeSecondsSince(u16),
 }
 
-/// The epochs of `dateDaysSince[...]` and `dateTimeSecondsSince[...]` that JPMML
-/// implements (it refuses year 0).
-const EPOCHS: [u16; 7] = [1960, 1970, 1980, 1990, 2000, 2010, 2020];
+/// The epochs of `dateDaysSince[...]` and `dateTimeSecondsSince[...]` that PMML 4.4
+/// defines and JPMML implements (it refuses year 0, and does not read the later epochs
+/// of its own extension from a document).
+const EPOCHS: [u16; 3] = [1960, 1970, 1980];
 
 impl DataType {
     pub(crate) fn parse(s: &str, element: &str) -> Result<DataType, PmmlError> {
@@ -111,20 +112,12 @@ impl DataType {
             DataType::DateDaysSince(y) => match y {
                 1960 => "dateDaysSince[1960]",
                 1970 => "dateDaysSince[1970]",
-                1980 => "dateDaysSince[1980]",
-                1990 => "dateDaysSince[1990]",
-                2000 => "dateDaysSince[2000]",
-                2010 => "dateDaysSince[2010]",
-                _ => "dateDaysSince[2020]",
+                _ => "dateDaysSince[1980]",
             },
             DataType::DateTimeSecondsSince(y) => match y {
                 1960 => "dateTimeSecondsSince[1960]",
                 1970 => "dateTimeSecondsSince[1970]",
-                1980 => "dateTimeSecondsSince[1980]",
-                1990 => "dateTimeSecondsSince[1990]",
-                2000 => "dateTimeSecondsSince[2000]",
-                2010 => "dateTimeSecondsSince[2010]",
-                _ => "dateTimeSecondsSince[2020]",
+                _ => "dateTimeSecondsSince[1980]",
             },
         }
     }

@@ -375,6 +375,15 @@ def error_cases():
                [cont("x"), cont("d", "dateDaysSince[0]")], [("v", "double", "continuous", A("*", F("x"), C("2", "integer")))],
                [{"x": 1.0, "d": "2020-01-01"}], (0.0, [("x", 1.0), ("d", 1.0)]), expect_error={"stage": "model"})
 
+    write_case(158, "functions-error-period-outlier", "a timeSeconds field with outliers=asExtremeValues: JPMML's replacement of an outlier is a plain number, not a timeSeconds value, and the record fails.",
+               [cont("x"), cont("dur", "timeSeconds", outliers="asExtremeValues", lowValue="0", highValue="86400")],
+               [("v", "double", "continuous", A("ln1p", F("dur")))],
+               [{"x": 1.0, "dur": "1:00:00"}, {"x": 2.0, "dur": "23:59:59"}, {"x": 3.0, "dur": "24:00:01"}],
+               (0.0, [("x", 1.0), ("v", 1.0)]), expect_error={"stage": "row", "row": 3, "line": 4, "field": "dur"})
+    write_case(159, "functions-error-epoch-2000", "dataType dateDaysSince[2000]: not a PMML 4.4 type; JPMML reads no data type for the field (every record using it fails); the document is refused.",
+               [cont("x"), cont("d", "dateDaysSince[2000]")], [("v", "double", "continuous", A("*", F("x"), C("2", "integer")))],
+               [{"x": 1.0, "d": "2020-01-01"}], (0.0, [("x", 1.0), ("d", 1.0)]), expect_error={"stage": "model"})
+
 
 def case_147():
     """Extension names (x-...) in a PMML 4.3 document and a PMML 4.1 document's Apply@mapMissingTo."""
@@ -438,7 +447,83 @@ def case_149():
                fields, derived, rows, (0.0, [("n", 1.0)]))
 
 
-CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146, case_147, case_149, error_cases]
+def case_157():
+    """A TreeModel splitting on dates, times and periods."""
+    rnd = random.Random(157)
+    rows = []
+    for _ in range(150):
+        y, m, d = rnd.randint(1995, 2025), rnd.randint(1, 12), rnd.randint(1, 28)
+        h, mi, s = rnd.randint(0, 23), rnd.randint(0, 59), rnd.randint(0, 59)
+        rows.append({
+            "day": rnd.choice([None, f"{y:04d}-{m:02d}-{d:02d}", "2010-06-15", "2020-02-29"]),
+            "at": rnd.choice([f"{h:02d}:{mi:02d}:{s:02d}", "12:00:00", "08:30"]),
+            "stamp": f"{y:04d}-{m:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}",
+            "since": rnd.choice([None, f"{y:04d}-{m:02d}-{d:02d}"]),
+            "dur": f"{rnd.randint(0, 25)}:{mi:02d}:{s:02d}",
+        })
+    x = ['<?xml version="1.0" encoding="UTF-8"?>',
+         '<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">',
+         '\t<Header description="Hand-written: a TreeModel on date, time and period fields"/>',
+         '\t<DataDictionary>',
+         '\t\t<DataField name="day" optype="ordinal" dataType="date"/>',
+         '\t\t<DataField name="at" optype="ordinal" dataType="time"/>',
+         '\t\t<DataField name="stamp" optype="ordinal" dataType="dateTime"/>',
+         '\t\t<DataField name="since" optype="continuous" dataType="dateDaysSince[1980]"/>',
+         '\t\t<DataField name="dur" optype="continuous" dataType="timeSeconds"/>',
+         '\t\t<DataField name="risk" optype="continuous" dataType="double"/>',
+         '\t</DataDictionary>',
+         '\t<TreeModel functionName="regression" noTrueChildStrategy="returnLastPrediction">',
+         '\t\t<MiningSchema>',
+         '\t\t\t<MiningField name="risk" usageType="target"/>',
+         '\t\t\t<MiningField name="day" missingValueReplacement="2000-01-01" missingValueTreatment="asValue"/>',
+         '\t\t\t<MiningField name="at"/>',
+         '\t\t\t<MiningField name="stamp"/>',
+         '\t\t\t<MiningField name="since"/>',
+         '\t\t\t<MiningField name="dur" outliers="asExtremeValues" lowValue="0" highValue="86400"/>',
+         '\t\t</MiningSchema>',
+         '\t\t<Output>',
+         '\t\t\t<OutputField name="risk_out" feature="predictedValue" dataType="double" optype="continuous"/>',
+         f'\t\t\t<OutputField name="age_days" feature="transformedValue" dataType="integer" optype="continuous">{A("dateDaysSinceYear", F("day"), C("1995", "integer"))}</OutputField>',
+         f'\t\t\t<OutputField name="stamp_secs" feature="transformedValue" dataType="double" optype="continuous">{A("dateSecondsSinceYear", F("stamp"), C("2000", "integer"))}</OutputField>',
+         f'\t\t\t<OutputField name="at_secs" feature="transformedValue" dataType="integer" optype="continuous">{A("dateSecondsSinceMidnight", F("at"))}</OutputField>',
+         f'\t\t\t<OutputField name="label" feature="transformedValue" dataType="string" optype="categorical">{A("formatDatetime", F("stamp"), C("%a %d %b %Y, %I:%M %p"))}</OutputField>',
+         f'\t\t\t<OutputField name="since_x2" feature="transformedValue" dataType="double" optype="continuous">{A("sqrt", F("since"), invalidValueTreatment="asMissing", mapMissingTo="-1")}</OutputField>',
+         f'\t\t\t<OutputField name="dur_hours" feature="transformedValue" dataType="double" optype="continuous">{A("ln1p", F("dur"))}</OutputField>',
+         '\t\t</Output>',
+         '\t\t<Node score="0">',
+         '\t\t\t<True/>',
+         '\t\t\t<Node score="1">',
+         '\t\t\t\t<SimplePredicate field="day" operator="lessThan" value="2010-06-15"/>',
+         '\t\t\t\t<Node score="11"><SimplePredicate field="at" operator="greaterOrEqual" value="12:00:00"/></Node>',
+         '\t\t\t\t<Node score="12"><SimplePredicate field="since" operator="greaterThan" value="1000"/></Node>',
+         '\t\t\t\t<Node score="13"><True/></Node>',
+         '\t\t\t</Node>',
+         '\t\t\t<Node score="2">',
+         '\t\t\t\t<SimplePredicate field="stamp" operator="lessOrEqual" value="2020-02-29T12:00:00"/>',
+         '\t\t\t\t<Node score="21"><SimplePredicate field="dur" operator="lessThan" value="36000"/></Node>',
+         '\t\t\t\t<Node score="22"><SimpleSetPredicate field="day" booleanOperator="isIn"><Array type="string">2010-06-15 2020-02-29</Array></SimpleSetPredicate></Node>',
+         '\t\t\t</Node>',
+         '\t\t\t<Node score="3"><SimplePredicate field="day" operator="equal" value="2020-02-29"/></Node>',
+         '\t\t\t<Node score="4"><SimplePredicate field="since" operator="isMissing"/></Node>',
+         '\t\t</Node>',
+         '\t</TreeModel>',
+         '</PMML>']
+    name = "157-functions-dates-tree"
+    dd = FIXTURES / name
+    dd.mkdir(parents=True, exist_ok=True)
+    (dd / "model.pmml").write_text("\n".join(x) + "\n")
+    header = ["day", "at", "stamp", "since", "dur"]
+    with open(dd / "input.csv", "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(header)
+        for r in rows:
+            w.writerow(["" if r.get(h) is None else r.get(h) for h in header])
+    notes = "a TreeModel splitting on a date (missing replaced by a date), a time, a dateTime, dateDaysSince[1980] and timeSeconds (outliers asExtremeValues) with SimplePredicate and SimpleSetPredicate; Output fields applying the date functions, formatDatetime and math on periods."
+    (dd / "case.json").write_text(json.dumps({"name": name, "suite": "styx", "family": "functions",
+                                             "source": "hand-written PMML (tests/oracle/make_functions.py): " + notes, "notes": notes}, indent=1) + "\n")
+
+
+CASES = [case_140, case_141, case_142, case_143, case_144, case_145, case_146, case_147, case_149, case_157, error_cases]
 
 if __name__ == "__main__":
     for c in CASES:
