@@ -82,7 +82,7 @@ pub fn write_java_double(x: f64, out: &mut String) {
 /// away), as `{:e}` would write them; `None` for other values. `significant` is the
 /// type's number of significand bits.
 fn java_integral_digits(x: f64, significant: u32) -> Option<String> {
-    if x.fract() != 0.0 || x.abs() >= 9.223_372_036_854_775_807e18 || x == 0.0 {
+    if x.fract() != 0.0 || x.abs() >= 9.223_372_036_854_776e18 || x == 0.0 {
         return None;
     }
     let bin_exp = 63 - (x.abs() as u64).leading_zeros();

@@ -680,7 +680,7 @@ mod tests {
         assert_eq!(f("%.1f", Arg::Double(0.15)), "0.2");
         assert_eq!(f("%f", Arg::Double(-1.5)), "-1.500000");
         assert_eq!(f("%,.2f", Arg::Double(1234567.891)), "1,234,567.89");
-        assert_eq!(f("%08.3f", Arg::Double(-3.14159)), "-003.142");
+        assert_eq!(f("%08.3f", Arg::Double(-3.25159)), "-003.252");
         assert_eq!(f("%e", Arg::Double(12345.678)), "1.234568e+04");
         assert_eq!(f("%.0f", Arg::Double(9.5)), "10");
         assert_eq!(f("%g", Arg::Double(0.0001234)), "0.000123400");

@@ -434,8 +434,8 @@ pub(crate) fn as_integer(ctx: &Ctx<'_>, f: Func, v: Val) -> Result<i64, Fail> {
 pub(crate) fn as_bool(ctx: &Ctx<'_>, f: Func, v: Val) -> Result<bool, Fail> {
     match v {
         Val::Bool(b) => Ok(b),
-        Val::Num(x) if x == 0.0 => Ok(false),
-        Val::Num(x) if x == 1.0 => Ok(true),
+        Val::Num(0.0) => Ok(false),
+        Val::Num(1.0) => Ok(true),
         Val::Str(id) => {
             let t = ctx.text(id);
             if t.eq_ignore_ascii_case("true") {
@@ -444,8 +444,8 @@ pub(crate) fn as_bool(ctx: &Ctx<'_>, f: Func, v: Val) -> Result<bool, Fail> {
                 Ok(false)
             } else {
                 match crate::types::parse_double(t) {
-                    Some(x) if x == 0.0 => Ok(false),
-                    Some(x) if x == 1.0 => Ok(true),
+                    Some(0.0) => Ok(false),
+                    Some(1.0) => Ok(true),
                     _ => Err(err(f, format!("\"{t}\" is not a boolean"))),
                 }
             }
