@@ -90,6 +90,9 @@ pub(crate) fn parse_date(s: &str) -> Option<i64> {
 /// Parses an ISO local time (`13:45`, `13:45:30`, `13:45:30.123456789`), as
 /// `LocalTime.parse` does. Seconds since midnight.
 pub(crate) fn parse_time(s: &str) -> Option<f64> {
+    if !s.is_ascii() {
+        return None;
+    }
     let (hm, rest) = match s.len() {
         5 => (s, ""),
         n if n >= 8 && s.as_bytes()[5] == b':' => (&s[..5], &s[6..]),

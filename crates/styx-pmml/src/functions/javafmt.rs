@@ -103,6 +103,10 @@ fn parse_spec(chars: &[char], mut i: usize) -> Result<(Spec, usize), String> {
         i += 1;
         precision = Some(num(&mut i).ok_or_else(|| bad(i))?);
     }
+    // Java would run out of memory long before.
+    if width.max(precision).is_some_and(|n| n > 1 << 16) {
+        return Err("format width or precision too large".into());
+    }
     let mut date = false;
     let mut upper = false;
     if i < chars.len() && (chars[i] == 't' || chars[i] == 'T') {

@@ -31,7 +31,8 @@ pub(super) fn binary(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Out
     let a = as_number(ctx, f, args[0], tys[0])?;
     let b = as_number(ctx, f, args[1], tys[1])?;
     if ty == DataType::Integer {
-        let (a, b) = (a as i64, b as i64);
+        // Integer values are 32-bit; wider arithmetic cannot overflow before the check.
+        let (a, b) = (a as i32 as i64, b as i32 as i64);
         let r = match f {
             Add => a + b,
             Sub => a - b,
