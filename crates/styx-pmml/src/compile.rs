@@ -135,7 +135,9 @@ pub(crate) struct Compiler<'d> {
     fn_compiling: HashSet<String>,
     pub scopes: Vec<HashMap<String, FieldInfo>>,
     pub data_fields: HashMap<String, DataFieldDef>,
-    params: Vec<(String, DataType)>,
+    /// The parameters of the function being compiled: name and declared type (without
+    /// one, a parameter keeps its argument's type).
+    params: Vec<(String, Option<DataType>)>,
     in_function: bool,
     pub inputs: Vec<InputDef>,
     /// The target a segment model without its own target field shares with its parent
@@ -208,8 +210,10 @@ impl<'d> Compiler<'d> {
             .map(|i| i as u32)
     }
 
+    /// The static type of parameter `i` (a double when undeclared; its runtime type is
+    /// the argument's).
     pub(crate) fn params_ty(&self, i: u32) -> DataType {
-        self.params[i as usize].1
+        self.params[i as usize].1.unwrap_or(DataType::Double)
     }
 
     /// Compiles (once) the user-defined function `name`: index, result type and arity.
@@ -230,8 +234,8 @@ impl<'d> Compiler<'d> {
         let mut params = Vec::new();
         for p in def.children_named("ParameterField") {
             let pty = match p.attr("dataType") {
-                Some(t) => DataType::parse(t, "ParameterField")?,
-                None => DataType::Double,
+                Some(t) => Some(DataType::parse(t, "ParameterField")?),
+                None => None,
             };
             params.push((req(p, "name")?.to_string(), pty));
         }
@@ -243,9 +247,10 @@ impl<'d> Compiler<'d> {
         let body = self.expr_child(def);
         self.params = saved.0;
         self.in_function = saved.1;
-        let (body, _) = body?;
+        let (body, body_ty) = body?;
         self.functions.push(Function {
             body,
+            body_ty,
             params: params.iter().map(|p| p.1).collect(),
             ty,
         });

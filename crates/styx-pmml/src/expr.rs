@@ -38,6 +38,8 @@ pub(crate) enum Expr {
     Call {
         func: u32,
         args: Vec<Expr>,
+        /// The static types of the arguments.
+        arg_tys: Vec<DataType>,
         map_missing: Option<Val>,
         default: Option<Val>,
     },
@@ -97,11 +99,37 @@ pub(crate) enum ApplyInvalid {
 #[derive(Debug, Clone)]
 pub(crate) struct Function {
     pub body: Expr,
-    pub params: Vec<DataType>,
+    /// The static type of the body's value.
+    pub body_ty: DataType,
+    pub params: Vec<Option<DataType>>,
     pub ty: DataType,
 }
 
 impl Expr {
+    /// Evaluates the expression with the type of its value when that is only known at
+    /// runtime (an `if` branch, an aggregate over the arguments that are not missing, a
+    /// parameter without a declared type); `None`: the static type.
+    pub(crate) fn eval_dyn(&self, ctx: &mut Ctx<'_>) -> Result<(Val, Option<DataType>), Fail> {
+        match self {
+            Expr::Param(i) => {
+                let k = ctx.s.frame_base + *i as usize;
+                Ok((ctx.s.frame[k], Some(ctx.s.frame_tys[k])))
+            }
+            Expr::Apply {
+                call,
+                args,
+                map_missing,
+                default,
+                invalid,
+            } => {
+                let (r, t) = eval_apply(ctx, call, args, map_missing)?;
+                let v = finish_apply(call.f, call.ty, r, *invalid, default)?;
+                Ok((v, t))
+            }
+            e => Ok((e.eval(ctx)?, None)),
+        }
+    }
+
     pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Val, Fail> {
         match self {
             Expr::Const(v) => Ok(*v),
@@ -123,7 +151,7 @@ impl Expr {
                 default,
                 invalid,
             } => {
-                let r = eval_apply(ctx, call, args, map_missing)?;
+                let (r, _) = eval_apply(ctx, call, args, map_missing)?;
                 finish_apply(call.f, call.ty, r, *invalid, default)
             }
             Expr::ArithConst {
@@ -164,32 +192,60 @@ impl Expr {
             Expr::Call {
                 func,
                 args,
+                arg_tys,
                 map_missing,
                 default,
             } => {
                 let start = ctx.s.frame.len();
-                for a in args {
-                    let v = a.eval(ctx)?;
+                for (a, st) in args.iter().zip(arg_tys) {
+                    let (v, t) = match a.eval_dyn(ctx) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            ctx.s.frame.truncate(start);
+                            ctx.s.frame_tys.truncate(start);
+                            return Err(e);
+                        }
+                    };
                     if v.is_missing() {
                         if let Some(m) = map_missing {
                             ctx.s.frame.truncate(start);
+                            ctx.s.frame_tys.truncate(start);
                             return Ok(*m);
                         }
                     }
                     ctx.s.frame.push(v);
+                    ctx.s
+                        .frame_tys
+                        .push(crate::functions::runtime_type(v, t.unwrap_or(*st)));
                 }
                 let m = ctx.m;
                 let function = &m.functions[*func as usize];
                 for (i, t) in function.params.iter().enumerate() {
-                    let v = ctx.s.frame[start + i];
-                    ctx.s.frame[start + i] = cast(ctx, v, *t)?;
+                    // A declared parameter type converts the argument; else it is kept.
+                    if let Some(t) = t {
+                        let v = ctx.s.frame[start + i];
+                        let from = ctx.s.frame_tys[start + i];
+                        let c = cast_from(ctx, v, from, *t);
+                        let c = match c {
+                            Ok(c) => c,
+                            Err(e) => {
+                                ctx.s.frame.truncate(start);
+                                ctx.s.frame_tys.truncate(start);
+                                return Err(e);
+                            }
+                        };
+                        ctx.s.frame[start + i] = c;
+                        ctx.s.frame_tys[start + i] = *t;
+                    }
                 }
                 let saved = ctx.s.frame_base;
                 ctx.s.frame_base = start;
-                let r = function.body.eval(ctx);
+                let r = function.body.eval_dyn(ctx);
                 ctx.s.frame_base = saved;
                 ctx.s.frame.truncate(start);
-                let r = cast(ctx, r?, function.ty)?;
+                ctx.s.frame_tys.truncate(start);
+                let (r, rt) = r?;
+                let r = cast_from(ctx, r, rt.unwrap_or(function.body_ty), function.ty)?;
                 Ok(match (r, default) {
                     (Val::Missing, Some(d)) => *d,
                     _ => r,
@@ -322,52 +378,53 @@ fn finish_apply(
     })
 }
 
+/// Evaluates an `Apply` (before its treatments) and the runtime type of its value when
+/// it differs from the static one.
 fn eval_apply(
     ctx: &mut Ctx<'_>,
     call: &Call,
     args: &[Expr],
     map_missing: &Option<Val>,
-) -> Result<Outcome, Fail> {
+) -> Result<(Outcome, Option<DataType>), Fail> {
     let f = call.f;
     if f == Func::If {
         // Only the branch the condition selects is evaluated.
         let c = args[0].eval(ctx)?;
         if c.is_missing() {
             if let Some(m) = map_missing {
-                return Ok(Outcome::Value(*m));
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
             }
             return Err(
                 EvalError::Evaluation("function if: missing value at position 0".into()).into(),
             );
         }
-        let r = if as_bool(ctx, f, c)? {
-            args[1].eval(ctx)?
-        } else if let Some(e) = args.get(2) {
-            e.eval(ctx)?
-        } else {
-            return Ok(Outcome::Value(Val::Missing));
+        let branch = if as_bool(ctx, f, c)? { 1 } else { 2 };
+        let Some(e) = args.get(branch) else {
+            return Ok((Outcome::Value(Val::Missing), None));
         };
+        let (r, t) = e.eval_dyn(ctx)?;
         if r.is_missing() {
             if let Some(m) = map_missing {
-                return Ok(Outcome::Value(*m));
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
             }
         }
-        return Ok(Outcome::Value(r));
+        let t = t.unwrap_or(call.tys[branch]);
+        return Ok((Outcome::Value(r), (t != call.ty).then_some(t)));
     }
     if let [a, b] = args {
         // Two arguments (arithmetic on numbers in particular) without the general path.
-        let a = a.eval(ctx)?;
+        let (a, ta) = a.eval_dyn(ctx)?;
         if a.is_missing() {
             if let Some(m) = map_missing {
-                return Ok(Outcome::Value(*m));
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
             }
         }
-        let b = b.eval(ctx)?;
-        if let (Val::Num(x), Val::Num(y)) = (a, b) {
+        let (b, tb) = b.eval_dyn(ctx)?;
+        if let (Val::Num(x), Val::Num(y), None, None) = (a, b, ta, tb) {
             let float = match call.ty {
-                DataType::Double => false,
-                DataType::Float => true,
-                _ => return binary_general(ctx, call, a, b, map_missing),
+                DataType::Double => Some(false),
+                DataType::Float => Some(true),
+                _ => None,
             };
             let r = match f {
                 Func::Add => Some(x + y),
@@ -376,55 +433,84 @@ fn eval_apply(
                 Func::Div => Some(x / y),
                 _ => None,
             };
-            if let Some(r) = r {
-                return Ok(Outcome::Value(Val::Num(if float {
-                    r as f32 as f64
-                } else {
-                    r
-                })));
+            if let (Some(r), Some(float)) = (r, float) {
+                let r = if float { r as f32 as f64 } else { r };
+                return Ok((Outcome::Value(Val::Num(r)), None));
             }
         }
-        return binary_general(ctx, call, a, b, map_missing);
+        if let Some(m) = map_missing {
+            if b.is_missing() {
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
+            }
+        }
+        let tys = [ta.unwrap_or(call.tys[0]), tb.unwrap_or(call.tys[1])];
+        return finish_types(ctx, call, &[a, b], &tys, ta.is_some() || tb.is_some());
     }
     let mut vals: [Val; 4] = [Val::Missing; 4];
+    let mut tys: [DataType; 4] = [DataType::Double; 4];
     if args.len() <= 4 {
+        let mut dynamic = false;
         for (i, a) in args.iter().enumerate() {
-            vals[i] = a.eval(ctx)?;
-            if vals[i].is_missing() {
+            let (v, t) = a.eval_dyn(ctx)?;
+            if v.is_missing() {
                 if let Some(m) = map_missing {
-                    return Ok(Outcome::Value(*m));
+                    return Ok((Outcome::Value(*m), Some(DataType::String)));
                 }
             }
+            dynamic |= t.is_some();
+            vals[i] = v;
+            tys[i] = t.unwrap_or(call.tys[i]);
         }
-        apply(ctx, call, &vals[..args.len()])
+        let n = args.len();
+        finish_types(ctx, call, &vals[..n], &tys[..n], dynamic)
     } else {
         let mut v = Vec::with_capacity(args.len());
-        for a in args {
-            let x = a.eval(ctx)?;
+        let mut ts = Vec::with_capacity(args.len());
+        let mut dynamic = false;
+        for (a, st) in args.iter().zip(call.tys.iter()) {
+            let (x, t) = a.eval_dyn(ctx)?;
             if x.is_missing() {
                 if let Some(m) = map_missing {
-                    return Ok(Outcome::Value(*m));
+                    return Ok((Outcome::Value(*m), Some(DataType::String)));
                 }
             }
+            dynamic |= t.is_some();
             v.push(x);
+            ts.push(t.unwrap_or(*st));
         }
-        apply(ctx, call, &v)
+        finish_types(ctx, call, &v, &ts, dynamic)
     }
 }
 
-fn binary_general(
+/// Applies the function to arguments of runtime types `tys` and gives the runtime type
+/// of the result when it differs from the static one (an aggregate over some missing
+/// arguments, arguments of dynamic types).
+fn finish_types(
     ctx: &mut Ctx<'_>,
     call: &Call,
-    a: Val,
-    b: Val,
-    map_missing: &Option<Val>,
-) -> Result<Outcome, Fail> {
-    if let Some(m) = map_missing {
-        if a.is_missing() || b.is_missing() {
-            return Ok(Outcome::Value(*m));
-        }
-    }
-    apply(ctx, call, &[a, b])
+    vals: &[Val],
+    tys: &[DataType],
+    dynamic: bool,
+) -> Result<(Outcome, Option<DataType>), Fail> {
+    let r = apply(ctx, call, tys, vals)?;
+    let aggregate = matches!(
+        call.f,
+        Func::Min | Func::Max | Func::Sum | Func::Avg | Func::Product
+    );
+    let t = if aggregate && vals.iter().any(|v| v.is_missing()) {
+        let present: Vec<DataType> = vals
+            .iter()
+            .zip(tys)
+            .filter(|(v, _)| !v.is_missing())
+            .map(|(v, t)| crate::functions::runtime_type(*v, *t))
+            .collect();
+        Some(call.f.result_type(&present))
+    } else if dynamic {
+        Some(call.f.result_type(tys))
+    } else {
+        None
+    };
+    Ok((r, t.filter(|t| *t != call.ty)))
 }
 
 /// Piecewise-linear normalization through `(orig, norm)` points.
@@ -962,12 +1048,16 @@ impl Compiler<'_> {
                 && map_missing.is_none();
             let constant = match (args.as_slice(), types.as_slice()) {
                 ([e, Expr::Const(Val::Num(c))], [_, tc])
-                    if arith && tc.is_numeric() && !matches!(e, Expr::Const(_)) =>
+                    if arith
+                        && tc.is_numeric()
+                        && !matches!(e, Expr::Const(_) | Expr::Param(_)) =>
                 {
                     Some((*c, false))
                 }
                 ([Expr::Const(Val::Num(c)), e], [tc, _])
-                    if arith && tc.is_numeric() && !matches!(e, Expr::Const(_)) =>
+                    if arith
+                        && tc.is_numeric()
+                        && !matches!(e, Expr::Const(_) | Expr::Param(_)) =>
                 {
                     Some((*c, true))
                 }
@@ -1012,6 +1102,7 @@ impl Compiler<'_> {
             Expr::Call {
                 func,
                 args,
+                arg_tys: types,
                 map_missing,
                 default,
             },

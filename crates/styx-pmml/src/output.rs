@@ -26,7 +26,8 @@ pub(crate) enum Feature {
     Affinity(Option<u32>),
     /// The id of the winning entity, or of the n-th ranked one (1-based).
     EntityId(usize),
-    Expression(Expr),
+    /// An expression and the static type of its value.
+    Expression(Expr, DataType),
     ReasonCode(usize),
 }
 
@@ -174,7 +175,7 @@ impl Compiler<'_> {
                 }
                 "transformedValue" | "decision" => {
                     let (e, t) = self.expr_child(of)?;
-                    (Feature::Expression(e), t)
+                    (Feature::Expression(e, t), t)
                 }
                 "reasonCode" => {
                     let rank = of
@@ -261,7 +262,10 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
             }
         }
         Feature::ReasonCode(rank) => pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing),
-        Feature::Expression(e) => e.eval(ctx)?,
+        Feature::Expression(e, t) => {
+            let (v, rt) = e.eval_dyn(ctx)?;
+            return crate::expr::cast_from(ctx, v, rt.unwrap_or(*t), def.ty);
+        }
     };
     cast(ctx, v, def.ty)
 }

@@ -7,17 +7,19 @@ use crate::types::{DataType, Val};
 
 /// `+ - * / modulo pow threshold`: computed in the arguments' common type (32-bit
 /// integers with checked overflow, floats rounded to 32 bits).
-pub(super) fn binary(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outcome, Fail> {
+pub(super) fn binary(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+) -> Result<Outcome, Fail> {
     use Func::*;
     let f = call.f;
     // Arithmetic of a missing value is missing (pow and threshold fail before this).
     if args.iter().any(|a| a.is_missing()) {
         return Ok(Outcome::Value(Val::Missing));
     }
-    let tys = [
-        runtime_type(args[0], call.tys[0]),
-        runtime_type(args[1], call.tys[1]),
-    ];
+    let tys = [runtime_type(args[0], tys[0]), runtime_type(args[1], tys[1])];
     let Some(ty) = common_type(&tys) else {
         return Err(err(
             f,
@@ -86,7 +88,12 @@ pub(super) fn binary(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Out
 
 /// `min max sum avg product`: missing arguments are ignored (all missing: missing); the
 /// result has the common type of the others (`avg` of integers is a double).
-pub(super) fn aggregate(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val, Fail> {
+pub(super) fn aggregate(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+) -> Result<Val, Fail> {
     use Func::*;
     let f = call.f;
     let mut n = 0usize;
@@ -96,7 +103,7 @@ pub(super) fn aggregate(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<
         Product => 1.0,
         _ => f64::NAN,
     };
-    for (a, t) in args.iter().zip(call.tys.iter()) {
+    for (a, t) in args.iter().zip(tys.iter()) {
         if a.is_missing() {
             continue;
         }
@@ -163,10 +170,10 @@ fn to_int(f: Func, x: f64) -> Result<Val, Fail> {
 }
 
 /// One-argument math functions.
-pub(super) fn unary(ctx: &mut Ctx<'_>, call: &Call, v: Val) -> Result<Val, Fail> {
+pub(super) fn unary(ctx: &mut Ctx<'_>, call: &Call, tys: &[DataType], v: Val) -> Result<Val, Fail> {
     use Func::*;
     let f = call.f;
-    let t = runtime_type(v, call.tys[0]);
+    let t = runtime_type(v, tys[0]);
     let x = as_number(ctx, f, v, t)?;
     let d = |r: f64| Ok(Val::Num(r));
     match f {
@@ -212,10 +219,15 @@ fn numeric_or_double(t: DataType) -> DataType {
 }
 
 /// `x-atan2`, `hypot` and the normal distribution with a mean and a standard deviation.
-pub(super) fn other(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val, Fail> {
+pub(super) fn other(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+) -> Result<Val, Fail> {
     use Func::*;
     let f = call.f;
-    let n = |i: usize| as_number(ctx, f, args[i], runtime_type(args[i], call.tys[i]));
+    let n = |i: usize| as_number(ctx, f, args[i], runtime_type(args[i], tys[i]));
     let (a, b) = (n(0)?, n(1)?);
     match f {
         Atan2 => Ok(Val::Num(a.atan2(b))),

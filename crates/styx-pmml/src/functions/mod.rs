@@ -548,11 +548,12 @@ pub(crate) fn equals(
 pub(crate) fn compare(
     ctx: &Ctx<'_>,
     call: &Call,
+    tys: &[DataType],
     a: Val,
     b: Val,
 ) -> Result<std::cmp::Ordering, Fail> {
     let f = call.f;
-    let (ta, tb) = (call.tys[0], call.tys[1]);
+    let (ta, tb) = (tys[0], tys[1]);
     if call.first_categorical || (matches!(a, Val::Str(_)) && ta != DataType::String) {
         return Err(err(f, "a categorical value cannot be used in comparisons"));
     }
@@ -627,7 +628,12 @@ pub(crate) fn typed(f: Func, t: DataType, x: f64) -> Result<Val, Fail> {
 
 /// Applies a function to evaluated arguments (`if` is evaluated lazily by the caller and
 /// does not come here).
-pub(crate) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outcome, Fail> {
+pub(crate) fn apply(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+) -> Result<Outcome, Fail> {
     use Func::*;
     let f = call.f;
     if !f.takes_missing() {
@@ -636,12 +642,14 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outc
         }
     }
     let v = match f {
-        Add | Sub | Mul | Div | Modulo | Pow | Threshold => return math::binary(ctx, call, args),
-        Min | Max | Sum | Avg | Product => math::aggregate(ctx, call, args)?,
+        Add | Sub | Mul | Div | Modulo | Pow | Threshold => {
+            return math::binary(ctx, call, tys, args)
+        }
+        Min | Max | Sum | Avg | Product => math::aggregate(ctx, call, tys, args)?,
         Log10 | Ln | Ln1p | Sqrt | Exp | Expm1 | Sin | Cos | Tan | Asin | Acos | Atan | Sinh
         | Cosh | Tanh | Erf | StdNormalCdf | StdNormalPdf | StdNormalIdf | Abs | Rint | Floor
-        | Ceil | Round => math::unary(ctx, call, args[0])?,
-        Atan2 | Hypot | NormalCdf | NormalPdf | NormalIdf => math::other(ctx, call, args)?,
+        | Ceil | Round => math::unary(ctx, call, tys, args[0])?,
+        Atan2 | Hypot | NormalCdf | NormalPdf | NormalIdf => math::other(ctx, call, tys, args)?,
         IsMissing => Val::Bool(args[0].is_missing()),
         IsNotMissing => Val::Bool(!args[0].is_missing()),
         IsValid | IsNotValid => {
@@ -657,12 +665,12 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outc
             Val::Bool(!args[0].is_missing() && (invalid == (f == IsNotValid)))
         }
         Equal | NotEqual => {
-            let eq = equals(ctx, f, args[0], call.tys[0], args[1], call.tys[1])?;
+            let eq = equals(ctx, f, args[0], tys[0], args[1], tys[1])?;
             Val::Bool(eq == (f == Equal))
         }
         LessThan | LessOrEqual | GreaterThan | GreaterOrEqual => {
             use std::cmp::Ordering::*;
-            let ord = compare(ctx, call, args[0], args[1])?;
+            let ord = compare(ctx, call, tys, args[0], args[1])?;
             Val::Bool(match f {
                 LessThan => ord == Less,
                 LessOrEqual => ord != Greater,
@@ -675,8 +683,8 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outc
                 args[1..].iter().any(|a| a.is_missing())
             } else {
                 let mut found = false;
-                for (a, t) in args[1..].iter().zip(&call.tys[1..]) {
-                    if !a.is_missing() && equals(ctx, f, args[0], call.tys[0], *a, *t)? {
+                for (a, t) in args[1..].iter().zip(&tys[1..]) {
+                    if !a.is_missing() && equals(ctx, f, args[0], tys[0], *a, *t)? {
                         found = true;
                         break;
                     }
@@ -696,9 +704,9 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Outc
         }
         If => return Err(err(f, "is evaluated lazily")),
         Uppercase | Lowercase | TrimBlanks | Substring | Concat | StringLength | Replace
-        | Matches | FormatNumber => text::apply(ctx, call, args)?,
+        | Matches | FormatNumber => text::apply(ctx, call, tys, args)?,
         FormatDatetime | DateDaysSinceYear | DateSecondsSinceYear | DateSecondsSinceMidnight => {
-            time::apply(ctx, call, args)?
+            time::apply(ctx, call, tys, args)?
         }
     };
     Ok(Outcome::Value(v))

@@ -20,9 +20,15 @@ pub(super) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
     regex::Regex::new(pattern).map_err(|e| e.to_string())
 }
 
-fn string_arg(ctx: &Ctx<'_>, call: &Call, args: &[Val], i: usize) -> Result<String, Fail> {
+fn string_arg(
+    ctx: &Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+    i: usize,
+) -> Result<String, Fail> {
     let mut s = String::new();
-    write_string(ctx, call.f, args[i], call.tys[i], &mut s)?;
+    write_string(ctx, call.f, args[i], tys[i], &mut s)?;
     Ok(s)
 }
 
@@ -31,12 +37,17 @@ fn java_trim(s: &str) -> &str {
     s.trim_matches(|c: char| c <= ' ')
 }
 
-pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val, Fail> {
+pub(super) fn apply(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+) -> Result<Val, Fail> {
     use Func::*;
     let f = call.f;
     match f {
         Uppercase | Lowercase | TrimBlanks => {
-            let s = string_arg(ctx, call, args, 0)?;
+            let s = string_arg(ctx, call, tys, args, 0)?;
             Ok(match f {
                 Uppercase => ctx.string(&s.to_uppercase()),
                 Lowercase => ctx.string(&s.to_lowercase()),
@@ -44,11 +55,11 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
             })
         }
         StringLength => {
-            let s = string_arg(ctx, call, args, 0)?;
+            let s = string_arg(ctx, call, tys, args, 0)?;
             Ok(Val::Num(s.encode_utf16().count() as f64))
         }
         Substring => {
-            let s = string_arg(ctx, call, args, 0)?;
+            let s = string_arg(ctx, call, tys, args, 0)?;
             let start = int_arg(ctx, f, args[1])?;
             let len = int_arg(ctx, f, args[2])?;
             if start < 1 {
@@ -68,7 +79,7 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
         }
         Concat => {
             let mut s = String::new();
-            for (a, t) in args.iter().zip(call.tys.iter()) {
+            for (a, t) in args.iter().zip(tys.iter()) {
                 if !a.is_missing() {
                     write_string(ctx, f, *a, *t, &mut s)?;
                 }
@@ -76,12 +87,12 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
             Ok(ctx.string(&s))
         }
         Matches | Replace => {
-            let input = string_arg(ctx, call, args, 0)?;
+            let input = string_arg(ctx, call, tys, args, 0)?;
             let owned;
             let re = match &call.regex {
                 Some(re) => &**re,
                 None => {
-                    let p = string_arg(ctx, call, args, 1)?;
+                    let p = string_arg(ctx, call, tys, args, 1)?;
                     owned = compile_regex(&p)
                         .map_err(|e| err(f, format!("pattern \"{p}\" cannot be compiled: {e}")))?;
                     &owned
@@ -90,20 +101,20 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
             if f == Matches {
                 return Ok(Val::Bool(re.is_match(&input)));
             }
-            let replacement = string_arg(ctx, call, args, 2)?.replace("$$", "\\$");
+            let replacement = string_arg(ctx, call, tys, args, 2)?.replace("$$", "\\$");
             let out = replace_all(re, &input, &replacement).map_err(|e| err(f, e))?;
             Ok(ctx.string(&out))
         }
         _ => {
             // formatNumber: the number as the Java type of its value.
-            let t = runtime_type(args[0], call.tys[0]);
+            let t = runtime_type(args[0], tys[0]);
             let x = as_number(ctx, f, args[0], t)?;
             let arg = match t {
                 DataType::Integer => Arg::Int(x as i64),
                 DataType::Float => Arg::Float(x as f32),
                 _ => Arg::Double(x),
             };
-            let pattern = string_arg(ctx, call, args, 1)?;
+            let pattern = string_arg(ctx, call, tys, args, 1)?;
             let mut s = String::new();
             javafmt::format(&pattern, arg, &mut s)
                 .map_err(|e| err(f, format!("pattern \"{pattern}\": {e}")))?;

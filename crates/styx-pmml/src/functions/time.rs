@@ -28,7 +28,12 @@ fn instant(ctx: &Ctx<'_>, f: Func, v: Val, t: DataType) -> Result<Arg, Fail> {
     }
 }
 
-pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val, Fail> {
+pub(super) fn apply(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    tys: &[DataType],
+    args: &[Val],
+) -> Result<Val, Fail> {
     use Func::*;
     let f = call.f;
     // Text is read as the kind of value the function takes (JPMML's asDate, asDateTime,
@@ -42,7 +47,7 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
             temporal::parse_time(ctx.text(id))
                 .ok_or_else(|| err(f, format!("\"{}\" is not a time", ctx.text(id))))?,
         ),
-        _ => instant(ctx, f, args[0], call.tys[0])?,
+        _ => instant(ctx, f, args[0], tys[0])?,
     };
     match f {
         DateDaysSinceYear => {
@@ -76,7 +81,7 @@ pub(super) fn apply(ctx: &mut Ctx<'_>, call: &Call, args: &[Val]) -> Result<Val,
         }
         _ => {
             let mut pattern = String::new();
-            super::write_string(ctx, f, args[1], call.tys[1], &mut pattern)?;
+            super::write_string(ctx, f, args[1], tys[1], &mut pattern)?;
             let java = translate(&pattern);
             let mut s = String::new();
             javafmt::format(&java, arg, &mut s)

@@ -201,6 +201,7 @@ def case_142():
     for fn in ["min", "max", "sum", "avg", "product"]:
         derived.append((f"{fn}_abc", "double", "continuous", A(fn, F("a"), F("b"), F("c"))))
         derived.append((f"{fn}_b", "string", "categorical", A("concat", C("["), A(fn, F("b"), F("b")), C("]"), A(fn, F("f"), F("f")), C("]"), A(fn, F("a"), F("c")))))
+        derived.append((f"{fn}_mixed", "string", "categorical", A("concat", A(fn, F("b"), F("f")), C("|"), A(fn, F("f"), F("a")))))
     derived += [
         ("sum_one", "double", "continuous", A("sum", F("a"))),
         ("avg_map", "double", "continuous", A("avg", F("a"), F("c"), mapMissingTo="-1")),
@@ -254,8 +255,23 @@ def case_143():
     ]
     fields = [cont("n", "integer"), cont("d"), cat("s"), cat("b", "boolean"),
               ("o", "string", "ordinal", "", {}), cont("m")]
-    write_case(143, "functions-compare-logic", "equal/notEqual between integers, doubles, strings and booleans (the second converted to the first's type), lessThan..greaterOrEqual on numbers, booleans and an ordinal string, isIn/isNotIn with mixed-type and missing constants, and/or/not (0/1 numbers as booleans), isMissing/isNotMissing/isValid/isNotValid, if with two and three arguments and mapMissingTo.",
-               fields, derived, rows, (0.0, [("d", 1.0)]))
+    functions = ["""\t<TransformationDictionary>
+\t\t<DefineFunction name="scale" optype="continuous" dataType="double"><ParameterField name="v" dataType="double"/><ParameterField name="k" dataType="integer"/><Apply function="*"><FieldRef field="v"/><FieldRef field="k"/></Apply></DefineFunction>
+\t\t<DefineFunction name="label" optype="categorical" dataType="string"><ParameterField name="v"/><Apply function="concat"><Constant>v=</Constant><FieldRef field="v"/></Apply></DefineFunction>
+\t\t<DefineFunction name="median" optype="continuous" dataType="double"><ParameterField name="a"/><ParameterField name="b"/><Apply function="avg"><FieldRef field="a"/><FieldRef field="b"/></Apply></DefineFunction>
+\t</TransformationDictionary>"""]
+    extra = [
+        ("if_type", "string", "categorical", A("concat", A("if", A("isMissing", F("m")), C("1", "integer"), F("m")), C("|"))),
+        ("if_type2", "string", "categorical", A("concat", A("if", A("isMissing", F("m")), C("2.5", "double"), F("n")), C("|"))),
+        ("udf_scale", "double", "continuous", A("scale", F("m"), C("3", "integer"), mapMissingTo="-7")),
+        ("udf_label", "string", "categorical", A("label", F("n"), defaultValue="none")),
+        ("udf_label_m", "string", "categorical", A("label", F("m"))),
+        ("udf_median", "double", "continuous", A("median", F("m"), C("1", "integer"))),
+        ("bool_text", "string", "categorical", A("concat", F("b"), C("|"), A("isMissing", F("m")))),
+        ("sum_type", "string", "categorical", A("concat", A("sum", F("m"), F("n")), C("|"))),
+    ]
+    write_case(143, "functions-compare-logic", "equal/notEqual between integers, doubles, strings and booleans (the second converted to the first's type), lessThan..greaterOrEqual on numbers, booleans and an ordinal string, isIn/isNotIn with mixed-type and missing constants, and/or/not (0/1 numbers as booleans), isMissing/isNotMissing/isValid/isNotValid, if with two and three arguments and mapMissingTo; values whose type is only known when scored (the branch if takes, sum over the arguments present, a DefineFunction parameter without dataType) written as text; a DefineFunction named median (not a built-in for JPMML).",
+               fields, derived, rows, (0.0, [("d", 1.0)]), extra_outputs=extra, functions=functions)
 
 
 def case_144():
