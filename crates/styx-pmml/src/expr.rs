@@ -498,13 +498,18 @@ fn finish_types(
         Func::Min | Func::Max | Func::Sum | Func::Avg | Func::Product
     );
     let t = if aggregate && vals.iter().any(|v| v.is_missing()) {
-        let present: Vec<DataType> = vals
-            .iter()
-            .zip(tys)
-            .filter(|(v, _)| !v.is_missing())
-            .map(|(v, t)| crate::functions::runtime_type(*v, *t))
-            .collect();
-        Some(call.f.result_type(&present))
+        // The common type of the arguments present.
+        let mut common: Option<DataType> = None;
+        for (v, t) in vals.iter().zip(tys) {
+            if !v.is_missing() {
+                let t = crate::functions::runtime_type(*v, *t);
+                common = match common {
+                    None => Some(t),
+                    Some(c) => crate::functions::common_type(&[c, t]),
+                };
+            }
+        }
+        common.map(|c| call.f.result_type(&[c]))
     } else if dynamic {
         Some(call.f.result_type(tys))
     } else {

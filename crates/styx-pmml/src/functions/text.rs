@@ -15,9 +15,66 @@ use crate::error::Fail;
 use crate::eval::Ctx;
 use crate::types::{DataType, Val};
 
-/// Compiles a pattern (Java syntax, within the `regex` crate's).
+/// Compiles a pattern (Java syntax, within the `regex` crate's). Java's `\w`, `\d`, `\s`
+/// (and their negations) are ASCII classes, and `\Q...\E` quotes.
 pub(super) fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|e| e.to_string())
+    regex::Regex::new(&translate_regex(pattern)).map_err(|e| e.to_string())
+}
+
+/// Rewrites Java's ASCII shorthand classes and quotes for the `regex` crate.
+fn translate_regex(p: &str) -> String {
+    const WORD: &str = "0-9A-Za-z_";
+    const SPACE: &str = "\\t\\n\\x0B\\f\\r ";
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 16);
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            let n = chars[i + 1];
+            i += 2;
+            let class = |out: &mut String, set: &str, neg: bool| {
+                if depth > 0 && !neg {
+                    out.push_str(set);
+                } else {
+                    out.push('[');
+                    if neg {
+                        out.push('^');
+                    }
+                    out.push_str(set);
+                    out.push(']');
+                }
+            };
+            match n {
+                'w' | 'W' => class(&mut out, WORD, n == 'W'),
+                'd' | 'D' => class(&mut out, "0-9", n == 'D'),
+                's' | 'S' => class(&mut out, SPACE, n == 'S'),
+                'Q' => {
+                    let mut lit = String::new();
+                    while i < chars.len() && !(chars[i] == '\\' && chars.get(i + 1) == Some(&'E')) {
+                        lit.push(chars[i]);
+                        i += 1;
+                    }
+                    i = (i + 2).min(chars.len().max(i));
+                    out.push_str(&regex::escape(&lit));
+                }
+                _ => {
+                    out.push('\\');
+                    out.push(n);
+                }
+            }
+            continue;
+        }
+        match c {
+            '[' => depth += 1,
+            ']' if depth > 0 => depth -= 1,
+            _ => {}
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 fn string_arg(
@@ -196,6 +253,17 @@ fn replace_all(re: &regex::Regex, input: &str, replacement: &str) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_classes_are_ascii() {
+        let re = compile_regex("\\w+").unwrap();
+        assert_eq!(re.find("café").unwrap().as_str(), "caf");
+        let re = compile_regex("[\\d.]+\\D").unwrap();
+        assert_eq!(re.find("x12.5٣").unwrap().as_str(), "12.5٣");
+        let re = compile_regex("a\\Q.*\\Eb").unwrap();
+        assert!(re.is_match("a.*b") && !re.is_match("axxb"));
+        assert!(compile_regex("\\s\\S").unwrap().is_match(" x"));
+    }
 
     #[test]
     fn java_replacements() {
