@@ -52,13 +52,7 @@ pub fn write_java_double(x: f64, out: &mut String) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    let mut buf = String::with_capacity(32);
-    match java_integral_digits(x, 53) {
-        Some(d) => buf = d,
-        None => {
-            let _ = write!(buf, "{x:e}");
-        }
-    }
+    let buf = java_sci(x);
     let (neg, digits, exp) = split(&buf);
     if neg {
         out.push('-');
@@ -119,6 +113,20 @@ fn java_integral_digits(x: f64, significant: u32) -> Option<String> {
     }
     let _ = write!(s, "e{exp}");
     Some(s)
+}
+
+/// The decimal digits Java 17 gives a finite, non-zero double (`Double.toString`,
+/// `String.format`), written as `{:e}` writes them: the shortest digits, but an integral
+/// value's own digits (see [`java_integral_digits`]) and `4.9e-324` for the smallest
+/// subnormal.
+pub(crate) fn java_sci(x: f64) -> String {
+    if x.abs() == f64::from_bits(1) {
+        return if x < 0.0 { "-4.9e-324" } else { "4.9e-324" }.to_string();
+    }
+    match java_integral_digits(x, 53) {
+        Some(d) => d,
+        None => format!("{x:e}"),
+    }
 }
 
 /// Java breaks a tie between two shortest decimals of a float (the float exactly halfway

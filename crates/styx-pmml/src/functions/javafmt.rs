@@ -443,7 +443,7 @@ fn shortest(x: f64) -> (Vec<u8>, i32) {
     if x == 0.0 {
         return (vec![0], 1);
     }
-    let s = format!("{x:e}");
+    let s = crate::format::java_sci(x);
     let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
     let digits: Vec<u8> = m
         .bytes()
