@@ -125,16 +125,40 @@ pub(crate) fn java_sci(x: f64) -> String {
     }
     match java_integral_digits(x, 53) {
         Some(d) => d,
-        None => format!("{x:e}"),
+        None => java_tie(x, format!("{x:e}"), |s| s.parse::<f64>().ok()),
     }
 }
 
 /// Java breaks a tie between two shortest decimals of a float (the float exactly halfway
 /// between them) towards the even last digit; `sci` is Rust's choice (`{:e}`).
 fn java_float_tie(x: f32, sci: String) -> String {
+    java_tie(x as f64, sci, |s| s.parse::<f32>().ok().map(f64::from))
+}
+
+/// [`java_float_tie`] for a value whose decimal `parse` reads back.
+fn java_tie(x: f64, sci: String, parse: impl Fn(&str) -> Option<f64>) -> String {
     let (neg, digits, exp) = split(&sci);
     let n = digits.len();
-    let exact = format!("{:.150e}", (x as f64).abs());
+    // Only an odd last digit can be the wrong side of a tie; and a tie's midpoint (the
+    // digits and a 5) reads back as the value itself.
+    if digits.as_bytes()[n - 1] % 2 == 0 {
+        return sci;
+    }
+    let midpoint = |d: &str| format!("{}.{}5e{exp}", &d[..1], &d[1..]);
+    let below = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|v| v.checked_sub(1))
+        .map(|v| v.to_string());
+    let candidates = [Some(digits.clone()), below.filter(|b| b.len() == n)];
+    if !candidates
+        .iter()
+        .flatten()
+        .any(|d| parse(&midpoint(d)) == Some(x.abs()))
+    {
+        return sci;
+    }
+    let exact = format!("{:.800e}", x.abs());
     let (ed, ee) = exact.split_once('e').unwrap_or((&exact, "0"));
     let exact_digits: String = ed.chars().filter(|c| *c != '.').collect();
     let exact_digits = exact_digits.trim_end_matches('0');
