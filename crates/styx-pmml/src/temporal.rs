@@ -222,10 +222,17 @@ pub(crate) fn write_time(secs: f64, out: &mut String) {
     }
 }
 
-/// Splits seconds since 1970-01-01T00:00 into a day number and seconds of that day.
+/// Splits seconds since 1970-01-01T00:00 into a day number and seconds of that day, to
+/// the microsecond within about 130 years of 1970 and to the millisecond beyond (as
+/// precisely as a double holds a date-time's seconds).
 pub(crate) fn split_datetime(secs: f64) -> (i64, f64) {
     let days = (secs / 86_400.0).floor();
-    (days as i64, secs - days * 86_400.0)
+    let unit = if secs.abs() < 4e9 { 1e6 } else { 1e3 };
+    let of_day = ((secs - days * 86_400.0) * unit).round() / unit;
+    if of_day >= 86_400.0 {
+        return (days as i64 + 1, 0.0);
+    }
+    (days as i64, of_day)
 }
 
 /// Writes a value of a date or time type as JPMML converts it to a string.
