@@ -4,6 +4,11 @@
 //! arguments (an error, except for the arithmetic, aggregate, `concat`, `is...` and
 //! `isIn` functions) and its result types (integers are 32-bit with checked overflow;
 //! integer division truncates).
+//!
+//! Known differences: regular expressions are the `regex` crate's (see [`text`]); `%a`
+//! (hexadecimal floats) is not formatted; a float beyond 2^63 written as text may differ
+//! from Java 17 in its last digit; date-times keep milliseconds (microseconds near 1970),
+//! not nanoseconds.
 
 mod javafmt;
 mod math;
