@@ -103,45 +103,18 @@ pub(super) fn apply(
     use Func::*;
     let f = call.f;
     match f {
-        Uppercase | Lowercase | TrimBlanks => {
-            let s = string_arg(ctx, call, tys, args, 0)?;
-            Ok(match f {
-                Uppercase => ctx.string(&s.to_uppercase()),
-                Lowercase => ctx.string(&s.to_lowercase()),
-                _ => ctx.string(java_trim(&s)),
-            })
-        }
-        StringLength => {
-            let s = string_arg(ctx, call, tys, args, 0)?;
-            Ok(Val::Num(s.encode_utf16().count() as f64))
-        }
-        Substring => {
-            let s = string_arg(ctx, call, tys, args, 0)?;
-            let start = int_arg(ctx, f, args[1])?;
-            let len = int_arg(ctx, f, args[2])?;
-            if start < 1 {
-                return Err(err(f, format!("startPos {start}: must be at least 1")));
-            }
-            if len < 0 {
-                return Err(err(f, format!("length {len}: must be at least 0")));
-            }
-            let units: Vec<u16> = s.encode_utf16().collect();
-            let from = ((start - 1) as usize).min(units.len());
-            let to = (from + len as usize).min(units.len());
-            // A half of a surrogate pair becomes '?', as JPMML's text does when written.
-            let sub: String = char::decode_utf16(units[from..to].iter().copied())
-                .map(|c| c.unwrap_or('?'))
-                .collect();
-            Ok(ctx.string(&sub))
-        }
-        Concat => {
-            let mut s = String::new();
-            for (a, t) in args.iter().zip(tys.iter()) {
-                if !a.is_missing() {
-                    write_string(ctx, f, *a, *t, &mut s)?;
-                }
-            }
-            Ok(ctx.string(&s))
+        Uppercase | Lowercase | TrimBlanks | StringLength | Substring | Concat => {
+            // Built in the scratch text buffer (reused across records).
+            let mut out = std::mem::take(&mut ctx.s.text_buf);
+            out.clear();
+            let r = simple(ctx, f, tys, args, &mut out);
+            let v = match r {
+                Ok(Some(v)) => Ok(v),
+                Ok(None) => Ok(ctx.string(&out)),
+                Err(e) => Err(e),
+            };
+            ctx.s.text_buf = out;
+            v
         }
         Matches | Replace => {
             let input = string_arg(ctx, call, tys, args, 0)?;
@@ -178,6 +151,76 @@ pub(super) fn apply(
             Ok(ctx.string(&s))
         }
     }
+}
+
+/// The string functions that need no regular expression or format: the text result is
+/// written to `out` (`None`), a number returned (`stringLength`).
+fn simple(
+    ctx: &Ctx<'_>,
+    f: Func,
+    tys: &[DataType],
+    args: &[Val],
+    out: &mut String,
+) -> Result<Option<Val>, Fail> {
+    use Func::*;
+    if f == Concat {
+        for (a, t) in args.iter().zip(tys.iter()) {
+            if !a.is_missing() {
+                write_string(ctx, f, *a, *t, out)?;
+            }
+        }
+        return Ok(None);
+    }
+    // The first argument as text: borrowed when it is a string.
+    let owned;
+    let s: &str = match args[0] {
+        Val::Str(id) => ctx.text(id),
+        v => {
+            let mut t = String::new();
+            write_string(ctx, f, v, tys[0], &mut t)?;
+            owned = t;
+            &owned
+        }
+    };
+    match f {
+        Uppercase => out.extend(s.chars().flat_map(char::to_uppercase)),
+        Lowercase => out.push_str(&s.to_lowercase()),
+        TrimBlanks => out.push_str(java_trim(s)),
+        StringLength => return Ok(Some(Val::Num(s.encode_utf16().count() as f64))),
+        _ => {
+            let start = int_arg(ctx, f, args[1])?;
+            let len = int_arg(ctx, f, args[2])?;
+            if start < 1 {
+                return Err(err(f, format!("startPos {start}: must be at least 1")));
+            }
+            if len < 0 {
+                return Err(err(f, format!("length {len}: must be at least 0")));
+            }
+            // Positions in UTF-16 units; half of a surrogate pair becomes '?', as
+            // JPMML's text does when written.
+            let from = (start - 1) as usize;
+            let to = from.saturating_add(len as usize);
+            let mut pos = 0usize;
+            for c in s.chars() {
+                let w = c.len_utf16();
+                let end = pos + w;
+                if end <= from {
+                    pos = end;
+                    continue;
+                }
+                if pos >= to {
+                    break;
+                }
+                if pos >= from && end <= to {
+                    out.push(c);
+                } else {
+                    out.push('?');
+                }
+                pos = end;
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Java's `Matcher.replaceAll(replacement)`.
