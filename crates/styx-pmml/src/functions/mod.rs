@@ -602,8 +602,17 @@ pub(crate) fn compare(
                         format!("cannot compare a {} with a {}", ta.name(), tb.name()),
                     ))
                 }
+                // Text is read as the first value's type (a float as a float).
+                Val::Str(id) if ta == DataType::Float => crate::types::parse_float(ctx.text(id))
+                    .ok_or_else(|| err(f, format!("\"{}\" is not a number", ctx.text(id))))?,
                 Val::Num(y) => y,
                 _ => as_number(ctx, f, b, tb)?,
+            };
+            // A float is compared with the other value converted to a float.
+            let y = if ta == DataType::Float && !matches!(b, Val::Bool(_)) {
+                y as f32 as f64
+            } else {
+                y
             };
             // Java's Double.compareTo: NaN above everything.
             Some(match x.partial_cmp(&y) {

@@ -147,6 +147,7 @@ def case_140():
         ("i_pow", "integer", "continuous", A("pow", F("j"), C("3", "integer"))),
         ("d_pow", "double", "continuous", A("pow", F("x"), F("z"), **am)),
         ("thr", "double", "continuous", A("threshold", F("x"), F("z"))),
+        ("cmp_float", "string", "categorical", A("concat", A("lessThan", F("fl"), C("0.1", "double")), C("|"), A("greaterOrEqual", F("fl"), C("0.1")), C("|"), A("equal", F("fl"), C("0.1", "double")), C("|"), A("greaterThan", F("x"), F("fl")))),
         ("thr_str", "string", "categorical", A("concat", A("threshold", F("i"), F("j")), C("/"), A("threshold", F("x"), F("z")), C("/"), A("threshold", F("fl"), C("0.1", "float")))),
         ("miss_sum", "double", "continuous", A("+", F("x"), F("z"), defaultValue="-99")),
     ]
