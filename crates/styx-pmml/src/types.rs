@@ -436,11 +436,19 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
     t.parse::<f32>().ok().map(|f| f as f64 + 0.0)
 }
 
+/// Parses a boolean as JPMML does: `true`/`false` in any case, or a number that is 0 or 1.
 pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
-    match s.trim() {
-        "true" | "TRUE" | "True" | "1" => Some(true),
-        "false" | "FALSE" | "False" | "0" => Some(false),
-        _ => None,
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if t.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        match parse_double(t) {
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
+            _ => None,
+        }
     }
 }
 
