@@ -221,7 +221,7 @@ def case_143():
             "n": rnd.choice([0, 1, 2, -1, 10]),
             "d": rnd.choice([0.0, 1.0, 1.5, 2.0, -1.0, 10.0]),
             "s": rnd.choice(["a", "b", "1", "10", "A", "1.0", "true"]),
-            "b": rnd.choice(["true", "false"]),
+            "b": rnd.choice(["true", "false", "TRUE", "False", "1", "0.0"]),
             "o": rnd.choice(["low", "mid", "high"]),
             "m": rnd.choice([None, None, 1.0, 7.0, -2.5]),
         })
