@@ -22,7 +22,12 @@ pub(crate) enum SlotDef {
     /// A field as seen through a nested model's `MiningField` treatments.
     Treated { src: Slot, prep: Box<Prep> },
     /// A `DerivedField`.
-    Derived { expr: Expr, ty: DataType },
+    Derived {
+        expr: Expr,
+        ty: DataType,
+        /// The type of the expression's value (converted to `ty`).
+        src: DataType,
+    },
     /// An `OutputField` of a model.
     Output { model: u32, index: u32 },
 }
@@ -138,6 +143,8 @@ pub(crate) struct Compiled {
 
 /// The compiler state.
 pub(crate) struct Compiler<'d> {
+    /// A PMML 4.1 document, whose `Apply@mapMissingTo` JPMML reads as `defaultValue`.
+    pub pmml_41: bool,
     pub symbols: Symbols,
     pub slots: Vec<SlotDef>,
     pub slot_names: Vec<Box<str>>,
@@ -148,7 +155,9 @@ pub(crate) struct Compiler<'d> {
     fn_compiling: HashSet<String>,
     pub scopes: Vec<HashMap<String, FieldInfo>>,
     pub data_fields: HashMap<String, DataFieldDef>,
-    params: Vec<(String, DataType)>,
+    /// The parameters of the function being compiled: name and declared type (without
+    /// one, a parameter keeps its argument's type).
+    params: Vec<(String, Option<DataType>)>,
     in_function: bool,
     pub inputs: Vec<InputDef>,
     /// The target a segment model without its own target field shares with its parent
@@ -221,8 +230,10 @@ impl<'d> Compiler<'d> {
             .map(|i| i as u32)
     }
 
+    /// The static type of parameter `i` (a double when undeclared; its runtime type is
+    /// the argument's).
     pub(crate) fn params_ty(&self, i: u32) -> DataType {
-        self.params[i as usize].1
+        self.params[i as usize].1.unwrap_or(DataType::Double)
     }
 
     /// Compiles (once) the user-defined function `name`: index, result type and arity.
@@ -243,8 +254,8 @@ impl<'d> Compiler<'d> {
         let mut params = Vec::new();
         for p in def.children_named("ParameterField") {
             let pty = match p.attr("dataType") {
-                Some(t) => DataType::parse(t, "ParameterField")?,
-                None => DataType::Double,
+                Some(t) => Some(DataType::parse(t, "ParameterField")?),
+                None => None,
             };
             params.push((req(p, "name")?.to_string(), pty));
         }
@@ -256,9 +267,10 @@ impl<'d> Compiler<'d> {
         let body = self.expr_child(def);
         self.params = saved.0;
         self.in_function = saved.1;
-        let (body, _) = body?;
+        let (body, body_ty) = body?;
         self.functions.push(Function {
             body,
+            body_ty,
             params: params.iter().map(|p| p.1).collect(),
             ty,
         });
@@ -290,8 +302,9 @@ impl<'d> Compiler<'d> {
             pending.push((slot, ty, *df));
         }
         for (slot, ty, df) in pending {
-            let (expr, _) = self.expr_child(df)?;
-            self.slots[slot as usize] = SlotDef::Derived { expr, ty };
+            let (expr, src_ty) = self.expr_child(df)?;
+            let (expr, src) = (expr, src_ty);
+            self.slots[slot as usize] = SlotDef::Derived { expr, ty, src };
         }
         Ok(())
     }
@@ -564,6 +577,7 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         None => return Err(PmmlError::invalid("PMML", "missing attribute version")),
     }
     let mut c = Compiler {
+        pmml_41: root.attr("version").map(str::trim) == Some("4.1"),
         symbols: Symbols::default(),
         slots: vec![],
         slot_names: vec![],

@@ -199,6 +199,8 @@ fn inferred_op_type(data_type: DataType) -> &'static str {
     match data_type {
         DataType::String | DataType::Boolean => "categorical",
         DataType::Integer | DataType::Float | DataType::Double => "continuous",
+        t if t.is_period() => "continuous",
+        _ => "ordinal",
     }
 }
 

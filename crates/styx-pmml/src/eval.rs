@@ -55,6 +55,8 @@ pub struct Scratch {
     pub(crate) text_buf: String,
     pub(crate) nums_mining: Vec<f64>,
     pub(crate) frame: Vec<Val>,
+    /// The runtime types of the values in `frame`.
+    pub(crate) frame_tys: Vec<DataType>,
     pub(crate) frame_base: usize,
     pub(crate) map_vals: Vec<Val>,
     pub(crate) opt_nums: Vec<Option<f64>>,
@@ -101,6 +103,7 @@ impl Scratch {
             text_buf: String::new(),
             nums_mining: Vec::new(),
             frame: Vec::new(),
+            frame_tys: Vec::new(),
             frame_base: 0,
             map_vals: Vec::new(),
             opt_nums: Vec::new(),
@@ -120,6 +123,7 @@ impl Scratch {
         }
         self.dyn_len = 0;
         self.frame.clear();
+        self.frame_tys.clear();
         self.frame_base = 0;
     }
 }
@@ -183,11 +187,11 @@ impl<'a> Ctx<'a> {
                 let v = self.get(*src)?;
                 prep.treat_value(self, v)
             }
-            SlotDef::Derived { expr, ty, .. } => {
-                let v = expr.eval(self)?;
+            SlotDef::Derived { expr, ty, src } => {
+                let (v, t) = expr.eval_dyn(self)?;
                 match (v, ty) {
-                    (Val::Num(_), DataType::Double | DataType::Integer) => Ok(v),
-                    _ => crate::expr::cast(self, v, *ty),
+                    (Val::Num(_), DataType::Double) => Ok(v),
+                    _ => crate::expr::cast_from(self, v, t.unwrap_or(*src), *ty),
                 }
             }
             SlotDef::Output { model, index } => {

@@ -2,12 +2,12 @@
 //! `NormContinuous`, `NormDiscrete`, `Discretize` and `MapValues`, compiled to a tree that
 //! reads fields by slot.
 
-use crate::compile::Compiler;
+use crate::compile::{Compiler, SlotDef};
 use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
-use crate::functions::{apply, Func};
+use crate::functions::{apply, as_bool, Call, Func, Outcome};
 use crate::schema::{parse_const, Interval};
-use crate::types::{parse_double, DataType, Val};
+use crate::types::{parse_double, DataType, OpType, Val};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -29,16 +29,17 @@ pub(crate) enum Expr {
     /// A parameter of the user-defined function being evaluated.
     Param(u32),
     Apply {
-        f: Func,
+        call: Box<Call>,
         args: Vec<Expr>,
-        ty: DataType,
         map_missing: Option<Val>,
         default: Option<Val>,
-        nan_invalid: bool,
+        invalid: ApplyInvalid,
     },
     Call {
         func: u32,
         args: Vec<Expr>,
+        /// The static types of the arguments.
+        arg_tys: Vec<DataType>,
         map_missing: Option<Val>,
         default: Option<Val>,
     },
@@ -76,21 +77,59 @@ pub(crate) enum Expr {
         c: f64,
         const_first: bool,
         ty: DataType,
-        nan_invalid: bool,
+        invalid: ApplyInvalid,
         default: Option<Val>,
         general: Box<Expr>,
     },
+}
+
+/// An `Apply`'s `invalidValueTreatment`: what an undefined result (an integer overflow
+/// or division by zero) or an invalid one (NaN) becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ApplyInvalid {
+    /// An error (the default).
+    ReturnInvalid,
+    /// An undefined result is an error, an invalid one is kept.
+    AsIs,
+    /// The `defaultValue` (or missing).
+    AsMissing,
 }
 
 /// A compiled `DefineFunction`.
 #[derive(Debug, Clone)]
 pub(crate) struct Function {
     pub body: Expr,
-    pub params: Vec<DataType>,
+    /// The static type of the body's value.
+    pub body_ty: DataType,
+    pub params: Vec<Option<DataType>>,
     pub ty: DataType,
 }
 
 impl Expr {
+    /// Evaluates the expression with the type of its value when that is only known at
+    /// runtime (an `if` branch, an aggregate over the arguments that are not missing, a
+    /// parameter without a declared type); `None`: the static type.
+    pub(crate) fn eval_dyn(&self, ctx: &mut Ctx<'_>) -> Result<(Val, Option<DataType>), Fail> {
+        match self {
+            Expr::Param(i) => {
+                let k = ctx.s.frame_base + *i as usize;
+                Ok((ctx.s.frame[k], Some(ctx.s.frame_tys[k])))
+            }
+            Expr::Apply {
+                call,
+                args,
+                map_missing,
+                default,
+                invalid,
+            } => {
+                let (r, t) = eval_apply(ctx, call, args, map_missing)?;
+                let v = finish_apply(call.f, call.ty, r, *invalid, default)?;
+                Ok((v, t))
+            }
+            e => Ok((e.eval(ctx)?, None)),
+        }
+    }
+
     pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Val, Fail> {
         match self {
             Expr::Const(v) => Ok(*v),
@@ -106,15 +145,14 @@ impl Expr {
                 Ok(ctx.s.frame[base + *i as usize])
             }
             Expr::Apply {
-                f,
+                call,
                 args,
-                ty,
                 map_missing,
                 default,
-                nan_invalid,
+                invalid,
             } => {
-                let r = eval_apply(ctx, *f, args, *ty, map_missing)?;
-                finish_apply(*f, r, *nan_invalid, default)
+                let (r, _) = eval_apply(ctx, call, args, map_missing)?;
+                finish_apply(call.f, call.ty, r, *invalid, default)
             }
             Expr::ArithConst {
                 input,
@@ -122,7 +160,7 @@ impl Expr {
                 c,
                 const_first,
                 ty,
-                nan_invalid,
+                invalid,
                 default,
                 general,
             } => {
@@ -149,37 +187,65 @@ impl Expr {
                 } else {
                     r
                 };
-                finish_apply(*f, Val::Num(r), *nan_invalid, default)
+                finish_apply(*f, *ty, Outcome::Value(Val::Num(r)), *invalid, default)
             }
             Expr::Call {
                 func,
                 args,
+                arg_tys,
                 map_missing,
                 default,
             } => {
                 let start = ctx.s.frame.len();
-                for a in args {
-                    let v = a.eval(ctx)?;
+                for (a, st) in args.iter().zip(arg_tys) {
+                    let (v, t) = match a.eval_dyn(ctx) {
+                        Ok(x) => x,
+                        Err(e) => {
+                            ctx.s.frame.truncate(start);
+                            ctx.s.frame_tys.truncate(start);
+                            return Err(e);
+                        }
+                    };
                     if v.is_missing() {
                         if let Some(m) = map_missing {
                             ctx.s.frame.truncate(start);
+                            ctx.s.frame_tys.truncate(start);
                             return Ok(*m);
                         }
                     }
                     ctx.s.frame.push(v);
+                    ctx.s
+                        .frame_tys
+                        .push(crate::functions::runtime_type(v, t.unwrap_or(*st)));
                 }
                 let m = ctx.m;
                 let function = &m.functions[*func as usize];
                 for (i, t) in function.params.iter().enumerate() {
-                    let v = ctx.s.frame[start + i];
-                    ctx.s.frame[start + i] = cast(ctx, v, *t)?;
+                    // A declared parameter type converts the argument; else it is kept.
+                    if let Some(t) = t {
+                        let v = ctx.s.frame[start + i];
+                        let from = ctx.s.frame_tys[start + i];
+                        let c = cast_from(ctx, v, from, *t);
+                        let c = match c {
+                            Ok(c) => c,
+                            Err(e) => {
+                                ctx.s.frame.truncate(start);
+                                ctx.s.frame_tys.truncate(start);
+                                return Err(e);
+                            }
+                        };
+                        ctx.s.frame[start + i] = c;
+                        ctx.s.frame_tys[start + i] = *t;
+                    }
                 }
                 let saved = ctx.s.frame_base;
                 ctx.s.frame_base = start;
-                let r = function.body.eval(ctx);
+                let r = function.body.eval_dyn(ctx);
                 ctx.s.frame_base = saved;
                 ctx.s.frame.truncate(start);
-                let r = cast(ctx, r?, function.ty)?;
+                ctx.s.frame_tys.truncate(start);
+                let (r, rt) = r?;
+                let r = cast_from(ctx, r, rt.unwrap_or(function.body_ty), function.ty)?;
                 Ok(match (r, default) {
                     (Val::Missing, Some(d)) => *d,
                     _ => r,
@@ -267,59 +333,99 @@ impl Expr {
     }
 }
 
-/// An `Apply`'s result after its treatments: NaN is invalid (an error, or missing), and a
-/// missing result becomes the `defaultValue`.
+/// An `Apply`'s result after its treatments: an undefined result is an error unless
+/// treated as missing; NaN (of a float or double) is invalid (an error, kept, or
+/// missing); a missing result becomes the `defaultValue`.
 #[inline]
-fn finish_apply(f: Func, r: Val, nan_invalid: bool, default: &Option<Val>) -> Result<Val, Fail> {
+fn finish_apply(
+    f: Func,
+    ty: DataType,
+    r: Outcome,
+    invalid: ApplyInvalid,
+    default: &Option<Val>,
+) -> Result<Val, Fail> {
     let r = match r {
-        Val::Num(x) if x.is_nan() && nan_invalid => {
-            return Err(
-                EvalError::Evaluation(format!("function {f:?} returned an invalid result")).into(),
-            )
-        }
-        Val::Num(x) if x.is_nan() => Val::Missing,
-        v => v,
+        Outcome::Undefined => match invalid {
+            ApplyInvalid::AsMissing => return Ok(default.unwrap_or(Val::Missing)),
+            _ => {
+                return Err(EvalError::Evaluation(format!(
+                    "function {} failed: undefined result",
+                    f.name()
+                ))
+                .into())
+            }
+        },
+        // JPMML's values never hold -0.0.
+        Outcome::Value(Val::Num(x)) => Val::Num(x + 0.0),
+        Outcome::Value(v) => v,
     };
+    let nan =
+        matches!(r, Val::Num(x) if x.is_nan()) && matches!(ty, DataType::Double | DataType::Float);
+    if nan {
+        return match invalid {
+            ApplyInvalid::ReturnInvalid => Err(EvalError::Evaluation(format!(
+                "function {} returned an invalid value",
+                f.name()
+            ))
+            .into()),
+            ApplyInvalid::AsIs => Ok(r),
+            ApplyInvalid::AsMissing => Ok(default.unwrap_or(Val::Missing)),
+        };
+    }
     Ok(match (r, default) {
         (Val::Missing, Some(d)) => *d,
         _ => r,
     })
 }
 
+/// Evaluates an `Apply` (before its treatments) and the runtime type of its value when
+/// it differs from the static one.
 fn eval_apply(
     ctx: &mut Ctx<'_>,
-    f: Func,
+    call: &Call,
     args: &[Expr],
-    ty: DataType,
     map_missing: &Option<Val>,
-) -> Result<Val, Fail> {
+) -> Result<(Outcome, Option<DataType>), Fail> {
+    let f = call.f;
     if f == Func::If {
+        // Only the branch the condition selects is evaluated.
         let c = args[0].eval(ctx)?;
-        let c = match c {
-            Val::Missing => return Ok(map_missing.unwrap_or(Val::Missing)),
-            Val::Bool(b) => b,
-            Val::Num(x) => x != 0.0,
-            Val::Str(_) => {
-                return Err(EvalError::Evaluation(
-                    "function if: the condition is not a boolean".into(),
-                )
-                .into())
+        if c.is_missing() {
+            if let Some(m) = map_missing {
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
             }
+            return Err(
+                EvalError::Evaluation("function if: missing value at position 0".into()).into(),
+            );
+        }
+        let branch = if as_bool(ctx, f, c)? { 1 } else { 2 };
+        let Some(e) = args.get(branch) else {
+            return Ok((Outcome::Value(Val::Missing), None));
         };
-        let r = if c {
-            args[1].eval(ctx)?
-        } else if let Some(e) = args.get(2) {
-            e.eval(ctx)?
-        } else {
-            Val::Missing
-        };
-        return cast(ctx, r, ty);
+        let (r, t) = e.eval_dyn(ctx)?;
+        if r.is_missing() {
+            if let Some(m) = map_missing {
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
+            }
+        }
+        let t = t.unwrap_or(call.tys[branch]);
+        return Ok((Outcome::Value(r), (t != call.ty).then_some(t)));
     }
     if let [a, b] = args {
         // Two arguments (arithmetic on numbers in particular) without the general path.
-        let a = a.eval(ctx)?;
-        let b = b.eval(ctx)?;
-        if let (Val::Num(x), Val::Num(y)) = (a, b) {
+        let (a, ta) = a.eval_dyn(ctx)?;
+        if a.is_missing() {
+            if let Some(m) = map_missing {
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
+            }
+        }
+        let (b, tb) = b.eval_dyn(ctx)?;
+        if let (Val::Num(x), Val::Num(y), None, None) = (a, b, ta, tb) {
+            let float = match call.ty {
+                DataType::Double => Some(false),
+                DataType::Float => Some(true),
+                _ => None,
+            };
             let r = match f {
                 Func::Add => Some(x + y),
                 Func::Sub => Some(x - y),
@@ -327,41 +433,89 @@ fn eval_apply(
                 Func::Div => Some(x / y),
                 _ => None,
             };
-            if let Some(r) = r {
-                return Ok(Val::Num(if ty == DataType::Float {
-                    r as f32 as f64
-                } else {
-                    r
-                }));
+            if let (Some(r), Some(float)) = (r, float) {
+                let r = if float { r as f32 as f64 } else { r };
+                return Ok((Outcome::Value(Val::Num(r)), None));
             }
         }
         if let Some(m) = map_missing {
-            if a.is_missing() || b.is_missing() {
-                return Ok(*m);
+            if b.is_missing() {
+                return Ok((Outcome::Value(*m), Some(DataType::String)));
             }
         }
-        return apply(ctx, f, &[a, b], ty);
+        let tys = [ta.unwrap_or(call.tys[0]), tb.unwrap_or(call.tys[1])];
+        return finish_types(ctx, call, &[a, b], &tys, ta.is_some() || tb.is_some());
     }
     let mut vals: [Val; 4] = [Val::Missing; 4];
+    let mut tys: [DataType; 4] = [DataType::Double; 4];
     if args.len() <= 4 {
+        let mut dynamic = false;
         for (i, a) in args.iter().enumerate() {
-            vals[i] = a.eval(ctx)?;
+            let (v, t) = a.eval_dyn(ctx)?;
+            if v.is_missing() {
+                if let Some(m) = map_missing {
+                    return Ok((Outcome::Value(*m), Some(DataType::String)));
+                }
+            }
+            dynamic |= t.is_some();
+            vals[i] = v;
+            tys[i] = t.unwrap_or(call.tys[i]);
         }
-        let vals = &vals[..args.len()];
-        if map_missing.is_some() && vals.iter().any(|v| v.is_missing()) {
-            return Ok(map_missing.unwrap_or(Val::Missing));
-        }
-        apply(ctx, f, vals, ty)
+        let n = args.len();
+        finish_types(ctx, call, &vals[..n], &tys[..n], dynamic)
     } else {
         let mut v = Vec::with_capacity(args.len());
-        for a in args {
-            v.push(a.eval(ctx)?);
+        let mut ts = Vec::with_capacity(args.len());
+        let mut dynamic = false;
+        for (a, st) in args.iter().zip(call.tys.iter()) {
+            let (x, t) = a.eval_dyn(ctx)?;
+            if x.is_missing() {
+                if let Some(m) = map_missing {
+                    return Ok((Outcome::Value(*m), Some(DataType::String)));
+                }
+            }
+            dynamic |= t.is_some();
+            v.push(x);
+            ts.push(t.unwrap_or(*st));
         }
-        if map_missing.is_some() && v.iter().any(|v| v.is_missing()) {
-            return Ok(map_missing.unwrap_or(Val::Missing));
-        }
-        apply(ctx, f, &v, ty)
+        finish_types(ctx, call, &v, &ts, dynamic)
     }
+}
+
+/// Applies the function to arguments of runtime types `tys` and gives the runtime type
+/// of the result when it differs from the static one (an aggregate over some missing
+/// arguments, arguments of dynamic types).
+fn finish_types(
+    ctx: &mut Ctx<'_>,
+    call: &Call,
+    vals: &[Val],
+    tys: &[DataType],
+    dynamic: bool,
+) -> Result<(Outcome, Option<DataType>), Fail> {
+    let r = apply(ctx, call, tys, vals)?;
+    let aggregate = matches!(
+        call.f,
+        Func::Min | Func::Max | Func::Sum | Func::Avg | Func::Product
+    );
+    let t = if aggregate && vals.iter().any(|v| v.is_missing()) {
+        // The common type of the arguments present.
+        let mut common: Option<DataType> = None;
+        for (v, t) in vals.iter().zip(tys) {
+            if !v.is_missing() {
+                let t = crate::functions::runtime_type(*v, *t);
+                common = match common {
+                    None => Some(t),
+                    Some(c) => crate::functions::common_type(&[c, t]),
+                };
+            }
+        }
+        common.map(|c| call.f.result_type(&[c]))
+    } else if dynamic {
+        Some(call.f.result_type(tys))
+    } else {
+        None
+    };
+    Ok((r, t.filter(|t| *t != call.ty)))
 }
 
 /// Piecewise-linear normalization through `(orig, norm)` points.
@@ -411,12 +565,40 @@ pub(crate) fn denorm_continuous(points: &[(f64, f64)], y: f64) -> f64 {
     }
 }
 
+/// Converts a value of static type `from` to a data type (a field's declared type), as
+/// JPMML does: numbers become text as Java writes their type (`3`, `3.0`), an integer
+/// field takes only integral numbers.
+pub(crate) fn cast_from(
+    ctx: &mut Ctx<'_>,
+    v: Val,
+    from: DataType,
+    t: DataType,
+) -> Result<Val, Fail> {
+    match (v, t) {
+        (Val::Num(_), DataType::String) => {
+            let mut s = String::new();
+            crate::functions::write_string(ctx, Func::Concat, v, from, &mut s)?;
+            Ok(ctx.string(&s))
+        }
+        (Val::Num(x), DataType::Integer) => {
+            if x.fract() != 0.0 || !(i32::MIN as f64..=i32::MAX as f64).contains(&x) {
+                return Err(EvalError::Evaluation(format!(
+                    "{} is not an integer",
+                    ctx.describe(v)
+                ))
+                .into());
+            }
+            Ok(v)
+        }
+        _ => cast(ctx, v, t),
+    }
+}
+
 /// Converts a value to a data type (the declared type of a field or function).
 pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> {
     Ok(match (v, t) {
         (Val::Missing, _) => Val::Missing,
         (Val::Num(x), DataType::Float) => Val::Num(x as f32 as f64),
-        (Val::Num(_), DataType::Double | DataType::Integer) => v,
         (Val::Num(x), DataType::Boolean) => {
             if x == 0.0 {
                 Val::Bool(false)
@@ -435,6 +617,7 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> 
                 crate::format::write_java_double(x, s)
             }
         }),
+        (Val::Num(_), _) => v,
         (Val::Bool(b), DataType::Boolean) => Val::Bool(b),
         (Val::Bool(b), DataType::String) => ctx.string(if b { "true" } else { "false" }),
         (Val::Bool(b), _) => Val::Num(if b { 1.0 } else { 0.0 }),
@@ -452,11 +635,24 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> 
 }
 
 /// The type a `Constant` without `dataType` gets.
+/// The type a `Constant` without `dataType` gets, as JPMML infers it: text with a `.`
+/// that parses as a number is a double, other text that parses as a long integer an
+/// integer, `NaN` and `INF`/`-INF` doubles, anything else (`1e5` too) a string.
 fn infer_constant_type(s: &str) -> DataType {
-    if s.trim().parse::<i64>().is_ok() {
-        DataType::Integer
-    } else if parse_double(s).is_some() {
+    let t = s.trim();
+    if ["NaN", "INF", "-INF"]
+        .iter()
+        .any(|w| t.eq_ignore_ascii_case(w))
+    {
         DataType::Double
+    } else if t.contains('.') {
+        if parse_double(t).is_some() {
+            DataType::Double
+        } else {
+            DataType::String
+        }
+    } else if t.parse::<i64>().is_ok() {
+        DataType::Integer
     } else {
         DataType::String
     }
@@ -520,6 +716,10 @@ impl Compiler<'_> {
                     Some(t) => DataType::parse(t, "Constant")?,
                     None => infer_constant_type(text),
                 };
+                // Empty content of a non-string type is a missing value.
+                if el.text.is_empty() && ty != DataType::String {
+                    return Ok((Expr::Const(Val::Missing), ty));
+                }
                 let text = if ty == DataType::String {
                     el.text.as_str()
                 } else {
@@ -537,7 +737,10 @@ impl Compiler<'_> {
                     return Ok((Expr::Param(i), ty));
                 }
                 let f = self.field(name, "FieldRef")?;
-                let map_missing = self.map_missing(el, "mapMissingTo", f.ty)?;
+                // JPMML's replacement of a missing field value is a string.
+                let map_missing = el
+                    .attr("mapMissingTo")
+                    .map(|s| Val::Str(self.symbols.intern(s)));
                 Ok((
                     Expr::Field {
                         slot: f.slot,
@@ -739,20 +942,43 @@ impl Compiler<'_> {
         let name = req(el, "function")?;
         let mut args = Vec::new();
         let mut types = Vec::new();
+        let mut children = Vec::new();
         for c in el.content() {
             let (e, t) = self.expr(c)?;
             args.push(e);
             types.push(t);
+            children.push(c);
         }
-        let nan_invalid = match el.attr("invalidValueTreatment") {
-            None | Some("returnInvalid") => true,
-            Some("asMissing") | Some("asIs") => false,
+        let invalid = match el.attr("invalidValueTreatment") {
+            None | Some("returnInvalid") => ApplyInvalid::ReturnInvalid,
+            Some("asIs") => ApplyInvalid::AsIs,
+            Some("asMissing") => ApplyInvalid::AsMissing,
+            Some("asValue") => {
+                return Err(PmmlError::unsupported(
+                    "Apply",
+                    format!("function \"{name}\": invalidValueTreatment=\"asValue\""),
+                ))
+            }
             Some(o) => {
                 return Err(PmmlError::invalid(
                     "Apply",
                     format!("unknown invalidValueTreatment \"{o}\""),
                 ))
             }
+        };
+        // A missing result's replacements are strings, as JPMML makes them.
+        let text_attr =
+            |c: &mut Self, attr: &str| el.attr(attr).map(|s| Val::Str(c.symbols.intern(s)));
+        let (map_missing, default) = if self.pmml_41 {
+            (
+                None,
+                text_attr(self, "mapMissingTo").or(text_attr(self, "defaultValue")),
+            )
+        } else {
+            (
+                text_attr(self, "mapMissingTo"),
+                text_attr(self, "defaultValue"),
+            )
         };
         if let Some(f) = Func::by_name(name) {
             let (lo, hi) = f.arity();
@@ -766,26 +992,89 @@ impl Compiler<'_> {
                 ));
             }
             let ty = f.result_type(&types);
-            let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
-            let default = self.map_missing(el, "defaultValue", ty)?;
-            let arith = matches!(f, Func::Add | Func::Sub | Func::Mul | Func::Div);
-            let constant = match args.as_slice() {
-                [e, Expr::Const(Val::Num(c))] if arith && !matches!(e, Expr::Const(_)) => {
+            let first_categorical = match children.first() {
+                Some(c) => {
+                    self.static_optype(c, types[0]) == OpType::Categorical
+                        && types[0] != DataType::Boolean
+                }
+                None => false,
+            };
+            let regex = match (f, args.get(1)) {
+                (Func::Matches | Func::Replace, Some(Expr::Const(Val::Str(id)))) => {
+                    let p = self.symbols.strings[*id as usize].to_string();
+                    Some(Box::new(crate::functions::compile_regex(&p).map_err(
+                        |e| {
+                            PmmlError::unsupported(
+                                "Apply",
+                                format!("function \"{name}\": pattern \"{p}\": {e}"),
+                            )
+                        },
+                    )?))
+                }
+                _ => None,
+            };
+            // The input field the first argument reads (validity, ordinal order).
+            let mut input_slot = None;
+            let mut ordering = None;
+            if let Some(c) = children
+                .first()
+                .filter(|c| c.name == "FieldRef" && c.attr("mapMissingTo").is_none())
+            {
+                let name = c.attr("field").unwrap_or("");
+                if self.param_index(name).is_none() {
+                    if let Ok(info) = self.field(name, "FieldRef") {
+                        if matches!(
+                            self.slots[info.slot as usize],
+                            SlotDef::Input { .. } | SlotDef::Treated { .. }
+                        ) {
+                            input_slot = Some(info.slot);
+                            if info.optype == OpType::Ordinal {
+                                ordering = self
+                                    .data_fields
+                                    .get(name)
+                                    .filter(|df| !df.valid.is_empty())
+                                    .map(|df| df.valid.clone().into_boxed_slice());
+                            }
+                        }
+                    }
+                }
+            }
+            let call = Box::new(Call {
+                f,
+                tys: types.clone().into_boxed_slice(),
+                ty,
+                first_categorical,
+                regex,
+                input_slot,
+                ordering,
+            });
+            let arith = matches!(f, Func::Add | Func::Sub | Func::Mul | Func::Div)
+                && matches!(ty, DataType::Double | DataType::Float)
+                && map_missing.is_none();
+            let constant = match (args.as_slice(), types.as_slice()) {
+                ([e, Expr::Const(Val::Num(c))], [_, tc])
+                    if arith
+                        && tc.is_numeric()
+                        && !matches!(e, Expr::Const(_) | Expr::Param(_)) =>
+                {
                     Some((*c, false))
                 }
-                [Expr::Const(Val::Num(c)), e] if arith && !matches!(e, Expr::Const(_)) => {
+                ([Expr::Const(Val::Num(c)), e], [tc, _])
+                    if arith
+                        && tc.is_numeric()
+                        && !matches!(e, Expr::Const(_) | Expr::Param(_)) =>
+                {
                     Some((*c, true))
                 }
                 _ => None,
             };
             let input = constant.map(|(_, const_first)| args[usize::from(const_first)].clone());
             let apply = Expr::Apply {
-                f,
+                call,
                 args,
-                ty,
                 map_missing,
                 default,
-                nan_invalid,
+                invalid,
             };
             if let (Some((c, const_first)), Some(input)) = (constant, input) {
                 return Ok((
@@ -795,7 +1084,7 @@ impl Compiler<'_> {
                         c,
                         const_first,
                         ty,
-                        nan_invalid,
+                        invalid,
                         default,
                         general: Box::new(apply),
                     },
@@ -814,17 +1103,35 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        let map_missing = self.map_missing(el, "mapMissingTo", ty)?;
-        let default = self.map_missing(el, "defaultValue", ty)?;
         Ok((
             Expr::Call {
                 func,
                 args,
+                arg_tys: types,
                 map_missing,
                 default,
             },
             ty,
         ))
+    }
+
+    /// The operational type of an expression's value, as JPMML types it.
+    fn static_optype(&mut self, el: &Element, ty: DataType) -> OpType {
+        match el.name.as_str() {
+            "FieldRef" => {
+                let name = el.attr("field").unwrap_or("");
+                if self.param_index(name).is_some() {
+                    return OpType::default_for(ty);
+                }
+                match self.field(name, "FieldRef") {
+                    Ok(f) if el.attr("mapMissingTo").is_none() => f.optype,
+                    _ => OpType::default_for(ty),
+                }
+            }
+            "NormContinuous" => OpType::Continuous,
+            "NormDiscrete" | "Discretize" | "MapValues" => OpType::Categorical,
+            _ => OpType::default_for(ty),
+        }
     }
 }
 

@@ -53,8 +53,162 @@ pub fn write_java_double(x: f64, out: &mut String) {
         out.push_str(if x.is_sign_negative() { "-0.0" } else { "0.0" });
         return;
     }
-    let mut buf = String::with_capacity(32);
-    let _ = write!(buf, "{x:e}");
+    let buf = java_sci(x);
+    let (neg, digits, exp) = split(&buf);
+    if neg {
+        out.push('-');
+    }
+    if (-3..7).contains(&exp) {
+        fixed(&digits, exp, out);
+    } else {
+        out.push_str(&digits[..1]);
+        out.push('.');
+        if digits.len() > 1 {
+            out.push_str(&digits[1..]);
+        } else {
+            out.push('0');
+        }
+        let _ = write!(out, "E{exp}");
+    }
+}
+
+/// The digits Java 17's `Double.toString`/`Float.toString` give an integral value below
+/// 2^63 (its exact path: the integer's digits, the last insignificant ones rounded
+/// away), as `{:e}` would write them; `None` for other values. `significant` is the
+/// type's number of significand bits.
+fn java_integral_digits(x: f64, significant: u32) -> Option<String> {
+    if x.fract() != 0.0 || x.abs() >= 9.223_372_036_854_776e18 || x == 0.0 {
+        return None;
+    }
+    let bin_exp = 63 - (x.abs() as u64).leading_zeros();
+    let mut value = x.abs() as u64;
+    let mut exp10 = 0i32;
+    if bin_exp > significant {
+        let p2 = bin_exp - significant - 1;
+        let insignificant = if p2 > 1 && p2 < 64 {
+            (p2 as f64 * std::f64::consts::LOG10_2).floor() as u32
+        } else {
+            0
+        };
+        if insignificant > 0 {
+            let pow10 = 10u64.pow(insignificant);
+            let residue = value % pow10;
+            value /= pow10;
+            exp10 = insignificant as i32;
+            if residue >= pow10 / 2 {
+                value += 1;
+            }
+        }
+    }
+    let digits = value.to_string();
+    let trimmed = digits.trim_end_matches('0');
+    let exp = exp10 + digits.len() as i32 - 1;
+    let mut s = String::new();
+    if x < 0.0 {
+        s.push('-');
+    }
+    s.push_str(&trimmed[..1]);
+    if trimmed.len() > 1 {
+        s.push('.');
+        s.push_str(&trimmed[1..]);
+    }
+    let _ = write!(s, "e{exp}");
+    Some(s)
+}
+
+/// The decimal digits Java 17 gives a finite, non-zero double (`Double.toString`,
+/// `String.format`), written as `{:e}` writes them: the shortest digits, but an integral
+/// value's own digits (see [`java_integral_digits`]) and `4.9e-324` for the smallest
+/// subnormal.
+pub(crate) fn java_sci(x: f64) -> String {
+    if x.abs() == f64::from_bits(1) {
+        return if x < 0.0 { "-4.9e-324" } else { "4.9e-324" }.to_string();
+    }
+    match java_integral_digits(x, 53) {
+        Some(d) => d,
+        None => java_tie(x, format!("{x:e}"), |s| s.parse::<f64>().ok()),
+    }
+}
+
+/// Java breaks a tie between two shortest decimals of a float (the float exactly halfway
+/// between them) towards the even last digit; `sci` is Rust's choice (`{:e}`).
+fn java_float_tie(x: f32, sci: String) -> String {
+    java_tie(x as f64, sci, |s| s.parse::<f32>().ok().map(f64::from))
+}
+
+/// [`java_float_tie`] for a value whose decimal `parse` reads back.
+fn java_tie(x: f64, sci: String, parse: impl Fn(&str) -> Option<f64>) -> String {
+    let (neg, digits, exp) = split(&sci);
+    let n = digits.len();
+    // Only an odd last digit can be the wrong side of a tie; and a tie's midpoint (the
+    // digits and a 5) reads back as the value itself.
+    if digits.as_bytes()[n - 1] % 2 == 0 {
+        return sci;
+    }
+    let midpoint = |d: &str| format!("{}.{}5e{exp}", &d[..1], &d[1..]);
+    let below = digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|v| v.checked_sub(1))
+        .map(|v| v.to_string());
+    let candidates = [Some(digits.clone()), below.filter(|b| b.len() == n)];
+    if !candidates
+        .iter()
+        .flatten()
+        .any(|d| parse(&midpoint(d)) == Some(x.abs()))
+    {
+        return sci;
+    }
+    let exact = format!("{:.800e}", x.abs());
+    let (ed, ee) = exact.split_once('e').unwrap_or((&exact, "0"));
+    let exact_digits: String = ed.chars().filter(|c| *c != '.').collect();
+    let exact_digits = exact_digits.trim_end_matches('0');
+    if ee.parse::<i32>().ok() != Some(exp)
+        || exact_digits.len() != n + 1
+        || !exact_digits.ends_with('5')
+    {
+        return sci;
+    }
+    let lower = &exact_digits[..n];
+    let last = lower.as_bytes()[n - 1] - b'0';
+    let chosen = if last % 2 == 0 {
+        lower.to_string()
+    } else {
+        match lower.parse::<u64>() {
+            Ok(v) => (v + 1).to_string(),
+            Err(_) => return sci,
+        }
+    };
+    if chosen.len() != n {
+        return sci;
+    }
+    let mut s = String::new();
+    if neg {
+        s.push('-');
+    }
+    s.push_str(&chosen[..1]);
+    if n > 1 {
+        s.push('.');
+        s.push_str(&chosen[1..]);
+    }
+    let _ = write!(s, "e{exp}");
+    s
+}
+
+/// Writes a float the way Java's `Float.toString` lays out its digits.
+pub fn write_java_float(x: f32, out: &mut String) {
+    if !x.is_finite() || x == 0.0 {
+        write_java_double(x as f64, out);
+        return;
+    }
+    let mut buf = String::with_capacity(24);
+    match java_integral_digits(x as f64, 24) {
+        Some(d) => buf = d,
+        None => {
+            let _ = write!(buf, "{x:e}");
+            buf = java_float_tie(x, buf);
+        }
+    }
     let (neg, digits, exp) = split(&buf);
     if neg {
         out.push('-');

@@ -38,6 +38,7 @@ mod output;
 mod predicate;
 mod row;
 mod schema;
+mod temporal;
 mod types;
 mod xml;
 

@@ -26,7 +26,8 @@ pub(crate) enum Feature {
     Affinity(Option<u32>),
     /// The id of the winning entity, or of the n-th ranked one (1-based).
     EntityId(usize),
-    Expression(Expr),
+    /// An expression and the static type of its value.
+    Expression(Expr, DataType),
     ReasonCode(usize),
     /// Association rules selected by the record (see [`crate::models::association`]).
     Rule(Box<crate::models::association::RuleOutput>),
@@ -205,7 +206,7 @@ impl Compiler<'_> {
                 }
                 "transformedValue" | "decision" => {
                     let (e, t) = self.expr_child(of)?;
-                    (Feature::Expression(e), t)
+                    (Feature::Expression(e, t), t)
                 }
                 "reasonCode" => {
                     let rank = match of.attr("rank") {
@@ -309,7 +310,10 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
             }
         }
         Feature::ReasonCode(rank) => pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing),
-        Feature::Expression(e) => e.eval(ctx)?,
+        Feature::Expression(e, t) => {
+            let (v, rt) = e.eval_dyn(ctx)?;
+            return crate::expr::cast_from(ctx, v, rt.unwrap_or(*t), def.ty);
+        }
         Feature::Rule(_) => Val::Missing,
     };
     cast(ctx, v, def.ty)

@@ -334,7 +334,7 @@ impl Compiler<'_> {
             return Ok(v);
         }
         // An integer field compared with a decimal constant: compare numerically.
-        if ty.is_numeric() {
+        if ty.is_numeric() || ty.is_period() {
             if let Some(x) = crate::types::parse_double(text) {
                 return Ok(Val::Num(x));
             }

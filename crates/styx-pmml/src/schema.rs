@@ -400,7 +400,8 @@ impl Prep {
         }
     }
 
-    fn is_valid(&self, ctx: &Ctx<'_>, v: Val) -> bool {
+    /// Whether a value is valid for the field (its declared values and intervals).
+    pub(crate) fn is_valid(&self, ctx: &Ctx<'_>, v: Val) -> bool {
         if matches!(v, Val::Num(x) if x.is_nan()) {
             // Not a number is never a valid value (JPMML: "cannot accept invalid value NaN").
             return false;
@@ -517,6 +518,17 @@ impl Prep {
         }
         match (&self.outliers, v) {
             (Outliers::AsMissing(lo, hi), Val::Num(x)) if x < *lo || x > *hi => Ok(Val::Missing),
+            (Outliers::AsExtreme(lo, hi), Val::Num(x))
+                if (x < *lo || x > *hi) && self.ty.is_period() =>
+            {
+                // JPMML's replacement (a plain number) is not a value of a period type.
+                let _ = (lo, hi);
+                Err(EvalError::InvalidValue {
+                    field: self.name.to_string(),
+                    value: ctx.describe(v),
+                }
+                .into())
+            }
             (Outliers::AsExtreme(lo, _), Val::Num(x)) if x < *lo => Ok(Val::Num(*lo)),
             (Outliers::AsExtreme(_, hi), Val::Num(x)) if x > *hi => Ok(Val::Num(*hi)),
             _ => Ok(v),

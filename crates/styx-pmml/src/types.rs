@@ -9,7 +9,7 @@ use crate::error::PmmlError;
 pub enum DataType {
     /// Text.
     String,
-    /// A 64-bit integer.
+    /// A 32-bit integer (JPMML's `Integer`).
     Integer,
     /// A 32-bit IEEE float.
     Float,
@@ -17,7 +17,27 @@ pub enum DataType {
     Double,
     /// `true` or `false`.
     Boolean,
+    /// A calendar date (`2024-02-29`), held as days since 1970-01-01.
+    Date,
+    /// A time of day (`13:45:30.25`), held as seconds since midnight.
+    Time,
+    /// A date and time (`2024-02-29T13:45:30`), held as seconds since 1970-01-01T00:00.
+    DateTime,
+    /// `dateDaysSince[YEAR]`: a date (written `2024-02-29`), held as the number of days
+    /// since January 1st of the year; a continuous number.
+    DateDaysSince(u16),
+    /// `timeSeconds`: a duration written `H:MM:SS` (hours may exceed 23, a leading `-`
+    /// negates it), held as seconds; a continuous number.
+    TimeSeconds,
+    /// `dateTimeSecondsSince[YEAR]`: a date and time, held as whole seconds since January
+    /// 1st of the year; a continuous number.
+    DateTimeSecondsSince(u16),
 }
+
+/// The epochs of `dateDaysSince[...]` and `dateTimeSecondsSince[...]` that PMML 4.4
+/// defines and JPMML implements (it refuses year 0, and does not read the later epochs
+/// of its own extension from a document).
+const EPOCHS: [u16; 3] = [1960, 1970, 1980];
 
 impl DataType {
     pub(crate) fn parse(s: &str, element: &str) -> Result<DataType, PmmlError> {
@@ -27,28 +47,33 @@ impl DataType {
             "float" => DataType::Float,
             "double" => DataType::Double,
             "boolean" => DataType::Boolean,
-            "date"
-            | "time"
-            | "dateTime"
-            | "dateDaysSince[0]"
-            | "dateDaysSince[1960]"
-            | "dateDaysSince[1970]"
-            | "dateDaysSince[1980]"
-            | "timeSeconds"
-            | "dateTimeSecondsSince[0]"
-            | "dateTimeSecondsSince[1960]"
-            | "dateTimeSecondsSince[1970]"
-            | "dateTimeSecondsSince[1980]" => {
+            "date" => DataType::Date,
+            "time" => DataType::Time,
+            "dateTime" => DataType::DateTime,
+            "timeSeconds" => DataType::TimeSeconds,
+            "dateDaysSince[0]" | "dateTimeSecondsSince[0]" => {
                 return Err(PmmlError::unsupported(
                     element,
-                    format!("dataType=\"{s}\" (dates and times) is not supported"),
+                    format!("dataType=\"{s}\" (the epoch of year 0) is not supported"),
                 ))
             }
             _ => {
-                return Err(PmmlError::invalid(
-                    element,
-                    format!("unknown dataType \"{s}\""),
-                ))
+                let epoch = |prefix: &str| {
+                    s.strip_prefix(prefix)
+                        .and_then(|r| r.strip_suffix(']'))
+                        .and_then(|y| y.parse::<u16>().ok())
+                        .filter(|y| EPOCHS.contains(y))
+                };
+                if let Some(y) = epoch("dateDaysSince[") {
+                    DataType::DateDaysSince(y)
+                } else if let Some(y) = epoch("dateTimeSecondsSince[") {
+                    DataType::DateTimeSecondsSince(y)
+                } else {
+                    return Err(PmmlError::invalid(
+                        element,
+                        format!("unknown dataType \"{s}\""),
+                    ));
+                }
             }
         })
     }
@@ -56,6 +81,20 @@ impl DataType {
     /// Whether values of this type are numbers.
     pub fn is_numeric(self) -> bool {
         matches!(self, DataType::Integer | DataType::Float | DataType::Double)
+    }
+
+    /// Whether this is a date, time or date-time type (an instant, ordinal by default).
+    pub fn is_instant(self) -> bool {
+        matches!(self, DataType::Date | DataType::Time | DataType::DateTime)
+    }
+
+    /// Whether this is a period type (`dateDaysSince[...]`, `timeSeconds`,
+    /// `dateTimeSecondsSince[...]`): a count of days or seconds, continuous.
+    pub fn is_period(self) -> bool {
+        matches!(
+            self,
+            DataType::DateDaysSince(_) | DataType::TimeSeconds | DataType::DateTimeSecondsSince(_)
+        )
     }
 
     /// The PMML name of the type.
@@ -66,6 +105,20 @@ impl DataType {
             DataType::Float => "float",
             DataType::Double => "double",
             DataType::Boolean => "boolean",
+            DataType::Date => "date",
+            DataType::Time => "time",
+            DataType::DateTime => "dateTime",
+            DataType::TimeSeconds => "timeSeconds",
+            DataType::DateDaysSince(y) => match y {
+                1960 => "dateDaysSince[1960]",
+                1970 => "dateDaysSince[1970]",
+                _ => "dateDaysSince[1980]",
+            },
+            DataType::DateTimeSecondsSince(y) => match y {
+                1960 => "dateTimeSecondsSince[1960]",
+                1970 => "dateTimeSecondsSince[1970]",
+                _ => "dateTimeSecondsSince[1980]",
+            },
         }
     }
 }
@@ -96,6 +149,8 @@ impl OpType {
     pub(crate) fn default_for(t: DataType) -> OpType {
         match t {
             DataType::Integer | DataType::Float | DataType::Double => OpType::Continuous,
+            t if t.is_period() => OpType::Continuous,
+            t if t.is_instant() => OpType::Ordinal,
             _ => OpType::Categorical,
         }
     }
@@ -161,11 +216,11 @@ impl Symbols {
 pub(crate) fn parse_integer(s: &str) -> Option<f64> {
     let t = s.trim();
     if let Ok(i) = t.parse::<i64>() {
-        return Some(i as f64);
+        return i32::try_from(i).ok().map(f64::from);
     }
     let x = parse_double(t)?;
-    if x.is_finite() && x.fract() == 0.0 {
-        Some(x)
+    if x.is_finite() && x.fract() == 0.0 && x.abs() <= i32::MAX as f64 + 1.0 {
+        i32::try_from(x as i64).ok().map(f64::from)
     } else {
         None
     }
@@ -330,10 +385,11 @@ fn fast_double(s: &str) -> Option<f64> {
 
 /// Parses a double: decimal and scientific notation, `NaN`, `INF`/`Infinity` with a sign.
 pub(crate) fn parse_double(s: &str) -> Option<f64> {
+    // JPMML reads -0.0 as 0.0.
     if let Some(x) = fast_double(s) {
-        return Some(x);
+        return Some(x + 0.0);
     }
-    parse_double_slow(s)
+    parse_double_slow(s).map(|x| x + 0.0)
 }
 
 fn parse_double_slow(s: &str) -> Option<f64> {
@@ -368,7 +424,7 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
             } else {
                 m / POW10_F32[(-exp) as usize]
             };
-            return Some(if neg { -x } else { x } as f64);
+            return Some(if neg { -x } else { x } as f64 + 0.0);
         }
     }
     let t = s.trim();
@@ -377,14 +433,22 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
         return Some(x);
     }
     // Parse directly as f32 to round once, as Java's Float.parseFloat does.
-    t.parse::<f32>().ok().map(|f| f as f64)
+    t.parse::<f32>().ok().map(|f| f as f64 + 0.0)
 }
 
+/// Parses a boolean as JPMML does: `true`/`false` in any case, or a number that is 0 or 1.
 pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
-    match s.trim() {
-        "true" | "TRUE" | "True" | "1" => Some(true),
-        "false" | "FALSE" | "False" | "0" => Some(false),
-        _ => None,
+    let t = s.trim();
+    if t.eq_ignore_ascii_case("true") {
+        Some(true)
+    } else if t.eq_ignore_ascii_case("false") {
+        Some(false)
+    } else {
+        match parse_double(t) {
+            Some(1.0) => Some(true),
+            Some(0.0) => Some(false),
+            _ => None,
+        }
     }
 }
 
@@ -394,7 +458,8 @@ pub(crate) fn parse_number(t: DataType, s: &str) -> Option<f64> {
     match t {
         DataType::Integer => parse_integer(s),
         DataType::Float => parse_float(s),
-        _ => parse_double(s),
+        DataType::Double => parse_double(s),
+        t => crate::temporal::parse(t, s),
     }
 }
 
@@ -530,12 +595,12 @@ mod tests {
             }
             assert_eq!(
                 parse_double(c).map(f64::to_bits),
-                parse_double_slow(c).map(f64::to_bits),
+                parse_double_slow(c).map(|x| (x + 0.0).to_bits()),
                 "{c}"
             );
             let general32 = parse_double_slow(c).map(|x| {
                 if x.is_finite() {
-                    c.trim().parse::<f32>().unwrap() as f64
+                    c.trim().parse::<f32>().unwrap() as f64 + 0.0
                 } else {
                     x
                 }
@@ -570,7 +635,7 @@ mod tests {
                 proptest::prop_assert_eq!(Some(x.to_bits()), s.parse::<f64>().ok().map(f64::to_bits));
             }
             if let Some(x) = parse_float(&s) {
-                proptest::prop_assert_eq!(x.to_bits(), (s.parse::<f32>().unwrap() as f64).to_bits());
+                proptest::prop_assert_eq!(x.to_bits(), (s.parse::<f32>().unwrap() as f64 + 0.0).to_bits());
             }
         }
     }
