@@ -421,7 +421,8 @@ pub(crate) fn apply(ctx: &mut Ctx<'_>, f: Func, args: &[Val], ty: DataType) -> R
                 .into());
             };
             let (start, len) = (n(1)?, n(2)?);
-            if start < 1.0 || len < 0.0 {
+            // NaN is no position (and would index before the first character).
+            if start.is_nan() || len.is_nan() || start < 1.0 || len < 0.0 {
                 return Err(EvalError::Evaluation(
                     "function substring: invalid position or length".into(),
                 )
