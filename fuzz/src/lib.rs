@@ -489,11 +489,14 @@ fn value(input: &mut Input<'_>, doc_values: &[&str]) -> String {
     }
 }
 
+/// An element's byte ranges: (start, end, name, end of the start tag, end-tag name).
+type ElementSpan = (usize, usize, (usize, usize), usize, Option<(usize, usize)>);
+
 /// The parts of a document the mutator edits, as byte ranges.
 #[derive(Default)]
 struct Scan {
     /// Whole elements: (start, end, name range, start tag end, end-tag name range).
-    elements: Vec<(usize, usize, (usize, usize), usize, Option<(usize, usize)>)>,
+    elements: Vec<ElementSpan>,
     /// Attribute values (between the quotes).
     values: Vec<(usize, usize)>,
     /// Attribute names.
