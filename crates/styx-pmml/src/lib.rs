@@ -23,6 +23,11 @@
 //!
 //! Anything the evaluator does not implement is refused when the document is loaded, with
 //! a message naming the element; it never scores such a document.
+//!
+//! No input makes it panic: a malformed document is a [`PmmlError`], a record it cannot
+//! score an [`EvalError`]. This is checked by the property tests of `tests/fuzz.rs` and by
+//! coverage-guided fuzzing of loading, scoring and CSV jobs (`fuzz/` at the repository
+//! root, run with `scripts/fuzz`; `fuzz/README.md` says how and what it found).
 
 mod batch;
 mod compile;

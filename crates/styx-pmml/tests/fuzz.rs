@@ -88,3 +88,89 @@ proptest! {
         }
     }
 }
+
+// Inputs found by the cargo fuzz targets (`fuzz/`, see fuzz/README.md) or while writing
+// them, kept here so they are checked without the fuzzer.
+
+/// A regression on `x` (double) with `derived` defined by `apply`, predicting `y` from
+/// `d` (the derived field) and `x`. The output `out` shows the derived value.
+fn model_with(derived_type: &str, apply: &str) -> String {
+    format!(
+        r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header/>
+  <DataDictionary>
+    <DataField name="y" optype="continuous" dataType="double"/>
+    <DataField name="x" optype="continuous" dataType="double"/>
+    <DataField name="s" optype="categorical" dataType="string"/>
+  </DataDictionary>
+  <TransformationDictionary>
+    <DerivedField name="d" optype="continuous" dataType="{derived_type}">{apply}</DerivedField>
+  </TransformationDictionary>
+  <RegressionModel functionName="regression">
+    <MiningSchema>
+      <MiningField name="y" usageType="target"/>
+      <MiningField name="x"/>
+      <MiningField name="s"/>
+    </MiningSchema>
+    <Output>
+      <OutputField name="out" optype="categorical" dataType="{derived_type}" feature="transformedValue">
+        <FieldRef field="d"/>
+      </OutputField>
+    </Output>
+    <RegressionTable intercept="1">
+      <NumericPredictor name="x" coefficient="2"/>
+    </RegressionTable>
+  </RegressionModel>
+</PMML>"#
+    )
+}
+
+/// Scores `x` and `s` cells; the results as CSV cells, or the error.
+fn score(model: &Model, cells: &[(&str, styx_pmml::Cell<'_>)]) -> Result<Vec<String>, String> {
+    let mut row = model.new_row();
+    for (name, cell) in cells {
+        row.set(model.input_index(name).unwrap(), *cell);
+    }
+    let mut scratch = model.scratch();
+    model
+        .evaluate(&row, &mut scratch)
+        .map_err(|e| e.to_string())?;
+    Ok((0..model.result_columns().len())
+        .map(|c| {
+            let mut s = String::new();
+            model.result(&scratch, c).write_to(&mut s);
+            s
+        })
+        .collect())
+}
+
+#[test]
+fn a_huge_sparse_vector_size_is_refused_without_allocating() {
+    let doc = fixture("113").replace(
+        r#"<REAL-SparseArray n="30" defaultValue="0">"#,
+        r#"<REAL-SparseArray n="1e18" defaultValue="0">"#,
+    );
+    assert!(doc.contains("1e18"));
+    let err = Model::parse(&doc).unwrap_err().to_string();
+    assert!(err.contains("VectorInstance"), "{err}");
+}
+
+#[test]
+fn substring_of_a_nan_position_fails_the_record() {
+    use styx_pmml::Cell;
+    let apply = r#"<Apply function="substring"><FieldRef field="s"/><FieldRef field="x"/><Constant dataType="integer">2</Constant></Apply>"#;
+    let model = Model::parse(&model_with("string", apply)).unwrap();
+    assert_eq!(
+        score(
+            &model,
+            &[("x", Cell::Number(2.0)), ("s", Cell::Text("abcd"))]
+        )
+        .unwrap(),
+        ["5.0", "bc"]
+    );
+    let r = score(
+        &model,
+        &[("x", Cell::Number(f64::NAN)), ("s", Cell::Text("abcd"))],
+    );
+    assert!(r.is_err(), "{r:?}");
+}

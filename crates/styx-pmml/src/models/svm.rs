@@ -280,6 +280,13 @@ pub(crate) fn compile(
         } else if let Some(sa) = vi.child("REAL-SparseArray") {
             let default = opt_num_attr(sa, "defaultValue")?.unwrap_or(0.0);
             let size = opt_num_attr(sa, "n")?.map(|x| x as usize).unwrap_or(n);
+            // Checked before allocating: a huge `n` must not exhaust memory.
+            if size != n {
+                return Err(PmmlError::invalid(
+                    "VectorInstance",
+                    "the vector length differs from the VectorFields",
+                ));
+            }
             let mut v = vec![default; size];
             let idx = sa
                 .child("Indices")
