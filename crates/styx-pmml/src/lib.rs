@@ -283,8 +283,15 @@ impl Model {
             }
         }
         models::evaluate(&mut ctx, self.c.top)?;
+        output::evaluate_outputs(&mut ctx, self.c.top)?;
         for col in &self.c.columns {
             if let Some(slot) = col.slot {
+                // A segment's output without a value is a missing result.
+                if let compile::SlotDef::Output { model, index } = self.c.slots[slot as usize] {
+                    if !output::is_declared(&ctx, model as usize, index as usize) {
+                        continue;
+                    }
+                }
                 ctx.get(slot)?;
             }
         }

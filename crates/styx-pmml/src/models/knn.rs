@@ -243,6 +243,8 @@ impl Knn {
             ctx.s.preds[index].probs = probs;
             let o = std::mem::take(&mut order);
             crate::models::set_distribution(ctx, index, None, Some(&o));
+            // JPMML's result is a distribution of affinities, not of probabilities.
+            ctx.s.preds[index].has_probs = false;
             ctx.s.preds[index].order = o;
         } else {
             let value = match self.scoring {
