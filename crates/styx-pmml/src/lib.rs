@@ -39,6 +39,7 @@ mod predicate;
 mod row;
 mod schema;
 mod temporal;
+mod text_index;
 mod types;
 mod xml;
 

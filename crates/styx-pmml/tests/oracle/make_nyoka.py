@@ -34,6 +34,7 @@ from sklearn.naive_bayes import GaussianNB
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import Pipeline
+from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import (Binarizer, LabelBinarizer, LabelEncoder, MaxAbsScaler, MinMaxScaler, OneHotEncoder,
                                    PolynomialFeatures, RobustScaler, StandardScaler)
 from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR, OneClassSVM
@@ -594,6 +595,60 @@ def _(fx, n):
 def _(fx, n):
     X, y = diabetes()
     write(fx, n, Pipeline([("reg", ExtraTreeRegressor(max_depth=6, random_state=459))]), X, y, "a single ExtraTreeRegressor", missing=0.03)
+
+
+WORDS = ["the", "cat", "dog", "sat", "on", "mat", "barked", "loudly", "pets", "need", "food", "red", "and", "a", "is"]
+
+
+def texts(seed, n=600):
+    """Short texts with punctuation, mixed case, repeated words and a few missing cells."""
+    rng = numpy.random.default_rng(seed)
+    docs, labels = [], []
+    for _ in range(n):
+        k = rng.integers(2, 9)
+        words = list(rng.choice(WORDS, k))
+        words = [w.upper() if rng.random() < 0.1 else (w.capitalize() if rng.random() < 0.2 else w) for w in words]
+        text = " ".join(words)
+        if rng.random() < 0.3:
+            text = text.replace(" ", ", ", 1) + rng.choice(["!", ".", "?", "...", ""])
+        if rng.random() < 0.1:
+            text = "(" + text + ")"
+        docs.append(text)
+        low = text.lower()
+        labels.append("animal" if ("cat" in low or "dog" in low) and rng.random() < 0.9 else "other")
+    X = pandas.DataFrame({"text": docs})
+    return X, pandas.Series(labels, name="y")
+
+
+def write_text(fx, name, pipeline, notes, seed):
+    X, y = texts(seed)
+    pipeline.fit(X["text"], y)
+    d = Path(fx) / name
+    d.mkdir(parents=True, exist_ok=True)
+    skl_to_pmml(pipeline, ["text"], "y", str(d / "model.pmml"))
+    text = re.sub(r"\s*<Timestamp>.*?</Timestamp>", "", (d / "model.pmml").read_text(), flags=re.S)
+    (d / "model.pmml").write_text(text)
+    inp = X.iloc[:300].copy()
+    inp.loc[[5, 77], "text"] = None
+    inp.loc[9, "text"] = "   "
+    inp.to_csv(d / "input.csv", index=False, na_rep="")
+    meta = {"name": name, "suite": "styx", "family": "nyoka", "source": "nyoka 5.5.0 (scikit-learn 1.3.2)",
+            "converter": "nyoka 5.5.0", "estimator": repr(pipeline.steps[-1][1])[:200],
+            "transforms": [type(s[1]).__name__ for s in pipeline.steps[:-1]], "notes": notes}
+    (d / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
+    print(name, file=sys.stderr)
+
+
+@case("495-nyoka-tfidf-logreg-text")
+def _(fx, n):
+    write_text(fx, n, Pipeline([("v", TfidfVectorizer()), ("clf", LogisticRegression(max_iter=2000))]),
+               "TfidfVectorizer: TextIndex counts of each term in the lower-cased text times its idf; punctuation, case, blanks and missing texts", 495)
+
+
+@case("496-nyoka-count-mlp-text")
+def _(fx, n):
+    write_text(fx, n, Pipeline([("v", CountVectorizer()), ("clf", MLPClassifier(hidden_layer_sizes=(4,), max_iter=2000, random_state=496))]),
+               "CountVectorizer: TextIndex term frequencies into a neural network", 496)
 
 
 if __name__ == "__main__":
