@@ -2,7 +2,8 @@
 //! normalized by the `TextIndexNormalization` tables (regular expression or literal
 //! replacements), split on `wordSeparatorCharacterRE` and stripped of leading and trailing
 //! punctuation; the term is split the same way; matches may differ by up to
-//! `maxLevenshteinDistance` edits (summed over the term's tokens).
+//! `maxLevenshteinDistance` edits (summed over the term's tokens). With `wordRE`, the
+//! tokens are the matches of that expression instead.
 
 use crate::compile::Compiler;
 use crate::error::{Fail, PmmlError};
@@ -33,7 +34,10 @@ pub(crate) struct TextIndex {
     text: Expr,
     term: Expr,
     normalizations: Vec<Normalization>,
+    /// `wordSeparatorCharacterRE` (tokens between its matches, punctuation trimmed) or,
+    /// when `words`, `wordRE` (tokens are its matches).
     separator: regex::Regex,
+    words: bool,
     punctuation: regex::Regex,
     case_sensitive: bool,
     max_distance: usize,
@@ -108,14 +112,11 @@ pub(crate) fn compile(c: &mut Compiler<'_>, el: &Element) -> Result<(Expr, DataT
             "tokenize=\"false\" is not supported",
         ));
     }
-    if el.attr("wordRE").is_some() {
-        return Err(PmmlError::unsupported(
-            "TextIndex",
-            "wordRE is not supported",
-        ));
-    }
+    let words = el.attr("wordRE").is_some();
     let separator = regex(
-        el.attr("wordSeparatorCharacterRE").unwrap_or("\\s+"),
+        el.attr("wordRE")
+            .or(el.attr("wordSeparatorCharacterRE"))
+            .unwrap_or("\\s+"),
         true,
         "TextIndex",
     )?;
@@ -174,6 +175,7 @@ pub(crate) fn compile(c: &mut Compiler<'_>, el: &Element) -> Result<(Expr, DataT
             term,
             normalizations,
             separator,
+            words,
             punctuation: regex::Regex::new(r"^\p{P}+|\p{P}+$").expect("a valid pattern"),
             case_sensitive,
             max_distance,
@@ -220,6 +222,14 @@ impl TextIndex {
 
     fn tokens(&self, text: &str) -> Vec<String> {
         let mut out = Vec::new();
+        if self.words {
+            out.extend(
+                self.separator
+                    .find_iter(text)
+                    .map(|m| m.as_str().to_string()),
+            );
+            return out;
+        }
         for piece in self.separator.split(text) {
             let t = self.punctuation.replace_all(piece, "");
             if !t.is_empty() {

@@ -25,6 +25,8 @@ INDEXES = [
     ("log_the", 'localTermWeights="logarithmic"', "the", ""),
     ("tf_two_words", 'maxLevenshteinDistance="2"', "red mat", ""),
     ("tf_sep", 'wordSeparatorCharacterRE="[\\s\\-]+"', "well", ""),
+    ("tf_words", 'wordRE="[a-z]+"', "ell", ""),
+    ("tf_words_case", 'wordRE="[A-Za-z]+" isCaseSensitive="true"', "The", ""),
     ("tf_norm", "", "feline",
      """<TextIndexNormalization inField="string" outField="stem" regexField="regex">
           <InlineTable>
