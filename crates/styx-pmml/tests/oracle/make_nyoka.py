@@ -101,7 +101,10 @@ def write(fx, name, pipeline, X, y, notes, kind="skl", missing=0.0, rows=300, id
     export(kind, pipeline, list(X.columns), target, d / "model.pmml")
     text = (d / "model.pmml").read_text()
     text = re.sub(r"\s*<Timestamp>.*?</Timestamp>", "", text, flags=re.S)
-    if strip_output:
+    if strip_output == "probability":
+        # JPMML's nearest-neighbour result has no probabilities: keep the other outputs.
+        text = re.sub(r"\s*<OutputField [^>]*feature=\"probability\"[^>]*/>", "", text)
+    elif strip_output:
         # The top-level Output repeats the names of the chain's last segment's outputs,
         # which JPMML refuses for every record: without it the document scores.
         text = re.sub(r"\s*<Output>.*?</Output>", "", text, count=1, flags=re.S)
@@ -114,7 +117,8 @@ def write(fx, name, pipeline, X, y, notes, kind="skl", missing=0.0, rows=300, id
         inp.insert(0, "Id", range(1, len(inp) + 1))
     inp.to_csv(d / "input.csv", index=False, na_rep="")
     est = pipeline.steps[-1][1]
-    source = "nyoka 5.5.0 (scikit-learn 1.3.2)" + (", its top-level Output removed" if strip_output else "")
+    source = "nyoka 5.5.0 (scikit-learn 1.3.2)" + {False: "", True: ", its top-level Output removed",
+                                                   "probability": ", its probability outputs removed"}[strip_output]
     meta = {"name": name, "suite": "styx", "family": "nyoka", "source": source,
             "converter": "nyoka 5.5.0", "estimator": repr(est)[:200],
             "transforms": [type(s[1]).__name__ for s in pipeline.steps[:-1]], "notes": notes}
@@ -649,6 +653,21 @@ def _(fx, n):
 def _(fx, n):
     write_text(fx, n, Pipeline([("v", CountVectorizer()), ("clf", MLPClassifier(hidden_layer_sizes=(4,), max_iter=2000, random_state=496))]),
                "CountVectorizer: TextIndex term frequencies into a neural network", 496)
+
+
+@case("498-nyoka-knn-manhattan-votes")
+def _(fx, n):
+    X, y = iris()
+    write(fx, n, Pipeline([("clf", KNeighborsClassifier(n_neighbors=4, metric="manhattan"))]), X, y,
+          "KNN classifier as 426 without its probability outputs: cityBlock distance, an even k (vote ties), missing cells",
+          missing=0.03, strip_output="probability")
+
+
+@case("499-nyoka-knn-weighted-wine")
+def _(fx, n):
+    X, y = wine()
+    write(fx, n, Pipeline([("sc", StandardScaler()), ("clf", KNeighborsClassifier(n_neighbors=6, weights="distance"))]), X, y,
+          "distance-weighted KNN classifier without its probability outputs", strip_output="probability")
 
 
 if __name__ == "__main__":
