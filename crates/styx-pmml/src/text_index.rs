@@ -346,7 +346,7 @@ fn same(a: &str, b: &str, case_sensitive: bool) -> bool {
             .all(|(x, y)| same_char(x, y, false))
 }
 
-/// The Levenshtein distance of two tokens (in UTF-16 units, as Java counts), or `None`
+/// The Levenshtein distance of two tokens (in characters), or `None`
 /// when it exceeds `threshold`.
 fn limited_distance(a: &str, b: &str, case_sensitive: bool, threshold: usize) -> Option<usize> {
     let a: Vec<char> = a.chars().collect();
