@@ -30,6 +30,9 @@ pub(crate) enum SlotDef {
     },
     /// An `OutputField` of a model.
     Output { model: u32, index: u32 },
+    /// A name a nested model's `MiningField` lists that JPMML cannot resolve there (a
+    /// `DerivedField` of the `TransformationDictionary`): reading it fails the record.
+    Undefined,
 }
 
 /// What a name resolves to.
@@ -218,6 +221,20 @@ impl<'d> Compiler<'d> {
             .last_mut()
             .expect("a scope")
             .insert(name.to_string(), info);
+    }
+
+    /// Whether `name` resolves to a `DerivedField` of the `TransformationDictionary`.
+    fn is_global_derived(&self, name: &str) -> bool {
+        if self.scopes[1..].iter().any(|s| s.contains_key(name)) {
+            return false;
+        }
+        match self.scopes[0].get(name) {
+            Some(f) => matches!(
+                self.slots[f.slot as usize],
+                SlotDef::Derived { .. } | SlotDef::Unset
+            ),
+            None => false,
+        }
     }
 
     pub(crate) fn param_index(&self, name: &str) -> Option<u32> {
@@ -431,6 +448,14 @@ impl<'d> Compiler<'d> {
             let name = req(mf, "name")?;
             let usage = mf.attr("usageType").unwrap_or("active");
             let info = self.field(name, "MiningField")?;
+            if !top && usage == "active" && self.is_global_derived(name) {
+                // JPMML resolves a nested model's mining field among the data fields, the
+                // outputs of the chain so far and the enclosing models' local derived
+                // fields only.
+                let slot = self.new_slot(SlotDef::Undefined, name);
+                self.declare(name, FieldInfo { slot, ..info });
+                continue;
+            }
             match usage {
                 "target" | "predicted" => {
                     if target_name.is_some() {
@@ -453,6 +478,7 @@ impl<'d> Compiler<'d> {
                             intervals: vec![],
                         });
                         let prep = Prep::new(&df, Some(mf), &mut self.symbols)?;
+                        let optype = prep.optype;
                         let slot = self.new_slot(
                             SlotDef::Treated {
                                 src: info.slot,
@@ -460,7 +486,18 @@ impl<'d> Compiler<'d> {
                             },
                             name,
                         );
-                        self.declare(name, FieldInfo { slot, ..info });
+                        self.declare(
+                            name,
+                            FieldInfo {
+                                slot,
+                                optype,
+                                ..info
+                            },
+                        );
+                    } else if let (false, Some(o)) = (top, mf.attr("optype")) {
+                        // The same value, seen by this model with another operational type.
+                        let optype = OpType::parse(o, "MiningField")?;
+                        self.declare(name, FieldInfo { optype, ..info });
                     }
                 }
                 "supplementary" | "group" | "order" | "frequencyWeight" | "analysisWeight" => {}

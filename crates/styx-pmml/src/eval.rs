@@ -198,6 +198,11 @@ impl<'a> Ctx<'a> {
                 crate::output::eval_output(self, *model as usize, *index as usize)
             }
             SlotDef::Unset => Ok(Val::Missing),
+            SlotDef::Undefined => Err(EvalError::Evaluation(format!(
+                "field \"{}\" is not defined",
+                m.slot_names[slot as usize]
+            ))
+            .into()),
         }
     }
 

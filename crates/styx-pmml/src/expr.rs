@@ -68,6 +68,8 @@ pub(crate) enum Expr {
     },
     /// A conversion to a declared type (function parameters and results).
     Cast(Box<Expr>, DataType),
+    /// A term's frequency in a text (see [`crate::text_index`]).
+    TextIndex(Box<crate::text_index::TextIndex>),
     /// An arithmetic `Apply` (`+ - * /`) of an expression and a number constant (`input f c`,
     /// or `c f input` when `const_first`), as scalers write them: computed directly when
     /// the input is a number, else by the plain `Apply` in `general`.
@@ -329,6 +331,7 @@ impl Expr {
                 let v = e.eval(ctx)?;
                 cast(ctx, v, *t)
             }
+            Expr::TextIndex(t) => t.eval(ctx),
         }
     }
 }
@@ -853,7 +856,8 @@ impl Compiler<'_> {
             }
             "MapValues" => self.map_values(el),
             "Apply" => self.apply(el),
-            "TextIndex" | "Aggregate" | "Lag" => Err(PmmlError::unsupported(
+            "TextIndex" => crate::text_index::compile(self, el),
+            "Aggregate" | "Lag" => Err(PmmlError::unsupported(
                 el.name.clone(),
                 "this expression is not supported",
             )),

@@ -44,6 +44,7 @@ mod predicate;
 mod row;
 mod schema;
 mod temporal;
+mod text_index;
 mod types;
 mod xml;
 
@@ -140,13 +141,13 @@ pub struct Model {
     input_slots: Vec<InputSlot>,
 }
 
-/// An input field's slot and how its cells are prepared.
+/// An input field whose parsed text is its value (see [`schema::Prep::plain_number`]):
+/// its slot, its input cell and its number type.
 #[derive(Debug, Clone, Copy)]
 struct InputSlot {
     slot: u32,
     input: u32,
-    /// A number field whose parsed text is its value (see [`schema::Prep::plain_number`]).
-    plain: Option<DataType>,
+    plain: DataType,
 }
 
 impl std::str::FromStr for Model {
@@ -190,7 +191,7 @@ impl Model {
                     Some(InputSlot {
                         slot: i as u32,
                         input: *input,
-                        plain: prep.plain_number(),
+                        plain: prep.plain_number()?,
                     })
                 }
                 _ => None,
@@ -271,24 +272,32 @@ impl Model {
             row,
         };
         let epoch = ctx.s.epoch;
+        // Input fields are prepared when the model first reads them, as JPMML does: a
+        // value a model never reads (a tree branch not taken) is never checked, and an
+        // invalid one fails the record only when it is read. A number as text is parsed
+        // here already, as `Prep::prepare_cell` would, when nothing else can come of it.
         for s in &self.input_slots {
-            // A number as text: parsed here, as `Prep::prepare_cell` would.
-            if let (Some(ty), Cell::Text(t)) = (s.plain, row.cell(s.input as usize)) {
-                if let Some(x) = types::parse_number(ty, t) {
+            if let Cell::Text(t) = row.cell(s.input as usize) {
+                if let Some(x) = types::parse_number(s.plain, t) {
                     if !x.is_nan() {
                         ctx.s.slots[s.slot as usize] = eval::SlotValue {
                             epoch,
                             val: Val::Num(x),
                         };
-                        continue;
                     }
                 }
             }
-            ctx.get(s.slot)?;
         }
         models::evaluate(&mut ctx, self.c.top)?;
+        output::evaluate_outputs(&mut ctx, self.c.top)?;
         for col in &self.c.columns {
             if let Some(slot) = col.slot {
+                // A segment's output without a value is a missing result.
+                if let compile::SlotDef::Output { model, index } = self.c.slots[slot as usize] {
+                    if !output::is_declared(&ctx, model as usize, index as usize) {
+                        continue;
+                    }
+                }
                 ctx.get(slot)?;
             }
         }

@@ -4,7 +4,7 @@
 use crate::compile::{
     CastInteger, Compiler, FieldInfo, MiningFunction, ModelNode, SlotDef, TargetDef,
 };
-use crate::error::{Fail, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{cast, req, Expr};
 use crate::models::ModelKind;
@@ -251,13 +251,65 @@ impl Compiler<'_> {
     }
 }
 
+/// Whether output field `index` of `model` has a value for the current record, as JPMML
+/// declares output fields: not when the model was not evaluated, nor when the field
+/// reports on the prediction (its value, a probability or confidence) and there is none.
+/// An undeclared field is a missing result, but reading it from an expression, or from the
+/// next model of a chain, fails the record.
+pub(crate) fn is_declared(ctx: &Ctx<'_>, model: usize, index: usize) -> bool {
+    let pred = &ctx.s.preds[model];
+    if pred.epoch != ctx.s.epoch {
+        return false;
+    }
+    match ctx.m.models[model].outputs[index].feature {
+        Feature::Predicted | Feature::Probability(_) | Feature::Confidence(_) | Feature::Zero => {
+            !pred.value.is_missing()
+        }
+        _ => true,
+    }
+}
+
+/// Computes every declared output field of `model`, evaluated for the current record, in
+/// order (JPMML computes them all after each model's prediction: an output that cannot
+/// be computed fails the record even when nothing reads it).
+pub(crate) fn evaluate_outputs(ctx: &mut Ctx<'_>, model: usize) -> Result<(), Fail> {
+    let m = ctx.m;
+    for (i, o) in m.models[model].outputs.iter().enumerate() {
+        if is_declared(ctx, model, i) {
+            ctx.get(o.slot)?;
+        }
+    }
+    if let ModelKind::Mining(mm) = &m.models[model].kind {
+        mm.check_own_outputs(ctx, model)?;
+    }
+    Ok(())
+}
+
+/// The failure of reading an output field without a value (see [`is_declared`]).
+pub(crate) fn undefined(name: &str) -> Fail {
+    EvalError::Evaluation(format!("the value for field \"{name}\" is not defined")).into()
+}
+
+/// The failure of asking a prediction without probabilities (or confidences) for one.
+fn no_distribution(name: &str, confidence: bool) -> Fail {
+    let what = if confidence {
+        "confidences"
+    } else {
+        "probabilities"
+    };
+    EvalError::Evaluation(format!(
+        "output field \"{name}\": the model's prediction has no {what}"
+    ))
+    .into()
+}
+
 /// Computes output field `index` of model `model` for the current record.
 pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Result<Val, Fail> {
     let m = ctx.m;
     let node = &m.models[model];
     let def = &node.outputs[index];
-    if ctx.s.preds[model].epoch != ctx.s.epoch {
-        return Ok(Val::Missing);
+    if !is_declared(ctx, model, index) {
+        return Err(undefined(&def.name));
     }
     if let (Feature::Rule(rule), ModelKind::Association(a)) = (&def.feature, &node.kind) {
         let v = a.output_value(ctx, model, rule)?;
@@ -284,6 +336,9 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
                     Some(i) => Some(*i as usize),
                     None => node.cats.iter().position(|c| ctx.equal(*c, pred.value)),
                 };
+                if !ok && !matches!(def.feature, Feature::Affinity(_)) {
+                    return Err(no_distribution(&def.name, conf));
+                }
                 match i {
                     Some(i) if ok && i < values.len() => Val::Num(values[i]),
                     Some(_) if !ok => Val::Missing,
@@ -294,6 +349,8 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
         Feature::Zero => {
             if pred.value.is_missing() {
                 Val::Missing
+            } else if !pred.has_probs {
+                return Err(no_distribution(&def.name, false));
             } else {
                 Val::Num(0.0)
             }

@@ -1,11 +1,11 @@
 //! Predicates with PMML's three-valued logic (true, false, unknown).
 
 use crate::compile::Compiler;
-use crate::error::{Fail, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::req;
 use crate::schema::parse_const;
-use crate::types::{DataType, Val, DYN};
+use crate::types::{DataType, OpType, Val, DYN};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +39,11 @@ pub(crate) enum Cond {
     IsMissing {
         slot: Slot,
         negate: bool,
+    },
+    /// An ordering (`lessThan`...) of a categorical field that is not boolean: JPMML
+    /// cannot order such a value, so a record where it is not missing fails.
+    Unorderable {
+        slot: Slot,
     },
     In {
         slot: Slot,
@@ -92,6 +97,16 @@ impl Cond {
                 }
             }
             Cond::IsMissing { slot, negate } => Some(ctx.get(*slot)?.is_missing() != *negate),
+            Cond::Unorderable { slot } => {
+                if ctx.get(*slot)?.is_missing() {
+                    return Ok(None);
+                }
+                return Err(EvalError::Evaluation(format!(
+                    "field \"{}\": a categorical value cannot be used in comparison operations",
+                    ctx.m.slot_names[*slot as usize]
+                ))
+                .into());
+            }
             Cond::In {
                 slot,
                 values,
@@ -261,6 +276,10 @@ impl Compiler<'_> {
                 };
                 let text = req(el, "value")?;
                 let value = self.constant_for(f.ty, text, "SimplePredicate")?;
+                let ordering = !matches!(op, Op::Equal | Op::NotEqual);
+                if ordering && f.optype == OpType::Categorical && f.ty != DataType::Boolean {
+                    return Ok(Cond::Unorderable { slot: f.slot });
+                }
                 Ok(Cond::Compare {
                     slot: f.slot,
                     op,

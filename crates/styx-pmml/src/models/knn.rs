@@ -32,6 +32,10 @@ pub(crate) struct Knn {
     measure: Measure,
     scoring: Scoring,
     threshold: f64,
+    /// Per category index: its number of training instances, and its rank in value order
+    /// (ties of votes go to the most frequent category, then to the smallest value).
+    cat_counts: Vec<usize>,
+    cat_ranks: Vec<usize>,
 }
 
 pub(crate) fn compile(
@@ -172,6 +176,26 @@ pub(crate) fn compile(
             "fewer instances than numberOfNeighbors",
         ));
     }
+    let mut cat_counts = vec![0usize; node.cats.len()];
+    if classification {
+        for (_, y, _) in &instances {
+            cat_counts[*y as usize] += 1;
+        }
+    }
+    let mut by_value: Vec<usize> = (0..node.cats.len()).collect();
+    by_value.sort_by(|a, b| match (node.cats[*a], node.cats[*b]) {
+        (Val::Str(x), Val::Str(y)) => {
+            c.symbols.strings[x as usize].cmp(&c.symbols.strings[y as usize])
+        }
+        (x, y) => x
+            .num()
+            .unwrap_or(f64::NAN)
+            .total_cmp(&y.num().unwrap_or(f64::NAN)),
+    });
+    let mut cat_ranks = vec![0usize; node.cats.len()];
+    for (rank, i) in by_value.into_iter().enumerate() {
+        cat_ranks[i] = rank;
+    }
     Ok(Knn {
         fields,
         weights,
@@ -180,10 +204,23 @@ pub(crate) fn compile(
         measure,
         scoring,
         threshold,
+        cat_counts,
+        cat_ranks,
     })
 }
 
 impl Knn {
+    /// The category with the most votes; among tied ones, the one with the most training
+    /// instances, then the smallest value (as JPMML and the PMML specification decide).
+    fn winner(&self, votes: &[f64]) -> Option<usize> {
+        let max = votes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let count = |i: usize| self.cat_counts.get(i).copied().unwrap_or(0);
+        let rank = |i: usize| self.cat_ranks.get(i).copied().unwrap_or(usize::MAX);
+        (0..votes.len())
+            .filter(|i| votes[*i] == max)
+            .min_by(|a, b| count(*b).cmp(&count(*a)).then(rank(*a).cmp(&rank(*b))))
+    }
+
     pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
         let mut x: Vec<Option<f64>> = std::mem::take(&mut ctx.s.opt_nums);
         x.clear();
@@ -240,9 +277,12 @@ impl Knn {
             }
             let total: f64 = probs.iter().sum();
             probs.iter_mut().for_each(|p| *p /= total);
+            let label = self.winner(&probs).map(|i| ctx.m.models[index].cats[i]);
             ctx.s.preds[index].probs = probs;
             let o = std::mem::take(&mut order);
-            crate::models::set_distribution(ctx, index, None, Some(&o));
+            crate::models::set_distribution(ctx, index, label, Some(&o));
+            // JPMML's result is a distribution of affinities, not of probabilities.
+            ctx.s.preds[index].has_probs = false;
             ctx.s.preds[index].order = o;
         } else {
             let value = match self.scoring {

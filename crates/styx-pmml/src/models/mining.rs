@@ -42,6 +42,9 @@ struct Segment {
     weight: f64,
     /// Segment category index -> mining model category index.
     cat_map: Vec<u32>,
+    /// In a model chain: the segment's output fields (by index) whose names earlier
+    /// segments' outputs have, with those segments' models.
+    chain_dups: Vec<(usize, Vec<usize>)>,
 }
 
 /// A compiled `MiningModel`.
@@ -55,6 +58,9 @@ pub(crate) struct Mining {
     tree_sum: Option<TreeSum>,
     /// Classification trees aggregated, compiled together.
     tree_votes: Option<TreeVotes>,
+    /// In a model chain: the model's own output fields (by index) whose names its
+    /// segments' outputs have, with those segments' models.
+    own_dups: Vec<(usize, Vec<usize>)>,
 }
 
 impl Mining {
@@ -75,6 +81,40 @@ impl Mining {
     pub(crate) fn drop_tree_sum(&mut self) {
         self.tree_sum = None;
         self.tree_votes = None;
+    }
+
+    /// In a model chain, the declaration of an evaluated segment's output fields for the
+    /// next segments, as JPMML makes it: an output without a value, or one whose name an
+    /// earlier evaluated segment's output has, fails the record.
+    fn chain_declare(&self, ctx: &Ctx<'_>, s: &Segment) -> Result<(), Fail> {
+        if self.method != Method::ModelChain {
+            return Ok(());
+        }
+        let outputs = &ctx.m.models[s.model].outputs;
+        for (k, o) in outputs.iter().enumerate() {
+            if !crate::output::is_declared(ctx, s.model, k) {
+                return Err(crate::output::undefined(&o.name));
+            }
+        }
+        for (k, earlier) in &s.chain_dups {
+            if earlier.iter().any(|m| ctx.s.preds[*m].epoch == ctx.s.epoch) {
+                return Err(already_defined(&outputs[*k].name));
+            }
+        }
+        Ok(())
+    }
+
+    /// Fails the record when one of the chain's own declared output fields has the name
+    /// of an evaluated segment's output (JPMML declares both in the same context).
+    pub(crate) fn check_own_outputs(&self, ctx: &Ctx<'_>, model: usize) -> Result<(), Fail> {
+        for (k, segs) in &self.own_dups {
+            if crate::output::is_declared(ctx, model, *k)
+                && segs.iter().any(|m| ctx.s.preds[*m].epoch == ctx.s.epoch)
+            {
+                return Err(already_defined(&ctx.m.models[model].outputs[*k].name));
+            }
+        }
+        Ok(())
     }
 
     /// Whether the model has no typed target of its own (its result is a segment's).
@@ -198,6 +238,8 @@ pub(crate) fn compile<'d>(
         ));
     }
     let mut segments = Vec::new();
+    // The output fields a model chain declares, in order, with their segments' models.
+    let mut chain_names: Vec<(String, usize)> = Vec::new();
     for (i, s) in segs.iter().enumerate() {
         let cond = c.predicate_child(s)?;
         let weight = crate::expr::opt_num_attr(s, "weight")?.unwrap_or(1.0);
@@ -246,9 +288,21 @@ pub(crate) fn compile<'d>(
                 cat_map.push(cat_index(&mut node.cats, v));
             }
         }
+        let mut chain_dups = Vec::new();
         if method == Method::ModelChain {
+            for (k, (name, _)) in outputs.iter().enumerate() {
+                let earlier: Vec<usize> = chain_names
+                    .iter()
+                    .filter(|(n, _)| n == name)
+                    .map(|(_, m)| *m)
+                    .collect();
+                if !earlier.is_empty() {
+                    chain_dups.push((k, earlier));
+                }
+            }
             for (name, info) in outputs {
                 c.declare(&name, info);
+                chain_names.push((name, model));
             }
         }
         segments.push(Segment {
@@ -256,7 +310,23 @@ pub(crate) fn compile<'d>(
             model,
             weight,
             cat_map,
+            chain_dups,
         });
+    }
+    // The model's own output fields are declared where its chain declared its segments'.
+    let mut own_dups = Vec::new();
+    if let Some(out) = el.child("Output") {
+        for (k, of) in out.children_named("OutputField").enumerate() {
+            let name = of.attr("name").unwrap_or("");
+            let same: Vec<usize> = chain_names
+                .iter()
+                .filter(|(n, _)| n == name)
+                .map(|(_, m)| *m)
+                .collect();
+            if !same.is_empty() {
+                own_dups.push((k, same));
+            }
+        }
     }
     // The outputs of segments that the result may come from are results too.
     let exposed: Vec<usize> = match method {
@@ -293,6 +363,7 @@ pub(crate) fn compile<'d>(
         threshold,
         tree_sum,
         tree_votes,
+        own_dups,
     })
 }
 
@@ -478,7 +549,9 @@ impl Mining {
                 .and_then(|v| Some((v, v.sum.walk(&v.sum.members()[si], &record)?)));
             if let Some((votes, k)) = walked {
                 votes.predict(ctx, s.model, k as usize);
-            } else if let Err(e) = evaluate(ctx, s.model) {
+            } else if let Err(e) =
+                evaluate(ctx, s.model).and_then(|()| crate::output::evaluate_outputs(ctx, s.model))
+            {
                 result = Err(e);
                 break;
             }
@@ -494,6 +567,17 @@ impl Mining {
                     continue;
                 }
                 Method::ModelChain => {
+                    // A missing prediction ends the chain before its outputs are declared.
+                    if self.missing == MissingPrediction::ReturnMissing
+                        && seg_pred.value.is_missing()
+                    {
+                        chosen = None;
+                        break;
+                    }
+                    if let Err(e) = self.chain_declare(ctx, s) {
+                        result = Err(e);
+                        break;
+                    }
                     chosen = Some(s);
                     continue;
                 }
@@ -940,6 +1024,14 @@ fn weighted_median(pairs: &mut [f64], float: bool) -> f64 {
         }
     }
     f64::NAN
+}
+
+/// The failure of declaring a field twice in one evaluation context.
+fn already_defined(name: &str) -> Fail {
+    EvalError::Evaluation(format!(
+        "the value for field \"{name}\" has already been defined"
+    ))
+    .into()
 }
 
 #[cfg(test)]
