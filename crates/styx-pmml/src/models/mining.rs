@@ -367,15 +367,20 @@ pub(crate) fn compile<'d>(
     })
 }
 
-/// Compiles a regression `sum` whose segments are all regression trees that always apply
-/// and have no output fields into one [`TreeSum`]; `None` for any other segmentation.
+/// Compiles a regression sum, weighted sum, average or weighted average whose segments
+/// are all regression trees that always apply and have no output fields into one
+/// [`TreeSum`]; `None` for any other segmentation.
 fn tree_sum(
     c: &Compiler<'_>,
     node: &ModelNode,
     method: Method,
     segments: &[Segment],
 ) -> Option<TreeSum> {
-    if method != Method::Sum || node.function != MiningFunction::Regression {
+    if !matches!(
+        method,
+        Method::Sum | Method::WeightedSum | Method::Average | Method::WeightedAverage
+    ) || node.function != MiningFunction::Regression
+    {
         return None;
     }
     let usable = |slot: u32| matches!(&c.slots[slot as usize], SlotDef::Input { input, .. } if *input != u32::MAX);
@@ -853,7 +858,7 @@ impl Mining {
         true
     }
 
-    /// A regression `sum` of trees: each tree walked in the [`TreeSum`] when it can be,
+    /// A regression sum or average of trees: each tree walked in the [`TreeSum`] when it can be,
     /// evaluated as a segment otherwise, aggregated as [`Mining::evaluate`] does.
     fn evaluate_tree_sum(
         &self,
@@ -881,9 +886,10 @@ impl Mining {
     ) -> Result<Option<f64>, Fail> {
         sum.load(ctx, record);
         let mut total = 0.0;
+        let mut denominator = 0.0;
         let mut evaluated = 0usize;
         let mut missing_count = 0usize;
-        for member in sum.members() {
+        for (member, s) in sum.members().iter().zip(&self.segments) {
             let value = match sum.walk(member, record) {
                 Some(x) => Val::Num(x),
                 None => {
@@ -904,14 +910,29 @@ impl Mining {
                     EvalError::Evaluation("a segment's prediction is not a number".into()).into(),
                 );
             };
-            total = round_to(float, total + x);
+            // The same steps as the general aggregation of `Mining::evaluate`.
+            match self.method {
+                Method::Sum => total = round_to(float, total + x),
+                Method::Average => {
+                    total = round_to(float, total + x);
+                    denominator += 1.0;
+                }
+                Method::WeightedAverage => {
+                    total = round_to(float, total + round_to(float, x * s.weight));
+                    denominator += s.weight;
+                }
+                _ => total = round_to(float, total + round_to(float, x * s.weight)),
+            }
         }
         let too_many_missing =
             evaluated > 0 && (missing_count as f64 / evaluated as f64) > self.threshold;
         if evaluated == missing_count || too_many_missing {
             return Ok(None);
         }
-        Ok(Some(total))
+        Ok(Some(match self.method {
+            Method::Average | Method::WeightedAverage => round_to(float, total / denominator),
+            _ => total,
+        }))
     }
 
     /// The result of `selectFirst` and `modelChain`: the chosen segment's prediction.

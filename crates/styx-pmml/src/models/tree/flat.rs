@@ -768,7 +768,7 @@ mod tests {
                 "max",
             ][rng.below(6)]
         } else {
-            "sum"
+            ["sum", "weightedSum", "average", "weightedAverage"][rng.below(4)]
         };
         let (target, output) = if classes {
             (
