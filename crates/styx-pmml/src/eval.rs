@@ -242,6 +242,26 @@ impl<'a> Ctx<'a> {
         v
     }
 
+    /// A string value holding `values` as Java writes a list (`[3.0, -0.5]`, a missing
+    /// element as `null`), which is how Openscoring's CSV endpoint gives a collection.
+    pub fn list_string(&mut self, values: &[Val]) -> Val {
+        self.build_string(|ctx, s| {
+            s.push('[');
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    s.push_str(", ");
+                }
+                match *v {
+                    Val::Missing => s.push_str("null"),
+                    Val::Num(x) => crate::format::write_double(x, s),
+                    Val::Str(id) => s.push_str(ctx.text(id)),
+                    Val::Bool(b) => s.push_str(if b { "true" } else { "false" }),
+                }
+            }
+            s.push(']');
+        })
+    }
+
     /// Whether two values are equal (strings compared by text, numbers as Java's
     /// `Double.equals`: see [`crate::types::java_cmp`]).
     pub fn equal(&self, a: Val, b: Val) -> bool {

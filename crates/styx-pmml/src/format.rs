@@ -54,22 +54,7 @@ pub fn write_java_double(x: f64, out: &mut String) {
         return;
     }
     let buf = java_sci(x);
-    let (neg, digits, exp) = split(&buf);
-    if neg {
-        out.push('-');
-    }
-    if (-3..7).contains(&exp) {
-        fixed(&digits, exp, out);
-    } else {
-        out.push_str(&digits[..1]);
-        out.push('.');
-        if digits.len() > 1 {
-            out.push_str(&digits[1..]);
-        } else {
-            out.push('0');
-        }
-        let _ = write!(out, "E{exp}");
-    }
+    java_layout(&buf, out);
 }
 
 /// The digits Java 17's `Double.toString`/`Float.toString` give an integral value below
@@ -195,21 +180,10 @@ fn java_tie(x: f64, sci: String, parse: impl Fn(&str) -> Option<f64>) -> String 
     s
 }
 
-/// Writes a float the way Java's `Float.toString` lays out its digits.
-pub fn write_java_float(x: f32, out: &mut String) {
-    if !x.is_finite() || x == 0.0 {
-        write_java_double(x as f64, out);
-        return;
-    }
-    let mut buf = String::with_capacity(24);
-    match java_integral_digits(x as f64, 24) {
-        Some(d) => buf = d,
-        None => {
-            let _ = write!(buf, "{x:e}");
-            buf = java_float_tie(x, buf);
-        }
-    }
-    let (neg, digits, exp) = split(&buf);
+/// Lays out shortest digits (Rust's `{:e}` form) as Java's `toString` does: plain from
+/// 1e-3 up to 1e7, else `d.dddE±x`.
+fn java_layout(buf: &str, out: &mut String) {
+    let (neg, digits, exp) = split(buf);
     if neg {
         out.push('-');
     }
@@ -225,6 +199,23 @@ pub fn write_java_float(x: f32, out: &mut String) {
         }
         let _ = write!(out, "E{exp}");
     }
+}
+
+/// Writes a float the way Java's `Float.toString` lays out its digits.
+pub fn write_java_float(x: f32, out: &mut String) {
+    if !x.is_finite() || x == 0.0 {
+        write_java_double(x as f64, out);
+        return;
+    }
+    let mut buf = String::with_capacity(24);
+    match java_integral_digits(x as f64, 24) {
+        Some(d) => buf = d,
+        None => {
+            let _ = write!(buf, "{x:e}");
+            buf = java_float_tie(x, buf);
+        }
+    }
+    java_layout(&buf, out);
 }
 
 fn write_special(x: f64, out: &mut String) -> bool {

@@ -409,11 +409,17 @@ pub(crate) fn set_regression(ctx: &mut Ctx<'_>, model: usize, x: Option<f64>) {
             .map(|d| Val::Num(apply_target(&node.target, node.float, d)))
             .unwrap_or(Val::Missing),
     };
+    set_prediction(ctx, model, value, false);
+}
+
+/// Records `value` as model `model`'s prediction for the current record, with its
+/// probabilities (already written) valid when `has_probs`, and no confidences or entities.
+pub(crate) fn set_prediction(ctx: &mut Ctx<'_>, model: usize, value: Val, has_probs: bool) {
     let epoch = ctx.s.epoch;
     let p = &mut ctx.s.preds[model];
     p.epoch = epoch;
     p.value = value;
-    p.has_probs = false;
+    p.has_probs = has_probs;
     p.has_conf = false;
     p.entity = Val::Missing;
     p.ranked.clear();

@@ -756,21 +756,7 @@ impl Association {
                 .into());
             }
         }
-        let text = ctx.build_string(|ctx, s| {
-            s.push('[');
-            for (i, v) in picked.iter().enumerate() {
-                if i > 0 {
-                    s.push_str(", ");
-                }
-                match *v {
-                    Val::Missing => s.push_str("null"),
-                    Val::Num(x) => crate::format::write_double(x, s),
-                    Val::Str(id) => s.push_str(ctx.text(id)),
-                    Val::Bool(b) => s.push_str(if b { "true" } else { "false" }),
-                }
-            }
-            s.push(']');
-        });
+        let text = ctx.list_string(&picked);
         ctx.s.members = picked;
         Ok(text)
     }

@@ -423,17 +423,11 @@ pub(crate) struct TreeVotes {
 impl TreeVotes {
     /// Writes leaf `k`'s prediction as model `model`'s for the current record.
     fn predict(&self, ctx: &mut Ctx<'_>, model: usize, k: usize) {
-        let epoch = ctx.s.epoch;
         let label = ctx.m.models[model].cats[self.labels[k] as usize];
-        let p = &mut ctx.s.preds[model];
-        p.epoch = epoch;
-        p.value = label;
-        let n = p.probs.len().min(self.width);
-        p.probs[..n].copy_from_slice(&self.probs[k * self.width..k * self.width + n]);
-        p.has_probs = true;
-        p.has_conf = false;
-        p.entity = Val::Missing;
-        p.ranked.clear();
+        let probs = &mut ctx.s.preds[model].probs;
+        let n = probs.len().min(self.width);
+        probs[..n].copy_from_slice(&self.probs[k * self.width..k * self.width + n]);
+        crate::output::set_prediction(ctx, model, label, true);
     }
 }
 
@@ -795,14 +789,7 @@ impl Mining {
             if use_order { Some(&order) } else { None },
         );
         restore(ctx, probs, order, values);
-        let epoch = ctx.s.epoch;
-        let p = &mut ctx.s.preds[index];
-        p.epoch = epoch;
-        p.value = label;
-        p.has_probs = true;
-        p.has_conf = false;
-        p.entity = Val::Missing;
-        p.ranked.clear();
+        crate::output::set_prediction(ctx, index, label, true);
         Ok(())
     }
 
@@ -998,29 +985,8 @@ fn median(xs: &mut [f64]) -> f64 {
 /// missing one as `null`), as Java writes a list (`[3.0, -0.5]`), which is how
 /// Openscoring's CSV endpoint gives it.
 fn select_all(ctx: &mut Ctx<'_>, index: usize, picked: &[Val]) {
-    let text = ctx.build_string(|ctx, s| {
-        s.push('[');
-        for (i, v) in picked.iter().enumerate() {
-            if i > 0 {
-                s.push_str(", ");
-            }
-            match *v {
-                Val::Missing => s.push_str("null"),
-                Val::Num(x) => crate::format::write_double(x, s),
-                Val::Str(id) => s.push_str(ctx.text(id)),
-                Val::Bool(b) => s.push_str(if b { "true" } else { "false" }),
-            }
-        }
-        s.push(']');
-    });
-    let epoch = ctx.s.epoch;
-    let p = &mut ctx.s.preds[index];
-    p.epoch = epoch;
-    p.value = text;
-    p.has_probs = false;
-    p.has_conf = false;
-    p.entity = Val::Missing;
-    p.ranked.clear();
+    let text = ctx.list_string(picked);
+    crate::output::set_prediction(ctx, index, text, false);
 }
 
 /// The weighted median of `(value, weight)` pairs laid out flat, as JPMML takes it: the
