@@ -38,6 +38,10 @@ pub enum Models {
         id: String,
         /// The PMML document.
         file: PathBuf,
+        /// The `modelName` of the model element to score with (default: the document's
+        /// first scorable model).
+        #[arg(long, value_name = "NAME")]
+        model_name: Option<String>,
         #[command(flatten)]
         store: StoreArg,
     },
@@ -162,11 +166,16 @@ fn print(value: serde_json::Value) {
 /// Runs `styx models ...`.
 pub fn models(command: Models) -> anyhow::Result<ExitCode> {
     match command {
-        Models::Deploy { id, file, store } => {
+        Models::Deploy {
+            id,
+            file,
+            model_name,
+            store,
+        } => {
             let pmml = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let version =
-                checked::deploy_model(&store.open()?, &id, &pmml).map_err(|e| anyhow!(e))?;
+            let version = checked::deploy_model(&store.open()?, &id, &pmml, model_name.as_deref())
+                .map_err(|e| anyhow!(e))?;
             println!("{version}");
         }
         Models::List { store } => {

@@ -739,3 +739,64 @@ fn forms_carry_the_document_and_the_table() {
         )
         .assert_error(400, "the form has no part named \"pmml\"");
 }
+
+/// A document of two regression models: `y = x + 1` (`plus`, the first) and `y = 2x`
+/// (`twice`).
+const TWO_MODELS: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header/>
+  <DataDictionary>
+    <DataField name="x" optype="continuous" dataType="double"/>
+    <DataField name="y" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <RegressionModel modelName="plus" functionName="regression">
+    <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+    <RegressionTable intercept="1"><NumericPredictor name="x" coefficient="1"/></RegressionTable>
+  </RegressionModel>
+  <RegressionModel modelName="twice" functionName="regression">
+    <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+    <RegressionTable intercept="0"><NumericPredictor name="x" coefficient="2"/></RegressionTable>
+  </RegressionModel>
+</PMML>"#;
+
+/// `y` of `{"x": 5}` scored by model `id`.
+fn y_of_five(server: &Server, id: &str) -> serde_json::Value {
+    let reply = server.request(
+        "POST",
+        &format!("/openscoring/model/{id}"),
+        &[("Content-Type", "application/json")],
+        br#"{"arguments": {"x": 5}}"#,
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    body["results"]["y"].clone()
+}
+
+#[test]
+fn model_name_picks_the_model_element_and_is_kept_in_the_store() {
+    let server = Server::start(&[]);
+    let xml = [("Content-Type", "application/xml")];
+    let put = |query: &str| {
+        server.request(
+            "PUT",
+            &format!("/openscoring/model/two{query}"),
+            &xml,
+            TWO_MODELS.as_bytes(),
+        )
+    };
+    assert_eq!(put("").status, 201);
+    assert_eq!(y_of_five(&server, "two"), 6.0);
+    assert_eq!(put("?modelName=twice").status, 200);
+    assert_eq!(y_of_five(&server, "two"), 10.0);
+    // No such model element: refused, and the deployed one stays.
+    put("?modelName=thrice").assert_error(
+        400,
+        "invalid PMML: element <PMML>: the document has no model named \"thrice\"",
+    );
+    assert_eq!(y_of_five(&server, "two"), 10.0);
+    // The document as deployed, whatever element is scored.
+    let pmml = server.request("GET", "/openscoring/model/two/pmml", &[], b"");
+    assert_eq!(pmml.body, TWO_MODELS);
+    // The choice is stored with the document: a restarted server and a job read it.
+    let restarted = Server::on_store(server.store.clone(), tempfile::tempdir().unwrap(), &[]);
+    assert_eq!(y_of_five(&restarted, "two"), 10.0);
+}

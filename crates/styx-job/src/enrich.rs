@@ -178,11 +178,12 @@ pub(crate) fn stored_scorer(
     config: &ScoreConfig,
     store: &Store,
 ) -> Result<Versioned, String> {
-    let (version, pmml) = store
+    let stored = store
         .model(model_id)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("transforms.{id}.model: the store has no model {model_id}"))?;
-    let model = Model::parse(&pmml)
+    let version = stored.version;
+    let model = Model::parse_named(&stored.pmml, stored.model_name.as_deref())
         .map_err(|e| format!("transforms.{id}.model: {model_id} version {version}: {e}"))?;
     let fields: Vec<(String, String)> = config
         .fields
@@ -232,7 +233,7 @@ pub(crate) fn stored_score(
         let outputs = config.outputs.clone();
         live.watch(Kind::Models, move |store| {
             let active = store.model(&model_id).map_err(|e| e.to_string())?;
-            if active.map(|(v, _)| v) == Some(current.load().version) {
+            if active.map(|m| m.version) == Some(current.load().version) {
                 return Ok(());
             }
             let config = ScoreConfig {

@@ -23,11 +23,19 @@ pub fn resolve_url(given: Option<&str>, dir: &Path) -> String {
         .unwrap_or_else(|| styx_store::default_url(dir))
 }
 
-/// Compiles `pmml` and stores it as the next version of model `id`.
-pub fn deploy_model(store: &Store, id: &str, pmml: &str) -> Result<u32, String> {
+/// Compiles `pmml` (its model element `model_name`, or its first scorable model) and
+/// stores it as the next version of model `id`.
+pub fn deploy_model(
+    store: &Store,
+    id: &str,
+    pmml: &str,
+    model_name: Option<&str>,
+) -> Result<u32, String> {
     check_id("model id", id)?;
-    styx_pmml::Model::parse(pmml).map_err(|e| format!("model {id}: {e}"))?;
-    store.deploy_model(id, pmml).map_err(|e| e.to_string())
+    styx_pmml::Model::parse_named(pmml, model_name).map_err(|e| format!("model {id}: {e}"))?;
+    store
+        .deploy_model(id, pmml, model_name)
+        .map_err(|e| e.to_string())
 }
 
 /// Checks a rule's condition and stores the rule.

@@ -595,8 +595,9 @@ impl<'d> Compiler<'d> {
     }
 }
 
-/// Compiles a parsed document.
-pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
+/// Compiles a parsed document's model `model_name` (without one, its first scorable
+/// model; see [`select_model`]).
+pub(crate) fn compile(root: &Element, model_name: Option<&str>) -> Result<Compiled, PmmlError> {
     if root.name != "PMML" {
         return Err(PmmlError::invalid(
             root.name.clone(),
@@ -645,12 +646,7 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
         order.push(def.name.clone());
         c.data_fields.insert(def.name.clone(), def);
     }
-    let model_el = root
-        .content()
-        .find(|e| {
-            MODEL_ELEMENTS.contains(&e.name.as_str()) && e.attr("isScorable") != Some("false")
-        })
-        .ok_or_else(|| PmmlError::invalid("PMML", "the document has no model"))?;
+    let model_el = select_model(root, model_name)?;
     // Input fields: the DataFields of the top-level mining schema, with its treatments.
     let schema = model_el
         .child("MiningSchema")
@@ -751,6 +747,30 @@ pub(crate) fn compile(root: &Element) -> Result<Compiled, PmmlError> {
 
 /// The group field of a top-level `AssociationModel` in transactional form (one
 /// `usageType="group"` mining field); more than one is refused, as JPMML does.
+/// The model element a document is scored with: the one whose `modelName` is
+/// `model_name`, or without a name the first scorable one.
+pub(crate) fn select_model<'d>(
+    root: &'d Element,
+    model_name: Option<&str>,
+) -> Result<&'d Element, PmmlError> {
+    let mut models = root
+        .content()
+        .filter(|e| MODEL_ELEMENTS.contains(&e.name.as_str()));
+    match model_name {
+        Some(name) => models
+            .find(|e| e.attr("modelName") == Some(name))
+            .ok_or_else(|| {
+                PmmlError::invalid(
+                    "PMML",
+                    format!("the document has no model named \"{name}\""),
+                )
+            }),
+        None => models
+            .find(|e| e.attr("isScorable") != Some("false"))
+            .ok_or_else(|| PmmlError::invalid("PMML", "the document has no model")),
+    }
+}
+
 fn transactional_group(model_el: &Element) -> Result<Option<String>, PmmlError> {
     if model_el.name != "AssociationModel" {
         return Ok(None);

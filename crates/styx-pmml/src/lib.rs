@@ -159,10 +159,16 @@ impl std::str::FromStr for Model {
 }
 
 impl Model {
-    /// Parses and compiles a PMML document.
+    /// Parses and compiles a PMML document, scored with its first scorable model.
     pub fn parse(text: &str) -> Result<Model, PmmlError> {
+        Model::parse_named(text, None)
+    }
+
+    /// Parses and compiles a PMML document, scored with the model element whose
+    /// `modelName` is `model_name` (without one, the first scorable model).
+    pub fn parse_named(text: &str, model_name: Option<&str>) -> Result<Model, PmmlError> {
         let root = xml::parse(text)?;
-        let c = compile::compile(&root)?;
+        let c = compile::compile(&root, model_name)?;
         let inputs = c
             .inputs
             .iter()
@@ -197,14 +203,7 @@ impl Model {
                 _ => None,
             })
             .collect();
-        let _ = types::OpType::Continuous;
-        let model_el = root
-            .content()
-            .find(|e| {
-                compile::MODEL_ELEMENTS.contains(&e.name.as_str())
-                    && e.attr("isScorable") != Some("false")
-            })
-            .ok_or_else(|| PmmlError::invalid("PMML", "the document has no model"))?;
+        let model_el = compile::select_model(&root, model_name)?;
         let info = std::sync::Arc::new(describe::describe(&root, model_el, &columns));
         Ok(Model {
             c,
@@ -378,5 +377,45 @@ mod tests {
     #[test]
     fn model_is_send_and_sync() {
         assert_send_sync::<Model>();
+    }
+
+    /// A document of two regression models: `y = x + 1` (`plus`) and `y = 2x` (`twice`).
+    const TWO_MODELS: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+      <Header/>
+      <DataDictionary>
+        <DataField name="x" optype="continuous" dataType="double"/>
+        <DataField name="y" optype="continuous" dataType="double"/>
+      </DataDictionary>
+      <RegressionModel modelName="plus" functionName="regression">
+        <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+        <RegressionTable intercept="1"><NumericPredictor name="x" coefficient="1"/></RegressionTable>
+      </RegressionModel>
+      <RegressionModel modelName="twice" functionName="regression">
+        <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
+        <RegressionTable intercept="0"><NumericPredictor name="x" coefficient="2"/></RegressionTable>
+      </RegressionModel>
+    </PMML>"#;
+
+    fn score_x(model: &Model, x: f64) -> f64 {
+        let mut row = model.new_row();
+        row.set_number(model.input_index("x").unwrap(), x);
+        let mut scratch = model.scratch();
+        model.evaluate(&row, &mut scratch).unwrap();
+        match model.result(&scratch, 0) {
+            ResultValue::Number(y) => y,
+            other => panic!("not a number: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_model_is_picked_by_its_name() {
+        assert_eq!(score_x(&Model::parse(TWO_MODELS).unwrap(), 5.0), 6.0);
+        let twice = Model::parse_named(TWO_MODELS, Some("twice")).unwrap();
+        assert_eq!(score_x(&twice, 5.0), 10.0);
+        let err = Model::parse_named(TWO_MODELS, Some("thrice")).unwrap_err();
+        assert!(
+            err.to_string().contains("no model named \"thrice\""),
+            "{err}"
+        );
     }
 }

@@ -183,6 +183,7 @@ async fn deploy(
     _: AsAdmin,
     axum::extract::State(state): axum::extract::State<Shared>,
     Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     request: Request,
 ) -> Result<Response, ApiError> {
     if !valid_id(&id) {
@@ -218,11 +219,16 @@ async fn deploy(
         .map_err(|_| ApiError::bad_request("the document is not UTF-8"))?;
     let registry_state = state.clone();
     let deployed_id = id.clone();
-    let (deployed, new) =
-        tokio::task::spawn_blocking(move || registry_state.registry.deploy(&deployed_id, &text))
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(ApiError::bad_request)?;
+    // `?modelName=N`: the model element to score with.
+    let model_name = query.get("modelName").cloned();
+    let (deployed, new) = tokio::task::spawn_blocking(move || {
+        registry_state
+            .registry
+            .deploy(&deployed_id, &text, model_name.as_deref())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+    .map_err(ApiError::bad_request)?;
     state.metrics.deployed(state.registry.all().len());
     let status = if new {
         StatusCode::CREATED

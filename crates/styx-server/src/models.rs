@@ -145,18 +145,18 @@ impl Registry {
                     .map_err(|e| format!("{}: {e}", path.display()))?;
                 Model::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
                 store
-                    .deploy_model(id, &text)
+                    .deploy_model(id, &text, None)
                     .map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
         let mut models = BTreeMap::new();
         for version in store.models().map_err(|e| e.to_string())? {
-            let Some((_, text)) = store.model(&version.id).map_err(|e| e.to_string())? else {
+            let Some(stored) = store.model(&version.id).map_err(|e| e.to_string())? else {
                 continue;
             };
-            match Model::parse(&text) {
+            match Model::parse_named(&stored.pmml, stored.model_name.as_deref()) {
                 Ok(model) => {
-                    let deployed = Deployed::new(&version.id, model, &text);
+                    let deployed = Deployed::new(&version.id, model, &stored.pmml);
                     models.insert(version.id.clone(), Arc::new(deployed));
                 }
                 Err(e) => tracing::warn!(model = %version.id, "a stored model cannot be used: {e}"),
@@ -189,12 +189,18 @@ impl Registry {
         all
     }
 
-    /// Deploys `document` as model `id` (stored first); whether the id was new. A document
-    /// that does not compile replaces nothing.
-    pub fn deploy(&self, id: &str, document: &str) -> Result<(Arc<Deployed>, bool), String> {
-        let model = Model::parse(document).map_err(|e| e.to_string())?;
+    /// Deploys `document` as model `id` (stored first), scored with its model element
+    /// `model_name` (without one, its first scorable model); whether the id was new. A
+    /// document that does not compile replaces nothing.
+    pub fn deploy(
+        &self,
+        id: &str,
+        document: &str,
+        model_name: Option<&str>,
+    ) -> Result<(Arc<Deployed>, bool), String> {
+        let model = Model::parse_named(document, model_name).map_err(|e| e.to_string())?;
         self.store
-            .deploy_model(id, document)
+            .deploy_model(id, document, model_name)
             .map_err(|e| format!("the store: {e}"))?;
         let deployed = Arc::new(Deployed::new(id, model, document));
         let previous = self

@@ -7,17 +7,21 @@
 //! driver retries on timeouts.
 //!
 //! - `versioned ((kind, id, version))` holds every version of models and patterns, and
-//!   `heads ((kind, id))` the newest version of each; a new version is the head's plus
-//!   one (two writers deploying the same id at the same moment can both take it; the
-//!   later write wins);
+//!   `heads ((kind, id))` the newest version of each; `model_names ((kind, id,
+//!   version))` the model element a version is scored with, when one was named;
+//! - `claims ((kind, id, version))`: who takes a new version. Without lightweight
+//!   transactions two writers could both take the head's plus one, so a writer first
+//!   claims the first version no one has claimed, waits [`CLAIM_SETTLE`] for a
+//!   concurrent claim to land (the later write wins), reads the claim back and tries
+//!   the next version if it lost; within one process deploys take turns;
 //! - `rules ((ruleset, id))` (`enabled` as an int), `config ((key))`,
 //!   `rows ((table_name, key))`;
 //! - `revisions ((kind))`: a fresh number per change (the writer's clock in
 //!   microseconds, made unique), which readers only compare.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::TryStreamExt;
@@ -28,10 +32,15 @@ use scylla::statement::Statement;
 use serde_json::Value;
 use tokio::runtime::Runtime;
 
-use crate::{now_ms, Kind, Row, Rule, Version};
+use crate::{now_ms, Kind, Latest, Row, Rule, Version};
 
 /// How long a request may take before the driver gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a writer waits after claiming a version before it reads the claim back: far
+/// longer than the moment between another writer's check and its write on a live
+/// cluster.
+const CLAIM_SETTLE: Duration = Duration::from_millis(50);
 
 const TABLES: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS revisions (kind text, revision bigint, PRIMARY KEY ((kind)))",
@@ -39,6 +48,10 @@ const TABLES: &[&str] = &[
      stored_ms bigint, PRIMARY KEY ((kind, id, version)))",
     "CREATE TABLE IF NOT EXISTS heads (kind text, id text, version int, stored_ms bigint, \
      PRIMARY KEY ((kind, id)))",
+    "CREATE TABLE IF NOT EXISTS claims (kind text, id text, version int, writer text, \
+     PRIMARY KEY ((kind, id, version)))",
+    "CREATE TABLE IF NOT EXISTS model_names (kind text, id text, version int, name text, \
+     PRIMARY KEY ((kind, id, version)))",
     "CREATE TABLE IF NOT EXISTS rules (ruleset text, id text, condition text, enabled int, \
      priority bigint, attributes text, PRIMARY KEY ((ruleset, id)))",
     "CREATE TABLE IF NOT EXISTS config (key text, value text, PRIMARY KEY ((key)))",
@@ -49,6 +62,12 @@ const TABLES: &[&str] = &[
 pub(crate) struct Cassandra {
     runtime: Runtime,
     session: Arc<Session>,
+    /// Statements prepared once, by their text.
+    prepared: Mutex<HashMap<&'static str, PreparedStatement>>,
+    /// Held while a new version is claimed: deploys of one process take turns.
+    claiming: Mutex<()>,
+    /// This process's name in claims.
+    writer: String,
     /// The last revision this process wrote (revisions only grow).
     last_revision: AtomicI64,
 }
@@ -99,33 +118,56 @@ impl Cassandra {
             }
             Ok::<_, String>(session)
         })?;
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
         Ok(Cassandra {
             runtime,
             session: Arc::new(session),
+            prepared: Mutex::new(HashMap::new()),
+            claiming: Mutex::new(()),
+            writer: format!("{}-{started}", std::process::id()),
             last_revision: AtomicI64::new(0),
         })
     }
 
-    async fn prepare(session: &Session, cql: &str) -> Result<PreparedStatement, String> {
+    /// `cql` as a prepared, idempotent statement (prepared on first use).
+    async fn prepare(&self, cql: &'static str) -> Result<PreparedStatement, String> {
+        if let Some(p) = self.cached(cql) {
+            return Ok(p);
+        }
         let mut statement = Statement::new(cql);
         statement.set_is_idempotent(true);
         statement.set_request_timeout(Some(REQUEST_TIMEOUT));
-        session.prepare(statement).await.map_err(err)
+        let prepared = self.session.prepare(statement).await.map_err(err)?;
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(cql, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn cached(&self, cql: &str) -> Option<PreparedStatement> {
+        self.prepared
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(cql)
+            .cloned()
     }
 
     /// Runs `cql` with `values`, unpaged (writes and single-partition reads).
     fn run<V>(
         &self,
-        cql: &str,
+        cql: &'static str,
         values: V,
     ) -> Result<scylla::response::query_result::QueryResult, String>
     where
         V: scylla::serialize::row::SerializeRow + Send,
     {
-        let session = self.session.clone();
         self.runtime.block_on(async move {
-            let prepared = Self::prepare(&session, cql).await?;
-            session
+            let prepared = self.prepare(cql).await?;
+            self.session
                 .execute_unpaged(&prepared, values)
                 .await
                 .map_err(err)
@@ -133,16 +175,19 @@ impl Cassandra {
     }
 
     /// The rows of `cql` with `values`, paged.
-    fn scan<V, R>(&self, cql: &str, values: V) -> Result<Vec<R>, String>
+    fn scan<V, R>(&self, cql: &'static str, values: V) -> Result<Vec<R>, String>
     where
         V: scylla::serialize::row::SerializeRow + Send,
         R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm> + Send + 'static,
     {
-        let session = self.session.clone();
         self.runtime.block_on(async move {
-            let mut prepared = Self::prepare(&session, cql).await?;
+            let mut prepared = self.prepare(cql).await?;
             prepared.set_page_size(1000);
-            let pager = session.execute_iter(prepared, values).await.map_err(err)?;
+            let pager = self
+                .session
+                .execute_iter(prepared, values)
+                .await
+                .map_err(err)?;
             pager
                 .rows_stream::<R>()
                 .map_err(err)?
@@ -153,7 +198,7 @@ impl Cassandra {
     }
 
     /// The single row of a single-partition read.
-    fn one<V, R>(&self, cql: &str, values: V) -> Result<Option<R>, String>
+    fn one<V, R>(&self, cql: &'static str, values: V) -> Result<Option<R>, String>
     where
         V: scylla::serialize::row::SerializeRow + Send,
         R: for<'f, 'm> scylla::deserialize::row::DeserializeRow<'f, 'm>,
@@ -187,17 +232,27 @@ impl Cassandra {
         Ok(row.map_or(0, |r| r.0))
     }
 
-    pub(crate) fn put_versioned(&self, kind: Kind, id: &str, body: &str) -> Result<u32, String> {
-        let head: Option<(i32,)> = self.one(
-            "SELECT version FROM heads WHERE kind = ? AND id = ?",
-            (kind.name(), id),
-        )?;
-        let version = head.map_or(1, |h| h.0 + 1);
+    /// Stores `body` as the next version of `id`, scored with model element `name` when
+    /// one is named.
+    pub(crate) fn put_versioned(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &str,
+        name: Option<&str>,
+    ) -> Result<u32, String> {
+        let version = self.claim(kind, id)?;
         let stored = now_ms();
         self.run(
             "INSERT INTO versioned (kind, id, version, body, stored_ms) VALUES (?, ?, ?, ?, ?)",
             (kind.name(), id, version, body, stored),
         )?;
+        if let Some(name) = name {
+            self.run(
+                "INSERT INTO model_names (kind, id, version, name) VALUES (?, ?, ?, ?)",
+                (kind.name(), id, version, name),
+            )?;
+        }
         self.run(
             "INSERT INTO heads (kind, id, version, stored_ms) VALUES (?, ?, ?, ?)",
             (kind.name(), id, version, stored),
@@ -206,33 +261,96 @@ impl Cassandra {
         Ok(version as u32)
     }
 
-    pub(crate) fn latest(&self, kind: Kind, id: &str) -> Result<Option<(u32, String)>, String> {
+    /// Takes the first version of `id` after the head that no one has claimed.
+    fn claim(&self, kind: Kind, id: &str) -> Result<i32, String> {
+        let _turn = self.claiming.lock().unwrap_or_else(|e| e.into_inner());
         let head: Option<(i32,)> = self.one(
             "SELECT version FROM heads WHERE kind = ? AND id = ?",
             (kind.name(), id),
         )?;
-        let Some((version,)) = head else {
+        let mut version = head.map_or(1, |h| h.0 + 1);
+        loop {
+            let taken: Option<(String,)> = self.one(
+                "SELECT writer FROM claims WHERE kind = ? AND id = ? AND version = ?",
+                (kind.name(), id, version),
+            )?;
+            if taken.is_none() {
+                self.run(
+                    "INSERT INTO claims (kind, id, version, writer) VALUES (?, ?, ?, ?)",
+                    (kind.name(), id, version, &self.writer),
+                )?;
+                std::thread::sleep(CLAIM_SETTLE);
+                let holder: Option<(String,)> = self.one(
+                    "SELECT writer FROM claims WHERE kind = ? AND id = ? AND version = ?",
+                    (kind.name(), id, version),
+                )?;
+                if holder.is_some_and(|h| h.0 == self.writer) {
+                    return Ok(version);
+                }
+            }
+            version += 1;
+        }
+    }
+
+    /// The newest stored version of `id` from its head on: concurrent writers may write
+    /// their heads out of order, so a head can lag behind a version already stored.
+    fn newest(&self, kind: Kind, id: &str, head: i32) -> Result<i32, String> {
+        let mut version = head;
+        loop {
+            let next: Option<(i32,)> = self.one(
+                "SELECT version FROM versioned WHERE kind = ? AND id = ? AND version = ?",
+                (kind.name(), id, version + 1),
+            )?;
+            if next.is_none() {
+                return Ok(version);
+            }
+            version += 1;
+        }
+    }
+
+    /// The newest version of `id`: its number, body and model element name.
+    pub(crate) fn latest(&self, kind: Kind, id: &str) -> Result<Option<Latest>, String> {
+        let head: Option<(i32,)> = self.one(
+            "SELECT version FROM heads WHERE kind = ? AND id = ?",
+            (kind.name(), id),
+        )?;
+        let Some((head,)) = head else {
             return Ok(None);
         };
+        let version = self.newest(kind, id, head)?;
         let body: Option<(String,)> = self.one(
             "SELECT body FROM versioned WHERE kind = ? AND id = ? AND version = ?",
             (kind.name(), id, version),
         )?;
-        Ok(body.map(|b| (version as u32, b.0)))
+        let Some((body,)) = body else {
+            return Ok(None);
+        };
+        let name: Option<(String,)> = self.one(
+            "SELECT name FROM model_names WHERE kind = ? AND id = ? AND version = ?",
+            (kind.name(), id, version),
+        )?;
+        Ok(Some((version as u32, body, name.map(|n| n.0))))
     }
 
     pub(crate) fn versions(&self, kind: Kind) -> Result<Vec<Version>, String> {
         let heads: Vec<(String, String, i32, i64)> =
             self.scan("SELECT kind, id, version, stored_ms FROM heads", ())?;
-        let mut out: Vec<Version> = heads
-            .into_iter()
-            .filter(|h| h.0 == kind.name())
-            .map(|(_, id, version, stored_ms)| Version {
+        let mut out = Vec::new();
+        for (_, id, head, mut stored_ms) in heads.into_iter().filter(|h| h.0 == kind.name()) {
+            let version = self.newest(kind, &id, head)?;
+            if version != head {
+                let row: Option<(i64,)> = self.one(
+                    "SELECT stored_ms FROM versioned WHERE kind = ? AND id = ? AND version = ?",
+                    (kind.name(), &id, version),
+                )?;
+                stored_ms = row.map_or(stored_ms, |r| r.0);
+            }
+            out.push(Version {
                 id,
                 version: version as u32,
                 stored_ms,
-            })
-            .collect();
+            });
+        }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(out)
     }
@@ -242,18 +360,22 @@ impl Cassandra {
             "SELECT version FROM heads WHERE kind = ? AND id = ?",
             (kind.name(), id),
         )?;
-        let Some((last,)) = head else {
+        let Some((head,)) = head else {
             return Ok(false);
         };
+        let last = self.newest(kind, id, head)?;
         self.run(
             "DELETE FROM heads WHERE kind = ? AND id = ?",
             (kind.name(), id),
         )?;
         for version in 1..=last {
-            self.run(
+            for cql in [
                 "DELETE FROM versioned WHERE kind = ? AND id = ? AND version = ?",
-                (kind.name(), id, version),
-            )?;
+                "DELETE FROM model_names WHERE kind = ? AND id = ? AND version = ?",
+                "DELETE FROM claims WHERE kind = ? AND id = ? AND version = ?",
+            ] {
+                self.run(cql, (kind.name(), id, version))?;
+            }
         }
         self.bump(kind)?;
         Ok(true)
@@ -347,17 +469,14 @@ impl Cassandra {
             .iter()
             .map(|(k, row)| Ok((k.clone(), serde_json::to_string(row).map_err(err)?)))
             .collect::<Result<_, String>>()?;
-        let session = self.session.clone();
         let table = table.to_string();
         let n = encoded.len();
         self.runtime.block_on(async move {
-            let prepared = Self::prepare(
-                &session,
-                "INSERT INTO rows (table_name, key, row) VALUES (?, ?, ?)",
-            )
-            .await?;
+            let prepared = self
+                .prepare("INSERT INTO rows (table_name, key, row) VALUES (?, ?, ?)")
+                .await?;
             for (key, row) in &encoded {
-                session
+                self.session
                     .execute_unpaged(&prepared, (&table, key, row))
                     .await
                     .map_err(err)?;
@@ -370,15 +489,12 @@ impl Cassandra {
 
     /// The rows under `keys`, read concurrently (one partition each).
     pub(crate) fn rows(&self, table: &str, keys: &[&str]) -> Result<Vec<(String, Row)>, String> {
-        let session = self.session.clone();
         let texts: Vec<(String, Option<String>)> = self.runtime.block_on(async {
-            let prepared = Self::prepare(
-                &session,
-                "SELECT row FROM rows WHERE table_name = ? AND key = ?",
-            )
-            .await?;
+            let prepared = self
+                .prepare("SELECT row FROM rows WHERE table_name = ? AND key = ?")
+                .await?;
             let reads = keys.iter().map(|key| {
-                let (session, prepared) = (&session, &prepared);
+                let (session, prepared) = (&self.session, &prepared);
                 async move {
                     let result = session
                         .execute_unpaged(prepared, (table, *key))

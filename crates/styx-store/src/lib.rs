@@ -93,6 +93,21 @@ pub struct Version {
     pub stored_ms: i64,
 }
 
+/// A stored version of a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredModel {
+    /// 1, 2, ... per id.
+    pub version: u32,
+    /// The PMML document as it was deployed.
+    pub pmml: String,
+    /// The `modelName` of the model element it is scored with; `None`: the document's
+    /// first scorable model.
+    pub model_name: Option<String>,
+}
+
+/// The newest version of a model or pattern: its number, body and model element name.
+pub(crate) type Latest = (u32, String, Option<String>);
+
 /// A rule: a CEL condition of a ruleset, with attributes for what matching it means.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rule {
@@ -204,14 +219,20 @@ impl Store {
         on_backend!(self, s => s.revision(kind))
     }
 
-    /// Stores a new version of model `id` (checked by the caller); its version.
-    pub fn deploy_model(&self, id: &str, pmml: &str) -> Result<u32> {
-        on_backend!(self, s => s.put_versioned(Kind::Models, id, pmml))
+    /// Stores a new version of model `id` (checked by the caller), scored with its model
+    /// element `model_name` (without one, its first scorable model); its version.
+    pub fn deploy_model(&self, id: &str, pmml: &str, model_name: Option<&str>) -> Result<u32> {
+        on_backend!(self, s => s.put_versioned(Kind::Models, id, pmml, model_name))
     }
 
-    /// The active (newest) version of model `id` and its document.
-    pub fn model(&self, id: &str) -> Result<Option<(u32, String)>> {
-        on_backend!(self, s => s.latest(Kind::Models, id))
+    /// The active (newest) version of model `id`.
+    pub fn model(&self, id: &str) -> Result<Option<StoredModel>> {
+        let latest = on_backend!(self, s => s.latest(Kind::Models, id))?;
+        Ok(latest.map(|(version, pmml, model_name)| StoredModel {
+            version,
+            pmml,
+            model_name,
+        }))
     }
 
     /// The active version of every model.
@@ -226,12 +247,13 @@ impl Store {
 
     /// Stores a new version of pattern `id` (checked by the caller); its version.
     pub fn put_pattern(&self, id: &str, spec: &str) -> Result<u32> {
-        on_backend!(self, s => s.put_versioned(Kind::Patterns, id, spec))
+        on_backend!(self, s => s.put_versioned(Kind::Patterns, id, spec, None))
     }
 
     /// The newest version of pattern `id` and its stages and options.
     pub fn pattern(&self, id: &str) -> Result<Option<(u32, String)>> {
-        on_backend!(self, s => s.latest(Kind::Patterns, id))
+        let latest = on_backend!(self, s => s.latest(Kind::Patterns, id))?;
+        Ok(latest.map(|(version, spec, _)| (version, spec)))
     }
 
     /// The newest version of every pattern.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde_json::Value;
 
-use crate::{now_ms, Kind, Row, Rule, Version};
+use crate::{now_ms, Kind, Latest, Row, Rule, Version};
 
 /// How long a change waits for another process's lock.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,6 +21,9 @@ CREATE TABLE IF NOT EXISTS revisions (kind TEXT PRIMARY KEY, revision INTEGER NO
 CREATE TABLE IF NOT EXISTS versioned (
     kind TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL,
     body TEXT NOT NULL, stored_ms INTEGER NOT NULL,
+    PRIMARY KEY (kind, id, version));
+CREATE TABLE IF NOT EXISTS model_names (
+    kind TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, name TEXT NOT NULL,
     PRIMARY KEY (kind, id, version));
 CREATE TABLE IF NOT EXISTS rules (
     ruleset TEXT NOT NULL, id TEXT NOT NULL, condition TEXT NOT NULL,
@@ -122,7 +125,15 @@ impl Sqlite {
             .map_err(err)
     }
 
-    pub(crate) fn put_versioned(&self, kind: Kind, id: &str, body: &str) -> Result<u32, String> {
+    /// Stores `body` as the next version of `id`, scored with model element `name` when
+    /// one is named.
+    pub(crate) fn put_versioned(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &str,
+        name: Option<&str>,
+    ) -> Result<u32, String> {
         self.change(kind, |tx| {
             let last: Option<u32> = tx.query_row(
                 "SELECT MAX(version) FROM versioned WHERE kind = ?1 AND id = ?2",
@@ -135,17 +146,28 @@ impl Sqlite {
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![kind.name(), id, version, body, now_ms()],
             )?;
+            if let Some(name) = name {
+                tx.execute(
+                    "INSERT OR REPLACE INTO model_names (kind, id, version, name)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![kind.name(), id, version, name],
+                )?;
+            }
             Ok(version)
         })
     }
 
-    pub(crate) fn latest(&self, kind: Kind, id: &str) -> Result<Option<(u32, String)>, String> {
+    /// The newest version of `id`: its number, body and model element name.
+    pub(crate) fn latest(&self, kind: Kind, id: &str) -> Result<Option<Latest>, String> {
         self.conn()
             .query_row(
-                "SELECT version, body FROM versioned WHERE kind = ?1 AND id = ?2
-                 ORDER BY version DESC LIMIT 1",
+                "SELECT v.version, v.body, n.name FROM versioned v
+                 LEFT JOIN model_names n
+                   ON n.kind = v.kind AND n.id = v.id AND n.version = v.version
+                 WHERE v.kind = ?1 AND v.id = ?2
+                 ORDER BY v.version DESC LIMIT 1",
                 params![kind.name(), id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )
             .optional()
             .map_err(err)
@@ -175,6 +197,10 @@ impl Sqlite {
 
     pub(crate) fn delete_versioned(&self, kind: Kind, id: &str) -> Result<bool, String> {
         self.change(kind, |tx| {
+            tx.execute(
+                "DELETE FROM model_names WHERE kind = ?1 AND id = ?2",
+                params![kind.name(), id],
+            )?;
             tx.execute(
                 "DELETE FROM versioned WHERE kind = ?1 AND id = ?2",
                 params![kind.name(), id],

@@ -37,14 +37,31 @@ fn stores() -> Vec<(tempfile::TempDir, Store)> {
 fn models_and_patterns_are_versioned_and_the_newest_is_active() {
     for (_dir, s) in stores() {
         let url = s.url().to_string();
-        assert_eq!(s.deploy_model("fraud", "<PMML v1/>").unwrap(), 1, "{url}");
-        assert_eq!(s.deploy_model("fraud", "<PMML v2/>").unwrap(), 2, "{url}");
-        assert_eq!(s.deploy_model("churn", "<PMML/>").unwrap(), 1, "{url}");
         assert_eq!(
-            s.model("fraud").unwrap(),
-            Some((2, "<PMML v2/>".into())),
+            s.deploy_model("fraud", "<PMML v1/>", None).unwrap(),
+            1,
             "{url}"
         );
+        assert_eq!(
+            s.deploy_model("fraud", "<PMML v2/>", Some("tree")).unwrap(),
+            2,
+            "{url}"
+        );
+        assert_eq!(
+            s.deploy_model("churn", "<PMML/>", None).unwrap(),
+            1,
+            "{url}"
+        );
+        assert_eq!(
+            s.model("fraud").unwrap(),
+            Some(StoredModel {
+                version: 2,
+                pmml: "<PMML v2/>".into(),
+                model_name: Some("tree".into())
+            }),
+            "{url}"
+        );
+        assert_eq!(s.model("churn").unwrap().unwrap().model_name, None, "{url}");
         let listed: Vec<(String, u32)> = s
             .models()
             .unwrap()
@@ -62,6 +79,43 @@ fn models_and_patterns_are_versioned_and_the_newest_is_active() {
         assert_eq!(s.put_pattern("combo", "stages = []").unwrap(), 1, "{url}");
         assert_eq!(s.pattern("combo").unwrap().unwrap().0, 1, "{url}");
         assert_eq!(s.patterns().unwrap().len(), 1, "{url}");
+    }
+}
+
+#[test]
+fn concurrent_deploys_of_one_id_take_distinct_versions() {
+    for (_dir, s) in stores() {
+        let url = s.url().to_string();
+        // Two handles on one store: two writers, as two processes would be.
+        let other = Store::open(&url).unwrap();
+        let versions: Vec<u32> = std::thread::scope(|scope| {
+            let writers: Vec<_> = [&s, &other, &s, &other]
+                .into_iter()
+                .enumerate()
+                .map(|(w, store)| {
+                    scope.spawn(move || {
+                        (0..3)
+                            .map(|i| {
+                                let body = format!("<PMML writer=\"{w}\" n=\"{i}\"/>");
+                                store.deploy_model("m", &body, None).unwrap()
+                            })
+                            .collect::<Vec<u32>>()
+                    })
+                })
+                .collect();
+            writers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap())
+                .collect()
+        });
+        let mut sorted = versions.clone();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            (1..=12).collect::<Vec<u32>>(),
+            "{url}: {versions:?}"
+        );
+        assert_eq!(s.model("m").unwrap().unwrap().version, 12, "{url}");
     }
 }
 
