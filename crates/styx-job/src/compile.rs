@@ -697,7 +697,7 @@ impl Job {
                 }
                 TransformConfig::Lookup(l) => {
                     let live = need_live(&format!("transforms.{id}"))?;
-                    let (found, dead) = crate::enrich::lookup(id, &input, l, live, op.as_deref());
+                    let (found, dead) = crate::lookup::lookup(id, &input, l, live, op.as_deref());
                     outputs.insert(id.clone(), Output { stream: found });
                     if !["keep", "drop"].contains(&l.missing.as_str()) {
                         outputs.insert(l.missing.clone(), Output { stream: dead });

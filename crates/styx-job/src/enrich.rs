@@ -1,96 +1,24 @@
-//! Transforms that read the store while the job runs: `lookup` (a row of a reference
-//! table added to each event), `rules` (the enabled rules of a ruleset, as they are
-//! now) and `score` with `model = "store:ID"` (the active version of a stored model).
+//! Transforms that follow the store while the job runs: `rules` (the enabled rules of a
+//! ruleset, as they are now) and `score` with `model = "store:ID"` (the active version
+//! of a stored model). Lookups of reference rows are in [`crate::lookup`].
 
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_pmml::Model;
 use styx_runtime::event::Event;
 use styx_runtime::stream::DataStream;
 use styx_store::{Kind, Store};
 
-use crate::config::{EmitKind, LookupConfig, RulesConfig, ScoreConfig};
+use crate::config::{EmitKind, RulesConfig, ScoreConfig};
 use crate::failures::{Failures, Policy};
-use crate::live::{key_text, Live, RowCache};
-use crate::metrics::{counter, timed, OperatorMetrics, Timing};
+use crate::live::Live;
+use crate::metrics::{timed, OperatorMetrics, Timing};
 use crate::score::{ScoreState, Scorer};
 
 /// The prefix of a reference to the store in `model` and `pattern`.
 pub const STORE_PREFIX: &str = "store:";
-
-/// A lookup transform: its events with the row's fields, and (with a dead-letter id as
-/// `missing`) the events whose key has no row.
-pub(crate) fn lookup(
-    id: &str,
-    input: &DataStream<Event>,
-    config: &LookupConfig,
-    live: &Live,
-    op: Option<&OperatorMetrics>,
-) -> (DataStream<Event>, DataStream<Event>) {
-    let counters = op.map(|o| (o.counter(counter::LOOKUPS), o.counter(counter::STORE_READS)));
-    let (store, max_age) = (live.store().clone(), live.refresh());
-    let table = config.table.clone();
-    let key = config.key.clone();
-    let fields: Vec<(String, String)> = config
-        .fields
-        .iter()
-        .map(|(f, c)| (f.clone(), c.clone()))
-        .collect();
-    let missing = config.missing.clone();
-    let name = format!("transforms.{id}");
-    let batch_key = key.clone();
-    let (out, dead) = input.flat_map_split_batched(
-        move |i| {
-            let cache = RowCache::new(store.clone(), &table, max_age);
-            match &counters {
-                Some((lookups, reads)) => cache.counting(lookups.slot(0, i), reads.slot(0, i)),
-                None => cache,
-            }
-        },
-        // The rows a batch of events needs, read at once.
-        move |cache, events: &[Event]| {
-            let keys: Vec<String> = events
-                .iter()
-                .filter_map(|e| key_text(e.get(&batch_key)))
-                .collect();
-            cache.prefetch(keys.iter().map(String::as_str));
-        },
-        move |cache, mut event: Event, out, dead| {
-            let row = key_text(event.get(&key)).and_then(|k| cache.get(&k));
-            match row {
-                Some(row) if fields.is_empty() => {
-                    for (column, value) in row {
-                        event.insert(column.clone(), value.clone());
-                    }
-                    out.push(event);
-                }
-                Some(row) => {
-                    for (field, column) in &fields {
-                        if let Some(value) = row.get(column) {
-                            event.insert(field.clone(), value.clone());
-                        }
-                    }
-                    out.push(event);
-                }
-                None => match missing.as_str() {
-                    "keep" => out.push(event),
-                    "drop" => {}
-                    _ => {
-                        let mut letter = Map::new();
-                        letter.insert("reason".into(), Value::String(format!("no row for {key}")));
-                        letter.insert("transform".into(), Value::String(name.clone()));
-                        letter.insert("event".into(), Value::Object(event));
-                        dead.push(letter);
-                    }
-                },
-            }
-        },
-    );
-    let out = out.with_timestamps_of(input);
-    (out, dead)
-}
 
 /// A rules transform: per event, the enabled rules of the ruleset that match, as
 /// `emit` says. A rule whose condition fails to evaluate does not match; failures are

@@ -25,6 +25,7 @@ pub mod expr;
 mod failures;
 mod group;
 mod live;
+mod lookup;
 pub mod metrics;
 pub mod notify;
 mod pattern;

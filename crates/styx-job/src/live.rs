@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
 use serde_json::Value;
-use styx_store::{Kind, Row, Rule, Store};
+use styx_store::{Kind, Rule, Store};
 
 use crate::expr::{config_value, ConfigSource, Expr, Reads};
 
@@ -268,114 +268,5 @@ impl Ruleset {
     /// The rules, with their conditions.
     pub(crate) fn rules(&self) -> impl Iterator<Item = (&Rule, &Expr)> {
         self.rules.iter().zip(&self.compiled)
-    }
-}
-
-/// Rows of a table, read through a cache of bounded size whose entries live at most
-/// `max_age`; one per operator instance.
-pub(crate) struct RowCache {
-    store: Arc<Store>,
-    table: String,
-    max_age: Duration,
-    rows: HashMap<String, (Instant, Option<Row>)>,
-    unreachable: bool,
-    /// Where the keys looked up and the keys read from the store are counted.
-    counts: Option<(
-        Arc<styx_runtime::metrics::Slot>,
-        Arc<styx_runtime::metrics::Slot>,
-    )>,
-}
-
-/// How many rows a cache holds before it starts over.
-const CACHE_ROWS: usize = 100_000;
-
-impl RowCache {
-    pub(crate) fn new(store: Arc<Store>, table: &str, max_age: Duration) -> Self {
-        RowCache {
-            store,
-            table: table.to_string(),
-            max_age,
-            rows: HashMap::new(),
-            unreachable: false,
-            counts: None,
-        }
-    }
-
-    /// Counts the keys looked up in `lookups` and those read from the store in `reads`.
-    pub(crate) fn counting(
-        mut self,
-        lookups: Arc<styx_runtime::metrics::Slot>,
-        reads: Arc<styx_runtime::metrics::Slot>,
-    ) -> Self {
-        self.counts = Some((lookups, reads));
-        self
-    }
-
-    /// Reads the rows of `keys` that are not cached (or too old) in one request.
-    pub(crate) fn prefetch<'k>(&mut self, keys: impl ExactSizeIterator<Item = &'k str>) {
-        if let Some((lookups, _)) = &self.counts {
-            lookups.add(keys.len() as u64);
-        }
-        self.fetch(keys);
-    }
-
-    /// Reads the rows of `keys` that are not in the cache (or aged).
-    fn fetch<'k>(&mut self, keys: impl Iterator<Item = &'k str>) {
-        let mut missing: Vec<&str> = keys
-            .filter(|k| {
-                self.rows
-                    .get(*k)
-                    .is_none_or(|(at, _)| at.elapsed() >= self.max_age)
-            })
-            .collect();
-        missing.sort_unstable();
-        missing.dedup();
-        if missing.is_empty() {
-            return;
-        }
-        if let Some((_, reads)) = &self.counts {
-            reads.add(missing.len() as u64);
-        }
-        match self.store.rows(&self.table, &missing) {
-            Ok(found) => {
-                if self.unreachable {
-                    tracing::warn!(table = %self.table, "the store can be read again");
-                    self.unreachable = false;
-                }
-                if self.rows.len() + missing.len() > CACHE_ROWS {
-                    self.rows.clear();
-                }
-                let now = Instant::now();
-                for key in &missing {
-                    self.rows.insert(key.to_string(), (now, None));
-                }
-                for (key, row) in found {
-                    self.rows.insert(key, (now, Some(row)));
-                }
-            }
-            Err(e) => {
-                if !self.unreachable {
-                    tracing::warn!(table = %self.table, "the store cannot be read; lookups use what is cached: {e}");
-                    self.unreachable = true;
-                }
-            }
-        }
-    }
-
-    /// The row under `key`, if the table has one.
-    pub(crate) fn get(&mut self, key: &str) -> Option<&Row> {
-        // A key the batch's prefetch did not bring (or that aged since) is read alone.
-        self.fetch(std::iter::once(key));
-        self.rows.get(key).and_then(|(_, row)| row.as_ref())
-    }
-}
-
-/// The text a lookup key is: strings as they are, numbers and booleans written out.
-pub(crate) fn key_text(value: Option<&Value>) -> Option<String> {
-    match value? {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
     }
 }

@@ -240,6 +240,11 @@ where
         Ok(())
     }
 
+    fn on_input_paused(&mut self) -> Result<(), BoxError> {
+        self.out.flush();
+        Ok(())
+    }
+
     fn next_processing_timer(&self) -> Option<Timestamp> {
         self.timers.processing.keys().next().copied()
     }

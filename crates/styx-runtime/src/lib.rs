@@ -38,6 +38,7 @@
 //! assert_eq!(total, 100);
 //! ```
 
+pub mod async_io;
 pub mod cep;
 pub mod checkpoint;
 pub mod emitter;

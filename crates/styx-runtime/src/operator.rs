@@ -31,6 +31,12 @@ pub trait Operator<In>: Send {
     /// Every input became idle (`true`) or one is active again (`false`). Forward it.
     fn on_idle(&mut self, idle: bool) -> Result<(), BoxError>;
 
+    /// No input came for a while: send on what the outputs hold (the records of a
+    /// chained asynchronous step whose reads are done, see [`crate::async_io`]).
+    fn on_input_paused(&mut self) -> Result<(), BoxError> {
+        Ok(())
+    }
+
     /// The earliest processing-time timer, in epoch milliseconds, if there is one.
     fn next_processing_timer(&self) -> Option<Timestamp> {
         None
@@ -201,7 +207,12 @@ pub fn run_operator<In, Op: Operator<In> + ?Sized>(
             };
             match input.recv_deadline(deadline) {
                 Ok(e) => e,
-                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Timeout) => {
+                    if !stopped {
+                        op.on_input_paused()?;
+                    }
+                    continue;
+                }
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         };

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::async_io::{AsyncSplitEmitter, Fetch, StartFn};
 use crate::checkpoint::coordinator::{
     Ack, CheckpointConfig, Coordinator, CoordinatorHandle, TaskEndpoint,
 };
@@ -602,7 +603,10 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         I: Fn(usize) -> S + 'static,
         F: Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync + 'static,
     {
-        self.split_with(init, None, Arc::new(f))
+        let f: SplitFn<S, T, U, V> = Arc::new(f);
+        self.split_with(init, move |state, next, next_side| {
+            Box::new(SplitEmitter::new(state, f.clone(), next, next_side))
+        })
     }
 
     /// [`DataStream::flat_map_split`] where `before` sees each batch of records first,
@@ -622,35 +626,64 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         B: Fn(&mut S, &[T]) + Send + Sync + 'static,
         F: Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync + 'static,
     {
-        self.split_with(init, Some(Arc::new(before)), Arc::new(f))
+        let (before, f): (BatchFn<S, T>, SplitFn<S, T, U, V>) = (Arc::new(before), Arc::new(f));
+        self.split_with(init, move |state, next, next_side| {
+            Box::new(
+                SplitEmitter::new(state, f.clone(), next, next_side).with_batches(before.clone()),
+            )
+        })
     }
 
-    fn split_with<S, U, V, I>(
+    /// [`DataStream::flat_map_split`] whose records need a read of an outside system
+    /// first, done asynchronously as Flink's async I/O does (see [`crate::async_io`]):
+    /// `start` looks at each batch with the instance's state and gives the read the batch
+    /// needs, done on a worker thread while earlier batches go on; `f` sees each record
+    /// once its batch's read is applied to the state. Order is kept.
+    pub fn flat_map_split_async<S, U, V, I, B, F>(
         &self,
         init: I,
-        before: Option<BatchFn<S, T>>,
-        f: SplitFn<S, T, U, V>,
+        start: B,
+        f: F,
     ) -> (DataStream<U>, DataStream<V>)
     where
         S: Send + 'static,
         U: Clone + Send + 'static,
         V: Clone + Send + 'static,
         I: Fn(usize) -> S + 'static,
+        B: Fn(&mut S, &[T]) -> Option<Fetch<S>> + Send + Sync + 'static,
+        F: Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) + Send + Sync + 'static,
     {
-        let init = Rc::new(init);
+        let (start, f): (StartFn<S, T>, SplitFn<S, T, U, V>) = (Arc::new(start), Arc::new(f));
+        self.split_with(init, move |state, next, next_side| {
+            Box::new(AsyncSplitEmitter::new(
+                state,
+                start.clone(),
+                f.clone(),
+                next,
+                next_side,
+            ))
+        })
+    }
+
+    /// A step of two outputs: `make` builds each instance's emitter from its state (made
+    /// by `init`) and the emitters of the two outputs.
+    fn split_with<S, U, V, I, M>(&self, init: I, make: M) -> (DataStream<U>, DataStream<V>)
+    where
+        S: Send + 'static,
+        U: Clone + Send + 'static,
+        V: Clone + Send + 'static,
+        I: Fn(usize) -> S + 'static,
+        M: Fn(S, Box<dyn Emitter<U>>, Box<dyn Emitter<V>>) -> Box<dyn Emitter<T>> + 'static,
+    {
+        let (init, make) = (Rc::new(init), Rc::new(make));
         let mut main_parts = Vec::new();
         let mut side_parts = Vec::new();
         for part in &self.parts {
             let (main, side) = (Port::<U>::new(), Port::<V>::new());
             let (next, next_side) = (main.clone(), side.clone());
-            let (f, init, before) = (f.clone(), init.clone(), before.clone());
+            let (init, make) = (init.clone(), make.clone());
             part.port.add_consumer(Box::new(move |i| {
-                let emitter =
-                    SplitEmitter::new(init(i), f.clone(), next.build(i), next_side.build(i));
-                Box::new(match &before {
-                    Some(before) => emitter.with_batches(before.clone()),
-                    None => emitter,
-                })
+                make(init(i), next.build(i), next_side.build(i))
             }));
             main_parts.push(Part {
                 port: main,

@@ -96,6 +96,11 @@ where
         Ok(())
     }
 
+    fn on_input_paused(&mut self) -> Result<(), BoxError> {
+        self.out.flush();
+        Ok(())
+    }
+
     fn on_barrier(&mut self, barrier: Barrier) -> Result<SnapshotFn, BoxError> {
         let map = match &self.keys {
             Table::Memory(map) => map,

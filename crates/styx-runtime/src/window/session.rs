@@ -224,6 +224,11 @@ where
         Ok(())
     }
 
+    fn on_input_paused(&mut self) -> Result<(), BoxError> {
+        self.out.flush();
+        Ok(())
+    }
+
     fn next_processing_timer(&self) -> Option<Timestamp> {
         match self.domain {
             TimeDomain::ProcessingTime => self.timers.keys().next().copied(),

@@ -427,6 +427,11 @@ where
         Ok(())
     }
 
+    fn on_input_paused(&mut self) -> Result<(), BoxError> {
+        self.out.flush();
+        Ok(())
+    }
+
     fn next_processing_timer(&self) -> Option<Timestamp> {
         if self.domain != TimeDomain::ProcessingTime {
             return None;
