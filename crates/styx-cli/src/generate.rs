@@ -86,7 +86,7 @@ impl Output {
                 }
             }
             Output::Kafka(p) => {
-                p.send(event)?;
+                p.send(&styx_runtime::event::Event::from(event.clone()))?;
                 Ok(true)
             }
         }

@@ -45,11 +45,11 @@ impl DeadLetters {
         match self {
             DeadLetters::Fail => Err(format!("{}: {reason}", location())),
             DeadLetters::Output(out) => {
-                let mut record = Map::new();
-                record.insert("reason".into(), Value::String(reason));
+                let mut record = Event::new();
+                record.insert("reason", Value::String(reason));
                 record.extend(origin);
                 record.insert(
-                    "payload".into(),
+                    "payload",
                     Value::String(String::from_utf8_lossy(payload).into_owned()),
                 );
                 out.collect(record);

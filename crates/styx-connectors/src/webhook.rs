@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 use styx_runtime::error::BoxError;
+use styx_runtime::event::Event;
 use styx_runtime::sink::Sink;
 
 /// How a webhook sink delivers.
@@ -130,8 +131,8 @@ fn open(path: &Path) -> Result<std::io::BufWriter<std::fs::File>, BoxError> {
     Ok(std::io::BufWriter::new(file))
 }
 
-impl Sink<Map<String, Value>> for WebhookSink {
-    fn write(&mut self, batch: &mut Vec<Map<String, Value>>) -> Result<(), BoxError> {
+impl Sink<Event> for WebhookSink {
+    fn write(&mut self, batch: &mut Vec<Event>) -> Result<(), BoxError> {
         for record in batch.drain(..) {
             let body = serde_json::to_vec(&record)?;
             match self.deliver(&body) {
@@ -149,7 +150,7 @@ impl Sink<Map<String, Value>> for WebhookSink {
                     let mut letter = Map::new();
                     letter.insert("reason".into(), Value::String(reason));
                     letter.insert("url".into(), Value::String(self.options.url.clone()));
-                    letter.insert("record".into(), Value::Object(record));
+                    letter.insert("record".into(), record.into_value());
                     serde_json::to_writer(&mut *dead, &letter)?;
                     dead.write_all(b"\n")?;
                     dead.flush()?;

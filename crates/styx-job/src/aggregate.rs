@@ -6,8 +6,8 @@
 //! missing, null or not a number are left out of that aggregate.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Number, Value};
-use styx_runtime::event::Event;
+use serde_json::{Number, Value};
+use styx_runtime::event::{intern, Event, Name};
 use styx_runtime::window::AggregateFunction;
 
 /// One aggregate of a window transform.
@@ -141,17 +141,22 @@ pub enum Slot {
 
 /// All aggregates of a window transform, as one aggregate function over events.
 pub struct JsonAggregates {
-    specs: Vec<(String, AggKind)>,
+    specs: Vec<(Name, AggKind)>,
 }
 
 impl JsonAggregates {
     /// Aggregates named by output field.
     pub fn new(specs: Vec<(String, AggKind)>) -> Self {
-        JsonAggregates { specs }
+        JsonAggregates {
+            specs: specs
+                .into_iter()
+                .map(|(name, kind)| (intern(&name), kind))
+                .collect(),
+        }
     }
 
     /// Writes the results into `out`, in declaration order.
-    pub fn write(&self, acc: &[Slot], out: &mut Map<String, Value>) {
+    pub fn write(&self, acc: &[Slot], out: &mut Event) {
         for ((name, _), slot) in self.specs.iter().zip(acc) {
             let value = match slot {
                 Slot::Count(n) => Value::from(*n),
@@ -245,13 +250,13 @@ mod tests {
         ]);
         let mut acc = aggs.create();
         for (v, f) in [(3, 0.5), (-5, 1.0), (11, 2.0)] {
-            let e = json!({"v": v, "f": f}).as_object().unwrap().clone();
+            let e = Event::from(json!({"v": v, "f": f}).as_object().unwrap().clone());
             aggs.add(&mut acc, &e);
         }
-        let mut out = Map::new();
+        let mut out = Event::new();
         aggs.write(&acc, &mut out);
         assert_eq!(
-            Value::Object(out).to_string(),
+            out.to_string(),
             r#"{"n":3,"s":9,"lo":-5,"avg":3.0,"f":3.5}"#
         );
     }

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::keyed::{KeyedContext, KeyedProcessFunction};
 use styx_runtime::stream::DataStream;
@@ -248,7 +248,7 @@ impl KeyedProcessFunction<KeyValue, Event, Event> for Baseline {
             .filter(|(t, _)| (from..ts).contains(t))
             .map(|(_, v)| v.as_slice())
             .collect();
-        let mut added = Map::with_capacity(self.spec.outputs.len());
+        let mut added = Event::with_capacity(self.spec.outputs.len());
         self.aggregate(&earlier, &mut added);
         let values = self
             .spec
@@ -354,7 +354,7 @@ mod tests {
     }
 
     fn run(b: &Baseline, earlier: &[&[Option<Val>]]) -> Event {
-        let mut out = Map::new();
+        let mut out = Event::new();
         b.aggregate(earlier, &mut out);
         out
     }

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_connectors::decode::DeadLetters;
 use styx_connectors::file::{LineSink, LineSource};
 use styx_connectors::stdio::{stdin_source, stdout_sink};
 use styx_runtime::error::RuntimeError;
-use styx_runtime::event::{Event, KeyValue};
+use styx_runtime::event::{intern, Event, KeyValue, Name};
 use styx_runtime::source::Source;
 use styx_runtime::state::StateBackend;
 use styx_runtime::stream::{DataStream, Environment};
@@ -1312,6 +1312,7 @@ fn build_window(
     // The key, the window's bounds and the aggregates.
     let fields = specs.len() + 3;
     let key_field = w.key.clone();
+    let key_name = intern(&key_field);
     let (input, dead) = window_inputs(id, input, w, &specs, policy);
     let input = &input;
     let keyed = {
@@ -1324,14 +1325,13 @@ fn build_window(
         WindowSpec::Session { gap, .. } => WindowAssigner::session(gap.0),
         WindowSpec::Count { size, slide } => {
             let writer = aggs.clone();
-            let key_field = key_field.clone();
             let results = keyed.sliding_count_window(
                 *size,
                 slide.unwrap_or(*size),
                 JsonAggregates::new(specs),
                 move |key: &KeyValue, acc| {
-                    let mut out = Map::with_capacity(fields);
-                    out.insert(key_field.clone(), key.to_value());
+                    let mut out = Event::with_capacity(fields);
+                    out.push(key_name.clone(), key.to_value());
                     writer.write(&acc, &mut out);
                     out
                 },
@@ -1345,6 +1345,7 @@ fn build_window(
     };
     let domain = window_domain(&w.window).unwrap_or(TimeDomain::EventTime);
     let writer = aggs.clone();
+    let (start_name, end_name) = (Name::from("window_start"), Name::from("window_end"));
     let windowed = keyed
         .window(assigner.with_domain(domain))
         .name(&format!("transforms.{id}"))
@@ -1353,10 +1354,10 @@ fn build_window(
         .aggregate(
             JsonAggregates::new(specs),
             move |key: &KeyValue, window: TimeWindow, acc| {
-                let mut out = Map::with_capacity(fields);
-                out.insert(key_field.clone(), key.to_value());
-                out.insert("window_start".into(), Value::from(window.start));
-                out.insert("window_end".into(), Value::from(window.end));
+                let mut out = Event::with_capacity(fields);
+                out.push(key_name.clone(), key.to_value());
+                out.insert(start_name.clone(), Value::from(window.start));
+                out.insert(end_name.clone(), Value::from(window.end));
                 writer.write(&acc, &mut out);
                 out
             },

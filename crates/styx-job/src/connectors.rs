@@ -426,7 +426,11 @@ impl Source<Event> for GeneratorSource {
     fn poll(&mut self, out: &mut Vec<Event>, max: usize) -> Result<Poll, BoxError> {
         let mut taken = 0;
         while taken < max as u64 {
-            let Some(event) = self.held.take().or_else(|| self.generator.next()) else {
+            let Some(event) = self
+                .held
+                .take()
+                .or_else(|| self.generator.next().map(Event::from))
+            else {
                 self.emitted += taken;
                 return Ok(Poll::Finished);
             };

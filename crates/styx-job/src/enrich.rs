@@ -55,7 +55,7 @@ pub(crate) fn rules(
             EmitKind::Each | EmitKind::First => {
                 for rule in matched {
                     let mut e = event.clone();
-                    e.insert("rule".into(), Value::String(rule.id.clone()));
+                    e.insert("rule", Value::String(rule.id.clone()));
                     for (k, v) in &rule.attributes {
                         e.insert(k.clone(), Value::String(v.clone()));
                     }
@@ -68,7 +68,7 @@ pub(crate) fn rules(
                     .map(|r| Value::String(r.id.clone()))
                     .collect();
                 let mut e = event;
-                e.insert("rules".into(), Value::Array(ids));
+                e.insert("rules", Value::Array(ids));
                 out.push(e);
             }
             EmitKind::All => {}

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_runtime::event::Event;
 use styx_runtime::stream::FailHandle;
 
@@ -142,10 +142,10 @@ impl Failures {
 
     /// The dead-letter record of `event`: `{"reason", "transform", "event"}`.
     pub(crate) fn dead_letter(&self, reason: &str, event: Event) -> Event {
-        let mut letter = Map::new();
-        letter.insert("reason".into(), Value::String(reason.to_string()));
-        letter.insert("transform".into(), Value::String(self.component.clone()));
-        letter.insert("event".into(), Value::Object(event));
+        let mut letter = Event::new();
+        letter.insert("reason", Value::String(reason.to_string()));
+        letter.insert("transform", Value::String(self.component.clone()));
+        letter.insert("event", event.into_value());
         letter
     }
 

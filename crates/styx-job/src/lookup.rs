@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_runtime::async_io::{Apply, Fetch};
 use styx_runtime::event::Event;
 use styx_runtime::metrics::Slot;
@@ -85,10 +85,10 @@ pub(crate) fn lookup(
                     "drop" => {}
                     _ => {
                         let key = key_text(event.get(&key)).unwrap_or_default();
-                        let mut letter = Map::new();
-                        letter.insert("reason".into(), Value::String(format!("no row for {key}")));
-                        letter.insert("transform".into(), Value::String(name.clone()));
-                        letter.insert("event".into(), Value::Object(event));
+                        let mut letter = Event::new();
+                        letter.insert("reason", Value::String(format!("no row for {key}")));
+                        letter.insert("transform", Value::String(name.clone()));
+                        letter.insert("event", event.into_value());
                         dead.push(letter);
                     }
                 },

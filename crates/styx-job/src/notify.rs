@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_runtime::event::{Event, KeyValue};
 use styx_runtime::keyed::{KeyedContext, KeyedProcessFunction};
 use styx_runtime::stream::DataStream;
@@ -87,11 +87,11 @@ pub(crate) fn build(
                 }
             };
             let ts = timestamps.as_ref().map_or_else(now_ms, |t| t(&event));
-            let mut n = Map::with_capacity(4 + fields.len());
-            n.insert("key".into(), key_value);
-            n.insert("ts".into(), Value::from(ts));
-            n.insert("use_case".into(), use_case.clone());
-            n.insert("message".into(), Value::String(message));
+            let mut n = Event::with_capacity(4 + fields.len());
+            n.insert("key", key_value);
+            n.insert("ts", Value::from(ts));
+            n.insert("use_case", use_case.clone());
+            n.insert("message", Value::String(message));
             for f in &fields {
                 if let Some(v) = event.get(f) {
                     n.insert(f.clone(), v.clone());

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_runtime::cep::{
     AfterMatchSkip, Context, Follows, LivePattern, Match, Pattern, WithinType,
 };
@@ -195,18 +195,18 @@ pub(crate) fn build(
 
 /// A match as the contract writes it.
 fn output(key_field: Option<&str>, key: &KeyValue, m: Match<Event>) -> Event {
-    let mut out = Map::new();
+    let mut out = Event::new();
     if let Some(field) = key_field {
         out.insert(field.to_string(), key.to_value());
     }
     for (stage, events) in m.stages {
-        let events = events.into_iter().map(Value::Object).collect();
+        let events = events.into_iter().map(Event::into_value).collect();
         out.insert(stage, Value::Array(events));
     }
-    out.insert("match_start".into(), Value::from(m.start));
-    out.insert("match_end".into(), Value::from(m.end));
+    out.insert("match_start", Value::from(m.start));
+    out.insert("match_end", Value::from(m.end));
     if let Some(at) = m.timed_out_at {
-        out.insert("timed_out_at".into(), Value::from(at));
+        out.insert("timed_out_at", Value::from(at));
     }
     out
 }

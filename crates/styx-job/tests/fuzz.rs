@@ -6,9 +6,10 @@
 use std::path::Path;
 
 use proptest::prelude::*;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use styx_job::expr::Expr;
 use styx_job::Job;
+use styx_runtime::event::Event;
 
 /// A job file using most of the format: sources, every transform kind that needs no
 /// store or model file, sinks, durations, expressions.
@@ -129,13 +130,13 @@ fn json() -> impl Strategy<Value = Value> {
 }
 
 /// An event whose fields `a`, `b`, `s` and `m` hold anything.
-fn event() -> impl Strategy<Value = Map<String, Value>> {
+fn event() -> impl Strategy<Value = Event> {
     (json(), json(), json(), json()).prop_map(|(a, b, s, m)| {
-        let mut e = Map::new();
-        e.insert("a".into(), a);
-        e.insert("b".into(), b);
-        e.insert("s".into(), s);
-        e.insert("m".into(), m);
+        let mut e = Event::new();
+        e.insert("a", a);
+        e.insert("b", b);
+        e.insert("s", s);
+        e.insert("m", m);
         e
     })
 }

@@ -109,7 +109,7 @@ fn consume(brokers: &str, topic: &str, count: usize) -> Vec<Value> {
             } => {
                 let e = read.entry(partition).or_insert((0, i64::MAX, -1));
                 *e = (e.0 + 1, e.1.min(offset), e.2.max(offset));
-                got.push(Value::Object(event));
+                got.push(event.into_value());
             }
             Polled::Dead(d) => panic!("unreadable output record: {d:?}"),
         }

@@ -4,10 +4,8 @@ use rdkafka::message::{Headers, Message};
 use serde_json::{Map, Number, Value};
 
 use crate::config::{Format, KafkaSourceConfig};
+pub use styx_runtime::event::Event;
 use styx_runtime::event::{event_time, parse_event};
-
-/// A JSON object: the dynamic event of job files.
-pub type Event = Map<String, Value>;
 
 /// One Kafka record as the decoder sees it.
 #[derive(Debug, Clone, Copy)]
@@ -46,22 +44,22 @@ impl DeadLetter {
     /// (the value as text; bytes that are not UTF-8 become U+FFFD, and the exact bytes
     /// are then also given as `payload_hex`).
     pub fn to_event(&self) -> Event {
-        let mut e = Map::new();
-        e.insert("reason".into(), Value::String(self.reason.clone()));
-        e.insert("topic".into(), Value::String(self.topic.clone()));
-        e.insert("partition".into(), Value::from(self.partition));
-        e.insert("offset".into(), Value::from(self.offset));
+        let mut e = Event::new();
+        e.insert("reason", Value::String(self.reason.clone()));
+        e.insert("topic", Value::String(self.topic.clone()));
+        e.insert("partition", Value::from(self.partition));
+        e.insert("offset", Value::from(self.offset));
         match std::str::from_utf8(&self.payload) {
             Ok(text) => {
-                e.insert("payload".into(), Value::String(text.to_string()));
+                e.insert("payload", Value::String(text.to_string()));
             }
             Err(_) => {
                 e.insert(
-                    "payload".into(),
+                    "payload",
                     Value::String(String::from_utf8_lossy(&self.payload).into_owned()),
                 );
                 let hex: String = self.payload.iter().map(|b| format!("{b:02x}")).collect();
-                e.insert("payload_hex".into(), Value::String(hex));
+                e.insert("payload_hex", Value::String(hex));
             }
         }
         e
@@ -135,8 +133,8 @@ impl Decoder {
             Format::Raw => {
                 let text = std::str::from_utf8(payload)
                     .map_err(|e| refuse(format!("the value is not UTF-8 text: {e}")))?;
-                let mut event = Map::new();
-                event.insert("value".into(), Value::String(text.to_string()));
+                let mut event = Event::new();
+                event.insert("value", Value::String(text.to_string()));
                 if let (Some(field), Some(ts)) = (&self.time_field, record.timestamp) {
                     event.insert(field.clone(), Value::Number(Number::from(ts)));
                 }

@@ -113,7 +113,7 @@ fn produce_numbered(brokers: &str, topic: &str, range: std::ops::Range<i64>) {
 
 fn obj(v: Value) -> Event {
     match v {
-        Value::Object(m) => m,
+        Value::Object(m) => Event::from(m),
         _ => unreachable!(),
     }
 }
@@ -153,9 +153,9 @@ fn json_events_round_trip_with_keys_and_headers() {
     .unwrap();
     for n in 0..50i64 {
         let mut e = obj(json!({"ts": 1_700_000_000_000i64 + n, "n": n, "amount": n as f64 * 1.5}));
-        e.insert("account".into(), json!(format!("acct-{}", n % 3)));
+        e.insert("account", json!(format!("acct-{}", n % 3)));
         if n % 2 == 0 {
-            e.insert("trace".into(), json!(format!("t{n}")));
+            e.insert("trace", json!(format!("t{n}")));
         }
         producer.send(&e).unwrap();
     }
@@ -507,7 +507,7 @@ fn consumed_offsets_commit_with_the_transaction() {
         p.begin_transaction().unwrap();
         for e in events(&got[0]).iter().take(offsets_end as usize) {
             let mut out = (*e).clone();
-            out.insert("doubled".into(), json!(e["n"].as_i64().unwrap() * 2));
+            out.insert("doubled", json!(e["n"].as_i64().unwrap() * 2));
             p.send(&out).unwrap();
         }
         let meta = consumer.group_metadata().expect("group metadata");

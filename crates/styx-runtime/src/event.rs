@@ -1,12 +1,386 @@
 //! The dynamic record of job files: a JSON object, and keys taken from its fields.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
+/// A field name. The names events are decoded with are interned (see [`intern`]): a
+/// copied reference, never allocated or freed per event.
+pub type Name = Cow<'static, str>;
+
 /// An event: a JSON object whose fields keep their order.
-pub type Event = Map<String, Value>;
+///
+/// The fields are a small vector of (name, value) searched in order: events have few
+/// fields, and comparing a short name costs less than hashing it. Names are shared
+/// ([`Name`]): decoding an event does not allocate its field names (see [`intern`]), and
+/// freeing it frees only its values.
+/// The methods behave as those of a `serde_json` map with `preserve_order`: `insert` of a
+/// present name replaces its value in place, `remove` moves the last field into the
+/// removed one's place, equality ignores the order of the fields.
+#[derive(Clone, Default)]
+pub struct Event {
+    fields: Vec<(Name, Value)>,
+}
+
+impl Event {
+    /// An event without fields.
+    pub fn new() -> Event {
+        Event { fields: Vec::new() }
+    }
+
+    /// An event with room for `n` fields.
+    pub fn with_capacity(n: usize) -> Event {
+        Event {
+            fields: Vec::with_capacity(n),
+        }
+    }
+
+    /// The number of fields.
+    pub fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Whether the event has no field.
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.fields.iter().position(|(n, _)| **n == *name)
+    }
+
+    /// The value of field `name`.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.fields
+            .iter()
+            .find(|(n, _)| **n == *name)
+            .map(|(_, v)| v)
+    }
+
+    /// The value of field `name`, to change it.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
+        self.fields
+            .iter_mut()
+            .find(|(n, _)| **n == *name)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether the event has field `name`.
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.position(name).is_some()
+    }
+
+    /// Sets field `name`: a present field keeps its place, a new one goes last. The
+    /// value it had, if any.
+    pub fn insert(&mut self, name: impl AsRef<str> + Into<Name>, value: Value) -> Option<Value> {
+        match self.position(name.as_ref()) {
+            Some(i) => Some(std::mem::replace(&mut self.fields[i].1, value)),
+            None => {
+                self.fields.push((name.into(), value));
+                None
+            }
+        }
+    }
+
+    /// Adds field `name`, known to be absent, last (decoders and builders of fresh
+    /// events).
+    pub fn push(&mut self, name: Name, value: Value) {
+        self.fields.push((name, value));
+    }
+
+    /// Removes field `name`; the last field takes its place.
+    pub fn remove(&mut self, name: &str) -> Option<Value> {
+        let i = self.position(name)?;
+        Some(self.fields.swap_remove(i).1)
+    }
+
+    /// Removes field `name`; the fields after it keep their order.
+    pub fn shift_remove(&mut self, name: &str) -> Option<Value> {
+        let i = self.position(name)?;
+        Some(self.fields.remove(i).1)
+    }
+
+    /// The fields, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Name, &Value)> + '_ {
+        self.fields.iter().map(|(n, v)| (n, v))
+    }
+
+    /// The fields, in order, with their values to change.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Name, &mut Value)> + '_ {
+        self.fields.iter_mut().map(|(n, v)| (&*n, v))
+    }
+
+    /// The field names, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &Name> + '_ {
+        self.fields.iter().map(|(n, _)| n)
+    }
+
+    /// The values, in field order.
+    pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.fields.iter().map(|(_, v)| v)
+    }
+
+    /// The values, in field order, to change.
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> + '_ {
+        self.fields.iter_mut().map(|(_, v)| v)
+    }
+
+    /// Keeps the fields for which `keep` holds, in order.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Value) -> bool) {
+        self.fields.retain_mut(|(n, v)| keep(n, v));
+    }
+
+    /// The event as a JSON object.
+    pub fn into_map(self) -> Map<String, Value> {
+        let mut map = Map::with_capacity(self.fields.len());
+        for (n, v) in self.fields {
+            map.insert(n.to_string(), v);
+        }
+        map
+    }
+
+    /// The event as a JSON object value.
+    pub fn into_value(self) -> Value {
+        Value::Object(self.into_map())
+    }
+
+    /// A copy of the event as a JSON object.
+    pub fn to_map(&self) -> Map<String, Value> {
+        self.clone().into_map()
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Event) -> bool {
+        self.len() == other.len() && self.iter().all(|(n, v)| other.get(n) == Some(v))
+    }
+}
+
+impl fmt::Debug for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
+        f.write_str(&text)
+    }
+}
+
+impl From<Map<String, Value>> for Event {
+    fn from(map: Map<String, Value>) -> Event {
+        let mut event = Event::with_capacity(map.len());
+        for (n, v) in map {
+            event.fields.push((intern(&n), v));
+        }
+        event
+    }
+}
+
+impl From<Event> for Map<String, Value> {
+    fn from(event: Event) -> Map<String, Value> {
+        event.into_map()
+    }
+}
+
+impl From<Event> for Value {
+    fn from(event: Event) -> Value {
+        event.into_value()
+    }
+}
+
+impl<N: AsRef<str> + Into<Name>> FromIterator<(N, Value)> for Event {
+    fn from_iter<I: IntoIterator<Item = (N, Value)>>(iter: I) -> Event {
+        let mut event = Event::new();
+        event.extend(iter);
+        event
+    }
+}
+
+impl<N: AsRef<str> + Into<Name>> Extend<(N, Value)> for Event {
+    fn extend<I: IntoIterator<Item = (N, Value)>>(&mut self, iter: I) {
+        for (n, v) in iter {
+            self.insert(n, v);
+        }
+    }
+}
+
+impl IntoIterator for Event {
+    type Item = (Name, Value);
+    type IntoIter = std::vec::IntoIter<(Name, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.fields.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Event {
+    type Item = (&'a Name, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (Name, Value)>,
+        fn(&'a (Name, Value)) -> (&'a Name, &'a Value),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.fields.iter().map(|(n, v)| (n, v))
+    }
+}
+
+impl std::ops::Index<&str> for Event {
+    type Output = Value;
+    /// The value of field `name`, or `null` when the event has none (as a JSON map).
+    fn index(&self, name: &str) -> &Value {
+        static NULL: Value = Value::Null;
+        self.get(name).unwrap_or(&NULL)
+    }
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.fields.len()))?;
+        for (n, v) in &self.fields {
+            map.serialize_entry(&**n, v)?;
+        }
+        map.end()
+    }
+}
+
+/// Reads a JSON object into an event, its names interned with the thread's [`Names`].
+struct Fields<'n> {
+    names: &'n mut Names,
+}
+
+impl<'de> serde::de::Visitor<'de> for Fields<'_> {
+    type Value = Event;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
+        // Room for seven fields without growing (a JSON reader gives no count).
+        let mut event = Event::with_capacity(map.size_hint().unwrap_or(0).max(7));
+        while let Some(name) = map.next_key_seed(NameAt {
+            at: event.fields.len(),
+            names: &mut *self.names,
+        })? {
+            let value: Value = map.next_value()?;
+            match event.position(&name) {
+                // A repeated name: the last value wins, in the first one's place.
+                Some(i) => event.fields[i].1 = value,
+                None => event.fields.push((name, value)),
+            }
+        }
+        Ok(event)
+    }
+}
+
+/// Reads the name of the field at position `at` of an event, interned.
+struct NameAt<'n> {
+    at: usize,
+    names: &'n mut Names,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for NameAt<'_> {
+    type Value = Name;
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NameAt<'_> {
+    type Value = Name;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a field name")
+    }
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Name, E> {
+        Ok(self.names.at(self.at, name))
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Event, D::Error> {
+        NAMES.with(|names| {
+            deserializer.deserialize_map(Fields {
+                names: &mut names.borrow_mut(),
+            })
+        })
+    }
+}
+
+/// How many distinct names the process interns, and how long one may be; further or
+/// longer names are allocated with their events.
+const MAX_NAMES: usize = 1 << 16;
+const MAX_NAME_LEN: usize = 256;
+
+/// The interned names of the process: kept for its lifetime (at most [`MAX_NAMES`] of
+/// at most [`MAX_NAME_LEN`] bytes).
+static INTERNED: std::sync::Mutex<Option<HashSet<&'static str>>> = std::sync::Mutex::new(None);
+
+/// The interned `name`, or an owned copy when it cannot be interned.
+fn intern_global(name: &str) -> Name {
+    if name.len() > MAX_NAME_LEN {
+        return Cow::Owned(name.to_string());
+    }
+    let mut interned = INTERNED.lock().unwrap_or_else(|e| e.into_inner());
+    let set = interned.get_or_insert_with(HashSet::new);
+    if let Some(n) = set.get(name) {
+        return Cow::Borrowed(n);
+    }
+    if set.len() >= MAX_NAMES {
+        return Cow::Owned(name.to_string());
+    }
+    let leaked: &'static str = Box::leak(name.to_string().into_boxed_str());
+    set.insert(leaked);
+    Cow::Borrowed(leaked)
+}
+
+/// A thread's view of the interned names: those it has met, and by the position in an
+/// event it last met them at (events of one stream mostly have the same fields in the
+/// same order, so the name last seen at a position is tried first).
+#[derive(Default)]
+struct Names {
+    seen: HashSet<&'static str>,
+    by_position: Vec<&'static str>,
+}
+
+impl Names {
+    fn at(&mut self, at: usize, name: &str) -> Name {
+        if let Some(n) = self.by_position.get(at) {
+            if *n == name {
+                return Cow::Borrowed(n);
+            }
+        }
+        let found = match self.seen.get(name) {
+            Some(n) => *n,
+            None => match intern_global(name) {
+                Cow::Borrowed(n) => {
+                    self.seen.insert(n);
+                    n
+                }
+                owned => return owned,
+            },
+        };
+        if at < 64 {
+            if self.by_position.len() <= at {
+                self.by_position.resize(at + 1, "");
+            }
+            self.by_position[at] = found;
+        }
+        Cow::Borrowed(found)
+    }
+}
+
+thread_local! {
+    static NAMES: std::cell::RefCell<Names> = std::cell::RefCell::new(Names::default());
+}
+
+/// The interned name `name` (an owned copy past the interning bounds).
+pub fn intern(name: &str) -> Name {
+    NAMES.with(|names| names.borrow_mut().at(usize::MAX, name))
+}
 
 /// Parses one record, a JSON object, into an event. The error says why the record is
 /// not one (`not valid JSON: ...`, `not a JSON object: an array`).
@@ -14,31 +388,18 @@ pub type Event = Map<String, Value>;
 /// The object's fields are read straight into an event sized for them; anything else
 /// is read again as a plain value, only to say what it is.
 pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
-    use serde::de::{Deserializer as _, MapAccess, Visitor};
-
-    struct Fields;
-    impl<'de> Visitor<'de> for Fields {
-        type Value = Event;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
-            // Room for seven fields without growing (a JSON reader gives no count).
-            let mut event = Map::with_capacity(map.size_hint().unwrap_or(0).max(7));
-            while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                event.insert(key, value);
-            }
-            Ok(event)
-        }
-    }
+    use serde::de::Deserializer as _;
 
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = de
-        .deserialize_map(Fields)
-        .and_then(|e| de.end().map(|()| e));
+    let parsed = NAMES.with(|names| {
+        de.deserialize_map(Fields {
+            names: &mut names.borrow_mut(),
+        })
+    });
+    let parsed = parsed.and_then(|e| de.end().map(|()| e));
     parsed.or_else(|_| match serde_json::from_slice::<Value>(bytes) {
         Err(e) => Err(format!("not valid JSON: {e}")),
-        Ok(Value::Object(event)) => Ok(event),
+        Ok(Value::Object(event)) => Ok(Event::from(event)),
         Ok(other) => Err(format!("not a JSON object: {}", json_kind(&other))),
     })
 }

@@ -101,7 +101,7 @@ fn load(dir: &Path) -> Scenario {
     let as_objects = |values: Vec<Value>| -> Vec<Event> {
         values
             .into_iter()
-            .map(|v| v.as_object().cloned().expect("a JSON object"))
+            .map(|v| Event::from(v.as_object().cloned().expect("a JSON object")))
             .collect()
     };
     Scenario {
@@ -204,7 +204,7 @@ fn run_engine(s: &Scenario, backend: StateBackend) -> (Vec<Row>, Vec<Value>) {
     let late = late
         .take()
         .into_iter()
-        .map(|e| Value::Object(s.events[e.index].clone()))
+        .map(|e| s.events[e.index].clone().into_value())
         .collect();
     (rows, late)
 }
@@ -221,7 +221,7 @@ fn run_model(s: &Scenario) -> (Vec<Row>, Vec<Value>) {
         .collect();
     let late = late
         .into_iter()
-        .map(|i| Value::Object(s.events[i].clone()))
+        .map(|i| s.events[i].clone().into_value())
         .collect();
     (rows, late)
 }

@@ -111,7 +111,7 @@ pub fn read_topic(
         }
         for p in polled.drain(..) {
             match p {
-                Polled::Event { event, .. } => got.push(Value::Object(event)),
+                Polled::Event { event, .. } => got.push(event.into_value()),
                 Polled::Dead(d) => panic!("unreadable output record: {d:?}"),
             }
         }

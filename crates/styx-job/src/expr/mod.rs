@@ -126,7 +126,7 @@ impl Expr {
     ) -> Result<bool, String> {
         let matched: HashMap<String, CelValue> = stages
             .map(|(name, events)| {
-                let list: Vec<CelValue> = events.iter().map(object_to_cel).collect();
+                let list: Vec<CelValue> = events.iter().map(event_to_cel).collect();
                 (name.to_string(), CelValue::List(Arc::new(list)))
             })
             .collect();
@@ -146,7 +146,7 @@ impl Expr {
             ctx.add_variable_from_value("config", (**config.load()).clone());
         }
         if self.uses_event {
-            ctx.add_variable_from_value("event", object_to_cel(event));
+            ctx.add_variable_from_value("event", event_to_cel(event));
         }
         if let Some(matched) = matched {
             ctx.add_variable_from_value("match", matched);
@@ -240,7 +240,7 @@ impl Reads {
             ctx.add_variable_from_value(name.as_str(), value);
         }
         if self.uses_event {
-            ctx.add_variable_from_value("event", object_to_cel(event));
+            ctx.add_variable_from_value("event", event_to_cel(event));
         }
         if let Some(config) = &self.config {
             ctx.add_variable_from_value("config", (**config.load()).clone());
@@ -279,13 +279,21 @@ fn object_to_cel(map: &serde_json::Map<String, Value>) -> CelValue {
     CelValue::from(entries)
 }
 
+fn event_to_cel(event: &Event) -> CelValue {
+    let entries: HashMap<String, CelValue> = event
+        .iter()
+        .map(|(k, v)| (k.to_string(), to_cel(v)))
+        .collect();
+    CelValue::from(entries)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
 
     fn event(v: Value) -> Event {
-        v.as_object().unwrap().clone()
+        Event::from(v.as_object().unwrap().clone())
     }
 
     #[test]
