@@ -3,12 +3,22 @@
 use serde_json::{Map, Value};
 use styx_runtime::checkpoint::Barrier;
 use styx_runtime::emitter::{Collector, Emitter};
-use styx_runtime::event::{event_time, parse_event, Event};
+use styx_runtime::event::{event_time, parse_event_fields, Event};
 
 /// Parses one record: a JSON object with, when `time_field` is given, an integer epoch
 /// milliseconds field of that name. The error is the reason the record was refused.
 pub fn decode_event(bytes: &[u8], time_field: Option<&str>) -> Result<Event, String> {
-    let event = parse_event(bytes)?;
+    decode_event_fields(bytes, time_field, None)
+}
+
+/// [`decode_event`] keeping only the fields named in `only` (all without it; see
+/// [`parse_event_fields`]). `time_field` must be among them.
+pub fn decode_event_fields(
+    bytes: &[u8],
+    time_field: Option<&str>,
+    only: Option<&[String]>,
+) -> Result<Event, String> {
+    let event = parse_event_fields(bytes, only)?;
     if let Some(field) = time_field {
         event_time(&event, field)?;
     }

@@ -18,7 +18,7 @@ use styx_runtime::event::Event;
 use styx_runtime::sink::Sink;
 use styx_runtime::source::{Poll, Source};
 
-use crate::decode::{decode_event, DeadLetters};
+use crate::decode::{decode_event_fields, DeadLetters};
 
 /// How long a poll of a pipe waits for its first line before it reports that nothing came.
 const PIPE_WAIT: Duration = Duration::from_millis(50);
@@ -85,6 +85,8 @@ pub struct LineSource {
     offset: u64,
     line_number: u64,
     time_field: Option<String>,
+    /// The fields kept of each event (all when `None`).
+    only: Option<Vec<String>>,
     dead: DeadLetters,
     buffer: Vec<u8>,
 }
@@ -131,9 +133,17 @@ impl LineSource {
             offset: 0,
             line_number: 0,
             time_field,
+            only: None,
             dead,
             buffer: Vec::new(),
         }
+    }
+
+    /// Keeps only the fields named in `fields` of each event (see
+    /// [`decode_event_fields`]): for jobs that read a few fields and pass no event on.
+    pub fn reading_only(mut self, fields: Option<Vec<String>>) -> Self {
+        self.only = fields;
+        self
     }
 
     fn split(&self) -> String {
@@ -196,7 +206,7 @@ impl Source<Event> for LineSource {
             if line.is_empty() {
                 continue;
             }
-            match decode_event(line, self.time_field.as_deref()) {
+            match decode_event_fields(line, self.time_field.as_deref(), self.only.as_deref()) {
                 Ok(event) => out.push(event),
                 Err(reason) => {
                     let mut origin = Map::new();

@@ -10,4 +10,4 @@ pub mod file;
 pub mod stdio;
 pub mod webhook;
 
-pub use decode::{decode_event, DeadLetters};
+pub use decode::{decode_event, decode_event_fields, DeadLetters};

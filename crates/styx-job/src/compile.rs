@@ -848,6 +848,7 @@ impl Job {
             .map(|_| DataStream::<Event>::new_port_stream(env, 1));
         let dead_for_source = dead.clone();
         let time_field = event_time.as_ref().map(|t| t.field.clone());
+        let only = self.fields_read(id);
         let name = format!("sources.{id}");
         let stream = match source {
             SourceConfig::File(f) => {
@@ -855,13 +856,15 @@ impl Job {
                 env.source(&name, 1, move |i, _| {
                     let dead =
                         DeadLetters::new(dead_for_source.as_ref().map(|d| d.port_emitter(i)));
-                    let s = LineSource::open(&path, time_field.clone(), dead)?;
+                    let s = LineSource::open(&path, time_field.clone(), dead)?
+                        .reading_only(only.clone());
                     Ok(Box::new(s) as Box<dyn Source<Event>>)
                 })
             }
             SourceConfig::Stdin(_) => env.source(&name, 1, move |i, _| {
                 let dead = DeadLetters::new(dead_for_source.as_ref().map(|d| d.port_emitter(i)));
-                Ok(Box::new(stdin_source(time_field.clone(), dead)) as Box<dyn Source<Event>>)
+                let s = stdin_source(time_field.clone(), dead).reading_only(only.clone());
+                Ok(Box::new(s) as Box<dyn Source<Event>>)
             }),
             SourceConfig::Generator(_) | SourceConfig::Kafka(_) => {
                 unreachable!("built by the connectors module")
@@ -872,6 +875,55 @@ impl Job {
             None => stream,
         };
         Ok((stream, dead_id.zip(dead)))
+    }
+
+    /// The fields of source `id`'s events that the job reads, when it passes none of its
+    /// events on (every reader is a time or count window without a dead-letter output or
+    /// a read late output): the event-time field, the windows' keys and aggregated
+    /// fields. `None`: the events go on whole.
+    fn fields_read(&self, id: &str) -> Option<Vec<String>> {
+        let c = &self.config;
+        if c.sinks.values().any(|s| s.inputs().iter().any(|i| i == id)) {
+            return None;
+        }
+        let mut fields = Vec::new();
+        let mut readers = 0;
+        for (tid, t) in &c.transforms {
+            if !t.inputs().iter().any(|i| i == id) {
+                continue;
+            }
+            readers += 1;
+            let TransformConfig::Window(w) = t else {
+                return None;
+            };
+            let late = format!("{tid}.late");
+            let late_read = c.transforms.values().any(|t| t.inputs().contains(&late))
+                || c.sinks.values().any(|s| s.inputs().contains(&late));
+            if w.dead_letter.is_some() || late_read {
+                return None;
+            }
+            fields.push(w.key.clone());
+            for spec in w.aggregates.values() {
+                match AggKind::parse(spec).ok()? {
+                    AggKind::Count => {}
+                    AggKind::Sum(f) | AggKind::Min(f) | AggKind::Max(f) | AggKind::Avg(f) => {
+                        fields.push(f)
+                    }
+                }
+            }
+        }
+        if readers == 0 {
+            return None;
+        }
+        let time = match c.sources.get(id)? {
+            SourceConfig::File(f) => &f.event_time,
+            SourceConfig::Stdin(s) => &s.event_time,
+            _ => return None,
+        };
+        fields.extend(time.as_ref().map(|t| t.field.clone()));
+        fields.sort();
+        fields.dedup();
+        Some(fields)
     }
 
     /// Whether the job reads the store: lookups, rules, stored models or patterns, or

@@ -621,3 +621,54 @@ fn a_pattern_leaves_out_events_without_its_key() {
     // Four events with a user match; the one without is not matched under `null`.
     assert_eq!(users, vec![json!("a"), json!("a"), json!("b"), json!("b")]);
 }
+
+/// A source read only by windows is decoded for the fields they read; events that leave
+/// a window whole (to its dead-letter or late output) keep every field.
+#[test]
+fn events_that_leave_a_window_whole_keep_every_field() {
+    let (dir, job) = job(&format!(
+        r#"{SOURCE}
+[transforms.per_user]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = {{ type = "tumbling", size = "10s" }}
+aggregates = {{ n = "count", total = "sum(amount)" }}
+dead_letter = "unkeyed"
+
+[sinks.totals]
+type = "file"
+inputs = ["per_user"]
+path = "out/totals.ndjson"
+
+[sinks.unkeyed]
+type = "file"
+inputs = ["unkeyed"]
+path = "out/unkeyed.ndjson"
+"#
+    ));
+    std::fs::write(
+        dir.path().join("events.ndjson"),
+        format!("{EVENTS}{{\"ts\":13000,\"amount\":1,\"note\":\"no user\"}}\n"),
+    )
+    .unwrap();
+    job.expect("valid job")
+        .run(&RunOptions::default())
+        .expect("runs");
+    let unkeyed = read(dir.path(), "out/unkeyed.ndjson");
+    assert_eq!(unkeyed.len(), 1, "{unkeyed:?}");
+    assert_eq!(
+        unkeyed[0]["event"],
+        json!({"ts": 13000, "amount": 1, "note": "no user"})
+    );
+    let mut totals = read(dir.path(), "out/totals.ndjson");
+    totals.sort_by_key(|v| v.to_string());
+    assert_eq!(
+        totals,
+        vec![
+            json!({"user": "a", "window_start": 0, "window_end": 10000, "n": 2, "total": 505}),
+            json!({"user": "a", "window_start": 10000, "window_end": 20000, "n": 1, "total": 7}),
+            json!({"user": "b", "window_start": 0, "window_end": 10000, "n": 1, "total": 50}),
+        ]
+    );
+}

@@ -249,9 +249,11 @@ impl Serialize for Event {
     }
 }
 
-/// Reads a JSON object into an event, its names interned with the thread's [`Names`].
+/// Reads a JSON object into an event, its names interned with the thread's [`Names`];
+/// with `only`, the fields of other names are checked as JSON and left out.
 struct Fields<'n> {
     names: &'n mut Names,
+    only: Option<&'n [String]>,
 }
 
 impl<'de> serde::de::Visitor<'de> for Fields<'_> {
@@ -265,7 +267,12 @@ impl<'de> serde::de::Visitor<'de> for Fields<'_> {
         while let Some(name) = map.next_key_seed(NameAt {
             at: event.fields.len(),
             names: &mut *self.names,
+            only: self.only,
         })? {
+            let Some(name) = name else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+                continue;
+            };
             let value: Value = map.next_value()?;
             match event.position(&name) {
                 // A repeated name: the last value wins, in the first one's place.
@@ -277,26 +284,37 @@ impl<'de> serde::de::Visitor<'de> for Fields<'_> {
     }
 }
 
-/// Reads the name of the field at position `at` of an event, interned.
+/// Reads the name of the field at position `at` of an event, interned; `None` for a
+/// name that is not among `only`.
 struct NameAt<'n> {
     at: usize,
     names: &'n mut Names,
+    only: Option<&'n [String]>,
 }
 
 impl<'de> serde::de::DeserializeSeed<'de> for NameAt<'_> {
-    type Value = Name;
-    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Name, D::Error> {
+    type Value = Option<Name>;
+    fn deserialize<D: serde::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<Name>, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> serde::de::Visitor<'de> for NameAt<'_> {
-    type Value = Name;
+    type Value = Option<Name>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a field name")
     }
-    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Name, E> {
-        Ok(self.names.at(self.at, name))
+    fn visit_str<E: serde::de::Error>(self, name: &str) -> Result<Option<Name>, E> {
+        if self
+            .only
+            .is_some_and(|only| !only.iter().any(|f| f == name))
+        {
+            return Ok(None);
+        }
+        Ok(Some(self.names.at(self.at, name)))
     }
 }
 
@@ -305,6 +323,7 @@ impl<'de> Deserialize<'de> for Event {
         NAMES.with(|names| {
             deserializer.deserialize_map(Fields {
                 names: &mut names.borrow_mut(),
+                only: None,
             })
         })
     }
@@ -388,18 +407,32 @@ pub fn intern(name: &str) -> Name {
 /// The object's fields are read straight into an event sized for them; anything else
 /// is read again as a plain value, only to say what it is.
 pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
+    parse_event_fields(bytes, None)
+}
+
+/// [`parse_event`] keeping only the fields named in `only` (all without it): a job that
+/// reads a few fields of wide records and passes none of them on does not build the
+/// others. The fields left out are still checked to be JSON.
+pub fn parse_event_fields(bytes: &[u8], only: Option<&[String]>) -> Result<Event, String> {
     use serde::de::Deserializer as _;
 
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let parsed = NAMES.with(|names| {
         de.deserialize_map(Fields {
             names: &mut names.borrow_mut(),
+            only,
         })
     });
     let parsed = parsed.and_then(|e| de.end().map(|()| e));
     parsed.or_else(|_| match serde_json::from_slice::<Value>(bytes) {
         Err(e) => Err(format!("not valid JSON: {e}")),
-        Ok(Value::Object(event)) => Ok(Event::from(event)),
+        Ok(Value::Object(event)) => Ok(match only {
+            None => Event::from(event),
+            Some(only) => event
+                .into_iter()
+                .filter(|(name, _)| only.contains(name))
+                .collect(),
+        }),
         Ok(other) => Err(format!("not a JSON object: {}", json_kind(&other))),
     })
 }
@@ -511,5 +544,56 @@ mod tests {
             assert_eq!(KeyValue::of(Some(&v)).to_value(), v);
         }
         assert_eq!(KeyValue::of(None), KeyValue::Null);
+    }
+
+    #[test]
+    fn events_behave_as_ordered_json_objects() {
+        let text = r#"{"b":1,"a":{"x":[1,2]},"c":"s","b":2}"#;
+        let mut e = parse_event(text.as_bytes()).unwrap();
+        // A repeated name keeps its first place and its last value.
+        assert_eq!(e.to_string(), r#"{"b":2,"a":{"x":[1,2]},"c":"s"}"#);
+        assert_eq!(e.insert("a", json!(0)), Some(json!({"x": [1, 2]})));
+        assert_eq!(e.insert("d", json!(true)), None);
+        assert_eq!(e.to_string(), r#"{"b":2,"a":0,"c":"s","d":true}"#);
+        // remove moves the last field into the gap; shift_remove keeps the order.
+        assert_eq!(e.remove("b"), Some(json!(2)));
+        assert_eq!(e.to_string(), r#"{"d":true,"a":0,"c":"s"}"#);
+        assert_eq!(e.shift_remove("d"), Some(json!(true)));
+        assert_eq!(e.to_string(), r#"{"a":0,"c":"s"}"#);
+        // Equality ignores the order of the fields, as a JSON object's does.
+        let same = parse_event(br#"{"c":"s","a":0}"#).unwrap();
+        assert_eq!(e, same);
+        assert_eq!(e["missing"], Value::Null);
+        let back: Event = serde_json::from_str(&e.to_string()).unwrap();
+        assert_eq!(back.into_map(), e.clone().into_map());
+    }
+
+    #[test]
+    fn names_are_interned_and_bounded() {
+        let a = parse_event(br#"{"amount":1}"#).unwrap();
+        let b = parse_event(br#"{"amount":2}"#).unwrap();
+        let (Cow::Borrowed(x), Cow::Borrowed(y)) =
+            (a.keys().next().unwrap(), b.keys().next().unwrap())
+        else {
+            panic!("names are interned");
+        };
+        assert!(std::ptr::eq(*x, *y));
+        let long = "n".repeat(MAX_NAME_LEN + 1);
+        assert!(matches!(intern(&long), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn only_the_fields_asked_for_are_kept() {
+        let only = ["ts".to_string(), "v".to_string()];
+        let e = parse_event_fields(
+            br#"{"k":"a","ts":5,"skip":{"deep":[1,{"x":null}]},"v":1.5}"#,
+            Some(&only),
+        )
+        .unwrap();
+        assert_eq!(e.to_string(), r#"{"ts":5,"v":1.5}"#);
+        // Fields left out must still be JSON.
+        assert!(parse_event_fields(br#"{"ts":5,"skip":[1,}"#, Some(&only))
+            .unwrap_err()
+            .starts_with("not valid JSON"));
     }
 }
