@@ -49,11 +49,22 @@ import java.util.Map;
  *   score:              a JPMML-Evaluator loaded once per task scores each object (InputField.prepare
  *                       on its fields, EvaluatorUtil.decodeAll); the results are added to the object
  *
- * Prints one JSON line: engine, mode, events (lines read), outputs (lines written), wall_s of
- * env.execute(), events_per_s.
+ * --records says what the windowed modes carry through keyBy and the window:
+ *   typed (default)  each ObjectNode becomes an Event POJO (key, ts, value) before keyBy: Flink's
+ *                    PojoSerializer between the operators, the AggregateFunction reads a field
+ *   json             the ObjectNode itself, as a job that keeps JSON objects would be written: the key
+ *                    selector and the AggregateFunction read the node (node.get("key").asText(),
+ *                    node.get("value").asDouble()); ObjectNode is no POJO, so Flink serialises it
+ *                    with its generic Kryo serializer across keyBy (also at parallelism 1)
+ * Both give the same windows. filtermap and score are ObjectNodes from parsing to writing either
+ * way: all their operators are chained (forward edges, same parallelism), so no record is ever
+ * serialised and --records changes nothing there.
+ *
+ * Prints one JSON line: engine, mode, records, events (lines read), outputs (lines written), wall_s
+ * of env.execute(), events_per_s.
  *
  * Usage: java -cp ... FlinkJsonBench --mode tumbling|sliding|filtermap|score --input EVENTS.ndjson
- *        --output DIR [--model MODEL.pmml] [--parallelism 1] [--no-object-reuse]
+ *        --output DIR [--records typed|json] [--model MODEL.pmml] [--parallelism 1] [--no-object-reuse]
  */
 public class FlinkJsonBench {
 
@@ -113,6 +124,18 @@ public class FlinkJsonBench {
     public static final class CountSumAgg implements AggregateFunction<Event, CountSum, CountSum> {
         @Override public CountSum createAccumulator() { return new CountSum(); }
         @Override public CountSum add(Event e, CountSum acc) { acc.count++; acc.sum += e.value; return acc; }
+        @Override public CountSum getResult(CountSum acc) { return acc; }
+        @Override public CountSum merge(CountSum a, CountSum b) { a.count += b.count; a.sum += b.sum; return a; }
+    }
+
+    /** The same count and sum read straight from the JSON object (--records json). */
+    public static final class CountSumJsonAgg implements AggregateFunction<ObjectNode, CountSum, CountSum> {
+        @Override public CountSum createAccumulator() { return new CountSum(); }
+        @Override public CountSum add(ObjectNode node, CountSum acc) {
+            acc.count++;
+            acc.sum += node.get("value").asDouble();
+            return acc;
+        }
         @Override public CountSum getResult(CountSum acc) { return acc; }
         @Override public CountSum merge(CountSum a, CountSum b) { a.count += b.count; a.sum += b.sum; return a; }
     }
@@ -179,7 +202,7 @@ public class FlinkJsonBench {
     }
 
     public static void main(String[] args) throws Exception {
-        String mode = null, input = null, output = null, model = null;
+        String mode = null, input = null, output = null, model = null, records = "typed";
         int parallelism = 1;
         boolean objectReuse = true;
         for (int a = 0; a < args.length; a++) {
@@ -188,12 +211,14 @@ public class FlinkJsonBench {
                 case "--input": input = args[++a]; break;
                 case "--output": output = args[++a]; break;
                 case "--model": model = args[++a]; break;
+                case "--records": records = args[++a]; break;
                 case "--parallelism": parallelism = Integer.parseInt(args[++a]); break;
                 case "--no-object-reuse": objectReuse = false; break;
                 default: throw new IllegalArgumentException("unknown argument " + args[a]);
             }
         }
         if (mode == null || input == null || output == null) throw new IllegalArgumentException("needs --mode, --input and --output");
+        if (!records.equals("typed") && !records.equals("json")) throw new IllegalArgumentException("bad --records " + records);
 
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment();
         env.setParallelism(parallelism);
@@ -211,17 +236,30 @@ public class FlinkJsonBench {
                 WindowAssigner<Object, TimeWindow> assigner = mode.equals("tumbling")
                         ? TumblingEventTimeWindows.of(Duration.ofSeconds(10))
                         : SlidingEventTimeWindows.of(Duration.ofSeconds(10), Duration.ofSeconds(1));
-                results = objects
-                        .map(new ToEvent()).name("to-event")
-                        .assignTimestampsAndWatermarks(
-                                WatermarkStrategy.<Event>forBoundedOutOfOrderness(Duration.ofSeconds(1))
-                                        .withTimestampAssigner((e, prev) -> e.ts))
-                        .keyBy((KeySelector<Event, String>) e -> e.key)
-                        .window(assigner)
-                        .aggregate(new CountSumAgg(), new ToResult())
-                        .name("window-count-sum");
+                if (records.equals("typed")) {
+                    results = objects
+                            .map(new ToEvent()).name("to-event")
+                            .assignTimestampsAndWatermarks(
+                                    WatermarkStrategy.<Event>forBoundedOutOfOrderness(Duration.ofSeconds(1))
+                                            .withTimestampAssigner((e, prev) -> e.ts))
+                            .keyBy((KeySelector<Event, String>) e -> e.key)
+                            .window(assigner)
+                            .aggregate(new CountSumAgg(), new ToResult())
+                            .name("window-count-sum");
+                } else {
+                    results = objects
+                            .assignTimestampsAndWatermarks(
+                                    WatermarkStrategy.<ObjectNode>forBoundedOutOfOrderness(Duration.ofSeconds(1))
+                                            .withTimestampAssigner((node, prev) -> node.get("ts").asLong()))
+                            .keyBy((KeySelector<ObjectNode, String>) node -> node.get("key").asText())
+                            .window(assigner)
+                            .aggregate(new CountSumJsonAgg(), new ToResult())
+                            .name("window-count-sum");
+                }
                 break;
             }
+            // filtermap and score: source, parse, the operators and the sink are one chain, the
+            // records are never serialised; --records changes nothing (see the class comment)
             case "filtermap":
                 results = objects.filter(new Above()).name("value>50").map(new Double2()).name("double");
                 break;
@@ -240,14 +278,14 @@ public class FlinkJsonBench {
                 .name("file-sink");
 
         long t0 = System.nanoTime();
-        JobExecutionResult res = env.execute("json-" + mode);
+        JobExecutionResult res = env.execute("json-" + mode + "-" + records);
         double wall = (System.nanoTime() - t0) / 1e9;
         long events = res.<Long>getAccumulatorResult("events");
         long outputs = res.<Long>getAccumulatorResult("outputs");
         System.out.println(String.format(java.util.Locale.ROOT,
-                "{\"engine\":\"flink\",\"flink_version\":\"%s\",\"mode\":\"%s\",\"events\":%d,\"outputs\":%d,"
+                "{\"engine\":\"flink\",\"flink_version\":\"%s\",\"mode\":\"%s\",\"records\":\"%s\",\"events\":%d,\"outputs\":%d,"
                         + "\"wall_s\":%.6f,\"events_per_s\":%.1f,\"parallelism\":%d,\"object_reuse\":%b,\"peak_rss_bytes\":%d}",
-                org.apache.flink.runtime.util.EnvironmentInformation.getVersion(), mode, events, outputs,
+                org.apache.flink.runtime.util.EnvironmentInformation.getVersion(), mode, records, events, outputs,
                 wall, events / wall, parallelism, objectReuse, peakRssBytes()));
         System.exit(0);
     }

@@ -8,9 +8,19 @@
 # run, then the medians per mode. Flink's wall_s (of env.execute()) includes starting its
 # MiniCluster and warming up the JIT: at small EVENTS it mostly measures that.
 #
+# What Flink's windows carry through keyBy (FlinkJsonBench --records): `typed` turns each parsed
+# ObjectNode into a small POJO (key, ts, value) first, serialised between the operators by Flink's
+# PojoSerializer; `json` keeps the ObjectNode itself through keyBy and the window, as a job that
+# keeps JSON objects would, and Flink serialises it with its generic Kryo serializer. filter + map
+# and scoring are one operator chain, their records never serialised: the same job whatever the
+# kind, so they run once, under the first kind given.
+#
 # Usage: bench/flink/run-json.sh [REPETITIONS] [EVENTS]     (defaults 3, 10000000)
 #   MODES="tumbling sliding filtermap score"   the modes to run (default: all four)
-#   CHECK=1   keep the outputs and check at the end that both engines gave the same results
+#   FLINK_RECORDS="typed json"   the Flink side once per record kind (default: typed); each run line
+#             has "records", the table a row per kind (flink-typed, flink-json) with styx's ratio to it
+#   CHECK=1   keep the outputs and check at the end that Styx and each Flink run (each record
+#             kind) gave the same results
 #             (use a small EVENTS, e.g. CHECK=1 bench/flink/run-json.sh 1 200000)
 # Needs a JDK 17, python3 and pip; Flink's jars come from the PyPI wheel apache-flink-libraries
 # 2.3.0, JPMML-Evaluator's from jpmml-evaluator 0.16.0 (as bench/jpmml/run.sh fetches them).
@@ -23,6 +33,11 @@ work=${STYX_BENCH_WORK:-$root/target/bench-flink}
 jpmml=${STYX_BENCH_JPMML:-$(dirname "$work")/bench-jpmml}
 reps=${1:-3}; events=${2:-10000000}
 modes=${MODES:-tumbling sliding filtermap score}
+kinds=${FLINK_RECORDS:-typed}
+for k in $kinds; do
+  case $k in typed|json) ;; *) echo "FLINK_RECORDS: typed or json, not $k" >&2; exit 2 ;; esac
+done
+read -r first_kind _ <<< "$kinds"
 case=$root/crates/styx-pmml/tests/fixtures/030-dtree-classifier-wine
 styx=${STYX:-$root/target/release/styx}
 [ -x "$styx" ] || (cd "$root" && cargo build --release --bin styx)
@@ -56,26 +71,35 @@ runs=$dir/runs.jsonl
 
 for rep in $(seq 1 "$reps"); do
   for mode in $modes; do
-    order="styx flink"; [ $((rep % 2)) = 0 ] && order="flink styx"
-    rm -rf "$dir/styx-$mode.ndjson" "$dir/flink-$mode"  # Flink's FileSink adds part files to a folder
-    for engine in $order; do
-      if [ "$engine" = styx ]; then
+    mode_kinds=$kinds; case $mode in tumbling|sliding) ;; *) mode_kinds=$first_kind ;; esac
+    # styx, then Flink once per record kind; every other repetition the other way round
+    order=(styx); for k in $mode_kinds; do order+=("flink-$k"); done
+    if [ $((rep % 2)) = 0 ]; then
+      reversed=(); for ((i = ${#order[@]} - 1; i >= 0; i--)); do reversed+=("${order[i]}"); done
+      order=("${reversed[@]}")
+    fi
+    # Flink's FileSink adds part files to a folder, flink-KIND-MODE
+    rm -rf "$dir/styx-$mode.ndjson" "$dir/flink-$mode" "$dir"/flink-*-"$mode"
+    for run in "${order[@]}"; do
+      if [ "$run" = styx ]; then
+        engine=styx; records=
         cmd=("$styx" bench job "$dir/$mode.toml")
       else
+        engine=flink; records=",\"records\":\"${run#flink-}\""
         input=events.ndjson; extra=()
         [ "$mode" = score ] && { input=score.ndjson; extra=(--model "$dir/model.pmml"); }
-        cmd=(java -cp "$work/classes:$cp" FlinkJsonBench --mode "$mode" --input "$dir/$input"
-             --output "$dir/flink-$mode" --parallelism 1 "${extra[@]}")
+        cmd=(java -cp "$work/classes:$cp" FlinkJsonBench --mode "$mode" --records "${run#flink-}"
+             --input "$dir/$input" --output "$dir/$run-$mode" --parallelism 1 "${extra[@]}")
       fi
-      log=$dir/results/$engine-$mode-$rep
+      log=$dir/results/$run-$mode-$rep
       load=$(cut -d' ' -f1 /proc/loadavg)
       /usr/bin/time -v "${cmd[@]}" > "$log.out" 2> "$log.err" || { tail -20 "$log.err" >&2; exit 1; }
       rss=$(awk '/Maximum resident set size/ {print $NF}' "$log.err")
       cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$log.err")
-      echo "{\"engine\":\"$engine\",\"mode\":\"$mode\",\"rep\":$rep,\"max_rss_kb\":$rss,\"cpu_s\":$cpu,\"load1\":$load,\"result\":$(grep '^{' "$log.out" | tail -1)}" | tee -a "$runs"
+      echo "{\"engine\":\"$engine\"$records,\"mode\":\"$mode\",\"rep\":$rep,\"max_rss_kb\":$rss,\"cpu_s\":$cpu,\"load1\":$load,\"result\":$(grep '^{' "$log.out" | tail -1)}" | tee -a "$runs"
     done
     # the outputs are large at 10M events: kept only to be checked
-    [ "${CHECK:-0}" = 1 ] || rm -rf "$dir/styx-$mode.ndjson" "$dir/flink-$mode"
+    [ "${CHECK:-0}" = 1 ] || rm -rf "$dir/styx-$mode.ndjson" "$dir"/flink-*-"$mode"
   done
 done
 

@@ -5,10 +5,12 @@
                                 with up to 800 ms disorder, a value, a user and a tag) and
                                 DIR/score.ndjson (N events: the rows of CASE_DIR/input.csv in turn,
                                 with a key and a ts added; an empty cell is null); seed 42
-  bench.py check DIR [MODE...]  compares the outputs of both engines in DIR (default: all four
-                                modes): window results, the filter+map outputs (key, ts, double),
-                                the score results of every record
-  bench.py table RUNS.jsonl     prints the medians per mode and engine
+  bench.py check DIR [MODE...]  compares Styx's output of each mode in DIR (default: all four
+                                modes), styx-MODE.ndjson, with each of Flink's, flink-KIND-MODE (a
+                                folder per record kind, typed or json): window results, the
+                                filter+map outputs (key, ts, double), the score results of every record
+  bench.py table RUNS.jsonl     prints the medians per mode and engine (Flink: per record kind),
+                                with Styx's events/s over each
 """
 import csv
 import glob
@@ -65,39 +67,39 @@ def close(a, b):
     return a == b
 
 
-def check_windows(d, mode):
+def check_windows(d, mode, flink):
     """Same windows, each with the same start and count and totals within 1e-6 of each other."""
     s = {(o["key"], o["window_end"]): (o["window_start"], o["n"], o["total"]) for o in lines(f"{d}/styx-{mode}.ndjson")}
-    f = {(o["key"], o["window_end"]): (o["window_start"], o["n"], o["total"]) for o in lines(f"{d}/flink-{mode}")}
+    f = {(o["key"], o["window_end"]): (o["window_start"], o["n"], o["total"]) for o in lines(f"{d}/{flink}-{mode}")}
     bad = [k for k in s.keys() | f.keys()
            if k not in s or k not in f or s[k][:2] != f[k][:2] or not close(s[k][2], f[k][2])]
-    print(f"{mode}: styx {len(s)} windows, flink {len(f)} windows, {len(bad)} differ"
-          + (f", e.g. {bad[0]}: styx {s.get(bad[0])} flink {f.get(bad[0])}" if bad else ""))
+    print(f"{mode}: styx {len(s)} windows, {flink} {len(f)} windows, {len(bad)} differ"
+          + (f", e.g. {bad[0]}: styx {s.get(bad[0])} {flink} {f.get(bad[0])}" if bad else ""))
     return not bad and len(s) > 0
 
 
-def check_filtermap(d, mode):
+def check_filtermap(d, mode, flink):
     """The same outputs, compared by (key, ts, double)."""
     s = sorted((o["key"], o["ts"], o["double"]) for o in lines(f"{d}/styx-{mode}.ndjson"))
-    f = sorted((o["key"], o["ts"], o["double"]) for o in lines(f"{d}/flink-{mode}"))
+    f = sorted((o["key"], o["ts"], o["double"]) for o in lines(f"{d}/{flink}-{mode}"))
     same = len(s) == len(f) and all(a[:2] == b[:2] and close(a[2], b[2]) for a, b in zip(s, f))
-    print(f"{mode}: styx {len(s)} outputs, flink {len(f)} outputs, (key, ts, double) {'the same' if same else 'DIFFER'}")
+    print(f"{mode}: styx {len(s)} outputs, {flink} {len(f)} outputs, (key, ts, double) {'the same' if same else 'DIFFER'}")
     return same and len(s) > 0
 
 
-def check_score(d, mode):
+def check_score(d, mode, flink):
     """Every record (by its ts) with the same fields; shows the results of the first three."""
     s = {o["ts"]: o for o in lines(f"{d}/styx-{mode}.ndjson")}
-    f = {o["ts"]: o for o in lines(f"{d}/flink-{mode}")}
+    f = {o["ts"]: o for o in lines(f"{d}/{flink}-{mode}")}
     fields = sorted(set().union(*(o.keys() for o in f.values())))
     bad = [t for t in s.keys() | f.keys()
            if t not in s or t not in f or not all(close(s[t].get(k), f[t].get(k)) for k in fields)]
-    print(f"{mode}: styx {len(s)} records, flink {len(f)} records, {len(bad)} differ")
+    print(f"{mode}: styx {len(s)} records, {flink} {len(f)} records, {len(bad)} differ")
     with open(f"{d}/score.ndjson") as first:
         results = [k for k in fields if k not in json.loads(first.readline())]
     for t in sorted(f)[:3] + bad[:3]:
-        for e, out in (("styx", s), ("flink", f)):
-            print(f"  ts {t} {e:5} " + json.dumps({k: out.get(t, {}).get(k) for k in results}))
+        for e, out in (("styx", s), (flink, f)):
+            print(f"  ts {t} {e:11} " + json.dumps({k: out.get(t, {}).get(k) for k in results}))
     return not bad and len(s) > 0
 
 
@@ -105,23 +107,34 @@ CHECKS = {"tumbling": check_windows, "sliding": check_windows, "filtermap": chec
 
 
 def check(d, modes):
-    ok = all([CHECKS[m](d, m) for m in modes])
+    ok = True
+    for m in modes:
+        # Flink's outputs, a folder per record kind: flink-typed-MODE, flink-json-MODE
+        kinds = sorted((os.path.basename(p)[:-len(m) - 1] for p in glob.glob(f"{d}/flink-*-{m}") if os.path.isdir(p)),
+                       key=lambda k: (k != "flink-typed", k))
+        if not kinds:
+            print(f"{m}: no output of Flink (flink-KIND-{m})")
+            ok = False
+        for flink in kinds:
+            ok = CHECKS[m](d, m, flink) and ok
     print("same results" if ok else "RESULTS DIFFER")
     return ok
 
 
 def table(path):
+    """A row per mode and engine, Flink's per record kind (flink-typed, flink-json); "styx x" is
+    Styx's events/s over that row's."""
     runs = [json.loads(line) for line in open(path) if line.startswith("{")]
     med = lambda xs: statistics.median(xs) if xs else float("nan")
-    print(f"{'mode':10} {'styx ev/s':>12} {'flink ev/s':>12} {'ratio':>6} {'styx cpu s':>10} {'flink cpu s':>11}"
-          f" {'styx MB':>8} {'flink MB':>8}")
+    label = lambda r: r["engine"] + ("-" + r["records"] if "records" in r else "")
+    print(f"{'mode':10} {'engine':12} {'events/s':>12} {'styx x':>7} {'cpu s':>8} {'MB':>6} {'runs':>4}")
     for mode in dict.fromkeys(r["mode"] for r in runs):
-        m = {e: [r for r in runs if r["mode"] == mode and r["engine"] == e] for e in ("styx", "flink")}
-        rate = {e: med([r["result"]["events_per_s"] for r in m[e]]) for e in m}
-        cpu = {e: med([r["cpu_s"] for r in m[e]]) for e in m}
-        rss = {e: med([r["max_rss_kb"] / 1024 for r in m[e]]) for e in m}
-        print(f"{mode:10} {rate['styx']:12,.0f} {rate['flink']:12,.0f} {rate['styx'] / rate['flink']:6.2f}"
-              f" {cpu['styx']:10.2f} {cpu['flink']:11.2f} {rss['styx']:8.0f} {rss['flink']:8.0f}")
+        of_mode = [r for r in runs if r["mode"] == mode]
+        rate = lambda e: med([r["result"]["events_per_s"] for r in of_mode if label(r) == e])
+        for e in sorted(dict.fromkeys(map(label, of_mode)), key=lambda e: (e != "styx", e != "flink-typed", e)):
+            m = [r for r in of_mode if label(r) == e]
+            print(f"{mode:10} {e:12} {rate(e):12,.0f} {rate('styx') / rate(e):7.2f}"
+                  f" {med([r['cpu_s'] for r in m]):8.2f} {med([r['max_rss_kb'] / 1024 for r in m]):6.0f} {len(m):4}")
 
 
 if __name__ == "__main__":
