@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
-use styx_runtime::event::{Event, KeyValue};
+use styx_runtime::event::{intern, Event, KeyValue, Name};
 use styx_runtime::keyed::{KeyedContext, KeyedProcessFunction};
 use styx_runtime::stream::DataStream;
 use styx_runtime::time::{TimeDomain, Timestamp};
@@ -39,7 +39,7 @@ enum Stat {
 /// they read.
 #[derive(Debug, Clone)]
 struct Spec {
-    outputs: Vec<(String, Stat)>,
+    outputs: Vec<(Name, Stat)>,
     fields: Vec<String>,
 }
 
@@ -75,7 +75,7 @@ fn spec(id: &str, config: &BaselineConfig) -> Result<Spec, Vec<String>> {
                 .map_err(|e| e.replace("or avg(field)", "avg(field) or stddev(field)")),
         };
         match stat {
-            Ok(s) => outputs.push((name.clone(), s)),
+            Ok(s) => outputs.push((intern(name), s)),
             Err(e) => problems.push(format!("transforms.{id}.aggregates.{name}: {e}")),
         }
     }

@@ -637,7 +637,7 @@ impl Job {
                     let fields = m
                         .fields
                         .iter()
-                        .map(|(f, e)| Ok((f.clone(), with_config(Expr::compile(e)?))))
+                        .map(|(f, e)| Ok((intern(f), with_config(Expr::compile(e)?))))
                         .collect::<Result<Vec<_>, String>>()?;
                     let remove = m.remove.clone();
                     let failures = Failures::new(id, &policy);

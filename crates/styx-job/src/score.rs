@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use serde_json::{Number, Value};
 use styx_pmml::{Batch, DataType, Model, ResultValue, Row, Scratch};
-use styx_runtime::event::Event;
+use styx_runtime::event::{intern, Event, Name};
 use styx_runtime::stream::DataStream;
 
 use crate::config::ScoreConfig;
@@ -39,7 +39,7 @@ pub struct Scorer {
     /// Model input index, event field, and whether the model reads the field as text.
     inputs: Vec<(usize, String, bool)>,
     /// Event field, result column index.
-    outputs: Vec<(String, usize)>,
+    outputs: Vec<(Name, usize)>,
     failures: Arc<Failures>,
     /// Events scored without a field a model input reads (a misspelt mapping shows here).
     absent: Arc<Failures>,
@@ -87,7 +87,7 @@ impl Scorer {
             columns
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (c.name.clone(), i))
+                .map(|(i, c)| (intern(&c.name), i))
                 .collect()
         } else {
             outputs
@@ -96,7 +96,7 @@ impl Scorer {
                     columns
                         .iter()
                         .position(|c| c.name == *column)
-                        .map(|i| (event_field.clone(), i))
+                        .map(|i| (intern(event_field), i))
                         .ok_or_else(|| {
                             let known: Vec<&str> =
                                 columns.iter().map(|c| c.name.as_str()).collect();

@@ -52,6 +52,18 @@ impl Event {
         self.fields.iter().position(|(n, _)| **n == *name)
     }
 
+    /// [`Event::position`] for a name of a decoder ([`Names`]): an interned name is the
+    /// same reference wherever it occurs, so it is compared by address.
+    fn position_decoded(&self, name: &Name) -> Option<usize> {
+        match name {
+            Cow::Borrowed(n) => self.fields.iter().position(|(f, _)| match f {
+                Cow::Borrowed(f) => std::ptr::eq(*f, *n),
+                Cow::Owned(_) => false,
+            }),
+            Cow::Owned(n) => self.position(n),
+        }
+    }
+
     /// The value of field `name`.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields
@@ -274,7 +286,7 @@ impl<'de> serde::de::Visitor<'de> for Fields<'_> {
                 continue;
             };
             let value: Value = map.next_value()?;
-            match event.position(&name) {
+            match event.position_decoded(&name) {
                 // A repeated name: the last value wins, in the first one's place.
                 Some(i) => event.fields[i].1 = value,
                 None => event.fields.push((name, value)),

@@ -6,6 +6,7 @@
 //! as the job sees it now (`config.fraud.threshold` reads key `fraud.threshold`).
 //! Arithmetic mixes integers and floats (see [`numbers`]).
 
+mod fast;
 mod numbers;
 
 use std::sync::Arc;
@@ -25,6 +26,9 @@ pub struct Expr {
     variables: Vec<String>,
     uses_event: bool,
     config: Option<ConfigSource>,
+    /// The expression evaluated straight over the event, when it is of the subset
+    /// [`fast`] evaluates.
+    fast: Option<fast::Fast>,
 }
 
 /// The store's configuration as CEL's `config` sees it, swapped whole when it changes.
@@ -79,13 +83,21 @@ impl Expr {
         variables.sort();
         let uses_event = variables.iter().any(|v| v == "event");
         variables.retain(|v| v != "event");
+        let expression = numbers::promote(program.expression().clone());
+        let fields: Vec<String> = variables
+            .iter()
+            .filter(|v| !matches!(v.as_str(), "config" | "match"))
+            .cloned()
+            .collect();
+        let fast = fast::Fast::compile(&expression, &fields);
         Ok(Expr {
             source: source.to_string(),
             env,
-            expression: numbers::promote(program.expression().clone()),
+            expression,
             variables,
             uses_event,
             config: None,
+            fast,
         })
     }
 
@@ -137,6 +149,9 @@ impl Expr {
     }
 
     fn eval_with(&self, event: &Event, matched: Option<CelValue>) -> Result<Value, String> {
+        if let Some(value) = self.fast.as_ref().and_then(|f| f.eval(event)) {
+            return Ok(value);
+        }
         let mut ctx = Context::with_env(self.env.clone());
         for name in &self.variables {
             let value = event.get(name).map_or(CelValue::Null, to_cel);
@@ -182,7 +197,10 @@ impl Expr {
     /// Evaluates a condition in `scope`, which binds what this expression reads (see
     /// [`Scope`]).
     pub fn eval_bool_in(&self, scope: &Scope) -> Result<bool, String> {
-        match CelValue::resolve(&self.expression, &scope.ctx) {
+        if let Some(Value::Bool(b)) = self.fast.as_ref().and_then(|f| f.eval(scope.event)) {
+            return Ok(b);
+        }
+        match CelValue::resolve(&self.expression, scope.context()) {
             Ok(CelValue::Bool(b)) => Ok(b),
             Ok(other) => Err(format!(
                 "\"{}\" must give a boolean, gave {other:?}",
@@ -195,9 +213,17 @@ impl Expr {
 
 /// The variables of several expressions over one event, bound once: evaluating many
 /// conditions on an event (a ruleset) converts each field it reads once, not once per
-/// condition.
-pub struct Scope {
-    ctx: Context<'static, 'static>,
+/// condition, and only for the conditions CEL itself evaluates.
+pub struct Scope<'e> {
+    reads: &'e Reads,
+    event: &'e Event,
+    ctx: std::cell::OnceCell<Context<'static, 'static>>,
+}
+
+impl Scope<'_> {
+    fn context(&self) -> &Context<'static, 'static> {
+        self.ctx.get_or_init(|| self.reads.context(self.event))
+    }
 }
 
 /// What a set of expressions reads: the fields, the whole event, `config`.
@@ -233,7 +259,16 @@ impl Reads {
     }
 
     /// The scope of `event` for the expressions.
-    pub fn scope(&self, event: &Event) -> Scope {
+    pub fn scope<'e>(&'e self, event: &'e Event) -> Scope<'e> {
+        Scope {
+            reads: self,
+            event,
+            ctx: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The CEL context of `event` for the expressions.
+    fn context(&self, event: &Event) -> Context<'static, 'static> {
         let mut ctx = Context::with_env(self.env.clone());
         for name in &self.variables {
             let value = event.get(name).map_or(CelValue::Null, to_cel);
@@ -245,7 +280,7 @@ impl Reads {
         if let Some(config) = &self.config {
             ctx.add_variable_from_value("config", (**config.load()).clone());
         }
-        Scope { ctx }
+        ctx
     }
 }
 
@@ -344,5 +379,131 @@ mod tests {
         assert!(Expr::compile("amount >").is_err());
         let e = event(json!({"amount": 1}));
         assert!(Expr::compile("amount + 1").unwrap().eval_bool(&e).is_err());
+    }
+
+    #[test]
+    fn simple_expressions_are_evaluated_without_cel() {
+        for source in [
+            "value > 50.0",
+            "amount * 2.0 + 1",
+            "a == 'x' && !(b <= 3) || c != true",
+            "n > 1 ? n / 2 : -n",
+            "amount > double(limit) * 0.5",
+        ] {
+            assert!(Expr::compile(source).unwrap().fast.is_some(), "{source}");
+        }
+        for source in [
+            "event.a",
+            "has(event.a)",
+            "size(s) > 1",
+            "config.x > 1",
+            "a in [1, 2]",
+        ] {
+            assert!(Expr::compile(source).unwrap().fast.is_none(), "{source}");
+        }
+    }
+
+    use proptest::prelude::*;
+
+    /// A field value: integers (some near the ends of their range), doubles (NaN and
+    /// infinities among them), strings, booleans, null, a list; or no field at all.
+    fn field() -> impl Strategy<Value = Option<Value>> {
+        prop_oneof![
+            Just(None),
+            Just(Some(Value::Null)),
+            any::<bool>().prop_map(|b| Some(json!(b))),
+            (-5i64..5).prop_map(|i| Some(json!(i))),
+            prop_oneof![Just(i64::MAX), Just(i64::MIN), Just(i64::MAX / 2)]
+                .prop_map(|i| Some(json!(i))),
+            Just(Some(json!(u64::MAX))),
+            (-4.0f64..4.0).prop_map(|d| Some(json!(d))),
+            Just(Some(json!(2.5))),
+            Just(Some(json!(0.0))),
+            prop_oneof![Just("a"), Just("b"), Just(""), Just("ab")].prop_map(|s| Some(json!(s))),
+            Just(Some(json!([1]))),
+        ]
+    }
+
+    fn operand() -> impl Strategy<Value = String> {
+        prop_oneof![
+            prop_oneof![Just("a"), Just("b"), Just("c"), Just("missing")].prop_map(String::from),
+            prop_oneof![
+                Just("0"),
+                Just("2"),
+                Just("-3"),
+                Just("2.5"),
+                Just("0.0"),
+                Just("'a'"),
+                Just("'b'"),
+                Just("true"),
+                Just("false"),
+                Just("null"),
+                Just("9223372036854775807")
+            ]
+            .prop_map(String::from),
+        ]
+    }
+
+    fn expression() -> impl Strategy<Value = String> {
+        operand().prop_recursive(4, 24, 3, |inner| {
+            prop_oneof![
+                (
+                    inner.clone(),
+                    prop_oneof![Just("+"), Just("-"), Just("*"), Just("/")],
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                (
+                    inner.clone(),
+                    prop_oneof![
+                        Just("=="),
+                        Just("!="),
+                        Just("<"),
+                        Just("<="),
+                        Just(">"),
+                        Just(">=")
+                    ],
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                (
+                    inner.clone(),
+                    prop_oneof![Just("&&"), Just("||")],
+                    inner.clone()
+                )
+                    .prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+                inner.clone().prop_map(|a| format!("!({a})")),
+                inner.clone().prop_map(|a| format!("-({a})")),
+                inner.clone().prop_map(|a| format!("double({a})")),
+                (inner.clone(), inner.clone(), inner)
+                    .prop_map(|(c, t, e)| format!("({c} ? {t} : {e})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// Whatever the direct evaluation decides, CEL decides the same.
+        #[test]
+        fn the_direct_evaluation_agrees_with_cel(
+            source in expression(),
+            a in field(),
+            b in field(),
+            c in field(),
+        ) {
+            let Ok(mut expr) = Expr::compile(&source) else { return Ok(()) };
+            let mut e = Event::new();
+            for (name, value) in [("a", a), ("b", b), ("c", c)] {
+                if let Some(v) = value {
+                    e.insert(name, v);
+                }
+            }
+            let Some(fast) = expr.fast.take() else { return Ok(()) };
+            if let Some(direct) = fast.eval(&e) {
+                let cel = expr.eval(&e);
+                prop_assert_eq!(Ok(direct), cel, "{}", source);
+            }
+        }
     }
 }
