@@ -833,6 +833,7 @@ impl Job {
                 exactly_once,
                 group,
                 lag,
+                only: self.fields_read(id),
             },
         )? {
             return Ok(built);
@@ -918,6 +919,8 @@ impl Job {
         let time = match c.sources.get(id)? {
             SourceConfig::File(f) => &f.event_time,
             SourceConfig::Stdin(s) => &s.event_time,
+            // The raw format builds its events itself.
+            SourceConfig::Kafka(k) if k.format == styx_kafka::Format::Json => &k.event_time,
             _ => return None,
         };
         fields.extend(time.as_ref().map(|t| t.field.clone()));

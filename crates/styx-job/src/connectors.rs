@@ -176,6 +176,7 @@ pub(crate) fn build_source(
                 exactly_once: with.exactly_once,
                 group: with.group.and_then(|g| g.source(id)),
                 lag: with.lag,
+                only: with.only,
             };
             Ok(Some(kafka_source(env, id, k, job, strategy, reading)))
         }
@@ -195,6 +196,9 @@ pub(crate) struct SourceWith<'a> {
     pub group: Option<&'a GroupRun>,
     /// Where a Kafka source reports the lag of its partitions.
     pub lag: Option<Arc<ConsumerLag>>,
+    /// The fields of each event the job reads, when it passes no event on (all when
+    /// `None`).
+    pub only: Option<Vec<String>>,
 }
 
 struct Reading<'a> {
@@ -202,6 +206,8 @@ struct Reading<'a> {
     group: Option<(&'a SourceRun, &'a WatermarkBoard)>,
     /// Where the consumers report the lag of their partitions.
     lag: Option<Arc<ConsumerLag>>,
+    /// The fields kept of each event.
+    only: Option<Vec<String>>,
 }
 
 fn kafka_source(
@@ -214,6 +220,7 @@ fn kafka_source(
 ) -> BuiltSource {
     let exactly_once = reading.exactly_once;
     let lag = reading.lag.clone();
+    let only = reading.only.clone();
     let parallelism = env.parallelism();
     let dead = config
         .dead_letter
@@ -287,6 +294,7 @@ fn kafka_source(
                 ..g.clone()
             }),
             lag: lag.clone(),
+            only: only.clone(),
         };
         let dead = dead_for_source.as_ref().map(|d| d.port_emitter(i));
         let source =

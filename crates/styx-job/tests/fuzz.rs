@@ -219,6 +219,7 @@ proptest! {
         payload in prop::option::of(prop::collection::vec(any::<u8>(), 0..48)),
         key in prop::option::of(prop::collection::vec(any::<u8>(), 0..8)),
         raw in any::<bool>(),
+        projected in any::<bool>(),
         timestamp in prop::option::of(any::<i64>()),
     ) {
         let decoder = styx_kafka::Decoder {
@@ -226,6 +227,7 @@ proptest! {
             time_field: Some("ts".into()),
             key_field: Some("k".into()),
             headers_field: Some("h".into()),
+            only: projected.then(|| vec!["ts".into(), "v".into()]),
         };
         let record = styx_kafka::decode::RecordView {
             topic: "t",

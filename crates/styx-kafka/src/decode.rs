@@ -5,7 +5,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::config::{Format, KafkaSourceConfig};
 pub use styx_runtime::event::Event;
-use styx_runtime::event::{event_time, parse_event};
+use styx_runtime::event::{event_time, parse_event_fields};
 
 /// One Kafka record as the decoder sees it.
 #[derive(Debug, Clone, Copy)]
@@ -77,6 +77,9 @@ pub struct Decoder {
     pub key_field: Option<String>,
     /// The field that receives the record headers.
     pub headers_field: Option<String>,
+    /// The fields kept of a JSON record (all when `None`): for jobs that read a few
+    /// fields and pass no event on (see [`styx_runtime::event::parse_event_fields`]).
+    pub only: Option<Vec<String>>,
 }
 
 impl Decoder {
@@ -87,6 +90,7 @@ impl Decoder {
             time_field: time_field.map(str::to_string),
             key_field: config.key.clone(),
             headers_field: config.headers.clone(),
+            only: None,
         }
     }
 
@@ -129,7 +133,7 @@ impl Decoder {
             return Err(refuse("the record has no value (a tombstone)".into()));
         };
         let mut event = match self.format {
-            Format::Json => parse_event(payload).map_err(refuse)?,
+            Format::Json => parse_event_fields(payload, self.only.as_deref()).map_err(refuse)?,
             Format::Raw => {
                 let text = std::str::from_utf8(payload)
                     .map_err(|e| refuse(format!("the value is not UTF-8 text: {e}")))?;

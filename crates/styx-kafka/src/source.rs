@@ -154,6 +154,8 @@ pub struct SourceOptions {
     pub group: Option<GroupReading>,
     /// Where the consumer lag of the instance's partitions is reported.
     pub lag: Option<Arc<crate::consumer::ConsumerLag>>,
+    /// The fields kept of each JSON record (all when `None`; see [`Decoder::only`]).
+    pub only: Option<Vec<String>>,
 }
 
 /// How an instance reads partitions of a process's group membership.
@@ -301,7 +303,8 @@ impl KafkaSource {
         options: SourceOptions,
         dead: Option<Box<dyn Emitter<Event>>>,
     ) -> crate::Result<Self> {
-        let decoder = Decoder::for_source(config, time_field);
+        let mut decoder = Decoder::for_source(config, time_field);
+        decoder.only = options.only.clone();
         let consumer = match &options.partitions {
             Some(_) => {
                 KafkaConsumer::unsubscribed(config, decoder, shared.starts.clone(), &options.name)?
