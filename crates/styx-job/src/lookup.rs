@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use styx_runtime::async_io::{Apply, Fetch};
-use styx_runtime::event::Event;
+use styx_runtime::event::{intern, Event, Name};
 use styx_runtime::metrics::Slot;
 use styx_runtime::stream::DataStream;
 use styx_store::{Row, Store};
@@ -39,10 +39,10 @@ pub(crate) fn lookup(
     let (store, max_age) = (live.store().clone(), live.refresh());
     let table = config.table.clone();
     let key = config.key.clone();
-    let fields: Vec<(String, String)> = config
+    let fields: Vec<(Name, String)> = config
         .fields
         .iter()
-        .map(|(f, c)| (f.clone(), c.clone()))
+        .map(|(f, c)| (intern(f), c.clone()))
         .collect();
     let missing = config.missing.clone();
     let name = format!("transforms.{id}");
@@ -68,7 +68,7 @@ pub(crate) fn lookup(
             match row {
                 Some(row) if fields.is_empty() => {
                     for (column, value) in row {
-                        event.insert(column.clone(), value.clone());
+                        event.insert(intern(column), value.clone());
                     }
                     out.push(event);
                 }

@@ -38,8 +38,10 @@ fn gcd(a: i64, b: i64) -> i64 {
 /// The accumulators of one slice, by key.
 type SliceAccs<K, Acc> = Table<K, Acc>;
 
-/// Accumulators merged over the slices of a window, by key.
-type MergedAccs<K, Acc> = HashMap<K, Acc, ahash::RandomState>;
+/// Accumulators merged over the slices of a window, by key, each with the number of the
+/// firing it belongs to. Kept from one firing to the next, so that a key that fires again
+/// reuses its entry (no key copied, no accumulator allocated).
+type MergedAccs<K, Acc> = HashMap<K, (Acc, u64), ahash::RandomState>;
 
 /// The slices in flight, ordered by start. Their accumulator maps live in a pool and are
 /// reused once their slice is dropped.
@@ -192,6 +194,8 @@ pub struct SlicedWindowOperator<K, T, A: AggregateFunction<T>, O> {
     /// The time up to which windows have fired.
     watermark: Timestamp,
     scratch: MergedAccs<K, A::Acc>,
+    /// The number of the current firing in `scratch`.
+    firing: u64,
     out: Collector<O>,
     late: Collector<T>,
 }
@@ -326,19 +330,33 @@ where
             return first.for_each(|k, acc| emit(k, w, acc, out));
         };
         let mut merged = std::mem::take(&mut self.scratch);
+        self.firing += 1;
+        let firing = self.firing;
         let agg = &self.spec.agg;
+        let mut fired = 0;
         for (_, accs) in self.slices.range(w.start..w.end) {
             accs.for_each(|k, acc| match merged.get_mut(k) {
-                Some(m) => agg.merge(m, acc),
+                Some((m, at)) if *at == firing => agg.merge(m, acc),
+                Some((m, at)) => {
+                    m.clone_from(acc);
+                    *at = firing;
+                    fired += 1;
+                }
                 None => {
-                    merged.insert(k.clone(), acc.clone());
+                    merged.insert(k.clone(), (acc.clone(), firing));
+                    fired += 1;
                 }
             })?;
         }
-        for (k, acc) in &merged {
-            emit(k, w, acc, out);
+        for (k, (acc, at)) in &merged {
+            if *at == firing {
+                emit(k, w, acc, out);
+            }
         }
-        merged.clear();
+        // Keys that stopped firing are let go once they outnumber those that fire.
+        if merged.len() > 2 * fired + 64 {
+            merged.retain(|_, (_, at)| *at == firing);
+        }
         self.scratch = merged;
         Ok(())
     }
@@ -594,6 +612,7 @@ where
             hot: [None, None],
             watermark: start,
             scratch: HashMap::default(),
+            firing: 0,
             out: Collector::new(out),
             late: Collector::new(late_out.port_emitter(i)),
         },
@@ -649,6 +668,7 @@ mod tests {
             hot: [None, None],
             watermark: MIN_WATERMARK,
             scratch: HashMap::default(),
+            firing: 0,
             out: Collector::new(Box::new(kept.clone())),
             late: Collector::new(Box::new(Discard)),
         };
