@@ -101,6 +101,8 @@ pub struct KafkaProducer {
     key_field: Option<String>,
     headers: Vec<(String, String)>,
     transactional: bool,
+    /// The value of the record being queued, written here (the client copies it).
+    payload: Vec<u8>,
 }
 
 impl KafkaProducer {
@@ -147,6 +149,7 @@ impl KafkaProducer {
             key_field: None,
             headers: Vec::new(),
             transactional,
+            payload: Vec::new(),
         })
     }
 
@@ -177,14 +180,23 @@ impl KafkaProducer {
         if let Some(e) = self.producer.context().take_failure() {
             return Err(e);
         }
-        let payload = match self.format {
-            Format::Json => serde_json::to_vec(event).map_err(|e| Error::Encode {
-                topic: self.topic.clone(),
-                message: e.to_string(),
-            })?,
+        let mut payload = std::mem::take(&mut self.payload);
+        payload.clear();
+        match self.format {
+            Format::Json => {
+                serde_json::to_writer(&mut payload, event).map_err(|e| Error::Encode {
+                    topic: self.topic.clone(),
+                    message: e.to_string(),
+                })?
+            }
             Format::Raw => match event.get("value") {
-                Some(Value::String(s)) => s.clone().into_bytes(),
-                Some(other) => other.to_string().into_bytes(),
+                Some(Value::String(s)) => payload.extend_from_slice(s.as_bytes()),
+                Some(other) => {
+                    serde_json::to_writer(&mut payload, other).map_err(|e| Error::Encode {
+                        topic: self.topic.clone(),
+                        message: e.to_string(),
+                    })?
+                }
                 None => {
                     return Err(Error::Encode {
                         topic: self.topic.clone(),
@@ -192,13 +204,20 @@ impl KafkaProducer {
                     })
                 }
             },
-        };
+        }
+        let result = self.queue(event, &payload);
+        self.payload = payload;
+        result
+    }
+
+    /// Queues `payload` as the value of `event`'s record.
+    fn queue(&mut self, event: &Event, payload: &[u8]) -> Result<()> {
         let key = self
             .key_field
             .as_ref()
             .and_then(|f| event.get(f))
             .map(field_text);
-        let mut record = BaseRecord::to(&self.topic).payload(&payload);
+        let mut record = BaseRecord::to(&self.topic).payload(payload);
         if let Some(key) = &key {
             record = record.key(key.as_bytes());
         }
