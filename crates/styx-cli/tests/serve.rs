@@ -742,21 +742,7 @@ fn forms_carry_the_document_and_the_table() {
 
 /// A document of two regression models: `y = x + 1` (`plus`, the first) and `y = 2x`
 /// (`twice`).
-const TWO_MODELS: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
-  <Header/>
-  <DataDictionary>
-    <DataField name="x" optype="continuous" dataType="double"/>
-    <DataField name="y" optype="continuous" dataType="double"/>
-  </DataDictionary>
-  <RegressionModel modelName="plus" functionName="regression">
-    <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
-    <RegressionTable intercept="1"><NumericPredictor name="x" coefficient="1"/></RegressionTable>
-  </RegressionModel>
-  <RegressionModel modelName="twice" functionName="regression">
-    <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
-    <RegressionTable intercept="0"><NumericPredictor name="x" coefficient="2"/></RegressionTable>
-  </RegressionModel>
-</PMML>"#;
+const TWO_MODELS: &str = include_str!("../../styx-pmml/tests/two-models.pmml");
 
 /// `y` of `{"x": 5}` scored by model `id`.
 fn y_of_five(server: &Server, id: &str) -> serde_json::Value {

@@ -380,21 +380,7 @@ mod tests {
     }
 
     /// A document of two regression models: `y = x + 1` (`plus`) and `y = 2x` (`twice`).
-    const TWO_MODELS: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
-      <Header/>
-      <DataDictionary>
-        <DataField name="x" optype="continuous" dataType="double"/>
-        <DataField name="y" optype="continuous" dataType="double"/>
-      </DataDictionary>
-      <RegressionModel modelName="plus" functionName="regression">
-        <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
-        <RegressionTable intercept="1"><NumericPredictor name="x" coefficient="1"/></RegressionTable>
-      </RegressionModel>
-      <RegressionModel modelName="twice" functionName="regression">
-        <MiningSchema><MiningField name="x"/><MiningField name="y" usageType="target"/></MiningSchema>
-        <RegressionTable intercept="0"><NumericPredictor name="x" coefficient="2"/></RegressionTable>
-      </RegressionModel>
-    </PMML>"#;
+    const TWO_MODELS: &str = include_str!("../tests/two-models.pmml");
 
     fn score_x(model: &Model, x: f64) -> f64 {
         let mut row = model.new_row();

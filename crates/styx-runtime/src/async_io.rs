@@ -13,7 +13,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
 use crate::checkpoint::Barrier;
-use crate::emitter::{Emitter, SplitFn};
+use crate::emitter::{Emitter, SplitFn, SplitOutputs};
 use crate::time::Timestamp;
 
 /// The number of batches that may wait for their reads at once.
@@ -74,10 +74,7 @@ pub struct AsyncSplitEmitter<S, T, U, V> {
     queue: VecDeque<Queued<T>>,
     /// Batches in the queue whose reads are not applied yet.
     waiting: usize,
-    main: Vec<U>,
-    side: Vec<V>,
-    next: Box<dyn Emitter<U>>,
-    next_side: Box<dyn Emitter<V>>,
+    outputs: SplitOutputs<U, V>,
 }
 
 impl<S: Send + 'static, T: Send, U: Send, V: Send> AsyncSplitEmitter<S, T, U, V> {
@@ -99,10 +96,7 @@ impl<S: Send + 'static, T: Send, U: Send, V: Send> AsyncSplitEmitter<S, T, U, V>
             applied: 0,
             queue: VecDeque::new(),
             waiting: 0,
-            main: Vec::new(),
-            side: Vec::new(),
-            next,
-            next_side,
+            outputs: SplitOutputs::new(next, next_side),
         }
     }
 
@@ -148,29 +142,11 @@ impl<S: Send + 'static, T: Send, U: Send, V: Send> AsyncSplitEmitter<S, T, U, V>
                     if read.is_some() {
                         self.waiting -= 1;
                     }
-                    self.handle(&mut batch);
+                    self.outputs.split(&self.f, &mut self.state, &mut batch);
                 }
-                Queued::Watermark(wm) => {
-                    self.next.watermark(wm);
-                    self.next_side.watermark(wm);
-                }
-                Queued::Idle(idle) => {
-                    self.next.idle(idle);
-                    self.next_side.idle(idle);
-                }
+                Queued::Watermark(wm) => self.outputs.watermark(wm),
+                Queued::Idle(idle) => self.outputs.idle(idle),
             }
-        }
-    }
-
-    fn handle(&mut self, batch: &mut Vec<T>) {
-        for item in batch.drain(..) {
-            (self.f)(&mut self.state, item, &mut self.main, &mut self.side);
-        }
-        if !self.main.is_empty() {
-            self.next.emit(&mut self.main);
-        }
-        if !self.side.is_empty() {
-            self.next_side.emit(&mut self.side);
         }
     }
 }
@@ -188,7 +164,7 @@ impl<S: Send + 'static, T: Send, U: Send, V: Send> Emitter<T> for AsyncSplitEmit
         });
         if read.is_none() && self.queue.is_empty() {
             // Everything the batch needs is at hand and nothing waits before it.
-            self.handle(batch);
+            self.outputs.split(&self.f, &mut self.state, batch);
             return;
         }
         if read.is_some() {
@@ -200,8 +176,7 @@ impl<S: Send + 'static, T: Send, U: Send, V: Send> Emitter<T> for AsyncSplitEmit
     }
     fn watermark(&mut self, watermark: Timestamp) {
         if self.queue.is_empty() {
-            self.next.watermark(watermark);
-            self.next_side.watermark(watermark);
+            self.outputs.watermark(watermark);
         } else {
             self.queue.push_back(Queued::Watermark(watermark));
             self.drain(false);
@@ -209,26 +184,22 @@ impl<S: Send + 'static, T: Send, U: Send, V: Send> Emitter<T> for AsyncSplitEmit
     }
     fn idle(&mut self, idle: bool) {
         if self.queue.is_empty() {
-            self.next.idle(idle);
-            self.next_side.idle(idle);
+            self.outputs.idle(idle);
         } else {
             self.queue.push_back(Queued::Idle(idle));
         }
     }
     fn barrier(&mut self, barrier: Barrier) {
         self.drain(true);
-        self.next.barrier(barrier);
-        self.next_side.barrier(barrier);
+        self.outputs.barrier(barrier);
     }
     fn flush(&mut self) {
         self.drain(true);
-        self.next.flush();
-        self.next_side.flush();
+        self.outputs.flush();
     }
     fn end(&mut self) {
         self.drain(true);
-        self.next.end();
-        self.next_side.end();
+        self.outputs.end();
     }
 }
 

@@ -142,19 +142,81 @@ pub type SplitFn<S, T, U, V> = Arc<dyn Fn(&mut S, T, &mut Vec<U>, &mut Vec<V>) +
 /// look up what the batch needs at once).
 pub type BatchFn<S, T> = Arc<dyn Fn(&mut S, &[T]) + Send + Sync>;
 
-/// Applies a [`SplitFn`] with the instance's state, then sends the records of each output
-/// on; watermarks, idleness, barriers, flushes and the end go to both outputs.
-pub struct SplitEmitter<S, T, U, V> {
-    state: S,
-    before: Option<BatchFn<S, T>>,
-    f: SplitFn<S, T, U, V>,
+/// The two outputs of a split step: the records a [`SplitFn`] makes for each, and the
+/// emitters behind them; watermarks, idleness, barriers, flushes and the end go to both.
+pub struct SplitOutputs<U, V> {
     main: Vec<U>,
     side: Vec<V>,
     next: Box<dyn Emitter<U>>,
     next_side: Box<dyn Emitter<V>>,
 }
 
-impl<S, T, U, V> SplitEmitter<S, T, U, V> {
+impl<U: Send, V: Send> SplitOutputs<U, V> {
+    /// The outputs in front of `next` and `next_side`.
+    pub fn new(next: Box<dyn Emitter<U>>, next_side: Box<dyn Emitter<V>>) -> Self {
+        SplitOutputs {
+            main: Vec::new(),
+            side: Vec::new(),
+            next,
+            next_side,
+        }
+    }
+
+    /// Runs `f` with `state` on every record of `batch` (leaving it empty) and sends what
+    /// it made on.
+    pub fn split<S, T>(&mut self, f: &SplitFn<S, T, U, V>, state: &mut S, batch: &mut Vec<T>) {
+        for item in batch.drain(..) {
+            f(state, item, &mut self.main, &mut self.side);
+        }
+        if !self.main.is_empty() {
+            self.next.emit(&mut self.main);
+        }
+        if !self.side.is_empty() {
+            self.next_side.emit(&mut self.side);
+        }
+    }
+
+    /// Sends a watermark to both outputs.
+    pub fn watermark(&mut self, watermark: Timestamp) {
+        self.next.watermark(watermark);
+        self.next_side.watermark(watermark);
+    }
+
+    /// Marks both outputs idle or active.
+    pub fn idle(&mut self, idle: bool) {
+        self.next.idle(idle);
+        self.next_side.idle(idle);
+    }
+
+    /// Sends a barrier to both outputs.
+    pub fn barrier(&mut self, barrier: Barrier) {
+        self.next.barrier(barrier);
+        self.next_side.barrier(barrier);
+    }
+
+    /// Flushes both outputs.
+    pub fn flush(&mut self) {
+        self.next.flush();
+        self.next_side.flush();
+    }
+
+    /// Ends both outputs.
+    pub fn end(&mut self) {
+        self.next.end();
+        self.next_side.end();
+    }
+}
+
+/// Applies a [`SplitFn`] with the instance's state, then sends the records of each output
+/// on (see [`SplitOutputs`]).
+pub struct SplitEmitter<S, T, U, V> {
+    state: S,
+    before: Option<BatchFn<S, T>>,
+    f: SplitFn<S, T, U, V>,
+    outputs: SplitOutputs<U, V>,
+}
+
+impl<S, T, U: Send, V: Send> SplitEmitter<S, T, U, V> {
     /// Runs `f` with `state` on each record, in front of `next` and `next_side`.
     pub fn new(
         state: S,
@@ -166,15 +228,10 @@ impl<S, T, U, V> SplitEmitter<S, T, U, V> {
             state,
             before: None,
             f,
-            main: Vec::new(),
-            side: Vec::new(),
-            next,
-            next_side,
+            outputs: SplitOutputs::new(next, next_side),
         }
     }
-}
 
-impl<S, T, U, V> SplitEmitter<S, T, U, V> {
     /// Calls `before` with each whole batch first.
     pub fn with_batches(mut self, before: BatchFn<S, T>) -> Self {
         self.before = Some(before);
@@ -187,35 +244,22 @@ impl<S: Send, T: Send, U: Send, V: Send> Emitter<T> for SplitEmitter<S, T, U, V>
         if let Some(before) = &self.before {
             before(&mut self.state, batch);
         }
-        for item in batch.drain(..) {
-            (self.f)(&mut self.state, item, &mut self.main, &mut self.side);
-        }
-        if !self.main.is_empty() {
-            self.next.emit(&mut self.main);
-        }
-        if !self.side.is_empty() {
-            self.next_side.emit(&mut self.side);
-        }
+        self.outputs.split(&self.f, &mut self.state, batch);
     }
     fn watermark(&mut self, watermark: Timestamp) {
-        self.next.watermark(watermark);
-        self.next_side.watermark(watermark);
+        self.outputs.watermark(watermark);
     }
     fn idle(&mut self, idle: bool) {
-        self.next.idle(idle);
-        self.next_side.idle(idle);
+        self.outputs.idle(idle);
     }
     fn barrier(&mut self, barrier: Barrier) {
-        self.next.barrier(barrier);
-        self.next_side.barrier(barrier);
+        self.outputs.barrier(barrier);
     }
     fn flush(&mut self) {
-        self.next.flush();
-        self.next_side.flush();
+        self.outputs.flush();
     }
     fn end(&mut self) {
-        self.next.end();
-        self.next_side.end();
+        self.outputs.end();
     }
 }
 
