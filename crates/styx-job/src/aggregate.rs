@@ -26,6 +26,14 @@ pub enum AggKind {
 }
 
 impl AggKind {
+    /// The field it aggregates (none for `count`).
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            AggKind::Count => None,
+            AggKind::Sum(f) | AggKind::Min(f) | AggKind::Max(f) | AggKind::Avg(f) => Some(f),
+        }
+    }
+
     /// Parses `count`, `sum(field)`, `min(field)`, `max(field)`, `avg(field)`.
     pub fn parse(spec: &str) -> Result<AggKind, String> {
         let spec = spec.trim();

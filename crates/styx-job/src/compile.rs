@@ -357,9 +357,7 @@ impl Job {
             );
         }
         for id in c.sources.keys() {
-            let read = c.transforms.values().any(|t| t.inputs().contains(id))
-                || c.sinks.values().any(|s| s.inputs().contains(id));
-            if !read {
+            if !c.is_read(id) {
                 problems.push(format!(
                     "sources.{id}: nothing reads it (no transform or sink names \"{id}\" in \
                      its inputs)"
@@ -897,20 +895,12 @@ impl Job {
             let TransformConfig::Window(w) = t else {
                 return None;
             };
-            let late = format!("{tid}.late");
-            let late_read = c.transforms.values().any(|t| t.inputs().contains(&late))
-                || c.sinks.values().any(|s| s.inputs().contains(&late));
-            if w.dead_letter.is_some() || late_read {
+            if w.dead_letter.is_some() || c.is_read(&format!("{tid}.late")) {
                 return None;
             }
             fields.push(w.key.clone());
             for spec in w.aggregates.values() {
-                match AggKind::parse(spec).ok()? {
-                    AggKind::Count => {}
-                    AggKind::Sum(f) | AggKind::Min(f) | AggKind::Max(f) | AggKind::Avg(f) => {
-                        fields.push(f)
-                    }
-                }
+                fields.extend(AggKind::parse(spec).ok()?.field().map(str::to_string));
             }
         }
         if readers == 0 {

@@ -53,6 +53,15 @@ pub struct JobFile {
     pub store: Option<StoreSection>,
 }
 
+impl JobFile {
+    /// Whether a transform or a sink reads output `id`.
+    pub fn is_read(&self, id: &str) -> bool {
+        let named = |inputs: &[String]| inputs.iter().any(|i| i == id);
+        self.transforms.values().any(|t| named(t.inputs()))
+            || self.sinks.values().any(|s| named(s.inputs()))
+    }
+}
+
 /// The `[store]` table.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -64,7 +64,8 @@ pub(crate) fn lookup(
             cache.start(keys)
         },
         move |cache, mut event: Event, out, dead| {
-            let row = key_text(event.get(&key)).and_then(|k| cache.get(&k));
+            let text = key_text(event.get(&key));
+            let row = text.as_deref().and_then(|k| cache.get(k));
             match row {
                 Some(row) if fields.is_empty() => {
                     for (column, value) in row {
@@ -84,7 +85,7 @@ pub(crate) fn lookup(
                     "keep" => out.push(event),
                     "drop" => {}
                     _ => {
-                        let key = key_text(event.get(&key)).unwrap_or_default();
+                        let key = text.unwrap_or_default();
                         let mut letter = Event::new();
                         letter.insert("reason", Value::String(format!("no row for {key}")));
                         letter.insert("transform", Value::String(name.clone()));
@@ -147,7 +148,7 @@ impl RowCache {
     /// The keys of `keys` to read: neither cached (and fresh) nor being read; none while
     /// the store is unreachable and not yet due for another try.
     fn keys_to_read(&mut self, keys: Vec<String>) -> Vec<String> {
-        if self.retry_at.is_some_and(|at| Instant::now() < at) {
+        if self.resting() {
             return Vec::new();
         }
         let mut missing: Vec<String> = keys
@@ -187,6 +188,11 @@ impl RowCache {
         }))
     }
 
+    /// Whether the store was found unreachable and is not yet to be tried again.
+    fn resting(&self) -> bool {
+        self.retry_at.is_some_and(|at| Instant::now() < at)
+    }
+
     /// Takes the rows read for `keys` into the cache.
     fn apply(&mut self, keys: Vec<String>, found: Result<Vec<(String, Row)>, String>) {
         for key in &keys {
@@ -222,7 +228,7 @@ impl RowCache {
     /// down) is read alone.
     pub(crate) fn get(&mut self, key: &str) -> Option<&Row> {
         if !self.rows.contains_key(key) {
-            if self.retry_at.is_some_and(|at| Instant::now() < at) {
+            if self.resting() {
                 return None;
             }
             if let Some((_, reads)) = &self.counts {

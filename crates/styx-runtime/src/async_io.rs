@@ -103,20 +103,13 @@ impl<S: Send + 'static, T: Send, U: Send, V: Send> AsyncSplitEmitter<S, T, U, V>
     /// Applies the reads that are done; with `block`, waits for one first.
     fn collect(&mut self, block: bool) {
         let Some(worker) = &self.worker else { return };
-        let mut first = block;
-        loop {
-            let apply = if first {
-                first = false;
-                worker
-                    .done
-                    .recv()
-                    .expect("the async I/O thread stopped with reads outstanding")
-            } else {
-                match worker.done.try_recv() {
-                    Ok(apply) => apply,
-                    Err(_) => return,
-                }
-            };
+        let first = block.then(|| {
+            worker
+                .done
+                .recv()
+                .expect("the async I/O thread stopped with reads outstanding")
+        });
+        for apply in first.into_iter().chain(worker.done.try_iter()) {
             apply(&mut self.state);
             self.applied += 1;
         }

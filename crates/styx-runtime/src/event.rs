@@ -120,11 +120,6 @@ impl Event {
         self.fields.iter().map(|(n, v)| (n, v))
     }
 
-    /// The fields, in order, with their values to change.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&Name, &mut Value)> + '_ {
-        self.fields.iter_mut().map(|(n, v)| (&*n, v))
-    }
-
     /// The field names, in order.
     pub fn keys(&self) -> impl Iterator<Item = &Name> + '_ {
         self.fields.iter().map(|(n, _)| n)
@@ -133,16 +128,6 @@ impl Event {
     /// The values, in field order.
     pub fn values(&self) -> impl Iterator<Item = &Value> + '_ {
         self.fields.iter().map(|(_, v)| v)
-    }
-
-    /// The values, in field order, to change.
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> + '_ {
-        self.fields.iter_mut().map(|(_, v)| v)
-    }
-
-    /// Keeps the fields for which `keep` holds, in order.
-    pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Value) -> bool) {
-        self.fields.retain_mut(|(n, v)| keep(n, v));
     }
 
     /// The event as a JSON object.
@@ -157,11 +142,6 @@ impl Event {
     /// The event as a JSON object value.
     pub fn into_value(self) -> Value {
         Value::Object(self.into_map())
-    }
-
-    /// A copy of the event as a JSON object.
-    pub fn to_map(&self) -> Map<String, Value> {
-        self.clone().into_map()
     }
 }
 

@@ -264,32 +264,38 @@ impl Cassandra {
     /// Takes the first version of `id` after the head that no one has claimed.
     fn claim(&self, kind: Kind, id: &str) -> Result<i32, String> {
         let _turn = self.claiming.lock().unwrap_or_else(|e| e.into_inner());
-        let head: Option<(i32,)> = self.one(
-            "SELECT version FROM heads WHERE kind = ? AND id = ?",
-            (kind.name(), id),
-        )?;
-        let mut version = head.map_or(1, |h| h.0 + 1);
+        let mut version = self.head(kind, id)?.map_or(1, |h| h + 1);
         loop {
-            let taken: Option<(String,)> = self.one(
-                "SELECT writer FROM claims WHERE kind = ? AND id = ? AND version = ?",
-                (kind.name(), id, version),
-            )?;
-            if taken.is_none() {
+            if self.holder(kind, id, version)?.is_none() {
                 self.run(
                     "INSERT INTO claims (kind, id, version, writer) VALUES (?, ?, ?, ?)",
                     (kind.name(), id, version, &self.writer),
                 )?;
                 std::thread::sleep(CLAIM_SETTLE);
-                let holder: Option<(String,)> = self.one(
-                    "SELECT writer FROM claims WHERE kind = ? AND id = ? AND version = ?",
-                    (kind.name(), id, version),
-                )?;
-                if holder.is_some_and(|h| h.0 == self.writer) {
+                if self.holder(kind, id, version)? == Some(self.writer.clone()) {
                     return Ok(version);
                 }
             }
             version += 1;
         }
+    }
+
+    /// The writer that claimed `version` of `id`, if one did.
+    fn holder(&self, kind: Kind, id: &str, version: i32) -> Result<Option<String>, String> {
+        let row: Option<(String,)> = self.one(
+            "SELECT writer FROM claims WHERE kind = ? AND id = ? AND version = ?",
+            (kind.name(), id, version),
+        )?;
+        Ok(row.map(|r| r.0))
+    }
+
+    /// The version the head of `id` names, if it has one.
+    fn head(&self, kind: Kind, id: &str) -> Result<Option<i32>, String> {
+        let row: Option<(i32,)> = self.one(
+            "SELECT version FROM heads WHERE kind = ? AND id = ?",
+            (kind.name(), id),
+        )?;
+        Ok(row.map(|r| r.0))
     }
 
     /// The newest stored version of `id` from its head on: concurrent writers may write
@@ -310,11 +316,7 @@ impl Cassandra {
 
     /// The newest version of `id`: its number, body and model element name.
     pub(crate) fn latest(&self, kind: Kind, id: &str) -> Result<Option<Latest>, String> {
-        let head: Option<(i32,)> = self.one(
-            "SELECT version FROM heads WHERE kind = ? AND id = ?",
-            (kind.name(), id),
-        )?;
-        let Some((head,)) = head else {
+        let Some(head) = self.head(kind, id)? else {
             return Ok(None);
         };
         let version = self.newest(kind, id, head)?;
@@ -356,11 +358,7 @@ impl Cassandra {
     }
 
     pub(crate) fn delete_versioned(&self, kind: Kind, id: &str) -> Result<bool, String> {
-        let head: Option<(i32,)> = self.one(
-            "SELECT version FROM heads WHERE kind = ? AND id = ?",
-            (kind.name(), id),
-        )?;
-        let Some((head,)) = head else {
+        let Some(head) = self.head(kind, id)? else {
             return Ok(false);
         };
         let last = self.newest(kind, id, head)?;
