@@ -163,8 +163,9 @@ impl JsonAggregates {
         }
     }
 
-    /// Writes the results into `out`, in declaration order.
-    pub fn write(&self, acc: &[Slot], out: &mut Event) {
+    /// Writes the results into `out`, in declaration order; `fresh`: `out` has none of
+    /// their names yet, so they are added without looking for them.
+    pub fn write(&self, acc: &[Slot], out: &mut Event, fresh: bool) {
         for ((name, _), slot) in self.specs.iter().zip(acc) {
             let value = match slot {
                 Slot::Count(n) => Value::from(*n),
@@ -172,8 +173,22 @@ impl JsonAggregates {
                 Slot::Avg(_, 0) => Value::Null,
                 Slot::Avg(sum, n) => float_value(sum.as_f64() / *n as f64),
             };
-            out.insert(name.clone(), value);
+            if fresh {
+                out.push(name.clone(), value);
+            } else {
+                out.insert(name.clone(), value);
+            }
         }
+    }
+
+    /// Whether no aggregate is named as one of `names` (or as another aggregate).
+    pub fn names_differ_from(&self, names: &[&str]) -> bool {
+        let mut all: Vec<&str> = names.to_vec();
+        all.extend(self.specs.iter().map(|(n, _)| &**n));
+        let count = all.len();
+        all.sort_unstable();
+        all.dedup();
+        all.len() == count
     }
 }
 
@@ -262,7 +277,7 @@ mod tests {
             aggs.add(&mut acc, &e);
         }
         let mut out = Event::new();
-        aggs.write(&acc, &mut out);
+        aggs.write(&acc, &mut out, true);
         assert_eq!(
             out.to_string(),
             r#"{"n":3,"s":9,"lo":-5,"avg":3.0,"f":3.5}"#

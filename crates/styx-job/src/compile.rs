@@ -1358,6 +1358,12 @@ fn build_window(
     let fields = specs.len() + 3;
     let key_field = w.key.clone();
     let key_name = intern(&key_field);
+    // The result's names all differ (the usual case): its fields are added without
+    // looking for earlier ones of the same name.
+    let fresh = match &w.window {
+        WindowSpec::Count { .. } => aggs.names_differ_from(&[&key_field]),
+        _ => aggs.names_differ_from(&[&key_field, "window_start", "window_end"]),
+    };
     let (input, dead) = window_inputs(id, input, w, &specs, policy);
     let input = &input;
     let keyed = {
@@ -1377,7 +1383,7 @@ fn build_window(
                 move |key: &KeyValue, acc| {
                     let mut out = Event::with_capacity(fields);
                     out.push(key_name.clone(), key.to_value());
-                    writer.write(&acc, &mut out);
+                    writer.write(&acc, &mut out, fresh);
                     out
                 },
             );
@@ -1401,9 +1407,14 @@ fn build_window(
             move |key: &KeyValue, window: TimeWindow, acc| {
                 let mut out = Event::with_capacity(fields);
                 out.push(key_name.clone(), key.to_value());
-                out.insert(start_name.clone(), Value::from(window.start));
-                out.insert(end_name.clone(), Value::from(window.end));
-                writer.write(&acc, &mut out);
+                if fresh {
+                    out.push(start_name.clone(), Value::from(window.start));
+                    out.push(end_name.clone(), Value::from(window.end));
+                } else {
+                    out.insert(start_name.clone(), Value::from(window.start));
+                    out.insert(end_name.clone(), Value::from(window.end));
+                }
+                writer.write(&acc, &mut out, fresh);
                 out
             },
         );
