@@ -748,7 +748,9 @@ impl Job {
                     outputs.insert(id.clone(), Output { stream });
                 }
                 TransformConfig::Window(w) => {
-                    let built = build_window(id, &input, w, parallelism, &policy)?;
+                    // Events of a source that decodes only what windows read.
+                    let partial = w.inputs.iter().any(|i| self.fields_read(i).is_some());
+                    let built = build_window(id, &input, w, parallelism, &policy, partial)?;
                     outputs.insert(
                         id.clone(),
                         Output {
@@ -1347,6 +1349,7 @@ fn build_window(
     w: &WindowConfig,
     parallelism: usize,
     policy: &Policy,
+    partial: bool,
 ) -> Result<WindowOutputs, String> {
     let specs = w
         .aggregates
@@ -1364,7 +1367,7 @@ fn build_window(
         WindowSpec::Count { .. } => aggs.names_differ_from(&[&key_field]),
         _ => aggs.names_differ_from(&[&key_field, "window_start", "window_end"]),
     };
-    let (input, dead) = window_inputs(id, input, w, &specs, policy);
+    let (input, dead) = window_inputs(id, input, w, &specs, policy, partial);
     let input = &input;
     let keyed = {
         let key_field = key_field.clone();
@@ -1443,6 +1446,7 @@ fn window_inputs(
     w: &WindowConfig,
     specs: &[(String, AggKind)],
     policy: &Policy,
+    partial: bool,
 ) -> (DataStream<Event>, DataStream<Event>) {
     let mut fields: Vec<(String, String)> = Vec::new();
     for (_, kind) in specs {
@@ -1458,8 +1462,12 @@ fn window_inputs(
         }
     }
     let key = w.key.clone();
-    let failures = Failures::new(id, policy);
-    let missing = Failures::notes(&format!("transforms.{id}"), "left out of those aggregates");
+    let failures = Failures::of_events(id, policy, partial);
+    let missing = Failures::notes_of(
+        &format!("transforms.{id}"),
+        "left out of those aggregates",
+        partial,
+    );
     let to_dead = w.dead_letter.is_some();
     let (valid, dead) = input.flat_map_split(
         |_| (),

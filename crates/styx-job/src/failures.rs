@@ -65,6 +65,9 @@ pub(crate) struct Failures {
     /// Events that failed with no dead-letter output (shared with the job's metrics).
     count: Arc<AtomicU64>,
     dead_letters: AtomicU64,
+    /// Whether the events hold only the fields the job reads (their source decodes no
+    /// others): the examples say so.
+    partial: bool,
     report: Mutex<Report>,
 }
 
@@ -86,7 +89,13 @@ impl Failures {
     /// The failures of the component named `component` (as `transforms.ID`), whose
     /// events that fail are dropped.
     pub(crate) fn named(component: &str, policy: &Policy) -> Arc<Self> {
-        Self::with_outcome(component, policy, "dropped")
+        Self::with_outcome(component, policy, "dropped", false)
+    }
+
+    /// [`Failures::new`] for a transform whose events may hold only the fields the job
+    /// reads, when `partial` (see [`Failures::notes_of`] for the notes).
+    pub(crate) fn of_events(id: &str, policy: &Policy, partial: bool) -> Arc<Self> {
+        Self::with_outcome(&format!("transforms.{id}"), policy, "dropped", partial)
     }
 
     /// The failures of the conditions of transform `id` (pattern stages, rules): a
@@ -96,16 +105,28 @@ impl Failures {
             &format!("transforms.{id}"),
             policy,
             "their condition taken as false",
+            false,
         )
     }
 
     /// Events of component `component` that went on, but with something the user should
     /// know (`outcome` says what): counted and summarised, never failing the job.
     pub(crate) fn notes(component: &str, outcome: &'static str) -> Arc<Self> {
-        Self::with_outcome(component, &Policy::count(), outcome)
+        Self::notes_of(component, outcome, false)
     }
 
-    fn with_outcome(component: &str, policy: &Policy, outcome: &'static str) -> Arc<Self> {
+    /// [`Failures::notes`] of events that hold only the fields the job reads, when
+    /// `partial`.
+    pub(crate) fn notes_of(component: &str, outcome: &'static str, partial: bool) -> Arc<Self> {
+        Self::with_outcome(component, &Policy::count(), outcome, partial)
+    }
+
+    fn with_outcome(
+        component: &str,
+        policy: &Policy,
+        outcome: &'static str,
+        partial: bool,
+    ) -> Arc<Self> {
         Arc::new(Failures {
             component: component.to_string(),
             policy: policy.clone(),
@@ -117,6 +138,7 @@ impl Failures {
                 .and_then(|m| m.failed_counter(component))
                 .unwrap_or_default(),
             dead_letters: AtomicU64::new(0),
+            partial,
             report: Mutex::new(Report::default()),
         })
     }
@@ -153,6 +175,9 @@ impl Failures {
     /// dead-letter output: counted and summarised, or failing the job.
     pub(crate) fn record(&self, reason: &str, event: Option<&Event>) {
         let described = || match event {
+            Some(e) if self.partial => {
+                format!("{reason}; event (the fields the job reads): {}", quote(e))
+            }
             Some(e) => format!("{reason}; event: {}", quote(e)),
             None => reason.to_string(),
         };

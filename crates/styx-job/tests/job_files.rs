@@ -526,6 +526,35 @@ path = "out/o.ndjson"
     assert!(e.contains("on_error"), "{e}");
 }
 
+/// A window that reads a source alone gets only the fields it reads from it; a failure
+/// quoting such an event says that it shows those fields, not the whole event.
+#[test]
+fn a_failure_quoting_a_partly_decoded_event_says_so() {
+    let (_dir, job) = mixed_job(&format!(
+        r#"on_error = "fail"
+{SOURCE}
+[transforms.sums]
+type = "window"
+inputs = ["events"]
+key = "user"
+window = {{ type = "tumbling", size = "10s" }}
+aggregates = {{ total = "sum(amount)" }}
+
+[sinks.out]
+type = "file"
+inputs = ["sums"]
+path = "out/o.ndjson"
+"#
+    ));
+    let e = job
+        .expect("valid")
+        .run(&RunOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("transforms.sums"), "{e}");
+    assert!(e.contains("event (the fields the job reads): {"), "{e}");
+}
+
 #[test]
 fn without_a_dead_letter_output_failures_are_dropped_not_nulled() {
     let (dir, job) = mixed_job(&format!(
