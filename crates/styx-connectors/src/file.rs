@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 use styx_runtime::checkpoint::{decode, encode, Barrier, RestoredState, SnapshotFn, TaskState};
 use styx_runtime::error::BoxError;
-use styx_runtime::event::Event;
+use styx_runtime::event::{Event, Input, Numbering};
 use styx_runtime::sink::Sink;
 use styx_runtime::source::{Poll, Source};
 
@@ -84,6 +84,8 @@ pub struct LineSource {
     lines: Lines,
     offset: u64,
     line_number: u64,
+    /// The origin of its events (see [`styx_runtime::event::Origin`]).
+    input: Input,
     time_field: Option<String>,
     /// The fields kept of each event (all when `None`).
     only: Option<Vec<String>>,
@@ -127,6 +129,7 @@ impl LineSource {
         dead: DeadLetters,
     ) -> Self {
         LineSource {
+            input: Input::named(&name, Numbering::Lines),
             name,
             path: None,
             lines,
@@ -207,7 +210,10 @@ impl Source<Event> for LineSource {
                 continue;
             }
             match decode_event_fields(line, self.time_field.as_deref(), self.only.as_deref()) {
-                Ok(event) => out.push(event),
+                Ok(mut event) => {
+                    event.set_origin(self.input.at(0, self.line_number));
+                    out.push(event)
+                }
                 Err(reason) => {
                     let mut origin = Map::new();
                     origin.insert("path".into(), Value::String(self.name.clone()));

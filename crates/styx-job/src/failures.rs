@@ -175,10 +175,19 @@ impl Failures {
     /// dead-letter output: counted and summarised, or failing the job.
     pub(crate) fn record(&self, reason: &str, event: Option<&Event>) {
         let described = || match event {
-            Some(e) if self.partial => {
-                format!("{reason}; event (the fields the job reads): {}", quote(e))
+            Some(e) => {
+                let at = e
+                    .origin()
+                    .describe()
+                    .map(|at| format!(" at {at}"))
+                    .unwrap_or_default();
+                let fields = if self.partial {
+                    " (the fields the job reads)"
+                } else {
+                    ""
+                };
+                format!("{reason}; event{at}{fields}: {}", quote(e))
             }
-            Some(e) => format!("{reason}; event: {}", quote(e)),
             None => reason.to_string(),
         };
         if let Some(handle) = &self.policy.fail {

@@ -523,6 +523,10 @@ path = "out/o.ndjson"
         .to_string();
     assert!(e.contains("transforms.big"), "{e}");
     assert!(e.contains("\"amount\":\"12.5\""), "names the event: {e}");
+    assert!(
+        e.contains("events.ndjson:3"),
+        "names where it was read: {e}"
+    );
     assert!(e.contains("on_error"), "{e}");
 }
 
@@ -552,7 +556,10 @@ path = "out/o.ndjson"
         .unwrap_err()
         .to_string();
     assert!(e.contains("transforms.sums"), "{e}");
-    assert!(e.contains("event (the fields the job reads): {"), "{e}");
+    assert!(
+        e.contains("events.ndjson:3 (the fields the job reads): {"),
+        "{e}"
+    );
 }
 
 #[test]

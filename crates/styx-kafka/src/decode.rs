@@ -5,7 +5,7 @@ use serde_json::{Map, Number, Value};
 
 use crate::config::{Format, KafkaSourceConfig};
 pub use styx_runtime::event::Event;
-use styx_runtime::event::{event_time, parse_event_fields};
+use styx_runtime::event::{event_time, parse_event_fields, Input, Numbering};
 
 /// One Kafka record as the decoder sees it.
 #[derive(Debug, Clone, Copy)]
@@ -167,6 +167,10 @@ impl Decoder {
         if let Some(field) = &self.time_field {
             event_time(&event, field).map_err(refuse)?;
         }
+        event.set_origin(
+            Input::named(record.topic, Numbering::Offsets)
+                .at(record.partition.max(0) as u32, record.offset.max(0) as u64),
+        );
         Ok(event)
     }
 }
@@ -205,6 +209,10 @@ mod tests {
             .decode(&view(Some(br#"{"ts": 5, "account": 7}"#)))
             .unwrap();
         assert_eq!(e["account"], 7, "a field already there is kept");
+        assert_eq!(
+            e.origin().describe().as_deref(),
+            Some("topic t partition 3 offset 42")
+        );
     }
 
     #[test]

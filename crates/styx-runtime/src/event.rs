@@ -7,6 +7,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
+mod origin;
+pub use origin::{Input, Numbering, Origin};
+
 /// A field name. The names events are decoded with are interned (see [`intern`]): a
 /// copied reference, never allocated or freed per event.
 pub type Name = Cow<'static, str>;
@@ -23,19 +26,35 @@ pub type Name = Cow<'static, str>;
 #[derive(Clone, Default)]
 pub struct Event {
     fields: Vec<(Name, Value)>,
+    /// Where it was read (not a field: never written out nor compared).
+    origin: Origin,
 }
 
 impl Event {
     /// An event without fields.
     pub fn new() -> Event {
-        Event { fields: Vec::new() }
+        Event {
+            fields: Vec::new(),
+            origin: Origin::default(),
+        }
     }
 
     /// An event with room for `n` fields.
     pub fn with_capacity(n: usize) -> Event {
         Event {
             fields: Vec::with_capacity(n),
+            origin: Origin::default(),
         }
+    }
+
+    /// Where the event was read (see [`Origin`]).
+    pub fn origin(&self) -> Origin {
+        self.origin
+    }
+
+    /// Records where the event was read.
+    pub fn set_origin(&mut self, origin: Origin) {
+        self.origin = origin;
     }
 
     /// The number of fields.
