@@ -238,6 +238,74 @@ fn split_decimal(b: &[u8]) -> Option<(bool, u64, i32)> {
         neg = b[0] == b'-';
         i = 1;
     }
+    // Most cells are short: up to eight bytes are read at once.
+    if (1..=8).contains(&(n - i)) {
+        if let Some((mant, exp)) = split_short_decimal(&b[i..]) {
+            return Some((neg, mant, exp));
+        }
+    }
+    split_decimal_digits(b, i, neg)
+}
+
+/// `digits[.digits]` of 1 to 8 bytes, read as one word: the dot is found and taken out,
+/// the digits are aligned to the right of eight and checked and combined at once, without
+/// a branch per digit. `None` for anything else (an exponent, a second dot, no digit),
+/// which [`split_decimal_digits`] then reads.
+#[inline]
+fn split_short_decimal(b: &[u8]) -> Option<(u64, i32)> {
+    const ONES: u64 = u64::MAX / 255;
+    let n = b.len();
+    let w = load_le(b);
+    let used = u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0);
+    // The lowest byte equal to '.' (higher flags may be false; the lowest is exact).
+    let x = w ^ (ONES * b'.' as u64);
+    let dots = x.wrapping_sub(ONES) & !x & (ONES * 0x80) & used;
+    let (digits, count, frac) = if dots == 0 {
+        (w, n, 0)
+    } else {
+        let d = dots.trailing_zeros() / 8;
+        let below = w & !(u64::MAX << (8 * d));
+        let above = w.checked_shr(8 * (d + 1)).unwrap_or(0) << (8 * d);
+        (below | above, n - 1, n - 1 - d as usize)
+    };
+    if count == 0 {
+        return None;
+    }
+    let pad = 8 * (8 - count) as u32;
+    let aligned = digits.checked_shl(pad).unwrap_or(0)
+        | (ONES * b'0' as u64) & !u64::MAX.checked_shl(pad).unwrap_or(0);
+    if !eight_digits(aligned) {
+        return None;
+    }
+    Some((parse_eight_digits(aligned), -(frac as i32)))
+}
+
+/// Up to eight bytes as a little-endian word (the missing high bytes zero), with at most
+/// two loads.
+#[inline(always)]
+fn load_le(b: &[u8]) -> u64 {
+    let n = b.len();
+    if n >= 8 {
+        u64::from_le_bytes(b[..8].try_into().expect("eight bytes"))
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes(b[..4].try_into().expect("four bytes")) as u64;
+        let hi = u32::from_le_bytes(b[n - 4..].try_into().expect("four bytes")) as u64;
+        lo | hi << (8 * (n - 4))
+    } else if n >= 2 {
+        let lo = u16::from_le_bytes([b[0], b[1]]) as u64;
+        let hi = u16::from_le_bytes([b[n - 2], b[n - 1]]) as u64;
+        lo | hi << (8 * (n - 2))
+    } else if n == 1 {
+        b[0] as u64
+    } else {
+        0
+    }
+}
+
+/// [`split_decimal`] after the sign, digit by digit (eight at a time in long fractions).
+fn split_decimal_digits(b: &[u8], start: usize, neg: bool) -> Option<(bool, u64, i32)> {
+    let n = b.len();
+    let mut i = start;
     let int_start = i;
     // Leading zeros are not significant (nor, after them, the fraction's).
     while i < n && b[i] == b'0' {
@@ -625,6 +693,47 @@ mod tests {
         ] {
             let v = u64::from_le_bytes(t.as_bytes().try_into().unwrap());
             assert!(!eight_digits(v), "{t}");
+        }
+    }
+
+    /// Every plain decimal of up to 12 bytes over digits, dots, signs and exponents
+    /// splits as digit-by-digit reading splits it.
+    #[test]
+    fn short_decimals_split_as_digit_by_digit() {
+        use proptest::prelude::*;
+        let text = proptest::collection::vec(
+            prop_oneof![
+                8 => proptest::char::range('0', '9'),
+                1 => Just('.'),
+                1 => proptest::sample::select(vec!['-', '+', 'e', 'x', ' ']),
+            ],
+            0..12,
+        );
+        proptest!(ProptestConfig::with_cases(20_000), |(chars in text)| {
+            let s: String = chars.into_iter().collect();
+            let b = s.as_bytes();
+            let (neg, start) = match b.first() {
+                Some(b'-') => (true, 1),
+                Some(b'+') => (false, 1),
+                _ => (false, 0),
+            };
+            prop_assert_eq!(split_decimal(b), split_decimal_digits(b, start, neg), "{}", s);
+        });
+        for s in [
+            "13.23",
+            "0.005568",
+            ".5",
+            "5.",
+            "1546.0",
+            "12345678",
+            "-1234567.",
+            "7",
+        ] {
+            let b = s.as_bytes();
+            assert!(
+                split_short_decimal(b.strip_prefix(b"-").unwrap_or(b)).is_some(),
+                "{s}"
+            );
         }
     }
 
