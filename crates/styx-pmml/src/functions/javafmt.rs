@@ -4,6 +4,11 @@
 //! argument is an error) and its rounding (half up on the shortest decimal digits).
 //! The English locale; `%a` (hexadecimal floats) is not implemented.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::rc::Rc;
+
 use crate::temporal;
 
 /// The one argument of a format.
@@ -140,15 +145,88 @@ fn parse_spec(chars: &[char], mut i: usize) -> Result<(Spec, usize), String> {
     ))
 }
 
-/// Formats `arg` with `pattern` as Java's `String.format(pattern, arg)`.
-pub(crate) fn format(pattern: &str, arg: Arg, out: &mut String) -> Result<(), String> {
+/// How a pattern is written.
+#[derive(Clone, Copy)]
+pub(crate) enum Syntax {
+    /// Java's `String.format` (`formatNumber`).
+    Java,
+    /// `formatDatetime`'s: JPMML makes it Java's by writing `1$t` after every `%` that
+    /// is not followed by another `%`.
+    Datetime,
+}
+
+/// Formats `arg` with `pattern` of `syntax` as Java's `String.format(pattern, arg)`;
+/// the patterns this thread used last are kept compiled (a model formats every record
+/// with the same few patterns).
+pub(crate) fn format_cached(
+    syntax: Syntax,
+    pattern: &str,
+    arg: Arg,
+    out: &mut String,
+) -> Result<(), String> {
+    /// Patterns kept per thread and syntax (all are dropped when one more comes).
+    const KEPT: usize = 64;
+    type Kept = [HashMap<String, Rc<Compiled>>; 2];
+    thread_local! {
+        static COMPILED: RefCell<Kept> = RefCell::new([HashMap::new(), HashMap::new()]);
+    }
+    let compiled = COMPILED.with_borrow_mut(|kept| {
+        let kept = &mut kept[syntax as usize];
+        if let Some(c) = kept.get(pattern) {
+            return c.clone();
+        }
+        if kept.len() >= KEPT {
+            kept.clear();
+        }
+        let c = Rc::new(match syntax {
+            Syntax::Java => compile(pattern),
+            Syntax::Datetime => compile(&datetime_to_java(pattern)),
+        });
+        kept.insert(pattern.to_string(), c.clone());
+        c
+    });
+    match &*compiled {
+        Ok(pieces) => write(pieces, arg, out),
+        Err(e) => Err(e.clone()),
+    }
+}
+
+/// JPMML's translation of a `formatDatetime` pattern: `1$t` after every `%` that is not
+/// followed by another `%`.
+fn datetime_to_java(pattern: &str) -> String {
     let chars: Vec<char> = pattern.chars().collect();
+    let mut s = String::with_capacity(pattern.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        s.push(c);
+        if c == '%' && i + 1 < chars.len() && chars[i + 1] != '%' {
+            s.push_str("1$t");
+        }
+    }
+    s
+}
+
+/// A pattern read: its pieces, or why Java refuses it whatever the argument.
+type Compiled = Result<Vec<Piece>, String>;
+
+/// A piece of a pattern.
+enum Piece {
+    /// Text written as it is (`%%` and `%n` included).
+    Text(String),
+    /// A conversion of the argument.
+    Convert(Spec),
+}
+
+/// Reads `pattern` into pieces, with Java's checks that need no argument.
+fn compile(pattern: &str) -> Compiled {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut pieces = Vec::new();
+    let mut text = String::new();
     let mut i = 0;
     let mut ordinary = 0usize;
     let mut last: Option<usize> = None;
     while i < chars.len() {
         if chars[i] != '%' {
-            out.push(chars[i]);
+            text.push(chars[i]);
             i += 1;
             continue;
         }
@@ -165,14 +243,14 @@ pub(crate) fn format(pattern: &str, arg: Arg, out: &mut String) -> Result<(), St
             if f.left && spec.width.is_none() {
                 return Err("missing format width".into());
             }
-            pad(out, "%", spec.width, f.left);
+            pad(&mut text, "%", spec.width, f.left);
             continue;
         }
         if spec.conv == 'n' && !spec.date {
             if spec.width.is_some() || spec.precision.is_some() {
                 return Err("bad format specifier %n".into());
             }
-            out.push('\n');
+            text.push('\n');
             continue;
         }
         // Which argument: explicit, the previous one, or the next ordinary one.
@@ -191,18 +269,59 @@ pub(crate) fn format(pattern: &str, arg: Arg, out: &mut String) -> Result<(), St
             return Err(format!("missing format argument for %{}", spec.conv));
         }
         last = Some(idx);
-        let mut s = String::new();
+        if !text.is_empty() {
+            pieces.push(Piece::Text(std::mem::take(&mut text)));
+        }
+        pieces.push(Piece::Convert(spec));
+    }
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    Ok(pieces)
+}
+
+/// Writes `arg` as the compiled pattern `pieces` says.
+fn write(pieces: &[Piece], arg: Arg, out: &mut String) -> Result<(), String> {
+    for piece in pieces {
+        let spec = match piece {
+            Piece::Text(t) => {
+                out.push_str(t);
+                continue;
+            }
+            Piece::Convert(spec) => spec,
+        };
+        let start = out.len();
         if spec.date {
-            date_conv(&spec, arg, &mut s)?;
+            date_conv(spec, arg, out)?;
         } else {
-            conv(&spec, arg, &mut s)?;
+            conv(spec, arg, out)?;
         }
         if spec.upper {
-            s = s.to_uppercase();
+            if out[start..].is_ascii() {
+                out[start..].make_ascii_uppercase();
+            } else {
+                let upper = out[start..].to_uppercase();
+                out.truncate(start);
+                out.push_str(&upper);
+            }
         }
-        out.push_str(&s);
     }
     Ok(())
+}
+
+/// Pads what was written to `out` from `start` on with spaces to `width` characters, on
+/// the left (right-aligned) unless `left`.
+fn pad_from(out: &mut String, start: usize, width: Option<usize>, left: bool) {
+    let Some(width) = width else { return };
+    let fill = width.saturating_sub(out[start..].chars().count());
+    if fill == 0 {
+        return;
+    }
+    if left {
+        out.extend(std::iter::repeat_n(' ', fill));
+    } else {
+        out.insert_str(start, &" ".repeat(fill));
+    }
 }
 
 fn pad(out: &mut String, s: &str, width: Option<usize>, left: bool) {
@@ -610,60 +729,78 @@ fn date_conv(spec: &Spec, arg: Arg, out: &mut String) -> Result<(), String> {
             ((t - w) * 1e9).round() as i64,
         )
     };
-    let mut s = String::new();
-    match c {
+    let start = out.len();
+    let s = &mut *out;
+    // Writing to a string cannot fail.
+    let _ = match c {
         'Y' => {
             let y = ymd(date()?).0;
-            s = format!("{y:04}");
+            write!(s, "{y:04}")
         }
-        'y' => s = format!("{:02}", ymd(date()?).0.rem_euclid(100)),
-        'C' => s = format!("{:02}", ymd(date()?).0.div_euclid(100)),
-        'm' => s = format!("{:02}", ymd(date()?).1),
-        'd' => s = format!("{:02}", ymd(date()?).2),
-        'e' => s = format!("{}", ymd(date()?).2),
+        'y' => write!(s, "{:02}", ymd(date()?).0.rem_euclid(100)),
+        'C' => write!(s, "{:02}", ymd(date()?).0.div_euclid(100)),
+        'm' => write!(s, "{:02}", ymd(date()?).1),
+        'd' => write!(s, "{:02}", ymd(date()?).2),
+        'e' => write!(s, "{}", ymd(date()?).2),
         'j' => {
             let d = date()?;
             let y = ymd(d).0;
-            s = format!("{:03}", d - temporal::year_start(y) + 1);
+            write!(s, "{:03}", d - temporal::year_start(y) + 1)
         }
-        'B' => s.push_str(MONTHS[ymd(date()?).1 as usize - 1]),
-        'b' | 'h' => s.push_str(&MONTHS[ymd(date()?).1 as usize - 1][..3]),
-        'A' => s.push_str(DAYS[(date()? + 4).rem_euclid(7) as usize]),
-        'a' => s.push_str(&DAYS[(date()? + 4).rem_euclid(7) as usize][..3]),
-        'H' => s = format!("{:02}", hms(time()?).0),
-        'k' => s = format!("{}", hms(time()?).0),
-        'I' => s = format!("{:02}", (hms(time()?).0 + 11) % 12 + 1),
-        'l' => s = format!("{}", (hms(time()?).0 + 11) % 12 + 1),
-        'M' => s = format!("{:02}", hms(time()?).1),
-        'S' => s = format!("{:02}", hms(time()?).2),
-        'L' => s = format!("{:03}", hms(time()?).3 / 1_000_000),
-        'N' => s = format!("{:09}", hms(time()?).3),
-        'p' => s.push_str(if hms(time()?).0 < 12 { "am" } else { "pm" }),
+        'B' => {
+            s.push_str(MONTHS[ymd(date()?).1 as usize - 1]);
+            Ok(())
+        }
+        'b' | 'h' => {
+            s.push_str(&MONTHS[ymd(date()?).1 as usize - 1][..3]);
+            Ok(())
+        }
+        'A' => {
+            s.push_str(DAYS[(date()? + 4).rem_euclid(7) as usize]);
+            Ok(())
+        }
+        'a' => {
+            s.push_str(&DAYS[(date()? + 4).rem_euclid(7) as usize][..3]);
+            Ok(())
+        }
+        'H' => write!(s, "{:02}", hms(time()?).0),
+        'k' => write!(s, "{}", hms(time()?).0),
+        'I' => write!(s, "{:02}", (hms(time()?).0 + 11) % 12 + 1),
+        'l' => write!(s, "{}", (hms(time()?).0 + 11) % 12 + 1),
+        'M' => write!(s, "{:02}", hms(time()?).1),
+        'S' => write!(s, "{:02}", hms(time()?).2),
+        'L' => write!(s, "{:03}", hms(time()?).3 / 1_000_000),
+        'N' => write!(s, "{:09}", hms(time()?).3),
+        'p' => {
+            s.push_str(if hms(time()?).0 < 12 { "am" } else { "pm" });
+            Ok(())
+        }
         'R' | 'T' | 'r' => {
             let (h, m, sec, _) = hms(time()?);
-            s = match c {
-                'R' => format!("{h:02}:{m:02}"),
-                'T' => format!("{h:02}:{m:02}:{sec:02}"),
-                _ => format!(
+            match c {
+                'R' => write!(s, "{h:02}:{m:02}"),
+                'T' => write!(s, "{h:02}:{m:02}:{sec:02}"),
+                _ => write!(
+                    s,
                     "{:02}:{m:02}:{sec:02} {}",
                     (h + 11) % 12 + 1,
                     if h < 12 { "AM" } else { "PM" }
                 ),
-            };
+            }
         }
         'D' | 'F' => {
             let (y, m, d) = ymd(date()?);
-            s = if c == 'D' {
-                format!("{m:02}/{d:02}/{:02}", y.rem_euclid(100))
+            if c == 'D' {
+                write!(s, "{m:02}/{d:02}/{:02}", y.rem_euclid(100))
             } else {
-                format!("{y:04}-{m:02}-{d:02}")
-            };
+                write!(s, "{y:04}-{m:02}-{d:02}")
+            }
         }
         // Zones, instants and the full form need a zone, which local dates lack.
         'Z' | 'z' | 's' | 'Q' | 'c' => return Err(unsupported()),
         _ => return Err(format!("unknown date conversion '{c}'")),
-    }
-    pad(out, &s, spec.width, spec.flags.left);
+    };
+    pad_from(out, start, spec.width, spec.flags.left);
     Ok(())
 }
 
@@ -673,7 +810,7 @@ mod tests {
 
     fn f(p: &str, a: Arg) -> String {
         let mut s = String::new();
-        format(p, a, &mut s)
+        format_cached(Syntax::Java, p, a, &mut s)
             .map(|_| s)
             .unwrap_or_else(|e| format!("ERR {e}"))
     }

@@ -460,6 +460,39 @@ pub(crate) fn as_bool(ctx: &Ctx<'_>, f: Func, v: Val) -> Result<bool, Fail> {
     }
 }
 
+/// `formatNumber` and `formatDatetime`: `arg` written with the pattern `pattern` (of
+/// type `ty`), a string value built in place.
+pub(crate) fn format(
+    ctx: &mut Ctx<'_>,
+    f: Func,
+    pattern: Val,
+    ty: DataType,
+    syntax: javafmt::Syntax,
+    arg: javafmt::Arg,
+) -> Result<Val, Fail> {
+    let mut failed = None;
+    let value = ctx.build_string(|ctx, out| {
+        let mut owned = String::new();
+        let pattern = match pattern {
+            Val::Str(id) => ctx.text(id),
+            other => match write_string(ctx, f, other, ty, &mut owned) {
+                Ok(()) => &owned,
+                Err(e) => {
+                    failed = Some(e);
+                    return;
+                }
+            },
+        };
+        if let Err(e) = javafmt::format_cached(syntax, pattern, arg, out) {
+            failed = Some(err(f, format!("pattern \"{pattern}\": {e}")));
+        }
+    });
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(value),
+    }
+}
+
 /// Appends a value as JPMML converts it to a string: Java's `toString` of its type
 /// (`3`, `3.0`, `1.0E-4`, `true`, `2024-02-29`).
 pub(crate) fn write_string(

@@ -144,11 +144,7 @@ pub(super) fn apply(
                 DataType::Float => Arg::Float(x as f32),
                 _ => Arg::Double(x),
             };
-            let pattern = string_arg(ctx, call, tys, args, 1)?;
-            let mut s = String::new();
-            javafmt::format(&pattern, arg, &mut s)
-                .map_err(|e| err(f, format!("pattern \"{pattern}\": {e}")))?;
-            Ok(ctx.string(&s))
+            super::format(ctx, f, args[1], tys[1], javafmt::Syntax::Java, arg)
         }
     }
 }

@@ -79,28 +79,6 @@ pub(super) fn apply(
             };
             typed(f, DataType::Integer, secs.floor())
         }
-        _ => {
-            let mut pattern = String::new();
-            super::write_string(ctx, f, args[1], tys[1], &mut pattern)?;
-            let java = translate(&pattern);
-            let mut s = String::new();
-            javafmt::format(&java, arg, &mut s)
-                .map_err(|e| err(f, format!("pattern \"{pattern}\": {e}")))?;
-            Ok(ctx.string(&s))
-        }
+        _ => super::format(ctx, f, args[1], tys[1], javafmt::Syntax::Datetime, arg),
     }
-}
-
-/// JPMML's translation of a `formatDatetime` pattern: `1$t` after every `%` that is not
-/// followed by another `%`.
-fn translate(pattern: &str) -> String {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut s = String::with_capacity(pattern.len() + 8);
-    for (i, &c) in chars.iter().enumerate() {
-        s.push(c);
-        if c == '%' && i + 1 < chars.len() && chars[i + 1] != '%' {
-            s.push_str("1$t");
-        }
-    }
-    s
 }
