@@ -733,7 +733,7 @@ pub(crate) fn compile(root: &Element, model_name: Option<&str>) -> Result<Compil
         }
     }
     Ok(Compiled {
-        symbols: c.symbols,
+        symbols: c.symbols.frozen(),
         slots: c.slots,
         slot_names: c.slot_names,
         models,

@@ -625,16 +625,26 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> 
         (Val::Bool(b), DataType::String) => ctx.string(if b { "true" } else { "false" }),
         (Val::Bool(b), _) => Val::Num(if b { 1.0 } else { 0.0 }),
         (Val::Str(_), DataType::String) => v,
-        (Val::Str(id), t) => {
-            let text = ctx.text(id);
-            let parsed = match t {
-                DataType::Boolean => crate::types::parse_boolean(text).map(Val::Bool),
-                t => crate::types::parse_number(t, text).map(Val::Num),
-            };
-            parsed
-                .ok_or_else(|| EvalError::Evaluation(format!("\"{text}\" is not a {}", t.name())))?
+        (Val::Str(id), t) if id & crate::types::DYN == 0 && t != DataType::Boolean => {
+            match ctx.m.symbols.number(id, t) {
+                Some(parsed) => parsed.map(Val::Num).ok_or_else(|| {
+                    EvalError::Evaluation(format!("\"{}\" is not a {}", ctx.text(id), t.name()))
+                })?,
+                None => parse_text(ctx, id, t)?,
+            }
         }
+        (Val::Str(id), t) => parse_text(ctx, id, t)?,
     })
+}
+
+/// String value `id` read as a value of type `t`.
+fn parse_text(ctx: &Ctx<'_>, id: u32, t: DataType) -> Result<Val, Fail> {
+    let text = ctx.text(id);
+    let parsed = match t {
+        DataType::Boolean => crate::types::parse_boolean(text).map(Val::Bool),
+        t => crate::types::parse_number(t, text).map(Val::Num),
+    };
+    parsed.ok_or_else(|| EvalError::Evaluation(format!("\"{text}\" is not a {}", t.name())).into())
 }
 
 /// The type a `Constant` without `dataType` gets.

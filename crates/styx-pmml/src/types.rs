@@ -193,6 +193,8 @@ pub(crate) struct Symbols {
     pub strings: Vec<Box<str>>,
     /// By text; a fast fixed hash, as every string cell of a record is looked up here.
     pub index: HashMap<Box<str>, u32, foldhash::fast::FixedState>,
+    /// Each string read as an integer, a float and a double (see [`Symbols::frozen`]).
+    numbers: Vec<[Option<f64>; 3]>,
 }
 
 impl Symbols {
@@ -208,6 +210,29 @@ impl Symbols {
 
     pub(crate) fn get(&self, s: &str) -> Option<u32> {
         self.index.get(s).copied()
+    }
+
+    /// The strings, complete: each is read as a number once, for
+    /// [`Symbols::number`].
+    pub(crate) fn frozen(mut self) -> Self {
+        self.numbers = self
+            .strings
+            .iter()
+            .map(|s| [parse_integer(s), parse_float(s), parse_double(s)])
+            .collect();
+        self
+    }
+
+    /// String `id` read as a number of type `t` (as [`parse_number`] reads it), when
+    /// `t` is a number type and `id` a string of the frozen model.
+    pub(crate) fn number(&self, id: u32, t: DataType) -> Option<Option<f64>> {
+        let kind = match t {
+            DataType::Integer => 0,
+            DataType::Float => 1,
+            DataType::Double => 2,
+            _ => return None,
+        };
+        self.numbers.get(id as usize).map(|n| n[kind])
     }
 }
 
