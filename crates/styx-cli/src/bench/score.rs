@@ -1,5 +1,7 @@
 //! `styx bench score`: evaluate records one at a time, as a stream operator calls the
-//! model, cycling through the rows of a CSV file parsed before the clock starts.
+//! model, cycling through the rows of a CSV file parsed before the clock starts. The
+//! same records are scored for a warm-up first (caches, branch predictors and the CPU's
+//! clock settle, as a JVM's warm-up lets its compiler settle).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,6 +21,9 @@ pub struct Args {
     /// How many records to evaluate.
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
+    /// Seconds of scoring before the clock starts (at most `--records` records).
+    #[arg(long, default_value_t = 0.5)]
+    pub warmup_s: f64,
 }
 
 /// Runs the benchmark.
@@ -35,6 +40,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         args.input.display()
     );
     let mut scratch = model.scratch();
+    let warmup = Instant::now();
+    for i in 0..args.records {
+        if i % 1024 == 0 && warmup.elapsed().as_secs_f64() >= args.warmup_s {
+            break;
+        }
+        let _ = model.evaluate(&rows[i as usize % rows.len()], &mut scratch);
+    }
     let mut errors = 0u64;
     let mut predicted = 0u64;
     let start = Instant::now();
