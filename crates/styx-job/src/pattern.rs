@@ -243,8 +243,8 @@ fn pattern_with(
     let at = |i: usize, key: &str| format!("{at_key}.stages[{i}].{key}");
     let mut compile = |i: usize, key: &str, source: &str| match Expr::compile(source) {
         Ok(e) => Some(Arc::new(match &how.config {
-            Some(config) => e.with_config(config.clone()),
-            None => e,
+            Some(config) => e.absent_fields_are_errors().with_config(config.clone()),
+            None => e.absent_fields_are_errors(),
         })),
         Err(e) => {
             problems.push(format!("{}: {e}", at(i, key)));

@@ -19,7 +19,11 @@ use styx_runtime::event::Event;
 /// A compiled expression of the subset (see the module's documentation).
 #[derive(Debug)]
 pub(crate) enum Fast {
+    /// A field; absent, it is `null`.
     Field(String),
+    /// A field that must be there: absent, the evaluation is left to CEL, where it is an
+    /// error (see [`Fast::compile`]).
+    PresentField(String),
     Literal(Lit),
     Arith(Op, Box<Fast>, Box<Fast>),
     Compare(Cmp, Box<Fast>, Box<Fast>),
@@ -75,9 +79,13 @@ type Out<'a> = Option<V<'a>>;
 
 impl Fast {
     /// The tree of `expr`, when every part of it is in the subset. `fields` are the
-    /// variables that are event fields.
-    pub(crate) fn compile(expr: &IdedExpr, fields: &[String]) -> Option<Fast> {
+    /// variables that are event fields; an absent one is `null`, or, when
+    /// `absent_is_error`, an error.
+    pub(crate) fn compile(expr: &IdedExpr, fields: &[String], absent_is_error: bool) -> Option<Fast> {
         Some(match &expr.expr {
+            Ast::Ident(name) if fields.contains(name) && absent_is_error => {
+                Fast::PresentField(name.clone())
+            }
             Ast::Ident(name) if fields.contains(name) => Fast::Field(name.clone()),
             Ast::Literal(lit) => Fast::Literal(match lit {
                 LiteralValue::Null => Lit::Null,
@@ -88,7 +96,9 @@ impl Fast {
                 _ => return None,
             }),
             Ast::Call(call) if call.target.is_none() => {
-                let arg = |i: usize| Fast::compile(&call.args[i], fields).map(Box::new);
+                let arg = |i: usize| {
+                    Fast::compile(&call.args[i], fields, absent_is_error).map(Box::new)
+                };
                 match (call.func_name.as_str(), call.args.len()) {
                     ("styx.add", 2) => Fast::Arith(Op::Add, arg(0)?, arg(1)?),
                     ("styx.sub", 2) => Fast::Arith(Op::Sub, arg(0)?, arg(1)?),
@@ -126,7 +136,8 @@ impl Fast {
 
     fn value<'a>(&'a self, event: &'a Event) -> Out<'a> {
         match self {
-            Fast::Field(name) => match event.get(name) {
+            Fast::PresentField(name) if !event.contains_key(name) => None,
+            Fast::Field(name) | Fast::PresentField(name) => match event.get(name) {
                 None | Some(Value::Null) => Some(V::Null),
                 Some(Value::Bool(b)) => Some(V::Bool(*b)),
                 Some(Value::Number(n)) => match n.as_i64() {

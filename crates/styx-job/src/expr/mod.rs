@@ -29,6 +29,9 @@ pub struct Expr {
     /// The expression evaluated straight over the event, when it is of the subset
     /// [`fast`] evaluates.
     fast: Option<fast::Fast>,
+    /// Whether a field the event lacks is an error rather than `null` (see
+    /// [`Expr::absent_fields_are_errors`]).
+    absent_is_error: bool,
 }
 
 /// The store's configuration as CEL's `config` sees it, swapped whole when it changes.
@@ -89,7 +92,7 @@ impl Expr {
             .filter(|v| !matches!(v.as_str(), "config" | "match"))
             .cloned()
             .collect();
-        let fast = fast::Fast::compile(&expression, &fields);
+        let fast = fast::Fast::compile(&expression, &fields, false);
         Ok(Expr {
             source: source.to_string(),
             env,
@@ -98,7 +101,25 @@ impl Expr {
             uses_event,
             config: None,
             fast,
+            absent_is_error: false,
         })
+    }
+
+    /// The same expression, for which a variable naming a field the event lacks is an
+    /// error (CEL's no such attribute), as in pattern conditions (FlinkCEP's conditions
+    /// evaluated with CEL semantics): `value == 1` does not hold, and `!(value == 1)`
+    /// neither, for an event without `value`. `&&` and `||` absorb the error when their
+    /// other side decides.
+    pub fn absent_fields_are_errors(mut self) -> Self {
+        let fields: Vec<String> = self
+            .variables
+            .iter()
+            .filter(|v| !matches!(v.as_str(), "config" | "match"))
+            .cloned()
+            .collect();
+        self.fast = fast::Fast::compile(&self.expression, &fields, true);
+        self.absent_is_error = true;
+        self
     }
 
     /// The expression's text.
@@ -154,8 +175,12 @@ impl Expr {
         }
         let mut ctx = Context::with_env(self.env.clone());
         for name in &self.variables {
-            let value = event.get(name).map_or(CelValue::Null, to_cel);
-            ctx.add_variable_from_value(name.as_str(), value);
+            match event.get(name) {
+                Some(value) => ctx.add_variable_from_value(name.as_str(), to_cel(value)),
+                // Left unbound: reading it is an error.
+                None if self.absent_is_error => {}
+                None => ctx.add_variable_from_value(name.as_str(), CelValue::Null),
+            }
         }
         if let Some(config) = &self.config {
             ctx.add_variable_from_value("config", (**config.load()).clone());
