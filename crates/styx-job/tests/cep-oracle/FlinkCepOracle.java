@@ -3,6 +3,7 @@ import org.apache.flink.api.common.eventtime.WatermarkGenerator;
 import org.apache.flink.api.common.eventtime.WatermarkOutput;
 import org.apache.flink.api.common.eventtime.WatermarkStrategy;
 import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.cep.CEP;
 import org.apache.flink.cep.PatternStream;
@@ -33,6 +34,12 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 
 /**
  * Differential oracle for Styx's {@code pattern} transform: runs a scenario (spec.json + events.ndjson, the
@@ -253,6 +260,15 @@ public class FlinkCepOracle {
 
     static long nextScenario = 0;
 
+    /** A scenario whose Flink run takes longer or outputs more than this is given up (a pattern that blew up). */
+    static final long TIMEOUT_SECONDS = Long.getLong("oracle.timeout", 120);
+    static final int MAX_OUTPUT_LINES = Integer.getInteger("oracle.maxLines", 100_000);
+    static final ExecutorService DRAIN = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "drain");
+        t.setDaemon(true);
+        return t;
+    });
+
     /** Runs one scenario folder and writes its expected/ folder. */
     @SuppressWarnings("unchecked")
     static void runScenario(Path dir) throws Exception {
@@ -309,9 +325,13 @@ public class FlinkCepOracle {
         DataStream<String> all = out.map(s -> "M" + s).returns(Types.STRING)
                 .union(out.getSideOutput(timedOutTag).map(s -> "T" + s).returns(Types.STRING),
                         out.getSideOutput(lateTag).map(id -> "L" + ev(id).raw).returns(Types.STRING));
-        try (CloseableIterator<String> it = all.executeAndCollect(dir.getFileName().toString())) {
+        CloseableIterator<String> it = all.collectAsync();
+        JobClient client = env.executeAsync(dir.getFileName().toString());
+        Future<?> drained = DRAIN.submit(() -> {
+            int n = 0;
             while (it.hasNext()) {
                 String s = it.next();
+                if (++n > MAX_OUTPUT_LINES) throw new IllegalStateException("more than " + MAX_OUTPUT_LINES + " output lines");
                 String line = s.substring(1);
                 switch (s.charAt(0)) {
                     case 'M': matches.add(line); break;
@@ -319,6 +339,17 @@ public class FlinkCepOracle {
                     default: late.add(line); break;
                 }
             }
+            return null;
+        });
+        try {
+            drained.get(TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        } catch (TimeoutException | ExecutionException e) {
+            client.cancel();
+            it.close();
+            throw new IllegalStateException("scenario aborted: " + (e instanceof TimeoutException
+                    ? "ran longer than " + TIMEOUT_SECONDS + " s" : e.getCause().getMessage()));
+        } finally {
+            it.close();
         }
         Files.write(exp.resolve("matches.ndjson"), matches, StandardCharsets.UTF_8);
         Files.write(exp.resolve("timed_out.ndjson"), timedOut, StandardCharsets.UTF_8);
@@ -326,23 +357,44 @@ public class FlinkCepOracle {
         for (Long id : ids) EVENTS.remove(id);
     }
 
+    /**
+     * Runs the scenario folders given as arguments; with {@code --serve}, reads one folder per stdin line and
+     * answers {@code done <folder>} or {@code failed <folder>} on stdout after each (used by the minimiser).
+     */
     public static void main(String[] args) throws Exception {
+        if (args.length == 1 && args[0].equals("--serve")) {
+            java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.UTF_8));
+            String line;
+            while ((line = in.readLine()) != null) {
+                line = line.strip();
+                if (line.isEmpty()) continue;
+                System.out.println((runOne(Paths.get(line)) ? "done " : "failed ") + line);
+                System.out.flush();
+            }
+            System.exit(0);
+        }
         int failed = 0;
         for (String a : args) {
-            Path dir = Paths.get(a);
-            long t0 = System.nanoTime();
-            try {
-                runScenario(dir);
-                System.err.printf("oracle: %s done in %d ms%n", dir.getFileName(), (System.nanoTime() - t0) / 1_000_000);
-            } catch (Exception e) {
-                failed++;
-                StringWriter sw = new StringWriter();
-                e.printStackTrace(new PrintWriter(sw));
-                System.err.println("oracle: " + dir + " FAILED: " + sw);
-                Files.writeString(dir.resolve("oracle-failure.txt"), sw.toString());
-            }
+            if (!runOne(Paths.get(a))) failed++;
         }
         System.exit(failed == 0 ? 0 : 1);
+    }
+
+    /** Runs one folder; on an oracle failure writes oracle-failure.txt there and returns false. */
+    static boolean runOne(Path dir) throws IOException {
+        Files.deleteIfExists(dir.resolve("oracle-failure.txt"));
+        long t0 = System.nanoTime();
+        try {
+            runScenario(dir);
+            System.err.printf("oracle: %s done in %d ms%n", dir.getFileName(), (System.nanoTime() - t0) / 1_000_000);
+            return true;
+        } catch (Exception e) {
+            StringWriter sw = new StringWriter();
+            e.printStackTrace(new PrintWriter(sw));
+            System.err.println("oracle: " + dir + " FAILED: " + e);
+            Files.writeString(dir.resolve("oracle-failure.txt"), sw.toString());
+            return false;
+        }
     }
 
     // ======================================================================================================
