@@ -2,7 +2,7 @@
 """Differential run: random pattern scenarios through flink-cep 2.3 (FlinkCepOracle.java) and through styx.
 
 usage: run.py WORK_DIR --seeds FROM TO [--styx /tmp/styx-cep] [--flink-lib DIR] [--jobs 2]
-              [--skip-generate] [--skip-flink]
+              [--skip-generate] [--skip-flink] [--avoid-cel-divergences]
 
 1. make_cases.py writes the scenarios of seeds FROM..TO-1 into WORK_DIR/cases/
 2. FlinkCepOracle (compiled into WORK_DIR/classes) writes each scenario's expected/ (one JVM for all)
@@ -71,12 +71,15 @@ def main(argv):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip-generate", action="store_true")
     ap.add_argument("--skip-flink", action="store_true")
+    ap.add_argument("--avoid-cel-divergences", action="store_true",
+                    help="passed on to make_cases.py: no scenarios that hit the CEL differences found so far")
     a = ap.parse_args(argv)
     cases = os.path.join(a.work, "cases")
     classes = os.path.join(a.work, "classes")
     if not a.skip_generate:
         subprocess.run([sys.executable, os.path.join(HERE, "make_cases.py"), cases, "--seeds",
-                        str(a.seeds[0]), str(a.seeds[1])], check=True)
+                        str(a.seeds[0]), str(a.seeds[1])]
+                       + (["--avoid-cel-divergences"] if a.avoid_cel_divergences else []), check=True)
     names = sorted(d for d in os.listdir(cases)
                    if a.seeds[0] <= int(d.split("-")[0]) < a.seeds[1])
     dirs = [os.path.join(cases, d) for d in names]
