@@ -412,6 +412,14 @@ public class FlinkCepOracle {
      * different types are unequal.
      */
     static final class Cel {
+        /**
+         * {@code -Doracle.cel=styx}: the CEL dialect of styx's evaluator where it differs from CEL (see found/):
+         * a missing field of the event (not of match.S[i]) reads as null (so {@code missing == 1} is false) and int
+         * with double arithmetic is done
+         * in doubles. Only for telling those differences apart from pattern-semantics ones; never for expected/.
+         */
+        static final boolean STYX_DIALECT = "styx".equals(System.getProperty("oracle.cel"));
+
         /** The error value. */
         static final Object ERR = new Object() {
             @Override public String toString() { return "<error>"; }
@@ -428,7 +436,7 @@ public class FlinkCepOracle {
             if (n.containsKey("lit")) return n.get("lit");
             if (n.containsKey("var")) {
                 String f = (String) n.get("var");
-                return event.containsKey(f) ? event.get(f) : ERR;
+                return event.containsKey(f) ? event.get(f) : STYX_DIALECT ? null : ERR;
             }
             if (n.containsKey("size")) return (long) match.events((String) n.get("size")).size();
             if (n.containsKey("ref")) {
@@ -545,6 +553,9 @@ public class FlinkCepOracle {
                     }
                 }
                 if (op.equals("+") && a instanceof String && b instanceof String) return a + (String) b;
+                if (STYX_DIALECT && a instanceof Number && b instanceof Number) {
+                    return arith(op, ((Number) a).doubleValue(), ((Number) b).doubleValue());
+                }
                 return ERR;
             } catch (ArithmeticException e) {
                 return ERR;

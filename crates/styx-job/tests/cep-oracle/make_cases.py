@@ -221,7 +221,7 @@ def make_error(r, sc):
                "range_reversed", "tom_zero", "greedy_combinations", "optional_after_greedy", "until_times",
                "optional_neg"]
     kind = r.choice(choices)
-    last = stages[-1]
+    last = [s for s in stages if s["follows"] not in ("not_next", "not_followed_by")][-1]
     one = [s for s in stages if s["quant"]["kind"] == "one" and s["follows"] not in ("not_next", "not_followed_by")]
     if kind in ("until_singleton", "greedy_singleton", "inner_singleton") and one:
         s = r.choice(one)
