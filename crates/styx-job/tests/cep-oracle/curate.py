@@ -109,7 +109,7 @@ def main(argv):
     bad = set()
     for r in a.reports:
         with open(r, encoding="utf-8") as f:
-            bad |= set(re.findall(r"FAIL P=\d (\S+)", f.read()))
+            bad |= set(re.findall(r"FAIL P=\d ([0-9]+-[a-z0-9-]+)", f.read()))
     cand = {}
     for n in sorted(os.listdir(a.cases)):
         d = os.path.join(a.cases, n)
