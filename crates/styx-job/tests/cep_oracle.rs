@@ -1,7 +1,8 @@
-//! Every pattern scenario produced by Apache Flink 2.3's flink-cep (tests/fixtures/cep)
-//! run as a job file, at parallelism 1, 2 and 3 and with the state on disk: matches,
-//! timed-out partial matches and late events must equal Flink's as multisets of JSON
-//! objects; a pattern Flink refuses must be refused when the job is read.
+//! Every pattern scenario produced by Apache Flink 2.3's flink-cep (tests/fixtures/cep, the
+//! shared suite, and tests/fixtures/cep-generated, made by tests/cep-oracle) run as a job
+//! file, at parallelism 1, 2 and 3 and with the state on disk: matches, timed-out partial
+//! matches and late events must equal Flink's as multisets of JSON objects; a pattern
+//! Flink refuses must be refused when the job is read.
 
 mod common;
 
@@ -18,8 +19,9 @@ fn is_error_case(scenario: &Path) -> bool {
 
 fn check(parallelism: usize, on_disk: bool) {
     let mut failures = Vec::new();
-    let all = scenarios("cep", 79);
+    let mut all = scenarios("cep", 79);
     assert!(all.iter().filter(|s| is_error_case(s)).count() >= 18);
+    all.extend(scenarios("cep-generated", 41));
     for dir in all {
         let work = tempfile::tempdir().expect("temp dir");
         copy_scenario(&dir, work.path());

@@ -81,7 +81,11 @@ impl Fast {
     /// The tree of `expr`, when every part of it is in the subset. `fields` are the
     /// variables that are event fields; an absent one is `null`, or, when
     /// `absent_is_error`, an error.
-    pub(crate) fn compile(expr: &IdedExpr, fields: &[String], absent_is_error: bool) -> Option<Fast> {
+    pub(crate) fn compile(
+        expr: &IdedExpr,
+        fields: &[String],
+        absent_is_error: bool,
+    ) -> Option<Fast> {
         Some(match &expr.expr {
             Ast::Ident(name) if fields.contains(name) && absent_is_error => {
                 Fast::PresentField(name.clone())
@@ -96,9 +100,8 @@ impl Fast {
                 _ => return None,
             }),
             Ast::Call(call) if call.target.is_none() => {
-                let arg = |i: usize| {
-                    Fast::compile(&call.args[i], fields, absent_is_error).map(Box::new)
-                };
+                let arg =
+                    |i: usize| Fast::compile(&call.args[i], fields, absent_is_error).map(Box::new);
                 match (call.func_name.as_str(), call.args.len()) {
                     ("styx.add", 2) => Fast::Arith(Op::Add, arg(0)?, arg(1)?),
                     ("styx.sub", 2) => Fast::Arith(Op::Sub, arg(0)?, arg(1)?),

@@ -1,6 +1,7 @@
 //! Expressions in job files: the Common Expression Language (CEL) over an event's fields.
 //!
-//! Each top-level field of the event is a variable (a missing field is `null`), and
+//! Each top-level field of the event is a variable (a missing field is `null`, or an
+//! error in pattern conditions: [`Expr::absent_fields_are_errors`]), and
 //! `event` is the whole event: `amount > 100.0 && country != "NL"`,
 //! `has(event.meta) ? event.meta.src : "none"`. `config` is the store's configuration
 //! as the job sees it now (`config.fraud.threshold` reads key `fraud.threshold`).
@@ -354,6 +355,33 @@ mod tests {
 
     fn event(v: Value) -> Event {
         Event::from(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn absent_fields_can_be_errors() {
+        let strict = |source: &str, v: Value| {
+            Expr::compile(source)
+                .unwrap()
+                .absent_fields_are_errors()
+                .eval_bool(&event(v))
+        };
+        let without = json!({"kind": "a"});
+        assert!(strict("value == 1", without.clone()).is_err());
+        assert!(strict("!(value == 1)", without.clone()).is_err());
+        assert!(strict("value == 1.5 && kind == 'a'", without.clone()).is_err());
+        assert_eq!(
+            strict("value == 1 || kind == 'a'", without.clone()),
+            Ok(true)
+        );
+        assert_eq!(
+            strict("kind == 'b' && value == 1", without.clone()),
+            Ok(false)
+        );
+        assert_eq!(strict("has(event.value)", without.clone()), Ok(false));
+        assert_eq!(strict("value == null", json!({"value": null})), Ok(true));
+        assert_eq!(strict("!(value == 1)", json!({"value": 2})), Ok(true));
+        let lenient = Expr::compile("!(value == 1)").unwrap();
+        assert_eq!(lenient.eval_bool(&event(without)), Ok(true));
     }
 
     #[test]

@@ -413,10 +413,9 @@ public class FlinkCepOracle {
      */
     static final class Cel {
         /**
-         * {@code -Doracle.cel=styx}: the CEL dialect of styx's evaluator where it differs from CEL (see found/):
-         * a missing field of the event (not of match.S[i]) reads as null (so {@code missing == 1} is false) and int
-         * with double arithmetic is done
-         * in doubles. Only for telling those differences apart from pattern-semantics ones; never for expected/.
+         * {@code -Doracle.cel=styx}: the CEL dialect of styx's evaluator where it differs from CEL on purpose:
+         * int with double arithmetic is done in doubles (the job files' number rules). Only for telling that
+         * difference apart from pattern-semantics ones; never for expected/.
          */
         static final boolean STYX_DIALECT = "styx".equals(System.getProperty("oracle.cel"));
 
@@ -436,7 +435,7 @@ public class FlinkCepOracle {
             if (n.containsKey("lit")) return n.get("lit");
             if (n.containsKey("var")) {
                 String f = (String) n.get("var");
-                return event.containsKey(f) ? event.get(f) : STYX_DIALECT ? null : ERR;
+                return event.containsKey(f) ? event.get(f) : ERR;
             }
             if (n.containsKey("size")) return (long) match.events((String) n.get("size")).size();
             if (n.containsKey("ref")) {

@@ -9,9 +9,9 @@ usage: run.py WORK_DIR --seeds FROM TO [--styx /tmp/styx-cep] [--flink-lib DIR] 
 3. compare.py (fixtures/cep) runs `styx run` at parallelism 1 and at parallelism 2 on a temp copy of each
 4. WORK_DIR/report-FROM-TO.txt lists the scenarios where styx differs from Flink (and where the oracle
    failed). Each failing scenario is run once more through the oracle with -Doracle.cel=styx (styx's CEL
-   dialect: a missing event field reads as null, int with double arithmetic is allowed) into
-   WORK_DIR/dialect/: when styx agrees with that, the difference is only the CEL one of found/001-002,
-   and the report says "CEL dialect only"; otherwise it says "PATTERN SEMANTICS".
+   dialect: int with double arithmetic is allowed) into WORK_DIR/dialect/: when styx agrees with that, the
+   difference is only int-with-double arithmetic, where styx differs from CEL on purpose, and the report
+   says "CEL dialect only"; otherwise it says "PATTERN SEMANTICS".
 
 Exit status 0 when every scenario agrees at both parallelisms. Python 3 standard library only.
 """
@@ -22,8 +22,9 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_LIB = "/work/main/target/bench-flink/ex/pyflink/lib"
-COMPARE = "/work/shared/fixtures/cep/compare.py"
+# Flink's jars, as bench/flink/run-cep.sh fetches them.
+DEFAULT_LIB = os.path.join(HERE, "../../../../target/bench-flink/ex/pyflink/lib")
+COMPARE = os.path.join(HERE, "../fixtures/cep/compare.py")
 
 
 def compile_oracle(classes, lib):
@@ -94,7 +95,7 @@ def main(argv):
     ap.add_argument("--skip-generate", action="store_true")
     ap.add_argument("--skip-flink", action="store_true")
     ap.add_argument("--avoid-cel-divergences", action="store_true",
-                    help="passed on to make_cases.py: no scenarios that hit the CEL differences found so far")
+                    help="passed on to make_cases.py: no int-with-double arithmetic (styx differs from CEL there on purpose)")
     a = ap.parse_args(argv)
     cases = os.path.join(a.work, "cases")
     classes = os.path.join(a.work, "classes")
