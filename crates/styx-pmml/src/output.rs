@@ -5,7 +5,7 @@ use crate::compile::{
     CastInteger, Compiler, FieldInfo, MiningFunction, ModelNode, SlotDef, TargetDef,
 };
 use crate::error::{EvalError, Fail, PmmlError};
-use crate::eval::{Ctx, Slot};
+use crate::eval::{Ctx, Slot, SlotValue};
 use crate::expr::{cast, req, Expr};
 use crate::models::ModelKind;
 use crate::schema::parse_const;
@@ -275,8 +275,26 @@ pub(crate) fn is_declared(ctx: &Ctx<'_>, model: usize, index: usize) -> bool {
 pub(crate) fn evaluate_outputs(ctx: &mut Ctx<'_>, model: usize) -> Result<(), Fail> {
     let m = ctx.m;
     for (i, o) in m.models[model].outputs.iter().enumerate() {
-        if is_declared(ctx, model, i) {
-            ctx.get(o.slot)?;
+        if !is_declared(ctx, model, i) {
+            continue;
+        }
+        match o.feature {
+            // Expressions and rules may read other fields: through the slots, which
+            // compute each once and catch definitions in terms of themselves.
+            Feature::Expression(..) | Feature::Rule(_) => {
+                ctx.get(o.slot)?;
+            }
+            // The others read the prediction only: computed straight into their slot.
+            _ => {
+                let slot = o.slot as usize;
+                if ctx.s.slots[slot].epoch != ctx.s.epoch {
+                    let val = eval_output(ctx, model, i)?;
+                    ctx.s.slots[slot] = SlotValue {
+                        epoch: ctx.s.epoch,
+                        val,
+                    };
+                }
+            }
         }
     }
     if let ModelKind::Mining(mm) = &m.models[model].kind {

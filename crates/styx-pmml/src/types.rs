@@ -519,6 +519,9 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
             };
             return Some(if neg { -x } else { x } as f64 + 0.0);
         }
+        if let Some(x) = float_of_exact_double(mant, exp) {
+            return Some(if neg { -x } else { x } + 0.0);
+        }
     }
     let t = s.trim();
     let x = parse_double(t)?;
@@ -527,6 +530,27 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
     }
     // Parse directly as f32 to round once, as Java's Float.parseFloat does.
     t.parse::<f32>().ok().map(|f| f as f64 + 0.0)
+}
+
+/// The decimal `mant` x 10^`exp` rounded to the nearest float, through the correctly
+/// rounded double (Clinger's exact case), when that double is no float midpoint: a
+/// midpoint is a double, so a value within half a double's step of a double that is none
+/// rounds to the float the double rounds to. `None` otherwise (and outside the floats'
+/// normal range).
+fn float_of_exact_double(mant: u64, exp: i32) -> Option<f64> {
+    if mant > (1u64 << 53) || !(-22..=22).contains(&exp) {
+        return None;
+    }
+    let m = mant as f64;
+    let d = if exp >= 0 {
+        m * POW10_F64[exp as usize]
+    } else {
+        m / POW10_F64[(-exp) as usize]
+    };
+    // The 29 mantissa bits a float drops: exactly half of its step is a midpoint.
+    let dropped = d.to_bits() & ((1 << 29) - 1);
+    let normal = (f32::MIN_POSITIVE as f64..=f32::MAX as f64).contains(&d);
+    (dropped != 1 << 28 && normal).then(|| d as f32 as f64)
 }
 
 /// Parses a boolean as JPMML does: `true`/`false` in any case, or a number that is 0 or 1.
@@ -719,6 +743,26 @@ mod tests {
             let v = u64::from_le_bytes(t.as_bytes().try_into().unwrap());
             assert!(!eight_digits(v), "{t}");
         }
+    }
+
+    /// Floats read through the double agree with reading the text as a float at once.
+    #[test]
+    fn floats_through_doubles_round_once() {
+        use proptest::prelude::*;
+        proptest!(ProptestConfig::with_cases(50_000), |(m in 0u64..(1u64 << 54), e in -24i32..24)| {
+            let s = format!("{m}e{e}");
+            let direct = s.parse::<f32>().unwrap() as f64;
+            if let Some(x) = float_of_exact_double(m, e) {
+                prop_assert_eq!(x.to_bits(), direct.to_bits(), "{}", s);
+            }
+        });
+        // A float midpoint (1 + 2^-24) as a decimal: left to the direct reading.
+        assert_eq!(float_of_exact_double(16_777_217, 0), None);
+        assert_eq!(parse_float("16777217"), Some(16_777_216.0));
+        assert_eq!(
+            parse_float("1.459007191925067"),
+            Some(1.459_007_2_f32 as f64)
+        );
     }
 
     /// Every plain decimal of up to 12 bytes over digits, dots, signs and exponents

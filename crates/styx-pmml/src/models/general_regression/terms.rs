@@ -334,6 +334,8 @@ impl Term {
             let x = r(number(ctx, *slot, name)?);
             p = match exponent {
                 None => r(p * x),
+                // Java's `Math.pow(x, 2.0)` is `x * x` (HotSpot's intrinsic), one rounding.
+                Some(2.0) => r(p * r(x * x)),
                 Some(e) => r(p * r(x.powf(r(*e)))),
             };
         }
