@@ -599,7 +599,7 @@ fn float_of_exact_double(mant: u64, exp: i32) -> Option<f64> {
     // The 29 mantissa bits a float drops: exactly half of its step is a midpoint.
     let dropped = d.to_bits() & ((1 << 29) - 1);
     let normal = (f32::MIN_POSITIVE as f64..=f32::MAX as f64).contains(&d);
-    (dropped != 1 << 28 && normal).then(|| d as f32 as f64)
+    (dropped != 1 << 28 && normal).then_some(d as f32 as f64)
 }
 
 /// Parses a boolean as JPMML does: `true`/`false` in any case, or a number that is 0 or 1.
