@@ -400,6 +400,15 @@ fn mixed_job(body: &str) -> (tempfile::TempDir, Result<Job, JobError>) {
     (dir, job)
 }
 
+/// The error of running [`mixed_job`] `body`, which must fail.
+fn failure_of(body: &str) -> String {
+    let (_dir, job) = mixed_job(body);
+    job.expect("valid")
+        .run(&RunOptions::default())
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn arithmetic_mixes_integers_and_decimals() {
     let (dir, job) = mixed_job(&format!(
@@ -502,7 +511,7 @@ path = "out/refused.ndjson"
 
 #[test]
 fn on_error_fail_stops_at_the_first_failure_naming_it() {
-    let (_dir, job) = mixed_job(&format!(
+    let e = failure_of(&format!(
         r#"on_error = "fail"
 {SOURCE}
 [transforms.big]
@@ -516,11 +525,6 @@ inputs = ["big"]
 path = "out/o.ndjson"
 "#
     ));
-    let e = job
-        .expect("valid")
-        .run(&RunOptions::default())
-        .unwrap_err()
-        .to_string();
     assert!(e.contains("transforms.big"), "{e}");
     assert!(e.contains("\"amount\":\"12.5\""), "names the event: {e}");
     assert!(
@@ -534,7 +538,7 @@ path = "out/o.ndjson"
 /// quoting such an event says that it shows those fields, not the whole event.
 #[test]
 fn a_failure_quoting_a_partly_decoded_event_says_so() {
-    let (_dir, job) = mixed_job(&format!(
+    let e = failure_of(&format!(
         r#"on_error = "fail"
 {SOURCE}
 [transforms.sums]
@@ -550,11 +554,6 @@ inputs = ["sums"]
 path = "out/o.ndjson"
 "#
     ));
-    let e = job
-        .expect("valid")
-        .run(&RunOptions::default())
-        .unwrap_err()
-        .to_string();
     assert!(e.contains("transforms.sums"), "{e}");
     assert!(
         e.contains("events.ndjson:3 (the fields the job reads): {"),

@@ -513,16 +513,23 @@ const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 
 #[inline]
 fn fast_double(s: &str) -> Option<f64> {
     let (neg, mant, exp) = split_decimal(s.as_bytes())?;
+    let x = exact_double(mant, exp)?;
+    Some(if neg { -x } else { x })
+}
+
+/// `mant` x 10^`exp` correctly rounded, when both are exact doubles (Clinger's fast
+/// path: one correctly rounded operation).
+#[inline]
+fn exact_double(mant: u64, exp: i32) -> Option<f64> {
     if mant > (1u64 << 53) || !(-22..=22).contains(&exp) {
         return None;
     }
     let m = mant as f64;
-    let x = if exp >= 0 {
+    Some(if exp >= 0 {
         m * POW10_F64[exp as usize]
     } else {
         m / POW10_F64[(-exp) as usize]
-    };
-    Some(if neg { -x } else { x })
+    })
 }
 
 /// Parses a double: decimal and scientific notation, `NaN`, `INF`/`Infinity` with a sign.
@@ -587,15 +594,7 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
 /// rounds to the float the double rounds to. `None` otherwise (and outside the floats'
 /// normal range).
 fn float_of_exact_double(mant: u64, exp: i32) -> Option<f64> {
-    if mant > (1u64 << 53) || !(-22..=22).contains(&exp) {
-        return None;
-    }
-    let m = mant as f64;
-    let d = if exp >= 0 {
-        m * POW10_F64[exp as usize]
-    } else {
-        m / POW10_F64[(-exp) as usize]
-    };
+    let d = exact_double(mant, exp)?;
     // The 29 mantissa bits a float drops: exactly half of its step is a midpoint.
     let dropped = d.to_bits() & ((1 << 29) - 1);
     let normal = (f32::MIN_POSITIVE as f64..=f32::MAX as f64).contains(&d);

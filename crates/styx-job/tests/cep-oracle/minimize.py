@@ -54,31 +54,26 @@ def to_sc(spec):
     return sc
 
 
-def refs_of(t, out):
+def collect(t, keys, out):
+    """Adds to out the values under any of keys in the syntax tree t (dicts and lists)."""
     if isinstance(t, dict):
-        for k in ("ref", "size"):
-            if k in t:
-                out.add(t[k])
+        out.update(t[k] for k in keys if k in t)
         for v in t.values():
-            refs_of(v, out)
+            collect(v, keys, out)
     elif isinstance(t, list):
         for v in t:
-            refs_of(v, out)
+            collect(v, keys, out)
     return out
+
+
+def refs_of(t, out):
+    """The stages a condition tree refers to (match.S)."""
+    return collect(t, ("ref", "size"), out)
 
 
 def fields_of(t, out):
-    if isinstance(t, dict):
-        if "var" in t:
-            out.add(t["var"])
-        if "field" in t:
-            out.add(t["field"])
-        for v in t.values():
-            fields_of(v, out)
-    elif isinstance(t, list):
-        for v in t:
-            fields_of(v, out)
-    return out
+    """The event fields a condition tree reads."""
+    return collect(t, ("var", "field"), out)
 
 
 class Checker:
