@@ -427,25 +427,33 @@ pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
 pub fn parse_event_fields(bytes: &[u8], only: Option<&[String]>) -> Result<Event, String> {
     use serde::de::Deserializer as _;
 
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let parsed = NAMES.with(|names| {
-        de.deserialize_map(Fields {
-            names: &mut names.borrow_mut(),
-            only,
+    // Text checked as UTF-8 once is read without checking each string again.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            let mut de = serde_json::Deserializer::from_str(text);
+            let parsed = NAMES.with(|names| {
+                de.deserialize_map(Fields {
+                    names: &mut names.borrow_mut(),
+                    only,
+                })
+            });
+            parsed.and_then(|e| de.end().map(|()| e)).ok()
+        }
+        Err(_) => None,
+    };
+    parsed
+        .map(Ok)
+        .unwrap_or_else(|| match serde_json::from_slice::<Value>(bytes) {
+            Err(e) => Err(format!("not valid JSON: {e}")),
+            Ok(Value::Object(event)) => Ok(match only {
+                None => Event::from(event),
+                Some(only) => event
+                    .into_iter()
+                    .filter(|(name, _)| only.contains(name))
+                    .collect(),
+            }),
+            Ok(other) => Err(format!("not a JSON object: {}", json_kind(&other))),
         })
-    });
-    let parsed = parsed.and_then(|e| de.end().map(|()| e));
-    parsed.or_else(|_| match serde_json::from_slice::<Value>(bytes) {
-        Err(e) => Err(format!("not valid JSON: {e}")),
-        Ok(Value::Object(event)) => Ok(match only {
-            None => Event::from(event),
-            Some(only) => event
-                .into_iter()
-                .filter(|(name, _)| only.contains(name))
-                .collect(),
-        }),
-        Ok(other) => Err(format!("not a JSON object: {}", json_kind(&other))),
-    })
 }
 
 /// The event time of `event`: `field` must hold an integer of epoch milliseconds. The
@@ -539,6 +547,23 @@ impl fmt::Display for KeyValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Any bytes decode as serde_json reads them: the same event, or an error.
+        #[test]
+        fn events_decode_as_serde_json_reads_them(
+            text in "\\{(\"(a|b|é|\\\\u00e9|\\\\ud800)\": ?(-?[0-9]{1,3}(\\.[0-9])?|\"[a-zé\\\\]{0,3}\"|null|true|\\[1\\]|\\{\\}),? ?){0,3}\\}",
+            noise in proptest::collection::vec(proptest::num::u8::ANY, 0..2),
+        ) {
+            let mut bytes = text.into_bytes();
+            bytes.extend(noise);
+            let ours = parse_event(&bytes);
+            match serde_json::from_slice::<Value>(&bytes) {
+                Ok(Value::Object(map)) => proptest::prop_assert_eq!(ours, Ok(Event::from(map))),
+                _ => proptest::prop_assert!(ours.is_err()),
+            }
+        }
+    }
     use serde_json::json;
 
     #[test]
