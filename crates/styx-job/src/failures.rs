@@ -83,7 +83,7 @@ struct Report {
 impl Failures {
     /// The failures of transform `id`, whose events that fail are dropped.
     pub(crate) fn new(id: &str, policy: &Policy) -> Arc<Self> {
-        Self::named(&format!("transforms.{id}"), policy)
+        Self::of_events(id, policy, false)
     }
 
     /// The failures of the component named `component` (as `transforms.ID`), whose

@@ -625,15 +625,11 @@ pub(crate) fn cast(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> 
         (Val::Bool(b), DataType::String) => ctx.string(if b { "true" } else { "false" }),
         (Val::Bool(b), _) => Val::Num(if b { 1.0 } else { 0.0 }),
         (Val::Str(_), DataType::String) => v,
-        (Val::Str(id), t) if id & crate::types::DYN == 0 && t != DataType::Boolean => {
-            match ctx.m.symbols.number(id, t) {
-                Some(parsed) => parsed.map(Val::Num).ok_or_else(|| {
-                    EvalError::Evaluation(format!("\"{}\" is not a {}", ctx.text(id), t.name()))
-                })?,
-                None => parse_text(ctx, id, t)?,
-            }
-        }
-        (Val::Str(id), t) => parse_text(ctx, id, t)?,
+        // The model's own strings were read as numbers when it was compiled.
+        (Val::Str(id), t) => match ctx.m.symbols.number(id, t) {
+            Some(Some(x)) => Val::Num(x),
+            _ => parse_text(ctx, id, t)?,
+        },
     })
 }
 

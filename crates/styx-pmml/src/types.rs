@@ -276,16 +276,35 @@ fn split_decimal(b: &[u8]) -> Option<(bool, u64, i32)> {
     split_decimal_digits(b, i, neg)
 }
 
+/// One in each byte of a word.
+const ONES: u64 = u64::MAX / 255;
+
+/// The bytes of `w` equal to `.`, each flagged by its top bit: the lowest flag is exact
+/// (higher ones may be false).
+#[inline(always)]
+fn dots(w: u64) -> u64 {
+    let x = w ^ (ONES * b'.' as u64);
+    x.wrapping_sub(ONES) & !x & (ONES * 0x80)
+}
+
+/// The number written by the `count` (at most eight) ASCII digits in the low bytes of
+/// `w`, none giving 0: aligned to the right of eight, checked and combined at once.
+#[inline(always)]
+fn digits_of_word(w: u64, count: usize) -> Option<u64> {
+    let pad = 8 * (8 - count) as u32;
+    let aligned = w.checked_shl(pad).unwrap_or(0)
+        | (ONES * b'0' as u64) & !u64::MAX.checked_shl(pad).unwrap_or(0);
+    eight_digits(aligned).then(|| parse_eight_digits(aligned))
+}
+
 /// `digits.digits` of 9 to 17 bytes with at most eight digits on either side of the dot
 /// (`0.0454725`, `1546.123456`), each side read as one word; `None` for anything else.
 #[inline(always)]
 fn split_two_part_decimal(b: &[u8]) -> Option<(u64, i32)> {
-    const ONES: u64 = u64::MAX / 255;
     // The dot is among the first nine bytes.
-    let x = load_le(&b[..8]) ^ (ONES * b'.' as u64);
-    let dots = x.wrapping_sub(ONES) & !x & (ONES * 0x80);
-    let d = if dots != 0 {
-        (dots.trailing_zeros() / 8) as usize
+    let found = dots(load_le(&b[..8]));
+    let d = if found != 0 {
+        (found.trailing_zeros() / 8) as usize
     } else if b[8] == b'.' {
         8
     } else {
@@ -295,38 +314,24 @@ fn split_two_part_decimal(b: &[u8]) -> Option<(u64, i32)> {
     if frac.len() > 8 {
         return None;
     }
-    let int = eight_or_fewer_digits(&b[..d])?;
-    let fraction = eight_or_fewer_digits(frac)?;
+    let int = digits_of_word(load_le(&b[..d]), d)?;
+    let fraction = digits_of_word(load_le(frac), frac.len())?;
     Some((int * POW10_U64[frac.len()] + fraction, -(frac.len() as i32)))
 }
 
-/// The number written by up to eight ASCII digits (none: 0), read as one word.
-#[inline(always)]
-fn eight_or_fewer_digits(b: &[u8]) -> Option<u64> {
-    const ONES: u64 = u64::MAX / 255;
-    let pad = 8 * (8 - b.len()) as u32;
-    let aligned = load_le(b).checked_shl(pad).unwrap_or(0)
-        | (ONES * b'0' as u64) & !u64::MAX.checked_shl(pad).unwrap_or(0);
-    eight_digits(aligned).then(|| parse_eight_digits(aligned))
-}
-
 /// `digits[.digits]` of 1 to 8 bytes, read as one word: the dot is found and taken out,
-/// the digits are aligned to the right of eight and checked and combined at once, without
-/// a branch per digit. `None` for anything else (an exponent, a second dot, no digit),
-/// which [`split_decimal_digits`] then reads.
+/// and the digits are read at once, without a branch per digit. `None` for anything else
+/// (an exponent, a second dot, no digit), which [`split_decimal_digits`] then reads.
 #[inline(always)]
 fn split_short_decimal(b: &[u8]) -> Option<(u64, i32)> {
-    const ONES: u64 = u64::MAX / 255;
     let n = b.len();
     let w = load_le(b);
     let used = u64::MAX.checked_shr(64 - 8 * n as u32).unwrap_or(0);
-    // The lowest byte equal to '.' (higher flags may be false; the lowest is exact).
-    let x = w ^ (ONES * b'.' as u64);
-    let dots = x.wrapping_sub(ONES) & !x & (ONES * 0x80) & used;
-    let (digits, count, frac) = if dots == 0 {
+    let found = dots(w) & used;
+    let (digits, count, frac) = if found == 0 {
         (w, n, 0)
     } else {
-        let d = dots.trailing_zeros() / 8;
+        let d = found.trailing_zeros() / 8;
         let below = w & !(u64::MAX << (8 * d));
         let above = w.checked_shr(8 * (d + 1)).unwrap_or(0) << (8 * d);
         (below | above, n - 1, n - 1 - d as usize)
@@ -334,13 +339,7 @@ fn split_short_decimal(b: &[u8]) -> Option<(u64, i32)> {
     if count == 0 {
         return None;
     }
-    let pad = 8 * (8 - count) as u32;
-    let aligned = digits.checked_shl(pad).unwrap_or(0)
-        | (ONES * b'0' as u64) & !u64::MAX.checked_shl(pad).unwrap_or(0);
-    if !eight_digits(aligned) {
-        return None;
-    }
-    Some((parse_eight_digits(aligned), -(frac as i32)))
+    Some((digits_of_word(digits, count)?, -(frac as i32)))
 }
 
 /// Up to eight bytes as a little-endian word (the missing high bytes zero), with at most
@@ -851,6 +850,12 @@ mod tests {
                 split_short_decimal(b.strip_prefix(b"-").unwrap_or(b)).is_some(),
                 "{s}"
             );
+        }
+        for s in ["0.0454725", "0.00259226", "12345678.12345678", "12345678."] {
+            assert!(split_two_part_decimal(s.as_bytes()).is_some(), "{s}");
+        }
+        for s in [".123456789", "123456789.1", "1.2.345678", "1234.5e678"] {
+            assert_eq!(split_two_part_decimal(s.as_bytes()), None, "{s}");
         }
     }
 

@@ -547,6 +547,7 @@ impl fmt::Display for KeyValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     proptest::proptest! {
         /// Any bytes decode as serde_json reads them: the same event, or an error.
@@ -564,7 +565,6 @@ mod tests {
             }
         }
     }
-    use serde_json::json;
 
     #[test]
     fn keys_round_trip() {

@@ -88,12 +88,7 @@ impl Expr {
         let uses_event = variables.iter().any(|v| v == "event");
         variables.retain(|v| v != "event");
         let expression = numbers::promote(program.expression().clone());
-        let fields: Vec<String> = variables
-            .iter()
-            .filter(|v| !matches!(v.as_str(), "config" | "match"))
-            .cloned()
-            .collect();
-        let fast = fast::Fast::compile(&expression, &fields, false);
+        let fast = fast::Fast::compile(&expression, &event_fields(&variables), false);
         Ok(Expr {
             source: source.to_string(),
             env,
@@ -112,13 +107,7 @@ impl Expr {
     /// neither, for an event without `value`. `&&` and `||` absorb the error when their
     /// other side decides.
     pub fn absent_fields_are_errors(mut self) -> Self {
-        let fields: Vec<String> = self
-            .variables
-            .iter()
-            .filter(|v| !matches!(v.as_str(), "config" | "match"))
-            .cloned()
-            .collect();
-        self.fast = fast::Fast::compile(&self.expression, &fields, true);
+        self.fast = fast::Fast::compile(&self.expression, &event_fields(&self.variables), true);
         self.absent_is_error = true;
         self
     }
@@ -308,6 +297,15 @@ impl Reads {
         }
         ctx
     }
+}
+
+/// The variables of an expression that are event fields (not `config` or `match`).
+fn event_fields(variables: &[String]) -> Vec<String> {
+    variables
+        .iter()
+        .filter(|v| !matches!(v.as_str(), "config" | "match"))
+        .cloned()
+        .collect()
 }
 
 fn boolean(source: &str, value: Value) -> Result<bool, String> {

@@ -325,15 +325,9 @@ fn pad_from(out: &mut String, start: usize, width: Option<usize>, left: bool) {
 }
 
 fn pad(out: &mut String, s: &str, width: Option<usize>, left: bool) {
-    let n = s.chars().count();
-    let fill = width.unwrap_or(0).saturating_sub(n);
-    if left {
-        out.push_str(s);
-    }
-    out.extend(std::iter::repeat_n(' ', fill));
-    if !left {
-        out.push_str(s);
-    }
+    let start = out.len();
+    out.push_str(s);
+    pad_from(out, start, width, left);
 }
 
 fn mismatch(c: char) -> String {
