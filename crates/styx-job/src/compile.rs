@@ -1118,6 +1118,9 @@ impl Job {
             if let Some(start) = run.start_watermark() {
                 env.set_start_watermark(start);
             }
+            // Commits wait for the sinks: a window fired but not yet delivered is made
+            // again from the input after a crash.
+            env.track_deliveries(run.deliveries().clone());
             let live = self.live().map_err(invalid)?;
             let built = Built {
                 exactly_once: None,

@@ -18,6 +18,7 @@ use styx_kafka::group::{
     timestamps_at, GroupHandle, GroupMember, Horizon, StartPlan, WatermarkBoard,
 };
 use styx_kafka::{KafkaSourceConfig, Partition};
+use styx_runtime::sink::Deliveries;
 
 use crate::config::{
     EventTimeConfig, JobFile, SourceConfig, TimeKind, TransformConfig, WindowSpec, WithinBetween,
@@ -147,6 +148,11 @@ impl GroupRun {
     /// The watermark the dataflow starts at: the lowest of its sources' plans.
     pub(crate) fn start_watermark(&self) -> Option<styx_runtime::time::Timestamp> {
         self.sources.values().map(|s| s.plan.watermark).min()
+    }
+
+    /// Where the run's sinks report what they have delivered, which the commits wait for.
+    pub(crate) fn deliveries(&self) -> &Deliveries {
+        self.board.deliveries()
     }
 
     /// What source `id` reads in this run, with the job's watermark board.

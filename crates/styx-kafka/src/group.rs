@@ -18,7 +18,10 @@
 //! be lost with it. A source commits, for each partition, the offset before which every
 //! record is older than its *horizon* behind the job's watermark (all windows those
 //! records belong to have fired), and only right after a record that is the newest of
-//! the partition so far. A process that starts reading the partition replays the records
+//! the partition so far. The job's watermark counts here only as far as its sinks have
+//! delivered (flushed) what it closed ([`styx_runtime::sink::Deliveries`]): a result that
+//! fired but waits in a producer's queue is made again after a crash, never lost.
+//! A process that starts reading the partition replays the records
 //! from there, with its watermark starting at that record's time plus the horizon: the
 //! windows that were open are rebuilt whole (their records all come after the commit),
 //! windows that had fired stay closed, and windows that fired after the commit fire
@@ -39,6 +42,7 @@ use std::time::{Duration, Instant};
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use rdkafka::ClientContext;
+use styx_runtime::sink::Deliveries;
 use styx_runtime::time::{Timestamp, MIN_WATERMARK};
 
 use crate::config::KafkaSourceConfig;
@@ -104,19 +108,28 @@ type Report = (Timestamp, bool);
 pub type TimestampReader<'a> =
     &'a dyn Fn(&[(Partition, i64)]) -> Result<HashMap<Partition, Timestamp>>;
 
-/// The watermarks of a job's group-reading source instances, one slot each: the job's
-/// watermark is at most their minimum, which is what held-back commits go by.
+/// The watermarks of a job's group-reading source instances, one slot each, and how far
+/// its sinks have delivered: the job's input is done up to the lowest of them, which is
+/// what held-back commits go by.
 #[derive(Debug, Clone)]
 pub struct WatermarkBoard {
     slots: Arc<Mutex<Vec<Option<Report>>>>,
+    deliveries: Deliveries,
 }
 
 impl WatermarkBoard {
-    /// A board of `slots` instances, none reported yet.
+    /// A board of `slots` instances, none reported yet, and no sink tracked.
     pub fn new(slots: usize) -> Self {
         WatermarkBoard {
             slots: Arc::new(Mutex::new(vec![None; slots])),
+            deliveries: Deliveries::new(),
         }
+    }
+
+    /// Where the job's sinks report what they have delivered (see
+    /// [`styx_runtime::stream::Environment::track_deliveries`]).
+    pub fn deliveries(&self) -> &Deliveries {
+        &self.deliveries
     }
 
     /// Instance `slot` has emitted `watermark` and is idle or not.
@@ -127,16 +140,23 @@ impl WatermarkBoard {
     }
 
     /// The lowest watermark of the instances that are not idle (of all, when all are),
-    /// once every instance has reported.
+    /// once every instance has reported, and no higher than the tracked sinks have
+    /// delivered through.
     pub fn watermark(&self) -> Option<Timestamp> {
-        let slots = lock(&self.slots);
-        let reported: Vec<(Timestamp, bool)> = slots.iter().copied().collect::<Option<_>>()?;
-        let active = reported
-            .iter()
-            .filter(|(_, idle)| !idle)
-            .map(|(w, _)| *w)
-            .min();
-        active.or_else(|| reported.iter().map(|(w, _)| *w).min())
+        let emitted = {
+            let slots = lock(&self.slots);
+            let reported: Vec<(Timestamp, bool)> = slots.iter().copied().collect::<Option<_>>()?;
+            let active = reported
+                .iter()
+                .filter(|(_, idle)| !idle)
+                .map(|(w, _)| *w)
+                .min();
+            active.or_else(|| reported.iter().map(|(w, _)| *w).min())?
+        };
+        Some(match self.deliveries.watermark() {
+            Some(delivered) => emitted.min(delivered),
+            None => emitted,
+        })
     }
 }
 

@@ -23,6 +23,9 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct KafkaSink {
     name: String,
     producer: KafkaProducer,
+    /// Records not sent until the next flush, under the failpoint `kafka-sink-slow` (a
+    /// broker that acknowledges only when asked to).
+    held: Vec<Event>,
 }
 
 impl KafkaSink {
@@ -41,6 +44,7 @@ impl KafkaSink {
         Ok(KafkaSink {
             name: name.to_string(),
             producer,
+            held: Vec::new(),
         })
     }
 
@@ -52,19 +56,29 @@ impl KafkaSink {
     fn fail(&self, e: crate::Error) -> BoxError {
         format!("{}: {e}", self.name).into()
     }
-}
 
-impl Sink<Event> for KafkaSink {
-    fn write(&mut self, batch: &mut Vec<Event>) -> Result<(), BoxError> {
-        for event in batch.drain(..) {
+    fn send(&mut self, events: impl Iterator<Item = Event>) -> Result<(), BoxError> {
+        for event in events {
             if let Err(e) = self.producer.send(&event) {
                 return Err(self.fail(e));
             }
         }
         Ok(())
     }
+}
+
+impl Sink<Event> for KafkaSink {
+    fn write(&mut self, batch: &mut Vec<Event>) -> Result<(), BoxError> {
+        fail::fail_point!("kafka-sink-slow", |_| {
+            self.held.append(batch);
+            Ok(())
+        });
+        self.send(batch.drain(..))
+    }
 
     fn flush(&mut self) -> Result<(), BoxError> {
+        let held = std::mem::take(&mut self.held);
+        self.send(held.into_iter())?;
         self.producer.flush(FLUSH_TIMEOUT).map_err(|e| self.fail(e))
     }
 

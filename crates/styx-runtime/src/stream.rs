@@ -29,7 +29,7 @@ use crate::exchange::{
 };
 use crate::metrics::{Backpressure, Meter, MeteredEmitter};
 use crate::operator::{run_operator, Operator, TaskContext};
-use crate::sink::{Sink, SinkOperator};
+use crate::sink::{Deliveries, Sink, SinkOperator};
 use crate::source::{run_source, Source, StopHandle};
 use crate::state::StateBackend;
 use crate::watermark::{TimestampFn, WatermarkEmitter, WatermarkStrategy};
@@ -135,6 +135,7 @@ struct EnvInner {
     state: StateBackend,
     start_watermark: crate::time::Timestamp,
     backpressure: Option<Arc<Backpressure>>,
+    deliveries: Option<Deliveries>,
 }
 
 /// Fails a running job from inside user code (a map or filter function, which cannot
@@ -186,6 +187,7 @@ impl Environment {
                 state: StateBackend::Memory,
                 start_watermark: crate::time::MIN_WATERMARK,
                 backpressure: None,
+                deliveries: None,
             })),
         }
     }
@@ -239,6 +241,12 @@ impl Environment {
     /// (another run emitted them) starts there.
     pub fn set_start_watermark(&self, watermark: crate::time::Timestamp) {
         self.inner.borrow_mut().start_watermark = watermark;
+    }
+
+    /// Reports on `deliveries` how far each instance of the sinks added from now on has
+    /// delivered its input (see [`Deliveries`]).
+    pub fn track_deliveries(&self, deliveries: Deliveries) {
+        self.inner.borrow_mut().deliveries = Some(deliveries);
     }
 
     /// The watermark event-time windows added now start at.
@@ -902,11 +910,18 @@ impl<T: Clone + Send + 'static> DataStream<T> {
         S: Sink<T> + 'static,
         F: Fn(usize) -> Result<S, BoxError> + 'static,
     {
+        let tracked = self
+            .env
+            .inner
+            .borrow()
+            .deliveries
+            .as_ref()
+            .map(|d| d.track(parallelism.max(1)));
         self.stage(
             name,
             parallelism,
             || Partitioner::Forward,
-            move |i| SinkOperator::new(factory(i)),
+            move |i| SinkOperator::new(factory(i)).tracked(tracked.as_ref().map(|t| t.instance(i))),
         );
     }
 
