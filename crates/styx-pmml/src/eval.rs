@@ -54,6 +54,8 @@ pub struct Scratch {
     pub(crate) idx: Vec<u32>,
     pub(crate) text_buf: String,
     pub(crate) nums_mining: Vec<f64>,
+    /// The (prediction, weight) pairs of a weighted median.
+    pub(crate) weighted: Vec<(f64, f64)>,
     pub(crate) frame: Vec<Val>,
     /// The runtime types of the values in `frame`.
     pub(crate) frame_tys: Vec<DataType>,
@@ -102,6 +104,7 @@ impl Scratch {
             idx: Vec::new(),
             text_buf: String::new(),
             nums_mining: Vec::new(),
+            weighted: Vec::new(),
             frame: Vec::new(),
             frame_tys: Vec::new(),
             frame_base: 0,

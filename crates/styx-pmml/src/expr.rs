@@ -108,6 +108,27 @@ pub(crate) struct Function {
 }
 
 impl Expr {
+    /// Calls `f` with every field slot the expression reads; `false` when it may read
+    /// more than its fields (a parameter, a function call, a text index), so that what
+    /// it reads is not known here.
+    pub(crate) fn fields(&self, f: &mut impl FnMut(Slot)) -> bool {
+        match self {
+            Expr::Const(_) => true,
+            Expr::Field { slot, .. } => {
+                f(*slot);
+                true
+            }
+            Expr::Param(_) | Expr::Call { .. } | Expr::TextIndex(_) => false,
+            Expr::Apply { args, .. } => args.iter().all(|a| a.fields(f)),
+            Expr::MapValues { inputs, .. } => inputs.iter().all(|a| a.fields(f)),
+            Expr::NormContinuous { input, .. }
+            | Expr::NormDiscrete { input, .. }
+            | Expr::Discretize { input, .. }
+            | Expr::Cast(input, _) => input.fields(f),
+            Expr::ArithConst { input, general, .. } => input.fields(f) && general.fields(f),
+        }
+    }
+
     /// Evaluates the expression with the type of its value when that is only known at
     /// runtime (an `if` branch, an aggregate over the arguments that are not missing, a
     /// parameter without a declared type); `None`: the static type.

@@ -367,7 +367,29 @@ pub(crate) fn compile<'d>(
     })
 }
 
-/// Compiles a regression sum, weighted sum, average or weighted average whose segments
+/// Whether the walk of an ensemble's trees may read `slot` once for every record, before
+/// any tree is evaluated: an input cell, or a field computed from such slots alone (as
+/// derived fields that scale inputs are) whatever segment evaluates it. A value that
+/// cannot be computed is left to the general evaluation, which fails only where a tree
+/// reads it. (`depth` bounds chains of derived fields.)
+fn readable_per_record(c: &Compiler<'_>, slot: u32, depth: u32) -> bool {
+    if depth > 16 {
+        return false;
+    }
+    match c.slots.get(slot as usize) {
+        Some(SlotDef::Input { input, .. }) => *input != u32::MAX,
+        Some(SlotDef::Treated { src, .. }) => readable_per_record(c, *src, depth + 1),
+        Some(SlotDef::Derived { expr, .. }) => {
+            let mut reads = Vec::new();
+            expr.fields(&mut |s| reads.push(s))
+                && reads.iter().all(|s| readable_per_record(c, *s, depth + 1))
+        }
+        _ => false,
+    }
+}
+
+/// Compiles a regression sum, weighted sum, average, weighted average, median or weighted
+/// median (AdaBoost) whose segments
 /// are all regression trees that always apply and have no output fields into one
 /// [`TreeSum`]; `None` for any other segmentation.
 fn tree_sum(
@@ -378,12 +400,17 @@ fn tree_sum(
 ) -> Option<TreeSum> {
     if !matches!(
         method,
-        Method::Sum | Method::WeightedSum | Method::Average | Method::WeightedAverage
+        Method::Sum
+            | Method::WeightedSum
+            | Method::Average
+            | Method::WeightedAverage
+            | Method::Median
+            | Method::WeightedMedian
     ) || node.function != MiningFunction::Regression
     {
         return None;
     }
-    let usable = |slot: u32| matches!(&c.slots[slot as usize], SlotDef::Input { input, .. } if *input != u32::MAX);
+    let usable = |slot: u32| readable_per_record(c, slot, 0);
     let mut sum = TreeSum::default();
     for s in segments {
         let seg = c.models[s.model].as_ref()?;
@@ -447,7 +474,7 @@ fn tree_votes(
     {
         return None;
     }
-    let usable = |slot: u32| matches!(&c.slots[slot as usize], SlotDef::Input { input, .. } if *input != u32::MAX);
+    let usable = |slot: u32| readable_per_record(c, slot, 0);
     let width = segments
         .iter()
         .map(|s| c.models[s.model].as_ref().map_or(0, |m| m.cats.len()))
@@ -499,6 +526,8 @@ impl Mining {
         order.clear();
         let mut values = std::mem::take(&mut ctx.s.nums_mining);
         values.clear();
+        let mut weighted = std::mem::take(&mut ctx.s.weighted);
+        weighted.clear();
         let mut total = 0.0;
         let mut denominator = 0.0;
         let mut evaluated = 0usize;
@@ -626,7 +655,7 @@ impl Mining {
                             denominator += s.weight;
                         }
                         Method::WeightedSum => total = r(total + r(x * s.weight)),
-                        Method::WeightedMedian => values.extend([x, s.weight]),
+                        Method::WeightedMedian => weighted.push((x, s.weight)),
                         _ => values.push(x),
                     }
                 }
@@ -694,6 +723,7 @@ impl Mining {
             }
         }
         ctx.s.tree_record = record;
+        ctx.s.weighted = weighted;
         let restore = |ctx: &mut Ctx<'_>, probs: Vec<f64>, order: Vec<u32>, values: Vec<f64>| {
             ctx.s.preds[index].probs = probs;
             ctx.s.preds[index].order = order;
@@ -732,7 +762,7 @@ impl Mining {
                 Method::Average | Method::WeightedAverage => r(total / denominator),
                 Method::Median => median(&mut values),
                 Method::WeightedSum => total,
-                Method::WeightedMedian => weighted_median(&mut values, float),
+                Method::WeightedMedian => weighted_median(&mut ctx.s.weighted, float),
                 _ => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             };
             restore(ctx, probs, order, values);
@@ -855,20 +885,28 @@ impl Mining {
     ) -> Result<(), Fail> {
         let float = ctx.m.models[index].float;
         let mut record = std::mem::take(&mut ctx.s.tree_record);
-        let result = self.sum_trees(sum, ctx, &mut record, float);
+        let mut values = std::mem::take(&mut ctx.s.nums_mining);
+        values.clear();
+        let mut weighted = std::mem::take(&mut ctx.s.weighted);
+        weighted.clear();
+        let result = self.sum_trees(sum, ctx, &mut record, (&mut values, &mut weighted), float);
         ctx.s.tree_record = record;
+        ctx.s.nums_mining = values;
+        ctx.s.weighted = weighted;
         set_regression(ctx, index, result?);
         Ok(())
     }
 
-    /// The sum of the trees' predictions, or `None` when it is missing. (Compiled on its
-    /// own, with the walk inlined, however the callers are inlined.)
+    /// The sum (or median) of the trees' predictions, or `None` when it is missing; a
+    /// median collects them in `values`, a weighted median in `weighted`. (Compiled on its own, with the walk inlined,
+    /// however the callers are inlined.)
     #[inline(never)]
     fn sum_trees(
         &self,
         sum: &TreeSum,
         ctx: &mut Ctx<'_>,
         record: &mut Record,
+        (values, weighted): (&mut Vec<f64>, &mut Vec<(f64, f64)>),
         float: bool,
     ) -> Result<Option<f64>, Fail> {
         sum.load(ctx, record);
@@ -908,6 +946,8 @@ impl Mining {
                     total = round_to(float, total + round_to(float, x * s.weight));
                     denominator += s.weight;
                 }
+                Method::Median => values.push(x),
+                Method::WeightedMedian => weighted.push((x, s.weight)),
                 _ => total = round_to(float, total + round_to(float, x * s.weight)),
             }
         }
@@ -918,6 +958,8 @@ impl Mining {
         }
         Ok(Some(match self.method {
             Method::Average | Method::WeightedAverage => round_to(float, total / denominator),
+            Method::Median => median(values),
+            Method::WeightedMedian => weighted_median(weighted, float),
             _ => total,
         }))
     }
@@ -989,28 +1031,30 @@ fn select_all(ctx: &mut Ctx<'_>, index: usize, picked: &[Val]) {
     crate::output::set_prediction(ctx, index, text, false);
 }
 
-/// The weighted median of `(value, weight)` pairs laid out flat, as JPMML takes it: the
-/// pairs ordered by value (equal values keep their segment order), the first value at
-/// which the running sum of weights reaches half the total weight (summed in the model's
-/// math context).
-fn weighted_median(pairs: &mut [f64], float: bool) -> f64 {
-    let mut entries: Vec<(f64, f64)> = pairs.chunks_exact(2).map(|p| (p[0], p[1])).collect();
-    if entries.is_empty() {
+/// The weighted median of `(value, weight)` pairs, as JPMML takes it: the pairs ordered
+/// by value (equal values keep their segment order), the first value at which the
+/// running sum of weights reaches half the total weight (summed in the model's math
+/// context). Leaves `pairs` empty.
+fn weighted_median(pairs: &mut Vec<(f64, f64)>, float: bool) -> f64 {
+    if pairs.is_empty() {
         return f64::NAN;
     }
-    entries.sort_by(|a, b| crate::types::java_cmp(a.0, b.0));
-    let total = entries
+    pairs.sort_by(|a, b| crate::types::java_cmp(a.0, b.0));
+    let total = pairs
         .iter()
         .fold(0.0, |sum, (_, w)| round_to(float, sum + w));
     let threshold = 0.5 * total;
     let mut sum = 0.0;
-    for (x, w) in &entries {
+    let mut median = f64::NAN;
+    for (x, w) in pairs.iter() {
         sum += w;
         if sum >= threshold {
-            return *x;
+            median = *x;
+            break;
         }
     }
-    f64::NAN
+    pairs.clear();
+    median
 }
 
 /// The failure of declaring a field twice in one evaluation context.
@@ -1026,15 +1070,15 @@ mod tests {
     #[test]
     fn weighted_medians_take_the_first_value_reaching_half_the_weight() {
         assert_eq!(
-            super::weighted_median(&mut [3.0, 1.0, 1.0, 1.0, 2.0, 1.0], false),
+            super::weighted_median(&mut vec![(3.0, 1.0), (1.0, 1.0), (2.0, 1.0)], false),
             2.0
         );
         assert_eq!(
-            super::weighted_median(&mut [3.0, 5.0, 1.0, 1.0, 2.0, 1.0], false),
+            super::weighted_median(&mut vec![(3.0, 5.0), (1.0, 1.0), (2.0, 1.0)], false),
             3.0
         );
         assert_eq!(
-            super::weighted_median(&mut [1.0, 1.0, 2.0, 1.0], false),
+            super::weighted_median(&mut vec![(1.0, 1.0), (2.0, 1.0)], false),
             1.0
         );
     }

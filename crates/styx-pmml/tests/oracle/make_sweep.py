@@ -235,6 +235,23 @@ def cases():
         p = PMMLPipeline([("ct", ct), ("clf", RidgeClassifier())])
         case(fx, n, X, y, p, "Alias'ed ExpressionTransformer, RidgeClassifier", missing=0.0)
 
+    @add("323-sweep-adaboost-domains-minmax")
+    def _(fx, n):
+        X, y = data(323, regression=True)
+        ct = ColumnTransformer([
+            ("num", Pipeline([("d", ContinuousDomain(missing_value_replacement=35.0, missing_value_treatment="as_value")), ("sc", MinMaxScaler())]), numeric(X)),
+            ("cat", Pipeline([("d", CategoricalDomain(invalid_value_treatment="as_missing", missing_value_treatment="as_value", missing_value_replacement="retail")),
+                              ("oh", OneHotEncoder(handle_unknown="ignore"))]), CAT)])
+        p = PMMLPipeline([("ct", ct), ("reg", AdaBoostRegressor(DecisionTreeRegressor(max_depth=5), n_estimators=40, loss="square", random_state=3))])
+        case(fx, n, X, y, p, "AdaBoostRegressor(square loss) over domains with replacement values and a min-max scaler: a weighted median of deeper trees",
+             missing=0.15, unseen=True)
+
+    @add("324-sweep-adaboost-exponential-imputed")
+    def _(fx, n):
+        X, y = data(324, regression=True)
+        p = PMMLPipeline([("ct", impute_scale_onehot(X, MaxAbsScaler())), ("reg", AdaBoostRegressor(DecisionTreeRegressor(max_depth=2), n_estimators=60, loss="exponential", random_state=5))])
+        case(fx, n, X, y, p, "AdaBoostRegressor(exponential loss), 60 stumps of depth 2 over max-abs scaled inputs", missing=0.3)
+
     return c
 
 
