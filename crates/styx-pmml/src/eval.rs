@@ -54,8 +54,9 @@ pub struct Scratch {
     pub(crate) idx: Vec<u32>,
     pub(crate) text_buf: String,
     pub(crate) nums_mining: Vec<f64>,
-    /// The (prediction, weight) pairs of a weighted median.
-    pub(crate) weighted: Vec<(f64, f64)>,
+    /// The predictions of a weighted median with their weights (see
+    /// [`crate::models::mining`]).
+    pub(crate) weighted: Vec<(u128, f64)>,
     pub(crate) frame: Vec<Val>,
     /// The runtime types of the values in `frame`.
     pub(crate) frame_tys: Vec<DataType>,

@@ -666,9 +666,60 @@ pub(crate) fn java_cmp(x: f64, y: f64) -> std::cmp::Ordering {
     }
 }
 
+/// A number's place in the order of [`java_cmp`], as an unsigned integer: `java_key(x) <
+/// java_key(y)` exactly when `x` is below `y` (every NaN has the one key above all others).
+#[inline]
+pub(crate) fn java_key(x: f64) -> u64 {
+    let bits = if x.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        x.to_bits()
+    };
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
+/// The number of a [`java_key`] (NaN for the key of NaN).
+#[inline]
+pub(crate) fn from_java_key(key: u64) -> f64 {
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_keys_order_numbers_as_java_cmp_and_give_them_back() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.5,
+            -5e-324,
+            -0.0,
+            0.0,
+            5e-324,
+            1.0,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        for x in xs {
+            let back = from_java_key(java_key(x));
+            assert!(back.to_bits() == x.to_bits() || (x.is_nan() && back.is_nan()));
+            for y in xs {
+                assert_eq!(java_key(x).cmp(&java_key(y)), java_cmp(x, y), "{x} {y}");
+            }
+        }
+    }
 
     #[test]
     fn numbers_compare_as_java_does() {

@@ -655,7 +655,7 @@ impl Mining {
                             denominator += s.weight;
                         }
                         Method::WeightedSum => total = r(total + r(x * s.weight)),
-                        Method::WeightedMedian => weighted.push((x, s.weight)),
+                        Method::WeightedMedian => push_weighted(&mut weighted, x, s.weight),
                         _ => values.push(x),
                     }
                 }
@@ -906,7 +906,7 @@ impl Mining {
         sum: &TreeSum,
         ctx: &mut Ctx<'_>,
         record: &mut Record,
-        (values, weighted): (&mut Vec<f64>, &mut Vec<(f64, f64)>),
+        (values, weighted): (&mut Vec<f64>, &mut Vec<(u128, f64)>),
         float: bool,
     ) -> Result<Option<f64>, Fail> {
         sum.load(ctx, record);
@@ -947,7 +947,7 @@ impl Mining {
                     denominator += s.weight;
                 }
                 Method::Median => values.push(x),
-                Method::WeightedMedian => weighted.push((x, s.weight)),
+                Method::WeightedMedian => push_weighted(weighted, x, s.weight),
                 _ => total = round_to(float, total + round_to(float, x * s.weight)),
             }
         }
@@ -1031,25 +1031,34 @@ fn select_all(ctx: &mut Ctx<'_>, index: usize, picked: &[Val]) {
     crate::output::set_prediction(ctx, index, text, false);
 }
 
-/// The weighted median of `(value, weight)` pairs, as JPMML takes it: the pairs ordered
-/// by value (equal values keep their segment order), the first value at which the
-/// running sum of weights reaches half the total weight (summed in the model's math
-/// context). Leaves `pairs` empty.
-fn weighted_median(pairs: &mut Vec<(f64, f64)>, float: bool) -> f64 {
+/// Adds a prediction and its weight to those of a weighted median: keyed by the
+/// prediction's place in Java's order of numbers, then by its position, so that sorting
+/// the keys orders the predictions as a stable sort does.
+fn push_weighted(pairs: &mut Vec<(u128, f64)>, x: f64, weight: f64) {
+    let key = (u128::from(crate::types::java_key(x)) << 64) | pairs.len() as u128;
+    pairs.push((key, weight));
+}
+
+/// The weighted median of predictions and their weights (see [`push_weighted`]), as JPMML
+/// takes it: the predictions ordered by value (equal values keep their segment order), the
+/// first value at which the running sum of weights reaches half the total weight (summed
+/// in the model's math context). Leaves `pairs` empty.
+fn weighted_median(pairs: &mut Vec<(u128, f64)>, float: bool) -> f64 {
     if pairs.is_empty() {
         return f64::NAN;
     }
-    pairs.sort_by(|a, b| crate::types::java_cmp(a.0, b.0));
+    // The keys differ: an unstable sort orders them as a stable one.
+    pairs.sort_unstable_by_key(|(key, _)| *key);
     let total = pairs
         .iter()
         .fold(0.0, |sum, (_, w)| round_to(float, sum + w));
     let threshold = 0.5 * total;
     let mut sum = 0.0;
     let mut median = f64::NAN;
-    for (x, w) in pairs.iter() {
+    for (key, w) in pairs.iter() {
         sum += w;
         if sum >= threshold {
-            median = *x;
+            median = crate::types::from_java_key((key >> 64) as u64);
             break;
         }
     }
@@ -1069,18 +1078,18 @@ fn already_defined(name: &str) -> Fail {
 mod tests {
     #[test]
     fn weighted_medians_take_the_first_value_reaching_half_the_weight() {
-        assert_eq!(
-            super::weighted_median(&mut vec![(3.0, 1.0), (1.0, 1.0), (2.0, 1.0)], false),
-            2.0
-        );
-        assert_eq!(
-            super::weighted_median(&mut vec![(3.0, 5.0), (1.0, 1.0), (2.0, 1.0)], false),
-            3.0
-        );
-        assert_eq!(
-            super::weighted_median(&mut vec![(1.0, 1.0), (2.0, 1.0)], false),
-            1.0
-        );
+        let median = |pairs: &[(f64, f64)]| {
+            let mut keyed = Vec::new();
+            for (x, w) in pairs {
+                super::push_weighted(&mut keyed, *x, *w);
+            }
+            super::weighted_median(&mut keyed, false)
+        };
+        assert_eq!(median(&[(3.0, 1.0), (1.0, 1.0), (2.0, 1.0)]), 2.0);
+        assert_eq!(median(&[(3.0, 5.0), (1.0, 1.0), (2.0, 1.0)]), 3.0);
+        assert_eq!(median(&[(1.0, 1.0), (2.0, 1.0)]), 1.0);
+        assert_eq!(median(&[(0.0, 1.0), (-0.0, 1.0)]).to_bits(), (-0.0f64).to_bits());
+        assert!(median(&[(f64::NAN, 3.0), (1.0, 1.0)]).is_nan());
     }
 
     #[test]
