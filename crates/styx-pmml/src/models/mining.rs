@@ -9,7 +9,8 @@ use crate::models::tree::{Record, TreeSum};
 use crate::models::{cat_index, evaluate, is_classification, ModelKind};
 use crate::output::{argmax_label, set_classification_default, set_regression};
 use crate::predicate::Cond;
-use crate::types::{round_to, OpType, Val};
+use crate::output::{Feature, OutputDef};
+use crate::types::{round_to, DataType, OpType, Val};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -458,8 +459,17 @@ impl TreeVotes {
     }
 }
 
-/// Compiles an aggregation of classification trees that have no output fields into
-/// [`TreeVotes`]; `None` for any other segmentation.
+/// Whether a segment's output field may be left uncomputed when its tree is walked: in an
+/// aggregation (not a chain or a selection) nothing reads a segment's outputs, and the
+/// probability of a category as a number cannot fail once a walk has selected a leaf,
+/// so computing it changes nothing.
+fn unread_and_safe(output: &OutputDef) -> bool {
+    matches!(output.feature, Feature::Probability(_))
+        && matches!(output.ty, DataType::Double | DataType::Float)
+}
+
+/// Compiles an aggregation of classification trees (whose output fields, if any, are
+/// [`unread_and_safe`]) into [`TreeVotes`]; `None` for any other segmentation.
 fn tree_votes(
     c: &Compiler<'_>,
     node: &ModelNode,
@@ -492,7 +502,8 @@ fn tree_votes(
         let ModelKind::Tree(tree) = &seg.kind else {
             return None;
         };
-        if seg.function != MiningFunction::Classification || !seg.outputs.is_empty() {
+        if seg.function != MiningFunction::Classification || !seg.outputs.iter().all(unread_and_safe)
+        {
             return None;
         }
         let cats = seg.cats.len();
