@@ -507,13 +507,17 @@ const POW10_F64: [f64; 23] = [
 
 const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
 
-/// The exactly computable case of a plain decimal (a mantissa and a power of ten that are
-/// both exact doubles: one correctly rounded operation), else `None`.
+/// A plain decimal (at most 19 significant digits): computed at once in the exact case (a
+/// mantissa and a power of ten that are both exact doubles: one correctly rounded
+/// operation), else by Rust's correctly rounded parser, which reads the same syntax;
+/// `None` for any other text.
 #[inline]
 fn fast_double(s: &str) -> Option<f64> {
     let (neg, mant, exp) = split_decimal(s.as_bytes())?;
-    let x = exact_double(mant, exp)?;
-    Some(if neg { -x } else { x })
+    match exact_double(mant, exp) {
+        Some(x) => Some(if neg { -x } else { x }),
+        None => s.parse::<f64>().ok(),
+    }
 }
 
 /// `mant` x 10^`exp` correctly rounded, when both are exact doubles (Clinger's fast
@@ -577,6 +581,8 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
         if let Some(x) = float_of_exact_double(mant, exp) {
             return Some(if neg { -x } else { x } + 0.0);
         }
+        // Plain decimal syntax: rounded once to a float, as Java's Float.parseFloat does.
+        return s.parse::<f32>().ok().map(|f| f as f64 + 0.0);
     }
     let t = s.trim();
     let x = parse_double(t)?;

@@ -8,8 +8,8 @@ use crate::eval::Ctx;
 use crate::models::tree::{Record, TreeSum};
 use crate::models::{cat_index, evaluate, is_classification, ModelKind};
 use crate::output::{argmax_label, set_classification_default, set_regression};
-use crate::predicate::Cond;
 use crate::output::{Feature, OutputDef};
+use crate::predicate::Cond;
 use crate::types::{round_to, DataType, OpType, Val};
 use crate::xml::Element;
 
@@ -502,7 +502,8 @@ fn tree_votes(
         let ModelKind::Tree(tree) = &seg.kind else {
             return None;
         };
-        if seg.function != MiningFunction::Classification || !seg.outputs.iter().all(unread_and_safe)
+        if seg.function != MiningFunction::Classification
+            || !seg.outputs.iter().all(unread_and_safe)
         {
             return None;
         }
@@ -1099,7 +1100,10 @@ mod tests {
         assert_eq!(median(&[(3.0, 1.0), (1.0, 1.0), (2.0, 1.0)]), 2.0);
         assert_eq!(median(&[(3.0, 5.0), (1.0, 1.0), (2.0, 1.0)]), 3.0);
         assert_eq!(median(&[(1.0, 1.0), (2.0, 1.0)]), 1.0);
-        assert_eq!(median(&[(0.0, 1.0), (-0.0, 1.0)]).to_bits(), (-0.0f64).to_bits());
+        assert_eq!(
+            median(&[(0.0, 1.0), (-0.0, 1.0)]).to_bits(),
+            (-0.0f64).to_bits()
+        );
         assert!(median(&[(f64::NAN, 3.0), (1.0, 1.0)]).is_nan());
     }
 
