@@ -71,8 +71,9 @@ impl Kernel {
 fn exp_of_non_positive(ks: &mut [f64], gamma: f64) {
     // 1.5 x 2^52: adding it rounds to an integer, which its low bits then hold.
     const SHIFT: f64 = 6_755_399_441_055_744.0;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
+    // ln 2 in two parts, the first with its low bits zero (so that `n * LN2_HI` is exact).
+    const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000);
+    const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76);
     const C: [f64; 13] = [
         1.0,
         1.0,
