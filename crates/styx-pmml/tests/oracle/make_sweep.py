@@ -14,7 +14,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.ensemble import (AdaBoostRegressor, GradientBoostingRegressor, HistGradientBoostingClassifier,
-                              IsolationForest, RandomForestRegressor, StackingClassifier, VotingRegressor)
+                              ExtraTreesRegressor, GradientBoostingClassifier, IsolationForest, RandomForestClassifier,
+                              RandomForestRegressor, StackingClassifier, VotingRegressor)
 from sklearn.feature_selection import SelectKBest, VarianceThreshold, f_classif
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import ElasticNet, HuberRegressor, Lasso, LogisticRegression, SGDClassifier, RidgeClassifier
@@ -251,6 +252,34 @@ def cases():
         X, y = data(324, regression=True)
         p = PMMLPipeline([("ct", impute_scale_onehot(X, MaxAbsScaler())), ("reg", AdaBoostRegressor(DecisionTreeRegressor(max_depth=2), n_estimators=60, loss="exponential", random_state=5))])
         case(fx, n, X, y, p, "AdaBoostRegressor(exponential loss), 60 stumps of depth 2 over max-abs scaled inputs", missing=0.3)
+
+    @add("327-sweep-gbr-scaled-missing")
+    def _(fx, n):
+        X, y = data(327, regression=True)
+        p = PMMLPipeline([("ct", impute_scale_onehot(X, StandardScaler())), ("reg", GradientBoostingRegressor(n_estimators=40, max_depth=4, random_state=2))])
+        case(fx, n, X, y, p, "GradientBoostingRegressor over standard-scaled inputs: a sum of trees testing derived fields", missing=0.2, unseen=True)
+
+    @add("328-sweep-rf-classifier-maxabs-domains")
+    def _(fx, n):
+        X, y = data(328)
+        ct = ColumnTransformer([
+            ("num", Pipeline([("d", ContinuousDomain(invalid_value_treatment="as_missing", missing_value_replacement=50.0, missing_value_treatment="as_value")), ("sc", MaxAbsScaler())]), numeric(X)),
+            ("cat", Pipeline([("d", CategoricalDomain(invalid_value_treatment="as_missing", missing_value_treatment="as_value", missing_value_replacement="retail")),
+                              ("oh", OneHotEncoder(handle_unknown="ignore"))]), CAT)])
+        p = PMMLPipeline([("ct", ct), ("clf", RandomForestClassifier(n_estimators=15, max_depth=6, random_state=4))])
+        case(fx, n, X, y, p, "RandomForestClassifier over domains and max-abs scaled inputs: votes of trees testing derived fields", missing=0.15, unseen=True)
+
+    @add("329-sweep-extratrees-regressor-minmax")
+    def _(fx, n):
+        X, y = data(329, regression=True)
+        p = PMMLPipeline([("ct", impute_scale_onehot(X, MinMaxScaler())), ("reg", ExtraTreesRegressor(n_estimators=12, max_depth=5, random_state=6))])
+        case(fx, n, X, y, p, "ExtraTreesRegressor over min-max scaled inputs: an average of trees testing derived fields", missing=0.1)
+
+    @add("330-sweep-gbc-multiclass-scaled")
+    def _(fx, n):
+        X, y = data(330)
+        p = PMMLPipeline([("ct", impute_scale_onehot(X, StandardScaler())), ("clf", GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=7))])
+        case(fx, n, X, y, p, "GradientBoostingClassifier over standard-scaled inputs", missing=0.1, unseen=True)
 
     return c
 
