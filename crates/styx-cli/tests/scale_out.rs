@@ -146,8 +146,10 @@ fn window_of_bursts() -> String {
     )
 }
 
-/// The results of `window` on events `0..total` read from a file, in a folder of `work`.
-fn file_windows(work: &Path, window: &str, total: u64) -> BTreeSet<String> {
+/// The results of [`window_of_bursts`] on events `0..total` read from a file, in a folder
+/// of `work`.
+fn file_windows(work: &Path, total: u64) -> BTreeSet<String> {
+    let window = window_of_bursts();
     let file_dir = work.join("file");
     std::fs::create_dir_all(&file_dir).unwrap();
     let lines: String = (0..total).map(|n| event(n) + "\n").collect();
@@ -169,16 +171,51 @@ fn file_windows(work: &Path, window: &str, total: u64) -> BTreeSet<String> {
     expected
 }
 
-/// The windows of `expected` missing from `got`, in a message.
-fn missing_windows(expected: &BTreeSet<String>, got: &BTreeSet<String>) -> Option<String> {
-    let missing: Vec<&String> = expected.difference(got).take(5).collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "{} of {} windows missing, e.g. {missing:?}",
-            expected.difference(got).count(),
-            expected.len()
-        )
-    })
+/// The window job reading `input` in `group` and writing to `output` (and to standard
+/// output with `log`), with `parallelism` instances of each operator.
+fn kafka_window_job(
+    brokers: &str,
+    (input, group, output): (&str, &str, &str),
+    parallelism: usize,
+    log: bool,
+) -> String {
+    let window = window_of_bursts();
+    let log = if log {
+        "[sinks.log]\ntype = \"stdout\"\ninputs = [\"counts\"]\n"
+    } else {
+        ""
+    };
+    format!(
+        "[job]\nname = \"windows\"\nparallelism = {parallelism}\n\
+         [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
+         group = \"{group}\"\nstart = \"earliest\"\n{window}\
+         [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
+         topic = \"{output}\"\n{log}"
+    )
+}
+
+/// Reads `output` until it holds as many distinct windows as `expected` or stays quiet
+/// for `quiet`; fails unless every window of `expected`, and nothing else, came (at least
+/// once: a window may come more than once, but always whole).
+fn assert_whole_windows(brokers: &str, output: &str, expected: &BTreeSet<String>, quiet: Duration) {
+    let distinct = |got: &[serde_json::Value]| -> BTreeSet<String> {
+        got.iter().map(serde_json::Value::to_string).collect()
+    };
+    let got = distinct(&read_topic(brokers, output, "", quiet, |got| {
+        distinct(got).len() >= expected.len()
+    }));
+    let wrong: Vec<&String> = got.difference(expected).take(5).collect();
+    assert!(
+        wrong.is_empty(),
+        "results no run on the file gives: {wrong:?}"
+    );
+    let missing: Vec<&String> = expected.difference(&got).take(5).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} windows missing, e.g. {missing:?}",
+        expected.difference(&got).count(),
+        expected.len()
+    );
 }
 
 #[test]
@@ -188,20 +225,11 @@ fn the_survivor_rebuilds_the_open_windows_of_a_killed_process() {
     create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
     create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
     let work = tempfile::tempdir().unwrap();
-    let window = window_of_bursts();
     let (bursts, total) = ([0..3000, 3000..6000, 6000..9000], 9000);
-
-    let expected = file_windows(work.path(), &window, total);
+    let expected = file_windows(work.path(), total);
 
     // Two instances of each operator in each process.
-    let job = format!(
-        "[job]\nname = \"windows\"\nparallelism = 2\n\
-         [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
-         group = \"{group}\"\nstart = \"earliest\"\n{window}\
-         [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
-         topic = \"{output}\"\n\
-         [sinks.log]\ntype = \"stdout\"\ninputs = [\"counts\"]\n"
-    );
+    let job = kafka_window_job(&brokers, (&input, &group, &output), 2, true);
     let (dir_a, dir_b) = (work.path().join("a"), work.path().join("b"));
     for dir in [&dir_a, &dir_b] {
         std::fs::create_dir_all(dir).unwrap();
@@ -230,21 +258,7 @@ fn the_survivor_rebuilds_the_open_windows_of_a_killed_process() {
         "the survivor stops cleanly when idle: {status}"
     );
 
-    let got: BTreeSet<String> = read_topic(&brokers, &output, "", Duration::from_secs(15), |got| {
-        got.len() >= expected.len() * 3
-    })
-    .iter()
-    .map(serde_json::Value::to_string)
-    .collect();
-    // At least once: a window may come more than once, but always whole.
-    let wrong: Vec<&String> = got.difference(&expected).take(5).collect();
-    assert!(
-        wrong.is_empty(),
-        "results no run on the file gives: {wrong:?}"
-    );
-    if let Some(missing) = missing_windows(&expected, &got) {
-        panic!("{missing}");
-    }
+    assert_whole_windows(&brokers, &output, &expected, Duration::from_secs(15));
 }
 
 /// A process commits its input only as far as its sinks have delivered the windows that
@@ -258,19 +272,12 @@ fn commits_wait_for_the_sinks_to_deliver_what_they_close() {
     create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
     create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
     let work = tempfile::tempdir().unwrap();
-    let window = window_of_bursts();
     let total = 3000;
-    let expected = file_windows(work.path(), &window, total);
+    let expected = file_windows(work.path(), total);
     let job_file = work.path().join("job.toml");
     std::fs::write(
         &job_file,
-        format!(
-            "[job]\nname = \"windows\"\n\
-             [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
-             group = \"{group}\"\nstart = \"earliest\"\n{window}\
-             [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
-             topic = \"{output}\"\n"
-        ),
+        kafka_window_job(&brokers, (&input, &group, &output), 1, false),
     )
     .unwrap();
     produce_events(&brokers, &input, 4, 0..total);
@@ -294,22 +301,5 @@ fn commits_wait_for_the_sinks_to_deliver_what_they_close() {
         .unwrap();
     assert!(survivor.success(), "the second process: {survivor}");
 
-    let got: BTreeSet<String> = read_topic(&brokers, &output, "", Duration::from_secs(10), |got| {
-        got.iter()
-            .map(serde_json::Value::to_string)
-            .collect::<BTreeSet<_>>()
-            .len()
-            >= expected.len()
-    })
-    .iter()
-    .map(serde_json::Value::to_string)
-    .collect();
-    let wrong: Vec<&String> = got.difference(&expected).take(5).collect();
-    assert!(
-        wrong.is_empty(),
-        "results no run on the file gives: {wrong:?}"
-    );
-    if let Some(missing) = missing_windows(&expected, &got) {
-        panic!("{missing}");
-    }
+    assert_whole_windows(&brokers, &output, &expected, Duration::from_secs(10));
 }

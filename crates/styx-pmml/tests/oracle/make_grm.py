@@ -69,7 +69,7 @@ def cells(rng, spec, n):
 ONLY = set()
 
 
-def write_case(number, slug, description, pmml, spec, rows, meta, seed):
+def write_case(number, slug, description, pmml, spec, rows, meta, seed, script="make_grm.py"):
     if ONLY and number not in ONLY:
         return
     name = f"{number}-{slug}"
@@ -86,7 +86,7 @@ def write_case(number, slug, description, pmml, spec, rows, meta, seed):
     case = {
         "name": name,
         "suite": "styx",
-        "source": "hand-written PMML (tests/oracle/make_grm.py): " + description,
+        "source": f"hand-written PMML (tests/oracle/{script}): " + description,
         "seed": seed,
         "delimiter": "comma",
     }

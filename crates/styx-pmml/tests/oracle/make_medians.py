@@ -11,14 +11,9 @@ rows with missing and invalid cells) and case.json; then run jpmml.py on it:
     python jpmml.py ../fixtures/325-* ; python jpmml.py ../fixtures/326-*
 """
 
-import csv
-import json
 import random
-from pathlib import Path
 
-from make_grm import HEADER, cells
-
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+from make_grm import write_case
 
 SPEC = [("x1", "num", (0.0, 12.0, 3)), ("x2", "num", (-20.0, 120.0, 2)),
         ("region", "cat", ["north", "south", "east", "west"])]
@@ -108,11 +103,9 @@ def tree(rng, k, strategy):
 """
 
 
-def write_case(number, slug, description, method, treatment, weights, seed):
-    rng = random.Random(seed)
-    name = f"{number}-{slug}"
-    d = FIXTURES / name
-    d.mkdir(parents=True, exist_ok=True)
+def median_case(number, slug, description, method, treatment, weights, seed):
+    """Writes a case: seven trees (drawn from `seed`), rows of SPEC (also from `seed`)."""
+    rng = random.Random(seed * 7919)
     threshold = ' missingThreshold="0.4"' if treatment == "continue" else ""
     segments = ""
     for k, strategy in enumerate(STRATEGIES, start=1):
@@ -123,26 +116,11 @@ def write_case(number, slug, description, method, treatment, weights, seed):
     pmml = DD + '  <MiningModel functionName="regression">\n' + SCHEMA + \
         f'    <Segmentation multipleModelMethod="{method}" missingPredictionTreatment="{treatment}"{threshold}>\n' + \
         segments + "    </Segmentation>\n  </MiningModel>\n"
-    (d / "model.pmml").write_text(HEADER.format(description=description) + pmml + "</PMML>\n")
-    data = cells(rng, SPEC, 300)
-    with open(d / "input.csv", "w", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        w.writerow(["Id"] + [s[0] for s in SPEC])
-        for i, r in enumerate(data):
-            w.writerow([f"r{i + 1:03d}"] + r)
-    case = {
-        "name": name,
-        "suite": "styx",
-        "source": "hand-written PMML (tests/oracle/make_medians.py): " + description,
-        "seed": seed,
-        "delimiter": "comma",
-        "family": "mining",
-    }
-    (d / "case.json").write_text(json.dumps(case, indent=1) + "\n")
+    write_case(number, slug, description, pmml, SPEC, 300, {"family": "mining"}, seed, script="make_medians.py")
 
 
 if __name__ == "__main__":
-    write_case(325, "median-trees-derived-fields", "median of seven regression trees over derived fields (a scaler, a float NormContinuous) and a string set, every missingValueStrategy, skipSegment",
+    median_case(325, "median-trees-derived-fields", "median of seven regression trees over derived fields (a scaler, a float NormContinuous) and a string set, every missingValueStrategy, skipSegment",
                "median", "skipSegment", False, 325)
-    write_case(326, "weighted-median-trees-continue", "weightedMedian of seven weighted regression trees over derived fields, every missingValueStrategy, continue with a missingThreshold",
+    median_case(326, "weighted-median-trees-continue", "weightedMedian of seven weighted regression trees over derived fields, every missingValueStrategy, continue with a missingThreshold",
                "weightedMedian", "continue", True, 326)
