@@ -54,9 +54,8 @@ pub struct Scratch {
     pub(crate) idx: Vec<u32>,
     pub(crate) text_buf: String,
     pub(crate) nums_mining: Vec<f64>,
-    /// The predictions of a weighted median with their weights (see
-    /// [`crate::models::mining`]).
-    pub(crate) weighted: Vec<(u128, f64)>,
+    /// The predictions of a weighted median with their weights.
+    pub(crate) weighted: crate::models::mining::Weighted,
     pub(crate) frame: Vec<Val>,
     /// The runtime types of the values in `frame`.
     pub(crate) frame_tys: Vec<DataType>,
@@ -105,7 +104,7 @@ impl Scratch {
             idx: Vec::new(),
             text_buf: String::new(),
             nums_mining: Vec::new(),
-            weighted: Vec::new(),
+            weighted: Default::default(),
             frame: Vec::new(),
             frame_tys: Vec::new(),
             frame_base: 0,

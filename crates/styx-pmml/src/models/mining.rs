@@ -667,7 +667,7 @@ impl Mining {
                             denominator += s.weight;
                         }
                         Method::WeightedSum => total = r(total + r(x * s.weight)),
-                        Method::WeightedMedian => push_weighted(&mut weighted, x, s.weight),
+                        Method::WeightedMedian => weighted.push(x, s.weight),
                         _ => values.push(x),
                     }
                 }
@@ -774,7 +774,7 @@ impl Mining {
                 Method::Average | Method::WeightedAverage => r(total / denominator),
                 Method::Median => median(&mut values),
                 Method::WeightedSum => total,
-                Method::WeightedMedian => weighted_median(&mut ctx.s.weighted, float),
+                Method::WeightedMedian => ctx.s.weighted.median(float),
                 _ => values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
             };
             restore(ctx, probs, order, values);
@@ -910,15 +910,15 @@ impl Mining {
     }
 
     /// The sum (or median) of the trees' predictions, or `None` when it is missing; a
-    /// median collects them in `values`, a weighted median in `weighted`. (Compiled on its own, with the walk inlined,
-    /// however the callers are inlined.)
+    /// median collects them in `values`, a weighted median in `weighted`. (Compiled on its
+    /// own, with the walk inlined, however the callers are inlined.)
     #[inline(never)]
     fn sum_trees(
         &self,
         sum: &TreeSum,
         ctx: &mut Ctx<'_>,
         record: &mut Record,
-        (values, weighted): (&mut Vec<f64>, &mut Vec<(u128, f64)>),
+        (values, weighted): (&mut Vec<f64>, &mut Weighted),
         float: bool,
     ) -> Result<Option<f64>, Fail> {
         sum.load(ctx, record);
@@ -959,7 +959,7 @@ impl Mining {
                     denominator += s.weight;
                 }
                 Method::Median => values.push(x),
-                Method::WeightedMedian => push_weighted(weighted, x, s.weight),
+                Method::WeightedMedian => weighted.push(x, s.weight),
                 _ => total = round_to(float, total + round_to(float, x * s.weight)),
             }
         }
@@ -971,7 +971,7 @@ impl Mining {
         Ok(Some(match self.method {
             Method::Average | Method::WeightedAverage => round_to(float, total / denominator),
             Method::Median => median(values),
-            Method::WeightedMedian => weighted_median(weighted, float),
+            Method::WeightedMedian => weighted.median(float),
             _ => total,
         }))
     }
@@ -1043,39 +1043,53 @@ fn select_all(ctx: &mut Ctx<'_>, index: usize, picked: &[Val]) {
     crate::output::set_prediction(ctx, index, text, false);
 }
 
-/// Adds a prediction and its weight to those of a weighted median: keyed by the
-/// prediction's place in Java's order of numbers, then by its position, so that sorting
-/// the keys orders the predictions as a stable sort does.
-fn push_weighted(pairs: &mut Vec<(u128, f64)>, x: f64, weight: f64) {
-    let key = (u128::from(crate::types::java_key(x)) << 64) | pairs.len() as u128;
-    pairs.push((key, weight));
+/// The predictions of a weighted median and their weights, in segment order.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Weighted {
+    /// Each prediction's place in Java's order of numbers, then its position: sorted, the
+    /// keys order the predictions as a stable sort does (and, being small and all
+    /// different, sort fast).
+    keys: Vec<u128>,
+    weights: Vec<f64>,
 }
 
-/// The weighted median of predictions and their weights (see [`push_weighted`]), as JPMML
-/// takes it: the predictions ordered by value (equal values keep their segment order), the
-/// first value at which the running sum of weights reaches half the total weight (summed
-/// in the model's math context). Leaves `pairs` empty.
-fn weighted_median(pairs: &mut Vec<(u128, f64)>, float: bool) -> f64 {
-    if pairs.is_empty() {
-        return f64::NAN;
+impl Weighted {
+    /// Adds a segment's prediction and weight.
+    fn push(&mut self, x: f64, weight: f64) {
+        let key = (u128::from(crate::types::java_key(x)) << 64) | self.weights.len() as u128;
+        self.keys.push(key);
+        self.weights.push(weight);
     }
-    // The keys differ: an unstable sort orders them as a stable one.
-    pairs.sort_unstable_by_key(|(key, _)| *key);
-    let total = pairs
-        .iter()
-        .fold(0.0, |sum, (_, w)| round_to(float, sum + w));
-    let threshold = 0.5 * total;
-    let mut sum = 0.0;
-    let mut median = f64::NAN;
-    for (key, w) in pairs.iter() {
-        sum += w;
-        if sum >= threshold {
-            median = crate::types::from_java_key((key >> 64) as u64);
-            break;
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.weights.clear();
+    }
+
+    /// The weighted median, as JPMML takes it: the predictions ordered by value (equal
+    /// values keep their segment order), the first value at which the running sum of
+    /// weights reaches half the total weight (summed in the model's math context).
+    /// Leaves no prediction.
+    fn median(&mut self, float: bool) -> f64 {
+        self.keys.sort_unstable();
+        let weight = |key: &u128| self.weights[(*key as u64) as usize];
+        let total = self
+            .keys
+            .iter()
+            .fold(0.0, |sum, key| round_to(float, sum + weight(key)));
+        let threshold = 0.5 * total;
+        let mut sum = 0.0;
+        let mut median = f64::NAN;
+        for key in &self.keys {
+            sum += weight(key);
+            if sum >= threshold {
+                median = crate::types::from_java_key((key >> 64) as u64);
+                break;
+            }
         }
+        self.clear();
+        median
     }
-    pairs.clear();
-    median
 }
 
 /// The failure of declaring a field twice in one evaluation context.
@@ -1091,11 +1105,11 @@ mod tests {
     #[test]
     fn weighted_medians_take_the_first_value_reaching_half_the_weight() {
         let median = |pairs: &[(f64, f64)]| {
-            let mut keyed = Vec::new();
+            let mut weighted = super::Weighted::default();
             for (x, w) in pairs {
-                super::push_weighted(&mut keyed, *x, *w);
+                weighted.push(*x, *w);
             }
-            super::weighted_median(&mut keyed, false)
+            weighted.median(false)
         };
         assert_eq!(median(&[(3.0, 1.0), (1.0, 1.0), (2.0, 1.0)]), 2.0);
         assert_eq!(median(&[(3.0, 5.0), (1.0, 1.0), (2.0, 1.0)]), 3.0);
