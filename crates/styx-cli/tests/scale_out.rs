@@ -19,6 +19,34 @@ use common::{
 };
 use styx_kafka::admin::create_topic;
 
+/// A test's broker, its input topic of four partitions, its output topic of one and its
+/// group, all named afresh with `prefix`.
+struct Topics {
+    brokers: String,
+    input: String,
+    output: String,
+    group: String,
+}
+
+impl Topics {
+    fn new(prefix: &str) -> Self {
+        let brokers = brokers("STYX_KAFKA_BROKERS");
+        let (input, output, group) = (
+            unique(&format!("{prefix}in")),
+            unique(&format!("{prefix}out")),
+            unique(&format!("{prefix}group")),
+        );
+        create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
+        create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
+        Topics {
+            brokers,
+            input,
+            output,
+            group,
+        }
+    }
+}
+
 /// Records `range`, keyed so that they spread over the partitions.
 fn numbered(range: std::ops::Range<u64>) -> impl Iterator<Item = (String, String)> {
     range.map(|n| {
@@ -52,10 +80,12 @@ fn wait_for_lines(path: &Path, n: usize, patience: Duration, what: &str) {
 
 #[test]
 fn two_processes_share_the_partitions_and_the_survivor_takes_over_a_killed_one() {
-    let brokers = brokers("STYX_KAFKA_BROKERS");
-    let (input, output, group) = (unique("in"), unique("out"), unique("group"));
-    create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
-    create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
+    let Topics {
+        brokers,
+        input,
+        output,
+        group,
+    } = Topics::new("");
     let work = tempfile::tempdir().unwrap();
     let job = format!(
         "[job]\nname = \"scale-out\"\n\
@@ -220,10 +250,12 @@ fn assert_whole_windows(brokers: &str, output: &str, expected: &BTreeSet<String>
 
 #[test]
 fn the_survivor_rebuilds_the_open_windows_of_a_killed_process() {
-    let brokers = brokers("STYX_KAFKA_BROKERS");
-    let (input, output, group) = (unique("win-in"), unique("win-out"), unique("win-group"));
-    create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
-    create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
+    let Topics {
+        brokers,
+        input,
+        output,
+        group,
+    } = Topics::new("win-");
     let work = tempfile::tempdir().unwrap();
     let (bursts, total) = ([0..3000, 3000..6000, 6000..9000], 9000);
     let expected = file_windows(work.path(), total);
@@ -267,10 +299,12 @@ fn the_survivor_rebuilds_the_open_windows_of_a_killed_process() {
 /// makes them again.
 #[test]
 fn commits_wait_for_the_sinks_to_deliver_what_they_close() {
-    let brokers = brokers("STYX_KAFKA_BROKERS");
-    let (input, output, group) = (unique("slow-in"), unique("slow-out"), unique("slow-group"));
-    create_topic(&brokers, &input, 4, TIMEOUT).unwrap();
-    create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
+    let Topics {
+        brokers,
+        input,
+        output,
+        group,
+    } = Topics::new("slow-");
     let work = tempfile::tempdir().unwrap();
     let total = 3000;
     let expected = file_windows(work.path(), total);
