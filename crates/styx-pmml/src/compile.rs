@@ -142,6 +142,15 @@ pub(crate) struct Compiled {
     /// The `usageType="group"` field of a transactional association model: records are
     /// the rows that share its value, each input a collection of their cells.
     pub group: Option<String>,
+    /// The input fields whose parsed text is their value (see
+    /// [`crate::schema::Prep::plain_number`]), parsed for each record before the model
+    /// runs: (slot, input cell, number type). Empty for a model that reads only some of
+    /// its fields for a record (see `lazy_inputs`).
+    pub eager_inputs: Vec<(Slot, u32, DataType)>,
+    /// The same fields by slot, parsed when the model first reads them: for a decision
+    /// tree or a rule set, which read only the fields on a record's path. Empty when
+    /// the inputs are parsed before the model runs.
+    pub lazy_inputs: Vec<Option<(u32, DataType)>>,
 }
 
 /// The compiler state.
@@ -732,7 +741,34 @@ pub(crate) fn compile(root: &Element, model_name: Option<&str>) -> Result<Compil
             });
         }
     }
+    // A transactional model's input is a collection its model reads itself.
+    let plain: Vec<(Slot, u32, DataType)> = match group {
+        Some(_) => Vec::new(),
+        None => c
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match s {
+                SlotDef::Input { input, prep } if *input != u32::MAX => {
+                    Some((i as Slot, *input, prep.plain_number()?))
+                }
+                _ => None,
+            })
+            .collect(),
+    };
+    let (eager_inputs, lazy_inputs) = match node.kind {
+        ModelKind::Tree(_) | ModelKind::RuleSet(_) => {
+            let mut lazy = vec![None; c.slots.len()];
+            for (slot, input, ty) in plain {
+                lazy[slot as usize] = Some((input, ty));
+            }
+            (Vec::new(), lazy)
+        }
+        _ => (plain, Vec::new()),
+    };
     Ok(Compiled {
+        eager_inputs,
+        lazy_inputs,
         symbols: c.symbols.frozen(),
         slots: c.slots,
         slot_names: c.slot_names,

@@ -3,8 +3,8 @@
 
 use crate::compile::{Compiled, SlotDef};
 use crate::error::{EvalError, Fail};
-use crate::row::Row;
-use crate::types::{DataType, Val, DYN};
+use crate::row::{Cell, Row};
+use crate::types::{parse_number, DataType, Val, DYN};
 
 /// Index of a field slot.
 pub(crate) type Slot = u32;
@@ -154,6 +154,13 @@ impl<'a> Ctx<'a> {
     #[inline(never)]
     fn get_slow(&mut self, slot: Slot) -> Result<Val, Fail> {
         let i = slot as usize;
+        if let Some(Val::Num(x)) = self.plain_input(i) {
+            self.s.slots[i] = SlotValue {
+                epoch: self.s.epoch,
+                val: Val::Num(x),
+            };
+            return Ok(Val::Num(x));
+        }
         let st = self.s.slots[i].epoch;
         if st == self.s.epoch + 1 {
             return Err(EvalError::Evaluation(format!(
@@ -177,6 +184,17 @@ impl<'a> Ctx<'a> {
                 Err(e)
             }
         }
+    }
+
+    /// The number of a slot of [`Compiled::lazy_inputs`] whose cell is such a number (what
+    /// [`crate::schema::Prep::prepare_cell`] gives for it, without its general path).
+    #[inline]
+    fn plain_input(&self, i: usize) -> Option<Val> {
+        let (input, ty) = (*self.m.lazy_inputs.get(i)?)?;
+        let Cell::Text(t) = self.row.cell(input as usize) else {
+            return None;
+        };
+        parse_number(ty, t).filter(|x| !x.is_nan()).map(Val::Num)
     }
 
     fn compute(&mut self, slot: Slot) -> Result<Val, Fail> {

@@ -137,17 +137,6 @@ pub struct Model {
     info: std::sync::Arc<describe::ModelInfo>,
     inputs: Vec<InputField>,
     columns: Vec<ResultColumn>,
-    /// The input fields' slots, to prepare them all for each record.
-    input_slots: Vec<InputSlot>,
-}
-
-/// An input field whose parsed text is its value (see [`schema::Prep::plain_number`]):
-/// its slot, its input cell and its number type.
-#[derive(Debug, Clone, Copy)]
-struct InputSlot {
-    slot: u32,
-    input: u32,
-    plain: DataType,
 }
 
 impl std::str::FromStr for Model {
@@ -185,24 +174,6 @@ impl Model {
                 data_type: col.ty,
             })
             .collect();
-        let input_slots = c
-            .slots
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                // A transactional model's input is a collection its model reads itself.
-                compile::SlotDef::Input { input, prep }
-                    if *input != u32::MAX && c.group.is_none() =>
-                {
-                    Some(InputSlot {
-                        slot: i as u32,
-                        input: *input,
-                        plain: prep.plain_number()?,
-                    })
-                }
-                _ => None,
-            })
-            .collect();
         let model_el = compile::select_model(&root, model_name)?;
         let info = std::sync::Arc::new(describe::describe(&root, model_el, &columns));
         Ok(Model {
@@ -210,7 +181,6 @@ impl Model {
             info,
             inputs,
             columns,
-            input_slots,
         })
     }
 
@@ -274,12 +244,14 @@ impl Model {
         // Input fields are prepared when the model first reads them, as JPMML does: a
         // value a model never reads (a tree branch not taken) is never checked, and an
         // invalid one fails the record only when it is read. A number as text is parsed
-        // here already, as `Prep::prepare_cell` would, when nothing else can come of it.
-        for s in &self.input_slots {
-            if let Cell::Text(t) = row.cell(s.input as usize) {
-                if let Some(x) = types::parse_number(s.plain, t) {
+        // here already, as `Prep::prepare_cell` would, when nothing else can come of it
+        // and the model reads every field (not a tree nor a rule set: see
+        // `Compiled::eager_inputs`).
+        for &(slot, input, ty) in &self.c.eager_inputs {
+            if let Cell::Text(t) = row.cell(input as usize) {
+                if let Some(x) = types::parse_number(ty, t) {
                     if !x.is_nan() {
-                        ctx.s.slots[s.slot as usize] = eval::SlotValue {
+                        ctx.s.slots[slot as usize] = eval::SlotValue {
                             epoch,
                             val: Val::Num(x),
                         };
