@@ -150,16 +150,24 @@ pub enum Slot {
 /// All aggregates of a window transform, as one aggregate function over events.
 pub struct JsonAggregates {
     specs: Vec<(Name, AggKind)>,
+    /// The field each aggregate reads (none for `count`), interned: found in events by
+    /// address.
+    fields: Vec<Option<Name>>,
 }
 
 impl JsonAggregates {
     /// Aggregates named by output field.
     pub fn new(specs: Vec<(String, AggKind)>) -> Self {
+        let fields = specs
+            .iter()
+            .map(|(_, kind)| kind.field().map(intern))
+            .collect();
         JsonAggregates {
             specs: specs
                 .into_iter()
                 .map(|(name, kind)| (intern(&name), kind))
                 .collect(),
+            fields,
         }
     }
 
@@ -208,17 +216,18 @@ impl AggregateFunction<Event> for JsonAggregates {
     }
 
     fn add(&self, acc: &mut Vec<Slot>, event: &Event) {
-        for ((_, kind), slot) in self.specs.iter().zip(acc.iter_mut()) {
+        for (((_, kind), field), slot) in self.specs.iter().zip(&self.fields).zip(acc.iter_mut()) {
+            let value = || Num::of(event.get(field.as_deref()?));
             match (kind, slot) {
                 (AggKind::Count, Slot::Count(n)) => *n += 1,
-                (AggKind::Avg(f), Slot::Avg(sum, n)) => {
-                    if let Some(v) = Num::of(event.get(f)) {
+                (AggKind::Avg(_), Slot::Avg(sum, n)) => {
+                    if let Some(v) = value() {
                         *sum = sum.add(v);
                         *n += 1;
                     }
                 }
-                (AggKind::Sum(f) | AggKind::Min(f) | AggKind::Max(f), Slot::Num(cur)) => {
-                    if let Some(v) = Num::of(event.get(f)) {
+                (AggKind::Sum(_) | AggKind::Min(_) | AggKind::Max(_), Slot::Num(cur)) => {
+                    if let Some(v) = value() {
                         fold(kind, cur, v);
                     }
                 }

@@ -1245,7 +1245,7 @@ fn union(inputs: &[String], outputs: &HashMap<String, Output>) -> DataStream<Eve
 }
 
 fn field_time(field: &str) -> TimestampFn<Event> {
-    let field = field.to_string();
+    let field = intern(field);
     Arc::new(move |e: &Event| e.get(&field).and_then(Value::as_i64).unwrap_or(i64::MIN))
 }
 
@@ -1373,8 +1373,8 @@ fn build_window(
     let (input, dead) = window_inputs(id, input, w, &specs, policy, partial);
     let input = &input;
     let keyed = {
-        let key_field = key_field.clone();
-        input.key_by(move |e: &Event| KeyValue::of(e.get(&key_field)))
+        let key_name = key_name.clone();
+        input.key_by(move |e: &Event| KeyValue::of(e.get(&key_name)))
     };
     let assigner = match &w.window {
         WindowSpec::Tumbling { size, .. } => WindowAssigner::tumbling(size.0),

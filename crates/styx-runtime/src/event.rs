@@ -68,7 +68,7 @@ impl Event {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.fields.iter().position(|(n, _)| **n == *name)
+        self.fields.iter().position(|(n, _)| same_name(n, name))
     }
 
     /// [`Event::position`] for a name of a decoder ([`Names`]): an interned name is the
@@ -84,10 +84,13 @@ impl Event {
     }
 
     /// The value of field `name`.
+    ///
+    /// A name passed as an interned one (`&*intern(name)`) is found by its address in the
+    /// events decoded with it, without comparing text.
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.fields
             .iter()
-            .find(|(n, _)| **n == *name)
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| v)
     }
 
@@ -95,7 +98,7 @@ impl Event {
     pub fn get_mut(&mut self, name: &str) -> Option<&mut Value> {
         self.fields
             .iter_mut()
-            .find(|(n, _)| **n == *name)
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| v)
     }
 
@@ -162,6 +165,13 @@ impl Event {
     pub fn into_value(self) -> Value {
         Value::Object(self.into_map())
     }
+}
+
+/// Whether field name `n` is `name`: the same text, found at once when both are the same
+/// interned name.
+#[inline(always)]
+fn same_name(n: &str, name: &str) -> bool {
+    std::ptr::eq(n, name) || n == name
 }
 
 impl PartialEq for Event {
