@@ -338,11 +338,17 @@ impl<'d> Compiler<'d> {
     /// Compiles an anonymous `DerivedField` (neural inputs and outputs) to an expression
     /// that includes the conversion to its declared type.
     pub(crate) fn anonymous_derived(&mut self, df: &Element) -> Result<Expr, PmmlError> {
-        let (e, _) = self.expr_child(df)?;
+        let (e, src) = self.expr_child(df)?;
         let ty = match df.attr("dataType") {
             Some(t) => DataType::parse(t, "DerivedField")?,
             None => DataType::Double,
         };
+        // A number (or a missing value) is already its own double: such a cast would
+        // change nothing.
+        let numeric = matches!(src, DataType::Double | DataType::Float | DataType::Integer);
+        if ty == DataType::Double && numeric {
+            return Ok(e);
+        }
         Ok(Expr::Cast(Box::new(e), ty))
     }
 
