@@ -135,7 +135,7 @@ pub(crate) struct RuleOutput {
     /// The rules in rank order (a stable sort of the document order by the basis).
     order: Vec<u32>,
     /// The rules without a value of the ranking measure: ranking two or more selected
-    /// rules when one of them is such a rule fails.
+    /// rules when one of them is such a rule fails. Empty when every rule has one.
     unranked: Vec<bool>,
     basis: Basis,
     /// 1-based; for a multi-valued field the number of rules (0: all).
@@ -551,7 +551,10 @@ impl Association {
                 o
             }
         });
-        let unranked = self.rules.iter().map(|r| measure(r).is_none()).collect();
+        let mut unranked: Vec<bool> = self.rules.iter().map(|r| measure(r).is_none()).collect();
+        if !unranked.contains(&true) {
+            unranked.clear();
+        }
         Ok(Some(RuleOutput {
             algorithm,
             feature,
@@ -690,13 +693,16 @@ impl Association {
                 Algorithm::RuleAssociation => bits == 3,
             }
         };
-        // Ranking two or more rules compares their measures: all must have one.
+        // Ranking two or more rules compares their measures: all must have one (when some
+        // rule has none).
         let mut count = 0;
         let mut lacking = false;
-        for &r in &out.order {
-            if selected(r) {
-                count += 1;
-                lacking |= out.unranked[r as usize];
+        if !out.unranked.is_empty() {
+            for &r in &out.order {
+                if selected(r) {
+                    count += 1;
+                    lacking |= out.unranked[r as usize];
+                }
             }
         }
         if count >= 2 && lacking {
