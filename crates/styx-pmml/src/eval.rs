@@ -3,8 +3,9 @@
 
 use crate::compile::{Compiled, SlotDef};
 use crate::error::{EvalError, Fail};
-use crate::row::{Cell, Row};
-use crate::types::{parse_number, DataType, Val, DYN};
+use crate::row::Row;
+use crate::schema::plain_cell_number;
+use crate::types::{DataType, Val, DYN};
 
 /// Index of a field slot.
 pub(crate) type Slot = u32;
@@ -191,10 +192,7 @@ impl<'a> Ctx<'a> {
     #[inline]
     fn plain_input(&self, i: usize) -> Option<Val> {
         let (input, ty) = (*self.m.lazy_inputs.get(i)?)?;
-        let Cell::Text(t) = self.row.cell(input as usize) else {
-            return None;
-        };
-        parse_number(ty, t).filter(|x| !x.is_nan()).map(Val::Num)
+        plain_cell_number(ty, self.row.cell(input as usize)).map(Val::Num)
     }
 
     fn compute(&mut self, slot: Slot) -> Result<Val, Fail> {

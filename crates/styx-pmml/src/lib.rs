@@ -248,15 +248,11 @@ impl Model {
         // and the model reads every field (not a tree nor a rule set: see
         // `Compiled::eager_inputs`).
         for &(slot, input, ty) in &self.c.eager_inputs {
-            if let Cell::Text(t) = row.cell(input as usize) {
-                if let Some(x) = types::parse_number(ty, t) {
-                    if !x.is_nan() {
-                        ctx.s.slots[slot as usize] = eval::SlotValue {
-                            epoch,
-                            val: Val::Num(x),
-                        };
-                    }
-                }
+            if let Some(x) = schema::plain_cell_number(ty, row.cell(input as usize)) {
+                ctx.s.slots[slot as usize] = eval::SlotValue {
+                    epoch,
+                    val: Val::Num(x),
+                };
             }
         }
         models::evaluate(&mut ctx, self.c.top)?;

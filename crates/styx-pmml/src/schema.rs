@@ -212,6 +212,17 @@ pub(crate) struct Prep {
     plain_number: bool,
 }
 
+/// The number in `cell` for a field whose parsed text is its value (see
+/// [`Prep::plain_number`]): what [`Prep::prepare_cell`] gives for it, without its checks.
+/// `None` for anything the general path must read (no text, no such number, NaN).
+#[inline]
+pub(crate) fn plain_cell_number(ty: DataType, cell: Cell<'_>) -> Option<f64> {
+    let Cell::Text(t) = cell else {
+        return None;
+    };
+    parse_number(ty, t).filter(|x| !x.is_nan())
+}
+
 impl Prep {
     /// The preparation for `df` under `mf` (or no `MiningField`: the defaults).
     pub(crate) fn new(
@@ -439,13 +450,8 @@ impl Prep {
     /// Parses and treats an input cell.
     pub(crate) fn prepare_cell(&self, ctx: &mut Ctx<'_>, cell: Cell<'_>) -> Result<Val, Fail> {
         if self.plain_number {
-            // What the general path below gives for a number, without its checks.
-            if let Cell::Text(t) = cell {
-                if let Some(x) = parse_number(self.ty, t) {
-                    if !x.is_nan() {
-                        return Ok(Val::Num(x));
-                    }
-                }
+            if let Some(x) = plain_cell_number(self.ty, cell) {
+                return Ok(Val::Num(x));
             }
         }
         let parsed = match cell {
