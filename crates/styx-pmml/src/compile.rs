@@ -8,7 +8,7 @@ use crate::eval::Slot;
 use crate::expr::{req, Expr, Function};
 use crate::models::ModelKind;
 use crate::output::OutputDef;
-use crate::schema::{parse_const, DataFieldDef, Prep};
+use crate::schema::{parse_const, DataFieldDef, PlainNumber, Prep};
 use crate::types::{DataType, OpType, Symbols, Val};
 use crate::xml::Element;
 
@@ -142,15 +142,15 @@ pub(crate) struct Compiled {
     /// The `usageType="group"` field of a transactional association model: records are
     /// the rows that share its value, each input a collection of their cells.
     pub group: Option<String>,
-    /// The input fields whose parsed text is their value (see
-    /// [`crate::schema::Prep::plain_number`]), parsed for each record before the model
-    /// runs: (slot, input cell, number type). Empty for a model that reads only some of
+    /// The number input fields whose parsed text is a valid value (see
+    /// [`crate::schema::PlainNumber`]), parsed for each record before the model
+    /// runs: (slot, input cell, how the cell is read). Empty for a model that reads only some of
     /// its fields for a record (see `lazy_inputs`).
-    pub eager_inputs: Vec<(Slot, u32, DataType)>,
+    pub eager_inputs: Vec<(Slot, u32, PlainNumber)>,
     /// The same fields by slot, parsed when the model first reads them: for a decision
     /// tree or a rule set, which read only the fields on a record's path. Empty when
     /// the inputs are parsed before the model runs.
-    pub lazy_inputs: Vec<Option<(u32, DataType)>>,
+    pub lazy_inputs: Vec<Option<(u32, PlainNumber)>>,
 }
 
 /// The compiler state.
@@ -748,7 +748,7 @@ pub(crate) fn compile(root: &Element, model_name: Option<&str>) -> Result<Compil
         }
     }
     // A transactional model's input is a collection its model reads itself.
-    let plain: Vec<(Slot, u32, DataType)> = match group {
+    let plain: Vec<(Slot, u32, PlainNumber)> = match group {
         Some(_) => Vec::new(),
         None => c
             .slots
@@ -765,8 +765,8 @@ pub(crate) fn compile(root: &Element, model_name: Option<&str>) -> Result<Compil
     let (eager_inputs, lazy_inputs) = match node.kind {
         ModelKind::Tree(_) | ModelKind::RuleSet(_) => {
             let mut lazy = vec![None; c.slots.len()];
-            for (slot, input, ty) in plain {
-                lazy[slot as usize] = Some((input, ty));
+            for (slot, input, p) in plain {
+                lazy[slot as usize] = Some((input, p));
             }
             (Vec::new(), lazy)
         }

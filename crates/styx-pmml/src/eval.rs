@@ -4,7 +4,6 @@
 use crate::compile::{Compiled, SlotDef};
 use crate::error::{EvalError, Fail};
 use crate::row::Row;
-use crate::schema::plain_cell_number;
 use crate::types::{DataType, Val, DYN};
 
 /// Index of a field slot.
@@ -155,12 +154,12 @@ impl<'a> Ctx<'a> {
     #[inline(never)]
     fn get_slow(&mut self, slot: Slot) -> Result<Val, Fail> {
         let i = slot as usize;
-        if let Some(Val::Num(x)) = self.plain_input(i) {
+        if let Some(val) = self.plain_input(i) {
             self.s.slots[i] = SlotValue {
                 epoch: self.s.epoch,
-                val: Val::Num(x),
+                val,
             };
-            return Ok(Val::Num(x));
+            return Ok(val);
         }
         let st = self.s.slots[i].epoch;
         if st == self.s.epoch + 1 {
@@ -191,8 +190,8 @@ impl<'a> Ctx<'a> {
     /// [`crate::schema::Prep::prepare_cell`] gives for it, without its general path).
     #[inline]
     fn plain_input(&self, i: usize) -> Option<Val> {
-        let (input, ty) = (*self.m.lazy_inputs.get(i)?)?;
-        plain_cell_number(ty, self.row.cell(input as usize)).map(Val::Num)
+        let (input, plain) = (*self.m.lazy_inputs.get(i)?)?;
+        plain.read(self.row.cell(input as usize))
     }
 
     fn compute(&mut self, slot: Slot) -> Result<Val, Fail> {

@@ -247,21 +247,21 @@ impl Model {
         // here already, as `Prep::prepare_cell` would, when nothing else can come of it
         // and the model reads every field (not a tree nor a rule set: see
         // `Compiled::eager_inputs`).
-        for &(slot, input, ty) in &self.c.eager_inputs {
-            if let Some(x) = schema::plain_cell_number(ty, row.cell(input as usize)) {
-                ctx.s.slots[slot as usize] = eval::SlotValue {
-                    epoch,
-                    val: Val::Num(x),
-                };
+        for &(slot, input, plain) in &self.c.eager_inputs {
+            if let Some(val) = plain.read(row.cell(input as usize)) {
+                ctx.s.slots[slot as usize] = eval::SlotValue { epoch, val };
             }
         }
         models::evaluate(&mut ctx, self.c.top)?;
         output::evaluate_outputs(&mut ctx, self.c.top)?;
         for col in &self.c.columns {
             if let Some(slot) = col.slot {
-                // A segment's output without a value is a missing result.
+                // The top model's outputs are computed above; a segment's output without a
+                // value is a missing result.
                 if let compile::SlotDef::Output { model, index } = self.c.slots[slot as usize] {
-                    if !output::is_declared(&ctx, model as usize, index as usize) {
+                    if model as usize == self.c.top
+                        || !output::is_declared(&ctx, model as usize, index as usize)
+                    {
                         continue;
                     }
                 }

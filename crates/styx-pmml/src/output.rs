@@ -274,9 +274,13 @@ pub(crate) fn is_declared(ctx: &Ctx<'_>, model: usize, index: usize) -> bool {
 /// be computed fails the record even when nothing reads it).
 pub(crate) fn evaluate_outputs(ctx: &mut Ctx<'_>, model: usize) -> Result<(), Fail> {
     let m = ctx.m;
-    for (i, o) in m.models[model].outputs.iter().enumerate() {
-        if !is_declared(ctx, model, i) {
-            continue;
+    let node = &m.models[model];
+    let epoch = ctx.s.epoch;
+    // Not evaluated for this record: no output is declared (see `is_declared`).
+    let evaluated = ctx.s.preds[model].epoch == epoch;
+    for (i, o) in node.outputs.iter().enumerate() {
+        if !evaluated {
+            break;
         }
         match o.feature {
             // Expressions and rules may read other fields: through the slots, which
@@ -287,13 +291,30 @@ pub(crate) fn evaluate_outputs(ctx: &mut Ctx<'_>, model: usize) -> Result<(), Fa
             // The others read the prediction only: computed straight into their slot.
             _ => {
                 let slot = o.slot as usize;
-                if ctx.s.slots[slot].epoch != ctx.s.epoch {
-                    let val = eval_output(ctx, model, i)?;
-                    ctx.s.slots[slot] = SlotValue {
-                        epoch: ctx.s.epoch,
-                        val,
-                    };
+                if ctx.s.slots[slot].epoch == epoch {
+                    continue;
                 }
+                let pred = &ctx.s.preds[model];
+                let val = match o.feature {
+                    // Undeclared without a prediction (see `is_declared`).
+                    Feature::Predicted
+                    | Feature::Probability(_)
+                    | Feature::Confidence(_)
+                    | Feature::Zero
+                        if pred.value.is_missing() =>
+                    {
+                        continue
+                    }
+                    // The common reports of a prediction, without the general path.
+                    Feature::Predicted => cast_plain(ctx, pred.value, o.ty)?,
+                    Feature::Probability(Some(c))
+                        if pred.has_probs && (c as usize) < pred.probs.len() =>
+                    {
+                        cast_plain(ctx, Val::Num(pred.probs[c as usize]), o.ty)?
+                    }
+                    _ => eval_output(ctx, model, i)?,
+                };
+                ctx.s.slots[slot] = SlotValue { epoch, val };
             }
         }
     }
@@ -392,6 +413,18 @@ pub(crate) fn eval_output(ctx: &mut Ctx<'_>, model: usize, index: usize) -> Resu
         Feature::Rule(_) => Val::Missing,
     };
     cast(ctx, v, def.ty)
+}
+
+/// [`cast`] of a value to `t`, without a call when the value already is a `t` (a number
+/// to a double or an integer, a string to a string, a missing value to anything).
+#[inline]
+fn cast_plain(ctx: &mut Ctx<'_>, v: Val, t: DataType) -> Result<Val, Fail> {
+    match (v, t) {
+        (Val::Missing, _)
+        | (Val::Num(_), DataType::Double | DataType::Integer)
+        | (Val::Str(_), DataType::String) => Ok(v),
+        _ => cast(ctx, v, t),
+    }
 }
 
 /// Applies the `Target` element to a regression result.

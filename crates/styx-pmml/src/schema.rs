@@ -181,7 +181,7 @@ pub(crate) enum InvalidTreatment {
     Replace(Val),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 #[allow(clippy::enum_variant_names)]
 pub(crate) enum Outliers {
     AsIs,
@@ -207,20 +207,39 @@ pub(crate) struct Prep {
     pub missing: MissingTreatment,
     pub invalid_treatment: InvalidTreatment,
     pub outliers: Outliers,
-    /// A number field with no value lists, intervals, missing-value texts or outlier
-    /// treatment: a number parsed from its cell is taken as it is.
-    plain_number: bool,
+    /// Set for a number field with no value lists, intervals or missing-value texts: a
+    /// number parsed from its cell is valid, and only its outlier treatment applies.
+    plain_number: Option<PlainNumber>,
 }
 
-/// The number in `cell` for a field whose parsed text is its value (see
-/// [`Prep::plain_number`]): what [`Prep::prepare_cell`] gives for it, without its checks.
-/// `None` for anything the general path must read (no text, no such number, NaN).
-#[inline]
-pub(crate) fn plain_cell_number(ty: DataType, cell: Cell<'_>) -> Option<f64> {
-    let Cell::Text(t) = cell else {
-        return None;
-    };
-    parse_number(ty, t).filter(|x| !x.is_nan())
+/// A number field whose parsed cells are valid values (no value lists, intervals or
+/// missing-value texts), read by [`PlainNumber::read`] without [`Prep::prepare_cell`]'s
+/// general path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlainNumber {
+    ty: DataType,
+    outliers: Outliers,
+}
+
+impl PlainNumber {
+    /// What [`Prep::prepare_cell`] gives for `cell`, when `cell` is the text of a number
+    /// (not NaN): the number, after the outlier treatment. `None` for anything the general
+    /// path must read (no text, no such number, NaN).
+    #[inline]
+    pub(crate) fn read(self, cell: Cell<'_>) -> Option<Val> {
+        let Cell::Text(t) = cell else {
+            return None;
+        };
+        let x = parse_number(self.ty, t).filter(|x| !x.is_nan())?;
+        Some(match self.outliers {
+            Outliers::AsIs => Val::Num(x),
+            Outliers::AsMissing(lo, hi) if x < lo || x > hi => Val::Missing,
+            Outliers::AsMissing(..) => Val::Num(x),
+            Outliers::AsExtreme(lo, _) if x < lo => Val::Num(lo),
+            Outliers::AsExtreme(_, hi) if x > hi => Val::Num(hi),
+            Outliers::AsExtreme(..) => Val::Num(x),
+        })
+    }
 }
 
 impl Prep {
@@ -243,7 +262,7 @@ impl Prep {
             missing: MissingTreatment::AsIs,
             invalid_treatment: InvalidTreatment::ReturnInvalid,
             outliers: Outliers::AsIs,
-            plain_number: false,
+            plain_number: None,
         };
         if let Some(mf) = mf {
             prep.apply_mining_field(mf, symbols)?;
@@ -264,21 +283,24 @@ impl Prep {
                 _ => {}
             }
         }
-        prep.plain_number = matches!(
+        let plain = matches!(
             prep.ty,
             DataType::Double | DataType::Float | DataType::Integer
         ) && prep.valid.is_empty()
             && prep.invalid.is_empty()
             && prep.missing_texts.is_empty()
-            && prep.intervals.is_empty()
-            && matches!(prep.outliers, Outliers::AsIs);
+            && prep.intervals.is_empty();
+        prep.plain_number = plain.then_some(PlainNumber {
+            ty: prep.ty,
+            outliers: prep.outliers,
+        });
         Ok(prep)
     }
 
-    /// The type of a number field whose parsed cells are taken as they are (see
-    /// [`Prep::prepare_cell`]), or `None`.
-    pub(crate) fn plain_number(&self) -> Option<DataType> {
-        self.plain_number.then_some(self.ty)
+    /// How a number field's cells are read when they hold numbers (see
+    /// [`PlainNumber`]), or `None` for any other field.
+    pub(crate) fn plain_number(&self) -> Option<PlainNumber> {
+        self.plain_number
     }
 
     /// Whether a `MiningField` asks for anything beyond the defaults.
@@ -390,19 +412,20 @@ impl Prep {
         }
     }
 
+    /// The treatment of an invalid value (`None`: a cell that is no value of the type);
+    /// `text` writes it for the error.
     fn invalid_value(
         &self,
         ctx: &mut Ctx<'_>,
         value: Option<Val>,
-        text: &str,
+        text: impl FnOnce(&Ctx<'_>) -> String,
     ) -> Result<Val, Fail> {
         match (&self.invalid_treatment, value) {
             (InvalidTreatment::AsIs, Some(v)) => Ok(v),
             (InvalidTreatment::AsIs, None) | (InvalidTreatment::ReturnInvalid, _) => {
-                let _ = ctx;
                 Err(EvalError::InvalidValue {
                     field: self.name.to_string(),
-                    value: text.to_string(),
+                    value: text(ctx),
                 }
                 .into())
             }
@@ -449,10 +472,8 @@ impl Prep {
 
     /// Parses and treats an input cell.
     pub(crate) fn prepare_cell(&self, ctx: &mut Ctx<'_>, cell: Cell<'_>) -> Result<Val, Fail> {
-        if self.plain_number {
-            if let Some(x) = plain_cell_number(self.ty, cell) {
-                return Ok(Val::Num(x));
-            }
+        if let Some(v) = self.plain_number.and_then(|p| p.read(cell)) {
+            return Ok(v);
         }
         let parsed = match cell {
             Cell::Missing => return self.missing_value(),
@@ -486,15 +507,12 @@ impl Prep {
             },
         };
         match parsed {
-            None => {
-                let text = match cell {
-                    Cell::Text(t) => t.to_string(),
-                    Cell::Number(x) => x.to_string(),
-                    Cell::Bool(b) => b.to_string(),
-                    Cell::Missing => String::new(),
-                };
-                self.invalid_value(ctx, None, &text)
-            }
+            None => self.invalid_value(ctx, None, |_| match cell {
+                Cell::Text(t) => t.to_string(),
+                Cell::Number(x) => x.to_string(),
+                Cell::Bool(b) => b.to_string(),
+                Cell::Missing => String::new(),
+            }),
             Some(v) => self.treat_value(ctx, v),
         }
     }
@@ -519,8 +537,7 @@ impl Prep {
             }
         }
         if !self.is_valid(ctx, v) {
-            let text = ctx.describe(v);
-            return self.invalid_value(ctx, Some(v), &text);
+            return self.invalid_value(ctx, Some(v), |ctx| ctx.describe(v));
         }
         match (&self.outliers, v) {
             (Outliers::AsMissing(lo, hi), Val::Num(x)) if x < *lo || x > *hi => Ok(Val::Missing),

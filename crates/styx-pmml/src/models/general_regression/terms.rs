@@ -283,9 +283,10 @@ pub(super) fn number(ctx: &mut Ctx<'_>, slot: Slot, name: &str) -> Result<f64, F
 
 impl Term {
     /// The product of the term's factors and covariate powers; `None` when a predictor is
-    /// missing (a zero factor product skips the covariates).
-    fn value(&self, ctx: &mut Ctx<'_>, float: bool) -> Result<Option<f64>, Fail> {
-        let r = |v: f64| round_to(float, v);
+    /// missing (a zero factor product skips the covariates). `F`: float arithmetic.
+    #[inline]
+    fn value<const F: bool>(&self, ctx: &mut Ctx<'_>) -> Result<Option<f64>, Fail> {
+        let r = |v: f64| round_to(F, v);
         let mut p = 1.0;
         for f in &self.factors {
             match f {
@@ -294,7 +295,9 @@ impl Term {
                     if v.is_missing() {
                         return Ok(None);
                     }
-                    if !ctx.equal(v, *value) {
+                    // Most levels are the model's own strings, equal when identical.
+                    let same = matches!((v, *value), (Val::Str(a), Val::Str(b)) if a == b);
+                    if !same && !ctx.equal(v, *value) {
                         p = r(p * 0.0);
                     }
                 }
@@ -328,10 +331,12 @@ impl Term {
             return Ok(Some(p));
         }
         for (slot, exponent, name) in &self.covariates {
-            if ctx.get(*slot)?.is_missing() {
-                return Ok(None);
-            }
-            let x = r(number(ctx, *slot, name)?);
+            let x = match ctx.get(*slot)? {
+                Val::Missing => return Ok(None),
+                Val::Num(x) => x,
+                _ => number(ctx, *slot, name)?,
+            };
+            let x = r(x);
             p = match exponent {
                 None => r(p * x),
                 // Java's `Math.pow(x, 2.0)` is `x * x` and `Math.pow(x, 0.5)` is
@@ -346,18 +351,28 @@ impl Term {
 }
 
 impl Dot {
+    /// The linear predictor for the current record; `None` when a predictor is missing.
+    /// `float`: the model computes in float arithmetic.
     pub(super) fn value(&self, ctx: &mut Ctx<'_>, float: bool) -> Result<Option<f64>, Fail> {
-        let r = |v: f64| round_to(float, v);
+        if float {
+            self.value_in::<true>(ctx)
+        } else {
+            self.value_in::<false>(ctx)
+        }
+    }
+
+    fn value_in<const F: bool>(&self, ctx: &mut Ctx<'_>) -> Result<Option<f64>, Fail> {
+        let r = |v: f64| round_to(F, v);
         let mut acc = 0.0;
-        for (beta, term) in &self.cells {
+        for &(beta, term) in &self.cells {
             match term {
                 Some(t) => {
-                    let Some(x) = self.terms[*t].value(ctx, float)? else {
+                    let Some(x) = self.terms[t].value::<F>(ctx)? else {
                         return Ok(None);
                     };
-                    acc = r(acc + r(r(*beta) * x));
+                    acc = r(acc + r(r(beta) * x));
                 }
-                None => acc = r(acc + r(*beta)),
+                None => acc = r(acc + r(beta)),
             }
         }
         Ok(Some(acc))
