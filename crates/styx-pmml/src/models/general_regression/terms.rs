@@ -36,12 +36,35 @@ pub(super) struct Term {
     covariates: Vec<(Slot, Option<f64>, String)>,
 }
 
-/// A linear predictor: the `PCell`s in document order, each with its term (`None`: the
-/// parameter has no predictors, as an intercept).
+/// A linear predictor: the `PCell`s in document order, each the product of its
+/// parameter's predictors (none for an intercept) times its coefficient, compiled to one
+/// list of steps.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Dot {
-    cells: Vec<(f64, Option<usize>)>,
-    terms: Vec<Term>,
+    ops: Vec<Op>,
+}
+
+/// A step of a linear predictor. A cell's product starts at 1, is multiplied by its
+/// factors and covariates, and is added to the sum times the coefficient.
+#[derive(Debug, Clone)]
+enum Op {
+    /// A parameter without predictors: adds the coefficient.
+    Intercept(f64),
+    /// Multiplies by 1 when the field equals the level, else 0.
+    Level { slot: Slot, value: Val },
+    /// Multiplies by a contrast matrix element.
+    Contrast(Box<Factor>),
+    /// After the factors of a product with covariates: a zero product skips the next
+    /// `n` steps (its covariates, which are then not read).
+    SkipIfZero(u32),
+    /// Multiplies by a covariate's power (`None`: the covariate itself).
+    Covariate {
+        slot: Slot,
+        exponent: Option<f64>,
+        name: Box<str>,
+    },
+    /// Adds the product times the coefficient, and starts the next product.
+    Add(f64),
 }
 
 /// The cells of a `PPMatrix` or `ParamMatrix`, grouped by `targetCategory` (`None` for the
@@ -246,19 +269,38 @@ pub(super) fn terms(
     Ok((names, terms))
 }
 
-/// Builds a linear predictor from `PCell`s and the terms of a `PPMatrix` group.
 /// A linear predictor of the `PCell`s, each with the term of its parameter if it has one.
 pub(super) fn dot(pcells: &[&Element], names: &[String], terms: &[Term]) -> Result<Dot, PmmlError> {
-    let mut d = Dot {
-        cells: vec![],
-        terms: terms.to_vec(),
-    };
+    let mut ops = Vec::new();
     for p in pcells {
         let name = req(p, "parameterName")?;
         let beta = num_attr(p, "beta")?;
-        d.cells.push((beta, names.iter().position(|n| n == name)));
+        let Some(term) = names.iter().position(|n| n == name).map(|t| &terms[t]) else {
+            ops.push(Op::Intercept(beta));
+            continue;
+        };
+        for f in &term.factors {
+            ops.push(match f {
+                Factor::Level { slot, value } => Op::Level {
+                    slot: *slot,
+                    value: *value,
+                },
+                contrast => Op::Contrast(Box::new(contrast.clone())),
+            });
+        }
+        if !term.factors.is_empty() && !term.covariates.is_empty() {
+            ops.push(Op::SkipIfZero(term.covariates.len() as u32));
+        }
+        for (slot, exponent, name) in &term.covariates {
+            ops.push(Op::Covariate {
+                slot: *slot,
+                exponent: *exponent,
+                name: name.as_str().into(),
+            });
+        }
+        ops.push(Op::Add(beta));
     }
-    Ok(d)
+    Ok(Dot { ops })
 }
 
 /// The error of a required field (offset, trials, time, stratum) without a value.
@@ -281,78 +323,43 @@ pub(super) fn number(ctx: &mut Ctx<'_>, slot: Slot, name: &str) -> Result<f64, F
     }
 }
 
-impl Term {
-    /// The product of the term's factors and covariate powers; `None` when a predictor is
-    /// missing (a zero factor product skips the covariates). `F`: float arithmetic.
-    #[inline]
-    fn value<const F: bool>(&self, ctx: &mut Ctx<'_>) -> Result<Option<f64>, Fail> {
-        let r = |v: f64| round_to(F, v);
-        let mut p = 1.0;
-        for f in &self.factors {
-            match f {
-                Factor::Level { slot, value } => {
-                    let v = ctx.get(*slot)?;
-                    if v.is_missing() {
-                        return Ok(None);
-                    }
-                    // Most levels are the model's own strings, equal when identical.
-                    let same = matches!((v, *value), (Val::Str(a), Val::Str(b)) if a == b);
-                    if !same && !ctx.equal(v, *value) {
-                        p = r(p * 0.0);
-                    }
-                }
-                Factor::Contrast {
-                    slot,
-                    categories,
-                    column,
-                    matrix,
-                    name,
-                } => {
-                    let v = ctx.get(*slot)?;
-                    if v.is_missing() {
-                        return Ok(None);
-                    }
-                    let row = categories.iter().position(|c| ctx.equal(*c, v));
-                    let x = match (row, column) {
-                        (Some(i), Some(j)) => matrix[i][*j],
-                        _ => None,
-                    };
-                    let Some(x) = x else {
-                        return Err(Box::new(EvalError::Evaluation(format!(
-                            "field \"{name}\": no contrast matrix element for {}",
-                            ctx.describe(v)
-                        ))));
-                    };
-                    p = r(p * r(x));
-                }
-            }
+impl Factor {
+    /// The contrast matrix element of a `Contrast` factor for `v` (1 for a `Level`).
+    fn contrast(&self, ctx: &Ctx<'_>, v: Val) -> Result<f64, Fail> {
+        let Factor::Contrast {
+            categories,
+            column,
+            matrix,
+            name,
+            ..
+        } = self
+        else {
+            return Ok(1.0);
+        };
+        let row = categories.iter().position(|c| ctx.equal(*c, v));
+        let x = match (row, column) {
+            (Some(i), Some(j)) => matrix[i][*j],
+            _ => None,
+        };
+        x.ok_or_else(|| {
+            Box::new(EvalError::Evaluation(format!(
+                "field \"{name}\": no contrast matrix element for {}",
+                ctx.describe(v)
+            ))) as Fail
+        })
+    }
+
+    fn slot(&self) -> Slot {
+        match self {
+            Factor::Level { slot, .. } | Factor::Contrast { slot, .. } => *slot,
         }
-        if p == 0.0 {
-            return Ok(Some(p));
-        }
-        for (slot, exponent, name) in &self.covariates {
-            let x = match ctx.get(*slot)? {
-                Val::Missing => return Ok(None),
-                Val::Num(x) => x,
-                _ => number(ctx, *slot, name)?,
-            };
-            let x = r(x);
-            p = match exponent {
-                None => r(p * x),
-                // Java's `Math.pow(x, 2.0)` is `x * x` and `Math.pow(x, 0.5)` is
-                // `Math.sqrt(x)` but at -0 and -infinity (HotSpot's intrinsic): one rounding.
-                Some(2.0) => r(p * r(x * x)),
-                Some(0.5) if x > f64::NEG_INFINITY && x != 0.0 => r(p * r(x.sqrt())),
-                Some(e) => r(p * r(x.powf(r(*e)))),
-            };
-        }
-        Ok(Some(p))
     }
 }
 
 impl Dot {
-    /// The linear predictor for the current record; `None` when a predictor is missing.
-    /// `float`: the model computes in float arithmetic.
+    /// The linear predictor for the current record; `None` when a predictor is missing
+    /// (a product whose factors give zero does not read its covariates). `float`: the
+    /// model computes in float arithmetic.
     pub(super) fn value(&self, ctx: &mut Ctx<'_>, float: bool) -> Result<Option<f64>, Fail> {
         if float {
             self.value_in::<true>(ctx)
@@ -364,15 +371,62 @@ impl Dot {
     fn value_in<const F: bool>(&self, ctx: &mut Ctx<'_>) -> Result<Option<f64>, Fail> {
         let r = |v: f64| round_to(F, v);
         let mut acc = 0.0;
-        for &(beta, term) in &self.cells {
-            match term {
-                Some(t) => {
-                    let Some(x) = self.terms[t].value::<F>(ctx)? else {
-                        return Ok(None);
+        let mut p = 1.0;
+        let mut i = 0;
+        while let Some(op) = self.ops.get(i) {
+            i += 1;
+            match op {
+                Op::Intercept(beta) => acc = r(acc + r(*beta)),
+                Op::Level { slot, value } => {
+                    let v = ctx.get(*slot)?;
+                    // A level is one of the model's own strings, which a string equals
+                    // only when it is the same (see `Ctx::equal`).
+                    let same = match (v, *value) {
+                        (Val::Str(a), Val::Str(b)) => a == b,
+                        (Val::Missing, _) => return Ok(None),
+                        _ => ctx.equal(v, *value),
                     };
-                    acc = r(acc + r(r(beta) * x));
+                    if !same {
+                        p = r(p * 0.0);
+                    }
                 }
-                None => acc = r(acc + r(beta)),
+                Op::Contrast(factor) => {
+                    let v = ctx.get(factor.slot())?;
+                    if v.is_missing() {
+                        return Ok(None);
+                    }
+                    p = r(p * r(factor.contrast(ctx, v)?));
+                }
+                Op::SkipIfZero(n) => {
+                    if p == 0.0 {
+                        i += *n as usize;
+                    }
+                }
+                Op::Covariate {
+                    slot,
+                    exponent,
+                    name,
+                } => {
+                    let x = match ctx.get(*slot)? {
+                        Val::Missing => return Ok(None),
+                        Val::Num(x) => x,
+                        _ => number(ctx, *slot, name)?,
+                    };
+                    let x = r(x);
+                    p = match exponent {
+                        None => r(p * x),
+                        // Java's `Math.pow(x, 2.0)` is `x * x` and `Math.pow(x, 0.5)` is
+                        // `Math.sqrt(x)` but at -0 and -infinity (HotSpot's intrinsic):
+                        // one rounding.
+                        Some(2.0) => r(p * r(x * x)),
+                        Some(0.5) if x > f64::NEG_INFINITY && x != 0.0 => r(p * r(x.sqrt())),
+                        Some(e) => r(p * r(x.powf(r(*e)))),
+                    };
+                }
+                Op::Add(beta) => {
+                    acc = r(acc + r(r(*beta) * p));
+                    p = 1.0;
+                }
             }
         }
         Ok(Some(acc))
