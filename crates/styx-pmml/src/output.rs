@@ -312,6 +312,10 @@ pub(crate) fn evaluate_outputs(ctx: &mut Ctx<'_>, model: usize) -> Result<(), Fa
                     {
                         cast_plain(ctx, Val::Num(pred.probs[c as usize]), o.ty)?
                     }
+                    Feature::ReasonCode(rank) => {
+                        let v = pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing);
+                        cast_plain(ctx, v, o.ty)?
+                    }
                     _ => eval_output(ctx, model, i)?,
                 };
                 ctx.s.slots[slot] = SlotValue { epoch, val };

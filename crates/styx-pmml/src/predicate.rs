@@ -5,7 +5,7 @@ use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::req;
 use crate::schema::parse_const;
-use crate::types::{DataType, OpType, Val, DYN};
+use crate::types::{java_key, DataType, OpType, Val, DYN};
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +35,8 @@ pub(crate) enum Cond {
         slot: Slot,
         op: Op,
         value: Val,
+        /// For a number `value`: the comparison of a number field's value.
+        keys: KeyRange,
     },
     IsMissing {
         slot: Slot,
@@ -56,25 +58,93 @@ pub(crate) enum Cond {
     },
 }
 
+impl Op {
+    /// Whether two numbers ordered as JPMML orders them (NaN above all, -0 below 0) pass.
+    #[inline]
+    fn holds(self, x: f64, y: f64) -> bool {
+        let ord = crate::types::java_cmp(x, y);
+        match self {
+            Op::Equal => ord.is_eq(),
+            Op::NotEqual => ord.is_ne(),
+            Op::LessThan => ord.is_lt(),
+            Op::LessOrEqual => ord.is_le(),
+            Op::GreaterThan => ord.is_gt(),
+            Op::GreaterOrEqual => ord.is_ge(),
+        }
+    }
+}
+
+/// A comparison of numbers with a constant as a range of [`java_key`]s: a number passes
+/// when its key is in `low..=low + span` (or, with `negate`, when it is not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyRange {
+    low: u64,
+    span: u64,
+    negate: bool,
+}
+
+impl KeyRange {
+    /// The numbers `x` for which `x op y` holds.
+    pub(crate) fn new(op: Op, y: f64) -> KeyRange {
+        let k = java_key(y);
+        let (low, high, negate) = match op {
+            Op::Equal => (k, k, false),
+            Op::NotEqual => (k, k, true),
+            Op::LessThan if k == 0 => (0, u64::MAX, true),
+            Op::LessThan => (0, k - 1, false),
+            Op::LessOrEqual => (0, k, false),
+            Op::GreaterThan if k == u64::MAX => (0, u64::MAX, true),
+            Op::GreaterThan => (k + 1, u64::MAX, false),
+            Op::GreaterOrEqual => (k, u64::MAX, false),
+        };
+        KeyRange {
+            low,
+            span: high - low,
+            negate,
+        }
+    }
+
+    /// Whether `x` passes: [`Op::holds`] for the range's operator and constant.
+    #[inline]
+    pub(crate) fn holds(self, x: f64) -> bool {
+        (java_key(x).wrapping_sub(self.low) <= self.span) != self.negate
+    }
+}
+
 impl Cond {
     /// `Some(true)`, `Some(false)` or `None` (unknown: a needed value is missing).
+    #[inline]
     pub(crate) fn eval(&self, ctx: &mut Ctx<'_>) -> Result<Option<bool>, Fail> {
+        // The common case, where it is called: a number compared with a number.
+        match self {
+            Cond::Compare {
+                slot,
+                value: Val::Num(_),
+                keys,
+                ..
+            } => {
+                if let Val::Num(x) = ctx.get(*slot)? {
+                    return Ok(Some(keys.holds(x)));
+                }
+            }
+            Cond::True => return Ok(Some(true)),
+            _ => {}
+        }
+        self.eval_general(ctx)
+    }
+
+    /// [`Cond::eval`] of any predicate.
+    #[inline(never)]
+    fn eval_general(&self, ctx: &mut Ctx<'_>) -> Result<Option<bool>, Fail> {
         Ok(match self {
             Cond::True => Some(true),
             Cond::False => Some(false),
-            Cond::Compare { slot, op, value } => {
+            Cond::Compare {
+                slot, op, value, ..
+            } => {
                 let v = ctx.get(*slot)?;
                 if let (Val::Num(x), Val::Num(y)) = (v, *value) {
-                    // Numbers: ordered as JPMML orders them (NaN above all, -0 below 0).
-                    let ord = crate::types::java_cmp(x, y);
-                    return Ok(Some(match op {
-                        Op::Equal => ord.is_eq(),
-                        Op::NotEqual => ord.is_ne(),
-                        Op::LessThan => ord.is_lt(),
-                        Op::LessOrEqual => ord.is_le(),
-                        Op::GreaterThan => ord.is_gt(),
-                        Op::GreaterOrEqual => ord.is_ge(),
-                    }));
+                    return Ok(Some(op.holds(x, y)));
                 }
                 if v.is_missing() {
                     return Ok(None);
@@ -280,10 +350,12 @@ impl Compiler<'_> {
                 if ordering && f.optype == OpType::Categorical && f.ty != DataType::Boolean {
                     return Ok(Cond::Unorderable { slot: f.slot });
                 }
+                let keys = KeyRange::new(op, value.num().unwrap_or(f64::NAN));
                 Ok(Cond::Compare {
                     slot: f.slot,
                     op,
                     value,
+                    keys,
                 })
             }
             "SimpleSetPredicate" => {
@@ -368,6 +440,40 @@ impl Compiler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_ranges_compare_as_java_does() {
+        let xs = [
+            f64::NAN,
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            5e-324,
+            1.0,
+            2.5,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        let ops = [
+            Op::Equal,
+            Op::NotEqual,
+            Op::LessThan,
+            Op::LessOrEqual,
+            Op::GreaterThan,
+            Op::GreaterOrEqual,
+        ];
+        for op in ops {
+            for y in xs {
+                let keys = KeyRange::new(op, y);
+                for x in xs {
+                    assert_eq!(keys.holds(x), op.holds(x, y), "{x} {op:?} {y}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn array_tokens_handle_quotes() {

@@ -61,6 +61,7 @@ impl Test {
                 slot,
                 op,
                 value: Val::Num(y),
+                ..
             } => {
                 let (strict, flip) = match op {
                     Op::LessOrEqual => (false, false),

@@ -340,6 +340,7 @@ impl<L: Fn(u32) -> Option<f64>, U: Fn(Slot) -> bool> Builder<'_, L, U> {
                 slot,
                 op: op @ (Op::Equal | Op::NotEqual),
                 value: value @ Val::Str(_),
+                ..
             } => (*slot, std::slice::from_ref(value), *op == Op::NotEqual),
             Cond::In {
                 slot,
