@@ -70,19 +70,27 @@ pub(crate) enum Expr {
     Cast(Box<Expr>, DataType),
     /// A term's frequency in a text (see [`crate::text_index`]).
     TextIndex(Box<crate::text_index::TextIndex>),
-    /// An arithmetic `Apply` (`+ - * /`) of an expression and a number constant (`input f c`,
-    /// or `c f input` when `const_first`), as scalers write them: computed directly when
-    /// the input is a number, else by the plain `Apply` in `general`.
+    /// Arithmetic `Apply`s (`+ - * /`), each of the one before (the first of `input`) and
+    /// a number constant, as scalers write them (`(x - mean) / scale`): computed directly
+    /// while the values are numbers, else by the plain `Apply` of the last step in
+    /// `general`.
     ArithConst {
         input: Box<Expr>,
-        f: Func,
-        c: f64,
-        const_first: bool,
-        ty: DataType,
-        invalid: ApplyInvalid,
-        default: Option<Val>,
+        steps: Box<[ArithStep]>,
         general: Box<Expr>,
     },
+}
+
+/// A step of [`Expr::ArithConst`]: `value f c`, or `c f value` when `const_first`, with its
+/// `Apply`'s result type and treatments.
+#[derive(Debug, Clone)]
+pub(crate) struct ArithStep {
+    f: Func,
+    c: f64,
+    const_first: bool,
+    ty: DataType,
+    invalid: ApplyInvalid,
+    default: Option<Val>,
 }
 
 /// An `Apply`'s `invalidValueTreatment`: what an undefined result (an integer overflow
@@ -179,12 +187,7 @@ impl Expr {
             }
             Expr::ArithConst {
                 input,
-                f,
-                c,
-                const_first,
-                ty,
-                invalid,
-                default,
+                steps,
                 general,
             } => {
                 // A field (the usual input of a scaler) read without another call.
@@ -195,22 +198,38 @@ impl Expr {
                     } => ctx.get(*slot)?,
                     e => e.eval(ctx)?,
                 };
-                let Val::Num(x) = v else {
+                let Val::Num(mut x) = v else {
                     return general.eval(ctx);
                 };
-                let (a, b) = if *const_first { (*c, x) } else { (x, *c) };
-                let r = match f {
-                    Func::Add => a + b,
-                    Func::Sub => a - b,
-                    Func::Mul => a * b,
-                    _ => a / b,
-                };
-                let r = if *ty == DataType::Float {
-                    r as f32 as f64
-                } else {
-                    r
-                };
-                finish_apply(*f, *ty, Outcome::Value(Val::Num(r)), *invalid, default)
+                let last = steps.len() - 1;
+                for (i, st) in steps.iter().enumerate() {
+                    let (a, b) = if st.const_first { (st.c, x) } else { (x, st.c) };
+                    let r = match st.f {
+                        Func::Add => a + b,
+                        Func::Sub => a - b,
+                        Func::Mul => a * b,
+                        _ => a / b,
+                    };
+                    let r = if st.ty == DataType::Float {
+                        r as f32 as f64
+                    } else {
+                        r
+                    };
+                    match finish_apply(
+                        st.f,
+                        st.ty,
+                        Outcome::Value(Val::Num(r)),
+                        st.invalid,
+                        &st.default,
+                    )? {
+                        Val::Num(y) => x = y,
+                        // Not a number: the last step's value, or the next steps applied
+                        // to it by the plain `Apply`s.
+                        other if i == last => return Ok(other),
+                        _ => return general.eval(ctx),
+                    }
+                }
+                Ok(Val::Num(x))
             }
             Expr::Call {
                 func,
@@ -1108,15 +1127,27 @@ impl Compiler<'_> {
                 invalid,
             };
             if let (Some((c, const_first)), Some(input)) = (constant, input) {
+                let step = ArithStep {
+                    f,
+                    c,
+                    const_first,
+                    ty,
+                    invalid,
+                    default,
+                };
+                // A step of a step (`(x - mean) / scale`) extends its chain.
+                let (input, steps) = match input {
+                    Expr::ArithConst { input, steps, .. } => {
+                        let mut steps = steps.into_vec();
+                        steps.push(step);
+                        (input, steps)
+                    }
+                    input => (Box::new(input), vec![step]),
+                };
                 return Ok((
                     Expr::ArithConst {
-                        input: Box::new(input),
-                        f,
-                        c,
-                        const_first,
-                        ty,
-                        invalid,
-                        default,
+                        input,
+                        steps: steps.into_boxed_slice(),
                         general: Box::new(apply),
                     },
                     ty,
