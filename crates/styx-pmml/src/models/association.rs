@@ -42,6 +42,8 @@ struct Measure {
     x: f64,
     /// The integer's text, for an integer.
     int_text: Option<Val>,
+    /// The number's text, as a list of numbers writes it.
+    text: Val,
 }
 
 /// A compiled association rule.
@@ -374,7 +376,10 @@ pub(crate) fn compile(
             };
             let int_text = integer_literal(r.attr(attr).unwrap_or_default())
                 .map(|i| Val::Str(c.symbols.intern(&i.to_string())));
-            Ok(Some(Measure { x, int_text }))
+            let mut text = String::new();
+            crate::format::write_double(x, &mut text);
+            let text = Val::Str(c.symbols.intern(&text));
+            Ok(Some(Measure { x, int_text, text }))
         };
         let support = opt_measure("support")?;
         let confidence = opt_measure("confidence")?;
@@ -726,18 +731,23 @@ impl Association {
         let mut picked = std::mem::take(&mut ctx.s.members);
         picked.clear();
         let (mut ints, mut doubles) = (false, false);
+        // Measures are written from their texts, made when the model was compiled.
         for r in chosen.take(limit) {
-            let (v, int_text) = self.feature(r, out.feature);
-            match (v, int_text) {
-                (_, Some(t)) => {
+            match self.feature(r, out.feature) {
+                (
+                    _,
+                    Some(Measure {
+                        int_text: Some(t), ..
+                    }),
+                ) => {
                     ints = true;
                     picked.push(t);
                 }
-                (Val::Num(_), None) => {
+                (_, Some(m)) => {
                     doubles = true;
-                    picked.push(v);
+                    picked.push(m.text);
                 }
-                _ => picked.push(v),
+                (v, None) => picked.push(v),
             }
         }
         // Without a declared type, the list's values must be of one type (JPMML infers
@@ -767,11 +777,11 @@ impl Association {
         Ok(text)
     }
 
-    /// A feature of rule `r`: its value and, for an integer measure, its text.
-    fn feature(&self, r: u32, feature: RuleFeature) -> (Val, Option<Val>) {
+    /// A feature of rule `r`: its value and, for a measure, the measure.
+    fn feature(&self, r: u32, feature: RuleFeature) -> (Val, Option<Measure>) {
         let rule = &self.rules[r as usize];
         let num = |m: Option<Measure>| match m {
-            Some(m) => (Val::Num(m.x), m.int_text),
+            Some(m) => (Val::Num(m.x), Some(m)),
             None => (Val::Missing, None),
         };
         match feature {
