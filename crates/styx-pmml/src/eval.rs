@@ -282,7 +282,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether two values are equal (strings compared by text, numbers as Java's
     /// `Double.equals`: see [`crate::types::java_cmp`]).
-    #[inline]
+    #[inline(always)]
     pub fn equal(&self, a: Val, b: Val) -> bool {
         match (a, b) {
             // A string built while scoring is interned when the model knows its text, so a

@@ -312,6 +312,14 @@ pub(crate) fn evaluate_outputs(ctx: &mut Ctx<'_>, model: usize) -> Result<(), Fa
                     {
                         cast_plain(ctx, Val::Num(pred.probs[c as usize]), o.ty)?
                     }
+                    Feature::Probability(None) if pred.has_probs => {
+                        let cats = &node.cats;
+                        let v = match cats.iter().position(|c| ctx.equal(*c, pred.value)) {
+                            Some(c) if c < pred.probs.len() => Val::Num(pred.probs[c]),
+                            _ => Val::Num(0.0),
+                        };
+                        cast_plain(ctx, v, o.ty)?
+                    }
                     Feature::ReasonCode(rank) => {
                         let v = pred.ranked.get(rank - 1).copied().unwrap_or(Val::Missing);
                         cast_plain(ctx, v, o.ty)?
