@@ -507,6 +507,14 @@ const POW10_F64: [f64; 23] = [
 
 const POW10_F32: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
 
+/// The doubles nearest to `10^-k`. For a mantissa `m` up to `2^24` and `k` up to 10, `m`
+/// times `RECIP_POW10_F64[k]` rounded to a float is `m / 10^k` correctly rounded to a float
+/// (checked for every such `m` and `k` by `float_quotients_by_reciprocals`): a
+/// multiplication instead of a division, whose latency a row of float fields waits for.
+const RECIP_POW10_F64: [f64; 11] = [
+    1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10,
+];
+
 /// A plain decimal (at most 19 significant digits): computed at once in the exact case (a
 /// mantissa and a power of ten that are both exact doubles: one correctly rounded
 /// operation), else by Rust's correctly rounded parser, which reads the same syntax;
@@ -574,7 +582,7 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
             let x = if exp >= 0 {
                 m * POW10_F32[exp as usize]
             } else {
-                m / POW10_F32[(-exp) as usize]
+                ((mant as f64) * RECIP_POW10_F64[(-exp) as usize]) as f32
             };
             return Some(if neg { -x } else { x } as f64 + 0.0);
         }
@@ -924,6 +932,20 @@ mod tests {
             }
             if let Some(x) = parse_float(&s) {
                 proptest::prop_assert_eq!(x.to_bits(), (s.parse::<f32>().unwrap() as f64 + 0.0).to_bits());
+            }
+        }
+    }
+
+    /// Every quotient [`parse_float`] computes by a multiplication with a reciprocal is
+    /// the correctly rounded one (the division of two exact floats).
+    #[test]
+    #[cfg_attr(debug_assertions, ignore = "exhaustive: run optimized")]
+    fn float_quotients_by_reciprocals() {
+        for k in 1..=10 {
+            for m in 0..=(1u32 << 24) {
+                let want = (m as f32) / POW10_F32[k];
+                let got = ((m as f64) * RECIP_POW10_F64[k]) as f32;
+                assert_eq!(got.to_bits(), want.to_bits(), "{m}e-{k}");
             }
         }
     }
