@@ -36,11 +36,14 @@ struct Split {
 #[derive(Debug, Clone, Copy)]
 enum Other {
     /// String feature `feat`: go to `first` when its id is in `ids[start..end]`, to
-    /// `second` when it is not, and to `missing` when the feature is missing.
+    /// `second` when it is not, and to `missing` when the feature is missing. When every
+    /// id is below 64, `set` has their bits (and `small` is set): a test of one bit.
     In {
         feat: u32,
         start: u32,
         end: u32,
+        small: bool,
+        set: u64,
         first: Ref,
         second: Ref,
         missing: Ref,
@@ -261,14 +264,21 @@ impl TreeSum {
                     feat,
                     start,
                     end,
+                    small,
+                    set,
                     first,
                     second,
                     missing,
                 } => {
                     let id = r.strs[feat as usize];
+                    let found = if small {
+                        id < 64 && (set >> id) & 1 != 0
+                    } else {
+                        self.ids[start as usize..end as usize].contains(&id)
+                    };
                     cur = if MISSING && id == MISSING_ID {
                         missing
-                    } else if self.ids[start as usize..end as usize].contains(&id) {
+                    } else if found {
                         first
                     } else {
                         second
@@ -399,10 +409,19 @@ impl<L: Fn(u32) -> Option<f64>, U: Fn(Slot) -> bool> Builder<'_, L, U> {
                 } else {
                     (first, second)
                 };
+                let ids = &self.sum.ids[start as usize..end as usize];
+                let small = ids.iter().all(|id| *id < 64);
+                let set = if small {
+                    ids.iter().fold(0u64, |set, id| set | 1 << id)
+                } else {
+                    0
+                };
                 self.sum.other(Other::In {
                     feat,
                     start,
                     end,
+                    small,
+                    set,
                     first,
                     second,
                     missing,
