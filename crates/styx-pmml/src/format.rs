@@ -111,59 +111,38 @@ pub(crate) fn java_sci(x: f64) -> String {
     }
     match java_integral_digits(x, 53) {
         Some(d) => d,
-        None => java_tie(x, format!("{x:e}"), |s| s.parse::<f64>().ok()),
+        None => java_tie(x, format!("{x:e}")),
     }
 }
 
 /// Java breaks a tie between two shortest decimals of a float (the float exactly halfway
 /// between them) towards the even last digit; `sci` is Rust's choice (`{:e}`).
 fn java_float_tie(x: f32, sci: String) -> String {
-    java_tie(x as f64, sci, |s| s.parse::<f32>().ok().map(f64::from))
+    java_tie(x as f64, sci)
 }
 
-/// [`java_float_tie`] for a value whose decimal `parse` reads back.
-fn java_tie(x: f64, sci: String, parse: impl Fn(&str) -> Option<f64>) -> String {
+/// [`java_float_tie`] for a double (or a float held as one).
+fn java_tie(x: f64, sci: String) -> String {
     let (neg, digits, exp) = split(&sci);
     let n = digits.len();
-    // Only an odd last digit can be the wrong side of a tie; and a tie's midpoint (the
-    // digits and a 5) reads back as the value itself.
-    if digits.as_bytes()[n - 1] % 2 == 0 {
+    // Only an odd last digit can be the wrong side of a tie.
+    if digits.as_bytes()[n - 1] % 2 == 0 || n > 17 {
         return sci;
     }
-    let midpoint = |d: &str| format!("{}.{}5e{exp}", &d[..1], &d[1..]);
-    let below = digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|v| v.checked_sub(1))
-        .map(|v| v.to_string());
-    let candidates = [Some(digits.clone()), below.filter(|b| b.len() == n)];
-    if !candidates
-        .iter()
-        .flatten()
-        .any(|d| parse(&midpoint(d)) == Some(x.abs()))
-    {
+    let Ok(d) = digits.parse::<u64>() else {
         return sci;
-    }
-    let exact = format!("{:.800e}", x.abs());
-    let (ed, ee) = exact.split_once('e').unwrap_or((&exact, "0"));
-    let exact_digits: String = ed.chars().filter(|c| *c != '.').collect();
-    let exact_digits = exact_digits.trim_end_matches('0');
-    if ee.parse::<i32>().ok() != Some(exp)
-        || exact_digits.len() != n + 1
-        || !exact_digits.ends_with('5')
-    {
-        return sci;
-    }
-    let lower = &exact_digits[..n];
-    let last = lower.as_bytes()[n - 1] - b'0';
-    let chosen = if last % 2 == 0 {
-        lower.to_string()
-    } else {
-        match lower.parse::<u64>() {
-            Ok(v) => (v + 1).to_string(),
-            Err(_) => return sci,
-        }
     };
+    // The tie is between `lower` and `lower + 1` (n digits), one of which Rust chose.
+    let m = n as i32 - exp;
+    let tie = [Some(d), d.checked_sub(1)]
+        .into_iter()
+        .flatten()
+        .filter(|c| c.to_string().len() == n)
+        .find(|c| is_decimal(x.abs(), c * 10 + 5, m));
+    let Some(lower) = tie else {
+        return sci;
+    };
+    let chosen = if lower % 2 == 0 { lower } else { lower + 1 }.to_string();
     if chosen.len() != n {
         return sci;
     }
@@ -178,6 +157,46 @@ fn java_tie(x: f64, sci: String, parse: impl Fn(&str) -> Option<f64>) -> String 
     }
     let _ = write!(s, "e{exp}");
     s
+}
+
+/// Whether the positive double `x` is exactly `d * 10^-m`. With `x = mant * 2^e` (`mant`
+/// odd), that is `mant * 5^m * 2^(m + e) == d`: an integer equation, decided in 128 bits
+/// (an `m` above 27 would need a `d` above 2^64).
+fn is_decimal(x: f64, d: u64, m: i32) -> bool {
+    if !x.is_finite() || x <= 0.0 {
+        return false;
+    }
+    if m <= 0 {
+        // An integral `x` (below 2^128, where 128 bits hold it).
+        return x.fract() == 0.0
+            && x < 3.4e38
+            && 10u128
+                .checked_pow((-m) as u32)
+                .and_then(|p| p.checked_mul(d as u128))
+                == Some(x as u128);
+    }
+    if m > 27 {
+        return false;
+    }
+    let bits = x.to_bits();
+    let biased = (bits >> 52) as i32;
+    let fraction = bits & ((1 << 52) - 1);
+    let (mut mant, mut e) = if biased == 0 {
+        (fraction, -1074)
+    } else {
+        (fraction | 1 << 52, biased - 1075)
+    };
+    let zeros = mant.trailing_zeros();
+    mant >>= zeros;
+    e += zeros as i32;
+    let shift = m + e;
+    if !(0..64).contains(&shift) {
+        return false;
+    }
+    (mant as u128)
+        .checked_mul(5u128.pow(m as u32))
+        .and_then(|p| p.checked_mul(1u128 << shift))
+        == Some(d as u128)
 }
 
 /// Lays out shortest digits (Rust's `{:e}` form) as Java's `toString` does: plain from
@@ -286,6 +305,92 @@ fn layout(sci: &str, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The tie-break as the exact decimal expansion decides it (the reference for
+    /// [`java_tie`]).
+    fn exact_tie(x: f64, sci: String, parse: impl Fn(&str) -> Option<f64>) -> String {
+        let (neg, digits, exp) = split(&sci);
+        let n = digits.len();
+        if digits.as_bytes()[n - 1] % 2 == 0 {
+            return sci;
+        }
+        let midpoint = |d: &str| format!("{}.{}5e{exp}", &d[..1], &d[1..]);
+        let below = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|v| v.checked_sub(1))
+            .map(|v| v.to_string());
+        let candidates = [Some(digits.clone()), below.filter(|b| b.len() == n)];
+        if !candidates
+            .iter()
+            .flatten()
+            .any(|d| parse(&midpoint(d)) == Some(x.abs()))
+        {
+            return sci;
+        }
+        let exact = format!("{:.800e}", x.abs());
+        let (ed, ee) = exact.split_once('e').unwrap();
+        let exact_digits: String = ed.chars().filter(|c| *c != '.').collect();
+        let exact_digits = exact_digits.trim_end_matches('0');
+        if ee.parse::<i32>().ok() != Some(exp)
+            || exact_digits.len() != n + 1
+            || !exact_digits.ends_with('5')
+        {
+            return sci;
+        }
+        let lower = &exact_digits[..n];
+        let chosen = if (lower.as_bytes()[n - 1] - b'0') % 2 == 0 {
+            lower.to_string()
+        } else {
+            (lower.parse::<u64>().unwrap() + 1).to_string()
+        };
+        if chosen.len() != n {
+            return sci;
+        }
+        let mut s = String::new();
+        if neg {
+            s.push('-');
+        }
+        s.push_str(&chosen[..1]);
+        if n > 1 {
+            s.push('.');
+            s.push_str(&chosen[1..]);
+        }
+        let _ = write!(s, "e{exp}");
+        s
+    }
+
+    #[test]
+    fn ties_are_found_as_the_exact_expansion_finds_them() {
+        let mut ties = 0;
+        let mut check = |x: f64| {
+            let want = exact_tie(x, format!("{x:e}"), |s| s.parse::<f64>().ok());
+            let got = java_tie(x, format!("{x:e}"));
+            assert_eq!(got, want, "{x:e}");
+            let f = x as f32;
+            if f.is_finite() && f != 0.0 {
+                let want = exact_tie(f as f64, format!("{f:e}"), |s| {
+                    s.parse::<f32>().ok().map(f64::from)
+                });
+                let got = java_float_tie(f, format!("{f:e}"));
+                assert_eq!(got, want, "{f:e}");
+                ties += usize::from(got != format!("{f:e}"));
+            }
+        };
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        for i in 0..50_000u64 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            // Dyadic fractions, short decimals, floats' values and arbitrary doubles.
+            check((state % 1_000_000) as f64 / (1u64 << (i % 40)) as f64);
+            check((state % 100_000) as f64 / 10f64.powi((i % 12) as i32));
+            check(f32::from_bits((state >> 32) as u32 & 0x7f7f_ffff) as f64);
+            check(f64::from_bits(state & 0x7fef_ffff_ffff_ffff));
+            check(-((state % 4096) as f64) * 2f64.powi((i % 200) as i32 - 100));
+        }
+        assert!(ties > 0, "no tie was met");
+    }
 
     fn d(x: f64) -> String {
         let mut s = String::new();
