@@ -58,9 +58,9 @@ pub(crate) enum Cond {
     },
 }
 
+#[cfg(test)]
 impl Op {
     /// Whether two numbers ordered as JPMML orders them (NaN above all, -0 below 0) pass.
-    #[inline]
     fn holds(self, x: f64, y: f64) -> bool {
         let ord = crate::types::java_cmp(x, y);
         match self {
@@ -104,7 +104,8 @@ impl KeyRange {
         }
     }
 
-    /// Whether `x` passes: [`Op::holds`] for the range's operator and constant.
+    /// Whether `x` passes the comparison with the range's operator and constant, numbers
+    /// ordered as JPMML orders them (NaN above all, -0 below 0).
     #[inline]
     pub(crate) fn holds(self, x: f64) -> bool {
         (java_key(x).wrapping_sub(self.low) <= self.span) != self.negate
@@ -142,10 +143,8 @@ impl Cond {
             Cond::Compare {
                 slot, op, value, ..
             } => {
+                // A number compared with a number is decided in `eval`.
                 let v = ctx.get(*slot)?;
-                if let (Val::Num(x), Val::Num(y)) = (v, *value) {
-                    return Ok(Some(op.holds(x, y)));
-                }
                 if v.is_missing() {
                     return Ok(None);
                 }
