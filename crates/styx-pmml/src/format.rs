@@ -88,17 +88,7 @@ fn java_integral_digits(x: f64, significant: u32) -> Option<String> {
     let digits = value.to_string();
     let trimmed = digits.trim_end_matches('0');
     let exp = exp10 + digits.len() as i32 - 1;
-    let mut s = String::new();
-    if x < 0.0 {
-        s.push('-');
-    }
-    s.push_str(&trimmed[..1]);
-    if trimmed.len() > 1 {
-        s.push('.');
-        s.push_str(&trimmed[1..]);
-    }
-    let _ = write!(s, "e{exp}");
-    Some(s)
+    Some(sci_text(x < 0.0, trimmed, exp))
 }
 
 /// The decimal digits Java 17 gives a finite, non-zero double (`Double.toString`,
@@ -113,6 +103,21 @@ pub(crate) fn java_sci(x: f64) -> String {
         Some(d) => d,
         None => java_tie(x, format!("{x:e}")),
     }
+}
+
+/// `digits` (at least one) times `10^exp` as `{:e}` writes it (`-1.25e-3`).
+fn sci_text(neg: bool, digits: &str, exp: i32) -> String {
+    let mut s = String::with_capacity(digits.len() + 8);
+    if neg {
+        s.push('-');
+    }
+    s.push_str(&digits[..1]);
+    if digits.len() > 1 {
+        s.push('.');
+        s.push_str(&digits[1..]);
+    }
+    let _ = write!(s, "e{exp}");
+    s
 }
 
 /// Java breaks a tie between two shortest decimals of a float (the float exactly halfway
@@ -146,17 +151,7 @@ fn java_tie(x: f64, sci: String) -> String {
     if chosen.len() != n {
         return sci;
     }
-    let mut s = String::new();
-    if neg {
-        s.push('-');
-    }
-    s.push_str(&chosen[..1]);
-    if n > 1 {
-        s.push('.');
-        s.push_str(&chosen[1..]);
-    }
-    let _ = write!(s, "e{exp}");
-    s
+    sci_text(neg, &chosen, exp)
 }
 
 /// Whether the positive double `x` is exactly `d * 10^-m`. With `x = mant * 2^e` (`mant`
@@ -347,17 +342,7 @@ mod tests {
         if chosen.len() != n {
             return sci;
         }
-        let mut s = String::new();
-        if neg {
-            s.push('-');
-        }
-        s.push_str(&chosen[..1]);
-        if n > 1 {
-            s.push('.');
-            s.push_str(&chosen[1..]);
-        }
-        let _ = write!(s, "e{exp}");
-        s
+        sci_text(neg, &chosen, exp)
     }
 
     #[test]
