@@ -231,14 +231,21 @@ impl PlainNumber {
             return None;
         };
         let x = parse_number(self.ty, t).filter(|x| !x.is_nan())?;
-        Some(match self.outliers {
-            Outliers::AsIs => Val::Num(x),
+        Some(self.outliers.apply(x))
+    }
+}
+
+impl Outliers {
+    /// The value of a valid number `x` after the treatment (of a number field: a period's
+    /// extreme values are refused, see [`Prep::treat_value`]).
+    #[inline]
+    fn apply(self, x: f64) -> Val {
+        match self {
             Outliers::AsMissing(lo, hi) if x < lo || x > hi => Val::Missing,
-            Outliers::AsMissing(..) => Val::Num(x),
             Outliers::AsExtreme(lo, _) if x < lo => Val::Num(lo),
             Outliers::AsExtreme(_, hi) if x > hi => Val::Num(hi),
-            Outliers::AsExtreme(..) => Val::Num(x),
-        })
+            _ => Val::Num(x),
+        }
     }
 }
 
@@ -539,23 +546,20 @@ impl Prep {
         if !self.is_valid(ctx, v) {
             return self.invalid_value(ctx, Some(v), |ctx| ctx.describe(v));
         }
-        match (&self.outliers, v) {
-            (Outliers::AsMissing(lo, hi), Val::Num(x)) if x < *lo || x > *hi => Ok(Val::Missing),
-            (Outliers::AsExtreme(lo, hi), Val::Num(x))
-                if (x < *lo || x > *hi) && self.ty.is_period() =>
-            {
+        let Val::Num(x) = v else {
+            return Ok(v);
+        };
+        if let Outliers::AsExtreme(lo, hi) = self.outliers {
+            if (x < lo || x > hi) && self.ty.is_period() {
                 // JPMML's replacement (a plain number) is not a value of a period type.
-                let _ = (lo, hi);
-                Err(EvalError::InvalidValue {
+                return Err(EvalError::InvalidValue {
                     field: self.name.to_string(),
                     value: ctx.describe(v),
                 }
-                .into())
+                .into());
             }
-            (Outliers::AsExtreme(lo, _), Val::Num(x)) if x < *lo => Ok(Val::Num(*lo)),
-            (Outliers::AsExtreme(_, hi), Val::Num(x)) if x > *hi => Ok(Val::Num(*hi)),
-            _ => Ok(v),
         }
+        Ok(self.outliers.apply(x))
     }
 }
 
