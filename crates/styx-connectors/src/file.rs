@@ -276,7 +276,8 @@ pub struct LineSink {
     path: Option<PathBuf>,
     writer: Option<Box<dyn Write + Send>>,
     written: u64,
-    line: Vec<u8>,
+    /// The lines of the batch being written.
+    lines: Vec<u8>,
 }
 
 impl LineSink {
@@ -291,7 +292,7 @@ impl LineSink {
             path: Some(path.to_path_buf()),
             writer: None,
             written: 0,
-            line: Vec::new(),
+            lines: Vec::new(),
         })
     }
 
@@ -302,7 +303,7 @@ impl LineSink {
             path: None,
             writer: Some(writer),
             written: 0,
-            line: Vec::new(),
+            lines: Vec::new(),
         }
     }
 
@@ -347,22 +348,24 @@ impl LineSink {
 
 impl Sink<Event> for LineSink {
     fn write(&mut self, batch: &mut Vec<Event>) -> Result<(), BoxError> {
-        let mut line = std::mem::take(&mut self.line);
-        let name = self.name.clone();
-        let writer = self.writer()?;
-        let mut written = 0;
+        // The batch's lines are written at once.
+        let mut lines = std::mem::take(&mut self.lines);
+        lines.clear();
         for event in batch.drain(..) {
-            line.clear();
-            serde_json::to_writer(&mut line, &event)?;
-            line.push(b'\n');
-            writer
-                .write_all(&line)
-                .map_err(|e| format!("{name}: cannot write: {e}"))?;
-            written += line.len() as u64;
+            event.write_json(&mut lines);
+            lines.push(b'\n');
         }
-        self.written += written;
-        self.line = line;
-        Ok(())
+        let name = self.name.clone();
+        let written = self.writer().and_then(|writer| {
+            writer
+                .write_all(&lines)
+                .map_err(|e| format!("{name}: cannot write: {e}").into())
+        });
+        if written.is_ok() {
+            self.written += lines.len() as u64;
+        }
+        self.lines = lines;
+        written
     }
 
     fn flush(&mut self) -> Result<(), BoxError> {

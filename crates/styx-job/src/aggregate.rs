@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
+use smallvec::SmallVec;
 use styx_runtime::event::{intern, Event, Name};
 use styx_runtime::window::AggregateFunction;
 
@@ -94,8 +95,11 @@ impl Num {
         }
     }
 
+    // Two floats are matched first: otherwise the compiler may convert the integer
+    // (a call for an i128) before it knows whether the value is one.
     fn add(self, other: Num) -> Num {
         match (self, other) {
+            (Num::Float(a), Num::Float(b)) => Num::Float(a + b),
             (Num::Int(a), Num::Int(b)) => Num::Int(a + b),
             (a, b) => Num::Float(a.as_f64() + b.as_f64()),
         }
@@ -103,6 +107,7 @@ impl Num {
 
     fn less(self, other: Num) -> bool {
         match (self, other) {
+            (Num::Float(a), Num::Float(b)) => a < b,
             (Num::Int(a), Num::Int(b)) => a < b,
             (a, b) => a.as_f64() < b.as_f64(),
         }
@@ -146,6 +151,10 @@ pub enum Slot {
     /// Sum and count of the values.
     Avg(Num, u64),
 }
+
+/// The running states of a window transform's aggregates, in declaration order: up to
+/// two are kept in place (no allocation per key and slice, a copy to read a result).
+pub type Slots = SmallVec<[Slot; 2]>;
 
 /// All aggregates of a window transform, as one aggregate function over events.
 pub struct JsonAggregates {
@@ -201,10 +210,10 @@ impl JsonAggregates {
 }
 
 impl AggregateFunction<Event> for JsonAggregates {
-    type Acc = Vec<Slot>;
-    type Out = Vec<Slot>;
+    type Acc = Slots;
+    type Out = Slots;
 
-    fn create(&self) -> Vec<Slot> {
+    fn create(&self) -> Slots {
         self.specs
             .iter()
             .map(|(_, kind)| match kind {
@@ -215,7 +224,7 @@ impl AggregateFunction<Event> for JsonAggregates {
             .collect()
     }
 
-    fn add(&self, acc: &mut Vec<Slot>, event: &Event) {
+    fn add(&self, acc: &mut Slots, event: &Event) {
         for (((_, kind), field), slot) in self.specs.iter().zip(&self.fields).zip(acc.iter_mut()) {
             let value = || Num::of(event.get(field.as_deref()?));
             match (kind, slot) {
@@ -236,7 +245,7 @@ impl AggregateFunction<Event> for JsonAggregates {
         }
     }
 
-    fn merge(&self, acc: &mut Vec<Slot>, other: &Vec<Slot>) {
+    fn merge(&self, acc: &mut Slots, other: &Slots) {
         for ((_, kind), (slot, o)) in self.specs.iter().zip(acc.iter_mut().zip(other)) {
             match (slot, o) {
                 (Slot::Count(a), Slot::Count(b)) => *a += b,
@@ -250,7 +259,7 @@ impl AggregateFunction<Event> for JsonAggregates {
         }
     }
 
-    fn result(&self, acc: &Vec<Slot>) -> Vec<Slot> {
+    fn result(&self, acc: &Slots) -> Slots {
         acc.clone()
     }
 }

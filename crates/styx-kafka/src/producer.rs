@@ -183,12 +183,7 @@ impl KafkaProducer {
         let mut payload = std::mem::take(&mut self.payload);
         payload.clear();
         match self.format {
-            Format::Json => {
-                serde_json::to_writer(&mut payload, event).map_err(|e| Error::Encode {
-                    topic: self.topic.clone(),
-                    message: e.to_string(),
-                })?
-            }
+            Format::Json => event.write_json(&mut payload),
             Format::Raw => match event.get("value") {
                 Some(Value::String(s)) => payload.extend_from_slice(s.as_bytes()),
                 Some(other) => {

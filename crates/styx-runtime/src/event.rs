@@ -259,6 +259,81 @@ impl std::ops::Index<&str> for Event {
     }
 }
 
+impl Event {
+    /// Appends the event as a JSON object to `out`: the same text as `serde_json`
+    /// writes, without going through a serializer for the common values (names and
+    /// strings without characters to escape, integers).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (name, value)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(out, name);
+            out.push(b':');
+            write_json_value(out, value);
+        }
+        out.push(b'}');
+    }
+}
+
+/// Appends `value` as `serde_json` writes it.
+fn write_json_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::String(s) => write_json_str(out, s),
+        Value::Number(n) if n.is_i64() => out.extend_from_slice(
+            itoa::Buffer::new()
+                .format(n.as_i64().unwrap_or_default())
+                .as_bytes(),
+        ),
+        // Floats, unsigned integers above i64 and nested values: as serde_json writes them
+        // (writing to a vector cannot fail).
+        other => {
+            let _ = serde_json::to_writer(&mut *out, other);
+        }
+    }
+}
+
+/// Appends `s` as a JSON string: copied between quotes when no character needs an
+/// escape, otherwise as `serde_json` escapes it.
+fn write_json_str(out: &mut Vec<u8>, s: &str) {
+    if !needs_escape(s.as_bytes()) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
+/// Whether `s` has a byte JSON escapes in strings: a control character, `"` or `\`
+/// (eight bytes at a time).
+fn needs_escape(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    // A byte of `v` below `n` (n <= 0x80) sets its high bit here.
+    let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_ne_bytes(word);
+        if below(v, 0x20) | below(v ^ (ONES * b'"' as u64), 1) | below(v ^ (ONES * b'\\' as u64), 1)
+            != 0
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 impl Serialize for Event {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -440,7 +515,7 @@ pub fn parse_event_fields(bytes: &[u8], only: Option<&[String]>) -> Result<Event
     // Text checked as UTF-8 once is read without checking each string again.
     let parsed = match std::str::from_utf8(bytes) {
         Ok(text) => {
-            let mut de = serde_json::Deserializer::from_str(text);
+            let mut de = sonic_rs::Deserializer::from_str(text);
             let parsed = NAMES.with(|names| {
                 de.deserialize_map(Fields {
                     names: &mut names.borrow_mut(),
@@ -572,6 +647,49 @@ mod tests {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(map)) => proptest::prop_assert_eq!(ours, Ok(Event::from(map))),
                 _ => proptest::prop_assert!(ours.is_err()),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Events are written as serde_json writes them.
+        #[test]
+        fn events_are_written_as_serde_json_writes_them(
+            text in "\\{(\"(a|b|é|\\\\n|\\\\\"|long name with spaces)\": ?(-?[0-9]{1,20}(\\.[0-9]{1,3})?(e-?[0-9]{1,3})?|\"[a-zé\\\\\"\u{1}\u{7f}]{0,12}\"|\"\\\\u001f\"|null|true|false|\\[1,\"x\"\\]|\\{\"y\":2.5\\}),? ?){0,4}\\}",
+        ) {
+            if let Ok(event) = parse_event(text.as_bytes()) {
+                let mut ours = Vec::new();
+                event.write_json(&mut ours);
+                proptest::prop_assert_eq!(
+                    String::from_utf8(ours).unwrap(),
+                    serde_json::to_string(&event).unwrap()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let text = r#"{"a\n":"x\"y\u0001","b":-0,"c":1e20,"d":0.1,"e":18446744073709551615,"f":-9223372036854775808,"g":[1,{"h":null}],"i":true,"long name, with \\ and more":"plain text of some length"}"#;
+        let event = parse_event(text.as_bytes()).unwrap();
+        let mut ours = Vec::new();
+        event.write_json(&mut ours);
+        assert_eq!(
+            String::from_utf8(ours).unwrap(),
+            serde_json::to_string(&event).unwrap()
+        );
+    }
+
+    #[test]
+    fn escapes_are_found_at_every_position() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    let expected = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(needs_escape(&s), expected, "byte {b} at {at} of {len}");
+                }
             }
         }
     }
