@@ -652,6 +652,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// Kept fields decode as serde_json reads them, and the text is refused exactly
+        /// when serde_json refuses it, whatever the fields left out hold.
+        #[test]
+        fn kept_fields_decode_as_serde_json_reads_them(
+            text in "[ \t\r\n]{0,2}\\{[ \n]{0,1}(\"(k|x|\\\\u006b|k\\\\n)\"[ \t]{0,1}:[ \r]{0,1}(-?(0|00|01|[1-9][0-9]{0,20})(\\.[0-9]{0,2})?([eE][-+]?[0-9]{0,3})?|-|\"([a-z]|\\\\[nu\"/bx]|\u{1}|é){0,4}\"|nul|null|true|tru|false|\\[(1|\"a\"|\\{\\}),?\\]|\\{\"y\":(2|\"\\u{1f}\")\\}),?[ \t]{0,1}){0,4}\\}[ \n]{0,2}(x|\\}|,)?",
+        ) {
+            let only = ["k".to_string()];
+            let ours = parse_event_fields(text.as_bytes(), Some(&only));
+            match serde_json::from_slice::<Value>(text.as_bytes()) {
+                Ok(Value::Object(map)) => proptest::prop_assert_eq!(
+                    ours,
+                    Ok(map.into_iter().filter(|(n, _)| n == "k").collect::<Event>())
+                ),
+                _ => proptest::prop_assert!(ours.is_err()),
+            }
+        }
+
         /// Events are written as serde_json writes them.
         #[test]
         fn events_are_written_as_serde_json_writes_them(
