@@ -7,7 +7,6 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Number, Value};
-use smallvec::SmallVec;
 use styx_runtime::event::{intern, Event, Name};
 use styx_runtime::window::AggregateFunction;
 
@@ -152,9 +151,8 @@ pub enum Slot {
     Avg(Num, u64),
 }
 
-/// The running states of a window transform's aggregates, in declaration order: up to
-/// two are kept in place (no allocation per key and slice, a copy to read a result).
-pub type Slots = SmallVec<[Slot; 2]>;
+/// The running states of a window transform's aggregates, in declaration order.
+pub type Slots = Vec<Slot>;
 
 /// All aggregates of a window transform, as one aggregate function over events.
 pub struct JsonAggregates {
