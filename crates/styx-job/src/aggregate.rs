@@ -62,23 +62,63 @@ impl AggKind {
     }
 }
 
-/// A number as aggregated: exact while integer.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A number as aggregated: exact while integer. Integers past `i64` (a sum that grew
+/// beyond it, a `u64` value) are kept on the heap, so that the common number takes 16
+/// bytes: accumulators are many and read often, and their size is the aggregation's cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "NumText", into = "NumText")]
 pub enum Num {
-    /// An integer.
-    Int(i128),
+    /// An integer of `i64`.
+    Int(i64),
     /// A float.
+    Float(f64),
+    /// An integer beyond `i64`.
+    Wide(Box<i128>),
+}
+
+/// How a [`Num`] is saved in checkpoints.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Num")]
+enum NumText {
+    Int(i128),
     Float(f64),
 }
 
+impl From<NumText> for Num {
+    fn from(n: NumText) -> Num {
+        match n {
+            NumText::Int(i) => Num::int(i),
+            NumText::Float(f) => Num::Float(f),
+        }
+    }
+}
+
+impl From<Num> for NumText {
+    fn from(n: Num) -> NumText {
+        match n {
+            Num::Int(i) => NumText::Int(i as i128),
+            Num::Wide(w) => NumText::Int(*w),
+            Num::Float(f) => NumText::Float(f),
+        }
+    }
+}
+
 impl Num {
+    /// An integer, in place when it fits an `i64`.
+    fn int(i: i128) -> Num {
+        match i64::try_from(i) {
+            Ok(i) => Num::Int(i),
+            Err(_) => Num::Wide(Box::new(i)),
+        }
+    }
+
     fn of(value: Option<&Value>) -> Option<Num> {
         match value? {
             Value::Number(n) => {
                 if let Some(i) = n.as_i64() {
-                    Some(Num::Int(i as i128))
+                    Some(Num::Int(i))
                 } else if let Some(u) = n.as_u64() {
-                    Some(Num::Int(u as i128))
+                    Some(Num::int(u as i128))
                 } else {
                     n.as_f64().map(Num::Float)
                 }
@@ -87,38 +127,56 @@ impl Num {
         }
     }
 
-    fn as_f64(self) -> f64 {
+    fn as_f64(&self) -> f64 {
         match self {
-            Num::Int(i) => i as f64,
-            Num::Float(f) => f,
+            Num::Int(i) => *i as f64,
+            Num::Wide(w) => **w as f64,
+            Num::Float(f) => *f,
         }
     }
 
-    // Two floats are matched first: otherwise the compiler may convert the integer
-    // (a call for an i128) before it knows whether the value is one.
-    fn add(self, other: Num) -> Num {
-        match (self, other) {
+    /// The integer, if it is one.
+    fn as_i128(&self) -> Option<i128> {
+        match self {
+            Num::Int(i) => Some(*i as i128),
+            Num::Wide(w) => Some(**w),
+            Num::Float(_) => None,
+        }
+    }
+
+    /// Adds `other` in place.
+    fn add(&mut self, other: &Num) {
+        *self = match (&*self, other) {
             (Num::Float(a), Num::Float(b)) => Num::Float(a + b),
-            (Num::Int(a), Num::Int(b)) => Num::Int(a + b),
-            (a, b) => Num::Float(a.as_f64() + b.as_f64()),
-        }
+            (Num::Int(a), Num::Int(b)) => match a.checked_add(*b) {
+                Some(sum) => Num::Int(sum),
+                None => Num::int(*a as i128 + *b as i128),
+            },
+            (a, b) => match (a.as_i128(), b.as_i128()) {
+                (Some(a), Some(b)) => Num::int(a.wrapping_add(b)),
+                _ => Num::Float(a.as_f64() + b.as_f64()),
+            },
+        };
     }
 
-    fn less(self, other: Num) -> bool {
+    fn less(&self, other: &Num) -> bool {
         match (self, other) {
             (Num::Float(a), Num::Float(b)) => a < b,
             (Num::Int(a), Num::Int(b)) => a < b,
-            (a, b) => a.as_f64() < b.as_f64(),
+            (a, b) => match (a.as_i128(), b.as_i128()) {
+                (Some(a), Some(b)) => a < b,
+                _ => a.as_f64() < b.as_f64(),
+            },
         }
     }
 
-    fn to_value(self) -> Value {
+    fn to_value(&self) -> Value {
         match self {
-            Num::Int(i) => i64::try_from(i)
+            Num::Int(i) => Value::from(*i),
+            Num::Wide(w) => u64::try_from(**w)
                 .map(Value::from)
-                .or_else(|_| u64::try_from(i).map(Value::from))
-                .unwrap_or_else(|_| float_value(i as f64)),
-            Num::Float(f) => float_value(f),
+                .unwrap_or_else(|_| float_value(**w as f64)),
+            Num::Float(f) => float_value(*f),
         }
     }
 }
@@ -130,14 +188,14 @@ fn float_value(f: f64) -> Value {
 }
 
 /// Folds `v` into a sum, minimum or maximum.
-fn fold(kind: &AggKind, cur: &mut Option<Num>, v: Num) {
-    *cur = Some(match (kind, *cur) {
-        (_, None) => v,
+fn fold(kind: &AggKind, cur: &mut Option<Num>, v: &Num) {
+    match (kind, cur) {
+        (_, cur @ None) => *cur = Some(v.clone()),
         (AggKind::Sum(_), Some(c)) => c.add(v),
-        (AggKind::Min(_), Some(c)) if v.less(c) => v,
-        (AggKind::Max(_), Some(c)) if c.less(v) => v,
-        (_, Some(c)) => c,
-    });
+        (AggKind::Min(_), Some(c)) if v.less(c) => c.clone_from(v),
+        (AggKind::Max(_), Some(c)) if c.less(v) => c.clone_from(v),
+        _ => {}
+    }
 }
 
 /// The running state of one aggregate.
@@ -184,7 +242,7 @@ impl JsonAggregates {
         for ((name, _), slot) in self.specs.iter().zip(acc) {
             let value = match slot {
                 Slot::Count(n) => Value::from(*n),
-                Slot::Num(v) => v.map(Num::to_value).unwrap_or(Value::Null),
+                Slot::Num(v) => v.as_ref().map_or(Value::Null, Num::to_value),
                 Slot::Avg(_, 0) => Value::Null,
                 Slot::Avg(sum, n) => float_value(sum.as_f64() / *n as f64),
             };
@@ -229,13 +287,13 @@ impl AggregateFunction<Event> for JsonAggregates {
                 (AggKind::Count, Slot::Count(n)) => *n += 1,
                 (AggKind::Avg(_), Slot::Avg(sum, n)) => {
                     if let Some(v) = value() {
-                        *sum = sum.add(v);
+                        sum.add(&v);
                         *n += 1;
                     }
                 }
                 (AggKind::Sum(_) | AggKind::Min(_) | AggKind::Max(_), Slot::Num(cur)) => {
                     if let Some(v) = value() {
-                        fold(kind, cur, v);
+                        fold(kind, cur, &v);
                     }
                 }
                 _ => {}
@@ -248,10 +306,10 @@ impl AggregateFunction<Event> for JsonAggregates {
             match (slot, o) {
                 (Slot::Count(a), Slot::Count(b)) => *a += b,
                 (Slot::Avg(s, n), Slot::Avg(s2, n2)) => {
-                    *s = s.add(*s2);
+                    s.add(s2);
                     *n += n2;
                 }
-                (Slot::Num(a), Slot::Num(Some(b))) => fold(kind, a, *b),
+                (Slot::Num(a), Slot::Num(Some(b))) => fold(kind, a, b),
                 _ => {}
             }
         }
@@ -276,6 +334,56 @@ mod tests {
         );
         assert!(AggKind::parse("median(x)").is_err());
         assert!(AggKind::parse("sum()").is_err());
+    }
+
+    #[test]
+    fn integers_past_i64_stay_exact_and_save_as_before() {
+        let aggs = JsonAggregates::new(vec![
+            ("s".into(), AggKind::Sum("v".into())),
+            ("hi".into(), AggKind::Max("v".into())),
+        ]);
+        let mut acc = aggs.create();
+        for v in [
+            json!(i64::MAX),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(-i64::MAX),
+        ] {
+            let e = Event::from(json!({ "v": v }).as_object().unwrap().clone());
+            aggs.add(&mut acc, &e);
+        }
+        let mut out = Event::new();
+        aggs.write(&acc, &mut out, true);
+        // 2 * (2^63 - 1) + (2^64 - 1) - (2^63 - 1) = 2^64 + 2^63 - 2: past u64, a float.
+        assert_eq!(
+            out.to_string(),
+            r#"{"s":2.7670116110564327e+19,"hi":18446744073709551615}"#
+        );
+        // Checkpoints keep integers as 128-bit ones, as they always have.
+        let saved = serde_json::to_string(&acc).unwrap();
+        assert_eq!(
+            saved,
+            r#"[{"Num":{"Int":27670116110564327422}},{"Num":{"Int":18446744073709551615}}]"#
+        );
+        let restored: Slots = serde_json::from_str(&saved).unwrap();
+        assert_eq!(restored, acc);
+        let mut back = aggs.create();
+        aggs.merge(&mut back, &restored);
+        aggs.add(
+            &mut back,
+            &Event::from(json!({ "v": -(i64::MAX) }).as_object().unwrap().clone()),
+        );
+        aggs.add(
+            &mut back,
+            &Event::from(json!({ "v": -(i64::MAX) }).as_object().unwrap().clone()),
+        );
+        let mut out = Event::new();
+        aggs.write(&back, &mut out, true);
+        // Back below 2^64 after two more: exact again.
+        assert_eq!(
+            out.to_string(),
+            r#"{"s":9223372036854775808,"hi":18446744073709551615}"#
+        );
     }
 
     #[test]
