@@ -515,7 +515,7 @@ pub fn parse_event_fields(bytes: &[u8], only: Option<&[String]>) -> Result<Event
     // Text checked as UTF-8 once is read without checking each string again.
     let parsed = match std::str::from_utf8(bytes) {
         Ok(text) => {
-            let mut de = serde_json::Deserializer::from_str(text);
+            let mut de = sonic_rs::Deserializer::from_str(text);
             let parsed = NAMES.with(|names| {
                 de.deserialize_map(Fields {
                     names: &mut names.borrow_mut(),
