@@ -209,9 +209,6 @@ pub enum Slot {
     Avg(Num, u64),
 }
 
-/// The running states of a window transform's aggregates, in declaration order.
-pub type Slots = Vec<Slot>;
-
 /// All aggregates of a window transform, as one aggregate function over events.
 pub struct JsonAggregates {
     specs: Vec<(Name, AggKind)>,
@@ -266,10 +263,10 @@ impl JsonAggregates {
 }
 
 impl AggregateFunction<Event> for JsonAggregates {
-    type Acc = Slots;
-    type Out = Slots;
+    type Acc = Vec<Slot>;
+    type Out = Vec<Slot>;
 
-    fn create(&self) -> Slots {
+    fn create(&self) -> Vec<Slot> {
         self.specs
             .iter()
             .map(|(_, kind)| match kind {
@@ -280,7 +277,7 @@ impl AggregateFunction<Event> for JsonAggregates {
             .collect()
     }
 
-    fn add(&self, acc: &mut Slots, event: &Event) {
+    fn add(&self, acc: &mut Vec<Slot>, event: &Event) {
         for (((_, kind), field), slot) in self.specs.iter().zip(&self.fields).zip(acc.iter_mut()) {
             let value = || Num::of(event.get(field.as_deref()?));
             match (kind, slot) {
@@ -301,7 +298,7 @@ impl AggregateFunction<Event> for JsonAggregates {
         }
     }
 
-    fn merge(&self, acc: &mut Slots, other: &Slots) {
+    fn merge(&self, acc: &mut Vec<Slot>, other: &Vec<Slot>) {
         for ((_, kind), (slot, o)) in self.specs.iter().zip(acc.iter_mut().zip(other)) {
             match (slot, o) {
                 (Slot::Count(a), Slot::Count(b)) => *a += b,
@@ -315,7 +312,7 @@ impl AggregateFunction<Event> for JsonAggregates {
         }
     }
 
-    fn result(&self, acc: &Slots) -> Slots {
+    fn result(&self, acc: &Vec<Slot>) -> Vec<Slot> {
         acc.clone()
     }
 }
@@ -365,7 +362,7 @@ mod tests {
             saved,
             r#"[{"Num":{"Int":27670116110564327422}},{"Num":{"Int":18446744073709551615}}]"#
         );
-        let restored: Slots = serde_json::from_str(&saved).unwrap();
+        let restored: Vec<Slot> = serde_json::from_str(&saved).unwrap();
         assert_eq!(restored, acc);
         let mut back = aggs.create();
         aggs.merge(&mut back, &restored);

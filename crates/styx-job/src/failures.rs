@@ -251,7 +251,7 @@ impl Drop for Failures {
 
 /// `event` as JSON, cut after [`QUOTED`] characters.
 pub(crate) fn quote(event: &Event) -> String {
-    let text = serde_json::to_string(event).unwrap_or_default();
+    let text = event.to_string();
     match text.char_indices().nth(QUOTED) {
         Some((at, _)) => format!("{}...", &text[..at]),
         None => text,
