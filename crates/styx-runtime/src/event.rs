@@ -7,6 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
+mod flat;
 mod origin;
 pub use origin::{Input, Numbering, Origin};
 
@@ -465,7 +466,7 @@ struct Names {
 impl Names {
     fn at(&mut self, at: usize, name: &str) -> Name {
         if let Some(n) = self.by_position.get(at) {
-            if *n == name {
+            if flat::same(n.as_bytes(), name.as_bytes()) {
                 return Cow::Borrowed(n);
             }
         }
@@ -513,18 +514,18 @@ pub fn parse_event(bytes: &[u8]) -> Result<Event, String> {
 pub fn parse_event_fields(bytes: &[u8], only: Option<&[String]>) -> Result<Event, String> {
     use serde::de::Deserializer as _;
 
-    // Text checked as UTF-8 once is read without checking each string again.
+    // Text checked as UTF-8 once: a flat object of plain values is read in one pass
+    // (`flat`), any other by sonic-rs's deserializer, neither checking strings again.
     let parsed = match std::str::from_utf8(bytes) {
-        Ok(text) => {
-            let mut de = sonic_rs::Deserializer::from_str(text);
-            let parsed = NAMES.with(|names| {
-                de.deserialize_map(Fields {
-                    names: &mut names.borrow_mut(),
-                    only,
-                })
-            });
-            parsed.and_then(|e| de.end().map(|()| e)).ok()
-        }
+        Ok(text) => NAMES.with(|names| {
+            let names = &mut names.borrow_mut();
+            flat::decode(text, names, only).or_else(|| {
+                let mut de = sonic_rs::Deserializer::from_str(text);
+                de.deserialize_map(Fields { names, only })
+                    .and_then(|e| de.end().map(|()| e))
+                    .ok()
+            })
+        }),
         Err(_) => None,
     };
     parsed
