@@ -464,6 +464,7 @@ struct Names {
 }
 
 impl Names {
+    #[inline]
     fn at(&mut self, at: usize, name: &str) -> Name {
         if let Some(n) = self.by_position.get(at) {
             if flat::same(n.as_bytes(), name.as_bytes()) {

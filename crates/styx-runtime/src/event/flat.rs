@@ -57,6 +57,7 @@ pub(super) fn decode(text: &str, names: &mut Names, only: Option<&[String]>) -> 
 }
 
 /// Whether two short byte strings are equal (names: a loop costs less than a call).
+#[inline(always)]
 pub(super) fn same(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
@@ -69,21 +70,25 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn next(&mut self) -> Option<u8> {
         let b = self.peek()?;
         self.at += 1;
         Some(b)
     }
 
+    #[inline(always)]
     fn eat(&mut self, b: u8) -> Option<()> {
         (self.peek()? == b).then(|| self.at += 1)
     }
 
     /// Skips JSON's white space.
+    #[inline(always)]
     fn space(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
             self.at += 1;
@@ -92,6 +97,7 @@ impl<'a> Cursor<'a> {
 
     /// The bytes of a string after its opening quote, up to the closing one (skipped);
     /// `None` at an escape, a control character or the end of the record.
+    #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
         let end = start + special(self.bytes.get(start..)?)?;
@@ -103,6 +109,7 @@ impl<'a> Cursor<'a> {
 
     /// The text of `bytes`, a string's contents: the record is UTF-8 and quotes are
     /// ASCII, so this always succeeds.
+    #[inline(always)]
     fn str(&self, bytes: &[u8]) -> Option<&'a str> {
         let start = bytes.as_ptr() as usize - self.bytes.as_ptr() as usize;
         self.text.get(start..start + bytes.len())
@@ -231,6 +238,7 @@ impl<'a> Cursor<'a> {
 
 /// The offset of the first byte of `s` that ends a string or has no place in a plain one:
 /// a quote, a backslash or a control character (eight bytes at a time).
+#[inline(always)]
 fn special(s: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
