@@ -521,6 +521,14 @@ pub fn parse_event_fields(bytes: &[u8], only: Option<&[String]>) -> Result<Event
         Ok(text) => NAMES.with(|names| {
             let names = &mut names.borrow_mut();
             flat::decode(text, names, only).or_else(|| {
+                // sonic-rs reads a negative zero (`-0`, `-0.0`, `-0e1`) as 0.0: records
+                // that may hold one are read by serde_json below.
+                if bytes
+                    .windows(3)
+                    .any(|w| w[0] == b'-' && w[1] == b'0' && !w[2].is_ascii_digit())
+                {
+                    return None;
+                }
                 let mut de = sonic_rs::Deserializer::from_str(text);
                 de.deserialize_map(Fields { names, only })
                     .and_then(|e| de.end().map(|()| e))
@@ -764,6 +772,21 @@ mod tests {
         assert!(std::ptr::eq(*x, *y));
         let long = "n".repeat(MAX_NAME_LEN + 1);
         assert!(matches!(intern(&long), Cow::Owned(_)));
+    }
+
+    #[test]
+    fn negative_zeros_stay_negative() {
+        // The nested value sends the record past the flat decoder.
+        for text in [
+            r#"{"a":[1],"z":-0.0}"#,
+            r#"{"a":[1],"z":-0e3}"#,
+            r#"{"a":[1],"z":-0}"#,
+            r#"{"z":-0.0}"#,
+        ] {
+            let ours = parse_event(text.as_bytes()).unwrap();
+            let theirs: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(ours.to_string(), theirs.to_string(), "{text}");
+        }
     }
 
     #[test]
