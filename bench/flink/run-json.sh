@@ -64,7 +64,9 @@ javac -cp "$cp" -d "$work/classes" "$here/FlinkJsonBench.java"
 # The inputs (events.ndjson, score.ndjson), made once; the job files and the model beside them.
 dir=$work/json/$events
 mkdir -p "$dir/results"
-[ -f "$dir/score.ndjson" ] || python3 "$here/json/bench.py" gen "$events" "$case" "$dir"
+# (again when either is empty: an interrupted copy would otherwise be read as no events)
+[ -s "$dir/events.ndjson" ] && [ -s "$dir/score.ndjson" ] ||
+  python3 "$here/json/bench.py" gen "$events" "$case" "$dir"
 cp "$here"/json/*.toml "$case/model.pmml" "$dir/"
 runs=$dir/runs.jsonl
 : > "$runs"

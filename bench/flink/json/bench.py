@@ -125,6 +125,9 @@ def table(path):
     """A row per mode and engine, Flink's per record kind (flink-typed, flink-json); "styx x" is
     Styx's events/s over that row's."""
     runs = [json.loads(line) for line in open(path) if line.startswith("{")]
+    empty = [f"{r['engine']} {r['mode']}" for r in runs if not r["result"].get("events")]
+    if empty:
+        sys.exit("runs that read no events (is the input empty?): " + ", ".join(empty))
     med = lambda xs: statistics.median(xs) if xs else float("nan")
     label = lambda r: r["engine"] + ("-" + r["records"] if "records" in r else "")
     print(f"{'mode':10} {'engine':12} {'events/s':>12} {'styx x':>7} {'cpu s':>8} {'MB':>6} {'runs':>4}")
