@@ -302,7 +302,7 @@ fn write_json_value(out: &mut Vec<u8>, value: &Value) {
 /// Appends `s` as a JSON string: copied between quotes when no character needs an
 /// escape, otherwise as `serde_json` escapes it.
 fn write_json_str(out: &mut Vec<u8>, s: &str) {
-    if !needs_escape(s.as_bytes()) {
+    if first_to_escape(s.as_bytes()).is_none() {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -312,28 +312,33 @@ fn write_json_str(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Whether `s` has a byte JSON escapes in strings: a control character, `"` or `\`
-/// (eight bytes at a time).
-fn needs_escape(s: &[u8]) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
-    // A byte of `v` below `n` (n <= 0x80) sets its high bit here.
+/// The offset of the first byte of `s` that JSON escapes in strings: a control
+/// character, `"` or `\` (eight bytes at a time). The writer copies a string without one
+/// as it is; the decoder finds where a string ends (or has an escape) with it.
+#[inline(always)]
+fn first_to_escape(s: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
+    // A byte of `v` below `n` (n <= 0x80) sets its high bit here; bytes above the first
+    // one may be set wrongly, the first never is.
     let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
-    let mut chunks = s.chunks_exact(8);
-    for chunk in &mut chunks {
+    let mut at = 0;
+    while let Some(chunk) = s.get(at..at + 8) {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
-        let v = u64::from_ne_bytes(word);
-        if below(v, 0x20) | below(v ^ (ONES * b'"' as u64), 1) | below(v ^ (ONES * b'\\' as u64), 1)
-            != 0
-        {
-            return true;
+        let v = u64::from_le_bytes(word);
+        let found = below(v, 0x20)
+            | below(v ^ (ONES * b'"' as u64), 1)
+            | below(v ^ (ONES * b'\\' as u64), 1);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
         }
+        at += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+    let rest = s.get(at..)?;
+    rest.iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| at + i)
 }
 
 impl Serialize for Event {
@@ -715,8 +720,18 @@ mod tests {
                 for b in 0..=255u8 {
                     let mut s = vec![b'a'; len];
                     s[at] = b;
-                    let expected = b < 0x20 || b == b'"' || b == b'\\';
-                    assert_eq!(needs_escape(&s), expected, "byte {b} at {at} of {len}");
+                    // A later byte to escape must not hide the first one.
+                    if at + 1 < len {
+                        s[len - 1] = b'"';
+                    }
+                    let first = if b < 0x20 || b == b'"' || b == b'\\' {
+                        Some(at)
+                    } else if at + 1 < len {
+                        Some(len - 1)
+                    } else {
+                        None
+                    };
+                    assert_eq!(first_to_escape(&s), first, "byte {b} at {at} of {len}");
                 }
             }
         }

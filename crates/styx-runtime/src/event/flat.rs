@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use serde_json::{Number, Value};
 
-use super::{Event, Names};
+use super::{first_to_escape, Event, Names};
 
 /// The event of `text` keeping the fields named in `only` (all without it), or `None`
 /// when the record is not a flat object of plain values.
@@ -132,7 +132,7 @@ impl<'a> Cursor<'a> {
     #[inline(always)]
     fn string(&mut self) -> Option<&'a [u8]> {
         let start = self.at;
-        let end = start + special(self.bytes.get(start..)?)?;
+        let end = start + first_to_escape(self.bytes.get(start..)?)?;
         (self.bytes[end] == b'"').then(|| {
             self.at = end + 1;
             &self.bytes[start..end]
@@ -268,34 +268,6 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The offset of the first byte of `s` that ends a string or has no place in a plain one:
-/// a quote, a backslash or a control character (eight bytes at a time).
-#[inline(always)]
-fn special(s: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
-    const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    // A byte of `v` below `n` (n <= 0x80) sets its high bit here; bytes above the first
-    // one may be set wrongly, the first never is.
-    let below = |v: u64, n: u8| v.wrapping_sub(ONES * n as u64) & !v & HIGH;
-    let mut at = 0;
-    while let Some(chunk) = s.get(at..at + 8) {
-        let mut word = [0; 8];
-        word.copy_from_slice(chunk);
-        let v = u64::from_le_bytes(word);
-        let found = below(v, 0x20)
-            | below(v ^ (ONES * b'"' as u64), 1)
-            | below(v ^ (ONES * b'\\' as u64), 1);
-        if found != 0 {
-            return Some(at + (found.trailing_zeros() / 8) as usize);
-        }
-        at += 8;
-    }
-    let rest = s.get(at..)?;
-    rest.iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .map(|i| at + i)
-}
-
 /// The powers of ten a double holds exactly.
 const POWERS: [f64; 23] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
@@ -305,30 +277,6 @@ const POWERS: [f64; 23] = [
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_first_special_byte_is_found_at_every_position() {
-        for len in 0..20 {
-            for at in 0..len {
-                for b in 0..=255u8 {
-                    let mut s = vec![b'a'; len];
-                    s[at] = b;
-                    // A later special byte must not hide the first one.
-                    if at + 1 < len {
-                        s[len - 1] = b'"';
-                    }
-                    let first = if b < 0x20 || b == b'"' || b == b'\\' {
-                        Some(at)
-                    } else if at + 1 < len {
-                        Some(len - 1)
-                    } else {
-                        None
-                    };
-                    assert_eq!(special(&s), first, "byte {b} at {at} of {len}");
-                }
-            }
-        }
-    }
 
     #[test]
     fn a_repeated_name_keeps_its_first_place_and_its_last_value() {
