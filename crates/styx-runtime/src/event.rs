@@ -72,6 +72,32 @@ impl Event {
         self.fields.iter().position(|(n, _)| same_name(n, name))
     }
 
+    /// Adds a field read by a decoder (its name from [`Names`]): a repeated name keeps
+    /// its first place and takes the last value. `met` holds one bit per address of the
+    /// interned names added so far (0 for a new event): a name is looked for among the
+    /// earlier fields only when its bit is set (equal interned names have equal
+    /// addresses; names that could not be interned are always looked for).
+    #[inline]
+    fn put_decoded(&mut self, name: Name, value: Value, met: &mut u64) {
+        let bit = match &name {
+            Cow::Borrowed(n) => {
+                let at = n.as_ptr() as usize;
+                1 << ((at >> 3 ^ at >> 9) & 63)
+            }
+            Cow::Owned(_) => 0,
+        };
+        let earlier = if *met & bit == 0 && bit != 0 {
+            None
+        } else {
+            self.position_decoded(&name)
+        };
+        *met |= bit;
+        match earlier {
+            Some(i) => self.fields[i].1 = value,
+            None => self.fields.push((name, value)),
+        }
+    }
+
     /// [`Event::position`] for a name of a decoder ([`Names`]): an interned name is the
     /// same reference wherever it occurs, so it is compared by address.
     fn position_decoded(&self, name: &Name) -> Option<usize> {
@@ -367,6 +393,7 @@ impl<'de> serde::de::Visitor<'de> for Fields<'_> {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
         // Room for seven fields without growing (a JSON reader gives no count).
         let mut event = Event::with_capacity(map.size_hint().unwrap_or(0).max(7));
+        let mut met = 0;
         while let Some(name) = map.next_key_seed(NameAt {
             at: event.fields.len(),
             names: &mut *self.names,
@@ -377,11 +404,7 @@ impl<'de> serde::de::Visitor<'de> for Fields<'_> {
                 continue;
             };
             let value: Value = map.next_value()?;
-            match event.position_decoded(&name) {
-                // A repeated name: the last value wins, in the first one's place.
-                Some(i) => event.fields[i].1 = value,
-                None => event.fields.push((name, value)),
-            }
+            event.put_decoded(name, value, &mut met);
         }
         Ok(event)
     }

@@ -6,9 +6,7 @@
 //! JSON) makes [`decode`] give up, and the general decoder reads the record (and says
 //! what is wrong with it). So this path never accepts what the general one refuses, and
 //! what it accepts it reads to the same event: tested against serde_json by the
-//! property tests of `event.rs`.
-
-use std::borrow::Cow;
+//! property tests of `event.rs` and the `event_decode` fuzz target.
 
 use serde_json::{Number, Value};
 
@@ -31,10 +29,7 @@ pub(super) fn decode(text: &str, names: &mut Names, only: Option<&[String]>) -> 
     let widest = names.by_position.len();
     let room = only.map_or(widest + widest / 2 + 2, <[String]>::len);
     let mut event = Event::with_capacity(room.max(1));
-    // The names met so far, one bit each by address: a name is looked for among the
-    // fields before it only when its bit is set (names are interned, so equal names
-    // have equal addresses; names that could not be interned are always looked for).
-    let mut met: u64 = 0;
+    let mut met = 0;
     if c.eat(b'}').is_none() {
         loop {
             c.eat(b'"')?;
@@ -46,24 +41,7 @@ pub(super) fn decode(text: &str, names: &mut Names, only: Option<&[String]>) -> 
             let value = c.value(keep)?;
             if keep {
                 let name = names.at(event.fields.len(), c.str(name)?);
-                let bit = match &name {
-                    Cow::Borrowed(n) => {
-                        let at = n.as_ptr() as usize;
-                        1 << ((at >> 3 ^ at >> 9) & 63)
-                    }
-                    Cow::Owned(_) => 0,
-                };
-                let earlier = if met & bit == 0 && bit != 0 {
-                    None
-                } else {
-                    event.position_decoded(&name)
-                };
-                met |= bit;
-                match earlier {
-                    // A repeated name: the last value wins, in the first one's place.
-                    Some(i) => event.fields[i].1 = value,
-                    None => event.fields.push((name, value)),
-                }
+                event.put_decoded(name, value, &mut met);
             }
             c.space();
             match c.next()? {
