@@ -25,6 +25,7 @@ impl Kernel {
     /// The sums over the coordinates of `x` and of every support vector of `vectors`
     /// (products, or squared differences for the radial basis), into `out`: the kernel
     /// values before [`Kernel::finish`].
+    #[inline(always)]
     fn sums_all(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
         out.clear();
         match self {
@@ -50,8 +51,35 @@ impl Kernel {
         }
     }
 
-    /// The kernel values of `x` with every support vector of `vectors`, into `out`.
+    /// The kernel values of `x` with every support vector of `vectors`, into `out`:
+    /// with AVX2's four lanes where the processor has them (the same operations in the
+    /// same order, so the same values to the bit: Rust never fuses a multiplication and
+    /// an addition).
+    #[allow(unsafe_code)]
     fn eval_all(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2, checked just above.
+            return unsafe { self.eval_all_avx2(x, vectors, out) };
+        }
+        self.eval_all_here(x, vectors, out);
+    }
+
+    /// [`Kernel::eval_all`] compiled for AVX2.
+    ///
+    /// # Safety
+    ///
+    /// The processor must have AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    #[allow(unsafe_code)]
+    unsafe fn eval_all_avx2(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
+        self.eval_all_here(x, vectors, out);
+    }
+
+    /// [`Kernel::eval_all`], compiled for the processor features of its caller.
+    #[inline(always)]
+    fn eval_all_here(self, x: &[f64], vectors: &Vectors, out: &mut Vec<f64>) {
         self.sums_all(x, vectors, out);
         match self {
             Kernel::Linear => {}
@@ -104,6 +132,7 @@ const EXP2_32THS: [f64; 32] = [
 /// few units in the last place of the correctly rounded value (Java's `Math.exp` is within
 /// one), far inside the 1e-9 the results are compared with. When an argument is below
 /// -708 (its result subnormal or zero) or NaN, all take `f64::exp`.
+#[inline(always)]
 fn exp_of_non_positive(ks: &mut [f64], gamma: f64) {
     // 1.5 x 2^52: adding it rounds to an integer, which its low bits then hold.
     const SHIFT: f64 = 6_755_399_441_055_744.0;
