@@ -236,14 +236,14 @@ impl Symbols {
     }
 }
 
-/// Parses an integer the way PMML documents and CSV inputs write them: an optional sign
-/// and digits, or a decimal number with no fractional part (`3.0`).
+/// Parses an integer as JPMML does: an optional sign and digits (Java's `Long.parseLong`),
+/// else a double with no fractional part (`3.0`, ` 3`, `3d`), else `true` or `false` (1
+/// and 0); within the 32-bit range.
 pub(crate) fn parse_integer(s: &str) -> Option<f64> {
-    let t = s.trim();
-    if let Ok(i) = t.parse::<i64>() {
+    if let Ok(i) = s.parse::<i64>() {
         return i32::try_from(i).ok().map(f64::from);
     }
-    let x = parse_double(t)?;
+    let x = parse_double(s)?;
     if x.is_finite() && x.fract() == 0.0 && x.abs() <= i32::MAX as f64 + 1.0 {
         i32::try_from(x as i64).ok().map(f64::from)
     } else {
@@ -543,7 +543,9 @@ fn exact_double(mant: u64, exp: i32) -> Option<f64> {
     })
 }
 
-/// Parses a double: decimal and scientific notation, `NaN`, `INF`/`Infinity` with a sign.
+/// Parses a double as JPMML does: `NaN`, `INF` and `-INF` in any case; else what Java's
+/// `Double.parseDouble` reads (see [`java_decimal`] and [`java_word`]); else `true` or
+/// `false` (1 and 0).
 pub(crate) fn parse_double(s: &str) -> Option<f64> {
     // JPMML reads -0.0 as 0.0.
     if let Some(x) = fast_double(s) {
@@ -553,25 +555,183 @@ pub(crate) fn parse_double(s: &str) -> Option<f64> {
 }
 
 fn parse_double_slow(s: &str) -> Option<f64> {
-    let t = s.trim();
-    if t.is_empty() {
+    if let Some(x) = pmml_word(s).or_else(|| java_word(s)) {
+        return Some(x);
+    }
+    match java_decimal(s) {
+        Some(t) => t.parse::<f64>().ok(),
+        None => java_hex(s, 53, 1022).or_else(|| java_flag(s)),
+    }
+}
+
+/// JPMML's words for numbers, checked before Java's parser: `NaN`, `INF` and `-INF`, in any
+/// case, nothing around them.
+fn pmml_word(s: &str) -> Option<f64> {
+    if s.eq_ignore_ascii_case("NaN") {
+        Some(f64::NAN)
+    } else if s.eq_ignore_ascii_case("INF") {
+        Some(f64::INFINITY)
+    } else if s.eq_ignore_ascii_case("-INF") {
+        Some(f64::NEG_INFINITY)
+    } else {
+        None
+    }
+}
+
+/// Java's blanks, which its number parsers ignore around a number: the characters up to
+/// U+0020.
+fn java_trim(s: &str) -> &str {
+    s.trim_matches(|c: char| c <= ' ')
+}
+
+/// Java's words for numbers: `NaN` and `Infinity` with an optional sign, in that case,
+/// blanks around allowed.
+fn java_word(s: &str) -> Option<f64> {
+    let t = java_trim(s);
+    let (negative, word) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    match word {
+        "NaN" => Some(f64::NAN),
+        "Infinity" if negative => Some(f64::NEG_INFINITY),
+        "Infinity" => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
+/// The decimal number Java's `Double.parseDouble` and `Float.parseFloat` read in `s`
+/// (`[+-]digits[.digits][(e|E)[+-]digits]`, digits on at least one side of the point,
+/// blanks around and a type suffix `f`, `F`, `d` or `D` allowed), as the text Rust's
+/// parsers read: without the blanks and the suffix. `None` for anything else (Java's
+/// hexadecimal floats are not read).
+fn java_decimal(s: &str) -> Option<&str> {
+    let t = java_trim(s);
+    let t = t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t);
+    let b = t.as_bytes();
+    let digits = |from: usize| {
+        b[from.min(b.len())..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .count()
+    };
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let whole = digits(i);
+    i += whole;
+    let mut fraction = 0;
+    if b.get(i) == Some(&b'.') {
+        fraction = digits(i + 1);
+        i += 1 + fraction;
+    }
+    if whole + fraction == 0 {
         return None;
     }
-    match t {
-        "NaN" | "nan" | "NAN" => return Some(f64::NAN),
-        "INF" | "Infinity" | "inf" | "+INF" | "+Infinity" => return Some(f64::INFINITY),
-        "-INF" | "-Infinity" | "-inf" => return Some(f64::NEG_INFINITY),
-        _ => {}
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let exponent = digits(i);
+        if exponent == 0 {
+            return None;
+        }
+        i += exponent;
     }
-    let b = t.as_bytes();
-    // Only plain decimal syntax; Rust's parser also accepts words like "infinity".
-    if !b
-        .iter()
-        .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'-' | b'+' | b'e' | b'E'))
+    (i == b.len()).then_some(t)
+}
+
+/// A hexadecimal float as Java reads it (`[+-]0x[hex digits][.hex digits](p|P)[+-]digits`,
+/// blanks around and a type suffix allowed), rounded to the nearest number of `bits`
+/// significant bits (53 for a double, 24 for a float; ties to even) whose exponent is at
+/// least `-min_exponent` (smaller: subnormal, fewer bits).
+fn java_hex(s: &str, bits: u32, min_exponent: i64) -> Option<f64> {
+    let t = java_trim(s);
+    let t = t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t);
+    let (negative, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
+    let (significand, exponent) = t.split_once(['p', 'P'])?;
+    let (whole, fraction) = significand.split_once('.').unwrap_or((significand, ""));
+    let exponent_digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+    if whole.len() + fraction.len() == 0
+        || exponent_digits.is_empty()
+        || !exponent_digits.bytes().all(|b| b.is_ascii_digit())
     {
         return None;
     }
-    t.parse::<f64>().ok()
+    // The exponent, saturated far beyond any finite or nonzero result.
+    let e: i64 = exponent_digits
+        .bytes()
+        .fold(0i64, |e, d| (e * 10 + i64::from(d - b'0')).min(1 << 20));
+    let mut e = if exponent.starts_with('-') { -e } else { e };
+    // The significand's first 60 bits, with whether any bit after them is set.
+    let (mut m, mut sticky) = (0u64, false);
+    for (i, c) in whole.chars().chain(fraction.chars()).enumerate() {
+        let d = u64::from(c.to_digit(16)?);
+        if m >> 56 == 0 {
+            m = m << 4 | d;
+            if i >= whole.len() {
+                e -= 4;
+            }
+        } else {
+            sticky |= d != 0;
+            if i < whole.len() {
+                e += 4;
+            }
+        }
+    }
+    let sign = if negative { -1.0 } else { 1.0 };
+    if m == 0 {
+        return Some(sign * 0.0);
+    }
+    // The value is m x 2^e; its leading bit's exponent:
+    let length = i64::from(64 - m.leading_zeros());
+    let top = e + length - 1;
+    if top > min_exponent + 1 {
+        return Some(sign * f64::INFINITY);
+    }
+    if top < -min_exponent - i64::from(bits) {
+        // Below half the smallest subnormal.
+        return Some(sign * 0.0);
+    }
+    // Bits kept (0 to `bits`): all of the format's, fewer below its smallest normal
+    // exponent.
+    let keep = i64::from(bits) - (-min_exponent - top).max(0);
+    let drop = length - keep;
+    let kept = if drop <= 0 {
+        m << -drop
+    } else {
+        // Round to nearest, ties to even: the bits dropped against half a unit.
+        let kept = if drop == 64 { 0 } else { m >> drop };
+        let rest = if drop == 64 {
+            m
+        } else {
+            m & ((1u64 << drop) - 1)
+        };
+        let half = 1u64 << (drop - 1);
+        kept + u64::from(rest > half || (rest == half && (sticky || kept & 1 == 1)))
+    };
+    // kept x 2^(e + drop), exact (the rounding made it a number of the format), scaled
+    // in two steps so that no step leaves the range of doubles.
+    let scale = e + drop;
+    let x = kept as f64 * 2f64.powi((scale / 2) as i32) * 2f64.powi((scale - scale / 2) as i32);
+    Some(sign * x)
+}
+
+/// `true` or `false` in any case, nothing around them, read by JPMML as the number 1 or 0
+/// where a number cannot be read.
+fn java_flag(s: &str) -> Option<f64> {
+    if s.eq_ignore_ascii_case("true") {
+        Some(1.0)
+    } else if s.eq_ignore_ascii_case("false") {
+        Some(0.0)
+    } else {
+        None
+    }
 }
 
 /// Parses a float (rounded to the nearest 32-bit float), held as `f64`.
@@ -592,13 +752,16 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
         // Plain decimal syntax: rounded once to a float, as Java's Float.parseFloat does.
         return s.parse::<f32>().ok().map(|f| f as f64 + 0.0);
     }
-    let t = s.trim();
-    let x = parse_double(t)?;
-    if x.is_nan() || x.is_infinite() {
+    if let Some(x) = pmml_word(s).or_else(|| java_word(s)) {
         return Some(x);
     }
-    // Parse directly as f32 to round once, as Java's Float.parseFloat does.
-    t.parse::<f32>().ok().map(|f| f as f64 + 0.0)
+    match java_decimal(s) {
+        // Read as f32 to round once, as Java's Float.parseFloat does.
+        Some(t) => t.parse::<f32>().ok().map(|f| f as f64 + 0.0),
+        None => java_hex(s, 24, 126)
+            .map(|x| x + 0.0)
+            .or_else(|| java_flag(s)),
+    }
 }
 
 /// The decimal `mant` x 10^`exp` rounded to the nearest float, through the correctly
@@ -614,15 +777,15 @@ fn float_of_exact_double(mant: u64, exp: i32) -> Option<f64> {
     (dropped != 1 << 28 && normal).then_some(d as f32 as f64)
 }
 
-/// Parses a boolean as JPMML does: `true`/`false` in any case, or a number that is 0 or 1.
+/// Parses a boolean as JPMML does: `true`/`false` in any case (nothing around them), or
+/// a number that is 0 or 1.
 pub(crate) fn parse_boolean(s: &str) -> Option<bool> {
-    let t = s.trim();
-    if t.eq_ignore_ascii_case("true") {
+    if s.eq_ignore_ascii_case("true") {
         Some(true)
-    } else if t.eq_ignore_ascii_case("false") {
+    } else if s.eq_ignore_ascii_case("false") {
         Some(false)
     } else {
-        match parse_double(t) {
+        match parse_double(s) {
             Some(1.0) => Some(true),
             Some(0.0) => Some(false),
             _ => None,
@@ -708,6 +871,130 @@ pub(crate) fn from_java_key(key: u64) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::{parse_boolean, parse_double, parse_float, parse_integer};
+
+    /// Texts read as JPMML-Evaluator 1.7.7 reads them into a double, an integer and a
+    /// float field (its results through the `jpmml_evaluator` wheel; `None`: invalid).
+    #[test]
+    fn numbers_are_read_as_jpmml_reads_them() {
+        let inf = f64::INFINITY;
+        #[rustfmt::skip]
+        // A text, then how a double, an integer and a float field read it.
+        type Read = (&'static str, Option<f64>, Option<f64>, Option<f64>);
+        let cases: &[Read] = &[
+            ("true", Some(1.0), Some(1.0), Some(1.0)),
+            ("TRUE", Some(1.0), Some(1.0), Some(1.0)),
+            ("False", Some(0.0), Some(0.0), Some(0.0)),
+            (" true", None, None, None),
+            ("true ", None, None, None),
+            ("-0", Some(0.0), Some(0.0), Some(0.0)),
+            ("+3", Some(3.0), Some(3.0), Some(3.0)),
+            ("3.", Some(3.0), Some(3.0), Some(3.0)),
+            (".5", Some(0.5), None, Some(0.5)),
+            ("007", Some(7.0), Some(7.0), Some(7.0)),
+            (" 1.5", Some(1.5), None, Some(1.5)),
+            ("\t8\t", Some(8.0), Some(8.0), Some(8.0)),
+            ("\u{1}7", Some(7.0), Some(7.0), Some(7.0)),
+            ("inf", Some(inf), None, Some(inf)),
+            ("iNf", Some(inf), None, Some(inf)),
+            ("inf ", None, None, None),
+            ("+INF", None, None, None),
+            ("Infinity", Some(inf), None, Some(inf)),
+            ("-Infinity", Some(-inf), None, Some(-inf)),
+            ("Infinityd", None, None, None),
+            ("1d", Some(1.0), Some(1.0), Some(1.0)),
+            ("1.5F", Some(1.5), None, Some(1.5)),
+            ("+.5e-3d", Some(0.0005), None, Some(0.0005f32 as f64)),
+            ("1.e5", Some(1e5), Some(1e5), Some(1e5)),
+            ("1e", None, None, None),
+            ("e5", None, None, None),
+            (".", None, None, None),
+            ("-", None, None, None),
+            ("1ee5", None, None, None),
+            ("+-1", None, None, None),
+            ("1_0", None, None, None),
+            ("1,5", None, None, None),
+            ("0x10", None, None, None),
+            ("0x1p3", Some(8.0), Some(8.0), Some(8.0)),
+            ("1e308", Some(1e308), None, Some(inf)),
+            ("2147483648", Some(2147483648.0), None, Some(2147483648.0)),
+            (
+                "-2147483648",
+                Some(-2147483648.0),
+                Some(-2147483648.0),
+                Some(-2147483648.0),
+            ),
+            (
+                "2147483647.0",
+                Some(2147483647.0),
+                Some(2147483647.0),
+                Some(2147483648.0),
+            ),
+            ("1e-400", Some(0.0), Some(0.0), Some(0.0)),
+            ("4.9e-324", Some(5e-324), None, Some(0.0)),
+        ];
+        let bits = |x: Option<f64>| x.map(f64::to_bits);
+        for (text, double, integer, float) in cases {
+            assert_eq!(bits(parse_double(text)), bits(*double), "double {text:?}");
+            assert_eq!(
+                bits(parse_integer(text)),
+                bits(*integer),
+                "integer {text:?}"
+            );
+            assert_eq!(bits(parse_float(text)), bits(*float), "float {text:?}");
+        }
+        for text in ["NaN", "nan", " NaN", "+NaN"] {
+            assert!(parse_double(text).is_some_and(f64::is_nan), "{text:?}");
+            assert_eq!(parse_integer(text), None, "{text:?}");
+        }
+        assert_eq!(parse_boolean("TRUE"), Some(true));
+        assert_eq!(parse_boolean(" true"), None);
+        assert_eq!(parse_boolean("1.0"), Some(true));
+    }
+
+    #[test]
+    fn hexadecimal_floats_are_rounded_to_nearest_even() {
+        let min = f64::from_bits(1);
+        #[rustfmt::skip]
+        let cases: &[(&str, f64)] = &[
+            ("0x1.8p1", 3.0),
+            ("-0x.8p0", -0.5),
+            ("0X1P-2d", 0.25),
+            ("0x1.fffffffffffffp1023", f64::MAX),
+            ("0x1.fffffffffffff8p1023", f64::INFINITY),
+            ("0x1p1024", f64::INFINITY),
+            ("0x1p-1074", min),
+            ("0x1p-1075", 0.0),
+            ("0x1.0000000001p-1075", min),
+            ("0x1.8p-1074", 2.0 * min),
+            ("0x1p-1076", 0.0),
+            ("0x1p-1022", f64::MIN_POSITIVE),
+            ("0x1fffffffffffffp0", 9007199254740991.0),
+            ("0x20000000000001p0", 9007199254740992.0),
+            ("0x20000000000003p0", 9007199254740996.0),
+            // 2^53 + 1 and a bit far after it: above the tie, so up.
+            ("0x20000000000001000000000000000001p-72", 9007199254740994.0),
+            ("0x20000000000001000000000000000000p-72", 9007199254740992.0),
+            ("0x0.00000000000000000000001p+92", 1.0),
+            ("0x0p5", 0.0),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                parse_double(text).map(f64::to_bits),
+                Some(want.to_bits()),
+                "{text}"
+            );
+        }
+        // Floats: 24 bits, subnormal below 2^-126.
+        assert_eq!(parse_float("0x1.000001p0"), Some(1.0));
+        assert_eq!(
+            parse_float("0x1.000003p0"),
+            Some((1.0 + 2f64.powi(-22)) as f32 as f64)
+        );
+        assert_eq!(parse_float("0x1p-149"), Some(f32::from_bits(1) as f64));
+        assert_eq!(parse_float("0x1p128"), Some(f64::INFINITY));
+    }
+
     use super::*;
 
     #[test]
