@@ -513,16 +513,14 @@ pub(crate) fn set_classification_default(ctx: &mut Ctx<'_>, model: usize) {
     p.value = argmax_label(&node.cats, &p.probs, None);
 }
 
-/// The category with the highest value; ties go to the first in `order` (or in category
-/// order).
+/// The category with the highest value, numbers ordered as Java's `Double.compare` orders
+/// them (NaN above all, -0 below 0), as JPMML picks its winner; ties go to the first in
+/// `order` (or in category order).
 pub(crate) fn argmax_label(cats: &[Val], values: &[f64], order: Option<&[u32]>) -> Val {
     let mut best: Option<(usize, f64)> = None;
     let mut consider = |i: usize| {
         let v = values[i];
-        if v.is_nan() {
-            return;
-        }
-        if best.is_none_or(|(_, b)| v > b) {
+        if best.is_none_or(|(_, b)| crate::types::java_cmp(v, b).is_gt()) {
             best = Some((i, v));
         }
     };

@@ -273,7 +273,12 @@ impl Neural {
             match e.eval(ctx) {
                 Ok(v) => match v.num() {
                     Some(x) => a[i] = x,
-                    None => missing = true,
+                    // The result is missing, the inputs after it not read (as JPMML does:
+                    // an invalid one there fails nothing).
+                    None => {
+                        missing = true;
+                        break;
+                    }
                 },
                 Err(err) => {
                     ctx.s.nums_mining = a;
