@@ -128,10 +128,10 @@ pub(crate) fn parse_time(s: &str) -> Option<f64> {
     Some((h * 3600 + mi * 60) as f64 + secs)
 }
 
-/// Parses an ISO local date-time (`2024-02-29T13:45:30`), as `LocalDateTime.parse` does.
-/// Seconds since 1970-01-01T00:00.
+/// Parses an ISO local date-time (`2024-02-29T13:45:30`), as `LocalDateTime.parse` does
+/// (its `T` in either case). Seconds since 1970-01-01T00:00.
 pub(crate) fn parse_datetime(s: &str) -> Option<f64> {
-    let (d, t) = s.split_once('T')?;
+    let (d, t) = s.split_once(['T', 't'])?;
     let days = parse_date(d)?;
     let secs = parse_time(t)?;
     Some(days as f64 * 86_400.0 + secs)
@@ -280,6 +280,9 @@ mod tests {
             parse(DataType::DateTimeSecondsSince(1970), "1970-01-02T00:00:01"),
             Some(86_401.0)
         );
+        // `LocalDateTime.parse` reads its `T` in either case (JPMML accepts both).
+        assert_eq!(parse_datetime("1970-01-02t00:00:01"), Some(86_401.0));
+        assert_eq!(parse_datetime("1970-01-02 00:00:01"), None);
         let mut s = String::new();
         write_time(49_530.25, &mut s);
         assert_eq!(s, "13:45:30.250");

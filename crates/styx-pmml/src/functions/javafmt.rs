@@ -713,6 +713,15 @@ fn date_conv(spec: &Spec, arg: Arg, out: &mut String) -> Result<(), String> {
     let date = || day.ok_or_else(unsupported);
     let time = || secs.ok_or_else(unsupported);
     let ymd = |d: i64| temporal::civil_from_days(d);
+    // Java writes the year of the era: 1 BC (year 0) is 1, 2 BC (year -1) is 2.
+    let year_of_era = |d: i64| {
+        let y = ymd(d).0;
+        if y <= 0 {
+            1 - y
+        } else {
+            y
+        }
+    };
     let hms = |t: f64| {
         let w = t.floor();
         let s = w as i64;
@@ -727,12 +736,9 @@ fn date_conv(spec: &Spec, arg: Arg, out: &mut String) -> Result<(), String> {
     let s = &mut *out;
     // Writing to a string cannot fail.
     let _ = match c {
-        'Y' => {
-            let y = ymd(date()?).0;
-            write!(s, "{y:04}")
-        }
-        'y' => write!(s, "{:02}", ymd(date()?).0.rem_euclid(100)),
-        'C' => write!(s, "{:02}", ymd(date()?).0.div_euclid(100)),
+        'Y' => write!(s, "{:04}", year_of_era(date()?)),
+        'y' => write!(s, "{:02}", year_of_era(date()?) % 100),
+        'C' => write!(s, "{:02}", year_of_era(date()?) / 100),
         'm' => write!(s, "{:02}", ymd(date()?).1),
         'd' => write!(s, "{:02}", ymd(date()?).2),
         'e' => write!(s, "{}", ymd(date()?).2),
@@ -844,5 +850,13 @@ mod tests {
             "2024/02/29 Thursday 060"
         );
         assert!(f("%1$tH", Arg::Date(d)).starts_with("ERR"));
+        // Years of the era: -2012 (2013 BC) is written 2013, as JPMML writes it.
+        let bc = temporal::parse_date("-2012-09-08").unwrap();
+        assert_eq!(
+            f("%1$tY %1$ty %1$tC %1$tA", Arg::Date(bc)),
+            "2013 13 20 Thursday"
+        );
+        let year_zero = temporal::parse_date("0000-01-01").unwrap();
+        assert_eq!(f("%1$tY", Arg::Date(year_zero)), "0001");
     }
 }
