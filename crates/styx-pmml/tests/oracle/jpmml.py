@@ -7,7 +7,7 @@ JPMML cannot evaluate are removed from input.csv and listed under `dropped_examp
 unless case.json says `expect_error`, in which case nothing is scored.
 
 Usage: python jpmml.py CASE_DIR...   (needs the PyPI packages jpmml_evaluator==0.16.0,
-pandas, numpy and a Java runtime; scripts/oracle-env makes such a Python)
+pandas, numpy and a Java runtime; scripts/train-env makes such a Python)
 """
 
 import csv
