@@ -329,7 +329,7 @@ impl Expr {
                     return Ok(map_missing.unwrap_or(Val::Missing));
                 };
                 for (interval, bin) in bins {
-                    if interval.contains(x) {
+                    if interval.contains_ordered(x) {
                         return Ok(*bin);
                     }
                 }

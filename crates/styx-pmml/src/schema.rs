@@ -49,6 +49,29 @@ impl Interval {
         })
     }
 
+    /// Whether `x` is in the interval, numbers ordered as Java's `Double.compare` orders
+    /// them (as JPMML's ranges of a `Discretize` do): NaN above every number, so only in
+    /// an interval without a right margin; -0 below 0.
+    pub(crate) fn contains_ordered(&self, x: f64) -> bool {
+        use std::cmp::Ordering::{Equal, Greater, Less};
+        let cmp = crate::types::java_cmp;
+        if let Some(l) = self.left {
+            match cmp(x, l) {
+                Less => return false,
+                Equal if !self.left_closed => return false,
+                _ => {}
+            }
+        }
+        if let Some(r) = self.right {
+            match cmp(x, r) {
+                Greater => return false,
+                Equal if !self.right_closed => return false,
+                _ => {}
+            }
+        }
+        true
+    }
+
     pub(crate) fn contains(&self, x: f64) -> bool {
         if let Some(l) = self.left {
             if x < l || (x == l && !self.left_closed) {
@@ -566,6 +589,26 @@ impl Prep {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn discretize_orders_numbers_as_java_does() {
+        let bounded = Interval {
+            left: Some(0.0),
+            right: Some(1.0),
+            left_closed: true,
+            right_closed: true,
+        };
+        let above = Interval {
+            right: None,
+            ..bounded
+        };
+        assert!(!bounded.contains_ordered(f64::NAN));
+        assert!(above.contains_ordered(f64::NAN));
+        assert!(above.contains_ordered(f64::INFINITY));
+        assert!(!bounded.contains_ordered(-0.0));
+        assert!(bounded.contains_ordered(0.0) && bounded.contains_ordered(1.0));
+        assert!(!bounded.contains_ordered(1.5));
+    }
 
     #[test]
     fn interval_closures() {
