@@ -584,6 +584,13 @@ fn java_trim(s: &str) -> &str {
     s.trim_matches(|c: char| c <= ' ')
 }
 
+/// A numeral as Java's number parsers see it: without the blanks around it and its type
+/// suffix (`f`, `F`, `d`, `D`).
+fn java_numeral(s: &str) -> &str {
+    let t = java_trim(s);
+    t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t)
+}
+
 /// Java's words for numbers: `NaN` and `Infinity` with an optional sign, in that case,
 /// blanks around allowed.
 fn java_word(s: &str) -> Option<f64> {
@@ -607,8 +614,7 @@ fn java_word(s: &str) -> Option<f64> {
 /// parsers read: without the blanks and the suffix. `None` for anything else (Java's
 /// hexadecimal floats are not read).
 fn java_decimal(s: &str) -> Option<&str> {
-    let t = java_trim(s);
-    let t = t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t);
+    let t = java_numeral(s);
     let b = t.as_bytes();
     let digits = |from: usize| {
         b[from.min(b.len())..]
@@ -646,8 +652,7 @@ fn java_decimal(s: &str) -> Option<&str> {
 /// significant bits (53 for a double, 24 for a float; ties to even) whose exponent is at
 /// least `-min_exponent` (smaller: subnormal, fewer bits).
 fn java_hex(s: &str, bits: u32, min_exponent: i64) -> Option<f64> {
-    let t = java_trim(s);
-    let t = t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t);
+    let t = java_numeral(s);
     let (negative, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
