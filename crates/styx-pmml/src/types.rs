@@ -551,15 +551,20 @@ pub(crate) fn parse_double(s: &str) -> Option<f64> {
     if let Some(x) = fast_double(s) {
         return Some(x + 0.0);
     }
-    parse_double_slow(s).map(|x| x + 0.0)
+    parse_general(s, false).map(|x| x + 0.0)
 }
 
-fn parse_double_slow(s: &str) -> Option<f64> {
+/// A number that is not a plain decimal, read as JPMML reads it into a double or (with
+/// `float`) a float: its words, Java's decimal and hexadecimal numerals, then a flag.
+fn parse_general(s: &str, float: bool) -> Option<f64> {
     if let Some(x) = pmml_word(s).or_else(|| java_word(s)) {
         return Some(x);
     }
     match java_decimal(s) {
+        // A float read as f32 to round once, as Java's Float.parseFloat does.
+        Some(t) if float => t.parse::<f32>().ok().map(f64::from),
         Some(t) => t.parse::<f64>().ok(),
+        None if float => java_hex(s, 24, 126).or_else(|| java_flag(s)),
         None => java_hex(s, 53, 1022).or_else(|| java_flag(s)),
     }
 }
@@ -591,15 +596,19 @@ fn java_numeral(s: &str) -> &str {
     t.strip_suffix(['f', 'F', 'd', 'D']).unwrap_or(t)
 }
 
-/// Java's words for numbers: `NaN` and `Infinity` with an optional sign, in that case,
-/// blanks around allowed.
-fn java_word(s: &str) -> Option<f64> {
-    let t = java_trim(s);
-    let (negative, word) = match t.as_bytes().first() {
+/// Whether `t` starts with a minus, and the rest after its sign (if any).
+fn java_sign(t: &str) -> (bool, &str) {
+    match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
-    };
+    }
+}
+
+/// Java's words for numbers: `NaN` and `Infinity` with an optional sign, in that case,
+/// blanks around allowed.
+fn java_word(s: &str) -> Option<f64> {
+    let (negative, word) = java_sign(java_trim(s));
     match word {
         "NaN" => Some(f64::NAN),
         "Infinity" if negative => Some(f64::NEG_INFINITY),
@@ -652,12 +661,7 @@ fn java_decimal(s: &str) -> Option<&str> {
 /// significant bits (53 for a double, 24 for a float; ties to even) whose exponent is at
 /// least `-min_exponent` (smaller: subnormal, fewer bits).
 fn java_hex(s: &str, bits: u32, min_exponent: i64) -> Option<f64> {
-    let t = java_numeral(s);
-    let (negative, t) = match t.as_bytes().first() {
-        Some(b'-') => (true, &t[1..]),
-        Some(b'+') => (false, &t[1..]),
-        _ => (false, t),
-    };
+    let (negative, t) = java_sign(java_numeral(s));
     let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"))?;
     let (significand, exponent) = t.split_once(['p', 'P'])?;
     let (whole, fraction) = significand.split_once('.').unwrap_or((significand, ""));
@@ -757,16 +761,7 @@ pub(crate) fn parse_float(s: &str) -> Option<f64> {
         // Plain decimal syntax: rounded once to a float, as Java's Float.parseFloat does.
         return s.parse::<f32>().ok().map(|f| f as f64 + 0.0);
     }
-    if let Some(x) = pmml_word(s).or_else(|| java_word(s)) {
-        return Some(x);
-    }
-    match java_decimal(s) {
-        // Read as f32 to round once, as Java's Float.parseFloat does.
-        Some(t) => t.parse::<f32>().ok().map(|f| f as f64 + 0.0),
-        None => java_hex(s, 24, 126)
-            .map(|x| x + 0.0)
-            .or_else(|| java_flag(s)),
-    }
+    parse_general(s, true).map(|x| x + 0.0)
 }
 
 /// The decimal `mant` x 10^`exp` rounded to the nearest float, through the correctly
@@ -1116,10 +1111,10 @@ mod tests {
             }
             assert_eq!(
                 parse_double(c).map(f64::to_bits),
-                parse_double_slow(c).map(|x| (x + 0.0).to_bits()),
+                parse_general(c, false).map(|x| (x + 0.0).to_bits()),
                 "{c}"
             );
-            let general32 = parse_double_slow(c).map(|x| {
+            let general32 = parse_general(c, false).map(|x| {
                 if x.is_finite() {
                     c.trim().parse::<f32>().unwrap() as f64 + 0.0
                 } else {
