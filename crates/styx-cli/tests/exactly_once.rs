@@ -56,23 +56,7 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
     assert!(expected.len() > at_least, "{} results", expected.len());
 
     let (input, output) = (unique("in"), unique("out"));
-    create_topic(&brokers, &input, 2, TIMEOUT).unwrap();
-    create_topic(&brokers, &output, 1, TIMEOUT).unwrap();
-    let job = work.path().join("kafka.toml");
-    std::fs::write(
-        &job,
-        format!(
-            "[job]\nname = \"{}\"\nparallelism = 2\ncheckpoint_interval = \"150ms\"\n\
-             state_dir = \"state\"\n\
-             [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
-             group = \"{}\"\nstart = \"earliest\"\n{transform}\
-             [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
-             topic = \"{output}\"\ndelivery = \"exactly_once\"\n",
-            unique("job"),
-            unique("group")
-        ),
-    )
-    .unwrap();
+    let job = kafka_job(&brokers, work.path(), transform, &input, &output);
 
     // The input arrives over a few seconds while the job is killed and restarted.
     let feeder = {
@@ -152,5 +136,105 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
         got.len(),
         expected.len(),
         twice.len()
+    );
+}
+
+/// Writes the job file `kafka.toml` into `dir`: `transform` from the new topic `input`
+/// (two partitions) to the new topic `output`, exactly once, a checkpoint every 150 ms.
+fn kafka_job(
+    brokers: &str,
+    dir: &std::path::Path,
+    transform: &str,
+    input: &str,
+    output: &str,
+) -> std::path::PathBuf {
+    create_topic(brokers, input, 2, TIMEOUT).unwrap();
+    create_topic(brokers, output, 1, TIMEOUT).unwrap();
+    let job = dir.join("kafka.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"{}\"\nparallelism = 2\ncheckpoint_interval = \"150ms\"\n\
+             state_dir = \"state\"\n\
+             [sources.events]\ntype = \"kafka\"\nbrokers = \"{brokers}\"\ntopic = \"{input}\"\n\
+             group = \"{}\"\nstart = \"earliest\"\n{transform}\
+             [sinks.out]\ntype = \"kafka\"\ninputs = [\"counts\"]\nbrokers = \"{brokers}\"\n\
+             topic = \"{output}\"\ndelivery = \"exactly_once\"\n",
+            unique("job"),
+            unique("group")
+        ),
+    )
+    .unwrap();
+    job
+}
+
+/// Runs that die after writing a checkpoint, before committing it, one after another:
+/// each resumes from the last committed checkpoint, and the checkpoints they leave must
+/// not push it out of the state directory (the job keeps three).
+#[cfg(feature = "failpoints")]
+#[test]
+fn runs_dying_before_their_first_commit_leave_the_committed_checkpoint_to_resume_from() {
+    let brokers = brokers("STYX_KAFKA_TXN_BROKERS");
+    let work = tempfile::tempdir().unwrap();
+    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
+    std::fs::write(work.path().join("events.ndjson"), lines).unwrap();
+    std::fs::write(
+        work.path().join("file.toml"),
+        format!(
+            "[job]\nname = \"eos-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+             {WINDOW}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
+        ),
+    )
+    .unwrap();
+    run_to_end(&work.path().join("file.toml"));
+    let expected = file_multiset(&work.path().join("out/results.ndjson"));
+
+    let (input, output) = (unique("in"), unique("out"));
+    let job = kafka_job(&brokers, work.path(), WINDOW, &input, &output);
+    produce(&brokers, &input, events(0..EVENTS / 2));
+    // The first run commits two checkpoints and dies before its third commit; the next
+    // four die before their first.
+    for failpoints in std::iter::once("eos-before-commit=2*off->return")
+        .chain(std::iter::repeat_n("eos-before-commit=return", 4))
+    {
+        let mut child = Command::new(STYX)
+            .args(["run", job.to_str().unwrap()])
+            .env("STYX_LOG", "styx_job=info,styx_kafka=warn")
+            .env("FAILPOINTS", failpoints)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                child.kill().unwrap();
+                panic!("a run with {failpoints} did not reach its fail point");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        // Aborted at the fail point (a refusal to start exits with 2).
+        assert_ne!(
+            status.code(),
+            Some(2),
+            "a run with {failpoints} failed: {status}"
+        );
+        assert!(!status.success(), "a run with {failpoints} ended: {status}");
+    }
+    produce(&brokers, &input, events(EVENTS / 2..EVENTS));
+    let status = Command::new(STYX)
+        .args(["run", job.to_str().unwrap(), "--until-idle", "3s"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the last run ends cleanly: {status}");
+    let got = read_committed(&brokers, &output, Duration::from_secs(3));
+    assert!(
+        got == expected,
+        "{} committed results, {} expected",
+        got.len(),
+        expected.len()
     );
 }

@@ -126,8 +126,8 @@ impl StateDir {
         let path = match (&savepoint, resume) {
             (Some(_), _) | (None, Resume::Afresh) => None,
             (None, Resume::Latest) => store.latest_checkpoint(),
-            (None, Resume::Snapshot { id, incarnation }) => Some(
-                store
+            (None, Resume::Snapshot { id, incarnation }) => {
+                let path = store
                     .find_snapshot(id, incarnation.as_deref())
                     .ok_or_else(|| {
                         format!(
@@ -136,8 +136,13 @@ impl StateDir {
                             incarnation.as_deref().unwrap_or("(unnamed)"),
                             dir.display()
                         )
-                    })?,
-            ),
+                    })?;
+                // Newer checkpoints were never committed: runs killed before their commit
+                // wrote them. Kept, they would count towards the retained ones and could
+                // push out this one before this run commits a newer one.
+                store.discard_newer_than(id);
+                Some(path)
+            }
         };
         let restore = match (savepoint, path) {
             (Some(s), _) => Some(s),

@@ -44,7 +44,8 @@
 //!    exactly the one after the records the committed output reflects. If it says `end`,
 //!    or there is no marker (nothing was ever committed), the job starts with empty
 //!    state from the committed offsets. Checkpoints written after the last commit are
-//!    ignored, and their transactions were aborted in step 3.
+//!    deleted (no resume can use them, and kept they would count towards the checkpoints
+//!    the job retains), and their transactions were aborted in step 3.
 //!
 //! Whatever moment the process is killed at, a `read_committed` reader sees the output of
 //! each input record once.

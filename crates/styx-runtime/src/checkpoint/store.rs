@@ -375,6 +375,25 @@ impl Store {
         last
     }
 
+    /// Deletes every checkpoint with an id above `id`, of any incarnation; deletes nothing
+    /// once a newer incarnation owns the directory.
+    ///
+    /// A job resuming from a snapshot that is not the newest (the one its last committed
+    /// Kafka transaction names) calls this: the newer checkpoints were written by
+    /// incarnations killed before they committed them, so no resume can ever use them,
+    /// and left in place they would count towards [`Store::retain`] and push out the
+    /// snapshot the job depends on until it commits a newer one.
+    pub fn discard_newer_than(&self, id: u64) {
+        if let Err(fenced) = self.check_owner() {
+            tracing::warn!("{fenced}");
+            return;
+        }
+        for (newer, path) in self.list_checkpoints().into_iter().filter(|(n, _)| *n > id) {
+            tracing::info!(id = newer, path = %path.display(), "discarding a checkpoint no commit names");
+            let _ = fs::remove_dir_all(&path);
+        }
+    }
+
     /// Keeps the newest `keep` checkpoints and deletes the others; deletes nothing once a
     /// newer incarnation owns the directory.
     pub fn retain(&self, keep: usize) {
@@ -725,6 +744,37 @@ mod tests {
         assert!(kept.is_dir() && from_b.is_dir());
         b.retain(1);
         assert_eq!(b.list_checkpoints(), vec![(2, from_b)]);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn checkpoints_newer_than_a_resumed_one_are_discarded_and_no_longer_count() {
+        let dir = tempfile_dir("discard");
+        // Incarnation a commits checkpoint 1 and dies after writing 2; b resumes from 1,
+        // writes 3 and dies before committing it; c resumes from 1 again.
+        let a = Store::new(&dir);
+        a.claim().unwrap();
+        let committed = write(&a, 1, BarrierKind::Checkpoint, one_task(1)).unwrap();
+        write(&a, 2, BarrierKind::Checkpoint, one_task(2)).unwrap();
+        let b = Store::new(&dir);
+        b.claim().unwrap();
+        b.discard_newer_than(1);
+        write(&b, 3, BarrierKind::Checkpoint, one_task(3)).unwrap();
+        b.retain(3);
+        let c = Store::new(&dir);
+        c.claim().unwrap();
+        // The fenced b deletes nothing.
+        b.discard_newer_than(0);
+        assert_eq!(c.list_checkpoints().len(), 2);
+        c.discard_newer_than(1);
+        assert_eq!(c.list_checkpoints(), vec![(1, committed.clone())]);
+        // c's own checkpoints up to the retained number leave the resumed one in place.
+        write(&c, 4, BarrierKind::Checkpoint, one_task(4)).unwrap();
+        c.retain(3);
+        let from_c = write(&c, 5, BarrierKind::Checkpoint, one_task(5)).unwrap();
+        c.retain(3);
+        assert_eq!(c.find_snapshot(1, Some(a.incarnation())), Some(committed));
+        assert_eq!(c.list_checkpoints().last(), Some(&(5, from_c)));
         let _ = fs::remove_dir_all(&dir);
     }
 
