@@ -5,7 +5,7 @@
 use crate::compile::{Compiler, FieldInfo, MiningFunction, ModelNode, SlotDef};
 use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::Ctx;
-use crate::models::tree::{Record, TreeSum};
+use crate::models::tree::{LeafSet, Record, TreeSum};
 use crate::models::{cat_index, evaluate, is_classification, ModelKind};
 use crate::output::{argmax_label, set_classification_default, set_regression};
 use crate::output::{Feature, OutputDef};
@@ -429,6 +429,9 @@ fn tree_sum(
                 .map(|x| crate::output::apply_target(&seg.target, seg.float, x))
         };
         sum.push(tree, s.model, leaf, usable);
+    }
+    if matches!(method, Method::Median | Method::WeightedMedian) {
+        sum.order_leaves();
     }
     Some(sum)
 }
@@ -922,6 +925,16 @@ impl Mining {
         float: bool,
     ) -> Result<Option<f64>, Fail> {
         sum.load(ctx, record);
+        if matches!(self.method, Method::Median | Method::WeightedMedian) {
+            let weight = |member: u32| self.segments[member as usize].weight;
+            let weight: Option<&dyn Fn(u32) -> f64> =
+                (self.method == Method::WeightedMedian).then_some(&weight);
+            if let Some(median) =
+                sum.median(record, &mut weighted.leaves, weight, |x| round_to(float, x))
+            {
+                return Ok(Some(median));
+            }
+        }
         let mut total = 0.0;
         let mut denominator = 0.0;
         let mut evaluated = 0usize;
@@ -1051,6 +1064,8 @@ pub(crate) struct Weighted {
     /// different, sort fast).
     keys: Vec<u128>,
     weights: Vec<f64>,
+    /// The leaves of a sum of trees its walks end at, for [`TreeSum::median`].
+    leaves: LeafSet,
 }
 
 impl Weighted {

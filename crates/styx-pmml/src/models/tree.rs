@@ -15,7 +15,7 @@ use crate::xml::Element;
 
 mod flat;
 
-pub(crate) use flat::{Record, TreeSum};
+pub(crate) use flat::{LeafSet, Record, TreeSum};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MissingStrategy {

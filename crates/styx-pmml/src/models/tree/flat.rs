@@ -12,7 +12,7 @@
 use super::{MissingStrategy, Test, Tree};
 use crate::eval::{Ctx, Slot};
 use crate::predicate::{Cond, Op};
-use crate::types::{Val, DYN};
+use crate::types::{from_java_key, java_key, Val, DYN};
 
 /// A reference to a step: an index in [`TreeSum::splits`], or with [`OTHER`] set, an
 /// index in [`TreeSum::others`].
@@ -89,6 +89,8 @@ pub(crate) struct Member {
     uses: u64,
     /// The tree's model index, for the general evaluation.
     pub model: usize,
+    /// Its steps in [`TreeSum::others`] (its leaves among them).
+    others: std::ops::Range<u32>,
 }
 
 /// The trees of a sum, compiled together.
@@ -99,6 +101,43 @@ pub(crate) struct TreeSum {
     ids: Vec<u32>,
     features: Vec<Feature>,
     members: Vec<Member>,
+    /// The leaves in order, when the sum is a median.
+    order: Option<Box<LeafOrder>>,
+}
+
+/// Every leaf of the sum's trees in one order: by value as Java orders numbers, then by
+/// tree. Since each tree ends at one leaf, the trees' predictions sorted by value (equal
+/// ones in tree order, as a stable sort leaves them) are the leaves they end at, taken in
+/// this order: a median needs no sort.
+#[derive(Debug, Clone, Default)]
+struct LeafOrder {
+    /// The rank of each step of [`TreeSum::others`] (`u32::MAX` for one that is no leaf).
+    rank: Vec<u32>,
+    /// Per rank: the leaf's value and its tree (an index of [`TreeSum::members`]).
+    leaves: Vec<(f64, u32)>,
+}
+
+/// The leaves a record's walks end at, one bit per rank of a [`LeafOrder`] (kept between
+/// records to reuse its buffer).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LeafSet {
+    words: Vec<u64>,
+}
+
+impl LeafSet {
+    /// The ranks set, in increasing order.
+    fn ranks(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &word)| {
+            let mut rest = word;
+            std::iter::from_fn(move || {
+                (rest != 0).then(|| {
+                    let bit = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    w * 64 + bit
+                })
+            })
+        })
+    }
 }
 
 /// One record's features, as the walk reads them.
@@ -171,7 +210,92 @@ impl TreeSum {
             self.ids.truncate(ids);
             self.other(Other::General)
         };
-        self.members.push(Member { root, uses, model });
+        let others = others as u32..self.others.len() as u32;
+        self.members.push(Member {
+            root,
+            uses,
+            model,
+            others,
+        });
+    }
+
+    /// Orders the leaves of every tree pushed, for [`TreeSum::median`]; too many leaves
+    /// for the trees (more bits to scan than a sort of the predictions would take steps)
+    /// order none.
+    pub(crate) fn order_leaves(&mut self) {
+        let leaves: Vec<(u64, u32, u32)> = self
+            .members
+            .iter()
+            .enumerate()
+            .flat_map(|(m, member)| member.others.clone().map(move |o| (m, o)))
+            .filter_map(|(m, o)| match self.others[o as usize] {
+                Other::Leaf(x) => Some((java_key(x), m as u32, o)),
+                _ => None,
+            })
+            .collect();
+        if leaves.len() > 64 * 8 * self.members.len().max(1) {
+            return;
+        }
+        let mut sorted = leaves;
+        sorted.sort_unstable();
+        let mut rank = vec![u32::MAX; self.others.len()];
+        for (r, (_, _, o)) in sorted.iter().enumerate() {
+            rank[*o as usize] = r as u32;
+        }
+        let leaves = sorted
+            .iter()
+            .map(|(key, m, _)| (from_java_key(*key), *m))
+            .collect();
+        self.order = Some(Box::new(LeafOrder { rank, leaves }));
+    }
+
+    /// The median of the trees' predictions as JPMML takes it, walking every tree, when
+    /// the leaves are ordered and every walk ends at a leaf (`None` otherwise): with
+    /// `weight` of each tree (an index of [`TreeSum::members`]), the first prediction in
+    /// order at which the running sum of weights reaches half the total (the total summed
+    /// in that order, each step rounded by `round`); without, the middle prediction, or
+    /// the mean of the two middle ones.
+    pub(crate) fn median(
+        &self,
+        r: &Record,
+        set: &mut LeafSet,
+        weight: Option<&dyn Fn(u32) -> f64>,
+        round: impl Fn(f64) -> f64,
+    ) -> Option<f64> {
+        let order = self.order.as_ref()?;
+        if self.members.is_empty() {
+            return None;
+        }
+        set.words.clear();
+        set.words.resize(order.leaves.len().div_ceil(64), 0);
+        for member in &self.members {
+            let (leaf, _) = self.walk_leaf(member, r)?;
+            let rank = order.rank[leaf as usize] as usize;
+            set.words[rank / 64] |= 1 << (rank % 64);
+        }
+        let Some(weight) = weight else {
+            let n = self.members.len();
+            let mut middle = set.ranks().skip((n - 1) / 2).map(|k| order.leaves[k].0);
+            let first = middle.next()?;
+            return Some(if n % 2 == 1 {
+                first
+            } else {
+                (first + middle.next()?) / 2.0
+            });
+        };
+        let total = set
+            .ranks()
+            .fold(0.0, |sum, k| round(sum + weight(order.leaves[k].1)));
+        let threshold = 0.5 * total;
+        let mut sum = 0.0;
+        for k in set.ranks() {
+            let (value, member) = order.leaves[k];
+            sum += weight(member);
+            if sum >= threshold {
+                return Some(value);
+            }
+        }
+        Some(f64::NAN)
     }
 
     fn split(&mut self, split: Split) -> Ref {
@@ -234,6 +358,13 @@ impl TreeSum {
     /// tree reads a feature that is not usable, or the walk ends without a prediction).
     #[inline]
     pub(crate) fn walk(&self, member: &Member, r: &Record) -> Option<f64> {
+        self.walk_leaf(member, r).map(|(_, x)| x)
+    }
+
+    /// Walks a tree as [`TreeSum::walk`] does: the leaf it ends at (an index of
+    /// [`TreeSum::others`]) and its prediction.
+    #[inline]
+    fn walk_leaf(&self, member: &Member, r: &Record) -> Option<(u32, f64)> {
         if member.uses & r.bad != 0 {
             None
         } else if member.uses & r.missing != 0 {
@@ -245,7 +376,7 @@ impl TreeSum {
 
     /// The walk from step `cur`; `MISSING`: some features it reads may be missing.
     #[inline(always)]
-    fn walk_from<const MISSING: bool>(&self, mut cur: Ref, r: &Record) -> Option<f64> {
+    fn walk_from<const MISSING: bool>(&self, mut cur: Ref, r: &Record) -> Option<(u32, f64)> {
         loop {
             while cur & OTHER == 0 {
                 let s = &self.splits[cur as usize];
@@ -259,7 +390,7 @@ impl TreeSum {
                 };
             }
             match self.others[(cur & !OTHER) as usize] {
-                Other::Leaf(x) => return Some(x),
+                Other::Leaf(x) => return Some((cur & !OTHER, x)),
                 Other::In {
                     feat,
                     start,
@@ -740,9 +871,21 @@ mod tests {
         ));
     }
 
-    /// A random regression sum of trees (or with `classes`, an aggregation of
-    /// classification trees) over three numbers and one string.
-    fn random_document(rng: &mut Rng, classes: bool) -> String {
+    /// What [`random_document`] makes.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Kind {
+        /// A regression sum, average or median of up to five trees.
+        Regression,
+        /// A median or weighted median of two to eleven regression trees, weighed with
+        /// weights whose sums round differently in different orders.
+        Median,
+        /// An aggregation of classification trees.
+        Classes,
+    }
+
+    /// A random aggregation of trees over three numbers and one string.
+    fn random_document(rng: &mut Rng, kind: Kind) -> String {
+        let classes = kind == Kind::Classes;
         let function = if classes {
             "classification"
         } else {
@@ -750,7 +893,11 @@ mod tests {
         };
         let fields = "<MiningField name=\"x0\"/><MiningField name=\"x1\"/><MiningField name=\"x2\"/><MiningField name=\"c\"/>";
         let mut trees = String::new();
-        for _ in 0..1 + rng.below(5) {
+        let trees_count = match kind {
+            Kind::Median => 2 + rng.below(10),
+            _ => 1 + rng.below(5),
+        };
+        for _ in 0..trees_count {
             let strategy =
                 ["none", "nullPrediction", "lastPrediction", "defaultChild"][rng.below(4)];
             let last = ["returnNullPrediction", "returnLastPrediction"][rng.below(2)];
@@ -774,11 +921,16 @@ mod tests {
             let targets = if classes { "" } else { targets };
             trees.push_str(&format!(
                 "<Segment weight=\"{}\"><True/><TreeModel functionName=\"{function}\" missingValueStrategy=\"{strategy}\" noTrueChildStrategy=\"{last}\"{context}><MiningSchema>{fields}</MiningSchema>{targets}{node}</TreeModel></Segment>",
-                [1.0, 0.5, 2.0][rng.below(3)]
+                match kind {
+                    Kind::Median => [1.0, 0.1, 0.2, 0.3, 0.7][rng.below(5)],
+                    _ => [1.0, 0.5, 2.0][rng.below(3)],
+                }
             ));
         }
         let treatment = ["returnMissing", "skipSegment", "continue"][rng.below(3)];
-        let method = if classes {
+        let method = if kind == Kind::Median {
+            ["median", "weightedMedian"][rng.below(2)]
+        } else if classes {
             [
                 "average",
                 "weightedAverage",
@@ -788,7 +940,14 @@ mod tests {
                 "max",
             ][rng.below(6)]
         } else {
-            ["sum", "weightedSum", "average", "weightedAverage"][rng.below(4)]
+            [
+                "sum",
+                "weightedSum",
+                "average",
+                "weightedAverage",
+                "median",
+                "weightedMedian",
+            ][rng.below(6)]
         };
         let (target, output) = if classes {
             (
@@ -822,8 +981,9 @@ mod tests {
     fn random_sums_of_trees_score_as_their_segments() {
         let mut rng = Rng(0x2545_f491_4f6c_dd1d);
         let mut compiled = 0;
-        for doc in 0..800 {
-            let text = random_document(&mut rng, doc % 2 == 1);
+        for doc in 0..900 {
+            let kind = [Kind::Regression, Kind::Classes, Kind::Median][doc % 3];
+            let text = random_document(&mut rng, kind);
             let fast = match Model::parse(&text) {
                 Ok(m) => m,
                 Err(e) => panic!("document {doc}: {e}\n{text}"),
@@ -851,6 +1011,69 @@ mod tests {
             }
             compare(&format!("document {doc} {text}"), &fast, &general, &rows);
         }
-        assert_eq!(compiled, 800);
+        assert_eq!(compiled, 900);
+    }
+
+    /// A binary tree of `depth` levels over `x0`..`x2`, every node with a score: each walk
+    /// ends at a leaf.
+    fn full_tree(rng: &mut Rng, out: &mut String, depth: u32, pred: &str) {
+        let score = [-2.0, -0.5, 0.0, 0.25, 1.0, 3.0, 7.5][rng.below(7)];
+        out.push_str(&format!("<Node score=\"{score}\">{pred}"));
+        if depth > 0 {
+            let (x, y) = (rng.below(3), ["-1", "0", "0.5", "1"][rng.below(4)]);
+            for op in ["lessOrEqual", "greaterThan"] {
+                let p =
+                    format!("<SimplePredicate field=\"x{x}\" operator=\"{op}\" value=\"{y}\"/>");
+                full_tree(rng, out, depth - 1, &p);
+            }
+        }
+        out.push_str("</Node>");
+    }
+
+    #[test]
+    fn medians_of_trees_whose_walks_all_end_at_leaves_are_those_of_their_segments() {
+        let mut rng = Rng(0x5851_f42d_4c95_7f2d);
+        for doc in 0..300 {
+            let method = ["median", "weightedMedian"][doc % 2];
+            let context = ["", " x-mathContext=\"float\""][rng.below(2)];
+            let mut trees = String::new();
+            for _ in 0..2 + rng.below(11) {
+                let mut node = String::new();
+                let depth = 1 + rng.below(3) as u32;
+                full_tree(&mut rng, &mut node, depth, "<True/>");
+                // Equal weights make the running sum meet half the total exactly; the
+                // others sum differently in different orders.
+                let weight = [1.0, 1.0, 0.1, 0.2, 0.3, 0.7][rng.below(6)];
+                trees.push_str(&format!(
+                    "<Segment weight=\"{weight}\"><True/><TreeModel functionName=\"regression\"{context}><MiningSchema><MiningField name=\"x0\"/><MiningField name=\"x1\"/><MiningField name=\"x2\"/></MiningSchema>{node}</TreeModel></Segment>"
+                ));
+            }
+            let text = format!(
+                "<PMML xmlns=\"http://www.dmg.org/PMML-4_4\" version=\"4.4\"><DataDictionary>\
+                 <DataField name=\"x0\" optype=\"continuous\" dataType=\"double\"/>\
+                 <DataField name=\"x1\" optype=\"continuous\" dataType=\"double\"/>\
+                 <DataField name=\"x2\" optype=\"continuous\" dataType=\"double\"/>\
+                 <DataField name=\"y\" optype=\"continuous\" dataType=\"double\"/></DataDictionary>\
+                 <MiningModel functionName=\"regression\"{context}><MiningSchema><MiningField name=\"y\" usageType=\"target\"/>\
+                 <MiningField name=\"x0\"/><MiningField name=\"x1\"/><MiningField name=\"x2\"/></MiningSchema>\
+                 <Segmentation multipleModelMethod=\"{method}\">{trees}</Segmentation></MiningModel></PMML>"
+            );
+            let fast = Model::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+            assert_eq!(fast.tree_sums(), 1, "{text}");
+            let general = fast.without_tree_sums();
+            let rows: Vec<Row> = (0..100)
+                .map(|_| {
+                    let mut row = fast.new_row();
+                    for f in 0..3 {
+                        row.set_text(
+                            f,
+                            ["-1.5", "-1", "0", "0.25", "0.5", "1", "2"][rng.below(7)],
+                        );
+                    }
+                    row
+                })
+                .collect();
+            compare(&format!("document {doc} {text}"), &fast, &general, &rows);
+        }
     }
 }
