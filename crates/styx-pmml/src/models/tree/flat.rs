@@ -5,7 +5,9 @@
 //! A record's features (the fields the trees test) are read once. A tree whose features
 //! are all numbers that are not NaN (for numeric tests), strings (for string tests) or
 //! missing is walked here, selecting the node [`Tree::select`] selects: each step says
-//! where a missing feature leads under the tree's missing-value strategy. A tree that
+//! where a missing feature leads under the tree's missing-value strategy. Every step is a
+//! numeric split: a test of a string's membership in a set reads a number made once per
+//! record (see [`Feature::Member`]). A tree that
 //! reads any other value, or whose walk ends without a prediction, is evaluated the
 //! general way, so the result is the same in every case.
 
@@ -35,48 +37,42 @@ struct Split {
 /// Any other step of a walk.
 #[derive(Debug, Clone, Copy)]
 enum Other {
-    /// String feature `feat`: go to `first` when its id is in `ids[start..end]`, to
-    /// `second` when it is not, and to `missing` when the feature is missing. When every
-    /// id is below 64, `set` has their bits (and `small` is set): a test of one bit.
-    In {
-        feat: u32,
-        start: u32,
-        end: u32,
-        small: bool,
-        set: u64,
-        first: Ref,
-        second: Ref,
-        missing: Ref,
-    },
     /// The tree's prediction (after the tree's `Targets`).
     Leaf(f64),
     /// The tree's result needs the general evaluation (no prediction, or an error).
     General,
 }
 
-/// A field slot as the walk reads it: as a number or as a string id.
+/// What the walk reads: a field slot as a number or as a string id, or whether a string
+/// feature is one of a set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Feature {
-    slot: Slot,
-    string: bool,
+enum Feature {
+    /// A slot read as a number.
+    Number(Slot),
+    /// A slot read as a string id.
+    String(Slot),
+    /// Whether string feature `source` is in `ids[start..end]`: 1 when it is, 0 when it
+    /// is not, NaN when it is missing. A test of set membership is then a numeric split
+    /// like the others (`x <= 0.5`: not in the set), with no step of its own kind. When
+    /// every id is below 64, `set` has their bits (and `small` is set): a test of one bit.
+    Member {
+        source: u32,
+        start: u32,
+        end: u32,
+        small: bool,
+        set: u64,
+    },
 }
 
 /// A node predicate in the walk's terms.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum FTest {
     True,
-    /// `(x <= y) != flip` on a numeric feature.
+    /// `(x <= y) != flip` on a numeric feature (a [`Feature::Member`] among them).
     Le {
         feat: u32,
         y: f64,
         flip: bool,
-    },
-    /// `(id in ids[start..end]) != negate` on a string feature.
-    In {
-        feat: u32,
-        start: u32,
-        end: u32,
-        negate: bool,
     },
 }
 
@@ -199,6 +195,7 @@ impl TreeSum {
         let splits = b.sum.splits.len();
         let others = b.sum.others.len();
         let ids = b.sum.ids.len();
+        let features = b.sum.features.len();
         let root = b.root();
         let (uses, ok) = (b.uses, b.ok);
         let root = if ok {
@@ -208,6 +205,8 @@ impl TreeSum {
             self.splits.truncate(splits);
             self.others.truncate(others);
             self.ids.truncate(ids);
+            // Sets of its own refer to the ids dropped; no other tree reads them.
+            self.features.truncate(features);
             self.other(Other::General)
         };
         let others = others as u32..self.others.len() as u32;
@@ -308,8 +307,7 @@ impl TreeSum {
         (self.others.len() - 1) as Ref | OTHER
     }
 
-    fn feature(&mut self, slot: Slot, string: bool) -> u32 {
-        let f = Feature { slot, string };
+    fn feature(&mut self, f: Feature) -> u32 {
         match self.features.iter().position(|x| *x == f) {
             Some(i) => i as u32,
             None => {
@@ -328,13 +326,39 @@ impl TreeSum {
         r.bad = 0;
         r.missing = 0;
         for (i, f) in self.features.iter().enumerate() {
+            let (slot, string) = match *f {
+                Feature::Number(slot) => (slot, false),
+                Feature::String(slot) => (slot, true),
+                // A set's source comes before it; trees that test the set read the
+                // source's missing and unusable bits.
+                Feature::Member {
+                    source,
+                    start,
+                    end,
+                    small,
+                    set,
+                } => {
+                    let id = r.strs[source as usize];
+                    let found = if small {
+                        id < 64 && (set >> id) & 1 != 0
+                    } else {
+                        self.ids[start as usize..end as usize].contains(&id)
+                    };
+                    r.nums[i] = if id == MISSING_ID {
+                        f64::NAN
+                    } else {
+                        f64::from(u8::from(found))
+                    };
+                    continue;
+                }
+            };
             // A value that cannot be read (an invalid value to be refused) is left to the
             // general evaluation, which fails only if a tree reads it, as JPMML does.
-            let Ok(v) = ctx.get(f.slot) else {
+            let Ok(v) = ctx.get(slot) else {
                 r.bad |= bit(i as u32);
                 continue;
             };
-            match (v, f.string) {
+            match (v, string) {
                 // NaN and -0.0 order differently in JPMML than in IEEE comparisons: the
                 // general evaluation takes those.
                 (Val::Num(x), false) if !x.is_nan() && x.to_bits() != (-0.0f64).to_bits() => {
@@ -377,46 +401,20 @@ impl TreeSum {
     /// The walk from step `cur`; `MISSING`: some features it reads may be missing.
     #[inline(always)]
     fn walk_from<const MISSING: bool>(&self, mut cur: Ref, r: &Record) -> Option<(u32, f64)> {
-        loop {
-            while cur & OTHER == 0 {
-                let s = &self.splits[cur as usize];
-                let x = r.nums[s.feat as usize];
-                cur = if x <= s.y {
-                    s.first
-                } else if MISSING && x.is_nan() {
-                    s.missing
-                } else {
-                    s.second
-                };
-            }
-            match self.others[(cur & !OTHER) as usize] {
-                Other::Leaf(x) => return Some((cur & !OTHER, x)),
-                Other::In {
-                    feat,
-                    start,
-                    end,
-                    small,
-                    set,
-                    first,
-                    second,
-                    missing,
-                } => {
-                    let id = r.strs[feat as usize];
-                    let found = if small {
-                        id < 64 && (set >> id) & 1 != 0
-                    } else {
-                        self.ids[start as usize..end as usize].contains(&id)
-                    };
-                    cur = if MISSING && id == MISSING_ID {
-                        missing
-                    } else if found {
-                        first
-                    } else {
-                        second
-                    };
-                }
-                Other::General => return None,
-            }
+        while cur & OTHER == 0 {
+            let s = &self.splits[cur as usize];
+            let x = r.nums[s.feat as usize];
+            cur = if x <= s.y {
+                s.first
+            } else if MISSING && x.is_nan() {
+                s.missing
+            } else {
+                s.second
+            };
+        }
+        match self.others[(cur & !OTHER) as usize] {
+            Other::Leaf(x) => Some((cur & !OTHER, x)),
+            Other::General => None,
         }
     }
 }
@@ -449,29 +447,25 @@ impl<L: Fn(u32) -> Option<f64>, U: Fn(Slot) -> bool> Builder<'_, L, U> {
     /// The predicate of node `i`.
     fn test(&mut self, i: u32) -> FTest {
         let hot = &self.tree.layout.hot[i as usize];
-        let t = match hot.test {
-            Test::True => return FTest::True,
+        match hot.test {
+            Test::True => FTest::True,
             Test::Cmp { slot, y, flip } => {
                 if !(self.usable)(slot) {
                     self.ok = false;
                     return FTest::True;
                 }
-                let feat = self.sum.feature(slot, false);
+                let feat = self.sum.feature(Feature::Number(slot));
+                self.uses |= bit(feat);
                 FTest::Le { feat, y, flip }
             }
             Test::General => match self.string_test(&self.tree.nodes[i as usize].cond) {
                 Some(t) => t,
                 None => {
                     self.ok = false;
-                    return FTest::True;
+                    FTest::True
                 }
             },
-        };
-        match t {
-            FTest::Le { feat, .. } | FTest::In { feat, .. } => self.uses |= bit(feat),
-            FTest::True => {}
         }
-        t
     }
 
     /// A string equality or set membership on a usable slot, with interned constants.
@@ -501,12 +495,43 @@ impl<L: Fn(u32) -> Option<f64>, U: Fn(Slot) -> bool> Builder<'_, L, U> {
             }
         }
         let end = self.sum.ids.len() as u32;
-        let feat = self.sum.feature(slot, true);
-        Some(FTest::In {
+        let source = self.sum.feature(Feature::String(slot));
+        self.uses |= bit(source);
+        let ids = &self.sum.ids[start as usize..end as usize];
+        let small = ids.iter().all(|id| *id < 64);
+        let set = if small {
+            ids.iter().fold(0u64, |set, id| set | 1 << id)
+        } else {
+            0
+        };
+        // A set tested before is read once.
+        let same = self.sum.features.iter().position(|f| match *f {
+            Feature::Member {
+                source: s,
+                start: a,
+                end: b,
+                ..
+            } => s == source && self.sum.ids[a as usize..b as usize] == *ids,
+            _ => false,
+        });
+        let feat = match same {
+            Some(feat) => {
+                self.sum.ids.truncate(start as usize);
+                feat as u32
+            }
+            None => self.sum.feature(Feature::Member {
+                source,
+                start,
+                end,
+                small,
+                set,
+            }),
+        };
+        // In the set: above 0.5.
+        Some(FTest::Le {
             feat,
-            start,
-            end,
-            negate,
+            y: 0.5,
+            flip: !negate,
         })
     }
 
@@ -524,35 +549,6 @@ impl<L: Fn(u32) -> Option<f64>, U: Fn(Slot) -> bool> Builder<'_, L, U> {
                 self.sum.split(Split {
                     y,
                     feat,
-                    first,
-                    second,
-                    missing,
-                })
-            }
-            FTest::In {
-                feat,
-                start,
-                end,
-                negate,
-            } => {
-                let (first, second) = if negate {
-                    (second, first)
-                } else {
-                    (first, second)
-                };
-                let ids = &self.sum.ids[start as usize..end as usize];
-                let small = ids.iter().all(|id| *id < 64);
-                let set = if small {
-                    ids.iter().fold(0u64, |set, id| set | 1 << id)
-                } else {
-                    0
-                };
-                self.sum.other(Other::In {
-                    feat,
-                    start,
-                    end,
-                    small,
-                    set,
                     first,
                     second,
                     missing,
