@@ -43,6 +43,9 @@ struct Segment {
     weight: f64,
     /// Segment category index -> mining model category index.
     cat_map: Vec<u32>,
+    /// The mining model category indexes of the segment's categories in the order its
+    /// probabilities name them (in JPMML, the order of an average's categories).
+    listing: Vec<u32>,
     /// In a model chain: the segment's output fields (by index) whose names earlier
     /// segments' outputs have, with those segments' models.
     chain_dups: Vec<(usize, Vec<usize>)>,
@@ -150,8 +153,9 @@ pub(crate) fn compile<'d>(
     }
     if node.function == MiningFunction::Classification {
         // Aggregated probabilities are kept in the order of the target's declared values,
-        // so that a tie goes to the first of them, as in JPMML (votes keep the order in
-        // which the segments cast them; see `evaluate`).
+        // so that a tie of a median or a maximum goes to the first of them, as in JPMML
+        // (votes keep the order in which the segments cast them, averages the order in
+        // which the segments name the categories; see `evaluate`).
         if let Some(df) = node.target.name.as_ref().and_then(|n| c.data_fields.get(n)) {
             node.cats = df.valid.clone();
         }
@@ -269,6 +273,7 @@ pub(crate) fn compile<'d>(
             ));
         }
         let seg_cats = seg_node.cats.clone();
+        let seg_ty = seg_node.target.ty;
         let outputs: Vec<(String, FieldInfo)> = seg_node
             .outputs
             .iter()
@@ -284,10 +289,24 @@ pub(crate) fn compile<'d>(
             })
             .collect();
         let mut cat_map = Vec::new();
+        let mut listing = Vec::new();
         if node.function != MiningFunction::Regression {
-            for v in seg_cats {
-                cat_map.push(cat_index(&mut node.cats, v));
+            for v in &seg_cats {
+                cat_map.push(cat_index(&mut node.cats, *v));
             }
+            // A tree names its categories in its nodes' score distributions (its
+            // categories' own order is the one its scores and distributions meet them in).
+            if model_el.name == "TreeModel" {
+                let mut named = Vec::new();
+                distribution_values(model_el, &mut named);
+                for v in named {
+                    let v = c.constant_for(seg_ty, v, "ScoreDistribution")?;
+                    if let Some(i) = seg_cats.iter().position(|x| *x == v) {
+                        first_seen(&mut listing, &[cat_map[i]], usize::MAX);
+                    }
+                }
+            }
+            first_seen(&mut listing, &cat_map, usize::MAX);
         }
         let mut chain_dups = Vec::new();
         if method == Method::ModelChain {
@@ -311,6 +330,7 @@ pub(crate) fn compile<'d>(
             model,
             weight,
             cat_map,
+            listing,
             chain_dups,
         });
     }
@@ -713,6 +733,7 @@ impl Mining {
                         };
                         probs[*pi as usize] = r(probs[*pi as usize] + r(p * w));
                     }
+                    first_seen(&mut order, &s.listing, probs.len());
                     denominator += w;
                 }
                 Method::Median | Method::Max => {
@@ -826,7 +847,10 @@ impl Mining {
         let node = &ctx.m.models[index];
         let use_order = matches!(
             self.method,
-            Method::MajorityVote | Method::WeightedMajorityVote
+            Method::MajorityVote
+                | Method::WeightedMajorityVote
+                | Method::Average
+                | Method::WeightedAverage
         );
         let label = argmax_label(
             &node.cats,
@@ -872,6 +896,7 @@ impl Mining {
                         let p = &mut probs[*pi as usize];
                         *p = r(*p + r(leaf[si] * weight));
                     }
+                    first_seen(order, &s.listing, probs.len());
                 }
                 Method::MajorityVote | Method::WeightedMajorityVote => {
                     let pi = s.cat_map[votes.labels[k] as usize];
@@ -1054,6 +1079,34 @@ fn median(xs: &mut [f64]) -> f64 {
 fn select_all(ctx: &mut Ctx<'_>, index: usize, picked: &[Val]) {
     let text = ctx.list_string(picked);
     crate::output::set_prediction(ctx, index, text, false);
+}
+
+/// Adds the categories of a segment (`listing`: their indexes among the `n` of the
+/// aggregation) that `order` does not have yet, in the segment's order: the order of an
+/// average's categories in JPMML, where a tie goes to the first.
+fn first_seen(order: &mut Vec<u32>, listing: &[u32], n: usize) {
+    if order.len() < n {
+        for pi in listing {
+            if !order.contains(pi) {
+                order.push(*pi);
+            }
+        }
+    }
+}
+
+/// The values of the `ScoreDistribution`s under `el`, each once, in document order.
+fn distribution_values<'a>(el: &'a Element, out: &mut Vec<&'a str>) {
+    for child in el.content() {
+        if child.name == "ScoreDistribution" {
+            if let Some(v) = child.attr("value") {
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+        } else {
+            distribution_values(child, out);
+        }
+    }
 }
 
 /// The predictions of a weighted median and their weights, in segment order.
