@@ -2,8 +2,9 @@
 //! normalized by the `TextIndexNormalization` tables (regular expression or literal
 //! replacements), split on `wordSeparatorCharacterRE` and stripped of leading and trailing
 //! punctuation; the term is split the same way; matches may differ by up to
-//! `maxLevenshteinDistance` edits (summed over the term's tokens). With `wordRE`, the
-//! tokens are the matches of that expression instead.
+//! `maxLevenshteinDistance` edits (summed over the term's tokens). With `x-wordRE` (JPMML's
+//! extension; PMML 4.4 has no `wordRE`, and JPMML ignores one), the tokens are the matches
+//! of that expression instead.
 
 use crate::compile::Compiler;
 use crate::error::{Fail, PmmlError};
@@ -35,7 +36,7 @@ pub(crate) struct TextIndex {
     term: Expr,
     normalizations: Vec<Normalization>,
     /// `wordSeparatorCharacterRE` (tokens between its matches, punctuation trimmed) or,
-    /// when `words`, `wordRE` (tokens are its matches).
+    /// when `words`, `x-wordRE` (tokens are its matches).
     separator: regex::Regex,
     words: bool,
     punctuation: regex::Regex,
@@ -112,9 +113,9 @@ pub(crate) fn compile(c: &mut Compiler<'_>, el: &Element) -> Result<(Expr, DataT
             "tokenize=\"false\" is not supported",
         ));
     }
-    let words = el.attr("wordRE").is_some();
+    let words = el.attr("x-wordRE").is_some();
     let separator = regex(
-        el.attr("wordRE")
+        el.attr("x-wordRE")
             .or(el.attr("wordSeparatorCharacterRE"))
             .unwrap_or("\\s+"),
         true,
