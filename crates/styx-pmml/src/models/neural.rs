@@ -1,5 +1,7 @@
-//! `NeuralNetwork`: feed-forward networks with the standard activation functions and
-//! per-layer normalization.
+//! `NeuralNetwork`: feed-forward networks with the standard activation functions (leaky
+//! rectifiers and radial basis neurons included) and per-layer normalization, computed as
+//! JPMML-Evaluator computes them: a neuron's weighted inputs summed in order, then its
+//! bias; Java's `Math.max` in a rectifier (a NaN stays NaN).
 
 use std::collections::HashMap;
 
@@ -25,13 +27,46 @@ enum Act {
     Cosine,
     Elliott,
     Arctan,
-    Rectifier,
+    /// With a leakage: its factor below zero.
+    Rectifier(Option<f64>),
+    /// The squared distance of the inputs to the weights, scaled by the neuron's width
+    /// (else `width`) and the layer's `altitude`.
+    RadialBasis {
+        width: Option<f64>,
+        altitude: f64,
+    },
+}
+
+/// A layer's attributes that an activation function takes (else the network's). The
+/// leakage of a rectifier is JPMML's extension `x-leakage` (PMML 4.4 has no `leakage`, and
+/// JPMML ignores one).
+struct ActParams {
+    threshold: f64,
+    leakage: Option<f64>,
+    width: Option<f64>,
+    altitude: f64,
+}
+
+impl ActParams {
+    /// `el`'s own, else those of `default`.
+    fn of(el: &Element, default: Option<&ActParams>) -> Result<ActParams, PmmlError> {
+        Ok(ActParams {
+            threshold: opt_num_attr(el, "threshold")?
+                .or(default.map(|d| d.threshold))
+                .unwrap_or(0.0),
+            leakage: opt_num_attr(el, "x-leakage")?.or(default.and_then(|d| d.leakage)),
+            width: opt_num_attr(el, "width")?.or(default.and_then(|d| d.width)),
+            altitude: opt_num_attr(el, "altitude")?
+                .or(default.map(|d| d.altitude))
+                .unwrap_or(1.0),
+        })
+    }
 }
 
 impl Act {
-    fn parse(s: &str, threshold: f64) -> Result<Act, PmmlError> {
+    fn parse(s: &str, params: &ActParams) -> Result<Act, PmmlError> {
         Ok(match s {
-            "threshold" => Act::Threshold(threshold),
+            "threshold" => Act::Threshold(params.threshold),
             "logistic" => Act::Logistic,
             "tanh" => Act::Tanh,
             "identity" => Act::Identity,
@@ -43,13 +78,11 @@ impl Act {
             "cosine" => Act::Cosine,
             "Elliott" => Act::Elliott,
             "arctan" => Act::Arctan,
-            "rectifier" => Act::Rectifier,
-            "radialBasis" => {
-                return Err(PmmlError::unsupported(
-                    "NeuralLayer",
-                    "activationFunction=\"radialBasis\"",
-                ))
-            }
+            "rectifier" => Act::Rectifier(params.leakage),
+            "radialBasis" => Act::RadialBasis {
+                width: params.width,
+                altitude: params.altitude,
+            },
             o => {
                 return Err(PmmlError::invalid(
                     "NeuralLayer",
@@ -79,7 +112,17 @@ impl Act {
             Act::Cosine => z.cos(),
             Act::Elliott => z / (1.0 + z.abs()),
             Act::Arctan => 2.0 * z.atan() / std::f64::consts::PI,
-            Act::Rectifier => z.max(0.0),
+            Act::Rectifier(None) => java_max(z, 0.0),
+            // `Double.compare(z, 0) > 0`: a NaN is above zero.
+            Act::Rectifier(Some(leakage)) => {
+                if z > 0.0 || z.is_nan() {
+                    z
+                } else {
+                    z * leakage
+                }
+            }
+            // Made by `Neuron::output`.
+            Act::RadialBasis { .. } => z,
         }
     }
 }
@@ -93,12 +136,60 @@ enum LayerNorm {
 
 #[derive(Debug, Clone)]
 struct Layer {
-    /// (bias, connections (activation index, weight)) per neuron.
-    neurons: Vec<(f64, Vec<(u32, f64)>)>,
+    neurons: Vec<Neuron>,
     act: Act,
     norm: LayerNorm,
     /// Activation index of the layer's first neuron.
     start: u32,
+}
+
+/// A neuron of a layer.
+#[derive(Debug, Clone)]
+struct Neuron {
+    bias: Option<f64>,
+    /// A radial basis neuron's own width.
+    width: Option<f64>,
+    /// (activation index, weight).
+    cons: Vec<(u32, f64)>,
+}
+
+impl Neuron {
+    /// The neuron's output from the activations `a`, as JPMML computes it.
+    fn output(&self, act: Act, a: &[f64]) -> f64 {
+        if let Act::RadialBasis { width, altitude } = act {
+            let mut z = 0.0;
+            for (from, w) in &self.cons {
+                let d = a[*from as usize] - w;
+                z += d * d;
+            }
+            // Compiled only with a width.
+            let width = self.width.or(width).unwrap_or(f64::NAN);
+            z /= width * width * -2.0;
+            if altitude != 1.0 {
+                z += altitude.ln() * self.cons.len() as f64;
+            }
+            return z.exp();
+        }
+        let mut z = 0.0;
+        for (from, w) in &self.cons {
+            z += w * a[*from as usize];
+        }
+        if let Some(bias) = self.bias {
+            z += bias;
+        }
+        act.apply(z)
+    }
+}
+
+/// Java's `Math.max`: NaN when either is, +0 above -0.
+fn java_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a > b || (a == b && a.is_sign_positive()) {
+        a
+    } else {
+        b
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -142,7 +233,7 @@ pub(crate) fn compile(
     el: &Element,
     node: &mut ModelNode,
 ) -> Result<Neural, PmmlError> {
-    let threshold = opt_num_attr(el, "threshold")?.unwrap_or(0.0);
+    let network = ActParams::of(el, None)?;
     let default_act = el.attr("activationFunction").unwrap_or("logistic");
     let default_norm = layer_norm(el.attr("normalizationMethod"))?.unwrap_or(LayerNorm::None);
     let mut ids: HashMap<String, u32> = HashMap::new();
@@ -160,20 +251,23 @@ pub(crate) fn compile(
     let mut size = inputs.len() as u32;
     let mut layers = Vec::new();
     for l in el.children_named("NeuralLayer") {
-        let lt = opt_num_attr(l, "threshold")?.unwrap_or(threshold);
-        let act = Act::parse(l.attr("activationFunction").unwrap_or(default_act), lt)?;
+        let params = ActParams::of(l, Some(&network))?;
+        let act = Act::parse(l.attr("activationFunction").unwrap_or(default_act), &params)?;
         let norm = layer_norm(l.attr("normalizationMethod"))?.unwrap_or(default_norm);
         let start = size;
         let mut neurons = Vec::new();
         let mut new_ids = Vec::new();
         for n in l.children_named("Neuron") {
-            if n.attr("width").is_some() || n.attr("altitude").is_some() {
-                return Err(PmmlError::unsupported(
-                    "Neuron",
-                    "radial basis neurons (width, altitude)",
-                ));
+            let bias = opt_num_attr(n, "bias")?;
+            let width = opt_num_attr(n, "width")?;
+            if let Act::RadialBasis { width: None, .. } = act {
+                if width.is_none() {
+                    return Err(PmmlError::invalid(
+                        "Neuron",
+                        "a radial basis neuron needs a width (of its own, its layer's or the network's)",
+                    ));
+                }
             }
-            let bias = opt_num_attr(n, "bias")?.unwrap_or(0.0);
             let mut cons = Vec::new();
             for con in n.children_named("Con") {
                 let from = req(con, "from")?;
@@ -182,7 +276,7 @@ pub(crate) fn compile(
                 })?;
                 cons.push((idx, num_attr(con, "weight")?));
             }
-            neurons.push((bias, cons));
+            neurons.push(Neuron { bias, width, cons });
             new_ids.push((req(n, "id")?.to_string(), size));
             size += 1;
         }
@@ -298,12 +392,8 @@ impl Neural {
         }
         for layer in &self.layers {
             let start = layer.start as usize;
-            for (k, (bias, cons)) in layer.neurons.iter().enumerate() {
-                let mut z = *bias;
-                for (from, w) in cons {
-                    z += a[*from as usize] * w;
-                }
-                a[start + k] = layer.act.apply(z);
+            for (k, neuron) in layer.neurons.iter().enumerate() {
+                a[start + k] = neuron.output(layer.act, &a);
             }
             let out = &mut a[start..start + layer.neurons.len()];
             match layer.norm {
