@@ -1,8 +1,12 @@
 //! Distance measures shared by `ClusteringModel` and `NearestNeighborModel`, and the
-//! center-based `ClusteringModel`.
+//! center-based `ClusteringModel`, computed as JPMML-Evaluator computes them: each field's
+//! comparison (`absDiff`, `gaussSim`, `delta`, `equal`) raised to the measure's power and
+//! weighed by its `fieldWeight`, summed in order (or the largest, for `chebychev`), scaled
+//! for missing values by the share of the `MissingValueWeights` (else of the fields) that
+//! the record has, then the measure's root.
 
 use crate::compile::{Compiler, ModelNode};
-use crate::error::{Fail, PmmlError};
+use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{opt_num_attr, req};
 use crate::predicate::array_numbers;
@@ -30,14 +34,6 @@ impl Measure {
                 "only kind=\"distance\" is supported",
             ));
         }
-        if let Some(cf) = cm.attr("compareFunction") {
-            if cf != "absDiff" {
-                return Err(PmmlError::unsupported(
-                    "ComparisonMeasure",
-                    format!("compareFunction=\"{cf}\""),
-                ));
-            }
-        }
         let m = cm
             .content()
             .next()
@@ -57,34 +53,188 @@ impl Measure {
         })
     }
 
-    /// The distance between `x` (with `None` for missing values) and `y`, with weights.
-    pub(crate) fn distance(self, x: &[Option<f64>], y: &[f64], w: &[f64]) -> f64 {
-        let mut acc = 0.0;
-        let mut wsum = 0.0;
-        let mut wpresent = 0.0;
-        for ((xi, yi), wi) in x.iter().zip(y).zip(w) {
-            wsum += wi;
-            let Some(xi) = xi else { continue };
-            wpresent += wi;
-            let d = (xi - yi).abs();
-            match self {
-                Measure::Euclidean | Measure::SquaredEuclidean => acc += wi * d * d,
-                Measure::CityBlock => acc += wi * d,
-                Measure::Chebychev => acc = f64::max(acc, wi * d),
-                Measure::Minkowski(p) => acc += wi * d.powf(p),
+    /// The distance between `x` (with `None` for missing values) and `y`, comparing each
+    /// field as `fields` says, scaled by `adjust` (see [`adjustment`]).
+    pub(crate) fn distance(
+        self,
+        x: &[Option<f64>],
+        y: &[f64],
+        fields: &[FieldCompare],
+        adjust: f64,
+    ) -> f64 {
+        match self {
+            Measure::Euclidean => java_pow(sum_of(x, y, fields, |d| d * d) * adjust, 0.5),
+            Measure::SquaredEuclidean => sum_of(x, y, fields, |d| d * d) * adjust,
+            Measure::CityBlock => sum_of(x, y, fields, |d| d) * adjust,
+            Measure::Minkowski(p) => {
+                let sum = sum_of(x, y, fields, |d| java_pow(d, p)) * adjust;
+                if p != 0.0 {
+                    java_pow(sum, 1.0 / p)
+                } else {
+                    sum.exp()
+                }
+            }
+            Measure::Chebychev => {
+                let mut max: Option<f64> = None;
+                for ((xi, yi), f) in x.iter().zip(y).zip(fields) {
+                    let Some(xi) = xi else { continue };
+                    let d = f.compare.apply(*xi, *yi) * f.weight;
+                    max = Some(max.map_or(d, |m| java_max(m, d)));
+                }
+                // No field: JPMML fails the record (the maximum of nothing).
+                max.map_or(f64::NAN, |m| m * adjust)
             }
         }
-        let adjust = if wpresent > 0.0 && wpresent < wsum && self != Measure::Chebychev {
-            wsum / wpresent
-        } else {
-            1.0
-        };
-        let acc = acc * adjust;
-        match self {
-            Measure::Euclidean => acc.sqrt(),
-            Measure::Minkowski(p) => acc.powf(1.0 / p),
-            _ => acc,
+    }
+}
+
+/// The sum over the fields present of `power` of their comparison, times their weight.
+#[inline(always)]
+fn sum_of(
+    x: &[Option<f64>],
+    y: &[f64],
+    fields: &[FieldCompare],
+    power: impl Fn(f64) -> f64,
+) -> f64 {
+    let mut sum = 0.0;
+    for ((xi, yi), f) in x.iter().zip(y).zip(fields) {
+        if let Some(xi) = xi {
+            let d = match f.compare {
+                Compare::AbsDiff => (xi - yi).abs(),
+                other => other.apply(*xi, *yi),
+            };
+            sum += power(d) * f.weight;
         }
+    }
+    sum
+}
+
+/// How the values of one field are compared (its `compareFunction`, else the measure's).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Compare {
+    AbsDiff,
+    /// With the field's `similarityScale` (none: the field cannot be compared, as a
+    /// `KNNInput`, which has none).
+    GaussSim(Option<f64>),
+    Delta,
+    Equal,
+}
+
+impl Compare {
+    fn apply(self, x: f64, y: f64) -> f64 {
+        match self {
+            Compare::AbsDiff => (x - y).abs(),
+            Compare::GaussSim(s) => {
+                let s = s.unwrap_or(f64::NAN);
+                let z = x - y;
+                ((-std::f64::consts::LN_2 * z * z) / (s * s)).exp()
+            }
+            Compare::Delta => f64::from(u8::from(x != y)),
+            Compare::Equal => f64::from(u8::from(x == y)),
+        }
+    }
+}
+
+/// A field of a distance: how its values are compared, and its weight.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct FieldCompare {
+    compare: Compare,
+    weight: f64,
+}
+
+/// The comparison of the field `el` (a `ClusteringField` or a `KNNInput`) in the measure of
+/// `model`: its own `compareFunction` (with a `similarityScale` for `gaussSim`), else the
+/// measure's (`absDiff`, `delta` or `equal`), and its `fieldWeight`.
+pub(crate) fn field_compare(model: &Element, el: &Element) -> Result<FieldCompare, PmmlError> {
+    let own = el.attr("compareFunction");
+    let function = own
+        .or_else(|| {
+            model
+                .child("ComparisonMeasure")
+                .and_then(|m| m.attr("compareFunction"))
+        })
+        .unwrap_or("absDiff");
+    let compare = match function {
+        "absDiff" => Compare::AbsDiff,
+        "delta" => Compare::Delta,
+        "equal" => Compare::Equal,
+        // A `KNNInput` has no `similarityScale`.
+        "gaussSim" if own.is_some() && el.name == "KNNInput" => Compare::GaussSim(None),
+        "gaussSim" if own.is_some() => Compare::GaussSim(opt_num_attr(el, "similarityScale")?),
+        "gaussSim" | "table" if own.is_none() => {
+            return Err(PmmlError::invalid(
+                "ComparisonMeasure",
+                format!("compareFunction=\"{function}\" belongs on a field"),
+            ))
+        }
+        f => {
+            return Err(PmmlError::unsupported(
+                el.name.clone(),
+                format!("compareFunction=\"{f}\""),
+            ))
+        }
+    };
+    Ok(FieldCompare {
+        compare,
+        weight: opt_num_attr(el, "fieldWeight")?.unwrap_or(1.0),
+    })
+}
+
+/// The factor that scales a distance for the missing values of `x`: the sum of the
+/// `weights` (`MissingValueWeights`, else one per field) over the sum of those of the
+/// values present. A record fails (as in JPMML) when that sum is zero (every value is
+/// missing) or a value present is of a field that cannot be compared (`fields`).
+pub(crate) fn adjustment(
+    x: &[Option<f64>],
+    weights: Option<&[f64]>,
+    fields: &[FieldCompare],
+) -> Result<f64, Fail> {
+    let mut sum = 0.0;
+    let mut present = 0.0;
+    for (i, (xi, f)) in x.iter().zip(fields).enumerate() {
+        let w = weights.map_or(1.0, |w| w[i]);
+        sum += w;
+        if xi.is_some() {
+            if f.compare == Compare::GaussSim(None) {
+                return Err(EvalError::Evaluation(
+                    "compareFunction=\"gaussSim\" needs a similarityScale, which the field does not have".into(),
+                )
+                .into());
+            }
+            present += w;
+        }
+    }
+    if present == 0.0 {
+        return Err(EvalError::Evaluation(
+            "undefined result: no field of the distance has a value".into(),
+        )
+        .into());
+    }
+    Ok(sum / present)
+}
+
+/// Java's `Math.pow` where it differs from a general power: `x * x` for 2, `x` for 1, a
+/// square root for 0.5 (HotSpot's intrinsics).
+fn java_pow(x: f64, p: f64) -> f64 {
+    if p == 2.0 {
+        x * x
+    } else if p == 1.0 {
+        x
+    } else if p == 0.5 && x > f64::NEG_INFINITY && x != 0.0 {
+        x.sqrt()
+    } else {
+        x.powf(p)
+    }
+}
+
+/// Java's `Math.max`: NaN when either is, +0 above -0.
+fn java_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a > b || (a == b && a.is_sign_positive()) {
+        a
+    } else {
+        b
     }
 }
 
@@ -92,7 +242,9 @@ impl Measure {
 #[derive(Debug, Clone)]
 pub(crate) struct Clustering {
     fields: Vec<Slot>,
-    weights: Vec<f64>,
+    compares: Vec<FieldCompare>,
+    /// `MissingValueWeights`, one per field.
+    missing_weights: Option<Vec<f64>>,
     centers: Vec<Vec<f64>>,
     measure: Measure,
 }
@@ -108,30 +260,32 @@ pub(crate) fn compile(
             "modelClass=\"distributionBased\"",
         ));
     }
-    if el.child("MissingValueWeights").is_some() {
-        return Err(PmmlError::unsupported(
-            "MissingValueWeights",
-            "missing value weights are not supported",
-        ));
-    }
     let measure = Measure::parse(el)?;
     let mut fields = Vec::new();
-    let mut weights = Vec::new();
+    let mut compares = Vec::new();
     for cf in el.children_named("ClusteringField") {
         if cf.attr("isCenterField") == Some("false") {
             continue;
         }
-        if let Some(f) = cf.attr("compareFunction") {
-            if f != "absDiff" {
-                return Err(PmmlError::unsupported(
-                    "ClusteringField",
-                    format!("compareFunction=\"{f}\""),
+        compares.push(field_compare(el, cf)?);
+        fields.push(c.field(req(cf, "field")?, "ClusteringField")?.slot);
+    }
+    let missing_weights = match el.child("MissingValueWeights") {
+        Some(m) => {
+            let a = m
+                .child("Array")
+                .ok_or_else(|| PmmlError::invalid("MissingValueWeights", "an Array is required"))?;
+            let w = array_numbers(a)?;
+            if w.len() != fields.len() {
+                return Err(PmmlError::invalid(
+                    "MissingValueWeights",
+                    "the number of weights differs from the clustering fields",
                 ));
             }
+            Some(w)
         }
-        fields.push(c.field(req(cf, "field")?, "ClusteringField")?.slot);
-        weights.push(opt_num_attr(cf, "fieldWeight")?.unwrap_or(1.0));
-    }
+        None => None,
+    };
     let mut centers = Vec::new();
     for (i, cl) in el.children_named("Cluster").enumerate() {
         let a = cl
@@ -160,7 +314,8 @@ pub(crate) fn compile(
     node.target.ty = crate::types::DataType::String;
     Ok(Clustering {
         fields,
-        weights,
+        compares,
+        missing_weights,
         centers,
         measure,
     })
@@ -185,16 +340,19 @@ impl Clustering {
         p.epoch = epoch;
         p.has_conf = false;
         p.ranked.clear();
-        if x.iter().all(|v| v.is_none()) {
-            p.value = Val::Missing;
-            p.entity = Val::Missing;
-            p.has_probs = false;
-            ctx.s.opt_nums = x;
-            return Ok(());
-        }
+        let adjust = match adjustment(&x, self.missing_weights.as_deref(), &self.compares) {
+            Ok(a) => a,
+            Err(e) => {
+                p.value = Val::Missing;
+                p.entity = Val::Missing;
+                p.has_probs = false;
+                ctx.s.opt_nums = x;
+                return Err(e);
+            }
+        };
         let mut best: Option<(usize, f64)> = None;
         for (i, c) in self.centers.iter().enumerate() {
-            let d = self.measure.distance(&x, c, &self.weights);
+            let d = self.measure.distance(&x, c, &self.compares, adjust);
             p.probs[i] = d;
             if best.is_none_or(|(_, b)| d < b) {
                 best = Some((i, d));
@@ -217,15 +375,23 @@ mod tests {
     fn distances() {
         let x = [Some(0.0), Some(3.0)];
         let y = [4.0, 0.0];
-        let w = [1.0, 1.0];
-        assert_eq!(Measure::Euclidean.distance(&x, &y, &w), 5.0);
-        assert_eq!(Measure::SquaredEuclidean.distance(&x, &y, &w), 25.0);
-        assert_eq!(Measure::CityBlock.distance(&x, &y, &w), 7.0);
-        assert_eq!(Measure::Chebychev.distance(&x, &y, &w), 4.0);
-        // A missing value scales the rest by the weight ratio.
+        let w = [FieldCompare {
+            compare: Compare::AbsDiff,
+            weight: 1.0,
+        }; 2];
+        assert_eq!(Measure::Euclidean.distance(&x, &y, &w, 1.0), 5.0);
+        assert_eq!(Measure::SquaredEuclidean.distance(&x, &y, &w, 1.0), 25.0);
+        assert_eq!(Measure::CityBlock.distance(&x, &y, &w, 1.0), 7.0);
+        assert_eq!(Measure::Chebychev.distance(&x, &y, &w, 1.0), 4.0);
+        // A missing value scales the rest by the share of the fields present.
+        let missing = [None, Some(3.0)];
+        let adjust = adjustment(&missing, None, &w).unwrap();
+        assert_eq!(adjust, 2.0);
         assert_eq!(
-            Measure::SquaredEuclidean.distance(&[None, Some(3.0)], &y, &w),
+            Measure::SquaredEuclidean.distance(&missing, &y, &w, adjust),
             18.0
         );
+        assert_eq!(adjustment(&missing, Some(&[3.0, 1.0]), &w).unwrap(), 4.0);
+        assert!(adjustment(&[None, None], None, &w).is_err());
     }
 }

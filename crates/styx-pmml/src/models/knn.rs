@@ -25,7 +25,7 @@ enum Scoring {
 #[derive(Debug, Clone)]
 pub(crate) struct Knn {
     fields: Vec<Slot>,
-    weights: Vec<f64>,
+    compares: Vec<crate::models::cluster::FieldCompare>,
     /// Per instance: input values, target (category index or number), id.
     instances: Vec<(Vec<f64>, f64, Val)>,
     k: usize,
@@ -88,20 +88,12 @@ pub(crate) fn compile(
         .ok_or_else(|| PmmlError::invalid("NearestNeighborModel", "KNNInputs are required"))?;
     let mut fields = Vec::new();
     let mut names = Vec::new();
-    let mut weights = Vec::new();
+    let mut compares = Vec::new();
     for i in inputs.children_named("KNNInput") {
-        if let Some(f) = i.attr("compareFunction") {
-            if f != "absDiff" {
-                return Err(PmmlError::unsupported(
-                    "KNNInput",
-                    format!("compareFunction=\"{f}\""),
-                ));
-            }
-        }
+        compares.push(crate::models::cluster::field_compare(el, i)?);
         let name = req(i, "field")?;
         fields.push(c.field(name, "KNNInput")?.slot);
         names.push(name.to_string());
-        weights.push(opt_num_attr(i, "fieldWeight")?.unwrap_or(1.0));
     }
     let ti = el.child("TrainingInstances").ok_or_else(|| {
         PmmlError::invalid("NearestNeighborModel", "TrainingInstances are required")
@@ -198,7 +190,7 @@ pub(crate) fn compile(
     }
     Ok(Knn {
         fields,
-        weights,
+        compares,
         instances,
         k,
         measure,
@@ -234,19 +226,17 @@ impl Knn {
             }
         }
         let classification = is_classification(&ctx.m.models[index]);
-        if x.iter().all(|v| v.is_none()) {
-            ctx.s.opt_nums = x;
-            if classification {
-                crate::output::set_classification_default(ctx, index);
-            } else {
-                set_regression(ctx, index, None);
+        let adjust = match crate::models::cluster::adjustment(&x, None, &self.compares) {
+            Ok(a) => a,
+            Err(e) => {
+                ctx.s.opt_nums = x;
+                return Err(e);
             }
-            return Ok(());
-        }
+        };
         let mut dist = std::mem::take(&mut ctx.s.nums_mining);
         dist.clear();
         for (xs, _, _) in &self.instances {
-            dist.push(self.measure.distance(&x, xs, &self.weights));
+            dist.push(self.measure.distance(&x, xs, &self.compares, adjust));
         }
         ctx.s.opt_nums = x;
         let mut idx = std::mem::take(&mut ctx.s.idx);

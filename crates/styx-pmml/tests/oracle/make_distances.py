@@ -1,0 +1,132 @@
+"""Writes the hand-written distance cases (196-198): ClusteringModels and a
+NearestNeighborModel with what exporters seldom write: `MissingValueWeights`, field
+comparisons `gaussSim`, `delta` and `equal` (on a field and as the measure's), field
+weights, the `chebychev` and `minkowski` measures, inputs with missing values.
+
+Usage: python make_distances.py FIXTURES_DIR   (then jpmml.py on the cases)
+"""
+
+import csv
+import json
+import random
+import sys
+from pathlib import Path
+
+FIELDS = ["a", "b", "c", "d"]
+
+DICTIONARY = "\n".join(f'    <DataField name="{f}" optype="continuous" dataType="double"/>' for f in FIELDS)
+SCHEMA = "\n".join(f'      <MiningField name="{f}"/>' for f in FIELDS)
+
+
+def clustering(label, measure, compare, fields, missing_weights, clusters):
+    weights = f'    <MissingValueWeights><Array type="real" n="4">{missing_weights}</Array></MissingValueWeights>\n' if missing_weights else ""
+    cls = "\n".join(f'    <Cluster id="{i + 1}" name="k{i + 1}"><Array type="real" n="4">{c}</Array></Cluster>' for i, c in enumerate(clusters))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header description="ClusteringModel: {label}, field comparisons and weights (hand-written)"/>
+  <DataDictionary>
+{DICTIONARY}
+  </DataDictionary>
+  <ClusteringModel functionName="clustering" modelClass="centerBased" numberOfClusters="{len(clusters)}">
+    <MiningSchema>
+{SCHEMA}
+    </MiningSchema>
+    <Output>
+      <OutputField name="cluster" optype="categorical" dataType="string" feature="predictedValue"/>
+      <OutputField name="affinity_1" optype="continuous" dataType="double" feature="affinity" value="1"/>
+      <OutputField name="affinity_2" optype="continuous" dataType="double" feature="affinity" value="2"/>
+      <OutputField name="affinity_3" optype="continuous" dataType="double" feature="affinity" value="3"/>
+    </Output>
+    <ComparisonMeasure kind="distance"{compare}>{measure}</ComparisonMeasure>
+{fields}
+{weights}{cls}
+  </ClusteringModel>
+</PMML>
+"""
+
+
+CLUSTERS = ["0 0 0 0", "1.5 -1 2 0.5", "-2 2 0.5 1"]
+
+CASES = [
+    ("196-clustering-compare-functions-missing-weights",
+     clustering("euclidean", "<euclidean/>", "", """    <ClusteringField field="a" compareFunction="gaussSim" similarityScale="1.5"/>
+    <ClusteringField field="b" fieldWeight="2.5"/>
+    <ClusteringField field="c" compareFunction="delta" fieldWeight="0.5"/>
+    <ClusteringField field="d" compareFunction="equal"/>""", "1 0.5 2 0.25", CLUSTERS),
+     "euclidean distance with gaussSim, delta and equal field comparisons, field weights and MissingValueWeights"),
+    ("197-clustering-chebychev-measure-delta",
+     clustering("chebychev", "<chebychev/>", ' compareFunction="delta"', """    <ClusteringField field="a" compareFunction="absDiff" fieldWeight="3"/>
+    <ClusteringField field="b"/>
+    <ClusteringField field="c" compareFunction="absDiff"/>
+    <ClusteringField field="d" fieldWeight="0.5"/>""", None, CLUSTERS),
+     "chebychev distance, the measure's compareFunction delta, field weights, missing values (no MissingValueWeights)"),
+]
+
+KNN = f"""<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header description="NearestNeighborModel: minkowski, field weights and comparisons, missing values (hand-written)"/>
+  <DataDictionary>
+{DICTIONARY}
+    <DataField name="y" optype="continuous" dataType="double"/>
+  </DataDictionary>
+  <NearestNeighborModel functionName="regression" numberOfNeighbors="3" continuousScoringMethod="average">
+    <MiningSchema>
+      <MiningField name="y" usageType="target"/>
+{SCHEMA}
+    </MiningSchema>
+    <TrainingInstances>
+      <InstanceFields>
+{chr(10).join(f'        <InstanceField field="{f}" column="{f}"/>' for f in FIELDS + ["y"])}
+      </InstanceFields>
+      <InlineTable>
+%ROWS%
+      </InlineTable>
+    </TrainingInstances>
+    <ComparisonMeasure kind="distance"><minkowski p-parameter="3"/></ComparisonMeasure>
+    <KNNInputs>
+      <KNNInput field="a" fieldWeight="2"/>
+      <KNNInput field="b" compareFunction="equal"/>
+      <KNNInput field="c" fieldWeight="0.25"/>
+      <KNNInput field="d" compareFunction="delta"/>
+    </KNNInputs>
+  </NearestNeighborModel>
+</PMML>
+"""
+
+
+def cell(rng):
+    return rng.choice([str(round(rng.gauss(0, 1.5), 3)), str(round(rng.gauss(0, 1.5), 3)),
+                       str(rng.randint(-2, 2)), "0", "1.5", "", ""])
+
+
+def write(d, name, doc, what, seed):
+    d = d / name
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "model.pmml").write_text(doc)
+    rng = random.Random(seed)
+    rows = [["Id"] + FIELDS]
+    for i in range(300):
+        rows.append([str(i + 1)] + [cell(rng) for _ in FIELDS])
+    with open(d / "input.csv", "w", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+    meta = {"name": name, "suite": "styx", "family": "distances",
+            "source": f"hand-written PMML (tests/oracle/make_distances.py): {what}; inputs with missing values"}
+    (d / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+def main(fixtures):
+    out = Path(fixtures)
+    for k, (name, doc, what) in enumerate(CASES):
+        write(out, name, doc, what, 196 + k)
+    rng = random.Random(198)
+    rows = []
+    for _ in range(40):
+        vals = [rng.choice([str(round(rng.gauss(0, 1.5), 2)), str(rng.randint(-2, 2))]) for _ in FIELDS]
+        y = str(round(rng.uniform(0, 10), 2))
+        rows.append("        <row>" + "".join(f"<{f}>{v}</{f}>" for f, v in zip(FIELDS + ["y"], vals + [y])) + "</row>")
+    write(out, "198-knn-minkowski-compare-functions", KNN.replace("%ROWS%", "\n".join(rows)),
+          "a k-nearest-neighbours regression with the minkowski distance (p 3), field weights, equal and delta comparisons", 1198)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
