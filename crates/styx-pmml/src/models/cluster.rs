@@ -23,6 +23,82 @@ pub(crate) enum Measure {
     Minkowski(f64),
 }
 
+/// A similarity measure of binary fields (`ComparisonMeasure` of kind `similarity`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Similarity {
+    SimpleMatching,
+    Jaccard,
+    Tanimoto,
+    /// `c11`, `c10`, `c01`, `c00`, then `d11`, `d10`, `d01`, `d00`.
+    Binary([f64; 8]),
+}
+
+impl Similarity {
+    /// The similarity measure of `el`'s `ComparisonMeasure`, if it is one.
+    fn parse(el: &Element) -> Result<Option<Similarity>, PmmlError> {
+        let Some(m) = el
+            .child("ComparisonMeasure")
+            .and_then(|cm| cm.content().next())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(match m.name.as_str() {
+            "simpleMatching" => Similarity::SimpleMatching,
+            "jaccard" => Similarity::Jaccard,
+            "tanimoto" => Similarity::Tanimoto,
+            "binarySimilarity" => {
+                let mut p = [0.0; 8];
+                for (k, name) in ["c11", "c10", "c01", "c00", "d11", "d10", "d01", "d00"]
+                    .iter()
+                    .enumerate()
+                {
+                    p[k] = crate::expr::num_attr(m, &format!("{name}-parameter"))?;
+                }
+                Similarity::Binary(p)
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// The similarity of the flags `x` and `y`, as JPMML computes it from the counts of
+    /// agreeing and differing flags; `None` when its denominator is zero.
+    fn of(self, x: &[bool], y: &[bool]) -> Option<f64> {
+        let (mut a11, mut a10, mut a01, mut a00) = (0.0, 0.0, 0.0, 0.0);
+        for (a, b) in x.iter().zip(y) {
+            match (a, b) {
+                (true, true) => a11 += 1.0,
+                (true, false) => a10 += 1.0,
+                (false, true) => a01 += 1.0,
+                (false, false) => a00 += 1.0,
+            }
+        }
+        let (numerator, denominator) = match self {
+            Similarity::SimpleMatching => (a11 + a00, a11 + a10 + a01 + a00),
+            Similarity::Jaccard => (a11, a11 + a10 + a01),
+            Similarity::Tanimoto => (a11 + a00, a11 + 2.0 * (a10 + a01) + a00),
+            Similarity::Binary([c11, c10, c01, c00, d11, d10, d01, d00]) => (
+                c11 * a11 + c10 * a10 + c01 * a01 + c00 * a00,
+                d11 * a11 + d10 * a10 + d01 * a01 + d00 * a00,
+            ),
+        };
+        (denominator != 0.0).then(|| numerator / denominator)
+    }
+}
+
+/// A binary value as JPMML reads one for a similarity: `false` or `true` (or a number
+/// equal to 0 or 1); anything else fails the record.
+fn flag(v: Val) -> Result<bool, Fail> {
+    match v {
+        Val::Bool(b) => Ok(b),
+        Val::Num(0.0) => Ok(false),
+        Val::Num(1.0) => Ok(true),
+        _ => Err(EvalError::Evaluation(
+            "a similarity measure expects false or true, got another value".into(),
+        )
+        .into()),
+    }
+}
+
 impl Measure {
     pub(crate) fn parse(el: &Element) -> Result<Measure, PmmlError> {
         let cm = el.child("ComparisonMeasure").ok_or_else(|| {
@@ -241,6 +317,8 @@ fn java_max(a: f64, b: f64) -> f64 {
 /// A compiled center-based `ClusteringModel`.
 #[derive(Debug, Clone)]
 pub(crate) struct Clustering {
+    /// A similarity measure, which `measure` is not then.
+    similarity: Option<Similarity>,
     fields: Vec<Slot>,
     compares: Vec<FieldCompare>,
     /// `MissingValueWeights`, one per field.
@@ -260,7 +338,11 @@ pub(crate) fn compile(
             "modelClass=\"distributionBased\"",
         ));
     }
-    let measure = Measure::parse(el)?;
+    let similarity = Similarity::parse(el)?;
+    let measure = match similarity {
+        Some(_) => Measure::Euclidean,
+        None => Measure::parse(el)?,
+    };
     let mut fields = Vec::new();
     let mut compares = Vec::new();
     for cf in el.children_named("ClusteringField") {
@@ -292,6 +374,12 @@ pub(crate) fn compile(
             .child("Array")
             .ok_or_else(|| PmmlError::unsupported("Cluster", "a center Array is required"))?;
         let v = array_numbers(a)?;
+        if similarity.is_some() && v.iter().any(|x| *x != 0.0 && *x != 1.0) {
+            return Err(PmmlError::invalid(
+                "Cluster",
+                "the center of a similarity measure has values other than 0 and 1",
+            ));
+        }
         if v.len() != fields.len() {
             return Err(PmmlError::invalid(
                 "Cluster",
@@ -313,6 +401,7 @@ pub(crate) fn compile(
     }
     node.target.ty = crate::types::DataType::String;
     Ok(Clustering {
+        similarity,
         fields,
         compares,
         missing_weights,
@@ -323,6 +412,9 @@ pub(crate) fn compile(
 
 impl Clustering {
     pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
+        if let Some(similarity) = self.similarity {
+            return self.evaluate_similarity(similarity, ctx, index);
+        }
         let mut x: Vec<Option<f64>> = std::mem::take(&mut ctx.s.opt_nums);
         x.clear();
         for s in &self.fields {
@@ -363,6 +455,48 @@ impl Clustering {
         p.value = winner;
         p.entity = winner;
         ctx.s.opt_nums = x;
+        Ok(())
+    }
+}
+
+impl Clustering {
+    /// The most similar cluster (the first of equals), each cluster's similarity its
+    /// affinity.
+    fn evaluate_similarity(
+        &self,
+        similarity: Similarity,
+        ctx: &mut Ctx<'_>,
+        index: usize,
+    ) -> Result<(), Fail> {
+        let mut x = Vec::with_capacity(self.fields.len());
+        for s in &self.fields {
+            x.push(flag(ctx.get(*s)?)?);
+        }
+        let mut best: Option<(usize, f64)> = None;
+        let mut center = Vec::with_capacity(x.len());
+        let epoch = ctx.s.epoch;
+        for (i, c) in self.centers.iter().enumerate() {
+            center.clear();
+            center.extend(c.iter().map(|v| *v == 1.0));
+            let Some(sim) = similarity.of(&x, &center) else {
+                return Err(EvalError::Evaluation(
+                    "undefined result: the similarity's denominator is zero".into(),
+                )
+                .into());
+            };
+            ctx.s.preds[index].probs[i] = sim;
+            if best.is_none_or(|(_, b)| sim > b) {
+                best = Some((i, sim));
+            }
+        }
+        let winner = best.map_or(Val::Missing, |(i, _)| ctx.m.models[index].cats[i]);
+        let p = &mut ctx.s.preds[index];
+        p.epoch = epoch;
+        p.has_conf = false;
+        p.ranked.clear();
+        p.has_probs = true;
+        p.value = winner;
+        p.entity = winner;
         Ok(())
     }
 }

@@ -1,7 +1,9 @@
-"""Writes the hand-written distance cases (196-198): ClusteringModels and a
-NearestNeighborModel with what exporters seldom write: `MissingValueWeights`, field
-comparisons `gaussSim`, `delta` and `equal` (on a field and as the measure's), field
-weights, the `chebychev` and `minkowski` measures, inputs with missing values.
+"""Writes the hand-written distance cases (196-198) and similarity cases (199, 218-220):
+ClusteringModels and a NearestNeighborModel with what exporters seldom write:
+`MissingValueWeights`, field comparisons `gaussSim`, `delta` and `equal` (on a field and as
+the measure's), field weights, the `chebychev` and `minkowski` measures, the similarity
+measures of binary fields (`simpleMatching`, `jaccard`, `tanimoto`, `binarySimilarity`),
+inputs with missing values.
 
 Usage: python make_distances.py FIXTURES_DIR   (then jpmml.py on the cases)
 """
@@ -94,19 +96,61 @@ KNN = f"""<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+SIMILARITIES = [
+    ("199-clustering-simple-matching", "<simpleMatching/>"),
+    ("218-clustering-jaccard", "<jaccard/>"),
+    ("219-clustering-tanimoto", "<tanimoto/>"),
+    ("220-clustering-binary-similarity",
+     '<binarySimilarity c00-parameter="0.5" c01-parameter="0" c10-parameter="0.25" c11-parameter="1" '
+     'd00-parameter="1" d01-parameter="2" d10-parameter="1.5" d11-parameter="1"/>'),
+]
+
+BINARY_CLUSTERS = ["0 0 0 0", "1 1 0 0", "1 0 1 1", "0 1 1 0"]
+
+
+def similarity(measure):
+    fields = "\n".join(f'    <ClusteringField field="{f}"/>' for f in FIELDS)
+    cls = "\n".join(f'    <Cluster id="{i + 1}"><Array type="int" n="4">{c}</Array></Cluster>' for i, c in enumerate(BINARY_CLUSTERS))
+    outputs = "\n".join(f'      <OutputField name="affinity_{i + 1}" optype="continuous" dataType="double" feature="affinity" value="{i + 1}"/>' for i in range(len(BINARY_CLUSTERS)))
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4">
+  <Header description="ClusteringModel: a similarity measure of binary fields (hand-written)"/>
+  <DataDictionary>
+{DICTIONARY}
+  </DataDictionary>
+  <ClusteringModel functionName="clustering" modelClass="centerBased" numberOfClusters="{len(BINARY_CLUSTERS)}">
+    <MiningSchema>
+{SCHEMA}
+    </MiningSchema>
+    <Output>
+      <OutputField name="cluster" optype="categorical" dataType="string" feature="predictedValue"/>
+{outputs}
+    </Output>
+    <ComparisonMeasure kind="similarity">{measure}</ComparisonMeasure>
+{fields}
+{cls}
+  </ClusteringModel>
+</PMML>
+"""
+
+
+def binary_cell(rng):
+    return rng.choice(["0", "1", "0", "1", "1.0", "true", "false", "", "2"])
+
+
 def cell(rng):
     return rng.choice([str(round(rng.gauss(0, 1.5), 3)), str(round(rng.gauss(0, 1.5), 3)),
                        str(rng.randint(-2, 2)), "0", "1.5", "", ""])
 
 
-def write(d, name, doc, what, seed):
+def write(d, name, doc, what, seed, make_cell=None):
     d = d / name
     d.mkdir(parents=True, exist_ok=True)
     (d / "model.pmml").write_text(doc)
     rng = random.Random(seed)
     rows = [["Id"] + FIELDS]
     for i in range(300):
-        rows.append([str(i + 1)] + [cell(rng) for _ in FIELDS])
+        rows.append([str(i + 1)] + [(make_cell or cell)(rng) for _ in FIELDS])
     with open(d / "input.csv", "w", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
     meta = {"name": name, "suite": "styx", "family": "distances",
@@ -126,6 +170,8 @@ def main(fixtures):
         rows.append("        <row>" + "".join(f"<{f}>{v}</{f}>" for f, v in zip(FIELDS + ["y"], vals + [y])) + "</row>")
     write(out, "198-knn-minkowski-compare-functions", KNN.replace("%ROWS%", "\n".join(rows)),
           "a k-nearest-neighbours regression with the minkowski distance (p 3), field weights, equal and delta comparisons", 1198)
+    for k, (name, measure) in enumerate(SIMILARITIES):
+        write(out, name, similarity(measure), f"a clustering model of binary fields with the similarity measure {measure}; inputs 0, 1, true, false, missing and 2", 199 + k, binary_cell)
 
 
 if __name__ == "__main__":
