@@ -577,7 +577,8 @@ pub(crate) fn norm_continuous(
             NormOutliers::AsExtreme => Some(first.1),
         };
     }
-    if x > last.0 {
+    // NaN is above every number, as JPMML's search orders them (`Double.compare`).
+    if x > last.0 || x.is_nan() {
         return match outliers {
             NormOutliers::AsIs => Some(interp(points[n - 2], points[n - 1])),
             NormOutliers::AsMissing => None,
@@ -1255,6 +1256,17 @@ mod tests {
             Some(3.0)
         );
         assert_eq!(norm_continuous(&pts, NormOutliers::AsMissing, -1.0), None);
+        assert!(norm_continuous(&pts, NormOutliers::AsIs, f64::NAN)
+            .unwrap()
+            .is_nan());
+        assert_eq!(
+            norm_continuous(&pts, NormOutliers::AsExtreme, f64::NAN),
+            Some(3.0)
+        );
+        assert_eq!(
+            norm_continuous(&pts, NormOutliers::AsMissing, f64::NAN),
+            None
+        );
         assert!((denorm_continuous(&pts, 2.0) - 15.0).abs() < 1e-12);
     }
 }

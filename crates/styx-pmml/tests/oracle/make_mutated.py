@@ -6,7 +6,8 @@ handling of the values they give are compared, not only of the values exporters 
 Usage: python make_mutated.py OUT_DIR SEED [CASE_PREFIX...]
   writes OUT_DIR/<case> (model.pmml, input.csv, case.json) for each source case under
   ../fixtures whose name starts with a prefix (all without one); score them with jpmml.py.
-The committed cases 183-190, 192 and 193 were made with seed 1 and renamed (see their case.json).
+The committed cases 183-190, 192 and 193 were made with seed 1, 221 with seed 6, and renamed
+(see their case.json).
 """
 import csv, io, json, random, shutil, sys
 from pathlib import Path
