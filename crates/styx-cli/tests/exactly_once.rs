@@ -40,19 +40,7 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
     let brokers = brokers("STYX_KAFKA_TXN_BROKERS");
     let work = tempfile::tempdir().unwrap();
 
-    // The oracle: the same job on a file.
-    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
-    std::fs::write(work.path().join("events.ndjson"), lines).unwrap();
-    std::fs::write(
-        work.path().join("file.toml"),
-        format!(
-            "[job]\nname = \"eos-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
-             {transform}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
-        ),
-    )
-    .unwrap();
-    run_to_end(&work.path().join("file.toml"));
-    let expected = file_multiset(&work.path().join("out/results.ndjson"));
+    let expected = file_results(work.path(), transform);
     assert!(expected.len() > at_least, "{} results", expected.len());
 
     let (input, output) = (unique("in"), unique("out"));
@@ -139,6 +127,23 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
     );
 }
 
+/// The oracle: the results of the job whose transform `counts` is `transform` over the
+/// test's events in a file, run in `dir`.
+fn file_results(dir: &std::path::Path, transform: &str) -> Vec<String> {
+    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
+    std::fs::write(dir.join("events.ndjson"), lines).unwrap();
+    std::fs::write(
+        dir.join("file.toml"),
+        format!(
+            "[job]\nname = \"eos-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+             {transform}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
+        ),
+    )
+    .unwrap();
+    run_to_end(&dir.join("file.toml"));
+    file_multiset(&dir.join("out/results.ndjson"))
+}
+
 /// Writes the job file `kafka.toml` into `dir`: `transform` from the new topic `input`
 /// (two partitions) to the new topic `output`, exactly once, a checkpoint every 150 ms.
 fn kafka_job(
@@ -176,18 +181,7 @@ fn kafka_job(
 fn runs_dying_before_their_first_commit_leave_the_committed_checkpoint_to_resume_from() {
     let brokers = brokers("STYX_KAFKA_TXN_BROKERS");
     let work = tempfile::tempdir().unwrap();
-    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
-    std::fs::write(work.path().join("events.ndjson"), lines).unwrap();
-    std::fs::write(
-        work.path().join("file.toml"),
-        format!(
-            "[job]\nname = \"eos-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
-             {WINDOW}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
-        ),
-    )
-    .unwrap();
-    run_to_end(&work.path().join("file.toml"));
-    let expected = file_multiset(&work.path().join("out/results.ndjson"));
+    let expected = file_results(work.path(), WINDOW);
 
     let (input, output) = (unique("in"), unique("out"));
     let job = kafka_job(&brokers, work.path(), WINDOW, &input, &output);

@@ -843,6 +843,31 @@ pub(crate) fn java_cmp(x: f64, y: f64) -> std::cmp::Ordering {
     }
 }
 
+/// Java's `Math.max`: NaN when either is, +0 above -0.
+pub(crate) fn java_max(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else if a > b || (a == b && a.is_sign_positive()) {
+        a
+    } else {
+        b
+    }
+}
+
+/// Java's `Math.pow` where it differs from a general power (HotSpot's intrinsics): `x * x`
+/// for 2 and a square root for 0.5 (but at -0 and -infinity), each one rounding.
+pub(crate) fn java_pow(x: f64, p: f64) -> f64 {
+    if p == 2.0 {
+        x * x
+    } else if p == 1.0 {
+        x
+    } else if p == 0.5 && x > f64::NEG_INFINITY && x != 0.0 {
+        x.sqrt()
+    } else {
+        x.powf(p)
+    }
+}
+
 /// A number's place in the order of [`java_cmp`], as an unsigned integer: `java_key(x) <
 /// java_key(y)` exactly when `x` is below `y` (every NaN has the one key above all others).
 #[inline]

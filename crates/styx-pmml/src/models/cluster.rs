@@ -10,7 +10,7 @@ use crate::error::{EvalError, Fail, PmmlError};
 use crate::eval::{Ctx, Slot};
 use crate::expr::{opt_num_attr, req};
 use crate::predicate::array_numbers;
-use crate::types::Val;
+use crate::types::{java_max, java_pow, Val};
 use crate::xml::Element;
 
 /// A distance measure (`ComparisonMeasure` of kind `distance`).
@@ -287,31 +287,6 @@ pub(crate) fn adjustment(
         .into());
     }
     Ok(sum / present)
-}
-
-/// Java's `Math.pow` where it differs from a general power: `x * x` for 2, `x` for 1, a
-/// square root for 0.5 (HotSpot's intrinsics).
-fn java_pow(x: f64, p: f64) -> f64 {
-    if p == 2.0 {
-        x * x
-    } else if p == 1.0 {
-        x
-    } else if p == 0.5 && x > f64::NEG_INFINITY && x != 0.0 {
-        x.sqrt()
-    } else {
-        x.powf(p)
-    }
-}
-
-/// Java's `Math.max`: NaN when either is, +0 above -0.
-fn java_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a > b || (a == b && a.is_sign_positive()) {
-        a
-    } else {
-        b
-    }
 }
 
 /// A compiled center-based `ClusteringModel`.

@@ -11,6 +11,7 @@ use crate::eval::Ctx;
 use crate::expr::{denorm_continuous, num_attr, opt_num_attr, req, Expr};
 use crate::models::{cat_index, is_classification, set_distribution};
 use crate::output::{set_classification_default, set_regression};
+use crate::types::java_max;
 use crate::xml::Element;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -178,17 +179,6 @@ impl Neuron {
             z += bias;
         }
         act.apply(z)
-    }
-}
-
-/// Java's `Math.max`: NaN when either is, +0 above -0.
-fn java_max(a: f64, b: f64) -> f64 {
-    if a.is_nan() || b.is_nan() {
-        f64::NAN
-    } else if a > b || (a == b && a.is_sign_positive()) {
-        a
-    } else {
-        b
     }
 }
 

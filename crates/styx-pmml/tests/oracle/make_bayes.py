@@ -7,11 +7,10 @@ missing values, values no PairCounts has, values outside every bin, NaN and infi
 Usage: python make_bayes.py FIXTURES_DIR   (then jpmml.py on the case)
 """
 
-import csv
-import json
 import random
 import sys
-from pathlib import Path
+
+from handwritten import write_case
 
 NAME = "191-naive-bayes-hand-written"
 
@@ -126,9 +125,6 @@ DOCUMENT = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 def main(fixtures):
-    d = Path(fixtures) / NAME
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "model.pmml").write_text(DOCUMENT)
     rng = random.Random(191)
     rows = [["Id", "color", "age", "x", "visits"]]
     for i in range(300):
@@ -143,12 +139,10 @@ def main(fixtures):
         ])
         visits = rng.choice([str(rng.randint(0, 20)), str(rng.randint(0, 5)), "", "40"])
         rows.append([str(i + 1), color, age, x, visits])
-    with open(d / "input.csv", "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    meta = {"name": NAME, "suite": "styx", "family": "naive-bayes",
+    meta = {"suite": "styx", "family": "naive-bayes",
             "source": "hand-written PMML (tests/oracle/make_bayes.py): a NaiveBayesModel with PairCounts of a string field (counts naming some categories, counts of zero), PairCounts of the bins a Discretize makes of a number (a default bin, a bin for missing values), Gaussian statistics of two of the three categories and Poisson statistics of all; missing values, values no PairCounts has, values outside every bin, NaN (invalid for age, taken as it is for x), infinities and huge numbers",
             "notes": "probabilities of every category as outputs"}
-    (d / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_case(fixtures, NAME, DOCUMENT, rows, meta)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,10 @@ inputs with missing values.
 Usage: python make_distances.py FIXTURES_DIR   (then jpmml.py on the cases)
 """
 
-import csv
-import json
 import random
 import sys
-from pathlib import Path
+
+from handwritten import write_case
 
 FIELDS = ["a", "b", "c", "d"]
 
@@ -143,23 +142,18 @@ def cell(rng):
                        str(rng.randint(-2, 2)), "0", "1.5", "", ""])
 
 
-def write(d, name, doc, what, seed, make_cell=None):
-    d = d / name
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "model.pmml").write_text(doc)
+def write(fixtures, name, doc, what, seed, make_cell=None):
     rng = random.Random(seed)
     rows = [["Id"] + FIELDS]
     for i in range(300):
         rows.append([str(i + 1)] + [(make_cell or cell)(rng) for _ in FIELDS])
-    with open(d / "input.csv", "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    meta = {"name": name, "suite": "styx", "family": "distances",
+    meta = {"suite": "styx", "family": "distances",
             "source": f"hand-written PMML (tests/oracle/make_distances.py): {what}; inputs with missing values"}
-    (d / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_case(fixtures, name, doc, rows, meta)
 
 
 def main(fixtures):
-    out = Path(fixtures)
+    out = fixtures
     for k, (name, doc, what) in enumerate(CASES):
         write(out, name, doc, what, 196 + k)
     rng = random.Random(198)

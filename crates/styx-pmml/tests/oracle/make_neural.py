@@ -9,11 +9,10 @@ layer at altitude 1 and a softmax output layer. Inputs with infinities and huge 
 Usage: python make_neural.py FIXTURES_DIR   (then jpmml.py on the cases)
 """
 
-import csv
-import json
 import random
 import sys
-from pathlib import Path
+
+from handwritten import write_case
 
 INPUTS = """    <NeuralInputs>
       <NeuralInput id="i0"><DerivedField optype="continuous" dataType="double"><FieldRef field="x0"/></DerivedField></NeuralInput>
@@ -129,19 +128,14 @@ def cell(rng):
 
 def main(fixtures):
     for k, (name, doc, what) in enumerate(CASES):
-        d = Path(fixtures) / name
-        d.mkdir(parents=True, exist_ok=True)
-        (d / "model.pmml").write_text(doc)
         rng = random.Random(194 + k)
         rows = [["Id", "x0", "x1", "x2"]]
         for i in range(300):
             rows.append([str(i + 1), cell(rng), cell(rng), cell(rng)])
-        with open(d / "input.csv", "w", newline="") as f:
-            csv.writer(f, lineterminator="\n").writerows(rows)
-        meta = {"name": name, "suite": "styx", "family": "neural-network",
+        meta = {"suite": "styx", "family": "neural-network",
                 "source": f"hand-written PMML (tests/oracle/make_neural.py): {what}; inputs with missing values, infinities and huge numbers taken as they are",
                 "notes": "JPMML sums a neuron's weighted inputs in order, then adds its bias"}
-        (d / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
+        write_case(fixtures, name, doc, rows, meta)
 
 
 if __name__ == "__main__":

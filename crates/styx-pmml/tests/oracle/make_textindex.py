@@ -7,11 +7,10 @@ each exposed as a transformedValue output; then run jpmml.py on the case.
 Usage: python make_textindex.py FIXTURES_DIR
 """
 
-import csv
-import json
 import random
 import sys
-from pathlib import Path
+
+from handwritten import write_case
 
 NAME = "497-textindex-hand-written"
 
@@ -92,9 +91,6 @@ def document():
 
 
 def main(fixtures):
-    d = Path(fixtures) / NAME
-    d.mkdir(parents=True, exist_ok=True)
-    (d / "model.pmml").write_text(document())
     rng = random.Random(497)
     rows = [["Id", "text"]]
     for i in range(240):
@@ -106,12 +102,10 @@ def main(fixtures):
         if i % 37 == 5:
             text = ""
         rows.append([str(i + 1), text])
-    with open(d / "input.csv", "w", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerows(rows)
-    meta = {"name": NAME, "suite": "styx", "family": "functions",
+    meta = {"suite": "styx", "family": "functions",
             "source": "hand-written PMML (tests/oracle/make_textindex.py): TextIndex with normalization tables (literal, regex, recursive), case sensitivity, Levenshtein distances, bestHits, binary and logarithmic weights, a two-word term, a custom separator, words matched by x-wordRE (and a wordRE attribute, which PMML 4.4 does not have, ignored); punctuation around words; an empty text is missing and replaced",
             "notes": "every count is a transformedValue output"}
-    (d / "case.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_case(fixtures, NAME, document(), rows, meta)
 
 
 if __name__ == "__main__":

@@ -415,12 +415,7 @@ impl Dot {
                     let x = r(x);
                     p = match exponent {
                         None => r(p * x),
-                        // Java's `Math.pow(x, 2.0)` is `x * x` and `Math.pow(x, 0.5)` is
-                        // `Math.sqrt(x)` but at -0 and -infinity (HotSpot's intrinsic):
-                        // one rounding.
-                        Some(2.0) => r(p * r(x * x)),
-                        Some(0.5) if x > f64::NEG_INFINITY && x != 0.0 => r(p * r(x.sqrt())),
-                        Some(e) => r(p * r(x.powf(r(*e)))),
+                        Some(e) => r(p * r(crate::types::java_pow(x, r(*e)))),
                     };
                 }
                 Op::Add(beta) => {
