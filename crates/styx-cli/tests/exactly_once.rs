@@ -15,8 +15,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    brokers, event, events, file_multiset, produce, read_committed, run_to_end, unique, PATTERN,
-    STYX, TIMEOUT, WINDOW,
+    brokers, events, file_results, produce, read_committed, unique, PATTERN, STYX, TIMEOUT, WINDOW,
 };
 use rand::Rng;
 use styx_kafka::admin::create_topic;
@@ -40,7 +39,7 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
     let brokers = brokers("STYX_KAFKA_TXN_BROKERS");
     let work = tempfile::tempdir().unwrap();
 
-    let expected = file_results(work.path(), transform);
+    let expected = file_results(work.path(), transform, EVENTS);
     assert!(expected.len() > at_least, "{} results", expected.len());
 
     let (input, output) = (unique("in"), unique("out"));
@@ -102,12 +101,7 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
         expected.len()
     );
     // The last run goes to the end of the input.
-    let status = Command::new(STYX)
-        .args(["run", job.to_str().unwrap(), "--until-idle", "3s"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the last run ends cleanly: {status}");
+    run_until_idle(&job);
 
     let got = read_committed(&brokers, &output, Duration::from_secs(3));
     let missing: Vec<&String> = expected
@@ -127,21 +121,14 @@ fn killed_at_random_moments(transform: &str, at_least: usize, ends_open: bool) {
     );
 }
 
-/// The oracle: the results of the job whose transform `counts` is `transform` over the
-/// test's events in a file, run in `dir`.
-fn file_results(dir: &std::path::Path, transform: &str) -> Vec<String> {
-    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
-    std::fs::write(dir.join("events.ndjson"), lines).unwrap();
-    std::fs::write(
-        dir.join("file.toml"),
-        format!(
-            "[job]\nname = \"eos-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
-             {transform}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
-        ),
-    )
-    .unwrap();
-    run_to_end(&dir.join("file.toml"));
-    file_multiset(&dir.join("out/results.ndjson"))
+/// Runs `job` until its input has been idle for 3 s: it must end cleanly.
+fn run_until_idle(job: &std::path::Path) {
+    let status = Command::new(STYX)
+        .args(["run", job.to_str().unwrap(), "--until-idle", "3s"])
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "the last run ends cleanly: {status}");
 }
 
 /// Writes the job file `kafka.toml` into `dir`: `transform` from the new topic `input`
@@ -181,7 +168,7 @@ fn kafka_job(
 fn runs_dying_before_their_first_commit_leave_the_committed_checkpoint_to_resume_from() {
     let brokers = brokers("STYX_KAFKA_TXN_BROKERS");
     let work = tempfile::tempdir().unwrap();
-    let expected = file_results(work.path(), WINDOW);
+    let expected = file_results(work.path(), WINDOW, EVENTS);
 
     let (input, output) = (unique("in"), unique("out"));
     let job = kafka_job(&brokers, work.path(), WINDOW, &input, &output);
@@ -218,12 +205,7 @@ fn runs_dying_before_their_first_commit_leave_the_committed_checkpoint_to_resume
         assert!(!status.success(), "a run with {failpoints} ended: {status}");
     }
     produce(&brokers, &input, events(EVENTS / 2..EVENTS));
-    let status = Command::new(STYX)
-        .args(["run", job.to_str().unwrap(), "--until-idle", "3s"])
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "the last run ends cleanly: {status}");
+    run_until_idle(&job);
     let got = read_committed(&brokers, &output, Duration::from_secs(3));
     assert!(
         got == expected,

@@ -40,8 +40,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{
-    brokers, event, events, file_multiset, produce, read_committed, read_topic, run_to_end, unique,
-    STYX, TIMEOUT, WINDOW,
+    brokers, events, file_results, produce, read_committed, read_topic, unique, STYX, TIMEOUT,
+    WINDOW,
 };
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -264,18 +264,7 @@ fn zombie_is_fenced(freeze: Freeze, backend: &str) {
     let dir = work.path();
 
     // The oracle: the same job on a file.
-    let lines: String = (0..EVENTS).map(|n| event(n) + "\n").collect();
-    std::fs::write(dir.join("events.ndjson"), lines).unwrap();
-    std::fs::write(
-        dir.join("file.toml"),
-        format!(
-            "[job]\nname = \"zombie-file\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
-             {WINDOW}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
-        ),
-    )
-    .unwrap();
-    run_to_end(&dir.join("file.toml"));
-    let expected = file_multiset(&dir.join("out/results.ndjson"));
+    let expected = file_results(dir, WINDOW, EVENTS);
     assert!(expected.len() > 100);
 
     let (input, output, group) = (unique("in"), unique("out"), unique("group"));

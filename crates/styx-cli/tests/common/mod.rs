@@ -128,6 +128,23 @@ pub fn run_to_end(job: &Path) {
     assert!(status.success(), "{}: {status}", job.display());
 }
 
+/// The oracle of the Kafka job tests: the results (see [`file_multiset`]) of the job whose
+/// transform `counts` is `transform` over `n` events (see [`event`]) in a file, run in `dir`.
+pub fn file_results(dir: &Path, transform: &str, n: u64) -> Vec<String> {
+    let lines: String = (0..n).map(|k| event(k) + "\n").collect();
+    std::fs::write(dir.join("events.ndjson"), lines).unwrap();
+    std::fs::write(
+        dir.join("file.toml"),
+        format!(
+            "[job]\nname = \"file-oracle\"\n[sources.events]\ntype = \"file\"\npath = \"events.ndjson\"\n\
+             {transform}[sinks.out]\ntype = \"file\"\ninputs = [\"counts\"]\npath = \"out/results.ndjson\"\n"
+        ),
+    )
+    .unwrap();
+    run_to_end(&dir.join("file.toml"));
+    file_multiset(&dir.join("out/results.ndjson"))
+}
+
 /// The JSON objects of an NDJSON file (none if it is missing).
 pub fn ndjson(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path)

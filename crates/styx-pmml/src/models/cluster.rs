@@ -292,14 +292,21 @@ pub(crate) fn adjustment(
 /// A compiled center-based `ClusteringModel`.
 #[derive(Debug, Clone)]
 pub(crate) struct Clustering {
-    /// A similarity measure, which `measure` is not then.
-    similarity: Option<Similarity>,
     fields: Vec<Slot>,
     compares: Vec<FieldCompare>,
     /// `MissingValueWeights`, one per field.
     missing_weights: Option<Vec<f64>>,
     centers: Vec<Vec<f64>>,
-    measure: Measure,
+    measure: ClusterMeasure,
+}
+
+/// How a `ClusteringModel` compares a record with its clusters.
+#[derive(Debug, Clone, Copy)]
+enum ClusterMeasure {
+    /// The nearest cluster wins.
+    Distance(Measure),
+    /// The most similar cluster wins.
+    Similarity(Similarity),
 }
 
 pub(crate) fn compile(
@@ -313,10 +320,9 @@ pub(crate) fn compile(
             "modelClass=\"distributionBased\"",
         ));
     }
-    let similarity = Similarity::parse(el)?;
-    let measure = match similarity {
-        Some(_) => Measure::Euclidean,
-        None => Measure::parse(el)?,
+    let measure = match Similarity::parse(el)? {
+        Some(s) => ClusterMeasure::Similarity(s),
+        None => ClusterMeasure::Distance(Measure::parse(el)?),
     };
     let mut fields = Vec::new();
     let mut compares = Vec::new();
@@ -349,7 +355,8 @@ pub(crate) fn compile(
             .child("Array")
             .ok_or_else(|| PmmlError::unsupported("Cluster", "a center Array is required"))?;
         let v = array_numbers(a)?;
-        if similarity.is_some() && v.iter().any(|x| *x != 0.0 && *x != 1.0) {
+        let binary = matches!(measure, ClusterMeasure::Similarity(_));
+        if binary && v.iter().any(|x| *x != 0.0 && *x != 1.0) {
             return Err(PmmlError::invalid(
                 "Cluster",
                 "the center of a similarity measure has values other than 0 and 1",
@@ -376,7 +383,6 @@ pub(crate) fn compile(
     }
     node.target.ty = crate::types::DataType::String;
     Ok(Clustering {
-        similarity,
         fields,
         compares,
         missing_weights,
@@ -387,9 +393,12 @@ pub(crate) fn compile(
 
 impl Clustering {
     pub(crate) fn evaluate(&self, ctx: &mut Ctx<'_>, index: usize) -> Result<(), Fail> {
-        if let Some(similarity) = self.similarity {
-            return self.evaluate_similarity(similarity, ctx, index);
-        }
+        let measure = match self.measure {
+            ClusterMeasure::Similarity(similarity) => {
+                return self.evaluate_similarity(similarity, ctx, index)
+            }
+            ClusterMeasure::Distance(measure) => measure,
+        };
         let mut x: Vec<Option<f64>> = std::mem::take(&mut ctx.s.opt_nums);
         x.clear();
         for s in &self.fields {
@@ -419,7 +428,7 @@ impl Clustering {
         };
         let mut best: Option<(usize, f64)> = None;
         for (i, c) in self.centers.iter().enumerate() {
-            let d = self.measure.distance(&x, c, &self.compares, adjust);
+            let d = measure.distance(&x, c, &self.compares, adjust);
             p.probs[i] = d;
             if best.is_none_or(|(_, b)| d < b) {
                 best = Some((i, d));
